@@ -1,0 +1,84 @@
+//! TicketFlower's use cases. Each public function is one thing a person or the engine does
+//! ("create a superuser", "claim and run a job"): it checks permissions, runs one
+//! transaction through the store, appends the events and enqueues the jobs of that change.
+//! The web layer calls these and nothing below them, so the API and the pages cannot
+//! disagree about who may do what.
+
+mod error;
+pub mod jobs;
+pub mod passwords;
+pub mod platform;
+pub mod secrets;
+pub mod settings;
+pub mod system;
+
+use std::sync::Arc;
+
+pub use error::{AppError, Result};
+pub use jobs::{JobError, JobHandler, JobRegistry};
+pub use secrets::Secrets;
+pub use settings::{Environment, Settings};
+pub use store::Db;
+
+/// Everything a use case needs; cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    settings: Settings,
+    secrets: Secrets,
+    passwords: passwords::Passwords,
+    jobs: JobRegistry,
+    job_wakeup: tokio::sync::Notify,
+}
+
+impl App {
+    /// Builds the application over an open database. `jobs` holds the handlers the workers
+    /// run; [`JobRegistry::standard`] has TicketFlower's own.
+    pub fn new(db: Db, settings: Settings, secrets: Secrets, jobs: JobRegistry) -> Self {
+        let passwords = passwords::Passwords::new(&settings);
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                settings,
+                secrets,
+                passwords,
+                jobs,
+                job_wakeup: tokio::sync::Notify::new(),
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn secrets(&self) -> &Secrets {
+        &self.inner.secrets
+    }
+
+    pub(crate) fn passwords(&self) -> &passwords::Passwords {
+        &self.inner.passwords
+    }
+
+    pub(crate) fn job_registry(&self) -> &JobRegistry {
+        &self.inner.jobs
+    }
+
+    /// Wakes idle workers after a commit that enqueued jobs, so they need not wait for
+    /// their next poll.
+    pub fn wake_workers(&self) {
+        self.inner.job_wakeup.notify_waiters();
+    }
+
+    pub(crate) async fn job_wakeup(&self) {
+        self.inner.job_wakeup.notified().await;
+    }
+}

@@ -1,0 +1,163 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `TICKETFLOWER_*`
+//! environment variables (and `DATABASE_URL`); command-line flags are applied last by the
+//! binary. One struct, passed around in [`crate::App`], never global.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use store::SqliteSync;
+
+/// Development generates missing secrets; production refuses to start without them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+/// Every setting, with its default in [`Settings::default`]. README lists them.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub env: Environment,
+    /// Where the default SQLite file and development secrets live.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; default: `<data_dir>/ticketflower.db`.
+    pub database_url: Option<String>,
+    pub bind: SocketAddr,
+    /// Public base URL; when it is `https://...` responses carry HSTS.
+    pub public_url: Option<String>,
+    pub log_format: LogFormat,
+    /// A tracing filter, e.g. `info` or `ticketflower=debug,sqlx=warn`.
+    pub log_level: String,
+    /// Apply pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    pub sqlite_synchronous: SqliteSync,
+    pub db_max_connections: u32,
+    /// Background job workers run by `serve` (0 disables them).
+    pub job_workers: usize,
+    /// How often idle workers look for due jobs, in milliseconds.
+    pub job_poll_ms: u64,
+    /// HS256 key for access tokens (base64, at least 32 bytes).
+    pub jwt_secret: Option<SecretString>,
+    /// AES/XChaCha key for data at rest (base64, exactly 32 bytes).
+    pub encryption_key: Option<SecretString>,
+    /// argon2id cost. The defaults follow OWASP's recommendation.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            env: Environment::Development,
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            log_format: LogFormat::Pretty,
+            log_level: "info".into(),
+            migrate_on_start: true,
+            max_body_bytes: 2 * 1024 * 1024,
+            sqlite_synchronous: SqliteSync::Full,
+            db_max_connections: 16,
+            job_workers: 2,
+            job_poll_ms: 1000,
+            jwt_secret: None,
+            encryption_key: None,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+        }
+    }
+}
+
+/// Serializable mirror of the defaults for figment (secrets are never defaulted).
+#[derive(Serialize)]
+struct Defaults {
+    env: Environment,
+    data_dir: PathBuf,
+    bind: SocketAddr,
+    log_format: LogFormat,
+    log_level: String,
+    migrate_on_start: bool,
+    max_body_bytes: usize,
+    sqlite_synchronous: &'static str,
+    db_max_connections: u32,
+    job_workers: usize,
+    job_poll_ms: u64,
+    argon2_memory_kib: u32,
+    argon2_iterations: u32,
+    argon2_parallelism: u32,
+}
+
+impl Settings {
+    /// Loads defaults → `config_file` (if given) → environment.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let d = Settings::default();
+        let defaults = Defaults {
+            env: d.env,
+            data_dir: d.data_dir,
+            bind: d.bind,
+            log_format: d.log_format,
+            log_level: d.log_level,
+            migrate_on_start: d.migrate_on_start,
+            max_body_bytes: d.max_body_bytes,
+            sqlite_synchronous: "full",
+            db_max_connections: d.db_max_connections,
+            job_workers: d.job_workers,
+            job_poll_ms: d.job_poll_ms,
+            argon2_memory_kib: d.argon2_memory_kib,
+            argon2_iterations: d.argon2_iterations,
+            argon2_parallelism: d.argon2_parallelism,
+        };
+        let mut figment = Figment::from(Serialized::defaults(defaults));
+        if let Some(path) = config_file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(Env::prefixed("TICKETFLOWER_").ignore(&["CONFIG"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The database URL in force: the configured one, or the SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.clone(),
+            _ => format!(
+                "sqlite://{}",
+                self.data_dir.join("ticketflower.db").display()
+            ),
+        }
+    }
+
+    pub fn db_options(&self) -> store::DbOptions {
+        let mut options = store::DbOptions::new(self.database_url());
+        options.max_connections = self.db_max_connections;
+        options.sqlite_sync = self.sqlite_synchronous;
+        options
+    }
+
+    pub fn serves_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+    }
+}

@@ -1,0 +1,61 @@
+//! The service's own health: readiness for load balancers and figures for `/metrics`.
+
+use domain::job::JobStatus;
+use serde::Serialize;
+
+use crate::{App, Result};
+
+/// Whether this server can take traffic.
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub database: String,
+    pub migrations: String,
+}
+
+/// Checks the database answers and its schema matches this binary.
+pub async fn readiness(app: &App) -> Readiness {
+    if let Err(error) = app.db().ping().await {
+        return Readiness {
+            ready: false,
+            database: format!("unreachable: {error}"),
+            migrations: "unknown".into(),
+        };
+    }
+    match store::migrations::status(app.db()).await {
+        Ok(status) if status.is_current() => Readiness {
+            ready: true,
+            database: "ok".into(),
+            migrations: "current".into(),
+        },
+        Ok(status) => Readiness {
+            ready: false,
+            database: "ok".into(),
+            migrations: if status.unknown.is_empty() {
+                format!("pending: {:?}", status.pending)
+            } else {
+                format!("database is newer than this binary: {:?}", status.unknown)
+            },
+        },
+        Err(error) => Readiness {
+            ready: false,
+            database: "ok".into(),
+            migrations: format!("cannot read: {error}"),
+        },
+    }
+}
+
+/// Jobs per status, every status present (zero when empty).
+pub async fn job_counts(app: &App) -> Result<Vec<(JobStatus, i64)>> {
+    let counts = store::jobs::counts(app.db()).await?;
+    Ok([JobStatus::Queued, JobStatus::Running, JobStatus::Done, JobStatus::Dead]
+        .into_iter()
+        .map(|status| {
+            let n = counts
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n);
+            (status, n)
+        })
+        .collect())
+}

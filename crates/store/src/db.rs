@@ -1,0 +1,319 @@
+//! Connections, transactions and statement execution for both backends.
+//!
+//! SQLite gets one writer connection (writes serialise anyway; a single connection avoids
+//! `SQLITE_BUSY` between our own writers) whose transactions start with `BEGIN IMMEDIATE`,
+//! plus a pool of read-only connections that WAL lets run beside the writer.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_query::{PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder, Values};
+use sea_query_sqlx::SqlxValues;
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, ConnectOptions, FromRow, Postgres, Sqlite, Transaction};
+
+use crate::error::Result;
+
+/// Which database a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite's durability level. `Full` (the default) makes an acknowledged commit survive
+/// power loss; `Normal` is faster but may lose the last commits on power loss.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    #[default]
+    Full,
+    Normal,
+}
+
+/// How to connect.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// `sqlite://path/to/file.db` or `postgres://...`.
+    pub url: String,
+    pub max_connections: u32,
+    pub sqlite_sync: SqliteSync,
+    pub busy_timeout: Duration,
+}
+
+impl DbOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 8,
+            sqlite_sync: SqliteSync::Full,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Pools {
+    Sqlite {
+        writer: SqlitePool,
+        readers: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pools: Pools,
+}
+
+impl Db {
+    /// Connects to the database named by the URL, creating an SQLite file if missing.
+    #[tracing::instrument(skip_all)]
+    pub async fn connect(options: &DbOptions) -> Result<Self> {
+        let url = options.url.as_str();
+        let pools = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url)?
+                .log_statements(tracing::log::LevelFilter::Trace)
+                .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+            let pool = PoolOptions::<Postgres>::new()
+                .max_connections(options.max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(connect)
+                .await?;
+            Pools::Postgres(pool)
+        } else {
+            let synchronous = match options.sqlite_sync {
+                SqliteSync::Full => SqliteSynchronous::Full,
+                SqliteSync::Normal => SqliteSynchronous::Normal,
+            };
+            let base = SqliteConnectOptions::from_str(url)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(synchronous)
+                .foreign_keys(true)
+                .busy_timeout(options.busy_timeout)
+                .log_statements(tracing::log::LevelFilter::Trace)
+                .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+            let writer = PoolOptions::<Sqlite>::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(base.clone().create_if_missing(true))
+                .await?;
+            let readers = PoolOptions::<Sqlite>::new()
+                .max_connections(options.max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(base.read_only(true))
+                .await?;
+            Pools::Sqlite { writer, readers }
+        };
+        Ok(Self { pools })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite, so that a transaction that
+    /// reads before it writes cannot fail half-way with `SQLITE_BUSY`).
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.pools {
+            Pools::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        match &self.pools {
+            Pools::Sqlite { readers, .. } => {
+                sqlx::query("SELECT 1").execute(readers).await?;
+            }
+            Pools::Postgres(pool) => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the SQLite database into a consistent backup file (`VACUUM INTO`).
+    pub async fn backup_sqlite(&self, path: &str) -> Result<()> {
+        if let Pools::Sqlite { writer, .. } = &self.pools {
+            sqlx::query("VACUUM INTO ?").bind(path).execute(writer).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { writer, readers } => {
+                readers.close().await;
+                writer.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// An open write transaction; dropped without [`Tx::commit`] it rolls back.
+#[derive(Debug)]
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Self::Sqlite(tx) => tx.commit().await?,
+            Self::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// A statement that renders itself for a backend: any sea-query statement, or [`Raw`] SQL
+/// written per dialect.
+pub trait Statement: Sync {
+    fn render(&self, backend: Backend) -> (String, Values);
+}
+
+impl<T: QueryStatementWriter + Sync> Statement for T {
+    fn render(&self, backend: Backend) -> (String, Values) {
+        match backend {
+            Backend::Sqlite => self.build(SqliteQueryBuilder),
+            Backend::Postgres => self.build(PostgresQueryBuilder),
+        }
+    }
+}
+
+/// Hand-written SQL for the few places where the dialects differ. Placeholders are `?` for
+/// SQLite and `$n` for PostgreSQL; `values` bind to both in order.
+pub struct Raw {
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+    pub values: Values,
+}
+
+impl Statement for Raw {
+    fn render(&self, backend: Backend) -> (String, Values) {
+        let sql = match backend {
+            Backend::Sqlite => self.sqlite,
+            Backend::Postgres => self.postgres,
+        };
+        (sql.to_owned(), self.values.clone())
+    }
+}
+
+/// A row type that decodes from both backends.
+pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+/// Something statements run on: the database itself (`&Db`, reads go to the read pool) or
+/// an open transaction (`&mut Tx`). Taken by value like sqlx's own executors.
+pub trait Exec: Send {
+    fn backend(&self) -> Backend;
+    fn execute(self, stmt: &dyn Statement) -> impl Future<Output = Result<u64>> + Send;
+    fn fetch_all<T: Row>(self, stmt: &dyn Statement) -> impl Future<Output = Result<Vec<T>>> + Send;
+    fn fetch_optional<T: Row>(
+        self,
+        stmt: &dyn Statement,
+    ) -> impl Future<Output = Result<Option<T>>> + Send;
+}
+
+macro_rules! run {
+    ($method:ident, $query:ident, $executor:expr, $backend:expr, $stmt:expr) => {{
+        let (sql, values) = $stmt.render($backend);
+        sqlx::$query(AssertSqlSafe(sql), SqlxValues(values))
+            .$method($executor)
+            .await?
+    }};
+}
+
+impl Exec for &Db {
+    fn backend(&self) -> Backend {
+        Db::backend(self)
+    }
+
+    async fn execute(self, stmt: &dyn Statement) -> Result<u64> {
+        Ok(match &self.pools {
+            Pools::Sqlite { writer, .. } => {
+                run!(execute, query_with, writer, Backend::Sqlite, stmt).rows_affected()
+            }
+            Pools::Postgres(pool) => {
+                run!(execute, query_with, pool, Backend::Postgres, stmt).rows_affected()
+            }
+        })
+    }
+
+    async fn fetch_all<T: Row>(self, stmt: &dyn Statement) -> Result<Vec<T>> {
+        Ok(match &self.pools {
+            Pools::Sqlite { readers, .. } => {
+                run!(fetch_all, query_as_with, readers, Backend::Sqlite, stmt)
+            }
+            Pools::Postgres(pool) => run!(fetch_all, query_as_with, pool, Backend::Postgres, stmt),
+        })
+    }
+
+    async fn fetch_optional<T: Row>(self, stmt: &dyn Statement) -> Result<Option<T>> {
+        Ok(match &self.pools {
+            Pools::Sqlite { readers, .. } => {
+                run!(fetch_optional, query_as_with, readers, Backend::Sqlite, stmt)
+            }
+            Pools::Postgres(pool) => {
+                run!(fetch_optional, query_as_with, pool, Backend::Postgres, stmt)
+            }
+        })
+    }
+}
+
+impl Exec for &mut Tx {
+    fn backend(&self) -> Backend {
+        Tx::backend(self)
+    }
+
+    async fn execute(self, stmt: &dyn Statement) -> Result<u64> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                run!(execute, query_with, &mut **tx, Backend::Sqlite, stmt).rows_affected()
+            }
+            Tx::Postgres(tx) => {
+                run!(execute, query_with, &mut **tx, Backend::Postgres, stmt).rows_affected()
+            }
+        })
+    }
+
+    async fn fetch_all<T: Row>(self, stmt: &dyn Statement) -> Result<Vec<T>> {
+        Ok(match self {
+            Tx::Sqlite(tx) => run!(fetch_all, query_as_with, &mut **tx, Backend::Sqlite, stmt),
+            Tx::Postgres(tx) => {
+                run!(fetch_all, query_as_with, &mut **tx, Backend::Postgres, stmt)
+            }
+        })
+    }
+
+    async fn fetch_optional<T: Row>(self, stmt: &dyn Statement) -> Result<Option<T>> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                run!(fetch_optional, query_as_with, &mut **tx, Backend::Sqlite, stmt)
+            }
+            Tx::Postgres(tx) => {
+                run!(fetch_optional, query_as_with, &mut **tx, Backend::Postgres, stmt)
+            }
+        })
+    }
+}

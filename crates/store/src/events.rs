@@ -1,0 +1,176 @@
+//! The event log: append in the writer's transaction, read in commit order.
+//!
+//! On PostgreSQL a sequence value is taken at insert, not at commit, so a reader that asks
+//! for "ids above my cursor" can pass over a row whose transaction commits late. Each row
+//! therefore records its transaction id (`txid`), and readers only return rows written by
+//! transactions older than the oldest one still running (`pg_snapshot_xmin`), ordered by
+//! `(txid, id)`. Every transaction below that horizon has finished, so no row can later
+//! appear before the cursor. SQLite serialises writers (`BEGIN IMMEDIATE`), so there ids
+//! are already in commit order.
+
+use chrono::{DateTime, Utc};
+use domain::event::{Event, NewEvent};
+use domain::{CompanyId, UserId};
+use sea_query::{ExprTrait, Query};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::db::{Backend, Exec, Raw, Tx};
+use crate::error::Result;
+use crate::schema::Events;
+
+/// Which events a reader wants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every event (platform staff, outbound fan-out).
+    All,
+    /// One tenant's events.
+    Company(CompanyId),
+    /// One stream of one tenant, e.g. a ticket's timeline.
+    Stream(CompanyId, String),
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    company_id: Option<Uuid>,
+    stream: String,
+    kind: String,
+    actor_id: Option<Uuid>,
+    payload: Json<serde_json::Value>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<EventRow> for Event {
+    fn from(row: EventRow) -> Self {
+        Event {
+            id: row.id,
+            company_id: row.company_id.map(CompanyId),
+            stream: row.stream,
+            kind: row.kind,
+            actor_id: row.actor_id.map(UserId),
+            payload: row.payload.0,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct IdRow {
+    id: i64,
+}
+
+/// Appends an event inside the transaction that made the change; returns its id.
+pub async fn append(tx: &mut Tx, event: NewEvent) -> Result<i64> {
+    let insert = Query::insert()
+        .into_table(Events::Table)
+        .columns([
+            Events::CompanyId,
+            Events::Stream,
+            Events::Kind,
+            Events::ActorId,
+            Events::Payload,
+            Events::CreatedAt,
+        ])
+        .values_panic([
+            event.company_id.map(|c| c.0).into(),
+            event.stream.into(),
+            event.kind.into(),
+            event.actor_id.map(|u| u.0).into(),
+            event.payload.into(),
+            Utc::now().into(),
+        ])
+        .returning_col(Events::Id)
+        .to_owned();
+    let row: Option<IdRow> = tx.fetch_optional(&insert).await?;
+    row.map(|r| r.id).ok_or(crate::StoreError::NotFound)
+}
+
+/// Events after `cursor` (an event id, 0 = from the start) in commit order, at most `limit`.
+/// Never skips an event that commits later than the one at `cursor`.
+pub async fn read_after(
+    db: impl Exec,
+    scope: &Scope,
+    cursor: i64,
+    limit: u32,
+) -> Result<Vec<Event>> {
+    let (company, stream) = match scope {
+        Scope::All => (None, None),
+        Scope::Company(company) => (Some(company.0), None),
+        Scope::Stream(company, stream) => (Some(company.0), Some(stream.clone())),
+    };
+    let limit = i64::from(limit.clamp(1, 1000));
+    let rows: Vec<EventRow> = match db.backend() {
+        Backend::Sqlite => {
+            let mut select = Query::select();
+            select
+                .columns([
+                    Events::Id,
+                    Events::CompanyId,
+                    Events::Stream,
+                    Events::Kind,
+                    Events::ActorId,
+                    Events::Payload,
+                    Events::CreatedAt,
+                ])
+                .from(Events::Table)
+                .and_where(sea_query::Expr::col(Events::Id).gt(cursor))
+                .order_by(Events::Id, sea_query::Order::Asc)
+                .limit(limit as u64);
+            if let Some(company) = company {
+                select.and_where(sea_query::Expr::col(Events::CompanyId).eq(company));
+            }
+            if let Some(stream) = stream {
+                select.and_where(sea_query::Expr::col(Events::Stream).eq(stream));
+            }
+            db.fetch_all(&select).await?
+        }
+        Backend::Postgres => {
+            db.fetch_all(&Raw {
+                sqlite: "",
+                postgres: "WITH cursor_row AS (SELECT txid, id FROM events WHERE id = $1), \
+                           horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) \
+                           SELECT e.id, e.company_id, e.stream, e.kind, e.actor_id, e.payload, e.created_at \
+                           FROM events e, horizon h \
+                           WHERE e.txid < h.xmin \
+                             AND CASE WHEN EXISTS (SELECT 1 FROM cursor_row) \
+                                      THEN (e.txid, e.id) > (SELECT txid, id FROM cursor_row) \
+                                      ELSE e.id > $1 END \
+                             AND ($2::uuid IS NULL OR e.company_id = $2) \
+                             AND ($3::text IS NULL OR e.stream = $3) \
+                           ORDER BY e.txid, e.id LIMIT $4",
+                values: sea_query::Values(vec![
+                    cursor.into(),
+                    company.into(),
+                    stream.into(),
+                    limit.into(),
+                ]),
+            })
+            .await?
+        }
+    };
+    Ok(rows.into_iter().map(Event::from).collect())
+}
+
+/// The position a new live subscriber starts from: the last event in read order (0 if
+/// none), so that everything committed from now on is delivered to it.
+pub async fn head(db: impl Exec, scope: &Scope) -> Result<i64> {
+    let (company, stream) = match scope {
+        Scope::All => (None, None),
+        Scope::Company(company) => (Some(company.0), None),
+        Scope::Stream(company, stream) => (Some(company.0), Some(stream.clone())),
+    };
+    let row: Option<IdRow> = db
+        .fetch_optional(&Raw {
+            sqlite: "SELECT id FROM events \
+                     WHERE (?1 IS NULL OR company_id = ?1) AND (?2 IS NULL OR stream = ?2) \
+                     ORDER BY id DESC LIMIT 1",
+            postgres: "SELECT id FROM events \
+                       WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+                         AND ($1::uuid IS NULL OR company_id = $1) AND ($2::text IS NULL OR stream = $2) \
+                       ORDER BY txid DESC, id DESC LIMIT 1",
+            values: sea_query::Values(vec![company.into(), stream.into()]),
+        })
+        .await?;
+    Ok(row.map(|r| r.id).unwrap_or(0))
+}

@@ -1,0 +1,19 @@
+//! TicketFlower's database layer: one set of repositories and migrations that runs on the
+//! embedded SQLite default and on PostgreSQL.
+//!
+//! Queries are written once with sea-query and rendered for the backend chosen from the URL
+//! at run time ([`Db`]). Dialect branches exist only where the databases genuinely differ:
+//! reading the event log below PostgreSQL's commit horizon and claiming jobs with
+//! `FOR UPDATE SKIP LOCKED`. Repositories return domain types, never rows.
+
+mod db;
+mod error;
+pub mod events;
+pub mod jobs;
+pub mod migrations;
+mod schema;
+pub mod users;
+
+pub use db::{Backend, Db, DbOptions, Exec, Raw, Statement, SqliteSync, Tx};
+pub use error::{Result, StoreError};
+pub use sqlx;

@@ -1,0 +1,329 @@
+//! Schema migrations, written once with sea-query's schema builder and rendered for each
+//! backend. Each migration runs in its own transaction; on PostgreSQL an advisory lock
+//! keeps two servers starting at once from racing.
+
+use chrono::Utc;
+use sea_query::{
+    ColumnDef, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement,
+    PostgresQueryBuilder, Query, SchemaStatementBuilder, SqliteQueryBuilder, Table,
+    TableCreateStatement,
+};
+
+use crate::db::{Backend, Db, Exec, Raw, Tx};
+use crate::error::Result;
+use crate::schema::*;
+
+/// One step of the schema's history. Never edit a released migration; add a new one.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    up: fn(Backend) -> Vec<String>,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation: companies, users, events, jobs",
+    up: foundation,
+}];
+
+/// Where the database stands relative to this binary's migrations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub applied: Vec<i64>,
+    pub pending: Vec<i64>,
+    /// Applied versions this binary does not know: the database is newer than the code.
+    pub unknown: Vec<i64>,
+}
+
+impl MigrationStatus {
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty() && self.unknown.is_empty()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    version: i64,
+}
+
+/// Applies every pending migration and returns the versions applied.
+#[tracing::instrument(skip_all)]
+pub async fn run(db: &Db) -> Result<Vec<i64>> {
+    let mut tx = db.begin().await?;
+    if tx.backend() == Backend::Postgres {
+        exec_sql(&mut tx, "SELECT pg_advisory_xact_lock(7366351873)").await?;
+    }
+    let ledger = ledger_table(tx.backend());
+    exec_sql(&mut tx, &ledger).await?;
+    let applied = applied_versions(&mut tx).await?;
+    let mut done = Vec::new();
+    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        for sql in (migration.up)(tx.backend()) {
+            exec_sql(&mut tx, &sql).await?;
+        }
+        let record = Query::insert()
+            .into_table(SchemaMigrations::Table)
+            .columns([
+                SchemaMigrations::Version,
+                SchemaMigrations::Name,
+                SchemaMigrations::AppliedAt,
+            ])
+            .values_panic([
+                migration.version.into(),
+                migration.name.into(),
+                Utc::now().into(),
+            ])
+            .to_owned();
+        (&mut tx).execute(&record).await?;
+        tracing::info!(version = migration.version, name = migration.name, "migration applied");
+        done.push(migration.version);
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Compares the database's ledger with this binary's migrations.
+pub async fn status(db: &Db) -> Result<MigrationStatus> {
+    let ledger_exists: Option<VersionRow> = db
+        .fetch_optional(&Raw {
+            sqlite: "SELECT 1 AS version FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            postgres: "SELECT 1::BIGINT AS version FROM pg_tables WHERE tablename = 'schema_migrations' AND schemaname = current_schema()",
+            values: sea_query::Values(Vec::new()),
+        })
+        .await?;
+    let applied = if ledger_exists.is_some() {
+        let select = Query::select()
+            .column(SchemaMigrations::Version)
+            .from(SchemaMigrations::Table)
+            .order_by(SchemaMigrations::Version, sea_query::Order::Asc)
+            .to_owned();
+        db.fetch_all::<VersionRow>(&select)
+            .await?
+            .into_iter()
+            .map(|r| r.version)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let known: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+    Ok(MigrationStatus {
+        pending: known.iter().copied().filter(|v| !applied.contains(v)).collect(),
+        unknown: applied.iter().copied().filter(|v| !known.contains(v)).collect(),
+        applied,
+    })
+}
+
+async fn applied_versions(tx: &mut Tx) -> Result<Vec<i64>> {
+    let select = Query::select()
+        .column(SchemaMigrations::Version)
+        .from(SchemaMigrations::Table)
+        .to_owned();
+    Ok(tx
+        .fetch_all::<VersionRow>(&select)
+        .await?
+        .into_iter()
+        .map(|r| r.version)
+        .collect())
+}
+
+async fn exec_sql(tx: &mut Tx, sql: &str) -> Result<()> {
+    match tx {
+        Tx::Sqlite(tx) => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Tx::Postgres(tx) => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn render(backend: Backend, statement: &impl SchemaStatementBuilder) -> String {
+    match backend {
+        Backend::Sqlite => statement.build(SqliteQueryBuilder),
+        Backend::Postgres => statement.build(PostgresQueryBuilder),
+    }
+}
+
+fn ledger_table(backend: Backend) -> String {
+    let table = Table::create()
+        .table(SchemaMigrations::Table)
+        .if_not_exists()
+        .col(ColumnDef::new(SchemaMigrations::Version).big_integer().not_null().primary_key())
+        .col(ColumnDef::new(SchemaMigrations::Name).text().not_null())
+        .col(timestamp(SchemaMigrations::AppliedAt))
+        .to_owned();
+    render(backend, &table)
+}
+
+fn uuid_pk(name: impl sea_query::IntoIden) -> ColumnDef {
+    ColumnDef::new(name).uuid().not_null().primary_key().to_owned()
+}
+
+fn uuid_null(name: impl sea_query::IntoIden) -> ColumnDef {
+    ColumnDef::new(name).uuid().null().to_owned()
+}
+
+fn text(name: impl sea_query::IntoIden) -> ColumnDef {
+    ColumnDef::new(name).text().not_null().to_owned()
+}
+
+fn text_null(name: impl sea_query::IntoIden) -> ColumnDef {
+    ColumnDef::new(name).text().null().to_owned()
+}
+
+fn timestamp(name: impl sea_query::IntoIden) -> ColumnDef {
+    ColumnDef::new(name).timestamp_with_time_zone().not_null().to_owned()
+}
+
+fn timestamp_null(name: impl sea_query::IntoIden) -> ColumnDef {
+    ColumnDef::new(name).timestamp_with_time_zone().null().to_owned()
+}
+
+fn json(name: impl sea_query::IntoIden) -> ColumnDef {
+    ColumnDef::new(name).json_binary().not_null().to_owned()
+}
+
+fn int(name: impl sea_query::IntoIden) -> ColumnDef {
+    ColumnDef::new(name).integer().not_null().to_owned()
+}
+
+/// An auto-incrementing 64-bit key: `INTEGER PRIMARY KEY AUTOINCREMENT` on SQLite (the only
+/// form SQLite accepts, and it never reuses ids), `BIGSERIAL` on PostgreSQL.
+fn serial_pk(backend: Backend, name: impl sea_query::IntoIden) -> ColumnDef {
+    let mut column = ColumnDef::new(name);
+    match backend {
+        Backend::Sqlite => column.integer(),
+        Backend::Postgres => column.big_integer(),
+    };
+    column.not_null().auto_increment().primary_key().to_owned()
+}
+
+fn index(name: &str, table: impl sea_query::IntoIden, columns: &[&str]) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(table);
+    for column in columns {
+        index.col(sea_query::Alias::new(*column));
+    }
+    index.to_owned()
+}
+
+fn unique(name: &str, table: impl sea_query::IntoIden, columns: &[&str]) -> IndexCreateStatement {
+    index(name, table, columns).unique().to_owned()
+}
+
+fn company_fk(from: impl sea_query::IntoIden + Clone, column: impl sea_query::IntoIden) -> sea_query::ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(from, column)
+        .to(Companies::Table, Companies::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
+}
+
+fn foundation(backend: Backend) -> Vec<String> {
+    let companies: TableCreateStatement = Table::create()
+        .table(Companies::Table)
+        .col(uuid_pk(Companies::Id))
+        .col(text(Companies::Name))
+        .col(text(Companies::Status))
+        .col(text(Companies::InviteCode))
+        .col(timestamp(Companies::CreatedAt))
+        .col(timestamp(Companies::UpdatedAt))
+        .to_owned();
+    let users = Table::create()
+        .table(Users::Table)
+        .col(uuid_pk(Users::Id))
+        .col(uuid_null(Users::CompanyId))
+        .col(text(Users::Email))
+        .col(text(Users::PasswordHash))
+        .col(text(Users::FirstName))
+        .col(text(Users::LastName))
+        .col(text(Users::Status))
+        .col(json(Users::SystemRoles))
+        .col(timestamp_null(Users::TokensNotBefore))
+        .col(timestamp_null(Users::LastLoginAt))
+        .col(timestamp(Users::CreatedAt))
+        .col(timestamp(Users::UpdatedAt))
+        .foreign_key(&mut company_fk(Users::Table, Users::CompanyId))
+        .to_owned();
+    let events = Table::create()
+        .table(Events::Table)
+        .col(serial_pk(backend, Events::Id))
+        .col(uuid_null(Events::CompanyId))
+        .col(text(Events::Stream))
+        .col(text(Events::Kind))
+        .col(uuid_null(Events::ActorId))
+        .col(json(Events::Payload))
+        .col(timestamp(Events::CreatedAt))
+        .to_owned();
+    let jobs = Table::create()
+        .table(Jobs::Table)
+        .col(uuid_pk(Jobs::Id))
+        .col(uuid_null(Jobs::CompanyId))
+        .col(text(Jobs::Kind))
+        .col(json(Jobs::Payload))
+        .col(text(Jobs::Status))
+        .col(int(Jobs::Attempts))
+        .col(int(Jobs::MaxAttempts))
+        .col(timestamp(Jobs::RunAt))
+        .col(timestamp_null(Jobs::LockedUntil))
+        .col(text_null(Jobs::LockedBy))
+        .col(text_null(Jobs::LastError))
+        .col(timestamp(Jobs::CreatedAt))
+        .col(timestamp(Jobs::UpdatedAt))
+        .to_owned();
+
+    let mut sql = vec![
+        render(backend, &companies),
+        render(backend, &unique("companies_invite_code_key", Companies::Table, &["invite_code"])),
+        render(backend, &users),
+        render(backend, &unique("users_email_key", Users::Table, &["email"])),
+        render(backend, &index("users_company_id_idx", Users::Table, &["company_id"])),
+        render(backend, &events),
+        render(backend, &index("events_stream_idx", Events::Table, &["stream", "id"])),
+        render(backend, &jobs),
+        render(backend, &index("jobs_status_run_at_idx", Jobs::Table, &["status", "run_at"])),
+    ];
+    match backend {
+        Backend::Postgres => {
+            // The commit horizon needs the writer's transaction id on every event; see events.rs.
+            sql.push(
+                "ALTER TABLE events ADD COLUMN txid BIGINT NOT NULL \
+                 DEFAULT (pg_current_xact_id()::text::bigint)"
+                    .into(),
+            );
+            sql.push("CREATE INDEX events_txid_idx ON events (txid, id)".into());
+            sql.push("CREATE INDEX events_company_txid_idx ON events (company_id, txid, id)".into());
+        }
+        Backend::Sqlite => {
+            sql.push(render(backend, &index("events_company_id_idx", Events::Table, &["company_id", "id"])));
+        }
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_strictly_increasing() {
+        let versions: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+        assert!(versions.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn renders_for_both_backends() {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            for migration in MIGRATIONS {
+                assert!(!(migration.up)(backend).is_empty());
+            }
+        }
+        let sqlite = foundation(Backend::Sqlite).join("\n");
+        assert!(sqlite.contains("AUTOINCREMENT"), "{sqlite}");
+    }
+}

@@ -1,0 +1,206 @@
+//! Request extractors whose rejections are our problem documents, naming the bad field.
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::problem::{ApiError, Problem};
+
+/// JSON body extractor: requires `Content-Type: application/json`, respects the body size
+/// limit, and reports deserialisation errors with the path of the offending field.
+pub struct AppJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AppJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(&req) {
+            return Err(ApiError::Request(
+                Problem::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported-media-type",
+                    "Unsupported media type",
+                )
+                .detail("Send the body as JSON with `Content-Type: application/json`."),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::Request(
+                    Problem::new(status, "payload-too-large", "Payload too large")
+                        .detail("The request body is larger than this server accepts."),
+                )
+            } else {
+                ApiError::Request(Problem::for_status(status).detail(rejection.body_text()))
+            }
+        })?;
+        parse_json(&bytes).map(AppJson)
+    }
+}
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == "application"
+                && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+        })
+}
+
+/// Parses JSON, turning serde's error into a problem that names the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = inner.to_string();
+        let syntax = inner.is_syntax() || inner.is_eof();
+        if syntax {
+            return ApiError::Request(
+                Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON")
+                    .detail(message),
+            );
+        }
+        let (field, message) = name_field(&path, &message);
+        ApiError::Request(
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "The request has invalid fields",
+            )
+            .detail(format!("{field}: {message}"))
+            .field(field, message),
+        )
+    })
+}
+
+/// serde reports a missing field at its parent's path; name the field itself.
+fn name_field(path: &str, message: &str) -> (String, String) {
+    let without_position = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned();
+    if let Some(rest) = without_position.strip_prefix("missing field `") {
+        let name = rest.trim_end_matches('`');
+        let field = if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        return (field, "is required".into());
+    }
+    let field = if path == "." || path.is_empty() {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    };
+    (field, without_position)
+}
+
+/// Query-string extractor with problem+json rejections.
+pub struct AppQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| AppQuery(q.0))
+            .map_err(|rejection: QueryRejection| {
+                let text = rejection.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text)
+                    .to_owned();
+                let field = detail.split(':').next().unwrap_or("query").trim().to_owned();
+                ApiError::Request(
+                    Problem::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "validation",
+                        "The request has invalid fields",
+                    )
+                    .detail(detail.clone())
+                    .field(field, detail),
+                )
+            })
+    }
+}
+
+/// Path extractor with problem+json rejections: a malformed id is a 404, like a missing one.
+pub struct AppPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| AppPath(p.0))
+            .map_err(|_: PathRejection| {
+                ApiError::Request(
+                    Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+                        .detail("No such object, or you may not see it."),
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Signup {
+        email: String,
+        age: u32,
+        nested: Option<Nested>,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Nested {
+        name: String,
+    }
+
+    fn field_of(body: &str) -> (u16, String) {
+        match parse_json::<Signup>(body.as_bytes()) {
+            Err(ApiError::Request(p)) => (
+                p.status,
+                p.errors.first().map(|e| e.field.clone()).unwrap_or_default(),
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_missing_and_mistyped_fields() {
+        assert_eq!(field_of(r#"{"age": 3}"#), (422, "email".into()));
+        assert_eq!(field_of(r#"{"email": "a", "age": "x"}"#), (422, "age".into()));
+        assert_eq!(
+            field_of(r#"{"email": "a", "age": 1, "nested": {}}"#),
+            (422, "nested.name".into())
+        );
+        assert_eq!(field_of(r#"{"email": "#), (400, String::new()));
+    }
+}

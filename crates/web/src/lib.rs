@@ -1,0 +1,171 @@
+//! TicketFlower's HTTP surface: the REST API (with its OpenAPI document), the
+//! server-rendered pages, and the middleware around them. Handlers are thin: extract, call
+//! one `app` use case, map the result. Errors become RFC 9457 problems in `problem.rs`.
+
+pub mod extract;
+mod middleware;
+pub mod problem;
+mod routes;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use app::App;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use problem::{ApiError, ApiResult, Problem};
+pub use state::WebState;
+
+use crate::problem::Problem as ProblemDoc;
+use crate::routes::{assets, health, ops, pages};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "TicketFlower API",
+        description = "Multi-tenant service desk. Errors are RFC 9457 `application/problem+json` documents whose `errors` list names each bad field. Lists answer `{items, next_cursor}`.",
+    ),
+    tags(
+        (name = "operations", description = "Health, readiness and metrics"),
+    ),
+    components(schemas(problem::Problem, problem::ProblemField)),
+)]
+struct ApiDoc;
+
+/// The process-wide Prometheus recorder (the `metrics` facade allows exactly one).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".into()),
+                    &buckets,
+                )
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            match builder.install_recorder() {
+                Ok(handle) => handle,
+                Err(error) => {
+                    tracing::warn!(%error, "metrics recorder already installed elsewhere");
+                    PrometheusBuilder::new().build_recorder().handle()
+                }
+            }
+        })
+        .clone()
+}
+
+/// The OpenAPI document, also served at `/api/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+fn api_router() -> OpenApiRouter<WebState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(ops::metrics))
+}
+
+/// Every route of the server with its middleware.
+pub fn router(app: App) -> Router {
+    let state = WebState {
+        https: app.settings().serves_https(),
+        max_body: app.settings().max_body_bytes,
+        metrics: metrics_handle(),
+        app,
+    };
+    let max_body = state.max_body;
+    let (api, openapi) = api_router().split_for_parts();
+    let docs: Router<WebState> = Router::from(
+        SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi),
+    )
+    .layer(SetResponseHeaderLayer::overriding(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+             script-src 'self'; frame-ancestors 'none'",
+        ),
+    ));
+    Router::new()
+        .merge(api)
+        .route("/", get(pages::landing))
+        .route("/static/{name}", get(assets::serve_asset))
+        .route_layer(axum::middleware::from_fn(middleware::record_metrics))
+        .merge(docs)
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(
+                    middleware::REQUEST_ID,
+                    MakeRequestUuid,
+                ))
+                .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    middleware::finish_response,
+                ))
+                .layer(CatchPanicLayer::custom(middleware::panic_response))
+                .layer(RequestBodyLimitLayer::new(max_body)),
+        )
+        .with_state(state)
+}
+
+/// Unknown API paths get a problem document; unknown pages get a page.
+async fn fallback(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ProblemDoc::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+            .detail(format!("No API endpoint at {}", uri.path()))
+            .into_response()
+    } else {
+        pages::not_found().await
+    }
+}
+
+/// Serves HTTP on `listener` and runs the job workers until `shutdown` is cancelled, then
+/// lets in-flight requests and jobs finish before returning.
+pub async fn run(app: App, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    let workers = tokio::spawn(app::jobs::run_workers(
+        app.clone(),
+        app.settings().job_workers,
+        shutdown.clone(),
+    ));
+    let router = router(app);
+    let http_shutdown = shutdown.clone();
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+    .await;
+    shutdown.cancel();
+    if tokio::time::timeout(Duration::from_secs(90), workers)
+        .await
+        .is_err()
+    {
+        tracing::warn!("job workers did not stop within 90 s");
+    }
+    served
+}

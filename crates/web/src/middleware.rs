@@ -1,0 +1,146 @@
+//! Cross-cutting layers: request ids, access logs, metrics by route, security headers, and
+//! turning bare error responses (from the router or tower layers) into problem documents.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::problem::{InternalCause, Problem};
+use crate::state::WebState;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                   object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+/// Records request count and latency labelled by the matched route (never the raw path,
+/// which would explode the label set with ids).
+pub async fn record_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Logs one line per request inside the request's span, including the hidden cause of
+/// any 5xx, and sets the security headers.
+pub async fn finish_response(
+    State(state): State<WebState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().clone();
+    let uri = req.uri().path().to_owned();
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", id = %request_id, %method, path = %uri);
+    let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let mut response = problem_for_bare_error(response);
+    let status = response.status();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let _guard = span.enter();
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(status = status.as_u16(), elapsed_ms, cause = %cause, "request failed");
+    } else if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), elapsed_ms, "request failed");
+    } else {
+        tracing::info!(status = status.as_u16(), elapsed_ms, "request");
+    }
+    set_security_headers(&mut response, state.https);
+    response
+}
+
+fn set_security_headers(response: &mut Response, https: bool) {
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+}
+
+/// The router answers 404/405 and tower layers answer 408/413 with empty bodies; give every
+/// error a problem document so that clients can rely on one error format.
+fn problem_for_bare_error(response: Response) -> Response {
+    let status = response.status();
+    let has_type = response.headers().contains_key(header::CONTENT_TYPE);
+    if !(status.is_client_error() || status.is_server_error()) || has_type {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let mut problem = Problem::for_status(status);
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allowed = parts
+            .headers
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        problem = problem.detail(format!("Allowed methods: {allowed}"));
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        problem = problem.detail("The request body is larger than this server accepts.");
+    }
+    let mut fresh = problem.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+            fresh.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    *fresh.extensions_mut() = parts.extensions;
+    fresh
+}
+
+/// Converts a panic inside a handler into a logged 500 problem instead of a dropped
+/// connection.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    let cause = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "panic".into());
+    let mut response = Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal server error",
+    )
+    .into_response();
+    response
+        .extensions_mut()
+        .insert(InternalCause(format!("panic: {cause}")));
+    response
+}

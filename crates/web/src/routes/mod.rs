@@ -1,0 +1,7 @@
+//! Route handlers, one module per area. Each handler extracts, calls one `app` function
+//! and maps the result; no SQL and no permission logic here.
+
+pub mod assets;
+pub mod health;
+pub mod ops;
+pub mod pages;
