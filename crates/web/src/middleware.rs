@@ -53,7 +53,7 @@ pub async fn finish_response(
     let started = Instant::now();
     let span = tracing::info_span!("request", id = %request_id, %method, path = %uri);
     let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
-    let mut response = problem_for_bare_error(response);
+    let mut response = problem_for_bare_error(response, &method);
     let status = response.status();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let _guard = span.enter();
@@ -96,7 +96,7 @@ fn set_security_headers(response: &mut Response, https: bool) {
 
 /// The router answers 404/405 and tower layers answer 408/413 with empty bodies; give every
 /// error a problem document so that clients can rely on one error format.
-fn problem_for_bare_error(response: Response) -> Response {
+fn problem_for_bare_error(response: Response, method: &axum::http::Method) -> Response {
     let status = response.status();
     let has_type = response.headers().contains_key(header::CONTENT_TYPE);
     if !(status.is_client_error() || status.is_server_error()) || has_type {
@@ -110,7 +110,11 @@ fn problem_for_bare_error(response: Response) -> Response {
             .get(header::ALLOW)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        problem = problem.detail(format!("Allowed methods: {allowed}"));
+        problem = if allowed.is_empty() {
+            problem.detail(format!("{method} is not allowed on this path."))
+        } else {
+            problem.detail(format!("{method} is not allowed on this path; use {allowed}."))
+        };
     }
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         problem = problem.detail("The request body is larger than this server accepts.");

@@ -1,0 +1,133 @@
+//! `spawn_app()`: the real router and job workers, served on `127.0.0.1:0`, exactly as
+//! `ticketflower serve` runs them, with a reqwest client pointed at it.
+
+use std::net::SocketAddr;
+
+use app::{App, JobRegistry, Secrets, Settings};
+use reqwest::{Client, Response};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::db::TestDb;
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub base_url: String,
+    pub client: Client,
+    pub app: App,
+    pub db: TestDb,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Settings for tests: cheap (but real) argon2id, fast job polling.
+pub fn test_settings(db: &TestDb) -> Settings {
+    Settings {
+        data_dir: db.dir.path().to_path_buf(),
+        database_url: Some(db.url.clone()),
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        argon2_memory_kib: 1024,
+        argon2_iterations: 1,
+        job_poll_ms: 50,
+        db_max_connections: 8,
+        ..Settings::default()
+    }
+}
+
+/// Spawns the server with TicketFlower's standard job handlers.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_, jobs| jobs).await
+}
+
+/// Spawns the server after letting the test adjust settings and register extra job
+/// handlers (e.g. a handler that fails on purpose to exercise retries).
+pub async fn spawn_app_with(
+    configure: impl FnOnce(&mut Settings, JobRegistry) -> JobRegistry,
+) -> TestApp {
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    let jobs = configure(&mut settings, JobRegistry::standard());
+    let store_db = store::Db::connect(&settings.db_options())
+        .await
+        .unwrap_or_else(|e| panic!("cannot open test database {}: {e}", db.url));
+    store::migrations::run(&store_db)
+        .await
+        .unwrap_or_else(|e| panic!("migrations failed: {e}"));
+    let app = App::new(store_db, settings, Secrets::generate(), jobs);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
+    let address = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("no local address: {e}"));
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(web::run(app.clone(), listener, shutdown.clone()));
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("cannot build an HTTP client: {e}"));
+    TestApp {
+        address,
+        base_url: format!("http://{address}"),
+        client,
+        app,
+        db,
+        shutdown,
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path} failed: {e}"))
+    }
+
+    pub async fn get_authed(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path} failed: {e}"))
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path} failed: {e}"))
+    }
+
+    /// Stops the server gracefully and waits for it (and its workers) to finish.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.app.db().close().await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Reads a response body as JSON, with the body in the panic message if it is not.
+pub async fn json(response: Response) -> Value {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"))
+}

@@ -1,0 +1,200 @@
+//! The real `ticketflower` binary: subcommands, configuration, secrets, and a graceful
+//! shutdown under load.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use testkit::TestDb;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ticketflower");
+
+fn command(db: &TestDb) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TICKETFLOWER_DATA_DIR", db.dir.path())
+        .env("DATABASE_URL", &db.url)
+        .env("TICKETFLOWER_ARGON2_MEMORY_KIB", "1024")
+        .env("TICKETFLOWER_ARGON2_ITERATIONS", "1")
+        .env("TICKETFLOWER_LOG_FORMAT", "json")
+        .kill_on_drop(true);
+    command
+}
+
+async fn output(command: &mut Command) -> (bool, String, String) {
+    let out = command.output().await.unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn version_flag_prints_the_version() {
+    let db = TestDb::new().await;
+    let (ok, stdout, _) = output(command(&db).arg("--version")).await;
+    assert!(ok);
+    assert_eq!(stdout.trim(), format!("ticketflower {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[tokio::test]
+async fn migrate_applies_once_then_has_nothing_to_do() {
+    let db = TestDb::new().await;
+    let (ok, stdout, stderr) = output(command(&db).arg("migrate")).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("applied 1 migration(s)"), "{stdout}");
+    let (ok, stdout, _) = output(command(&db).arg("migrate")).await;
+    assert!(ok);
+    assert!(stdout.contains("applied 0 migration(s)"), "{stdout}");
+}
+
+#[tokio::test]
+async fn create_superuser_creates_then_resets_and_refuses_weak_passwords() {
+    let db = TestDb::new().await;
+    let (ok, stdout, stderr) = output(command(&db).args([
+        "create-superuser",
+        "--email",
+        "Staff@Example.com",
+        "--password",
+        "a long staff passphrase",
+    ]))
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("created superuser staff@example.com"), "{stdout}");
+
+    let (ok, stdout, _) = output(
+        command(&db)
+            .args(["create-superuser", "--email", "staff@example.com"])
+            .env("TICKETFLOWER_SUPERUSER_PASSWORD", "another long passphrase"),
+    )
+    .await;
+    assert!(ok);
+    assert!(stdout.contains("password replaced"), "{stdout}");
+
+    let (ok, _, stderr) = output(command(&db).args([
+        "create-superuser",
+        "--email",
+        "weak@example.com",
+        "--password",
+        "password1",
+    ]))
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("password"), "{stderr}");
+    assert!(stderr.contains("too common"), "{stderr}");
+}
+
+#[tokio::test]
+async fn development_secrets_are_generated_once_and_kept() {
+    let db = TestDb::new().await;
+    let args = ["create-superuser", "--email", "a@example.com", "--password", "a long passphrase 1"];
+    assert!(output(command(&db).args(args)).await.0);
+    let file = db.dir.path().join("dev-secrets.json");
+    let first = std::fs::read_to_string(&file).unwrap();
+    assert!(first.contains("jwt_secret"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert!(output(command(&db).args(args)).await.0);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), first);
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_without_secrets_and_names_the_variable() {
+    let db = TestDb::new().await;
+    let (ok, _, stderr) = output(
+        command(&db)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("TICKETFLOWER_ENV", "production"),
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("TICKETFLOWER_JWT_SECRET"), "{stderr}");
+
+    let (ok, _, stderr) = output(
+        command(&db)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("TICKETFLOWER_ENV", "production")
+            .env("TICKETFLOWER_JWT_SECRET", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("TICKETFLOWER_ENCRYPTION_KEY"), "{stderr}");
+    assert!(!db.dir.path().join("dev-secrets.json").exists());
+}
+
+/// A running `serve` process and the address it reported.
+pub struct Server {
+    pub child: Child,
+    pub base_url: String,
+}
+
+/// Starts `ticketflower serve` on a free port and waits until it listens.
+pub async fn start_server(db: &TestDb) -> Server {
+    let mut child = command(db)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let address = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("\"address\":\"").nth(1) {
+                return rest.split('"').next().unwrap().to_owned();
+            }
+        }
+        panic!("server exited before listening");
+    })
+    .await
+    .expect("server did not start listening");
+    // Keep draining the log so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Server {
+        child,
+        base_url: format!("http://{address}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_during_a_burst_finishes_requests_and_exits_zero() {
+    let db = TestDb::new().await;
+    let mut server = start_server(&db).await;
+    let client = reqwest::Client::new();
+    let mut burst = Vec::new();
+    for _ in 0..200 {
+        let client = client.clone();
+        let url = format!("{}/readyz", server.base_url);
+        burst.push(tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) }));
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let pid = server.child.id().unwrap();
+    let killed = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.unwrap();
+    assert!(killed.success());
+
+    let mut ok = 0;
+    for request in burst {
+        match request.await.unwrap() {
+            Ok(status) => {
+                assert!(status.is_success(), "a request got {status} during shutdown");
+                ok += 1;
+            }
+            // Connections opened after the listener closed are refused: acceptable.
+            Err(error) => assert!(error.is_connect() || error.is_request(), "{error}"),
+        }
+    }
+    assert!(ok > 0, "no request was served before the shutdown");
+    let status = tokio::time::timeout(Duration::from_secs(30), server.child.wait())
+        .await
+        .expect("server did not exit after SIGTERM")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "exit status {status:?}");
+}
