@@ -42,9 +42,11 @@ impl AppError {
 }
 
 /// Unique indexes whose violation is the user's doing, with the field to blame.
-const CONFLICTS: &[(&str, &str, &str)] = &[
-    ("users_email_key", "email", "a user with this email already exists"),
-];
+const CONFLICTS: &[(&str, &str, &str)] = &[(
+    "users_email_key",
+    "email",
+    "a user with this email already exists",
+)];
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
@@ -72,5 +74,8 @@ impl From<StoreError> for AppError {
 
 fn is_unavailable(error: &store::sqlx::Error) -> bool {
     use store::sqlx::Error;
-    matches!(error, Error::PoolTimedOut | Error::PoolClosed | Error::Io(_))
+    matches!(
+        error,
+        Error::PoolTimedOut | Error::PoolClosed | Error::Io(_)
+    )
 }

@@ -125,9 +125,13 @@ pub async fn run_one(app: &App, worker: &str) -> crate::Result<bool> {
         return Ok(false);
     };
     let outcome = match registry.handler(&job.kind) {
-        None => Err(JobError::Permanent(format!("no handler for job kind `{}`", job.kind))),
+        None => Err(JobError::Permanent(format!(
+            "no handler for job kind `{}`",
+            job.kind
+        ))),
         Some(handler) => {
-            match tokio::time::timeout(registry.timeout, handler.run(app.clone(), job.clone())).await
+            match tokio::time::timeout(registry.timeout, handler.run(app.clone(), job.clone()))
+                .await
             {
                 Ok(result) => result,
                 Err(_) => Err(JobError::Retry(format!(

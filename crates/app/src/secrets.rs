@@ -61,7 +61,10 @@ impl Secrets {
     /// Resolves the keys for these settings (see the module comment).
     pub fn load(settings: &Settings) -> Result<Self, SecretsError> {
         let production = settings.env == Environment::Production;
-        let mut jwt = settings.jwt_secret.as_ref().map(|s| s.expose_secret().to_owned());
+        let mut jwt = settings
+            .jwt_secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned());
         let mut enc = settings
             .encryption_key
             .as_ref()
@@ -155,8 +158,10 @@ fn load_or_create_dev_secrets(data_dir: &Path) -> Result<DevSecrets, SecretsErro
     if dev.jwt_secret.is_some() && dev.encryption_key.is_some() {
         return Ok(dev);
     }
-    dev.jwt_secret.get_or_insert_with(|| BASE64.encode(random_bytes(32)));
-    dev.encryption_key.get_or_insert_with(|| BASE64.encode(random_bytes(32)));
+    dev.jwt_secret
+        .get_or_insert_with(|| BASE64.encode(random_bytes(32)));
+    dev.encryption_key
+        .get_or_insert_with(|| BASE64.encode(random_bytes(32)));
     std::fs::create_dir_all(data_dir).map_err(file_error)?;
     let text = serde_json::to_string_pretty(&dev).unwrap_or_default();
     write_private(&path, &text).map_err(file_error)?;

@@ -48,14 +48,19 @@ pub async fn readiness(app: &App) -> Readiness {
 /// Jobs per status, every status present (zero when empty).
 pub async fn job_counts(app: &App) -> Result<Vec<(JobStatus, i64)>> {
     let counts = store::jobs::counts(app.db()).await?;
-    Ok([JobStatus::Queued, JobStatus::Running, JobStatus::Done, JobStatus::Dead]
-        .into_iter()
-        .map(|status| {
-            let n = counts
-                .iter()
-                .find(|(s, _)| *s == status)
-                .map_or(0, |(_, n)| *n);
-            (status, n)
-        })
-        .collect())
+    Ok([
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Done,
+        JobStatus::Dead,
+    ]
+    .into_iter()
+    .map(|status| {
+        let n = counts
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n);
+        (status, n)
+    })
+    .collect())
 }

@@ -82,7 +82,14 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         assert_eq!(Email::parse(""), Err(EmailError::Empty));
-        for bad in ["ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com"] {
+        for bad in [
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "a@b@c.com",
+        ] {
             assert_eq!(Email::parse(bad), Err(EmailError::Invalid), "{bad}");
         }
     }

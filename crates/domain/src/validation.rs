@@ -97,7 +97,10 @@ mod tests {
     fn collects_every_problem() {
         let mut errors = ValidationErrors::new();
         assert_eq!(required_text(&mut errors, "name", "  ", 10), None);
-        assert_eq!(required_text(&mut errors, "title", "x".repeat(11).as_str(), 10), None);
+        assert_eq!(
+            required_text(&mut errors, "title", "x".repeat(11).as_str(), 10),
+            None
+        );
         assert_eq!(
             required_text(&mut errors, "ok", " fine ", 10),
             Some("fine".into())

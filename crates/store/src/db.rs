@@ -146,7 +146,10 @@ impl Db {
     /// Copies the SQLite database into a consistent backup file (`VACUUM INTO`).
     pub async fn backup_sqlite(&self, path: &str) -> Result<()> {
         if let Pools::Sqlite { writer, .. } = &self.pools {
-            sqlx::query("VACUUM INTO ?").bind(path).execute(writer).await?;
+            sqlx::query("VACUUM INTO ?")
+                .bind(path)
+                .execute(writer)
+                .await?;
         }
         Ok(())
     }
@@ -221,14 +224,16 @@ impl Statement for Raw {
 
 /// A row type that decodes from both backends.
 pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
-impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{}
 
 /// Something statements run on: the database itself (`&Db`, reads go to the read pool) or
 /// an open transaction (`&mut Tx`). Taken by value like sqlx's own executors.
 pub trait Exec: Send {
     fn backend(&self) -> Backend;
     fn execute(self, stmt: &dyn Statement) -> impl Future<Output = Result<u64>> + Send;
-    fn fetch_all<T: Row>(self, stmt: &dyn Statement) -> impl Future<Output = Result<Vec<T>>> + Send;
+    fn fetch_all<T: Row>(self, stmt: &dyn Statement)
+    -> impl Future<Output = Result<Vec<T>>> + Send;
     fn fetch_optional<T: Row>(
         self,
         stmt: &dyn Statement,
@@ -272,7 +277,13 @@ impl Exec for &Db {
     async fn fetch_optional<T: Row>(self, stmt: &dyn Statement) -> Result<Option<T>> {
         Ok(match &self.pools {
             Pools::Sqlite { readers, .. } => {
-                run!(fetch_optional, query_as_with, readers, Backend::Sqlite, stmt)
+                run!(
+                    fetch_optional,
+                    query_as_with,
+                    readers,
+                    Backend::Sqlite,
+                    stmt
+                )
             }
             Pools::Postgres(pool) => {
                 run!(fetch_optional, query_as_with, pool, Backend::Postgres, stmt)
@@ -309,10 +320,22 @@ impl Exec for &mut Tx {
     async fn fetch_optional<T: Row>(self, stmt: &dyn Statement) -> Result<Option<T>> {
         Ok(match self {
             Tx::Sqlite(tx) => {
-                run!(fetch_optional, query_as_with, &mut **tx, Backend::Sqlite, stmt)
+                run!(
+                    fetch_optional,
+                    query_as_with,
+                    &mut **tx,
+                    Backend::Sqlite,
+                    stmt
+                )
             }
             Tx::Postgres(tx) => {
-                run!(fetch_optional, query_as_with, &mut **tx, Backend::Postgres, stmt)
+                run!(
+                    fetch_optional,
+                    query_as_with,
+                    &mut **tx,
+                    Backend::Postgres,
+                    stmt
+                )
             }
         })
     }

@@ -72,7 +72,9 @@ mod tests {
             "users_email_key"
         );
         assert_eq!(
-            sqlite_constraint_name("UNIQUE constraint failed: company_roles.company_id, company_roles.name"),
+            sqlite_constraint_name(
+                "UNIQUE constraint failed: company_roles.company_id, company_roles.name"
+            ),
             "company_roles_company_id_name_key"
         );
     }

@@ -121,7 +121,10 @@ pub async fn claim(
         .table(Jobs::Table)
         .values([
             (Jobs::Status, JobStatus::Dead.as_str().into()),
-            (Jobs::LastError, "lease expired during the final attempt".into()),
+            (
+                Jobs::LastError,
+                "lease expired during the final attempt".into(),
+            ),
             (Jobs::LockedBy, Option::<String>::None.into()),
             (Jobs::UpdatedAt, now.into()),
         ])
@@ -200,7 +203,7 @@ pub async fn fail(
         .table(Jobs::Table)
         .values([
             (Jobs::Status, status.as_str().into()),
-            (Jobs::RunAt, run_at.into()),
+            (Jobs::RunAt, run_at),
             (Jobs::LastError, message.into()),
             (Jobs::LockedBy, Option::<String>::None.into()),
             (Jobs::LockedUntil, Option::<DateTime<Utc>>::None.into()),

@@ -14,6 +14,6 @@ pub mod migrations;
 mod schema;
 pub mod users;
 
-pub use db::{Backend, Db, DbOptions, Exec, Raw, Statement, SqliteSync, Tx};
+pub use db::{Backend, Db, DbOptions, Exec, Raw, SqliteSync, Statement, Tx};
 pub use error::{Result, StoreError};
 pub use sqlx;

@@ -4,9 +4,8 @@
 
 use chrono::Utc;
 use sea_query::{
-    ColumnDef, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement,
-    PostgresQueryBuilder, Query, SchemaStatementBuilder, SqliteQueryBuilder, Table,
-    TableCreateStatement,
+    ColumnDef, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement, PostgresQueryBuilder,
+    Query, SchemaStatementBuilder, SqliteQueryBuilder, Table, TableCreateStatement,
 };
 
 use crate::db::{Backend, Db, Exec, Raw, Tx};
@@ -75,7 +74,11 @@ pub async fn run(db: &Db) -> Result<Vec<i64>> {
             ])
             .to_owned();
         (&mut tx).execute(&record).await?;
-        tracing::info!(version = migration.version, name = migration.name, "migration applied");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "migration applied"
+        );
         done.push(migration.version);
     }
     tx.commit().await?;
@@ -107,8 +110,16 @@ pub async fn status(db: &Db) -> Result<MigrationStatus> {
     };
     let known: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
     Ok(MigrationStatus {
-        pending: known.iter().copied().filter(|v| !applied.contains(v)).collect(),
-        unknown: applied.iter().copied().filter(|v| !known.contains(v)).collect(),
+        pending: known
+            .iter()
+            .copied()
+            .filter(|v| !applied.contains(v))
+            .collect(),
+        unknown: applied
+            .iter()
+            .copied()
+            .filter(|v| !known.contains(v))
+            .collect(),
         applied,
     })
 }
@@ -153,7 +164,12 @@ fn ledger_table(backend: Backend) -> String {
     let table = Table::create()
         .table(SchemaMigrations::Table)
         .if_not_exists()
-        .col(ColumnDef::new(SchemaMigrations::Version).big_integer().not_null().primary_key())
+        .col(
+            ColumnDef::new(SchemaMigrations::Version)
+                .big_integer()
+                .not_null()
+                .primary_key(),
+        )
         .col(ColumnDef::new(SchemaMigrations::Name).text().not_null())
         .col(timestamp(SchemaMigrations::AppliedAt))
         .to_owned();
@@ -161,7 +177,11 @@ fn ledger_table(backend: Backend) -> String {
 }
 
 fn uuid_pk(name: impl sea_query::IntoIden) -> ColumnDef {
-    ColumnDef::new(name).uuid().not_null().primary_key().to_owned()
+    ColumnDef::new(name)
+        .uuid()
+        .not_null()
+        .primary_key()
+        .to_owned()
 }
 
 fn uuid_null(name: impl sea_query::IntoIden) -> ColumnDef {
@@ -177,11 +197,17 @@ fn text_null(name: impl sea_query::IntoIden) -> ColumnDef {
 }
 
 fn timestamp(name: impl sea_query::IntoIden) -> ColumnDef {
-    ColumnDef::new(name).timestamp_with_time_zone().not_null().to_owned()
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
 }
 
 fn timestamp_null(name: impl sea_query::IntoIden) -> ColumnDef {
-    ColumnDef::new(name).timestamp_with_time_zone().null().to_owned()
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
 }
 
 fn json(name: impl sea_query::IntoIden) -> ColumnDef {
@@ -216,7 +242,10 @@ fn unique(name: &str, table: impl sea_query::IntoIden, columns: &[&str]) -> Inde
     index(name, table, columns).unique().to_owned()
 }
 
-fn company_fk(from: impl sea_query::IntoIden + Clone, column: impl sea_query::IntoIden) -> sea_query::ForeignKeyCreateStatement {
+fn company_fk(
+    from: impl sea_query::IntoIden + Clone,
+    column: impl sea_query::IntoIden,
+) -> sea_query::ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(from, column)
         .to(Companies::Table, Companies::Id)
@@ -279,14 +308,33 @@ fn foundation(backend: Backend) -> Vec<String> {
 
     let mut sql = vec![
         render(backend, &companies),
-        render(backend, &unique("companies_invite_code_key", Companies::Table, &["invite_code"])),
+        render(
+            backend,
+            &unique(
+                "companies_invite_code_key",
+                Companies::Table,
+                &["invite_code"],
+            ),
+        ),
         render(backend, &users),
-        render(backend, &unique("users_email_key", Users::Table, &["email"])),
-        render(backend, &index("users_company_id_idx", Users::Table, &["company_id"])),
+        render(
+            backend,
+            &unique("users_email_key", Users::Table, &["email"]),
+        ),
+        render(
+            backend,
+            &index("users_company_id_idx", Users::Table, &["company_id"]),
+        ),
         render(backend, &events),
-        render(backend, &index("events_stream_idx", Events::Table, &["stream", "id"])),
+        render(
+            backend,
+            &index("events_stream_idx", Events::Table, &["stream", "id"]),
+        ),
         render(backend, &jobs),
-        render(backend, &index("jobs_status_run_at_idx", Jobs::Table, &["status", "run_at"])),
+        render(
+            backend,
+            &index("jobs_status_run_at_idx", Jobs::Table, &["status", "run_at"]),
+        ),
     ];
     match backend {
         Backend::Postgres => {
@@ -297,10 +345,19 @@ fn foundation(backend: Backend) -> Vec<String> {
                     .into(),
             );
             sql.push("CREATE INDEX events_txid_idx ON events (txid, id)".into());
-            sql.push("CREATE INDEX events_company_txid_idx ON events (company_id, txid, id)".into());
+            sql.push(
+                "CREATE INDEX events_company_txid_idx ON events (company_id, txid, id)".into(),
+            );
         }
         Backend::Sqlite => {
-            sql.push(render(backend, &index("events_company_id_idx", Events::Table, &["company_id", "id"])));
+            sql.push(render(
+                backend,
+                &index(
+                    "events_company_id_idx",
+                    Events::Table,
+                    &["company_id", "id"],
+                ),
+            ));
         }
     }
     sql

@@ -87,7 +87,13 @@ async fn ensure_installed() -> anyhow::Result<()> {
         bail!("apt-get update failed");
     }
     let install = Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
+        .args([
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+            "chromium-driver",
+        ])
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status()
         .await?;

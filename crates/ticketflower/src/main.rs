@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "ticketflower", version, about = "TicketFlower: a multi-tenant service desk")]
+#[command(
+    name = "ticketflower",
+    version,
+    about = "TicketFlower: a multi-tenant service desk"
+)]
 struct Cli {
     /// Optional TOML configuration file (settings also come from TICKETFLOWER_* variables).
     #[arg(long, global = true, env = "TICKETFLOWER_CONFIG")]
@@ -61,7 +65,10 @@ fn main() -> ExitCode {
         }
     }
     init_tracing(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("ticketflower: cannot start the runtime: {error}");
@@ -83,7 +90,9 @@ fn init_tracing(settings: &Settings) {
     let filter = EnvFilter::try_from_env("RUST_LOG")
         .or_else(|_| EnvFilter::try_new(&settings.log_level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match settings.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
@@ -136,7 +145,9 @@ async fn build_app(settings: Settings) -> anyhow::Result<App> {
     let secrets = Secrets::load(&settings)?;
     let db = connect(&settings).await?;
     if settings.migrate_on_start {
-        store::migrations::run(&db).await.context("applying migrations")?;
+        store::migrations::run(&db)
+            .await
+            .context("applying migrations")?;
     }
     Ok(App::new(db, settings, secrets, JobRegistry::standard()))
 }

@@ -128,7 +128,12 @@ where
                     .strip_prefix("Failed to deserialize query string: ")
                     .unwrap_or(&text)
                     .to_owned();
-                let field = detail.split(':').next().unwrap_or("query").trim().to_owned();
+                let field = detail
+                    .split(':')
+                    .next()
+                    .unwrap_or("query")
+                    .trim()
+                    .to_owned();
                 ApiError::Request(
                     Problem::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
@@ -187,7 +192,10 @@ mod tests {
         match parse_json::<Signup>(body.as_bytes()) {
             Err(ApiError::Request(p)) => (
                 p.status,
-                p.errors.first().map(|e| e.field.clone()).unwrap_or_default(),
+                p.errors
+                    .first()
+                    .map(|e| e.field.clone())
+                    .unwrap_or_default(),
             ),
             other => panic!("unexpected {other:?}"),
         }
@@ -196,7 +204,10 @@ mod tests {
     #[test]
     fn names_missing_and_mistyped_fields() {
         assert_eq!(field_of(r#"{"age": 3}"#), (422, "email".into()));
-        assert_eq!(field_of(r#"{"email": "a", "age": "x"}"#), (422, "age".into()));
+        assert_eq!(
+            field_of(r#"{"email": "a", "age": "x"}"#),
+            (422, "age".into())
+        );
         assert_eq!(
             field_of(r#"{"email": "a", "age": 1, "nested": {}}"#),
             (422, "nested.name".into())

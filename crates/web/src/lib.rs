@@ -146,7 +146,11 @@ async fn fallback(uri: Uri) -> Response {
 
 /// Serves HTTP on `listener` and runs the job workers until `shutdown` is cancelled, then
 /// lets in-flight requests and jobs finish before returning.
-pub async fn run(app: App, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn run(
+    app: App,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let workers = tokio::spawn(app::jobs::run_workers(
         app.clone(),
         app.settings().job_workers,

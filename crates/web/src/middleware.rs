@@ -37,11 +37,7 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
 
 /// Logs one line per request inside the request's span, including the hidden cause of
 /// any 5xx, and sets the security headers.
-pub async fn finish_response(
-    State(state): State<WebState>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn finish_response(State(state): State<WebState>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let uri = req.uri().path().to_owned();
     let request_id = req
@@ -113,7 +109,9 @@ fn problem_for_bare_error(response: Response, method: &axum::http::Method) -> Re
         problem = if allowed.is_empty() {
             problem.detail(format!("{method} is not allowed on this path."))
         } else {
-            problem.detail(format!("{method} is not allowed on this path; use {allowed}."))
+            problem.detail(format!(
+                "{method} is not allowed on this path; use {allowed}."
+            ))
         };
     }
     if status == StatusCode::PAYLOAD_TOO_LARGE {

@@ -116,10 +116,8 @@ impl IntoResponse for ApiError {
                     problem.errors = errors.0;
                     problem
                 }
-                AppError::NotFound => {
-                    Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
-                        .detail("No such object, or you may not see it.")
-                }
+                AppError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+                    .detail("No such object, or you may not see it."),
                 AppError::Conflict { field, message } => {
                     let problem = Problem::new(StatusCode::CONFLICT, "conflict", "Conflict")
                         .detail(message.clone());

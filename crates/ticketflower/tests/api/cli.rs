@@ -38,7 +38,10 @@ async fn version_flag_prints_the_version() {
     let db = TestDb::new().await;
     let (ok, stdout, _) = output(command(&db).arg("--version")).await;
     assert!(ok);
-    assert_eq!(stdout.trim(), format!("ticketflower {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout.trim(),
+        format!("ticketflower {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[tokio::test]
@@ -64,7 +67,10 @@ async fn create_superuser_creates_then_resets_and_refuses_weak_passwords() {
     ]))
     .await;
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("created superuser staff@example.com"), "{stdout}");
+    assert!(
+        stdout.contains("created superuser staff@example.com"),
+        "{stdout}"
+    );
 
     let (ok, stdout, _) = output(
         command(&db)
@@ -91,7 +97,13 @@ async fn create_superuser_creates_then_resets_and_refuses_weak_passwords() {
 #[tokio::test]
 async fn development_secrets_are_generated_once_and_kept() {
     let db = TestDb::new().await;
-    let args = ["create-superuser", "--email", "a@example.com", "--password", "a long passphrase 1"];
+    let args = [
+        "create-superuser",
+        "--email",
+        "a@example.com",
+        "--password",
+        "a long passphrase 1",
+    ];
     assert!(output(command(&db).args(args)).await.0);
     let file = db.dir.path().join("dev-secrets.json");
     let first = std::fs::read_to_string(&file).unwrap();
@@ -122,7 +134,10 @@ async fn production_refuses_to_start_without_secrets_and_names_the_variable() {
         command(&db)
             .args(["serve", "--bind", "127.0.0.1:0"])
             .env("TICKETFLOWER_ENV", "production")
-            .env("TICKETFLOWER_JWT_SECRET", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+            .env(
+                "TICKETFLOWER_JWT_SECRET",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
     )
     .await;
     assert!(!ok);
@@ -173,18 +188,27 @@ async fn sigterm_during_a_burst_finishes_requests_and_exits_zero() {
     for _ in 0..200 {
         let client = client.clone();
         let url = format!("{}/readyz", server.base_url);
-        burst.push(tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) }));
+        burst.push(tokio::spawn(async move {
+            client.get(url).send().await.map(|r| r.status())
+        }));
     }
     tokio::time::sleep(Duration::from_millis(5)).await;
     let pid = server.child.id().unwrap();
-    let killed = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .unwrap();
     assert!(killed.success());
 
     let mut ok = 0;
     for request in burst {
         match request.await.unwrap() {
             Ok(status) => {
-                assert!(status.is_success(), "a request got {status} during shutdown");
+                assert!(
+                    status.is_success(),
+                    "a request got {status} during shutdown"
+                );
                 ok += 1;
             }
             // Connections opened after the listener closed are refused: acceptable.

@@ -11,6 +11,25 @@ use serde_json::json;
 use store::events::{self, Scope};
 use testkit::spawn_app;
 
+/// Reads until `count` events are visible. On PostgreSQL the commit horizon is
+/// cluster-wide, so a transaction still open in another test's database may hold new
+/// events back for a moment; they must then appear, in order.
+async fn read_eventually(
+    db: &store::Db,
+    scope: &Scope,
+    cursor: i64,
+    count: usize,
+) -> Vec<domain::event::Event> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = events::read_after(db, scope, cursor, 100).await.unwrap();
+        if seen.len() >= count || std::time::Instant::now() > deadline {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn event(n: usize) -> NewEvent {
     NewEvent::new("test:stream", "test.happened").payload(json!({ "n": n }))
 }
@@ -35,18 +54,27 @@ async fn appended_events_read_back_in_order_and_rollbacks_vanish() {
     events::append(&mut rolled_back, event(99)).await.unwrap();
     drop(rolled_back);
 
-    let all = events::read_after(db, &Scope::All, 0, 100).await.unwrap();
+    let all = read_eventually(db, &Scope::All, 0, 2).await;
     let ids: Vec<i64> = all.iter().map(|e| e.id).collect();
     assert_eq!(ids, vec![first, second]);
     assert_eq!(all[0].payload["n"], 1);
     assert_eq!(all[1].company_id, Some(company));
 
-    let after_first = events::read_after(db, &Scope::All, first, 100).await.unwrap();
-    assert_eq!(after_first.iter().map(|e| e.id).collect::<Vec<_>>(), vec![second]);
+    let after_first = events::read_after(db, &Scope::All, first, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        after_first.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![second]
+    );
 
-    let scoped = events::read_after(db, &Scope::Company(company), 0, 100).await.unwrap();
+    let scoped = events::read_after(db, &Scope::Company(company), 0, 100)
+        .await
+        .unwrap();
     assert_eq!(scoped.len(), 1);
-    let other = events::read_after(db, &Scope::Company(CompanyId::new()), 0, 100).await.unwrap();
+    let other = events::read_after(db, &Scope::Company(CompanyId::new()), 0, 100)
+        .await
+        .unwrap();
     assert!(other.is_empty());
     let stream = events::read_after(db, &Scope::Stream(company, "ticket:1".into()), 0, 100)
         .await
@@ -76,10 +104,13 @@ async fn late_committing_lower_id_is_not_skipped() {
 
     // The reader must hold back `high` while `low` is still in flight.
     let seen = events::read_after(db, &Scope::All, 0, 100).await.unwrap();
-    assert!(seen.is_empty(), "returned {seen:?} while an older writer was open");
+    assert!(
+        seen.is_empty(),
+        "returned {seen:?} while an older writer was open"
+    );
 
     slow.commit().await.unwrap();
-    let seen = events::read_after(db, &Scope::All, 0, 100).await.unwrap();
+    let seen = read_eventually(db, &Scope::All, 0, 2).await;
     let ids: Vec<i64> = seen.iter().map(|e| e.id).collect();
     assert_eq!(ids, vec![low, high]);
     app.stop().await;
@@ -102,7 +133,9 @@ async fn concurrent_writers_never_make_the_reader_skip() {
         let mut seen = Vec::new();
         loop {
             let finished = reader_done.is_cancelled();
-            let batch = events::read_after(&reader_db, &Scope::All, cursor, 7).await.unwrap();
+            let batch = events::read_after(&reader_db, &Scope::All, cursor, 7)
+                .await
+                .unwrap();
             if let Some(last) = batch.last() {
                 cursor = last.id;
             }
@@ -125,7 +158,11 @@ async fn concurrent_writers_never_make_the_reader_skip() {
             for i in 0..per_writer {
                 let (hold_before, hold_after, roll_back) = {
                     let mut rng = rand::rng();
-                    (rng.random_range(0..4u64), rng.random_range(0..6u64), rng.random_bool(0.1))
+                    (
+                        rng.random_range(0..4u64),
+                        rng.random_range(0..6u64),
+                        rng.random_bool(0.1),
+                    )
                 };
                 let mut tx = db.begin().await.unwrap();
                 tokio::time::sleep(Duration::from_millis(hold_before)).await;
@@ -153,8 +190,14 @@ async fn concurrent_writers_never_make_the_reader_skip() {
     let seen: BTreeSet<i64> = seen.into_iter().collect();
     let missed: Vec<_> = committed.difference(&seen).collect();
     let phantom: Vec<_> = seen.difference(&committed).collect();
-    assert!(missed.is_empty(), "reader skipped committed events {missed:?}");
-    assert!(phantom.is_empty(), "reader saw rolled-back events {phantom:?}");
+    assert!(
+        missed.is_empty(),
+        "reader skipped committed events {missed:?}"
+    );
+    assert!(
+        phantom.is_empty(),
+        "reader saw rolled-back events {phantom:?}"
+    );
     assert!(committed.len() > writers * per_writer / 2);
     app.stop().await;
 }

@@ -24,12 +24,20 @@ async fn readyz_is_503_when_the_schema_is_not_this_binarys() {
     // A migration this binary does not know: the database is ahead of the code.
     let mut tx = app.app.db().begin().await.unwrap();
     let sql = match tx.backend() {
-        store::Backend::Sqlite => "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', '2030-01-01T00:00:00Z')",
-        store::Backend::Postgres => "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', now())",
+        store::Backend::Sqlite => {
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', '2030-01-01T00:00:00Z')"
+        }
+        store::Backend::Postgres => {
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', now())"
+        }
     };
     match &mut tx {
-        store::Tx::Sqlite(t) => { sqlx::raw_sql(sql).execute(&mut **t).await.unwrap(); }
-        store::Tx::Postgres(t) => { sqlx::raw_sql(sql).execute(&mut **t).await.unwrap(); }
+        store::Tx::Sqlite(t) => {
+            sqlx::raw_sql(sql).execute(&mut **t).await.unwrap();
+        }
+        store::Tx::Postgres(t) => {
+            sqlx::raw_sql(sql).execute(&mut **t).await.unwrap();
+        }
     }
     tx.commit().await.unwrap();
 
@@ -37,7 +45,10 @@ async fn readyz_is_503_when_the_schema_is_not_this_binarys() {
     assert_eq!(ready.status(), 503);
     let body = json(ready).await;
     assert_eq!(body["status"], "not_ready");
-    assert!(body["migrations"].as_str().unwrap().contains("9999"), "{body}");
+    assert!(
+        body["migrations"].as_str().unwrap().contains("9999"),
+        "{body}"
+    );
     app.stop().await;
 }
 
@@ -62,7 +73,13 @@ async fn unknown_api_paths_and_methods_are_problem_documents() {
     );
     let body = json(wrong_method).await;
     assert_eq!(body["status"], 405);
-    assert!(body["detail"].as_str().unwrap().contains("DELETE is not allowed"), "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("DELETE is not allowed"),
+        "{body}"
+    );
     app.stop().await;
 }
 
@@ -77,7 +94,10 @@ async fn every_response_carries_security_headers_and_a_request_id() {
         assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
-        assert!(!headers.contains_key("strict-transport-security"), "{path}: HSTS over plain HTTP");
+        assert!(
+            !headers.contains_key("strict-transport-security"),
+            "{path}: HSTS over plain HTTP"
+        );
         let id = headers["x-request-id"].to_str().unwrap();
         assert!(uuid::Uuid::parse_str(id).is_ok(), "{path}: request id {id}");
     }
@@ -117,7 +137,12 @@ async fn metrics_expose_request_counts_latency_and_queue_depth() {
     }
     let metrics = app.get("/metrics").await;
     assert_eq!(metrics.status(), 200);
-    assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = metrics.text().await.unwrap();
     let line = text
         .lines()
@@ -133,8 +158,14 @@ async fn metrics_expose_request_counts_latency_and_queue_depth() {
         text.contains(r#"http_request_duration_seconds_bucket{method="GET",route="/healthz""#),
         "no latency histogram in:\n{text}"
     );
-    assert!(text.contains(r#"ticketflower_jobs{status="queued"} 0"#), "{text}");
-    assert!(text.contains(r#"ticketflower_jobs{status="dead"}"#), "{text}");
+    assert!(
+        text.contains(r#"ticketflower_jobs{status="queued"} 0"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"ticketflower_jobs{status="dead"}"#),
+        "{text}"
+    );
     app.stop().await;
 }
 
@@ -152,9 +183,11 @@ async fn openapi_document_and_vendored_docs_are_served() {
     let html = docs.text().await.unwrap();
     assert!(html.contains("swagger"), "{html}");
     // Everything the docs page loads must come from this server: no CDN.
-    for reference in html.split(['"', '\'']).filter(|s| s.starts_with("http")) {
-        panic!("docs page loads an external asset: {reference}");
-    }
+    let external: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("http"))
+        .collect();
+    assert!(external.is_empty(), "docs page loads external assets: {external:?}");
     let init = app.get("/api/docs/swagger-initializer.js").await;
     assert_eq!(init.status(), 200);
     assert!(init.text().await.unwrap().contains("/api/openapi.json"));
@@ -169,9 +202,17 @@ async fn landing_page_and_cached_static_assets() {
     let app = spawn_app().await;
     let page = app.get("/").await;
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = page.text().await.unwrap();
-    assert!(html.contains("<h1>Your service desk, your workflows</h1>"), "{html}");
+    assert!(
+        html.contains("<h1>Your service desk, your workflows</h1>"),
+        "{html}"
+    );
     let css_href = html
         .split('"')
         .find(|s| s.starts_with("/static/app.css?v="))
@@ -180,7 +221,12 @@ async fn landing_page_and_cached_static_assets() {
     let css = app.get(css_href).await;
     assert_eq!(css.status(), 200);
     assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
-    assert!(css.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(
+        css.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     let etag = css.headers()["etag"].to_str().unwrap().to_owned();
     let again = app
         .client
@@ -193,7 +239,13 @@ async fn landing_page_and_cached_static_assets() {
 
     let missing_page = app.get("/no/such/page").await;
     assert_eq!(missing_page.status(), 404);
-    assert!(missing_page.text().await.unwrap().contains("Page not found"));
+    assert!(
+        missing_page
+            .text()
+            .await
+            .unwrap()
+            .contains("Page not found")
+    );
     let missing_asset = app.get("/static/nope.js").await;
     assert_eq!(missing_asset.status(), 404);
     let body: Value = json(missing_asset).await;

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use app::{JobError, JobRegistry};
+use domain::JobId;
 use domain::backoff::Backoff;
 use domain::job::{Job, JobStatus, NewJob};
-use domain::JobId;
 use serde_json::json;
 use testkit::{TestApp, spawn_app_with};
 use tokio::sync::mpsc;
@@ -29,7 +29,11 @@ async fn wait_for(app: &TestApp, id: JobId, status: JobStatus) -> Job {
         if job.status == status {
             return job;
         }
-        assert!(Instant::now() < deadline, "job stuck in {:?}: {job:?}", job.status);
+        assert!(
+            Instant::now() < deadline,
+            "job stuck in {:?}: {job:?}",
+            job.status
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -50,7 +54,9 @@ async fn committed_job_runs_once_and_completes() {
         jobs.register("test.record", move |_app, job: Job| {
             let sender = sender.clone();
             async move {
-                sender.send(job.payload).map_err(|e| JobError::Permanent(e.to_string()))?;
+                sender
+                    .send(job.payload)
+                    .map_err(|e| JobError::Permanent(e.to_string()))?;
                 Ok(())
             }
         })
@@ -73,7 +79,9 @@ async fn committed_job_runs_once_and_completes() {
 async fn a_rolled_back_change_enqueues_nothing() {
     let app = spawn_app_with(|_, jobs| jobs).await;
     let mut tx = app.app.db().begin().await.unwrap();
-    store::jobs::enqueue(&mut tx, NewJob::new("test.never", json!({}))).await.unwrap();
+    store::jobs::enqueue(&mut tx, NewJob::new("test.never", json!({})))
+        .await
+        .unwrap();
     drop(tx);
     let counts = app::system::job_counts(&app.app).await.unwrap();
     assert!(counts.iter().all(|(_, n)| *n == 0), "{counts:?}");
@@ -107,8 +115,14 @@ async fn failing_job_is_retried_with_backoff_until_it_succeeds() {
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     let times = times.lock().unwrap().clone();
     // Equal jitter keeps at least half the exponential delay: >= 50 ms, then >= 100 ms.
-    assert!(times[1] - times[0] >= Duration::from_millis(50), "{times:?}");
-    assert!(times[2] - times[1] >= Duration::from_millis(100), "{times:?}");
+    assert!(
+        times[1] - times[0] >= Duration::from_millis(50),
+        "{times:?}"
+    );
+    assert!(
+        times[2] - times[1] >= Duration::from_millis(100),
+        "{times:?}"
+    );
     app.stop().await;
 }
 
@@ -135,8 +149,13 @@ async fn exhausted_job_becomes_a_dead_letter_and_can_be_retried() {
     assert_eq!(dead.last_error.as_deref(), Some("connection refused"));
 
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains(r#"ticketflower_jobs{status="dead"} 1"#), "{metrics}");
-    let dead_list = store::jobs::list(app.app.db(), JobStatus::Dead, 10).await.unwrap();
+    assert!(
+        metrics.contains(r#"ticketflower_jobs{status="dead"} 1"#),
+        "{metrics}"
+    );
+    let dead_list = store::jobs::list(app.app.db(), JobStatus::Dead, 10)
+        .await
+        .unwrap();
     assert_eq!(dead_list.iter().map(|j| j.id).collect::<Vec<_>>(), vec![id]);
 
     fail.store(false, Ordering::SeqCst);
@@ -174,11 +193,17 @@ async fn a_crashed_workers_job_is_taken_again_after_its_lease() {
     let id = enqueue(&app, NewJob::new("test.ok", json!({}))).await;
     // A worker claims it and "crashes": its lease is already over.
     let past = chrono::Utc::now() - chrono::Duration::seconds(1);
-    let claimed = store::jobs::claim(app.app.db(), "crashed-worker", 10, past).await.unwrap();
+    let claimed = store::jobs::claim(app.app.db(), "crashed-worker", 10, past)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     // The crashed worker can no longer complete it once another holds it.
     assert!(app::jobs::run_one(&app.app, "rescuer").await.unwrap());
-    assert!(!store::jobs::complete(app.app.db(), id, "crashed-worker").await.unwrap());
+    assert!(
+        !store::jobs::complete(app.app.db(), id, "crashed-worker")
+            .await
+            .unwrap()
+    );
     let job = store::jobs::get(app.app.db(), id).await.unwrap();
     assert_eq!(job.status, JobStatus::Done);
     assert_eq!(job.attempts, 2);
@@ -203,7 +228,9 @@ async fn concurrent_claims_never_hand_out_a_job_twice() {
         claimers.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let batch = store::jobs::claim(&db, &format!("w{w}"), 3, lease).await.unwrap();
+                let batch = store::jobs::claim(&db, &format!("w{w}"), 3, lease)
+                    .await
+                    .unwrap();
                 if batch.is_empty() {
                     return mine;
                 }

@@ -1,6 +1,8 @@
 //! Black-box tests: the real server on a random loopback port over a fresh database (SQLite,
 //! or PostgreSQL when `TEST_DATABASE_URL` is set). One binary so linking happens once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 mod cli;
 mod events;
 mod health;

@@ -51,15 +51,14 @@ pub async fn serve_asset(Path(name): Path<String>, headers: HeaderMap) -> Respon
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == etag.as_bytes())
     {
-        return (
-            StatusCode::NOT_MODIFIED,
-            [(header::CACHE_CONTROL, cache)],
-        )
-            .into_response();
+        return (StatusCode::NOT_MODIFIED, [(header::CACHE_CONTROL, cache)]).into_response();
     }
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            ),
             (header::CACHE_CONTROL, cache),
             (
                 header::ETAG,

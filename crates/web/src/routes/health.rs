@@ -54,7 +54,11 @@ pub async fn readyz(State(state): State<WebState>) -> impl IntoResponse {
     (
         status,
         Json(Ready {
-            status: if readiness.ready { "ready" } else { "not_ready" },
+            status: if readiness.ready {
+                "ready"
+            } else {
+                "not_ready"
+            },
             database: readiness.database,
             migrations: readiness.migrations,
         }),

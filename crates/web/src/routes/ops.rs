@@ -20,7 +20,10 @@ pub async fn metrics(State(state): State<WebState>) -> impl IntoResponse {
         Err(error) => tracing::warn!(%error, "cannot count jobs for /metrics"),
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }

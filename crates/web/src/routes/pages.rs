@@ -28,7 +28,10 @@ pub fn render(status: StatusCode, template: &impl Template) -> Response {
         Ok(html) => (status, Html(html)).into_response(),
         Err(error) => {
             tracing::error!(%error, "template failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, Html("<h1>Internal server error</h1>"))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<h1>Internal server error</h1>"),
+            )
                 .into_response()
         }
     }
