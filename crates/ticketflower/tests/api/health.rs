@@ -187,7 +187,10 @@ async fn openapi_document_and_vendored_docs_are_served() {
         .split(['"', '\''])
         .filter(|s| s.starts_with("http"))
         .collect();
-    assert!(external.is_empty(), "docs page loads external assets: {external:?}");
+    assert!(
+        external.is_empty(),
+        "docs page loads external assets: {external:?}"
+    );
     let init = app.get("/api/docs/swagger-initializer.js").await;
     assert_eq!(init.status(), 200);
     assert!(init.text().await.unwrap().contains("/api/openapi.json"));
