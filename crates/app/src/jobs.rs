@@ -64,6 +64,7 @@ impl JobRegistry {
             timeout: Duration::from_secs(60),
             backoff: Backoff::default(),
         }
+        .register(crate::mail::JOB_KIND, crate::mail::send)
     }
 
     /// Adds (or replaces) the handler for `kind`.

@@ -4,13 +4,19 @@
 //! The web layer calls these and nothing below them, so the API and the pages cannot
 //! disagree about who may do what.
 
+pub mod accounts;
+pub mod admin;
+mod audit;
+pub mod auth;
 mod error;
 pub mod jobs;
+pub mod mail;
 pub mod passwords;
 pub mod platform;
 pub mod secrets;
 pub mod settings;
 pub mod system;
+pub mod tokens;
 
 use std::sync::Arc;
 

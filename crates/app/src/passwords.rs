@@ -54,7 +54,6 @@ impl Passwords {
     }
 
     /// Checks a password against a stored hash; a malformed hash never matches.
-    #[allow(dead_code)]
     pub async fn verify(&self, password: &str, hash: &str) -> Result<bool> {
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
         let argon2 = self.argon2();

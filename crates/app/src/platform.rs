@@ -55,6 +55,7 @@ pub async fn create_superuser(
                     last_name: "Staff".into(),
                     status: UserStatus::Active,
                     system_roles: vec![SystemRole::Superadmin],
+                    service: false,
                 },
             )
             .await?;
@@ -73,4 +74,102 @@ pub async fn create_superuser(
     .await?;
     tx.commit().await?;
     Ok((user, outcome))
+}
+
+/// Platform staff only.
+fn require_staff(actor: &domain::auth::Actor) -> Result<()> {
+    if actor.is_staff() && actor.impersonator.is_none() {
+        Ok(())
+    } else {
+        Err(crate::AppError::Forbidden("this needs platform staff".into()))
+    }
+}
+
+pub async fn list_companies(
+    app: &App,
+    actor: &domain::auth::Actor,
+) -> Result<Vec<domain::company::Company>> {
+    require_staff(actor)?;
+    Ok(store::companies::list(app.db(), 1000).await?)
+}
+
+/// Staff create a company with its first admin, as a sign-up would (without logging in).
+pub async fn create_company(
+    app: &App,
+    actor: &domain::auth::Actor,
+    input: crate::accounts::SignupInput,
+) -> Result<crate::accounts::SignupOutcome> {
+    require_staff(actor)?;
+    let outcome =
+        crate::accounts::signup(app, input, &crate::auth::ClientInfo::default()).await?;
+    let mut tx = app.db().begin().await?;
+    crate::audit::record(
+        &mut tx,
+        Some(actor),
+        Some(outcome.company.id),
+        format!("company:{}", outcome.company.id),
+        "company.created_by_staff",
+        json!({ "staff": actor.user_id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Suspends (`true`) or reactivates a company. Suspension also ends its sessions.
+pub async fn set_suspended(
+    app: &App,
+    actor: &domain::auth::Actor,
+    company: domain::CompanyId,
+    suspended: bool,
+) -> Result<domain::company::Company> {
+    use domain::company::CompanyStatus;
+    require_staff(actor)?;
+    let status = if suspended { CompanyStatus::Suspended } else { CompanyStatus::Active };
+    let mut tx = app.db().begin().await?;
+    store::companies::set_status(&mut tx, company, status).await?;
+    crate::audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("company:{company}"),
+        if suspended { "company.suspended" } else { "company.reactivated" },
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(store::companies::get(app.db(), company).await?)
+}
+
+/// Gives a staff member a session inside a company; everything done with it is marked as
+/// impersonated in its events.
+pub async fn impersonate(
+    app: &App,
+    actor: &domain::auth::Actor,
+    company: domain::CompanyId,
+    client: &crate::auth::ClientInfo,
+) -> Result<crate::auth::TokenPair> {
+    require_staff(actor)?;
+    let target = store::companies::get(app.db(), company).await?;
+    if target.status == domain::company::CompanyStatus::Suspended {
+        return Err(crate::AppError::Conflict {
+            field: None,
+            message: "the company is suspended".into(),
+        });
+    }
+    let staff = store::users::get_staff(app.db(), actor.user_id).await?;
+    let mut tx = app.db().begin().await?;
+    let pair =
+        crate::auth::open_session(app, &mut tx, &staff, Some(staff.id), Some(company), client).await?;
+    crate::audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("company:{company}"),
+        "company.impersonation_started",
+        json!({ "staff": staff.id, "staff_email": staff.email }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(pair)
 }

@@ -60,6 +60,16 @@ pub struct Settings {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Access token lifetime, seconds.
+    pub access_token_secs: u64,
+    /// Refresh token lifetime, seconds.
+    pub refresh_token_secs: u64,
+    /// Failed logins for one account within `login_account_window_secs` that lock it.
+    pub login_account_max_failures: usize,
+    pub login_account_window_secs: u64,
+    /// Failed logins from one IP address within `login_ip_window_secs` that block it.
+    pub login_ip_max_failures: usize,
+    pub login_ip_window_secs: u64,
 }
 
 impl Default for Settings {
@@ -83,6 +93,12 @@ impl Default for Settings {
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,
+            access_token_secs: 15 * 60,
+            refresh_token_secs: 30 * 24 * 3600,
+            login_account_max_failures: 5,
+            login_account_window_secs: 15 * 60,
+            login_ip_max_failures: 20,
+            login_ip_window_secs: 5 * 60,
         }
     }
 }
@@ -104,6 +120,12 @@ struct Defaults {
     argon2_memory_kib: u32,
     argon2_iterations: u32,
     argon2_parallelism: u32,
+    access_token_secs: u64,
+    refresh_token_secs: u64,
+    login_account_max_failures: usize,
+    login_account_window_secs: u64,
+    login_ip_max_failures: usize,
+    login_ip_window_secs: u64,
 }
 
 impl Settings {
@@ -125,6 +147,12 @@ impl Settings {
             argon2_memory_kib: d.argon2_memory_kib,
             argon2_iterations: d.argon2_iterations,
             argon2_parallelism: d.argon2_parallelism,
+            access_token_secs: d.access_token_secs,
+            refresh_token_secs: d.refresh_token_secs,
+            login_account_max_failures: d.login_account_max_failures,
+            login_account_window_secs: d.login_account_window_secs,
+            login_ip_max_failures: d.login_ip_max_failures,
+            login_ip_window_secs: d.login_ip_window_secs,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {
@@ -153,6 +181,15 @@ impl Settings {
         options.max_connections = self.db_max_connections;
         options.sqlite_sync = self.sqlite_synchronous;
         options
+    }
+
+    /// Base URL for links in mail: the public URL, or the bind address.
+    pub fn base_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     pub fn serves_https(&self) -> bool {

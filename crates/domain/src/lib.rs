@@ -3,7 +3,9 @@
 //! Nothing here does I/O or is async, so the rules can be tested in milliseconds and
 //! reused unchanged by the store, the use cases and the web layer.
 
+pub mod auth;
 pub mod backoff;
+pub mod company;
 pub mod email;
 pub mod event;
 pub mod ids;

@@ -6,12 +6,17 @@
 //! reading the event log below PostgreSQL's commit horizon and claiming jobs with
 //! `FOR UPDATE SKIP LOCKED`. Repositories return domain types, never rows.
 
+pub mod api_tokens;
+pub mod companies;
 mod db;
 mod error;
 pub mod events;
 pub mod jobs;
+pub mod logins;
+pub mod mail;
 pub mod migrations;
 mod schema;
+pub mod sessions;
 pub mod users;
 
 pub use db::{Backend, Db, DbOptions, Exec, Raw, SqliteSync, Statement, Tx};

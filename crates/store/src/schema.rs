@@ -33,7 +33,7 @@ pub enum Users {
     LastName,
     Status,
     SystemRoles,
-    TokensNotBefore,
+    Kind,
     LastLoginAt,
     CreatedAt,
     UpdatedAt,
@@ -67,4 +67,100 @@ pub enum Jobs {
     LastError,
     CreatedAt,
     UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum CompanyRoles {
+    Table,
+    Id,
+    CompanyId,
+    Name,
+    Description,
+    IsDefault,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum UserCompanyRoles {
+    Table,
+    UserId,
+    RoleId,
+    CompanyId,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Sessions {
+    Table,
+    Id,
+    UserId,
+    CompanyId,
+    ImpersonatorId,
+    Ip,
+    UserAgent,
+    CreatedAt,
+    RevokedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum RefreshTokens {
+    Table,
+    TokenHash,
+    SessionId,
+    UsedAt,
+    ExpiresAt,
+    CreatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum LoginAttempts {
+    Table,
+    Id,
+    UserId,
+    CompanyId,
+    Email,
+    Ip,
+    UserAgent,
+    Platform,
+    Success,
+    FailureReason,
+    CreatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum PasswordResets {
+    Table,
+    TokenHash,
+    UserId,
+    ExpiresAt,
+    UsedAt,
+    CreatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum MailOutbox {
+    Table,
+    Id,
+    CompanyId,
+    ToEmail,
+    Subject,
+    Body,
+    Status,
+    CreatedAt,
+    SentAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum ApiTokens {
+    Table,
+    Id,
+    CompanyId,
+    UserId,
+    Name,
+    TokenHash,
+    CreatedBy,
+    ExpiresAt,
+    RevokedAt,
+    LastUsedAt,
+    CreatedAt,
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use domain::user::User;
 use domain::{CompanyId, Email, SystemRole, UserId};
-use sea_query::{Expr, ExprTrait, Query};
+use sea_query::{Alias, Expr, ExprTrait, Func, Order, Query};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -21,6 +21,8 @@ pub struct NewUser {
     pub last_name: String,
     pub status: domain::user::UserStatus,
     pub system_roles: Vec<SystemRole>,
+    /// A service account behind an API token: never logs in, hidden from user lists.
+    pub service: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -97,6 +99,7 @@ pub async fn insert(tx: &mut Tx, user: NewUser) -> Result<User> {
             Users::LastName,
             Users::Status,
             Users::SystemRoles,
+            Users::Kind,
             Users::CreatedAt,
             Users::UpdatedAt,
         ])
@@ -109,6 +112,7 @@ pub async fn insert(tx: &mut Tx, user: NewUser) -> Result<User> {
             user.last_name.into(),
             user.status.as_str().into(),
             roles_json(&user.system_roles).into(),
+            if user.service { "service" } else { "person" }.into(),
             now.into(),
             now.into(),
         ])
@@ -185,4 +189,168 @@ pub async fn set_password_hash(tx: &mut Tx, id: UserId, hash: &str) -> Result<()
         .to_owned();
     tx.execute(&update).await?;
     Ok(())
+}
+
+/// Any user by id, whatever the company (for resolving a token's subject; the caller then
+/// checks the token's company matches).
+pub async fn get_any(db: impl Exec, id: UserId) -> Result<User> {
+    let select = Query::select()
+        .columns(COLUMNS)
+        .from(Users::Table)
+        .and_where(Expr::col(Users::Id).eq(id.0))
+        .to_owned();
+    let row: Option<UserRow> = db.fetch_optional(&select).await?;
+    row.ok_or(StoreError::NotFound)?.try_into()
+}
+
+/// The stored password hash of a user of one company (or of staff when `company` is None).
+pub async fn password_hash(db: impl Exec, id: UserId) -> Result<String> {
+    #[derive(sqlx::FromRow)]
+    struct HashRow {
+        password_hash: String,
+    }
+    let select = Query::select()
+        .column(Users::PasswordHash)
+        .from(Users::Table)
+        .and_where(Expr::col(Users::Id).eq(id.0))
+        .to_owned();
+    let row: Option<HashRow> = db.fetch_optional(&select).await?;
+    Ok(row.ok_or(StoreError::NotFound)?.password_hash)
+}
+
+/// Filters for the user admin list.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    pub status: Option<domain::user::UserStatus>,
+    pub role: Option<SystemRole>,
+    /// Case-insensitive substring of email, first or last name.
+    pub q: Option<String>,
+    pub joined_from: Option<DateTime<Utc>>,
+    pub joined_to: Option<DateTime<Utc>>,
+    /// Continue after this user id (ids are time-ordered UUIDv7).
+    pub after: Option<UserId>,
+    pub limit: u32,
+}
+
+/// A company's people (not service accounts), newest first.
+pub async fn list(db: impl Exec, company: CompanyId, filter: &UserFilter) -> Result<Vec<User>> {
+    let mut select = Query::select();
+    select
+        .columns(COLUMNS)
+        .from(Users::Table)
+        .and_where(Expr::col(Users::CompanyId).eq(company.0))
+        .and_where(Expr::col(Users::Kind).eq("person"))
+        .order_by(Users::Id, Order::Desc)
+        .limit(u64::from(filter.limit.clamp(1, 200)));
+    if let Some(status) = filter.status {
+        select.and_where(Expr::col(Users::Status).eq(status.as_str()));
+    }
+    if let Some(role) = filter.role {
+        select.and_where(
+            Expr::col(Users::SystemRoles)
+                .cast_as(Alias::new("TEXT"))
+                .like(format!("%\"{}\"%", role.as_str())),
+        );
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        select.cond_where(
+            Expr::expr(Func::lower(Expr::col(Users::Email)))
+                .like(pattern.clone())
+                .or(Expr::expr(Func::lower(Expr::col(Users::FirstName))).like(pattern.clone()))
+                .or(Expr::expr(Func::lower(Expr::col(Users::LastName))).like(pattern)),
+        );
+    }
+    if let Some(from) = filter.joined_from {
+        select.and_where(Expr::col(Users::CreatedAt).gte(from));
+    }
+    if let Some(to) = filter.joined_to {
+        select.and_where(Expr::col(Users::CreatedAt).lte(to));
+    }
+    if let Some(after) = filter.after {
+        select.and_where(Expr::col(Users::Id).lt(after.0));
+    }
+    let rows: Vec<UserRow> = db.fetch_all(&select).await?;
+    rows.into_iter().map(User::try_from).collect()
+}
+
+/// Changes of a user's own fields; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub status: Option<domain::user::UserStatus>,
+    pub system_roles: Option<Vec<SystemRole>>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+/// Applies changes to a user of `company` (`None` = platform staff).
+pub async fn update(
+    db: impl Exec,
+    company: Option<CompanyId>,
+    id: UserId,
+    changes: UserChanges,
+) -> Result<()> {
+    let mut update = Query::update();
+    update
+        .table(Users::Table)
+        .value(Users::UpdatedAt, Utc::now())
+        .and_where(Expr::col(Users::Id).eq(id.0));
+    match company {
+        Some(company) => update.and_where(Expr::col(Users::CompanyId).eq(company.0)),
+        None => update.and_where(Expr::col(Users::CompanyId).is_null()),
+    };
+    if let Some(v) = changes.first_name {
+        update.value(Users::FirstName, v);
+    }
+    if let Some(v) = changes.last_name {
+        update.value(Users::LastName, v);
+    }
+    if let Some(v) = changes.status {
+        update.value(Users::Status, v.as_str());
+    }
+    if let Some(v) = changes.system_roles {
+        update.value(Users::SystemRoles, roles_json(&v));
+    }
+    if let Some(v) = changes.last_login_at {
+        update.value(Users::LastLoginAt, v);
+    }
+    if db.execute(&update).await? == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx, company: CompanyId, id: UserId) -> Result<()> {
+    let delete = Query::delete()
+        .from_table(Users::Table)
+        .and_where(Expr::col(Users::Id).eq(id.0))
+        .and_where(Expr::col(Users::CompanyId).eq(company.0))
+        .to_owned();
+    if tx.execute(&delete).await? == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// How many active people of the company hold `admin`.
+pub async fn count_active_admins(db: impl Exec, company: CompanyId) -> Result<i64> {
+    #[derive(sqlx::FromRow)]
+    struct CountRow {
+        n: i64,
+    }
+    let select = Query::select()
+        .expr_as(Expr::col(Users::Id).count(), Alias::new("n"))
+        .from(Users::Table)
+        .and_where(Expr::col(Users::CompanyId).eq(company.0))
+        .and_where(Expr::col(Users::Kind).eq("person"))
+        .and_where(Expr::col(Users::Status).eq("active"))
+        .and_where(
+            Expr::col(Users::SystemRoles)
+                .cast_as(Alias::new("TEXT"))
+                .like("%\"admin\"%"),
+        )
+        .to_owned();
+    let row: Option<CountRow> = db.fetch_optional(&select).await?;
+    Ok(row.map_or(0, |r| r.n))
 }

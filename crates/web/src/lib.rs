@@ -2,6 +2,7 @@
 //! server-rendered pages, and the middleware around them. Handlers are thin: extract, call
 //! one `app` use case, map the result. Errors become RFC 9457 problems in `problem.rs`.
 
+mod auth;
 pub mod extract;
 mod middleware;
 pub mod problem;
@@ -35,7 +36,7 @@ pub use problem::{ApiError, ApiResult, Problem};
 pub use state::WebState;
 
 use crate::problem::Problem as ProblemDoc;
-use crate::routes::{assets, health, ops, pages};
+use crate::routes::{admin, assets, health, identity, ops, pages};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,10 +46,35 @@ use crate::routes::{assets, health, ops, pages};
     ),
     tags(
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "identity", description = "Sign-up, login, tokens, one's own profile"),
+        (name = "users", description = "Company user administration (admin)"),
+        (name = "company roles", description = "Company-defined roles and the invite code (admin)"),
+        (name = "api tokens", description = "Tokens for integrations (admin)"),
+        (name = "platform", description = "Platform staff: companies, suspension, impersonation"),
     ),
+    modifiers(&BearerAuth),
     components(schemas(problem::Problem, problem::ProblemField)),
 )]
 struct ApiDoc;
+
+/// Declares the `bearer` security scheme the authenticated paths refer to.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or tfk_ API token")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows exactly one).
 pub fn metrics_handle() -> PrometheusHandle {
@@ -86,6 +112,37 @@ fn api_router() -> OpenApiRouter<WebState> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(ops::metrics))
+        .routes(routes!(identity::signup))
+        .routes(routes!(identity::login))
+        .routes(routes!(identity::refresh))
+        .routes(routes!(identity::logout))
+        .routes(routes!(identity::verify))
+        .routes(routes!(identity::me, identity::update_me))
+        .routes(routes!(identity::change_password))
+        .routes(routes!(identity::my_logins))
+        .routes(routes!(identity::request_reset))
+        .routes(routes!(identity::confirm_reset))
+        .routes(routes!(identity::register))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(admin::get_user, admin::update_user, admin::delete_user))
+        .routes(routes!(admin::approve_user))
+        .routes(routes!(admin::block_user))
+        .routes(routes!(admin::unblock_user))
+        .routes(routes!(admin::set_roles))
+        .routes(routes!(admin::list_company_roles, admin::create_company_role))
+        .routes(routes!(
+            admin::get_company_role,
+            admin::update_company_role,
+            admin::delete_company_role
+        ))
+        .routes(routes!(admin::company))
+        .routes(routes!(admin::rotate_invite_code))
+        .routes(routes!(admin::create_api_token, admin::list_api_tokens))
+        .routes(routes!(admin::revoke_api_token))
+        .routes(routes!(admin::list_companies, admin::create_company))
+        .routes(routes!(admin::suspend_company))
+        .routes(routes!(admin::reactivate_company))
+        .routes(routes!(admin::impersonate))
 }
 
 /// Every route of the server with its middleware.

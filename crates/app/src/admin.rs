@@ -1,0 +1,563 @@
+//! Company administration: users and their roles, company roles, API tokens, the invite
+//! code. Every function requires the `admin` system role in the actor's own company, and
+//! every lookup is scoped to that company, so other tenants' objects are simply not found.
+
+use chrono::{DateTime, Utc};
+use domain::auth::{Actor, first_role_out_of_reach};
+use domain::company::{Company, CompanyRole};
+use domain::user::{User, UserStatus};
+use domain::validation::required_text;
+use domain::{CompanyId, Email, SystemRole, UserId, ValidationErrors, password};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+pub use store::users::UserFilter;
+
+use crate::accounts::{company_of, email_conflict};
+use crate::error::{AppError, Result};
+use crate::{App, audit, tokens};
+
+/// The actor's company, if the actor is one of its admins.
+pub fn require_admin(actor: &Actor) -> Result<CompanyId> {
+    let company = company_of(actor)?;
+    if !actor.has(SystemRole::Admin) {
+        return Err(AppError::Forbidden("this needs the admin role".into()));
+    }
+    Ok(company)
+}
+
+/// A user as the admin list shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserView {
+    #[serde(flatten)]
+    pub user: User,
+    pub company_roles: Vec<String>,
+}
+
+async fn view(app: &App, company: CompanyId, user: User) -> Result<UserView> {
+    let company_roles = store::companies::user_role_names(app.db(), company, user.id).await?;
+    Ok(UserView { user, company_roles })
+}
+
+pub async fn list_users(
+    app: &App,
+    actor: &Actor,
+    filter: store::users::UserFilter,
+) -> Result<Vec<User>> {
+    let company = require_admin(actor)?;
+    Ok(store::users::list(app.db(), company, &filter).await?)
+}
+
+pub async fn get_user(app: &App, actor: &Actor, id: UserId) -> Result<UserView> {
+    let company = require_admin(actor)?;
+    let user = person(app, company, id).await?;
+    view(app, company, user).await
+}
+
+/// A person (not a service account) of the company.
+async fn person(app: &App, company: CompanyId, id: UserId) -> Result<User> {
+    let user = store::users::get(app.db(), company, id).await?;
+    Ok(user)
+}
+
+/// Input of `POST /users`.
+#[derive(Clone, Debug)]
+pub struct NewUserInput {
+    pub email: String,
+    pub password: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub system_roles: Vec<SystemRole>,
+}
+
+fn check_grant(actor: &Actor, roles: &[SystemRole], errors: &mut ValidationErrors, field: &str) {
+    if let Some(role) = first_role_out_of_reach(actor.level(), roles) {
+        errors.add(field, format!("you may not grant `{role}`"));
+    }
+}
+
+/// Creates an active user directly (no approval needed).
+pub async fn create_user(app: &App, actor: &Actor, input: NewUserInput) -> Result<UserView> {
+    let company = require_admin(actor)?;
+    let mut errors = ValidationErrors::new();
+    let email = errors.check("email", Email::parse(&input.email));
+    errors.check("password", password::check_strength(&input.password));
+    let first = required_text(&mut errors, "first_name", &input.first_name, 100);
+    let last = required_text(&mut errors, "last_name", &input.last_name, 100);
+    let mut roles = input.system_roles.clone();
+    if !roles.contains(&SystemRole::User) {
+        roles.push(SystemRole::User);
+    }
+    roles.sort();
+    roles.dedup();
+    check_grant(actor, &roles, &mut errors, "system_roles");
+    errors.clone().into_result()?;
+    let (Some(email), Some(first), Some(last)) = (email, first, last) else {
+        return Err(errors.into());
+    };
+    let hash = app.passwords().hash(&input.password).await?;
+    let mut tx = app.db().begin().await?;
+    let user = store::users::insert(
+        &mut tx,
+        store::users::NewUser {
+            company_id: Some(company),
+            email,
+            password_hash: hash,
+            first_name: first,
+            last_name: last,
+            status: UserStatus::Active,
+            system_roles: roles,
+            service: false,
+        },
+    )
+    .await
+    .map_err(email_conflict("email"))?;
+    let default_role = store::companies::default_role(&mut tx, company).await?;
+    store::companies::set_user_roles(&mut tx, company, user.id, &[default_role.id]).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("user:{}", user.id),
+        "user.created",
+        json!({ "email": user.email, "roles": user.system_roles }),
+    )
+    .await?;
+    tx.commit().await?;
+    view(app, company, user).await
+}
+
+/// Refuses changes to users above the actor's level.
+fn check_reach(actor: &Actor, target: &User) -> Result<()> {
+    let target_level = target.system_roles.iter().map(|r| r.level()).max().unwrap_or(0);
+    if target_level > actor.level() {
+        return Err(AppError::Forbidden(
+            "you may not change a user above your own level".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Would this change leave the company without an active admin?
+async fn guard_last_admin(app: &App, company: CompanyId, target: &User) -> Result<()> {
+    if target.status == UserStatus::Active
+        && target.has_role(SystemRole::Admin)
+        && store::users::count_active_admins(app.db(), company).await? <= 1
+    {
+        return Err(AppError::Conflict {
+            field: None,
+            message: "this is the company's last active admin".into(),
+        });
+    }
+    Ok(())
+}
+
+pub async fn update_user_names(
+    app: &App,
+    actor: &Actor,
+    id: UserId,
+    first_name: Option<&str>,
+    last_name: Option<&str>,
+) -> Result<UserView> {
+    let company = require_admin(actor)?;
+    let target = person(app, company, id).await?;
+    check_reach(actor, &target)?;
+    let mut errors = ValidationErrors::new();
+    let first = first_name.and_then(|v| required_text(&mut errors, "first_name", v, 100));
+    let last = last_name.and_then(|v| required_text(&mut errors, "last_name", v, 100));
+    errors.into_result()?;
+    let mut tx = app.db().begin().await?;
+    store::users::update(
+        &mut tx,
+        Some(company),
+        id,
+        store::users::UserChanges {
+            first_name: first,
+            last_name: last,
+            ..Default::default()
+        },
+    )
+    .await?;
+    audit::record(&mut tx, Some(actor), Some(company), format!("user:{id}"), "user.updated", json!({}))
+        .await?;
+    tx.commit().await?;
+    get_user(app, actor, id).await
+}
+
+/// What an admin can do to a user's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusChange {
+    Approve,
+    Block,
+    Unblock,
+}
+
+pub async fn change_status(
+    app: &App,
+    actor: &Actor,
+    id: UserId,
+    change: StatusChange,
+) -> Result<UserView> {
+    let company = require_admin(actor)?;
+    let target = person(app, company, id).await?;
+    check_reach(actor, &target)?;
+    if target.id == actor.user_id && change == StatusChange::Block {
+        return Err(AppError::Forbidden("you cannot block yourself".into()));
+    }
+    let (from_ok, to, kind) = match change {
+        StatusChange::Approve => (target.status == UserStatus::Pending, UserStatus::Active, "user.approved"),
+        StatusChange::Block => (target.status != UserStatus::Blocked, UserStatus::Blocked, "user.blocked"),
+        StatusChange::Unblock => (target.status == UserStatus::Blocked, UserStatus::Active, "user.unblocked"),
+    };
+    if !from_ok {
+        return Err(AppError::Conflict {
+            field: Some("status".into()),
+            message: format!("the user is {}", target.status),
+        });
+    }
+    if change == StatusChange::Block {
+        guard_last_admin(app, company, &target).await?;
+    }
+    let mut tx = app.db().begin().await?;
+    store::users::update(
+        &mut tx,
+        Some(company),
+        id,
+        store::users::UserChanges {
+            status: Some(to),
+            ..Default::default()
+        },
+    )
+    .await?;
+    if change == StatusChange::Block {
+        store::sessions::revoke_all_for_user(&mut tx, id, None).await?;
+    }
+    audit::record(&mut tx, Some(actor), Some(company), format!("user:{id}"), kind, json!({})).await?;
+    tx.commit().await?;
+    get_user(app, actor, id).await
+}
+
+/// Replaces a user's system roles and company roles.
+pub async fn set_roles(
+    app: &App,
+    actor: &Actor,
+    id: UserId,
+    system_roles: Vec<SystemRole>,
+    company_roles: Vec<String>,
+) -> Result<UserView> {
+    let company = require_admin(actor)?;
+    if id == actor.user_id {
+        return Err(AppError::Forbidden("you cannot change your own roles".into()));
+    }
+    let target = person(app, company, id).await?;
+    check_reach(actor, &target)?;
+    let mut errors = ValidationErrors::new();
+    let mut roles = system_roles;
+    if !roles.contains(&SystemRole::User) {
+        roles.push(SystemRole::User);
+    }
+    roles.sort();
+    roles.dedup();
+    check_grant(actor, &roles, &mut errors, "system_roles");
+    let defined = store::companies::list_roles(app.db(), company).await?;
+    let mut role_ids: Vec<Uuid> = defined.iter().filter(|r| r.is_default).map(|r| r.id).collect();
+    for name in &company_roles {
+        match defined.iter().find(|r| &r.name == name) {
+            Some(role) if !role_ids.contains(&role.id) => role_ids.push(role.id),
+            Some(_) => {}
+            None => errors.add("company_roles", format!("no company role named `{name}`")),
+        }
+    }
+    errors.into_result()?;
+    if target.has_role(SystemRole::Admin) && !roles.contains(&SystemRole::Admin) {
+        guard_last_admin(app, company, &target).await?;
+    }
+    let mut tx = app.db().begin().await?;
+    store::users::update(
+        &mut tx,
+        Some(company),
+        id,
+        store::users::UserChanges {
+            system_roles: Some(roles.clone()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    store::companies::set_user_roles(&mut tx, company, id, &role_ids).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("user:{id}"),
+        "user.roles_changed",
+        json!({ "system_roles": roles, "company_roles": company_roles }),
+    )
+    .await?;
+    tx.commit().await?;
+    get_user(app, actor, id).await
+}
+
+pub async fn delete_user(app: &App, actor: &Actor, id: UserId) -> Result<()> {
+    let company = require_admin(actor)?;
+    if id == actor.user_id {
+        return Err(AppError::Forbidden("you cannot delete yourself".into()));
+    }
+    let target = person(app, company, id).await?;
+    check_reach(actor, &target)?;
+    guard_last_admin(app, company, &target).await?;
+    let mut tx = app.db().begin().await?;
+    store::users::delete(&mut tx, company, id).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("user:{id}"),
+        "user.deleted",
+        json!({ "email": target.email }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- company roles
+
+fn role_conflict(error: store::StoreError) -> AppError {
+    match error {
+        store::StoreError::Conflict { constraint } if constraint == "company_roles_company_id_name_key" => {
+            AppError::Conflict {
+                field: Some("name".into()),
+                message: "a company role with this name already exists".into(),
+            }
+        }
+        other => other.into(),
+    }
+}
+
+pub async fn list_company_roles(app: &App, actor: &Actor) -> Result<Vec<CompanyRole>> {
+    let company = require_admin(actor)?;
+    Ok(store::companies::list_roles(app.db(), company).await?)
+}
+
+pub async fn get_company_role(app: &App, actor: &Actor, id: Uuid) -> Result<CompanyRole> {
+    let company = require_admin(actor)?;
+    Ok(store::companies::get_role(app.db(), company, id).await?)
+}
+
+pub async fn create_company_role(
+    app: &App,
+    actor: &Actor,
+    name: &str,
+    description: &str,
+) -> Result<CompanyRole> {
+    let company = require_admin(actor)?;
+    let mut errors = ValidationErrors::new();
+    let name = required_text(&mut errors, "name", name, 100);
+    if description.chars().count() > 1000 {
+        errors.add("description", "must be at most 1000 characters");
+    }
+    errors.clone().into_result()?;
+    let Some(name) = name else { return Err(errors.into()) };
+    let mut tx = app.db().begin().await?;
+    let role = store::companies::insert_role(&mut tx, company, &name, description.trim(), false)
+        .await
+        .map_err(role_conflict)?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("company:{company}"),
+        "company_role.created",
+        json!({ "role_id": role.id, "name": role.name }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(role)
+}
+
+pub async fn update_company_role(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+    name: Option<&str>,
+    description: Option<&str>,
+) -> Result<CompanyRole> {
+    let company = require_admin(actor)?;
+    let role = store::companies::get_role(app.db(), company, id).await?;
+    let mut errors = ValidationErrors::new();
+    let name = name.and_then(|n| required_text(&mut errors, "name", n, 100));
+    if role.is_default && name.as_deref().is_some_and(|n| n != role.name) {
+        errors.add("name", "the default role cannot be renamed");
+    }
+    if description.is_some_and(|d| d.chars().count() > 1000) {
+        errors.add("description", "must be at most 1000 characters");
+    }
+    errors.into_result()?;
+    let mut tx = app.db().begin().await?;
+    store::companies::update_role(&mut tx, company, id, name.as_deref(), description.map(str::trim))
+        .await
+        .map_err(role_conflict)?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("company:{company}"),
+        "company_role.updated",
+        json!({ "role_id": id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(store::companies::get_role(app.db(), company, id).await?)
+}
+
+pub async fn delete_company_role(app: &App, actor: &Actor, id: Uuid) -> Result<()> {
+    let company = require_admin(actor)?;
+    let role = store::companies::get_role(app.db(), company, id).await?;
+    if role.is_default {
+        return Err(AppError::Conflict {
+            field: None,
+            message: "the default role `user` cannot be deleted".into(),
+        });
+    }
+    let mut tx = app.db().begin().await?;
+    store::companies::delete_role(&mut tx, company, id).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("company:{company}"),
+        "company_role.deleted",
+        json!({ "role_id": id, "name": role.name }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- company and invite code
+
+pub async fn company(app: &App, actor: &Actor) -> Result<Company> {
+    let company = require_admin(actor)?;
+    Ok(store::companies::get(app.db(), company).await?)
+}
+
+pub async fn rotate_invite_code(app: &App, actor: &Actor) -> Result<Company> {
+    let company = require_admin(actor)?;
+    let mut tx = app.db().begin().await?;
+    store::companies::set_invite_code(&mut tx, company, &crate::accounts::new_invite_code()).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("company:{company}"),
+        "company.invite_code_rotated",
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(store::companies::get(app.db(), company).await?)
+}
+
+// ---- API tokens
+
+/// A newly issued API token: the secret is shown this once.
+#[derive(Clone, Debug, Serialize)]
+pub struct IssuedToken {
+    #[serde(flatten)]
+    pub token: store::api_tokens::ApiToken,
+    pub roles: Vec<SystemRole>,
+    pub secret: String,
+}
+
+pub async fn create_api_token(
+    app: &App,
+    actor: &Actor,
+    name: &str,
+    roles: Vec<SystemRole>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<IssuedToken> {
+    let company = require_admin(actor)?;
+    let mut errors = ValidationErrors::new();
+    let name = required_text(&mut errors, "name", name, 100);
+    let mut roles = roles;
+    if !roles.contains(&SystemRole::User) {
+        roles.push(SystemRole::User);
+    }
+    roles.sort();
+    roles.dedup();
+    check_grant(actor, &roles, &mut errors, "roles");
+    if expires_at.is_some_and(|at| at <= Utc::now()) {
+        errors.add("expires_at", "must be in the future");
+    }
+    errors.clone().into_result()?;
+    let Some(name) = name else { return Err(errors.into()) };
+    let secret = tokens::opaque(tokens::API_PREFIX);
+    let service_id = UserId::new();
+    let email = Email::parse(&format!("token-{}@service.ticketflower.invalid", service_id.0.simple()))
+        .map_err(AppError::internal)?;
+    let mut tx = app.db().begin().await?;
+    let user = store::users::insert(
+        &mut tx,
+        store::users::NewUser {
+            company_id: Some(company),
+            email,
+            password_hash: "!".into(),
+            first_name: name.clone(),
+            last_name: "(API token)".into(),
+            status: UserStatus::Active,
+            system_roles: roles.clone(),
+            service: true,
+        },
+    )
+    .await?;
+    let token = store::api_tokens::insert(
+        &mut tx,
+        store::api_tokens::NewApiToken {
+            company_id: company,
+            user_id: user.id,
+            name: &name,
+            token_hash: &tokens::hash(&secret),
+            created_by: actor.user_id,
+            expires_at,
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("company:{company}"),
+        "api_token.issued",
+        json!({ "token_id": token.id, "name": name, "roles": roles }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(IssuedToken { token, roles, secret })
+}
+
+pub async fn list_api_tokens(app: &App, actor: &Actor) -> Result<Vec<store::api_tokens::ApiToken>> {
+    let company = require_admin(actor)?;
+    Ok(store::api_tokens::list(app.db(), company).await?)
+}
+
+pub async fn revoke_api_token(app: &App, actor: &Actor, id: Uuid) -> Result<()> {
+    let company = require_admin(actor)?;
+    let token = store::api_tokens::get(app.db(), company, id).await?;
+    if token.revoked_at.is_some() {
+        return Ok(());
+    }
+    let mut tx = app.db().begin().await?;
+    store::api_tokens::revoke(&mut tx, company, id).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("company:{company}"),
+        "api_token.revoked",
+        json!({ "token_id": id, "name": token.name }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! The mail outbox and single-use password-reset tokens. Mail is written here in the
+//! transaction that causes it and delivered by the `mail.send` job.
+
+use chrono::{DateTime, Utc};
+use domain::{CompanyId, UserId};
+use sea_query::{Expr, ExprTrait, Order, Query};
+use uuid::Uuid;
+
+use crate::db::{Exec, Tx};
+use crate::error::{Result, StoreError};
+use crate::schema::{MailOutbox, PasswordResets};
+
+/// A message in the outbox.
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+pub struct Mail {
+    pub id: Uuid,
+    pub to_email: String,
+    pub subject: String,
+    pub body: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn enqueue(
+    tx: &mut Tx,
+    company: Option<CompanyId>,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<Uuid> {
+    let id = Uuid::now_v7();
+    let insert = Query::insert()
+        .into_table(MailOutbox::Table)
+        .columns([
+            MailOutbox::Id,
+            MailOutbox::CompanyId,
+            MailOutbox::ToEmail,
+            MailOutbox::Subject,
+            MailOutbox::Body,
+            MailOutbox::Status,
+            MailOutbox::CreatedAt,
+        ])
+        .values_panic([
+            id.into(),
+            company.map(|c| c.0).into(),
+            to.into(),
+            subject.into(),
+            body.into(),
+            "queued".into(),
+            Utc::now().into(),
+        ])
+        .to_owned();
+    tx.execute(&insert).await?;
+    Ok(id)
+}
+
+pub async fn get(db: impl Exec, id: Uuid) -> Result<Mail> {
+    let select = Query::select()
+        .columns([
+            MailOutbox::Id,
+            MailOutbox::ToEmail,
+            MailOutbox::Subject,
+            MailOutbox::Body,
+            MailOutbox::Status,
+            MailOutbox::CreatedAt,
+        ])
+        .from(MailOutbox::Table)
+        .and_where(Expr::col(MailOutbox::Id).eq(id))
+        .to_owned();
+    let row: Option<Mail> = db.fetch_optional(&select).await?;
+    row.ok_or(StoreError::NotFound)
+}
+
+/// Messages to one address, newest first.
+pub async fn to_address(db: impl Exec, to: &str) -> Result<Vec<Mail>> {
+    let select = Query::select()
+        .columns([
+            MailOutbox::Id,
+            MailOutbox::ToEmail,
+            MailOutbox::Subject,
+            MailOutbox::Body,
+            MailOutbox::Status,
+            MailOutbox::CreatedAt,
+        ])
+        .from(MailOutbox::Table)
+        .and_where(Expr::col(MailOutbox::ToEmail).eq(to))
+        .order_by(MailOutbox::CreatedAt, Order::Desc)
+        .to_owned();
+    db.fetch_all(&select).await
+}
+
+pub async fn mark(db: impl Exec, id: Uuid, status: &str) -> Result<()> {
+    let update = Query::update()
+        .table(MailOutbox::Table)
+        .values([
+            (MailOutbox::Status, status.into()),
+            (MailOutbox::SentAt, Utc::now().into()),
+        ])
+        .and_where(Expr::col(MailOutbox::Id).eq(id))
+        .to_owned();
+    db.execute(&update).await?;
+    Ok(())
+}
+
+pub async fn insert_reset(
+    tx: &mut Tx,
+    user: UserId,
+    token_hash: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    let insert = Query::insert()
+        .into_table(PasswordResets::Table)
+        .columns([
+            PasswordResets::TokenHash,
+            PasswordResets::UserId,
+            PasswordResets::ExpiresAt,
+            PasswordResets::CreatedAt,
+        ])
+        .values_panic([
+            token_hash.into(),
+            user.0.into(),
+            expires_at.into(),
+            Utc::now().into(),
+        ])
+        .to_owned();
+    tx.execute(&insert).await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct ResetRow {
+    user_id: Uuid,
+}
+
+/// Uses up a reset token that is unused and unexpired; returns its user.
+pub async fn consume_reset(tx: &mut Tx, token_hash: &str) -> Result<Option<UserId>> {
+    let now = Utc::now();
+    let select = Query::select()
+        .column(PasswordResets::UserId)
+        .from(PasswordResets::Table)
+        .and_where(Expr::col(PasswordResets::TokenHash).eq(token_hash))
+        .and_where(Expr::col(PasswordResets::UsedAt).is_null())
+        .and_where(Expr::col(PasswordResets::ExpiresAt).gt(now))
+        .to_owned();
+    let row: Option<ResetRow> = (&mut *tx).fetch_optional(&select).await?;
+    let Some(row) = row else { return Ok(None) };
+    let update = Query::update()
+        .table(PasswordResets::Table)
+        .value(PasswordResets::UsedAt, now)
+        .and_where(Expr::col(PasswordResets::TokenHash).eq(token_hash))
+        .and_where(Expr::col(PasswordResets::UsedAt).is_null())
+        .to_owned();
+    if tx.execute(&update).await? != 1 {
+        return Ok(None);
+    }
+    Ok(Some(UserId(row.user_id)))
+}
