@@ -33,7 +33,11 @@ pub struct SignupOutcome {
 
 pub(crate) fn new_invite_code() -> String {
     let token = tokens::opaque("");
-    token.chars().filter(char::is_ascii_alphanumeric).take(12).collect()
+    token
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect()
 }
 
 /// A person's names and credentials, checked together so every problem is reported.
@@ -68,7 +72,12 @@ pub async fn signup(app: &App, input: SignupInput, client: &ClientInfo) -> Resul
     let company_name = required_text(&mut errors, "company_name", &input.company_name, 200);
     let person = check_person(
         &mut errors,
-        ["admin_email", "admin_password", "admin_first_name", "admin_last_name"],
+        [
+            "admin_email",
+            "admin_password",
+            "admin_first_name",
+            "admin_last_name",
+        ],
         &input.admin_email,
         &input.admin_password,
         &input.admin_first_name,
@@ -126,7 +135,11 @@ pub async fn signup(app: &App, input: SignupInput, client: &ClientInfo) -> Resul
     )
     .await?;
     tx.commit().await?;
-    Ok(SignupOutcome { company, user, tokens })
+    Ok(SignupOutcome {
+        company,
+        user,
+        tokens,
+    })
 }
 
 /// Maps the unique-email collision onto the request's own field name.
@@ -287,7 +300,8 @@ pub async fn change_password(app: &App, actor: &Actor, current: &str, new: &str)
     let new_hash = app.passwords().hash(new).await?;
     let mut tx = app.db().begin().await?;
     store::users::set_password_hash(&mut tx, actor.user_id, &new_hash).await?;
-    let ended = store::sessions::revoke_all_for_user(&mut tx, actor.user_id, actor.session_id).await?;
+    let ended =
+        store::sessions::revoke_all_for_user(&mut tx, actor.user_id, actor.session_id).await?;
     audit::record(
         &mut tx,
         Some(actor),
@@ -313,7 +327,9 @@ pub async fn my_logins(
 /// Starts a password reset. Always succeeds from the caller's view, so it cannot be used
 /// to find out which emails have accounts.
 pub async fn request_password_reset(app: &App, email: &str) -> Result<()> {
-    let Ok(email) = Email::parse(email) else { return Ok(()) };
+    let Ok(email) = Email::parse(email) else {
+        return Ok(());
+    };
     let Some(found) = store::users::find_credentials(app.db(), &email).await? else {
         return Ok(());
     };

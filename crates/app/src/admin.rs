@@ -37,7 +37,10 @@ pub struct UserView {
 
 async fn view(app: &App, company: CompanyId, user: User) -> Result<UserView> {
     let company_roles = store::companies::user_role_names(app.db(), company, user.id).await?;
-    Ok(UserView { user, company_roles })
+    Ok(UserView {
+        user,
+        company_roles,
+    })
 }
 
 pub async fn list_users(
@@ -130,7 +133,12 @@ pub async fn create_user(app: &App, actor: &Actor, input: NewUserInput) -> Resul
 
 /// Refuses changes to users above the actor's level.
 fn check_reach(actor: &Actor, target: &User) -> Result<()> {
-    let target_level = target.system_roles.iter().map(|r| r.level()).max().unwrap_or(0);
+    let target_level = target
+        .system_roles
+        .iter()
+        .map(|r| r.level())
+        .max()
+        .unwrap_or(0);
     if target_level > actor.level() {
         return Err(AppError::Forbidden(
             "you may not change a user above your own level".into(),
@@ -179,8 +187,15 @@ pub async fn update_user_names(
         },
     )
     .await?;
-    audit::record(&mut tx, Some(actor), Some(company), format!("user:{id}"), "user.updated", json!({}))
-        .await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("user:{id}"),
+        "user.updated",
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     get_user(app, actor, id).await
 }
@@ -206,9 +221,21 @@ pub async fn change_status(
         return Err(AppError::Forbidden("you cannot block yourself".into()));
     }
     let (from_ok, to, kind) = match change {
-        StatusChange::Approve => (target.status == UserStatus::Pending, UserStatus::Active, "user.approved"),
-        StatusChange::Block => (target.status != UserStatus::Blocked, UserStatus::Blocked, "user.blocked"),
-        StatusChange::Unblock => (target.status == UserStatus::Blocked, UserStatus::Active, "user.unblocked"),
+        StatusChange::Approve => (
+            target.status == UserStatus::Pending,
+            UserStatus::Active,
+            "user.approved",
+        ),
+        StatusChange::Block => (
+            target.status != UserStatus::Blocked,
+            UserStatus::Blocked,
+            "user.blocked",
+        ),
+        StatusChange::Unblock => (
+            target.status == UserStatus::Blocked,
+            UserStatus::Active,
+            "user.unblocked",
+        ),
     };
     if !from_ok {
         return Err(AppError::Conflict {
@@ -233,7 +260,15 @@ pub async fn change_status(
     if change == StatusChange::Block {
         store::sessions::revoke_all_for_user(&mut tx, id, None).await?;
     }
-    audit::record(&mut tx, Some(actor), Some(company), format!("user:{id}"), kind, json!({})).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("user:{id}"),
+        kind,
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     get_user(app, actor, id).await
 }
@@ -248,7 +283,9 @@ pub async fn set_roles(
 ) -> Result<UserView> {
     let company = require_admin(actor)?;
     if id == actor.user_id {
-        return Err(AppError::Forbidden("you cannot change your own roles".into()));
+        return Err(AppError::Forbidden(
+            "you cannot change your own roles".into(),
+        ));
     }
     let target = person(app, company, id).await?;
     check_reach(actor, &target)?;
@@ -261,7 +298,11 @@ pub async fn set_roles(
     roles.dedup();
     check_grant(actor, &roles, &mut errors, "system_roles");
     let defined = store::companies::list_roles(app.db(), company).await?;
-    let mut role_ids: Vec<Uuid> = defined.iter().filter(|r| r.is_default).map(|r| r.id).collect();
+    let mut role_ids: Vec<Uuid> = defined
+        .iter()
+        .filter(|r| r.is_default)
+        .map(|r| r.id)
+        .collect();
     for name in &company_roles {
         match defined.iter().find(|r| &r.name == name) {
             Some(role) if !role_ids.contains(&role.id) => role_ids.push(role.id),
@@ -325,7 +366,9 @@ pub async fn delete_user(app: &App, actor: &Actor, id: UserId) -> Result<()> {
 
 fn role_conflict(error: store::StoreError) -> AppError {
     match error {
-        store::StoreError::Conflict { constraint } if constraint == "company_roles_company_id_name_key" => {
+        store::StoreError::Conflict { constraint }
+            if constraint == "company_roles_company_id_name_key" =>
+        {
             AppError::Conflict {
                 field: Some("name".into()),
                 message: "a company role with this name already exists".into(),
@@ -358,7 +401,9 @@ pub async fn create_company_role(
         errors.add("description", "must be at most 1000 characters");
     }
     errors.clone().into_result()?;
-    let Some(name) = name else { return Err(errors.into()) };
+    let Some(name) = name else {
+        return Err(errors.into());
+    };
     let mut tx = app.db().begin().await?;
     let role = store::companies::insert_role(&mut tx, company, &name, description.trim(), false)
         .await
@@ -395,9 +440,15 @@ pub async fn update_company_role(
     }
     errors.into_result()?;
     let mut tx = app.db().begin().await?;
-    store::companies::update_role(&mut tx, company, id, name.as_deref(), description.map(str::trim))
-        .await
-        .map_err(role_conflict)?;
+    store::companies::update_role(
+        &mut tx,
+        company,
+        id,
+        name.as_deref(),
+        description.map(str::trim),
+    )
+    .await
+    .map_err(role_conflict)?;
     audit::record(
         &mut tx,
         Some(actor),
@@ -445,7 +496,8 @@ pub async fn company(app: &App, actor: &Actor) -> Result<Company> {
 pub async fn rotate_invite_code(app: &App, actor: &Actor) -> Result<Company> {
     let company = require_admin(actor)?;
     let mut tx = app.db().begin().await?;
-    store::companies::set_invite_code(&mut tx, company, &crate::accounts::new_invite_code()).await?;
+    store::companies::set_invite_code(&mut tx, company, &crate::accounts::new_invite_code())
+        .await?;
     audit::record(
         &mut tx,
         Some(actor),
@@ -491,11 +543,16 @@ pub async fn create_api_token(
         errors.add("expires_at", "must be in the future");
     }
     errors.clone().into_result()?;
-    let Some(name) = name else { return Err(errors.into()) };
+    let Some(name) = name else {
+        return Err(errors.into());
+    };
     let secret = tokens::opaque(tokens::API_PREFIX);
     let service_id = UserId::new();
-    let email = Email::parse(&format!("token-{}@service.ticketflower.invalid", service_id.0.simple()))
-        .map_err(AppError::internal)?;
+    let email = Email::parse(&format!(
+        "token-{}@service.ticketflower.invalid",
+        service_id.0.simple()
+    ))
+    .map_err(AppError::internal)?;
     let mut tx = app.db().begin().await?;
     let user = store::users::insert(
         &mut tx,
@@ -533,7 +590,11 @@ pub async fn create_api_token(
     )
     .await?;
     tx.commit().await?;
-    Ok(IssuedToken { token, roles, secret })
+    Ok(IssuedToken {
+        token,
+        roles,
+        secret,
+    })
 }
 
 pub async fn list_api_tokens(app: &App, actor: &Actor) -> Result<Vec<store::api_tokens::ApiToken>> {

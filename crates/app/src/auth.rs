@@ -51,7 +51,8 @@ pub async fn login(
     platform: Option<&str>,
     client: &ClientInfo,
 ) -> Result<(User, TokenPair)> {
-    let email = Email::parse(email).map_err(|e| ValidationErrors::single("email", e.to_string()))?;
+    let email =
+        Email::parse(email).map_err(|e| ValidationErrors::single("email", e.to_string()))?;
     let platform = platform.map(|p| p.chars().take(64).collect::<String>());
     let settings = app.settings();
     let now = Utc::now();
@@ -85,7 +86,11 @@ pub async fn login(
         store::logins::failures_for_email(db, email.as_str(), now - account_window).await?;
     let ip_failures = store::logins::failures_for_ip(db, &client.ip, now - ip_window).await?;
     let locked_until = [
-        lock_end(&account_failures, settings.login_account_max_failures, account_window),
+        lock_end(
+            &account_failures,
+            settings.login_account_max_failures,
+            account_window,
+        ),
         lock_end(&ip_failures, settings.login_ip_max_failures, ip_window),
     ]
     .into_iter()
@@ -94,7 +99,9 @@ pub async fn login(
     if let Some(until) = locked_until.filter(|until| *until > now) {
         log(None, false, Some("throttled")).await?;
         let wait = (until - now).to_std().unwrap_or(Duration::from_secs(1));
-        return Err(AppError::TooManyRequests { retry_after: wait.max(Duration::from_secs(1)) });
+        return Err(AppError::TooManyRequests {
+            retry_after: wait.max(Duration::from_secs(1)),
+        });
     }
 
     let credentials = store::users::find_credentials(db, &email).await?;
@@ -105,7 +112,11 @@ pub async fn login(
         return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
     };
     let user = credentials.user;
-    if !app.passwords().verify(password, &credentials.password_hash).await? {
+    if !app
+        .passwords()
+        .verify(password, &credentials.password_hash)
+        .await?
+    {
         log(Some(&user), false, Some("wrong_password")).await?;
         return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
     }
@@ -126,7 +137,9 @@ pub async fn login(
         let company = store::companies::get(db, company).await?;
         if company.status == CompanyStatus::Suspended {
             log(Some(&user), false, Some("company_suspended")).await?;
-            return Err(AppError::Forbidden("your company's account is suspended".into()));
+            return Err(AppError::Forbidden(
+                "your company's account is suspended".into(),
+            ));
         }
     }
 
@@ -280,7 +293,13 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
         ));
     }
     let user = store::users::get_any(&mut tx, UserId(session.user_id)).await?;
-    check_can_act(app, &user, session.company_id.map(CompanyId), session.impersonator_id.map(UserId)).await?;
+    check_can_act(
+        app,
+        &user,
+        session.company_id.map(CompanyId),
+        session.impersonator_id.map(UserId),
+    )
+    .await?;
     let roles = if session.impersonator_id.is_some() {
         vec![SystemRole::Admin]
     } else {
@@ -348,7 +367,9 @@ async fn check_can_act(
     if let Some(staff) = impersonator {
         let staff = store::users::get_staff(app.db(), staff).await?;
         if staff.status != UserStatus::Active || !staff.has_role(SystemRole::Superadmin) {
-            return Err(unauthorized("the impersonating staff account is not active"));
+            return Err(unauthorized(
+                "the impersonating staff account is not active",
+            ));
         }
     } else if user.company_id != company {
         return Err(unauthorized("the token does not belong to this user"));
@@ -422,10 +443,19 @@ pub struct Verification {
 /// Whether an access token is currently valid (signature, expiry, session, account).
 pub async fn verify(app: &App, token: &str) -> Verification {
     let Ok(claims) = tokens::verify(app.secrets(), token) else {
-        return Verification { valid: false, claims: None };
+        return Verification {
+            valid: false,
+            claims: None,
+        };
     };
     match authenticate(app, token).await {
-        Ok(_) => Verification { valid: true, claims: Some(claims) },
-        Err(_) => Verification { valid: false, claims: None },
+        Ok(_) => Verification {
+            valid: true,
+            claims: Some(claims),
+        },
+        Err(_) => Verification {
+            valid: false,
+            claims: None,
+        },
     }
 }

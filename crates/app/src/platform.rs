@@ -81,7 +81,9 @@ fn require_staff(actor: &domain::auth::Actor) -> Result<()> {
     if actor.is_staff() && actor.impersonator.is_none() {
         Ok(())
     } else {
-        Err(crate::AppError::Forbidden("this needs platform staff".into()))
+        Err(crate::AppError::Forbidden(
+            "this needs platform staff".into(),
+        ))
     }
 }
 
@@ -100,8 +102,7 @@ pub async fn create_company(
     input: crate::accounts::SignupInput,
 ) -> Result<crate::accounts::SignupOutcome> {
     require_staff(actor)?;
-    let outcome =
-        crate::accounts::signup(app, input, &crate::auth::ClientInfo::default()).await?;
+    let outcome = crate::accounts::signup(app, input, &crate::auth::ClientInfo::default()).await?;
     let mut tx = app.db().begin().await?;
     crate::audit::record(
         &mut tx,
@@ -125,7 +126,11 @@ pub async fn set_suspended(
 ) -> Result<domain::company::Company> {
     use domain::company::CompanyStatus;
     require_staff(actor)?;
-    let status = if suspended { CompanyStatus::Suspended } else { CompanyStatus::Active };
+    let status = if suspended {
+        CompanyStatus::Suspended
+    } else {
+        CompanyStatus::Active
+    };
     let mut tx = app.db().begin().await?;
     store::companies::set_status(&mut tx, company, status).await?;
     crate::audit::record(
@@ -133,7 +138,11 @@ pub async fn set_suspended(
         Some(actor),
         Some(company),
         format!("company:{company}"),
-        if suspended { "company.suspended" } else { "company.reactivated" },
+        if suspended {
+            "company.suspended"
+        } else {
+            "company.reactivated"
+        },
         json!({}),
     )
     .await?;
@@ -160,7 +169,8 @@ pub async fn impersonate(
     let staff = store::users::get_staff(app.db(), actor.user_id).await?;
     let mut tx = app.db().begin().await?;
     let pair =
-        crate::auth::open_session(app, &mut tx, &staff, Some(staff.id), Some(company), client).await?;
+        crate::auth::open_session(app, &mut tx, &staff, Some(staff.id), Some(company), client)
+            .await?;
     crate::audit::record(
         &mut tx,
         Some(actor),

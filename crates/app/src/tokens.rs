@@ -48,8 +48,12 @@ pub struct Claims {
 pub fn sign(secrets: &Secrets, claims: &Claims) -> Result<String> {
     let mut header = Header::new(ALGORITHM);
     header.kid = Some(secrets.jwt_kid.clone());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secrets.jwt_key()))
-        .map_err(AppError::internal)
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(secrets.jwt_key()),
+    )
+    .map_err(AppError::internal)
 }
 
 /// Verifies signature, algorithm, issuer, audience, expiry and token type.

@@ -60,7 +60,10 @@ mod tests {
     #[test]
     fn admins_cannot_grant_superadmin_or_above_themselves() {
         let admin = SystemRole::Admin.level();
-        assert_eq!(first_role_out_of_reach(admin, &[SystemRole::User, SystemRole::Admin]), None);
+        assert_eq!(
+            first_role_out_of_reach(admin, &[SystemRole::User, SystemRole::Admin]),
+            None
+        );
         assert_eq!(
             first_role_out_of_reach(admin, &[SystemRole::User, SystemRole::Superadmin]),
             Some(SystemRole::Superadmin)

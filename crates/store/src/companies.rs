@@ -300,7 +300,11 @@ struct NameRow {
 }
 
 /// Names of the company roles a user holds.
-pub async fn user_role_names(db: impl Exec, company: CompanyId, user: UserId) -> Result<Vec<String>> {
+pub async fn user_role_names(
+    db: impl Exec,
+    company: CompanyId,
+    user: UserId,
+) -> Result<Vec<String>> {
     let select = Query::select()
         .column((CompanyRoles::Table, CompanyRoles::Name))
         .from(UserCompanyRoles::Table)

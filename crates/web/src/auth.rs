@@ -40,9 +40,14 @@ fn bearer(parts: &Parts) -> Option<String> {
 impl FromRequestParts<WebState> for Authed {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(token) = bearer(parts) else {
-            return Err(app::AppError::Unauthorized("send `Authorization: Bearer <token>`".into()).into());
+            return Err(
+                app::AppError::Unauthorized("send `Authorization: Bearer <token>`".into()).into(),
+            );
         };
         let actor = app::auth::authenticate(&state.app, &token).await?;
         Ok(Authed(actor))

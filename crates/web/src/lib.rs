@@ -124,12 +124,19 @@ fn api_router() -> OpenApiRouter<WebState> {
         .routes(routes!(identity::confirm_reset))
         .routes(routes!(identity::register))
         .routes(routes!(admin::list_users, admin::create_user))
-        .routes(routes!(admin::get_user, admin::update_user, admin::delete_user))
+        .routes(routes!(
+            admin::get_user,
+            admin::update_user,
+            admin::delete_user
+        ))
         .routes(routes!(admin::approve_user))
         .routes(routes!(admin::block_user))
         .routes(routes!(admin::unblock_user))
         .routes(routes!(admin::set_roles))
-        .routes(routes!(admin::list_company_roles, admin::create_company_role))
+        .routes(routes!(
+            admin::list_company_roles,
+            admin::create_company_role
+        ))
         .routes(routes!(
             admin::get_company_role,
             admin::update_company_role,

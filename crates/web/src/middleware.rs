@@ -94,8 +94,12 @@ fn set_security_headers(response: &mut Response, https: bool) {
 /// error a problem document so that clients can rely on one error format.
 fn problem_for_bare_error(response: Response, method: &axum::http::Method) -> Response {
     let status = response.status();
-    let has_type = response.headers().contains_key(header::CONTENT_TYPE);
-    if !(status.is_client_error() || status.is_server_error()) || has_type {
+    // Layers (body limit, timeouts) answer in plain text; handlers answer in JSON or HTML.
+    let bare = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !bare {
         return response;
     }
     let (parts, _) = response.into_parts();

@@ -126,13 +126,15 @@ async fn concurrent_writers_never_make_the_reader_skip() {
     let per_writer = 20;
 
     let reader_db = db.clone();
-    let done = tokio_util::sync::CancellationToken::new();
-    let reader_done = done.clone();
+    // Once the writers are done, the reader is told how many events committed and follows
+    // until it has seen that many (or gives up after 10 s: a skipped event never comes).
+    let (total_tx, mut total_rx) = tokio::sync::watch::channel(None::<usize>);
     let reader = tokio::spawn(async move {
         let mut cursor = 0;
         let mut seen = Vec::new();
+        let mut deadline = None;
         loop {
-            let finished = reader_done.is_cancelled();
+            let expected = *total_rx.borrow_and_update();
             let batch = events::read_after(&reader_db, &Scope::All, cursor, 7)
                 .await
                 .unwrap();
@@ -141,8 +143,12 @@ async fn concurrent_writers_never_make_the_reader_skip() {
             }
             let empty = batch.is_empty();
             seen.extend(batch.into_iter().map(|e| e.id));
-            if finished && empty {
-                return seen;
+            if let Some(expected) = expected {
+                let deadline = *deadline
+                    .get_or_insert_with(|| std::time::Instant::now() + Duration::from_secs(10));
+                if seen.len() >= expected || std::time::Instant::now() > deadline {
+                    return seen;
+                }
             }
             if empty {
                 tokio::time::sleep(Duration::from_millis(2)).await;
@@ -182,7 +188,7 @@ async fn concurrent_writers_never_make_the_reader_skip() {
     for task in tasks {
         committed.extend(task.await.unwrap());
     }
-    done.cancel();
+    total_tx.send(Some(committed.len())).unwrap();
     let seen = reader.await.unwrap();
 
     let unique: HashSet<i64> = seen.iter().copied().collect();

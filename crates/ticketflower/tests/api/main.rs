@@ -4,7 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod cli;
+mod common;
+mod errors;
 mod events;
 mod health;
+mod identity;
 mod jobs;
 mod storage;
+mod tenancy;

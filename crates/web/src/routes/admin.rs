@@ -52,13 +52,29 @@ pub async fn list_users(
     AppQuery(query): AppQuery<UsersQuery>,
 ) -> ApiResult<Json<Value>> {
     let mut errors = ValidationErrors::new();
-    let status = query.status.as_deref().and_then(|s| errors.check("status", s.parse()));
-    let role = query.role.as_deref().and_then(|s| errors.check("role", s.parse()));
+    let status = query
+        .status
+        .as_deref()
+        .and_then(|s| errors.check("status", s.parse()));
+    let role = query
+        .role
+        .as_deref()
+        .and_then(|s| errors.check("role", s.parse()));
     errors.into_result()?;
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    let filter = store_filter(status, role, query.q, query.joined_from, query.joined_to, query.cursor, limit);
+    let filter = store_filter(
+        status,
+        role,
+        query.q,
+        query.joined_from,
+        query.joined_to,
+        query.cursor,
+        limit,
+    );
     let items = app::admin::list_users(&state.app, &actor, filter).await?;
-    let next = (items.len() == limit as usize).then(|| items.last().map(|u| u.id)).flatten();
+    let next = (items.len() == limit as usize)
+        .then(|| items.last().map(|u| u.id))
+        .flatten();
     Ok(Json(json!({ "items": items, "next_cursor": next })))
 }
 
@@ -128,7 +144,9 @@ pub async fn get_user(
     Authed(actor): Authed,
     AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(app::admin::get_user(&state.app, &actor, UserId(id)).await?)))
+    Ok(Json(json!(
+        app::admin::get_user(&state.app, &actor, UserId(id)).await?
+    )))
 }
 
 /// `PATCH /users/{id}` body.
@@ -179,7 +197,9 @@ async fn status_change(
     id: Uuid,
     change: app::admin::StatusChange,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(app::admin::change_status(&state.app, actor, UserId(id), change).await?)))
+    Ok(Json(json!(
+        app::admin::change_status(&state.app, actor, UserId(id), change).await?
+    )))
 }
 
 /// Approves a pending user.
@@ -286,7 +306,9 @@ pub async fn get_company_role(
     Authed(actor): Authed,
     AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(app::admin::get_company_role(&state.app, &actor, id).await?)))
+    Ok(Json(json!(
+        app::admin::get_company_role(&state.app, &actor, id).await?
+    )))
 }
 
 /// Renames or re-describes a company role.
@@ -326,7 +348,10 @@ pub async fn delete_company_role(
 /// The admin's company, with its invite code.
 #[utoipa::path(get, path = "/api/v1/company", tag = "company roles",
     responses((status = 200, body = Object)), security(("bearer" = [])))]
-pub async fn company(State(state): State<WebState>, Authed(actor): Authed) -> ApiResult<Json<Value>> {
+pub async fn company(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(app::admin::company(&state.app, &actor).await?)))
 }
 
@@ -337,7 +362,9 @@ pub async fn rotate_invite_code(
     State(state): State<WebState>,
     Authed(actor): Authed,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(app::admin::rotate_invite_code(&state.app, &actor).await?)))
+    Ok(Json(json!(
+        app::admin::rotate_invite_code(&state.app, &actor).await?
+    )))
 }
 
 /// `POST /api-tokens` body.
@@ -360,7 +387,8 @@ pub async fn create_api_token(
 ) -> ApiResult<impl IntoResponse> {
     let roles = parse_roles("roles", &body.roles)?;
     let issued =
-        app::admin::create_api_token(&state.app, &actor, &body.name, roles, body.expires_at).await?;
+        app::admin::create_api_token(&state.app, &actor, &body.name, roles, body.expires_at)
+            .await?;
     Ok((StatusCode::CREATED, Json(json!(issued))))
 }
 

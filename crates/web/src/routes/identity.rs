@@ -120,7 +120,9 @@ pub async fn refresh(
     State(state): State<WebState>,
     AppJson(body): AppJson<RefreshRequest>,
 ) -> ApiResult<Json<app::auth::TokenPair>> {
-    Ok(Json(app::auth::refresh(&state.app, &body.refresh_token).await?))
+    Ok(Json(
+        app::auth::refresh(&state.app, &body.refresh_token).await?,
+    ))
 }
 
 /// `POST /auth/logout` body (optional when an access token is sent).
@@ -152,7 +154,9 @@ pub async fn logout(
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim().to_owned())
-        .ok_or_else(|| app::AppError::Unauthorized("send a refresh_token or an access token".into()))?;
+        .ok_or_else(|| {
+            app::AppError::Unauthorized("send a refresh_token or an access token".into())
+        })?;
     let actor = app::auth::authenticate(&state.app, &bearer).await?;
     app::auth::logout(&state.app, &actor).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -225,8 +229,13 @@ pub async fn change_password(
     Authed(actor): Authed,
     AppJson(body): AppJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    app::accounts::change_password(&state.app, &actor, &body.current_password, &body.new_password)
-        .await?;
+    app::accounts::change_password(
+        &state.app,
+        &actor,
+        &body.current_password,
+        &body.new_password,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -316,4 +325,3 @@ pub async fn register(
     .await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "user": user }))))
 }
-

@@ -1,0 +1,86 @@
+//! Helpers shared by the API tests: sign-ups, logins and authenticated requests.
+
+use reqwest::Response;
+use serde_json::{Value, json};
+use testkit::{TestApp, json};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A company admin after sign-up.
+pub struct Admin {
+    pub access: String,
+    pub refresh: String,
+    pub company_id: String,
+    pub user_id: String,
+}
+
+pub async fn signup(app: &TestApp, company: &str, email: &str) -> Admin {
+    let response = app
+        .post_json(
+            "/api/v1/signup",
+            &json!({
+                "company_name": company,
+                "admin_email": email,
+                "admin_password": PASSWORD,
+                "admin_first_name": "Ada",
+                "admin_last_name": "Admin",
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "signup failed");
+    let body = json(response).await;
+    Admin {
+        access: body["access_token"].as_str().unwrap().to_owned(),
+        refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+        company_id: body["company"]["id"].as_str().unwrap().to_owned(),
+        user_id: body["user"]["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+pub async fn login(app: &TestApp, email: &str, password: &str) -> Response {
+    app.post_json(
+        "/api/v1/auth/login",
+        &json!({ "email": email, "password": password, "platform": "tests" }),
+    )
+    .await
+}
+
+pub async fn login_ok(app: &TestApp, email: &str, password: &str) -> Value {
+    let response = login(app, email, password).await;
+    assert_eq!(response.status(), 200, "login of {email} failed");
+    json(response).await
+}
+
+pub async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Response {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+/// Creates a user through the admin API and returns its id.
+pub async fn create_user(app: &TestApp, admin: &str, email: &str, roles: &[&str]) -> String {
+    let response = send(
+        app,
+        reqwest::Method::POST,
+        "/api/v1/users",
+        admin,
+        Some(json!({
+            "email": email,
+            "password": PASSWORD,
+            "first_name": "Uma",
+            "last_name": "User",
+            "system_roles": roles,
+        })),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    json(response).await["id"].as_str().unwrap().to_owned()
+}
