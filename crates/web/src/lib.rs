@@ -36,7 +36,7 @@ pub use problem::{ApiError, ApiResult, Problem};
 pub use state::WebState;
 
 use crate::problem::Problem as ProblemDoc;
-use crate::routes::{admin, assets, health, identity, ops, pages};
+use crate::routes::{admin, assets, health, identity, ops, pages, session_pages};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -175,6 +175,16 @@ pub fn router(app: App) -> Router {
     Router::new()
         .merge(api)
         .route("/", get(pages::landing))
+        .route(
+            "/signup",
+            get(session_pages::signup_page).post(session_pages::signup_submit),
+        )
+        .route(
+            "/login",
+            get(session_pages::login_page).post(session_pages::login_submit),
+        )
+        .route("/logout", axum::routing::post(session_pages::logout_submit))
+        .route("/dashboard", get(session_pages::dashboard))
         .route("/static/{name}", get(assets::serve_asset))
         .route_layer(axum::middleware::from_fn(middleware::record_metrics))
         .merge(docs)

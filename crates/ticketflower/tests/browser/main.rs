@@ -49,3 +49,146 @@ async fn landing_page_shows_what_ticketflower_is() {
     browser.close().await;
     app.stop().await;
 }
+
+async fn fill(client: &fantoccini::Client, name: &str, value: &str) {
+    let field = client
+        .find(Locator::Css(&format!("input[name='{name}']")))
+        .await
+        .unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+async fn submit(client: &fantoccini::Client) {
+    client
+        .find(Locator::Css("main form button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn text_of(client: &fantoccini::Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sign_up_log_out_log_in_and_see_the_dashboard() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let client = &browser.client;
+
+    client.goto(&app.url("/signup")).await.unwrap();
+    fill(client, "company_name", "Flower Shop").await;
+    fill(client, "admin_first_name", "Rose").await;
+    fill(client, "admin_last_name", "Petal").await;
+    fill(client, "admin_email", "rose@flowers.io").await;
+    fill(client, "admin_password", "short").await;
+    submit(client).await;
+    // The form comes back with the problem next to the field and the entries kept.
+    let error = text_of(client, "input[name='admin_password'] + .field-error").await;
+    assert!(error.contains("at least 8 characters"), "{error}");
+    let kept = client
+        .find(Locator::Css("input[name='company_name']"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("Flower Shop"));
+
+    fill(client, "admin_password", "roses are red 42").await;
+    submit(client).await;
+    assert_eq!(client.current_url().await.unwrap().path(), "/dashboard");
+    assert_eq!(text_of(client, "h1").await, "Welcome, Rose");
+    let whoami = text_of(client, "#whoami").await;
+    assert!(
+        whoami.contains("rose@flowers.io") && whoami.contains("Flower Shop"),
+        "{whoami}"
+    );
+    assert_eq!(text_of(client, "#signed-in-as").await, "Rose Petal");
+
+    client
+        .find(Locator::XPath("//button[text()='Log out']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text_of(client, ".alert.ok").await.contains("logged out"));
+    client.goto(&app.url("/dashboard")).await.unwrap();
+    assert_eq!(client.current_url().await.unwrap().path(), "/login");
+
+    fill(client, "email", "ROSE@flowers.io").await;
+    fill(client, "password", "roses are red 42").await;
+    submit(client).await;
+    assert_eq!(client.current_url().await.unwrap().path(), "/dashboard");
+    assert_eq!(text_of(client, "h1").await, "Welcome, Rose");
+
+    browser.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_login_says_so() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let client = &browser.client;
+    client.goto(&app.url("/login")).await.unwrap();
+    fill(client, "email", "nobody@flowers.io").await;
+    fill(client, "password", "not my password").await;
+    submit(client).await;
+    assert_eq!(
+        text_of(client, "#login-error").await,
+        "Email or password is incorrect."
+    );
+    let email = client
+        .find(Locator::Css("input[name='email']"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(email.as_deref(), Some("nobody@flowers.io"));
+    browser.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_form_posted_without_its_csrf_token_is_rejected() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let client = &browser.client;
+    client.goto(&app.url("/signup")).await.unwrap();
+    client
+        .execute(
+            "document.querySelector(\"input[name='csrf_token']\").remove()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    fill(client, "company_name", "Forged Inc").await;
+    fill(client, "admin_first_name", "Eve").await;
+    fill(client, "admin_last_name", "Forger").await;
+    fill(client, "admin_email", "eve@forged.io").await;
+    fill(client, "admin_password", "forged but long 1").await;
+    submit(client).await;
+    assert_eq!(
+        text_of(client, "h1").await,
+        "This form could not be accepted"
+    );
+    let companies = store::companies::list(app.app.db(), 10).await.unwrap();
+    assert!(
+        companies.is_empty(),
+        "the forged form created {companies:?}"
+    );
+    browser.close().await;
+    app.stop().await;
+}

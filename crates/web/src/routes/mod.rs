@@ -7,3 +7,4 @@ pub mod health;
 pub mod identity;
 pub mod ops;
 pub mod pages;
+pub mod session_pages;

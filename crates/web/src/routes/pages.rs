@@ -11,6 +11,12 @@ use crate::routes::assets;
 pub struct Layout {
     pub asset_version: &'static str,
     pub title: String,
+    /// Name shown in the header when someone is signed in.
+    pub signed_in: Option<String>,
+    /// The company being impersonated by platform staff, shown on every page.
+    pub impersonating: Option<String>,
+    /// The CSRF token every form on the page carries.
+    pub csrf: String,
 }
 
 impl Layout {
@@ -18,6 +24,9 @@ impl Layout {
         Self {
             asset_version: assets::VERSION.as_str(),
             title: title.into(),
+            signed_in: None,
+            impersonating: None,
+            csrf: String::new(),
         }
     }
 }
