@@ -69,14 +69,33 @@ async fn submit(client: &fantoccini::Client) {
         .unwrap();
 }
 
+/// Waits (form submissions navigate asynchronously) for the element, then reads its text.
 async fn text_of(client: &fantoccini::Client, css: &str) -> String {
     client
-        .find(Locator::Css(css))
+        .wait()
+        .at_most(std::time::Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
         .text()
         .await
         .unwrap()
+}
+
+/// Waits until the browser is on `path`.
+async fn wait_for_path(client: &fantoccini::Client, path: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let url = client.current_url().await.unwrap();
+        if url.path() == path {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stuck on {url}, expected {path}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
@@ -93,6 +112,11 @@ async fn sign_up_log_out_log_in_and_see_the_dashboard() {
     fill(client, "admin_password", "short").await;
     submit(client).await;
     // The form comes back with the problem next to the field and the entries kept.
+    assert!(
+        text_of(client, ".alert.error")
+            .await
+            .contains("correct the fields")
+    );
     let error = text_of(client, "input[name='admin_password'] + .field-error").await;
     assert!(error.contains("at least 8 characters"), "{error}");
     let kept = client
@@ -106,7 +130,7 @@ async fn sign_up_log_out_log_in_and_see_the_dashboard() {
 
     fill(client, "admin_password", "roses are red 42").await;
     submit(client).await;
-    assert_eq!(client.current_url().await.unwrap().path(), "/dashboard");
+    wait_for_path(client, "/dashboard").await;
     assert_eq!(text_of(client, "h1").await, "Welcome, Rose");
     let whoami = text_of(client, "#whoami").await;
     assert!(
@@ -124,12 +148,12 @@ async fn sign_up_log_out_log_in_and_see_the_dashboard() {
         .unwrap();
     assert!(text_of(client, ".alert.ok").await.contains("logged out"));
     client.goto(&app.url("/dashboard")).await.unwrap();
-    assert_eq!(client.current_url().await.unwrap().path(), "/login");
+    wait_for_path(client, "/login").await;
 
     fill(client, "email", "ROSE@flowers.io").await;
     fill(client, "password", "roses are red 42").await;
     submit(client).await;
-    assert_eq!(client.current_url().await.unwrap().path(), "/dashboard");
+    wait_for_path(client, "/dashboard").await;
     assert_eq!(text_of(client, "h1").await, "Welcome, Rose");
 
     browser.close().await;
