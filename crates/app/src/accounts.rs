@@ -258,16 +258,38 @@ pub async fn update_me(
     first_name: Option<&str>,
     last_name: Option<&str>,
 ) -> Result<Profile> {
+    let user = store::users::get_any(app.db(), actor.user_id).await?;
+    let names = (first_name, last_name);
+    rename(
+        app,
+        actor,
+        user.company_id,
+        user.id,
+        names,
+        "user.profile_updated",
+    )
+    .await?;
+    me(app, actor).await
+}
+
+/// Validates and stores new first/last names of a user, recording `event_kind`.
+pub(crate) async fn rename(
+    app: &App,
+    actor: &Actor,
+    company: Option<CompanyId>,
+    id: domain::UserId,
+    (first_name, last_name): (Option<&str>, Option<&str>),
+    event_kind: &str,
+) -> Result<()> {
     let mut errors = ValidationErrors::new();
     let first = first_name.and_then(|v| required_text(&mut errors, "first_name", v, 100));
     let last = last_name.and_then(|v| required_text(&mut errors, "last_name", v, 100));
     errors.into_result()?;
-    let user = store::users::get_any(app.db(), actor.user_id).await?;
     let mut tx = app.db().begin().await?;
     store::users::update(
         &mut tx,
-        user.company_id,
-        user.id,
+        company,
+        id,
         store::users::UserChanges {
             first_name: first,
             last_name: last,
@@ -278,14 +300,14 @@ pub async fn update_me(
     audit::record(
         &mut tx,
         Some(actor),
-        user.company_id,
-        format!("user:{}", user.id),
-        "user.profile_updated",
+        company,
+        format!("user:{id}"),
+        event_kind,
         json!({}),
     )
     .await?;
     tx.commit().await?;
-    me(app, actor).await
+    Ok(())
 }
 
 /// Changes one's password after checking the current one; ends every other session.

@@ -171,32 +171,8 @@ pub async fn update_user_names(
     let company = require_admin(actor)?;
     let target = person(app, company, id).await?;
     check_reach(actor, &target)?;
-    let mut errors = ValidationErrors::new();
-    let first = first_name.and_then(|v| required_text(&mut errors, "first_name", v, 100));
-    let last = last_name.and_then(|v| required_text(&mut errors, "last_name", v, 100));
-    errors.into_result()?;
-    let mut tx = app.db().begin().await?;
-    store::users::update(
-        &mut tx,
-        Some(company),
-        id,
-        store::users::UserChanges {
-            first_name: first,
-            last_name: last,
-            ..Default::default()
-        },
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        Some(actor),
-        Some(company),
-        format!("user:{id}"),
-        "user.updated",
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
+    let names = (first_name, last_name);
+    crate::accounts::rename(app, actor, Some(company), id, names, "user.updated").await?;
     get_user(app, actor, id).await
 }
 

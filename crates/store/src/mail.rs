@@ -21,6 +21,15 @@ pub struct Mail {
     pub created_at: DateTime<Utc>,
 }
 
+const MAIL_COLUMNS: [MailOutbox; 6] = [
+    MailOutbox::Id,
+    MailOutbox::ToEmail,
+    MailOutbox::Subject,
+    MailOutbox::Body,
+    MailOutbox::Status,
+    MailOutbox::CreatedAt,
+];
+
 pub async fn enqueue(
     tx: &mut Tx,
     company: Option<CompanyId>,
@@ -56,14 +65,7 @@ pub async fn enqueue(
 
 pub async fn get(db: impl Exec, id: Uuid) -> Result<Mail> {
     let select = Query::select()
-        .columns([
-            MailOutbox::Id,
-            MailOutbox::ToEmail,
-            MailOutbox::Subject,
-            MailOutbox::Body,
-            MailOutbox::Status,
-            MailOutbox::CreatedAt,
-        ])
+        .columns(MAIL_COLUMNS)
         .from(MailOutbox::Table)
         .and_where(Expr::col(MailOutbox::Id).eq(id))
         .to_owned();
@@ -74,14 +76,7 @@ pub async fn get(db: impl Exec, id: Uuid) -> Result<Mail> {
 /// Messages to one address, newest first.
 pub async fn to_address(db: impl Exec, to: &str) -> Result<Vec<Mail>> {
     let select = Query::select()
-        .columns([
-            MailOutbox::Id,
-            MailOutbox::ToEmail,
-            MailOutbox::Subject,
-            MailOutbox::Body,
-            MailOutbox::Status,
-            MailOutbox::CreatedAt,
-        ])
+        .columns(MAIL_COLUMNS)
         .from(MailOutbox::Table)
         .and_where(Expr::col(MailOutbox::ToEmail).eq(to))
         .order_by(MailOutbox::CreatedAt, Order::Desc)
