@@ -41,13 +41,13 @@ pub(crate) fn new_invite_code() -> String {
 }
 
 /// A person's names and credentials, checked together so every problem is reported.
-struct PersonInput {
+pub(crate) struct PersonInput {
     email: Email,
     first_name: String,
     last_name: String,
 }
 
-fn check_person(
+pub(crate) fn check_person(
     errors: &mut ValidationErrors,
     fields: [&str; 4],
     email: &str,
@@ -64,6 +64,38 @@ fn check_person(
         first_name: first?,
         last_name: last?,
     })
+}
+
+/// Inserts a person of `company` holding the company's default role `default_role`; a taken
+/// email is a 409 naming `email_field`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn add_person(
+    tx: &mut store::Tx,
+    company: CompanyId,
+    default_role: uuid::Uuid,
+    person: PersonInput,
+    password_hash: String,
+    status: UserStatus,
+    system_roles: Vec<SystemRole>,
+    email_field: &'static str,
+) -> Result<User> {
+    let user = store::users::insert(
+        tx,
+        store::users::NewUser {
+            company_id: Some(company),
+            email: person.email,
+            password_hash,
+            first_name: person.first_name,
+            last_name: person.last_name,
+            status,
+            system_roles,
+            service: false,
+        },
+    )
+    .await
+    .map_err(email_conflict(email_field))?;
+    store::companies::set_user_roles(tx, company, user.id, &[default_role]).await?;
+    Ok(user)
 }
 
 /// Creates a company, its default role and its first admin, and logs the admin in.
@@ -98,22 +130,17 @@ pub async fn signup(app: &App, input: SignupInput, client: &ClientInfo) -> Resul
         true,
     )
     .await?;
-    let user = store::users::insert(
+    let user = add_person(
         &mut tx,
-        store::users::NewUser {
-            company_id: Some(company.id),
-            email: person.email,
-            password_hash: hash,
-            first_name: person.first_name,
-            last_name: person.last_name,
-            status: UserStatus::Active,
-            system_roles: vec![SystemRole::Admin, SystemRole::User],
-            service: false,
-        },
+        company.id,
+        default_role.id,
+        person,
+        hash,
+        UserStatus::Active,
+        vec![SystemRole::Admin, SystemRole::User],
+        "admin_email",
     )
-    .await
-    .map_err(email_conflict("admin_email"))?;
-    store::companies::set_user_roles(&mut tx, company.id, user.id, &[default_role.id]).await?;
+    .await?;
     let tokens = open_session(app, &mut tx, &user, None, Some(company.id), client).await?;
     let actor = actor_for(&user);
     audit::record(
@@ -194,23 +221,18 @@ pub async fn register(
     };
     let hash = app.passwords().hash(password_value).await?;
     let mut tx = app.db().begin().await?;
-    let user = store::users::insert(
-        &mut tx,
-        store::users::NewUser {
-            company_id: Some(company.id),
-            email: person.email,
-            password_hash: hash,
-            first_name: person.first_name,
-            last_name: person.last_name,
-            status: UserStatus::Pending,
-            system_roles: vec![SystemRole::User],
-            service: false,
-        },
-    )
-    .await
-    .map_err(email_conflict("email"))?;
     let default_role = store::companies::default_role(&mut tx, company.id).await?;
-    store::companies::set_user_roles(&mut tx, company.id, user.id, &[default_role.id]).await?;
+    let user = add_person(
+        &mut tx,
+        company.id,
+        default_role.id,
+        person,
+        hash,
+        UserStatus::Pending,
+        vec![SystemRole::User],
+        "email",
+    )
+    .await?;
     audit::record(
         &mut tx,
         None,

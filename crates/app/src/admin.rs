@@ -7,14 +7,14 @@ use domain::auth::{Actor, first_role_out_of_reach};
 use domain::company::{Company, CompanyRole};
 use domain::user::{User, UserStatus};
 use domain::validation::required_text;
-use domain::{CompanyId, Email, SystemRole, UserId, ValidationErrors, password};
+use domain::{CompanyId, Email, SystemRole, UserId, ValidationErrors};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
 pub use store::users::UserFilter;
 
-use crate::accounts::{company_of, email_conflict};
+use crate::accounts::{add_person, check_person, company_of};
 use crate::error::{AppError, Result};
 use crate::{App, audit, tokens};
 
@@ -74,50 +74,54 @@ pub struct NewUserInput {
     pub system_roles: Vec<SystemRole>,
 }
 
-fn check_grant(actor: &Actor, roles: &[SystemRole], errors: &mut ValidationErrors, field: &str) {
-    if let Some(role) = first_role_out_of_reach(actor.level(), roles) {
+/// Adds the implied `user` role, removes repeats, and records under `field` any role the
+/// actor may not grant.
+fn grantable_roles(
+    actor: &Actor,
+    mut roles: Vec<SystemRole>,
+    errors: &mut ValidationErrors,
+    field: &str,
+) -> Vec<SystemRole> {
+    roles.push(SystemRole::User);
+    roles.sort();
+    roles.dedup();
+    if let Some(role) = first_role_out_of_reach(actor.level(), &roles) {
         errors.add(field, format!("you may not grant `{role}`"));
     }
+    roles
 }
 
 /// Creates an active user directly (no approval needed).
 pub async fn create_user(app: &App, actor: &Actor, input: NewUserInput) -> Result<UserView> {
     let company = require_admin(actor)?;
     let mut errors = ValidationErrors::new();
-    let email = errors.check("email", Email::parse(&input.email));
-    errors.check("password", password::check_strength(&input.password));
-    let first = required_text(&mut errors, "first_name", &input.first_name, 100);
-    let last = required_text(&mut errors, "last_name", &input.last_name, 100);
-    let mut roles = input.system_roles.clone();
-    if !roles.contains(&SystemRole::User) {
-        roles.push(SystemRole::User);
-    }
-    roles.sort();
-    roles.dedup();
-    check_grant(actor, &roles, &mut errors, "system_roles");
+    let person = check_person(
+        &mut errors,
+        ["email", "password", "first_name", "last_name"],
+        &input.email,
+        &input.password,
+        &input.first_name,
+        &input.last_name,
+    );
+    let roles = grantable_roles(actor, input.system_roles, &mut errors, "system_roles");
     errors.clone().into_result()?;
-    let (Some(email), Some(first), Some(last)) = (email, first, last) else {
+    let Some(person) = person else {
         return Err(errors.into());
     };
     let hash = app.passwords().hash(&input.password).await?;
     let mut tx = app.db().begin().await?;
-    let user = store::users::insert(
-        &mut tx,
-        store::users::NewUser {
-            company_id: Some(company),
-            email,
-            password_hash: hash,
-            first_name: first,
-            last_name: last,
-            status: UserStatus::Active,
-            system_roles: roles,
-            service: false,
-        },
-    )
-    .await
-    .map_err(email_conflict("email"))?;
     let default_role = store::companies::default_role(&mut tx, company).await?;
-    store::companies::set_user_roles(&mut tx, company, user.id, &[default_role.id]).await?;
+    let user = add_person(
+        &mut tx,
+        company,
+        default_role.id,
+        person,
+        hash,
+        UserStatus::Active,
+        roles,
+        "email",
+    )
+    .await?;
     audit::record(
         &mut tx,
         Some(actor),
@@ -266,13 +270,7 @@ pub async fn set_roles(
     let target = person(app, company, id).await?;
     check_reach(actor, &target)?;
     let mut errors = ValidationErrors::new();
-    let mut roles = system_roles;
-    if !roles.contains(&SystemRole::User) {
-        roles.push(SystemRole::User);
-    }
-    roles.sort();
-    roles.dedup();
-    check_grant(actor, &roles, &mut errors, "system_roles");
+    let roles = grantable_roles(actor, system_roles, &mut errors, "system_roles");
     let defined = store::companies::list_roles(app.db(), company).await?;
     let mut role_ids: Vec<Uuid> = defined
         .iter()
@@ -508,13 +506,7 @@ pub async fn create_api_token(
     let company = require_admin(actor)?;
     let mut errors = ValidationErrors::new();
     let name = required_text(&mut errors, "name", name, 100);
-    let mut roles = roles;
-    if !roles.contains(&SystemRole::User) {
-        roles.push(SystemRole::User);
-    }
-    roles.sort();
-    roles.dedup();
-    check_grant(actor, &roles, &mut errors, "roles");
+    let roles = grantable_roles(actor, roles, &mut errors, "roles");
     if expires_at.is_some_and(|at| at <= Utc::now()) {
         errors.add("expires_at", "must be in the future");
     }

@@ -208,22 +208,20 @@ pub async fn list_roles(db: impl Exec, company: CompanyId) -> Result<Vec<Company
 }
 
 pub async fn get_role(db: impl Exec, company: CompanyId, id: Uuid) -> Result<CompanyRole> {
-    let select = Query::select()
-        .columns(ROLE_COLUMNS)
-        .from(CompanyRoles::Table)
-        .and_where(Expr::col(CompanyRoles::CompanyId).eq(company.0))
-        .and_where(Expr::col(CompanyRoles::Id).eq(id))
-        .to_owned();
-    let row: Option<RoleRow> = db.fetch_optional(&select).await?;
-    Ok(row.ok_or(StoreError::NotFound)?.into())
+    find_role(db, company, Expr::col(CompanyRoles::Id).eq(id)).await
 }
 
+/// The company's default role `user`.
 pub async fn default_role(db: impl Exec, company: CompanyId) -> Result<CompanyRole> {
+    find_role(db, company, Expr::col(CompanyRoles::IsDefault).eq(true)).await
+}
+
+async fn find_role(db: impl Exec, company: CompanyId, condition: Expr) -> Result<CompanyRole> {
     let select = Query::select()
         .columns(ROLE_COLUMNS)
         .from(CompanyRoles::Table)
         .and_where(Expr::col(CompanyRoles::CompanyId).eq(company.0))
-        .and_where(Expr::col(CompanyRoles::IsDefault).eq(true))
+        .and_where(condition)
         .to_owned();
     let row: Option<RoleRow> = db.fetch_optional(&select).await?;
     Ok(row.ok_or(StoreError::NotFound)?.into())
