@@ -152,6 +152,85 @@ fn api_router() -> OpenApiRouter<WebState> {
         .routes(routes!(admin::impersonate))
 }
 
+/// The server-rendered pages.
+fn page_router() -> Router<WebState> {
+    use axum::routing::post;
+    use routes::{account_pages as account, admin_pages as admin_page};
+    Router::new()
+        .route("/", get(pages::landing))
+        .route(
+            "/signup",
+            get(session_pages::signup_page).post(session_pages::signup_submit),
+        )
+        .route(
+            "/login",
+            get(session_pages::login_page).post(session_pages::login_submit),
+        )
+        .route("/logout", post(session_pages::logout_submit))
+        .route("/dashboard", get(session_pages::dashboard))
+        .route(
+            "/profile",
+            get(account::profile).post(account::profile_names),
+        )
+        .route("/profile/password", post(account::profile_password))
+        .route(
+            "/forgot-password",
+            get(account::forgot_page).post(account::forgot_submit),
+        )
+        .route(
+            "/reset-password",
+            get(account::reset_page).post(account::reset_submit),
+        )
+        .route(
+            "/register",
+            get(account::register_page).post(account::register_submit),
+        )
+        .route(
+            "/admin/users",
+            get(admin_page::users).post(admin_page::create_user),
+        )
+        .route(
+            "/admin/users/{id}",
+            get(admin_page::user).post(admin_page::rename_user),
+        )
+        .route("/admin/users/{id}/status", post(admin_page::change_status))
+        .route("/admin/users/{id}/roles", post(admin_page::set_roles))
+        .route("/admin/users/{id}/delete", post(admin_page::delete_user))
+        .route("/admin/invite-code", post(admin_page::rotate_invite_code))
+        .route(
+            "/admin/company-roles",
+            get(admin_page::company_roles).post(admin_page::create_company_role),
+        )
+        .route(
+            "/admin/company-roles/{id}",
+            post(admin_page::update_company_role),
+        )
+        .route(
+            "/admin/company-roles/{id}/delete",
+            post(admin_page::delete_company_role),
+        )
+        .route(
+            "/admin/api-tokens",
+            get(admin_page::api_tokens).post(admin_page::create_api_token),
+        )
+        .route(
+            "/admin/api-tokens/{id}/revoke",
+            post(admin_page::revoke_api_token),
+        )
+        .route(
+            "/staff/companies",
+            get(admin_page::companies).post(admin_page::create_company),
+        )
+        .route(
+            "/staff/companies/{id}/status",
+            post(admin_page::set_suspended),
+        )
+        .route(
+            "/staff/companies/{id}/impersonate",
+            post(admin_page::impersonate),
+        )
+}
+
 /// Every route of the server with its middleware.
 pub fn router(app: App) -> Router {
     let state = WebState {
@@ -174,17 +253,7 @@ pub fn router(app: App) -> Router {
     ));
     Router::new()
         .merge(api)
-        .route("/", get(pages::landing))
-        .route(
-            "/signup",
-            get(session_pages::signup_page).post(session_pages::signup_submit),
-        )
-        .route(
-            "/login",
-            get(session_pages::login_page).post(session_pages::login_submit),
-        )
-        .route("/logout", axum::routing::post(session_pages::logout_submit))
-        .route("/dashboard", get(session_pages::dashboard))
+        .merge(page_router())
         .route("/static/{name}", get(assets::serve_asset))
         .route_layer(axum::middleware::from_fn(middleware::record_metrics))
         .merge(docs)

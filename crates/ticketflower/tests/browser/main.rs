@@ -7,6 +7,8 @@ use fantoccini::Locator;
 use testkit::browser::Browser;
 use testkit::spawn_app;
 
+mod identity_pages;
+
 #[tokio::test]
 async fn landing_page_shows_what_ticketflower_is() {
     let app = spawn_app().await;
@@ -50,7 +52,7 @@ async fn landing_page_shows_what_ticketflower_is() {
     app.stop().await;
 }
 
-async fn fill(client: &fantoccini::Client, name: &str, value: &str) {
+pub(crate) async fn fill(client: &fantoccini::Client, name: &str, value: &str) {
     let field = client
         .find(Locator::Css(&format!("input[name='{name}']")))
         .await
@@ -59,7 +61,7 @@ async fn fill(client: &fantoccini::Client, name: &str, value: &str) {
     field.send_keys(value).await.unwrap();
 }
 
-async fn submit(client: &fantoccini::Client) {
+pub(crate) async fn submit(client: &fantoccini::Client) {
     client
         .find(Locator::Css("main form button[type='submit']"))
         .await
@@ -70,7 +72,7 @@ async fn submit(client: &fantoccini::Client) {
 }
 
 /// Waits (form submissions navigate asynchronously) for the element, then reads its text.
-async fn text_of(client: &fantoccini::Client, css: &str) -> String {
+pub(crate) async fn text_of(client: &fantoccini::Client, css: &str) -> String {
     client
         .wait()
         .at_most(std::time::Duration::from_secs(10))
@@ -83,7 +85,7 @@ async fn text_of(client: &fantoccini::Client, css: &str) -> String {
 }
 
 /// Waits until the browser is on `path`.
-async fn wait_for_path(client: &fantoccini::Client, path: &str) {
+pub(crate) async fn wait_for_path(client: &fantoccini::Client, path: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let url = client.current_url().await.unwrap();

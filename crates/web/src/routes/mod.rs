@@ -1,10 +1,13 @@
 //! Route handlers, one module per area. Each handler extracts, calls one `app` function
 //! and maps the result; no SQL and no permission logic here.
 
+pub mod account_pages;
 pub mod admin;
+pub mod admin_pages;
 pub mod assets;
 pub mod health;
 pub mod identity;
 pub mod ops;
+pub mod page_ctx;
 pub mod pages;
 pub mod session_pages;

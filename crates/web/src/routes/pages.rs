@@ -8,6 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::routes::assets;
 
 /// Values every page's layout needs.
+#[derive(Clone)]
 pub struct Layout {
     pub asset_version: &'static str,
     pub title: String,
@@ -17,6 +18,10 @@ pub struct Layout {
     pub impersonating: Option<String>,
     /// The CSRF token every form on the page carries.
     pub csrf: String,
+    /// Header links for the signed-in person's roles.
+    pub nav: Vec<crate::routes::page_ctx::NavLink>,
+    /// A one-shot message from the previous form post.
+    pub flash: Option<crate::routes::page_ctx::Flash>,
 }
 
 impl Layout {
@@ -27,6 +32,8 @@ impl Layout {
             signed_in: None,
             impersonating: None,
             csrf: String::new(),
+            nav: Vec::new(),
+            flash: None,
         }
     }
 }

@@ -6,113 +6,18 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::FieldError;
 use serde::Deserialize;
 
 use crate::auth::{ACCESS_COOKIE, Client};
-use crate::routes::pages::{Layout, render};
+use crate::routes::page_ctx::{
+    CsrfForm, PageCtx, REFRESH_COOKIE, clear_cookie, cookie, csrf_ok, csrf_rejected, csrf_token,
+    nav_for, page, with_tokens,
+};
+use crate::routes::pages::Layout;
 use crate::state::WebState;
-
-pub const REFRESH_COOKIE: &str = "tf_refresh";
-pub const CSRF_COOKIE: &str = "tf_csrf";
-
-/// Reads one cookie.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: Option<u64>) {
-    let age = max_age.map_or(String::new(), |s| format!("; Max-Age={s}"));
-    let cookie = format!("{name}={value}; Path=/; HttpOnly; Secure; SameSite=Lax{age}");
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-}
-
-fn clear_cookie(response: &mut Response, name: &str) {
-    set_cookie(response, name, "", Some(0));
-}
-
-/// The CSRF token of this browser, minted if it has none yet.
-fn csrf_token(headers: &HeaderMap) -> (String, bool) {
-    match cookie(headers, CSRF_COOKIE).filter(|c| c.len() >= 32) {
-        Some(token) => (token, false),
-        None => (app::tokens::opaque(""), true),
-    }
-}
-
-/// Renders a page, (re)issuing the CSRF cookie when the browser had none.
-fn page(status: StatusCode, template: &impl Template, csrf: &(String, bool)) -> Response {
-    let mut response = render(status, template);
-    if csrf.1 {
-        set_cookie(&mut response, CSRF_COOKIE, &csrf.0, None);
-    }
-    response
-}
-
-/// Constant-time comparison of the form's token with the cookie's.
-fn csrf_ok(headers: &HeaderMap, submitted: &str) -> bool {
-    let Some(expected) = cookie(headers, CSRF_COOKIE) else {
-        return false;
-    };
-    expected.len() == submitted.len()
-        && !expected.is_empty()
-        && expected
-            .bytes()
-            .zip(submitted.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
-
-#[derive(Template)]
-#[template(path = "message.html")]
-struct Message {
-    layout: Layout,
-    heading: String,
-    message: String,
-    back: String,
-}
-
-fn csrf_rejected(back: &str) -> Response {
-    render(
-        StatusCode::FORBIDDEN,
-        &Message {
-            layout: Layout::new("Form rejected"),
-            heading: "This form could not be accepted".into(),
-            message: "The security token of the form is missing or does not match. Reload the page and try again.".into(),
-            back: back.into(),
-        },
-    )
-}
-
-fn with_tokens(
-    mut response: Response,
-    tokens: &app::auth::TokenPair,
-    refresh_max_age: u64,
-) -> Response {
-    set_cookie(
-        &mut response,
-        ACCESS_COOKIE,
-        &tokens.access_token,
-        Some(tokens.expires_in),
-    );
-    set_cookie(
-        &mut response,
-        REFRESH_COOKIE,
-        &tokens.refresh_token,
-        Some(refresh_max_age),
-    );
-    response
-}
 
 #[derive(Template)]
 #[template(path = "signup.html")]
@@ -312,12 +217,6 @@ pub async fn login_submit(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 pub async fn logout_submit(
     State(state): State<WebState>,
     headers: HeaderMap,
@@ -343,31 +242,6 @@ pub async fn logout_submit(
     response
 }
 
-/// The signed-in person of a page request, refreshing an expired access cookie with the
-/// refresh cookie. `None` means: go to the login page.
-pub async fn page_actor(
-    state: &WebState,
-    headers: &HeaderMap,
-) -> Option<(domain::auth::Actor, Option<app::auth::TokenPair>)> {
-    if let Some(access) = cookie(headers, ACCESS_COOKIE)
-        && let Ok(actor) = app::auth::authenticate(&state.app, &access).await
-    {
-        return Some((actor, None));
-    }
-    let refresh = cookie(headers, REFRESH_COOKIE)?;
-    let pair = app::auth::refresh(&state.app, &refresh).await.ok()?;
-    let actor = app::auth::authenticate(&state.app, &pair.access_token)
-        .await
-        .ok()?;
-    Some((actor, Some(pair)))
-}
-
-pub struct Link {
-    pub href: &'static str,
-    pub title: &'static str,
-    pub description: &'static str,
-}
-
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct Dashboard {
@@ -379,68 +253,57 @@ struct Dashboard {
     links: Vec<Link>,
 }
 
+pub struct Link {
+    pub href: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+}
+
 fn links_for(actor: &domain::auth::Actor) -> Vec<Link> {
-    use domain::SystemRole;
-    let mut links = vec![Link {
+    let describe = |href: &str| match href {
+        "/profile" => "Your name, password and login history.",
+        "/admin/users" => "Approve, block and assign roles.",
+        "/admin/company-roles" => "The roles that decide who may submit what.",
+        "/admin/api-tokens" => "Credentials for integrations.",
+        "/staff/companies" => "Suspend, reactivate and impersonate.",
+        _ => "",
+    };
+    let mut links: Vec<Link> = nav_for(actor)
+        .into_iter()
+        .filter(|l| l.href != "/dashboard")
+        .map(|l| Link {
+            href: l.href,
+            title: l.title,
+            description: describe(l.href),
+        })
+        .collect();
+    links.push(Link {
         href: "/api/docs",
         title: "API reference",
         description: "Integrate with your desk.",
-    }];
-    if actor.has(SystemRole::Admin) {
-        links.push(Link {
-            href: "/api/docs#/users",
-            title: "Users and roles",
-            description: "Approve, block and assign roles.",
-        });
-    }
-    if actor.is_staff() {
-        links.push(Link {
-            href: "/api/docs#/platform",
-            title: "Companies",
-            description: "Suspend, reactivate and impersonate.",
-        });
-    }
+    });
     links
 }
 
 pub async fn dashboard(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let Some((actor, refreshed)) = page_actor(&state, &headers).await else {
-        return Redirect::to("/login").into_response();
+    let ctx = match PageCtx::open(&state, &headers, "Dashboard").await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
     };
-    let profile = match app::accounts::me(&state.app, &actor).await {
-        Ok(profile) => profile,
-        Err(error) => return crate::problem::ApiError::from(error).into_response(),
-    };
-    let csrf = csrf_token(&headers);
-    let mut layout = Layout::new("Dashboard — TicketFlower");
-    layout.csrf = csrf.0.clone();
-    layout.signed_in = Some(format!(
-        "{} {}",
-        profile.user.first_name, profile.user.last_name
-    ));
-    if actor.impersonator.is_some() {
-        layout.impersonating = profile.company.as_ref().map(|c| c.name.clone());
-    }
-    let roles = actor
+    let roles = ctx
+        .actor
         .roles
         .iter()
         .map(|r| r.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let response = page(
-        StatusCode::OK,
-        &Dashboard {
-            layout,
-            first_name: profile.user.first_name.clone(),
-            email: profile.user.email.to_string(),
-            company: profile.company.map(|c| c.name),
-            roles,
-            links: links_for(&actor),
-        },
-        &csrf,
-    );
-    match refreshed {
-        Some(pair) => with_tokens(response, &pair, state.app.settings().refresh_token_secs),
-        None => response,
-    }
+    let user = &ctx.profile.user;
+    ctx.render(&Dashboard {
+        layout: ctx.layout.clone(),
+        first_name: user.first_name.clone(),
+        email: user.email.to_string(),
+        company: ctx.profile.company.as_ref().map(|c| c.name.clone()),
+        roles,
+        links: links_for(&ctx.actor),
+    })
 }

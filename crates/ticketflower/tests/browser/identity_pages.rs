@@ -1,0 +1,427 @@
+//! The identity pages a company and platform staff use: profile, password reset,
+//! registration with an invite code and its approval, roles, API tokens, and the staff's
+//! companies page with impersonation.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use serde_json::{Value, json};
+use testkit::browser::Browser;
+use testkit::{TestApp, spawn_app};
+
+use super::{fill, submit, text_of, wait_for_path};
+
+/// Signs a company up through the API; returns its sign-up answer.
+async fn company(app: &TestApp, name: &str, email: &str) -> Value {
+    let response = app
+        .post_json(
+            "/api/v1/signup",
+            &json!({
+                "company_name": name,
+                "admin_email": email,
+                "admin_password": "correct horse 42",
+                "admin_first_name": "Ada",
+                "admin_last_name": "Admin",
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    testkit::json(response).await
+}
+
+async fn log_in(client: &Client, app: &TestApp, email: &str, password: &str) {
+    client.goto(&app.url("/login")).await.unwrap();
+    fill(client, "email", email).await;
+    fill(client, "password", password).await;
+    submit(client).await;
+    wait_for_path(client, "/dashboard").await;
+}
+
+async fn log_out(client: &Client) {
+    click(client, "//button[text()='Log out']").await;
+    wait_for_path(client, "/logout").await;
+}
+
+async fn click(client: &Client, xpath: &str) {
+    client
+        .find(Locator::XPath(xpath))
+        .await
+        .unwrap_or_else(|e| panic!("no {xpath}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Fills a field of one form of a page with several.
+async fn fill_in(client: &Client, form: &str, name: &str, value: &str) {
+    let field = client
+        .find(Locator::Css(&format!("{form} [name='{name}']")))
+        .await
+        .unwrap_or_else(|e| panic!("no {name} in {form}: {e}"));
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+async fn submit_in(client: &Client, form: &str) {
+    client
+        .find(Locator::Css(&format!("{form} button[type='submit']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The flash message of the page reached after a form post.
+async fn flash(client: &Client) -> String {
+    text_of(client, "#flash").await
+}
+
+#[tokio::test]
+async fn profile_changes_the_password_and_lists_logins() {
+    let app = spawn_app().await;
+    company(&app, "Acme", "ada@acme.io").await;
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let client = &browser.client;
+
+    // One failed attempt first, so the history has both kinds.
+    client.goto(&app.url("/login")).await.unwrap();
+    fill(client, "email", "ada@acme.io").await;
+    fill(client, "password", "wrong password 1").await;
+    submit(client).await;
+    text_of(client, "#login-error").await;
+    log_in(client, &app, "ada@acme.io", "correct horse 42").await;
+
+    click(client, "//nav//a[text()='Profile']").await;
+    wait_for_path(client, "/profile").await;
+    let history = text_of(client, "#login-history").await;
+    assert!(history.contains("signed in"), "{history}");
+    assert!(history.contains("wrong_password"), "{history}");
+    assert!(history.contains("web"), "{history}");
+
+    fill_in(client, "#names-form", "first_name", "Augusta").await;
+    submit_in(client, "#names-form").await;
+    assert_eq!(flash(client).await, "Your name was saved.");
+    assert_eq!(text_of(client, "#signed-in-as").await, "Augusta Admin");
+
+    fill_in(
+        client,
+        "#password-form",
+        "current_password",
+        "not it at all",
+    )
+    .await;
+    fill_in(
+        client,
+        "#password-form",
+        "new_password",
+        "a brand new passphrase",
+    )
+    .await;
+    submit_in(client, "#password-form").await;
+    let refused = flash(client).await;
+    assert!(
+        refused.contains("current password: is not your current password"),
+        "{refused}"
+    );
+
+    fill_in(
+        client,
+        "#password-form",
+        "current_password",
+        "correct horse 42",
+    )
+    .await;
+    fill_in(
+        client,
+        "#password-form",
+        "new_password",
+        "a brand new passphrase",
+    )
+    .await;
+    submit_in(client, "#password-form").await;
+    assert!(flash(client).await.contains("Your password was changed"));
+    // The flash is shown once.
+    client.refresh().await.unwrap();
+    text_of(client, "#login-history").await;
+    assert!(client.find(Locator::Css("#flash")).await.is_err());
+
+    log_out(client).await;
+    log_in(client, &app, "ada@acme.io", "a brand new passphrase").await;
+    browser.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_through_the_mailed_link() {
+    let app = spawn_app().await;
+    company(&app, "Acme", "ada@acme.io").await;
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let client = &browser.client;
+
+    client.goto(&app.url("/login")).await.unwrap();
+    click(client, "//a[text()='Forgot your password?']").await;
+    wait_for_path(client, "/forgot-password").await;
+    fill(client, "email", "ada@acme.io").await;
+    submit(client).await;
+    assert!(text_of(client, "#reset-sent").await.contains("on its way"));
+
+    let mail = store::mail::to_address(app.app.db(), "ada@acme.io")
+        .await
+        .unwrap();
+    assert_eq!(mail.len(), 1);
+    let link = mail[0]
+        .body
+        .split_whitespace()
+        .find(|w| w.contains("/reset-password?token="))
+        .unwrap();
+    let path = &link[link.find("/reset-password").unwrap()..];
+    client.goto(&app.url(path)).await.unwrap();
+    fill(client, "new_password", "password").await;
+    submit(client).await;
+    assert!(
+        text_of(client, "#reset-error")
+            .await
+            .contains("new password")
+    );
+    fill(client, "new_password", "reset by mail 2026").await;
+    submit(client).await;
+    assert!(text_of(client, "#reset-done").await.contains("was changed"));
+
+    // The link works once.
+    client.goto(&app.url(path)).await.unwrap();
+    fill(client, "new_password", "another one 2026").await;
+    submit(client).await;
+    assert!(
+        text_of(client, "#reset-error")
+            .await
+            .contains("invalid, used or expired")
+    );
+
+    log_in(client, &app, "ada@acme.io", "reset by mail 2026").await;
+    browser.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_invited_person_registers_and_an_admin_approves_them_and_sets_roles() {
+    let app = spawn_app().await;
+    let acme = company(&app, "Acme", "ada@acme.io").await;
+    let token = acme["access_token"].as_str().unwrap();
+    let code = testkit::json(app.get_authed("/api/v1/company", token).await).await["invite_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let client = &browser.client;
+
+    client.goto(&app.url("/register")).await.unwrap();
+    fill(client, "company_invite_code", "not-a-code").await;
+    fill(client, "email", "bo@acme.io").await;
+    fill(client, "first_name", "Bo").await;
+    fill(client, "last_name", "Worker").await;
+    fill(client, "password", "bo works hard 7").await;
+    submit(client).await;
+    assert!(
+        text_of(client, "#register-error")
+            .await
+            .contains("invite code")
+    );
+    fill(client, "company_invite_code", &code).await;
+    fill(client, "password", "bo works hard 7").await;
+    submit(client).await;
+    assert!(text_of(client, "#register-done").await.contains("approve"));
+
+    client.goto(&app.url("/login")).await.unwrap();
+    fill(client, "email", "bo@acme.io").await;
+    fill(client, "password", "bo works hard 7").await;
+    submit(client).await;
+    assert!(text_of(client, "#login-error").await.contains("approval"));
+
+    log_in(client, &app, "ada@acme.io", "correct horse 42").await;
+    client.goto(&app.url("/admin/company-roles")).await.unwrap();
+    fill_in(client, "#add-role", "name", "finance").await;
+    submit_in(client, "#add-role").await;
+    assert_eq!(flash(client).await, "The role `finance` was added.");
+
+    client
+        .goto(&app.url("/admin/users?status=pending"))
+        .await
+        .unwrap();
+    let rows = client
+        .find_all(Locator::Css("#users tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(text_of(client, "#users tbody").await.contains("bo@acme.io"));
+    click(
+        client,
+        "//tr[@data-email='bo@acme.io']//button[text()='approve']",
+    )
+    .await;
+    assert_eq!(flash(client).await, "bo@acme.io was approved.");
+    let row = text_of(client, "tr[data-email='bo@acme.io']").await;
+    assert!(row.contains("active"), "{row}");
+
+    click(client, "//a[text()='Bo Worker']").await;
+    click(
+        client,
+        "//input[@name='system_roles' and @value='task_worker']",
+    )
+    .await;
+    click(
+        client,
+        "//input[@name='company_roles' and @value='finance']",
+    )
+    .await;
+    submit_in(client, "#roles-form").await;
+    assert_eq!(flash(client).await, "The roles were saved.");
+    let checked = client
+        .find(Locator::Css("input[name='company_roles'][value='finance']"))
+        .await
+        .unwrap()
+        .prop("checked")
+        .await
+        .unwrap();
+    assert_eq!(checked.as_deref(), Some("true"));
+
+    // The roles are the app's, whichever door they came through.
+    let bo = testkit::json(app.get_authed("/api/v1/users?q=bo%40acme", token).await).await;
+    let roles = &bo["items"][0]["system_roles"];
+    assert!(
+        roles.as_array().unwrap().contains(&json!("task_worker")),
+        "{bo}"
+    );
+
+    // Filters narrow the list.
+    client
+        .goto(&app.url("/admin/users?role=task_worker"))
+        .await
+        .unwrap();
+    let listed = text_of(client, "#users tbody").await;
+    assert!(
+        listed.contains("bo@acme.io") && !listed.contains("ada@acme.io"),
+        "{listed}"
+    );
+
+    log_out(client).await;
+    log_in(client, &app, "bo@acme.io", "bo works hard 7").await;
+    // Not an admin: the admin pages are refused.
+    client.goto(&app.url("/admin/users")).await.unwrap();
+    assert_eq!(text_of(client, "h1").await, "Forbidden");
+    browser.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_api_token_is_shown_once_works_and_is_revoked() {
+    let app = spawn_app().await;
+    company(&app, "Acme", "ada@acme.io").await;
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let client = &browser.client;
+    log_in(client, &app, "ada@acme.io", "correct horse 42").await;
+
+    client.goto(&app.url("/admin/api-tokens")).await.unwrap();
+    fill_in(client, "#new-token", "name", "CRM sync").await;
+    click(client, "//input[@name='roles' and @value='ticket_admin']").await;
+    submit_in(client, "#new-token").await;
+    let secret = text_of(client, "#token-secret").await;
+    assert!(secret.starts_with("tfk_"), "{secret}");
+    let me = app.get_authed("/api/v1/me", &secret).await;
+    assert_eq!(me.status(), 200);
+
+    client.goto(&app.url("/admin/api-tokens")).await.unwrap();
+    assert!(client.find(Locator::Css("#token-secret")).await.is_err());
+    click(
+        client,
+        "//tr[@data-token='CRM sync']//button[text()='Revoke']",
+    )
+    .await;
+    client.accept_alert().await.unwrap();
+    assert_eq!(flash(client).await, "The token was revoked.");
+    assert!(
+        text_of(client, "tr[data-token='CRM sync']")
+            .await
+            .contains("revoked")
+    );
+    let me = app.get_authed("/api/v1/me", &secret).await;
+    assert_eq!(me.status(), 401);
+    browser.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn staff_impersonate_a_company_whose_name_shows_on_every_page_and_suspend_it() {
+    let app = spawn_app().await;
+    company(&app, "Acme", "ada@acme.io").await;
+    app::platform::create_superuser(&app.app, "staff@ticketflower.dev", "staff passphrase 1")
+        .await
+        .unwrap();
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let client = &browser.client;
+    log_in(client, &app, "staff@ticketflower.dev", "staff passphrase 1").await;
+    click(client, "//nav//a[text()='Companies']").await;
+    wait_for_path(client, "/staff/companies").await;
+    assert!(client.find(Locator::Css("#impersonation")).await.is_err());
+
+    click(
+        client,
+        "//tr[@data-company='Acme']//button[text()='Impersonate']",
+    )
+    .await;
+    wait_for_path(client, "/dashboard").await;
+    for path in [
+        "/dashboard",
+        "/profile",
+        "/admin/users",
+        "/admin/api-tokens",
+    ] {
+        client.goto(&app.url(path)).await.unwrap();
+        let banner = text_of(client, "#impersonation").await;
+        assert!(banner.contains("Acme"), "{path}: {banner}");
+    }
+    // What staff do inside is marked as impersonated.
+    client.goto(&app.url("/admin/company-roles")).await.unwrap();
+    fill_in(client, "#add-role", "name", "auditors").await;
+    submit_in(client, "#add-role").await;
+    flash(client).await;
+    let events = store::events::read_after(app.app.db(), &store::events::Scope::All, 0, 1000)
+        .await
+        .unwrap();
+    let created = events
+        .iter()
+        .find(|e| e.kind == "company_role.created")
+        .expect("role creation event");
+    assert!(
+        created.payload.get("impersonated_by").is_some(),
+        "{created:?}"
+    );
+
+    log_out(client).await;
+    log_in(client, &app, "staff@ticketflower.dev", "staff passphrase 1").await;
+    client.goto(&app.url("/staff/companies")).await.unwrap();
+    click(
+        client,
+        "//tr[@data-company='Acme']//button[text()='Suspend']",
+    )
+    .await;
+    assert_eq!(flash(client).await, "Acme is now suspended.");
+    assert!(
+        client
+            .find(Locator::XPath(
+                "//tr[@data-company='Acme']//button[text()='Impersonate']"
+            ))
+            .await
+            .is_err()
+    );
+    log_out(client).await;
+
+    client.goto(&app.url("/login")).await.unwrap();
+    fill(client, "email", "ada@acme.io").await;
+    fill(client, "password", "correct horse 42").await;
+    submit(client).await;
+    assert!(text_of(client, "#login-error").await.contains("suspended"));
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    browser.close().await;
+    app.stop().await;
+}

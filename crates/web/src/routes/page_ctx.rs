@@ -1,0 +1,400 @@
+//! What every signed-in page shares: the cookies that carry the API's tokens, the
+//! double-submit CSRF token, the header (who is signed in, links by role, the impersonated
+//! company) and one-shot flash messages that survive the redirect after a form post.
+
+// A page helper fails with the response to send (a redirect, an error page); it is built
+// once per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+use askama::Template;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::SystemRole;
+use domain::auth::Actor;
+
+use crate::auth::ACCESS_COOKIE;
+use crate::routes::pages::{Layout, render};
+use crate::state::WebState;
+
+/// Answers an `Err` of a page helper (a redirect to login, a rejected form) as is.
+macro_rules! open_or_return {
+    ($e:expr) => {
+        match $e {
+            Ok(ctx) => ctx,
+            Err(response) => return response,
+        }
+    };
+}
+pub(crate) use open_or_return;
+
+pub const REFRESH_COOKIE: &str = "tf_refresh";
+pub const CSRF_COOKIE: &str = "tf_csrf";
+const FLASH_COOKIE: &str = "tf_flash";
+
+/// Reads one cookie.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+pub fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: Option<u64>) {
+    let age = max_age.map_or(String::new(), |s| format!("; Max-Age={s}"));
+    let cookie = format!("{name}={value}; Path=/; HttpOnly; Secure; SameSite=Lax{age}");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+pub fn clear_cookie(response: &mut Response, name: &str) {
+    set_cookie(response, name, "", Some(0));
+}
+
+/// The CSRF token of this browser and whether it was minted just now.
+pub fn csrf_token(headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, CSRF_COOKIE).filter(|c| c.len() >= 32) {
+        Some(token) => (token, false),
+        None => (app::tokens::opaque(""), true),
+    }
+}
+
+/// Renders a page, (re)issuing the CSRF cookie when the browser had none.
+pub fn page(status: StatusCode, template: &impl Template, csrf: &(String, bool)) -> Response {
+    let mut response = render(status, template);
+    if csrf.1 {
+        set_cookie(&mut response, CSRF_COOKIE, &csrf.0, None);
+    }
+    response
+}
+
+/// Constant-time comparison of the form's token with the cookie's.
+pub fn csrf_ok(headers: &HeaderMap, submitted: &str) -> bool {
+    let Some(expected) = cookie(headers, CSRF_COOKIE) else {
+        return false;
+    };
+    expected.len() == submitted.len()
+        && !expected.is_empty()
+        && expected
+            .bytes()
+            .zip(submitted.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message {
+    pub layout: Layout,
+    pub heading: String,
+    pub message: String,
+    pub back: String,
+}
+
+pub fn csrf_rejected(back: &str) -> Response {
+    render(
+        StatusCode::FORBIDDEN,
+        &Message {
+            layout: Layout::new("Form rejected"),
+            heading: "This form could not be accepted".into(),
+            message: "The security token of the form is missing or does not match. Reload the page and try again.".into(),
+            back: back.into(),
+        },
+    )
+}
+
+pub fn with_tokens(
+    mut response: Response,
+    tokens: &app::auth::TokenPair,
+    refresh_max_age: u64,
+) -> Response {
+    set_cookie(
+        &mut response,
+        ACCESS_COOKIE,
+        &tokens.access_token,
+        Some(tokens.expires_in),
+    );
+    set_cookie(
+        &mut response,
+        REFRESH_COOKIE,
+        &tokens.refresh_token,
+        Some(refresh_max_age),
+    );
+    response
+}
+
+/// The signed-in person of a page request, refreshing an expired access cookie with the
+/// refresh cookie. `None` means: go to the login page.
+pub async fn page_actor(
+    state: &WebState,
+    headers: &HeaderMap,
+) -> Option<(Actor, Option<app::auth::TokenPair>)> {
+    if let Some(access) = cookie(headers, ACCESS_COOKIE)
+        && let Ok(actor) = app::auth::authenticate(&state.app, &access).await
+    {
+        return Some((actor, None));
+    }
+    let refresh = cookie(headers, REFRESH_COOKIE)?;
+    let pair = app::auth::refresh(&state.app, &refresh).await.ok()?;
+    let actor = app::auth::authenticate(&state.app, &pair.access_token)
+        .await
+        .ok()?;
+    Some((actor, Some(pair)))
+}
+
+/// A message shown once on the next page, after a redirect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flash {
+    pub ok: bool,
+    pub text: String,
+}
+
+impl Flash {
+    pub fn ok(text: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            text: text.into(),
+        }
+    }
+
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            text: text.into(),
+        }
+    }
+
+    /// Cookie-safe encoding: base64 of `"1:" | "0:"` and the text.
+    fn encode(&self) -> String {
+        let raw = format!("{}:{}", u8::from(self.ok), self.text);
+        URL_SAFE_NO_PAD.encode(raw.as_bytes())
+    }
+
+    fn decode(value: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
+        let raw = String::from_utf8(bytes).ok()?;
+        let (ok, text) = raw.split_once(':')?;
+        Some(Self {
+            ok: ok == "1",
+            text: text.chars().take(500).collect(),
+        })
+    }
+
+    /// Turns a use-case error into a message for the person who filled the form; errors
+    /// that are not theirs to fix become the usual problem response.
+    pub fn from_error(error: app::AppError) -> Result<Self, Response> {
+        use app::AppError;
+        let text = match error {
+            AppError::Validation(errors) => errors
+                .0
+                .iter()
+                .map(|e| format!("{}: {}", e.field.replace('_', " "), e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            AppError::Conflict { field, message } => match field {
+                Some(field) => format!("{}: {message}", field.replace('_', " ")),
+                None => message,
+            },
+            AppError::Forbidden(why) => format!("Not allowed: {why}."),
+            AppError::NotFound => "That no longer exists.".into(),
+            other => return Err(error_page(other)),
+        };
+        Ok(Self::error(text))
+    }
+}
+
+/// An error no form can fix, as an HTML page. The status and the response extensions
+/// (the internal cause the logging middleware reports) are those of the API's problem.
+pub fn error_page(error: app::AppError) -> Response {
+    let (mut parts, _) = crate::problem::ApiError::from(error)
+        .into_response()
+        .into_parts();
+    let heading = parts
+        .status
+        .canonical_reason()
+        .unwrap_or("Something went wrong");
+    let message = if parts.status.is_server_error() {
+        "The server could not finish this request. Try again in a moment."
+    } else {
+        "This page cannot be shown to you."
+    };
+    let (html_parts, body) = render(
+        parts.status,
+        &Message {
+            layout: Layout::new(heading),
+            heading: heading.into(),
+            message: message.into(),
+            back: "/dashboard".into(),
+        },
+    )
+    .into_parts();
+    parts.headers = html_parts.headers;
+    Response::from_parts(parts, body)
+}
+
+/// A link in the header.
+#[derive(Clone)]
+pub struct NavLink {
+    pub href: &'static str,
+    pub title: &'static str,
+}
+
+/// The pages a person may open, by role; the dashboard and the header share this list.
+pub fn nav_for(actor: &Actor) -> Vec<NavLink> {
+    let mut links = vec![
+        NavLink {
+            href: "/dashboard",
+            title: "Dashboard",
+        },
+        NavLink {
+            href: "/profile",
+            title: "Profile",
+        },
+    ];
+    if actor.company_id.is_some() && actor.has(SystemRole::Admin) {
+        links.extend([
+            NavLink {
+                href: "/admin/users",
+                title: "Users",
+            },
+            NavLink {
+                href: "/admin/company-roles",
+                title: "Company roles",
+            },
+            NavLink {
+                href: "/admin/api-tokens",
+                title: "API tokens",
+            },
+        ]);
+    }
+    if actor.is_staff() && actor.impersonator.is_none() {
+        links.push(NavLink {
+            href: "/staff/companies",
+            title: "Companies",
+        });
+    }
+    links
+}
+
+/// A signed-in page request: who is asking, the layout to render them and what has to be
+/// sent back with any response (renewed tokens, a fresh CSRF cookie, a consumed flash).
+pub struct PageCtx {
+    pub actor: Actor,
+    pub profile: app::accounts::Profile,
+    pub layout: Layout,
+    csrf_minted: bool,
+    refreshed: Option<app::auth::TokenPair>,
+    flash_seen: bool,
+    refresh_max_age: u64,
+}
+
+impl PageCtx {
+    /// Opens a page for GET: redirects to the login page when nobody is signed in.
+    pub async fn open(
+        state: &WebState,
+        headers: &HeaderMap,
+        title: &str,
+    ) -> Result<Self, Response> {
+        let Some((actor, refreshed)) = page_actor(state, headers).await else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        let profile = app::accounts::me(&state.app, &actor)
+            .await
+            .map_err(error_page)?;
+        let csrf = csrf_token(headers);
+        let mut layout = Layout::new(format!("{title} — TicketFlower"));
+        layout.csrf = csrf.0;
+        layout.signed_in = Some(format!(
+            "{} {}",
+            profile.user.first_name, profile.user.last_name
+        ));
+        if actor.impersonator.is_some() {
+            layout.impersonating = profile.company.as_ref().map(|c| c.name.clone());
+        }
+        layout.nav = nav_for(&actor);
+        let flash = cookie(headers, FLASH_COOKIE);
+        layout.flash = flash.as_deref().and_then(Flash::decode);
+        Ok(Self {
+            actor,
+            profile,
+            layout,
+            csrf_minted: csrf.1,
+            refreshed,
+            flash_seen: flash.is_some(),
+            refresh_max_age: state.app.settings().refresh_token_secs,
+        })
+    }
+
+    /// Opens a form post: the CSRF token must match before anything else happens.
+    pub async fn post(
+        state: &WebState,
+        headers: &HeaderMap,
+        submitted_csrf: &str,
+        back: &str,
+    ) -> Result<Self, Response> {
+        if !csrf_ok(headers, submitted_csrf) {
+            return Err(csrf_rejected(back));
+        }
+        Self::open(state, headers, "").await
+    }
+
+    /// Adds what this request owes the browser to a response.
+    fn finish(&self, mut response: Response) -> Response {
+        if self.csrf_minted {
+            set_cookie(&mut response, CSRF_COOKIE, &self.layout.csrf, None);
+        }
+        if self.flash_seen {
+            clear_cookie(&mut response, FLASH_COOKIE);
+        }
+        match &self.refreshed {
+            Some(pair) => with_tokens(response, pair, self.refresh_max_age),
+            None => response,
+        }
+    }
+
+    pub fn render(&self, template: &impl Template) -> Response {
+        self.finish(render(StatusCode::OK, template))
+    }
+
+    /// Post/redirect/get with a message for the next page.
+    pub fn redirect(&self, to: &str, flash: Flash) -> Response {
+        // Set after `finish`, which may clear a consumed flash: the later cookie wins.
+        let mut response = self.finish(Redirect::to(to).into_response());
+        set_cookie(&mut response, FLASH_COOKIE, &flash.encode(), Some(60));
+        response
+    }
+
+    /// Redirects with the outcome of a use case: `done` on success, the error otherwise.
+    pub fn outcome<T>(
+        &self,
+        to: &str,
+        result: app::Result<T>,
+        done: impl FnOnce(T) -> String,
+    ) -> Response {
+        match result {
+            Ok(value) => self.redirect(to, Flash::ok(done(value))),
+            Err(error) => match Flash::from_error(error) {
+                Ok(flash) => self.redirect(to, flash),
+                Err(response) => self.finish(response),
+            },
+        }
+    }
+
+    /// The page's data, or the error page.
+    pub fn load<T>(&self, result: app::Result<T>) -> Result<T, Response> {
+        result.map_err(|e| self.finish(error_page(e)))
+    }
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf_token: String,
+}
