@@ -39,6 +39,7 @@ struct Inner {
     passwords: passwords::Passwords,
     jobs: JobRegistry,
     job_wakeup: tokio::sync::Notify,
+    mailer: Option<mail::Mailer>,
 }
 
 impl App {
@@ -46,6 +47,11 @@ impl App {
     /// run; [`JobRegistry::standard`] has TicketFlower's own.
     pub fn new(db: Db, settings: Settings, secrets: Secrets, jobs: JobRegistry) -> Self {
         let passwords = passwords::Passwords::new(&settings);
+        // The binary checks the mail settings before it gets here (see `Mailer`).
+        let mailer = mail::Mailer::from_settings(&settings).unwrap_or_else(|error| {
+            tracing::error!(%error, "mail settings unusable; mail is logged instead");
+            None
+        });
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -54,6 +60,7 @@ impl App {
                 passwords,
                 jobs,
                 job_wakeup: tokio::sync::Notify::new(),
+                mailer,
             }),
         }
     }
@@ -72,6 +79,10 @@ impl App {
 
     pub(crate) fn passwords(&self) -> &passwords::Passwords {
         &self.inner.passwords
+    }
+
+    pub(crate) fn mailer(&self) -> Option<&mail::Mailer> {
+        self.inner.mailer.as_ref()
     }
 
     pub(crate) fn job_registry(&self) -> &JobRegistry {

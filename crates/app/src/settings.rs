@@ -70,6 +70,11 @@ pub struct Settings {
     /// Failed logins from one IP address within `login_ip_window_secs` that block it.
     pub login_ip_max_failures: usize,
     pub login_ip_window_secs: u64,
+    /// Outgoing mail server, as a URL: `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465`. Unset: mail is written to the log.
+    pub smtp_url: Option<SecretString>,
+    /// The `From` of every mail.
+    pub mail_from: String,
 }
 
 impl Default for Settings {
@@ -99,6 +104,8 @@ impl Default for Settings {
             login_account_window_secs: 15 * 60,
             login_ip_max_failures: 20,
             login_ip_window_secs: 5 * 60,
+            smtp_url: None,
+            mail_from: "TicketFlower <no-reply@localhost>".into(),
         }
     }
 }
@@ -126,6 +133,7 @@ struct Defaults {
     login_account_window_secs: u64,
     login_ip_max_failures: usize,
     login_ip_window_secs: u64,
+    mail_from: String,
 }
 
 impl Settings {
@@ -153,6 +161,7 @@ impl Settings {
             login_account_window_secs: d.login_account_window_secs,
             login_ip_max_failures: d.login_ip_max_failures,
             login_ip_window_secs: d.login_ip_window_secs,
+            mail_from: d.mail_from,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {

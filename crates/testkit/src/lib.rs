@@ -5,6 +5,7 @@
 pub mod browser;
 mod db;
 mod server;
+pub mod smtp;
 
 pub use db::{TestDb, TestDbKind};
 pub use server::{TestApp, json, spawn_app, spawn_app_with, test_settings};

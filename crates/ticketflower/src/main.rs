@@ -143,6 +143,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<store::Db> {
 
 async fn build_app(settings: Settings) -> anyhow::Result<App> {
     let secrets = Secrets::load(&settings)?;
+    app::mail::Mailer::from_settings(&settings)?;
     let db = connect(&settings).await?;
     if settings.migrate_on_start {
         store::migrations::run(&db)

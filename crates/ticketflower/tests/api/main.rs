@@ -10,5 +10,6 @@ mod events;
 mod health;
 mod identity;
 mod jobs;
+mod mail;
 mod storage;
 mod tenancy;

@@ -136,3 +136,55 @@ fn json_items_len(text: &str) -> usize {
         .unwrap()
         .len()
 }
+
+/// The pages take the same path through the app layer: A's admin, signed in with cookies,
+/// gets the not-found page for B's user, and B's forms posted by A change nothing.
+#[tokio::test]
+async fn admin_pages_hide_the_other_company() {
+    let app = spawn_app().await;
+    let a = signup(&app, "Alpha", "admin@alpha.io").await;
+    let b = signup(&app, "Beta", "admin@beta.io").await;
+    let b_user = create_user(&app, &b.access, "worker@beta.io", &["task_worker"]).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let csrf = "c".repeat(43);
+    let cookies = format!("tf_access={}; tf_csrf={csrf}", a.access);
+
+    let page = client
+        .get(app.url(&format!("/admin/users/{b_user}")))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(page.text().await.unwrap().contains("<html"));
+
+    let list = client
+        .get(app.url("/admin/users?q=beta"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!list.contains("worker@beta.io") && !list.contains("admin@beta.io"));
+
+    let post = client
+        .post(app.url(&format!("/admin/users/{b_user}/status")))
+        .header("cookie", &cookies)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf_token={csrf}&action=block"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 303);
+    let user = json(
+        app.get_authed(&format!("/api/v1/users/{b_user}"), &b.access)
+            .await,
+    )
+    .await;
+    assert_eq!(user["status"], "active");
+}
