@@ -42,11 +42,18 @@ impl AppError {
 }
 
 /// Unique indexes whose violation is the user's doing, with the field to blame.
-const CONFLICTS: &[(&str, &str, &str)] = &[(
-    "users_email_key",
-    "email",
-    "a user with this email already exists",
-)];
+const CONFLICTS: &[(&str, &str, &str)] = &[
+    (
+        "users_email_key",
+        "email",
+        "a user with this email already exists",
+    ),
+    (
+        "design_objects_workflow_id_kind_key_key",
+        "key",
+        "is already used by another object of this kind in this workflow",
+    ),
+];
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod admin;
 mod audit;
 pub mod auth;
+pub mod design;
 mod error;
 pub mod jobs;
 pub mod mail;

@@ -75,6 +75,9 @@ pub struct Settings {
     pub smtp_url: Option<SecretString>,
     /// The `From` of every mail.
     pub mail_from: String,
+    /// Bounds of an action task's `timeout_seconds`.
+    pub action_min_timeout_secs: u32,
+    pub action_max_timeout_secs: u32,
 }
 
 impl Default for Settings {
@@ -106,6 +109,8 @@ impl Default for Settings {
             login_ip_window_secs: 5 * 60,
             smtp_url: None,
             mail_from: "TicketFlower <no-reply@localhost>".into(),
+            action_min_timeout_secs: 1,
+            action_max_timeout_secs: 300,
         }
     }
 }
@@ -134,6 +139,8 @@ struct Defaults {
     login_ip_max_failures: usize,
     login_ip_window_secs: u64,
     mail_from: String,
+    action_min_timeout_secs: u32,
+    action_max_timeout_secs: u32,
 }
 
 impl Settings {
@@ -162,6 +169,8 @@ impl Settings {
             login_ip_max_failures: d.login_ip_max_failures,
             login_ip_window_secs: d.login_ip_window_secs,
             mail_from: d.mail_from,
+            action_min_timeout_secs: d.action_min_timeout_secs,
+            action_max_timeout_secs: d.action_max_timeout_secs,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {
@@ -199,6 +208,15 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{}", self.bind))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// The bounds a workflow design must stay within.
+    pub fn workflow_limits(&self) -> domain::workflow::Limits {
+        domain::workflow::Limits {
+            min_timeout_seconds: self.action_min_timeout_secs,
+            max_timeout_seconds: self.action_max_timeout_secs,
+            ..Default::default()
+        }
     }
 
     pub fn serves_https(&self) -> bool {

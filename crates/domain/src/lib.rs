@@ -14,6 +14,7 @@ pub mod password;
 pub mod roles;
 pub mod user;
 pub mod validation;
+pub mod workflow;
 
 pub use email::Email;
 pub use ids::*;

@@ -89,6 +89,31 @@ pub fn required_text(
     }
 }
 
+/// Names the field of a serde error: serde reports a missing field at its parent's path,
+/// and the message carries a position only useful to a parser.
+pub fn name_serde_field(path: &str, message: &str) -> (String, String) {
+    let without_position = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned();
+    if let Some(rest) = without_position.strip_prefix("missing field `") {
+        let name = rest.trim_end_matches('`');
+        let field = if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        return (field, "is required".into());
+    }
+    let field = if path == "." || path.is_empty() {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    };
+    (field, without_position)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 pub mod api_tokens;
 pub mod companies;
 mod db;
+pub mod design;
 mod error;
 pub mod events;
 pub mod jobs;

@@ -164,3 +164,38 @@ pub enum ApiTokens {
     LastUsedAt,
     CreatedAt,
 }
+
+/// Workflows, tasks, transitions and ticket types while they are being designed: one row
+/// per object, its editable content in `spec` (see docs/decisions.md).
+#[derive(Iden, Clone, Copy)]
+pub enum DesignObjects {
+    Table,
+    Id,
+    CompanyId,
+    WorkflowId,
+    Kind,
+    Key,
+    Title,
+    Status,
+    Version,
+    Spec,
+    CreatedBy,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// Published, immutable snapshots of a workflow with its tasks, transitions and ticket
+/// types; tickets pin one of them.
+#[derive(Iden, Clone, Copy)]
+pub enum WorkflowVersions {
+    Table,
+    Id,
+    CompanyId,
+    WorkflowId,
+    Version,
+    Status,
+    Snapshot,
+    PublishedBy,
+    PublishedAt,
+    UpdatedAt,
+}

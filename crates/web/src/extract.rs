@@ -71,7 +71,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                     .detail(message),
             );
         }
-        let (field, message) = name_field(&path, &message);
+        let (field, message) = domain::validation::name_serde_field(&path, &message);
         ApiError::Request(
             Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -82,30 +82,6 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             .field(field, message),
         )
     })
-}
-
-/// serde reports a missing field at its parent's path; name the field itself.
-fn name_field(path: &str, message: &str) -> (String, String) {
-    let without_position = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(message)
-        .to_owned();
-    if let Some(rest) = without_position.strip_prefix("missing field `") {
-        let name = rest.trim_end_matches('`');
-        let field = if path == "." || path.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{path}.{name}")
-        };
-        return (field, "is required".into());
-    }
-    let field = if path == "." || path.is_empty() {
-        "body".to_owned()
-    } else {
-        path.to_owned()
-    };
-    (field, without_position)
 }
 
 /// Query-string extractor with problem+json rejections.

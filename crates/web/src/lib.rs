@@ -36,7 +36,7 @@ pub use problem::{ApiError, ApiResult, Problem};
 pub use state::WebState;
 
 use crate::problem::Problem as ProblemDoc;
-use crate::routes::{admin, assets, health, identity, ops, pages, session_pages};
+use crate::routes::{admin, assets, design, health, identity, ops, pages, session_pages};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -150,6 +150,41 @@ fn api_router() -> OpenApiRouter<WebState> {
         .routes(routes!(admin::suspend_company))
         .routes(routes!(admin::reactivate_company))
         .routes(routes!(admin::impersonate))
+        .routes(routes!(design::list_workflows, design::create_workflow))
+        .routes(routes!(
+            design::get_workflow,
+            design::update_workflow,
+            design::delete_workflow
+        ))
+        .routes(routes!(design::list_tasks, design::create_task))
+        .routes(routes!(
+            design::get_task,
+            design::update_task,
+            design::delete_task
+        ))
+        .routes(routes!(design::list_transitions, design::create_transition))
+        .routes(routes!(
+            design::get_transition,
+            design::update_transition,
+            design::delete_transition
+        ))
+        .routes(routes!(
+            design::list_ticket_types,
+            design::create_ticket_type
+        ))
+        .routes(routes!(
+            design::get_ticket_type,
+            design::update_ticket_type,
+            design::delete_ticket_type
+        ))
+        .routes(routes!(design::publish))
+        .routes(routes!(design::deprecate))
+        .routes(routes!(design::archive))
+        .routes(routes!(design::versions))
+        .routes(routes!(design::export_bundle))
+        .routes(routes!(design::graph_svg))
+        .routes(routes!(design::graph_mermaid))
+        .routes(routes!(design::import_bundle))
 }
 
 /// The server-rendered pages.

@@ -5,6 +5,7 @@
 
 mod cli;
 mod common;
+mod design;
 mod errors;
 mod events;
 mod health;

@@ -5,6 +5,7 @@ pub mod account_pages;
 pub mod admin;
 pub mod admin_pages;
 pub mod assets;
+pub mod design;
 pub mod health;
 pub mod identity;
 pub mod ops;
