@@ -80,6 +80,10 @@ pub fn can_design(actor: &Actor) -> bool {
     designer(actor).is_ok()
 }
 
+pub fn can_read_designs(actor: &Actor) -> bool {
+    reader(actor).is_ok()
+}
+
 /// What a workflow row stores: the workflow's own fields (its tasks and transitions are
 /// rows of their own).
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -190,7 +190,7 @@ fn api_router() -> OpenApiRouter<WebState> {
 /// The server-rendered pages.
 fn page_router() -> Router<WebState> {
     use axum::routing::post;
-    use routes::{account_pages as account, admin_pages as admin_page};
+    use routes::{account_pages as account, admin_pages as admin_page, design_pages as designer};
     Router::new()
         .route("/", get(pages::landing))
         .route(
@@ -263,6 +263,32 @@ fn page_router() -> Router<WebState> {
         .route(
             "/staff/companies/{id}/impersonate",
             post(admin_page::impersonate),
+        )
+        .route(
+            "/design/workflows",
+            get(designer::workflows).post(designer::create_workflow),
+        )
+        .route("/design/workflows/{id}", get(designer::workflow))
+        .route(
+            "/design/workflows/{id}/life-cycle",
+            post(designer::life_cycle),
+        )
+        .route(
+            "/design/workflows/{id}/add/{kind}",
+            post(designer::add_object),
+        )
+        .route(
+            "/design/bundles/new",
+            get(designer::bundle_page).post(designer::bundle_submit),
+        )
+        .route("/design/objects/{kind}/{id}", get(designer::object))
+        .route(
+            "/design/objects/{kind}/{id}/edit",
+            post(designer::update_object),
+        )
+        .route(
+            "/design/objects/{kind}/{id}/delete",
+            post(designer::delete_object),
         )
 }
 

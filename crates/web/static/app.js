@@ -12,3 +12,10 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+// A file input with data-fill="<name>" loads the chosen file into that textarea.
+document.addEventListener("change", (event) => {
+  const input = event.target.closest("input[type=file][data-fill]");
+  if (!input || !input.files.length) return;
+  const target = input.form.querySelector(`textarea[name="${input.dataset.fill}"]`);
+  input.files[0].text().then((text) => { target.value = text; });
+});

@@ -12,7 +12,7 @@ use testkit::{TestApp, spawn_app};
 use super::{fill, submit, text_of, wait_for_path};
 
 /// Signs a company up through the API; returns its sign-up answer.
-async fn company(app: &TestApp, name: &str, email: &str) -> Value {
+pub(crate) async fn company(app: &TestApp, name: &str, email: &str) -> Value {
     let response = app
         .post_json(
             "/api/v1/signup",
@@ -29,7 +29,7 @@ async fn company(app: &TestApp, name: &str, email: &str) -> Value {
     testkit::json(response).await
 }
 
-async fn log_in(client: &Client, app: &TestApp, email: &str, password: &str) {
+pub(crate) async fn log_in(client: &Client, app: &TestApp, email: &str, password: &str) {
     client.goto(&app.url("/login")).await.unwrap();
     fill(client, "email", email).await;
     fill(client, "password", password).await;
@@ -37,14 +37,17 @@ async fn log_in(client: &Client, app: &TestApp, email: &str, password: &str) {
     wait_for_path(client, "/dashboard").await;
 }
 
-async fn log_out(client: &Client) {
+pub(crate) async fn log_out(client: &Client) {
     click(client, "//button[text()='Log out']").await;
     wait_for_path(client, "/logout").await;
 }
 
-async fn click(client: &Client, xpath: &str) {
+pub(crate) async fn click(client: &Client, xpath: &str) {
+    // The URL changes before the new page's DOM is complete: wait for the element.
     client
-        .find(Locator::XPath(xpath))
+        .wait()
+        .at_most(std::time::Duration::from_secs(10))
+        .for_element(Locator::XPath(xpath))
         .await
         .unwrap_or_else(|e| panic!("no {xpath}: {e}"))
         .click()
@@ -53,7 +56,7 @@ async fn click(client: &Client, xpath: &str) {
 }
 
 /// Fills a field of one form of a page with several.
-async fn fill_in(client: &Client, form: &str, name: &str, value: &str) {
+pub(crate) async fn fill_in(client: &Client, form: &str, name: &str, value: &str) {
     let field = client
         .find(Locator::Css(&format!("{form} [name='{name}']")))
         .await
@@ -62,7 +65,7 @@ async fn fill_in(client: &Client, form: &str, name: &str, value: &str) {
     field.send_keys(value).await.unwrap();
 }
 
-async fn submit_in(client: &Client, form: &str) {
+pub(crate) async fn submit_in(client: &Client, form: &str) {
     client
         .find(Locator::Css(&format!("{form} button[type='submit']")))
         .await
@@ -73,7 +76,7 @@ async fn submit_in(client: &Client, form: &str) {
 }
 
 /// The flash message of the page reached after a form post.
-async fn flash(client: &Client) -> String {
+pub(crate) async fn flash(client: &Client) -> String {
     text_of(client, "#flash").await
 }
 
@@ -308,7 +311,7 @@ async fn an_invited_person_registers_and_an_admin_approves_them_and_sets_roles()
     log_in(client, &app, "bo@acme.io", "bo works hard 7").await;
     // Not an admin: the admin pages are refused.
     client.goto(&app.url("/admin/users")).await.unwrap();
-    assert_eq!(text_of(client, "h1").await, "Forbidden");
+    super::text_with(client, "h1", "Forbidden").await;
     browser.close().await;
     app.stop().await;
 }

@@ -7,6 +7,7 @@ use fantoccini::Locator;
 use testkit::browser::Browser;
 use testkit::spawn_app;
 
+mod design_pages;
 mod identity_pages;
 
 #[tokio::test]
@@ -71,17 +72,29 @@ pub(crate) async fn submit(client: &fantoccini::Client) {
         .unwrap();
 }
 
-/// Waits (form submissions navigate asynchronously) for the element, then reads its text.
+/// Waits (form submissions navigate asynchronously) for the element, then reads its text;
+/// an element that goes stale because the page navigated meanwhile is looked up again.
 pub(crate) async fn text_of(client: &fantoccini::Client, css: &str) -> String {
-    client
-        .wait()
-        .at_most(std::time::Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    text_with(client, css, "").await
+}
+
+/// Like [`text_of`], but waits until the text contains `needle`: for elements the page
+/// before a navigation also had (a heading), so the old page's text is never returned.
+pub(crate) async fn text_with(client: &fantoccini::Client, css: &str, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(element) = client.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if text.contains(needle) {
+                return text;
+            }
+            last = text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no {css} containing {needle:?}; last seen {last:?}")
 }
 
 /// Waits until the browser is on `path`.
@@ -207,7 +220,7 @@ async fn a_form_posted_without_its_csrf_token_is_rejected() {
     fill(client, "admin_password", "forged but long 1").await;
     submit(client).await;
     assert_eq!(
-        text_of(client, "h1").await,
+        text_with(client, "h1", "could not be accepted").await,
         "This form could not be accepted"
     );
     let companies = store::companies::list(app.app.db(), 10).await.unwrap();

@@ -345,7 +345,7 @@ pub fn bundle_document(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiErr
         "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => {
             let text = std::str::from_utf8(body)
                 .map_err(|e| malformed("YAML", format!("the body is not UTF-8: {e}")))?;
-            yaml_nesting_ok(text).map_err(|e| malformed("YAML", e.into()))?;
+            yaml_nesting_ok(text).map_err(|e| malformed("YAML", e))?;
             serde_yaml_ng::from_str::<Value>(text).map_err(|e| malformed("YAML", e.to_string()))
         }
         "application/json" | "" => crate::extract::parse_json::<Value>(body),
@@ -360,18 +360,24 @@ pub fn bundle_document(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiErr
     }
 }
 
+/// Reads a bundle pasted into a page: YAML, of which JSON is a subset.
+pub fn parse_bundle_text(text: &str) -> Result<Value, String> {
+    yaml_nesting_ok(text)?;
+    serde_yaml_ng::from_str::<Value>(text).map_err(|e| format!("The document cannot be read: {e}"))
+}
+
 /// The YAML parser loads a whole document before its own depth limit applies, and takes
 /// superlinear time on deeply nested input; this cheap scan refuses such input first.
 /// Flow collections (`[`/`{` outside quotes) may nest 64 deep and block indentation is
 /// bounded to 256 columns, far beyond any real bundle.
-fn yaml_nesting_ok(text: &str) -> Result<(), &'static str> {
+fn yaml_nesting_ok(text: &str) -> Result<(), String> {
     const MAX_FLOW_DEPTH: usize = 64;
     const MAX_INDENT: usize = 256;
     let mut depth = 0usize;
     for line in text.lines() {
         let indent = line.len() - line.trim_start_matches([' ', '-']).len();
         if indent > MAX_INDENT {
-            return Err("the document is nested too deeply");
+            return Err("the document is nested too deeply".into());
         }
         let mut quote: Option<char> = None;
         for c in line.chars() {
@@ -383,7 +389,7 @@ fn yaml_nesting_ok(text: &str) -> Result<(), &'static str> {
                 (None, '[' | '{') => {
                     depth += 1;
                     if depth > MAX_FLOW_DEPTH {
-                        return Err("the document is nested too deeply");
+                        return Err("the document is nested too deeply".into());
                     }
                 }
                 (None, ']' | '}') => depth = depth.saturating_sub(1),

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod admin_pages;
 pub mod assets;
 pub mod design;
+pub mod design_pages;
 pub mod health;
 pub mod identity;
 pub mod ops;

@@ -273,6 +273,12 @@ pub fn nav_for(actor: &Actor) -> Vec<NavLink> {
             },
         ]);
     }
+    if app::design::can_read_designs(actor) {
+        links.push(NavLink {
+            href: "/design/workflows",
+            title: "Workflows",
+        });
+    }
     if actor.is_staff() && actor.impersonator.is_none() {
         links.push(NavLink {
             href: "/staff/companies",

@@ -266,6 +266,7 @@ fn links_for(actor: &domain::auth::Actor) -> Vec<Link> {
         "/admin/company-roles" => "The roles that decide who may submit what.",
         "/admin/api-tokens" => "Credentials for integrations.",
         "/staff/companies" => "Suspend, reactivate and impersonate.",
+        "/design/workflows" => "Design ticket types, workflows, tasks and transitions.",
         _ => "",
     };
     let mut links: Vec<Link> = nav_for(actor)
