@@ -635,6 +635,46 @@ fn fill_key(body: &mut Value, name_field: &str, taken: &[&str]) {
     }
 }
 
+/// Where a new design object goes and who makes it.
+#[derive(Clone, Copy)]
+struct Owner {
+    company: CompanyId,
+    /// For a new workflow: its own, fresh id.
+    workflow_id: Uuid,
+    created_by: UserId,
+}
+
+/// Inserts a new DRAFT design object; a workflow takes the owner's workflow id as its id.
+async fn insert_draft(
+    tx: &mut Tx,
+    owner: Owner,
+    kind: Kind,
+    key: &str,
+    title: &str,
+    spec: &Value,
+) -> Result<DesignObject> {
+    let id = if kind == Kind::Workflow {
+        owner.workflow_id
+    } else {
+        Uuid::now_v7()
+    };
+    Ok(store::design::insert(
+        tx,
+        NewDesignObject {
+            id,
+            company_id: owner.company,
+            workflow_id: owner.workflow_id,
+            kind: kind.as_str(),
+            key,
+            title,
+            status: WorkflowStatus::Draft.as_str(),
+            spec,
+            created_by: owner.created_by,
+        },
+    )
+    .await?)
+}
+
 /// Creates a workflow (`workflow_id` absent) or an object inside one.
 pub async fn create(app: &App, actor: &Actor, kind: Kind, body: Value) -> Result<DesignView> {
     let company = designer(actor)?;
@@ -646,22 +686,12 @@ pub async fn create(app: &App, actor: &Actor, kind: Kind, body: Value) -> Result
     let mut tx = app.db().begin().await?;
     let object = if kind == Kind::Workflow {
         let (spec, key, title) = checked_spec(kind, Value::Object(map), None, None, &limits)?;
-        let id = Uuid::now_v7();
-        store::design::insert(
-            &mut tx,
-            NewDesignObject {
-                id,
-                company_id: company,
-                workflow_id: id,
-                kind: kind.as_str(),
-                key: &key,
-                title: &title,
-                status: WorkflowStatus::Draft.as_str(),
-                spec: &spec,
-                created_by: actor.user_id,
-            },
-        )
-        .await?
+        let owner = Owner {
+            company,
+            workflow_id: Uuid::now_v7(),
+            created_by: actor.user_id,
+        };
+        insert_draft(&mut tx, owner, kind, &key, &title, &spec).await?
     } else {
         let workflow_id = match map.remove("workflow_id") {
             Some(Value::String(id)) => id.parse::<Uuid>().ok(),
@@ -681,21 +711,12 @@ pub async fn create(app: &App, actor: &Actor, kind: Kind, body: Value) -> Result
         let design = load(&mut tx, company, workflow_id).await?;
         let (spec, key, title) =
             checked_spec(kind, Value::Object(map), Some(&design), None, &limits)?;
-        let object = store::design::insert(
-            &mut tx,
-            NewDesignObject {
-                id: Uuid::now_v7(),
-                company_id: company,
-                workflow_id,
-                kind: kind.as_str(),
-                key: &key,
-                title: &title,
-                status: WorkflowStatus::Draft.as_str(),
-                spec: &spec,
-                created_by: actor.user_id,
-            },
-        )
-        .await?;
+        let owner = Owner {
+            company,
+            workflow_id,
+            created_by: actor.user_id,
+        };
+        let object = insert_draft(&mut tx, owner, kind, &key, &title, &spec).await?;
         touch_workflow(&mut tx, company, &workflow).await?;
         object
     };
@@ -1020,30 +1041,31 @@ pub async fn import_bundle(
             (id, Some(design))
         }
         None => {
-            let id = Uuid::now_v7();
-            store::design::insert(
+            let owner = Owner {
+                company,
+                workflow_id: Uuid::now_v7(),
+                created_by: actor.user_id,
+            };
+            let spec = to_value(&header)?;
+            insert_draft(
                 &mut tx,
-                NewDesignObject {
-                    id,
-                    company_id: company,
-                    workflow_id: id,
-                    kind: Kind::Workflow.as_str(),
-                    key: "workflow",
-                    title: &header.title,
-                    status: WorkflowStatus::Draft.as_str(),
-                    spec: &to_value(&header)?,
-                    created_by: actor.user_id,
-                },
+                owner,
+                Kind::Workflow,
+                "workflow",
+                &header.title,
+                &spec,
             )
             .await?;
-            (id, None)
+            (owner.workflow_id, None)
         }
     };
     let mut sync = Sync {
         tx: &mut tx,
-        company,
-        workflow_id,
-        created_by: actor.user_id,
+        owner: Owner {
+            company,
+            workflow_id,
+            created_by: actor.user_id,
+        },
     };
     let old = |kind: Kind| -> Vec<DesignObject> {
         existing
@@ -1147,9 +1169,7 @@ pub async fn import_bundle(
 /// Writes the objects of one imported workflow.
 struct Sync<'t> {
     tx: &'t mut Tx,
-    company: CompanyId,
-    workflow_id: Uuid,
-    created_by: UserId,
+    owner: Owner,
 }
 
 impl Sync<'_> {
@@ -1166,7 +1186,7 @@ impl Sync<'_> {
             Some(found) => {
                 store::design::update(
                     self.tx,
-                    self.company,
+                    self.owner.company,
                     found.id,
                     DesignChange {
                         key,
@@ -1179,21 +1199,7 @@ impl Sync<'_> {
                 Ok(found.id)
             }
             None => {
-                let object = store::design::insert(
-                    self.tx,
-                    NewDesignObject {
-                        id: Uuid::now_v7(),
-                        company_id: self.company,
-                        workflow_id: self.workflow_id,
-                        kind: kind.as_str(),
-                        key,
-                        title,
-                        status: WorkflowStatus::Draft.as_str(),
-                        spec,
-                        created_by: self.created_by,
-                    },
-                )
-                .await?;
+                let object = insert_draft(self.tx, self.owner, kind, key, title, spec).await?;
                 Ok(object.id)
             }
         }

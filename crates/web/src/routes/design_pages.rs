@@ -550,6 +550,15 @@ pub async fn object(
     })
 }
 
+/// Where an object's page is: a workflow has its own.
+fn object_page(segment: &str, id: Uuid) -> String {
+    if segment == "workflows" {
+        format!("/design/workflows/{id}")
+    } else {
+        format!("/design/objects/{segment}/{id}")
+    }
+}
+
 /// Saves an object (a workflow included) from its JSON form.
 pub async fn update_object(
     State(state): State<WebState>,
@@ -557,11 +566,7 @@ pub async fn update_object(
     Path((segment, id)): Path<(String, Uuid)>,
     Form(form): Form<JsonForm>,
 ) -> Response {
-    let back = if segment == "workflows" {
-        format!("/design/workflows/{id}")
-    } else {
-        format!("/design/objects/{segment}/{id}")
-    };
+    let back = object_page(&segment, id);
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let Some(kind) = kind_of(&segment) else {
         return crate::routes::pages::not_found().await;
@@ -582,11 +587,7 @@ pub async fn delete_object(
     Path((segment, id)): Path<(String, Uuid)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let back = if segment == "workflows" {
-        format!("/design/workflows/{id}")
-    } else {
-        format!("/design/objects/{segment}/{id}")
-    };
+    let back = object_page(&segment, id);
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let Some(kind) = kind_of(&segment) else {
         return crate::routes::pages::not_found().await;
