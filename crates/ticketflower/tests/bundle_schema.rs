@@ -222,20 +222,27 @@ fn invalid_bundles_are_refused_like_the_server_refuses_them() {
 fn what_serde_allows_the_schema_allows() {
     let schema = compiled();
     let base = example("document-review.yaml");
-    // Optional members may be null; inside a task, unknown members are ignored by serde.
+    // Optional members may be null.
     let lenient = [
         edited(&base, "/transitions/0/from_task", Some(Value::Null)),
         edited(&base, "/transitions/1/to_task", Some(Value::Null)),
         edited(&base, "/transitions/0/condition", Some(Value::Null)),
         edited(&base, "/tasks/0/action_url", Some(Value::Null)),
         edited(&base, "/tasks/0/input_schema", Some(Value::Null)),
-        edited(&base, "/tasks/0/color", Some(json!("blue"))),
     ];
     for (i, document) in lenient.iter().enumerate() {
         assert_eq!(schema.validate(document), [], "case {i}");
         let bundle = read_bundle(document.clone()).unwrap();
         assert_eq!(bundle.problems(&Limits::default()), [], "case {i}");
     }
+    // A misspelt member is refused by both, not silently dropped.
+    let typo = edited(
+        &base,
+        "/tasks/0/output_shema",
+        Some(json!({"type": "object"})),
+    );
+    assert!(!schema.validate(&typo).is_empty());
+    assert!(read_bundle(typo).is_err());
     // A minimal bundle: only the title is required (though publishing needs a graph).
     let minimal = json!({"title": "Empty"});
     assert_eq!(schema.validate(&minimal), []);

@@ -145,6 +145,7 @@ pub enum AssignmentStrategy {
 
 /// A link from a workflow to something outside TicketFlower (a policy, a runbook).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExtRef {
     pub label: String,
     #[serde(default)]
@@ -154,6 +155,7 @@ pub struct ExtRef {
 
 /// One task definition.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TaskSpec {
     /// Unique within the workflow; transitions refer to the task by it.
     pub key: String,
@@ -188,6 +190,7 @@ pub struct TaskSpec {
 
 /// An edge of the workflow graph.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TransitionSpec {
     /// Unique within the workflow.
     pub key: String,
@@ -226,6 +229,7 @@ pub struct WorkflowSpec {
 
 /// A ticket type that starts a workflow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketTypeSpec {
     pub key: String,
     pub title: String,
