@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use testkit::{TestApp, json, spawn_app, spawn_app_with};
 
-use crate::common::{PASSWORD, create_user, login, login_ok, send, signup};
+use crate::common::{PASSWORD, create_user, login, login_ok, send, signup, staff_token};
 
 async fn status_of(
     app: &TestApp,
@@ -704,14 +704,7 @@ async fn last_active_admin_cannot_be_blocked_demoted_or_deleted() {
     let app = spawn_app().await;
     let admin = signup(&app, "Acme", "ada@acme.io").await;
     // Platform staff impersonating act as an admin who is not the target themselves.
-    app::platform::create_superuser(&app.app, "staff@ticketflower.dev", "staff passphrase 1")
-        .await
-        .unwrap();
-    let staff =
-        login_ok(&app, "staff@ticketflower.dev", "staff passphrase 1").await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    let staff = staff_token(&app).await;
     let imp = json(
         send(
             &app,
@@ -980,14 +973,7 @@ async fn api_tokens_act_as_service_users_until_revoked() {
 async fn platform_staff_suspend_and_impersonate() {
     let app = spawn_app().await;
     let admin = signup(&app, "Acme", "ada@acme.io").await;
-    app::platform::create_superuser(&app.app, "staff@ticketflower.dev", "staff passphrase 1")
-        .await
-        .unwrap();
-    let staff =
-        login_ok(&app, "staff@ticketflower.dev", "staff passphrase 1").await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    let staff = staff_token(&app).await;
     assert_eq!(
         status_of(
             &app,

@@ -71,7 +71,10 @@ async fn a_bundle_with_two_mistakes_is_reported_then_imported_published_and_draw
     click(client, "//button[@value='check']").await;
     assert!(text_of(client, "#bundle-valid").await.contains("valid"));
     click(client, "//button[@value='import']").await;
-    assert_eq!(flash(client).await, "The bundle was imported.");
+    assert_eq!(
+        flash(client, "The bundle was imported.").await,
+        "The bundle was imported."
+    );
     assert_eq!(text_of(client, "h1").await, "IT access request");
     assert_eq!(text_of(client, "#workflow-status").await, "DRAFT");
     let tasks = text_of(client, "#tasks").await;
@@ -89,7 +92,7 @@ async fn a_bundle_with_two_mistakes_is_reported_then_imported_published_and_draw
     );
 
     click(client, "//button[@value='publish']").await;
-    assert!(flash(client).await.contains("is published and ACTIVE"));
+    flash(client, "is published and ACTIVE").await;
     text_with(client, "#workflow-status", "ACTIVE").await;
     let versions = text_of(client, "#versions").await;
     assert!(versions.contains("ACTIVE"), "{versions}");
@@ -140,7 +143,7 @@ async fn a_bundle_with_two_mistakes_is_reported_then_imported_published_and_draw
         .await
         .unwrap();
     click(client, "//form[@id='edit-object']//button[text()='Save']").await;
-    assert!(flash(client).await.contains("version 2"));
+    flash(client, "version 2").await;
     text_with(client, "h1", "Task: Security sign-off").await;
     click(client, "//a[text()='← Workflow']").await;
     text_with(client, "h1", "IT access request").await;

@@ -339,7 +339,7 @@ pub async fn delete_user(
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     match app::admin::delete_user(&state.app, &ctx.actor, UserId(id)).await {
         Ok(()) => ctx.redirect("/admin/users", Flash::ok("The user was deleted.")),
-        Err(error) => ctx.outcome(&back, Err::<(), _>(error), |()| String::new()),
+        Err(error) => ctx.failed(&back, error),
     }
 }
 
@@ -526,7 +526,7 @@ pub async fn create_api_token(
         Ok(issued) => tokens_page(&state, &ctx, Some((issued.token.name, issued.secret)))
             .await
             .unwrap_or_else(|response| response),
-        Err(error) => ctx.outcome(TOKENS, Err::<(), _>(error), |()| String::new()),
+        Err(error) => ctx.failed(TOKENS, error),
     }
 }
 
@@ -580,31 +580,13 @@ pub async fn companies(State(state): State<WebState>, headers: HeaderMap) -> Res
     })
 }
 
-#[derive(Deserialize)]
-pub struct CompanyForm {
-    #[serde(default)]
-    csrf_token: String,
-    company_name: String,
-    admin_email: String,
-    admin_password: String,
-    admin_first_name: String,
-    admin_last_name: String,
-}
-
 pub async fn create_company(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Form(form): Form<CompanyForm>,
+    Form(form): Form<crate::routes::session_pages::SignupForm>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, COMPANIES).await);
-    let input = app::accounts::SignupInput {
-        company_name: form.company_name,
-        admin_email: form.admin_email,
-        admin_password: form.admin_password,
-        admin_first_name: form.admin_first_name,
-        admin_last_name: form.admin_last_name,
-    };
-    let result = app::platform::create_company(&state.app, &ctx.actor, input).await;
+    let result = app::platform::create_company(&state.app, &ctx.actor, form.input()).await;
     ctx.outcome(COMPANIES, result, |o| {
         format!("{} was created with its first admin.", o.company.name)
     })
@@ -659,6 +641,6 @@ pub async fn impersonate(
                 state.app.settings().refresh_token_secs,
             )
         }
-        Err(error) => ctx.outcome(COMPANIES, Err::<(), _>(error), |()| String::new()),
+        Err(error) => ctx.failed(COMPANIES, error),
     }
 }

@@ -125,7 +125,7 @@ pub async fn create_workflow(
             &format!("/design/workflows/{}", created.id),
             Flash::ok("The workflow was created. Add its fields, tasks and transitions."),
         ),
-        Err(error) => ctx.outcome("/design/workflows", Err::<(), _>(error), |()| String::new()),
+        Err(error) => ctx.failed("/design/workflows", error),
     }
 }
 
@@ -594,7 +594,7 @@ pub async fn delete_object(
     };
     let view = match app::design::get(&state.app, &ctx.actor, kind, id).await {
         Ok(view) => view,
-        Err(error) => return ctx.outcome(&back, Err::<(), _>(error), |()| String::new()),
+        Err(error) => return ctx.failed(&back, error),
     };
     let after = if kind == Kind::Workflow {
         "/design/workflows".to_owned()
@@ -603,7 +603,7 @@ pub async fn delete_object(
     };
     match app::design::delete(&state.app, &ctx.actor, kind, id).await {
         Ok(()) => ctx.redirect(&after, Flash::ok("Deleted.")),
-        Err(error) => ctx.outcome(&back, Err::<(), _>(error), |()| String::new()),
+        Err(error) => ctx.failed(&back, error),
     }
 }
 

@@ -392,6 +392,11 @@ impl PageCtx {
         }
     }
 
+    /// Redirects with a use case's error: a message for the person, or the error page.
+    pub fn failed(&self, to: &str, error: app::AppError) -> Response {
+        self.outcome(to, Err::<(), _>(error), |()| String::new())
+    }
+
     /// The page's data, or the error page.
     pub fn load<T>(&self, result: app::Result<T>) -> Result<T, Response> {
         result.map_err(|e| self.finish(error_page(e)))

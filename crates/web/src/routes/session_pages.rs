@@ -59,15 +59,28 @@ pub async fn signup_page(headers: HeaderMap) -> Response {
     )
 }
 
+/// A company with its first admin, as the sign-up page and the staff's companies page post it.
 #[derive(Deserialize)]
 pub struct SignupForm {
     #[serde(default)]
-    csrf_token: String,
-    company_name: String,
-    admin_email: String,
-    admin_password: String,
-    admin_first_name: String,
-    admin_last_name: String,
+    pub csrf_token: String,
+    pub company_name: String,
+    pub admin_email: String,
+    pub admin_password: String,
+    pub admin_first_name: String,
+    pub admin_last_name: String,
+}
+
+impl SignupForm {
+    pub fn input(&self) -> app::accounts::SignupInput {
+        app::accounts::SignupInput {
+            company_name: self.company_name.clone(),
+            admin_email: self.admin_email.clone(),
+            admin_password: self.admin_password.clone(),
+            admin_first_name: self.admin_first_name.clone(),
+            admin_last_name: self.admin_last_name.clone(),
+        }
+    }
 }
 
 pub async fn signup_submit(
@@ -79,14 +92,7 @@ pub async fn signup_submit(
     if !csrf_ok(&headers, &form.csrf_token) {
         return csrf_rejected("/signup");
     }
-    let input = app::accounts::SignupInput {
-        company_name: form.company_name.clone(),
-        admin_email: form.admin_email.clone(),
-        admin_password: form.admin_password,
-        admin_first_name: form.admin_first_name.clone(),
-        admin_last_name: form.admin_last_name.clone(),
-    };
-    let errors = match app::accounts::signup(&state.app, input, &client).await {
+    let errors = match app::accounts::signup(&state.app, form.input(), &client).await {
         Ok(outcome) => {
             let refresh_age = state.app.settings().refresh_token_secs;
             return with_tokens(
