@@ -7,9 +7,13 @@
 //! [`Problem`]s located by JSON pointers into that JSON form. Everything a hostile upload
 //! controls is bounded by [`Limits`], checked before any recursive or expensive work, so an
 //! oversized design is a quick error rather than a slow path.
+//!
+//! At run time the same spec drives the engine: [`step`] decides what a ticket's submission or
+//! a completed task leads to, and [`apply_output`] merges a task's output into the workflow data.
 
 mod condition;
 mod definition;
+mod engine;
 mod graph;
 mod problem;
 mod render;
@@ -21,6 +25,11 @@ pub use condition::Condition;
 pub use definition::{
     AssignmentStrategy, ExtRef, StatusChangeError, TaskSpec, TaskType, TicketTypeSpec,
     TransitionSpec, UnknownWorkflowStatus, WorkflowSpec, WorkflowStatus,
+};
+pub use engine::{
+    EngineError, FieldChange, Merged, NewTask, RunState, Step, TaskStatus, UnknownVariant,
+    WorkflowErrorStatus, WorkflowErrorType, WorkflowRunStatus, action_body, apply_action_response,
+    apply_output, is_stalled, step, task_input,
 };
 pub use problem::Problem;
 pub use render::{to_mermaid, to_svg};
