@@ -12,12 +12,14 @@ pub mod design;
 mod error;
 pub mod jobs;
 pub mod mail;
+pub mod outbound;
 pub mod passwords;
 pub mod platform;
 pub mod secrets;
 pub mod settings;
 pub mod system;
 pub mod tokens;
+pub mod vault;
 
 use std::sync::Arc;
 

@@ -78,6 +78,13 @@ pub struct Settings {
     /// Bounds of an action task's `timeout_seconds`.
     pub action_min_timeout_secs: u32,
     pub action_max_timeout_secs: u32,
+    /// Hosts and networks that actions and webhooks may call although they are not public
+    /// (loopback, private, link-local...): host names and CIDR networks, e.g.
+    /// `127.0.0.1/32,hooks.internal`. A list in the TOML file; comma-separated in
+    /// `TICKETFLOWER_OUTBOUND_ALLOWLIST`. Checked at start-up by
+    /// [`crate::outbound::Allowlist::parse`].
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub outbound_allowlist: Vec<String>,
 }
 
 impl Default for Settings {
@@ -111,6 +118,7 @@ impl Default for Settings {
             mail_from: "TicketFlower <no-reply@localhost>".into(),
             action_min_timeout_secs: 1,
             action_max_timeout_secs: 300,
+            outbound_allowlist: Vec::new(),
         }
     }
 }
@@ -141,6 +149,30 @@ struct Defaults {
     mail_from: String,
     action_min_timeout_secs: u32,
     action_max_timeout_secs: u32,
+    outbound_allowlist: Vec<String>,
+}
+
+/// Accepts a list (TOML) or one comma-separated string (an environment variable), dropping
+/// blank items so a trailing comma is harmless.
+fn list_or_comma_separated<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    let items = match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(items) => items,
+        ListOrString::String(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect())
 }
 
 impl Settings {
@@ -171,6 +203,7 @@ impl Settings {
             mail_from: d.mail_from,
             action_min_timeout_secs: d.action_min_timeout_secs,
             action_max_timeout_secs: d.action_max_timeout_secs,
+            outbound_allowlist: d.outbound_allowlist,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {
@@ -223,5 +256,54 @@ impl Settings {
         self.public_url
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Allowlist {
+        #[serde(deserialize_with = "list_or_comma_separated")]
+        outbound_allowlist: Vec<String>,
+    }
+
+    #[test]
+    fn the_outbound_allowlist_is_a_toml_list_or_a_comma_separated_variable() {
+        // Parsed the way figment parses an environment variable's value.
+        for (raw, expected) in [
+            ("127.0.0.1/32", vec!["127.0.0.1/32"]),
+            ("10.0.0.1", vec!["10.0.0.1"]),
+            (
+                "127.0.0.1/32, hooks.internal,,fd00::/8,",
+                vec!["127.0.0.1/32", "hooks.internal", "fd00::/8"],
+            ),
+            ("", vec![]),
+        ] {
+            let value: figment::value::Value = raw.parse().unwrap();
+            let parsed: Allowlist = Figment::new()
+                .merge(Serialized::default("outbound_allowlist", value))
+                .extract()
+                .unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(parsed.outbound_allowlist, expected, "{raw}");
+        }
+        let parsed: Allowlist = Figment::new()
+            .merge(Toml::string(
+                r#"outbound_allowlist = ["127.0.0.1/32", "hooks.internal"]"#,
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            parsed.outbound_allowlist,
+            ["127.0.0.1/32", "hooks.internal"]
+        );
+    }
+
+    #[test]
+    fn the_outbound_allowlist_defaults_to_empty() {
+        let settings = Settings::load(None).unwrap();
+        assert!(settings.outbound_allowlist.is_empty());
     }
 }

@@ -63,6 +63,8 @@ pub async fn spawn_app_with(
         .unwrap_or_else(|e| panic!("no local address: {e}"));
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(web::run(app.clone(), listener, shutdown.clone()));
+    // reqwest is built without a TLS provider of its own.
+    app::outbound::install_tls_provider();
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

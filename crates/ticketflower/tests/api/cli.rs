@@ -186,6 +186,8 @@ pub async fn start_server(db: &TestDb) -> Server {
 async fn sigterm_during_a_burst_loses_no_acknowledged_write_and_exits_zero() {
     let db = TestDb::new().await;
     let mut server = start_server(&db).await;
+    // reqwest is built without a TLS provider of its own.
+    app::outbound::install_tls_provider();
     let client = reqwest::Client::new();
     let mut burst = Vec::new();
     for n in 0..120 {
