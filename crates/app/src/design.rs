@@ -381,7 +381,7 @@ impl Design {
     }
 }
 
-fn limits(app: &App) -> Limits {
+pub(crate) fn limits(app: &App) -> Limits {
     app.settings().workflow_limits()
 }
 
@@ -711,6 +711,7 @@ pub async fn create(app: &App, actor: &Actor, kind: Kind, body: Value) -> Result
         let design = load(&mut tx, company, workflow_id).await?;
         let (spec, key, title) =
             checked_spec(kind, Value::Object(map), Some(&design), None, &limits)?;
+        check_object_roles(&mut tx, company, kind, &spec).await?;
         let owner = Owner {
             company,
             workflow_id,
@@ -770,6 +771,7 @@ pub async fn update(
         Some(id),
         &limits,
     )?;
+    check_object_roles(&mut tx, company, kind, &spec).await?;
     let updated = store::design::update(
         &mut tx,
         company,
@@ -882,7 +884,9 @@ pub async fn publish(app: &App, actor: &Actor, id: Uuid) -> Result<VersionEntry>
         });
     }
     let bundle = design.bundle()?;
-    bundle_problems(app, &bundle).await?.into_result()?;
+    bundle_problems(app, company, &bundle)
+        .await?
+        .into_result()?;
     store::design::set_version_status(
         &mut tx,
         company,
@@ -990,18 +994,99 @@ pub fn read_bundle(document: Value) -> Result<Bundle> {
 
 /// Every problem of a bundle, as validation errors (empty when it can be imported). A
 /// design at the limits takes a while to check, so it runs off the async workers.
-async fn bundle_problems(app: &App, bundle: &Bundle) -> Result<ValidationErrors> {
+async fn bundle_problems(
+    app: &App,
+    company: CompanyId,
+    bundle: &Bundle,
+) -> Result<ValidationErrors> {
+    let grants = bundle
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (format!("/tasks/{i}"), t.company_role_access.as_slice()))
+        .chain(bundle.ticket_types.iter().enumerate().map(|(i, t)| {
+            (
+                format!("/ticket_types/{i}"),
+                t.company_role_access.as_slice(),
+            )
+        }));
+    let mut problems = unknown_roles(app.db(), company, grants).await?;
     let (bundle, limits) = (bundle.clone(), limits(app));
-    let problems = tokio::task::spawn_blocking(move || bundle.problems(&limits))
-        .await
-        .map_err(AppError::internal)?;
+    problems.extend(
+        tokio::task::spawn_blocking(move || bundle.problems(&limits))
+            .await
+            .map_err(AppError::internal)?,
+    );
     Ok(problems_to_errors(problems, ""))
+}
+
+/// Grants of role names the company does not have: a misspelt role would otherwise lock
+/// everyone out of a task or ticket type without a word. `grants` pairs a JSON pointer to an
+/// object with its `company_role_access`.
+async fn unknown_roles<'a>(
+    db: impl store::Exec,
+    company: CompanyId,
+    grants: impl IntoIterator<Item = (String, &'a [String])>,
+) -> Result<Vec<Problem>> {
+    let grants: Vec<_> = grants.into_iter().filter(|(_, r)| !r.is_empty()).collect();
+    if grants.is_empty() {
+        return Ok(Vec::new());
+    }
+    let known: Vec<String> = store::companies::list_roles(db, company)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    Ok(grants
+        .into_iter()
+        .flat_map(|(at, roles)| {
+            roles
+                .iter()
+                .enumerate()
+                .filter(|(_, name)| !known.contains(name))
+                .map(|(i, name)| {
+                    Problem::new(
+                        format!("{at}/company_role_access/{i}"),
+                        format!("there is no company role named `{name}`"),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}
+
+/// The role check of one task or ticket type on save.
+async fn check_object_roles(
+    tx: &mut Tx,
+    company: CompanyId,
+    kind: Kind,
+    spec: &Value,
+) -> Result<()> {
+    if !matches!(kind, Kind::Task | Kind::TicketType) {
+        return Ok(());
+    }
+    let roles: Vec<String> = spec
+        .get("company_role_access")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let problems = unknown_roles(&mut *tx, company, [(String::new(), roles.as_slice())]).await?;
+    Ok(problems_to_errors(problems, "").into_result()?)
+}
+
+/// The company's role names, for the grant check boxes of the designer's forms.
+pub async fn role_names(app: &App, actor: &Actor) -> Result<Vec<String>> {
+    let company = reader(actor)?;
+    Ok(store::companies::list_roles(app.db(), company)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect())
 }
 
 /// Validates a bundle without writing anything.
 pub async fn check_bundle(app: &App, actor: &Actor, bundle: &Bundle) -> Result<()> {
-    designer(actor)?;
-    Ok(bundle_problems(app, bundle).await?.into_result()?)
+    let company = designer(actor)?;
+    Ok(bundle_problems(app, company, bundle).await?.into_result()?)
 }
 
 /// Imports a valid bundle in one transaction: a new workflow, or (with `into`) the working
@@ -1013,7 +1098,9 @@ pub async fn import_bundle(
     into: Option<Uuid>,
 ) -> Result<ImportOutcome> {
     let company = designer(actor)?;
-    bundle_problems(app, &bundle).await?.into_result()?;
+    bundle_problems(app, company, &bundle)
+        .await?
+        .into_result()?;
     let header = WorkflowHeader {
         title: bundle.title.clone(),
         description: bundle.description.clone(),

@@ -65,6 +65,7 @@ impl JobRegistry {
             backoff: Backoff::default(),
         }
         .register(crate::mail::JOB_KIND, crate::mail::send)
+        .register(crate::engine::ACTION_JOB, crate::actions::run)
     }
 
     /// Adds (or replaces) the handler for `kind`.

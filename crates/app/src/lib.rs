@@ -5,10 +5,12 @@
 //! disagree about who may do what.
 
 pub mod accounts;
+pub mod actions;
 pub mod admin;
 mod audit;
 pub mod auth;
 pub mod design;
+pub mod engine;
 mod error;
 pub mod jobs;
 pub mod mail;
@@ -18,8 +20,10 @@ pub mod platform;
 pub mod secrets;
 pub mod settings;
 pub mod system;
+pub mod tickets;
 pub mod tokens;
 pub mod vault;
+pub mod work;
 
 use std::sync::Arc;
 
@@ -43,7 +47,16 @@ struct Inner {
     jobs: JobRegistry,
     job_wakeup: tokio::sync::Notify,
     mailer: Option<mail::Mailer>,
+    outbound: Option<outbound::OutboundClient>,
+    vault: Option<vault::Vault>,
+    /// Published workflow versions by id (they never change), with their company.
+    versions: std::sync::Mutex<
+        std::collections::HashMap<uuid::Uuid, (domain::CompanyId, Arc<tickets::Published>)>,
+    >,
 }
+
+/// Published versions kept in memory; past this the cache starts over.
+const VERSION_CACHE_SIZE: usize = 512;
 
 impl App {
     /// Builds the application over an open database. `jobs` holds the handlers the workers
@@ -55,6 +68,14 @@ impl App {
             tracing::error!(%error, "mail settings unusable; mail is logged instead");
             None
         });
+        // The binary checks both at start-up (`check_settings`); should one still fail here,
+        // the features that need it answer with an internal error instead of running unsafely.
+        let outbound = outbound::OutboundClient::new(&settings.outbound_allowlist)
+            .map_err(|error| tracing::error!(%error, "outbound HTTP unusable"))
+            .ok();
+        let vault = vault::Vault::from_secrets(&secrets)
+            .map_err(|error| tracing::error!(%error, "attachment encryption unusable"))
+            .ok();
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -64,6 +85,9 @@ impl App {
                 jobs,
                 job_wakeup: tokio::sync::Notify::new(),
                 mailer,
+                outbound,
+                vault,
+                versions: std::sync::Mutex::default(),
             }),
         }
     }
@@ -86,6 +110,44 @@ impl App {
 
     pub(crate) fn mailer(&self) -> Option<&mail::Mailer> {
         self.inner.mailer.as_ref()
+    }
+
+    pub(crate) fn outbound(&self) -> Result<&outbound::OutboundClient> {
+        self.inner
+            .outbound
+            .as_ref()
+            .ok_or_else(|| AppError::internal("outbound HTTP is not configured"))
+    }
+
+    pub(crate) fn vault(&self) -> Result<&vault::Vault> {
+        self.inner
+            .vault
+            .as_ref()
+            .ok_or_else(|| AppError::internal("attachment encryption is not configured"))
+    }
+
+    pub(crate) fn cached_version(
+        &self,
+        id: uuid::Uuid,
+    ) -> Option<(domain::CompanyId, Arc<tickets::Published>)> {
+        self.inner
+            .versions
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(&id).cloned())
+    }
+
+    pub(crate) fn cache_version(
+        &self,
+        company: domain::CompanyId,
+        version: Arc<tickets::Published>,
+    ) {
+        if let Ok(mut cache) = self.inner.versions.lock() {
+            if cache.len() >= VERSION_CACHE_SIZE {
+                cache.clear();
+            }
+            cache.insert(version.id, (company, version));
+        }
     }
 
     pub(crate) fn job_registry(&self) -> &JobRegistry {

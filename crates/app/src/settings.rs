@@ -78,6 +78,8 @@ pub struct Settings {
     /// Bounds of an action task's `timeout_seconds`.
     pub action_min_timeout_secs: u32,
     pub action_max_timeout_secs: u32,
+    /// Calls of an action task before it goes to ERROR with an incident.
+    pub action_max_attempts: u32,
     /// Hosts and networks that actions and webhooks may call although they are not public
     /// (loopback, private, link-local...): host names and CIDR networks, e.g.
     /// `127.0.0.1/32,hooks.internal`. A list in the TOML file; comma-separated in
@@ -118,6 +120,7 @@ impl Default for Settings {
             mail_from: "TicketFlower <no-reply@localhost>".into(),
             action_min_timeout_secs: 1,
             action_max_timeout_secs: 300,
+            action_max_attempts: 5,
             outbound_allowlist: Vec::new(),
         }
     }
@@ -149,6 +152,7 @@ struct Defaults {
     mail_from: String,
     action_min_timeout_secs: u32,
     action_max_timeout_secs: u32,
+    action_max_attempts: u32,
     outbound_allowlist: Vec<String>,
 }
 
@@ -203,6 +207,7 @@ impl Settings {
             mail_from: d.mail_from,
             action_min_timeout_secs: d.action_min_timeout_secs,
             action_max_timeout_secs: d.action_max_timeout_secs,
+            action_max_attempts: d.action_max_attempts.max(1),
             outbound_allowlist: d.outbound_allowlist,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));

@@ -371,6 +371,31 @@ pub async fn versions(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+/// The company's ACTIVE published versions (at most one per workflow), for submission.
+pub async fn active_versions(db: impl Exec, company: CompanyId) -> Result<Vec<WorkflowVersion>> {
+    let select = Query::select()
+        .columns(VERSION_COLUMNS)
+        .from(WorkflowVersions::Table)
+        .and_where(Expr::col(WorkflowVersions::CompanyId).eq(company.0))
+        .and_where(Expr::col(WorkflowVersions::Status).eq("ACTIVE"))
+        .order_by(WorkflowVersions::PublishedAt, Order::Asc)
+        .to_owned();
+    let rows: Vec<VersionRow> = db.fetch_all(&select).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// One published version by id (a ticket's pinned version).
+pub async fn version_by_id(db: impl Exec, company: CompanyId, id: Uuid) -> Result<WorkflowVersion> {
+    let select = Query::select()
+        .columns(VERSION_COLUMNS)
+        .from(WorkflowVersions::Table)
+        .and_where(Expr::col(WorkflowVersions::CompanyId).eq(company.0))
+        .and_where(Expr::col(WorkflowVersions::Id).eq(id))
+        .to_owned();
+    let row: Option<VersionRow> = db.fetch_optional(&select).await?;
+    row.map(Into::into).ok_or(StoreError::NotFound)
+}
+
 /// Changes the status of published versions of a workflow that are now `from`.
 pub async fn set_version_status(
     tx: &mut Tx,

@@ -18,6 +18,8 @@ pub mod mail;
 pub mod migrations;
 mod schema;
 pub mod sessions;
+pub mod tasks;
+pub mod tickets;
 pub mod users;
 
 pub use db::{Backend, Db, DbOptions, Exec, Raw, SqliteSync, Statement, Tx};

@@ -199,3 +199,113 @@ pub enum WorkflowVersions {
     PublishedAt,
     UpdatedAt,
 }
+
+/// Tickets with their workflow instance (one each, so they share the row): the submitted
+/// data, the workflow data it grows into, and the pinned workflow version.
+#[derive(Iden, Clone, Copy)]
+pub enum Tickets {
+    Table,
+    Id,
+    CompanyId,
+    Number,
+    TicketTypeId,
+    TicketTypeKey,
+    Title,
+    WorkflowId,
+    WorkflowVersionId,
+    RequesterId,
+    Status,
+    WorkflowStatus,
+    Data,
+    WorkflowData,
+    PendingEnd,
+    CreatedAt,
+    UpdatedAt,
+    ClosedAt,
+}
+
+/// The last ticket number given out per company.
+#[derive(Iden, Clone, Copy)]
+pub enum TicketCounters {
+    Table,
+    CompanyId,
+    LastNumber,
+}
+
+/// Submissions by idempotency key: a repeated key answers with the first ticket.
+#[derive(Iden, Clone, Copy)]
+pub enum IdempotencyKeys {
+    Table,
+    CompanyId,
+    UserId,
+    Key,
+    TicketId,
+    CreatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum TaskInstances {
+    Table,
+    Id,
+    CompanyId,
+    TicketId,
+    TaskKey,
+    Name,
+    TaskType,
+    Status,
+    AssignedTo,
+    AssignedAt,
+    AllowedUsers,
+    InputData,
+    OutputData,
+    CallbackTokenHash,
+    Error,
+    CreatedAt,
+    UpdatedAt,
+    CompletedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum WorkflowErrors {
+    Table,
+    Id,
+    CompanyId,
+    TicketId,
+    TaskId,
+    ErrorType,
+    ErrorStatus,
+    Message,
+    /// The engine step to retry: `{"from": task key or null, "task_id": ...}`.
+    Step,
+    CreatedAt,
+    UpdatedAt,
+    ReviewedBy,
+    ResolvedBy,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum TicketComments {
+    Table,
+    Id,
+    CompanyId,
+    TicketId,
+    AuthorId,
+    Body,
+    Internal,
+    CreatedAt,
+}
+
+/// Attachments, sealed (encrypted and authenticated) at rest.
+#[derive(Iden, Clone, Copy)]
+pub enum Attachments {
+    Table,
+    Id,
+    CompanyId,
+    TicketId,
+    UploadedBy,
+    FileName,
+    ContentType,
+    Size,
+    Sealed,
+    CreatedAt,
+}

@@ -36,7 +36,7 @@ pub use problem::{ApiError, ApiResult, Problem};
 pub use state::WebState;
 
 use crate::problem::Problem as ProblemDoc;
-use crate::routes::{admin, assets, design, health, identity, ops, pages, session_pages};
+use crate::routes::{admin, assets, design, health, identity, ops, pages, session_pages, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -185,6 +185,27 @@ fn api_router() -> OpenApiRouter<WebState> {
         .routes(routes!(design::graph_svg))
         .routes(routes!(design::graph_mermaid))
         .routes(routes!(design::import_bundle))
+        .routes(routes!(tickets::available_types))
+        .routes(routes!(tickets::submit, tickets::list))
+        .routes(routes!(tickets::get, tickets::correct))
+        .routes(routes!(tickets::timeline))
+        .routes(routes!(tickets::comments, tickets::add_comment))
+        .routes(routes!(tickets::attachments, tickets::add_attachments))
+        .routes(routes!(tickets::download))
+        .routes(routes!(tickets::cancel))
+        .routes(routes!(tickets::tasks))
+        .routes(routes!(tickets::task))
+        .routes(routes!(tickets::claim))
+        .routes(routes!(tickets::assign))
+        .routes(routes!(tickets::release))
+        .routes(routes!(tickets::complete))
+        .routes(routes!(tickets::allowed_users))
+        .routes(routes!(tickets::workflow_errors))
+        .routes(routes!(tickets::review_error))
+        .routes(routes!(tickets::resolve_error))
+        .routes(routes!(tickets::retry_error))
+        .routes(routes!(tickets::action_callback))
+        .routes(routes!(tickets::action_secret))
 }
 
 /// The server-rendered pages.

@@ -95,3 +95,21 @@ pub async fn staff_token(app: &TestApp) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// The company roles the example bundles grant tasks and ticket types to.
+pub const EXAMPLE_ROLES: [&str; 3] = ["managers", "security", "reviewers"];
+
+/// Creates company roles through the admin API.
+pub async fn add_roles(app: &TestApp, admin: &str, names: &[&str]) {
+    for name in names {
+        let response = send(
+            app,
+            reqwest::Method::POST,
+            "/api/v1/company-roles",
+            admin,
+            Some(json!({ "name": name, "description": format!("{name} (test)") })),
+        )
+        .await;
+        assert_eq!(response.status(), 201, "creating company role {name}");
+    }
+}

@@ -6,7 +6,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use testkit::{TestApp, json, spawn_app};
 
-use crate::common::{Admin, PASSWORD, create_user, login_ok, send, signup};
+use crate::common::{
+    Admin, EXAMPLE_ROLES, PASSWORD, add_roles, create_user, login_ok, send, signup,
+};
 
 const IT_ACCESS: &str = include_str!("../../../../examples/bundles/it-access-request.yaml");
 const DOC_REVIEW: &str = include_str!("../../../../examples/bundles/document-review.yaml");
@@ -60,7 +62,7 @@ fn fields_of(problem: &Value) -> Vec<String> {
 #[tokio::test]
 async fn example_bundles_import_publish_and_round_trip() {
     let app = spawn_app().await;
-    let admin = signup(&app, "Acme", "ada@acme.io").await;
+    let admin = designer_company(&app, "Acme", "ada@acme.io").await;
     for yaml in [IT_ACCESS, DOC_REVIEW] {
         let dry = app
             .client
@@ -167,7 +169,7 @@ async fn example_bundles_import_publish_and_round_trip() {
 #[tokio::test]
 async fn a_bundle_with_mistakes_reports_every_one_and_writes_nothing() {
     let app = spawn_app().await;
-    let admin = signup(&app, "Acme", "ada@acme.io").await;
+    let admin = designer_company(&app, "Acme", "ada@acme.io").await;
     let broken = IT_ACCESS
         .replace("to_task: manager_approval", "to_task: manager_aproval")
         .replace(
@@ -206,9 +208,65 @@ async fn a_bundle_with_mistakes_reports_every_one_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn hostile_bundles_get_4xx_and_leave_no_trace() {
+async fn granting_a_role_the_company_lacks_is_refused_where_it_is_named() {
     let app = spawn_app().await;
     let admin = signup(&app, "Acme", "ada@acme.io").await;
+    let path = "/api/v1/design/bundles?dry_run=true";
+    let response = post_yaml(&app, path, &admin.access, DOC_REVIEW).await;
+    assert_eq!(response.status(), 422);
+    let fields = fields_of(&json(response).await);
+    assert_eq!(fields, ["/tasks/1/company_role_access/0"]);
+
+    add_roles(&app, &admin.access, &["reviewers"]).await;
+    let response = post_yaml(&app, path, &admin.access, DOC_REVIEW).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+
+    // The same check on save, for a task and a ticket type.
+    let created = import(&app, &admin.access, DOC_REVIEW).await;
+    let workflow_id = created["workflow_id"].as_str().unwrap();
+    for (kind, body) in [
+        (
+            "tasks",
+            json!({"workflow_id": workflow_id, "name": "Sign", "task_type": "FORM",
+                   "output_schema": {"type": "object"}, "company_role_access": ["reviewers", "legal"]}),
+        ),
+        (
+            "ticket-types",
+            json!({"workflow_id": workflow_id, "title": "Other", "fields": {"type": "object"},
+                   "company_role_access": ["legal"]}),
+        ),
+    ] {
+        let path = format!("/api/v1/design/{kind}");
+        let response = send(&app, Method::POST, &path, &admin.access, Some(body.clone())).await;
+        assert_eq!(response.status(), 422, "{kind}");
+        let problem = json(response).await;
+        let fields = fields_of(&problem);
+        let bad = if kind == "tasks" { 1 } else { 0 };
+        assert_eq!(fields, [format!("/company_role_access/{bad}")], "{kind}");
+        assert!(
+            problem
+                .to_string()
+                .contains("no company role named `legal`")
+        );
+    }
+    add_roles(&app, &admin.access, &["legal"]).await;
+    let body = json!({"workflow_id": workflow_id, "title": "Other", "fields": {"type": "object"},
+                      "company_role_access": ["legal"]});
+    let response = send(
+        &app,
+        Method::POST,
+        "/api/v1/design/ticket-types",
+        &admin.access,
+        Some(body),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+}
+
+#[tokio::test]
+async fn hostile_bundles_get_4xx_and_leave_no_trace() {
+    let app = spawn_app().await;
+    let admin = designer_company(&app, "Acme", "ada@acme.io").await;
     let base: Value = serde_yaml_ng::from_str(IT_ACCESS).unwrap();
     let mut hostile: Vec<(String, Vec<u8>)> = Vec::new();
     for depth in [50, 200, 1_000] {
@@ -343,8 +401,15 @@ async fn hostile_bundles_get_4xx_and_leave_no_trace() {
     assert_eq!(object_count(&app, &admin.access).await, 0);
 }
 
+/// A company signed up with the roles the example bundles name.
+async fn designer_company(app: &TestApp, name: &str, email: &str) -> Admin {
+    let admin = signup(app, name, email).await;
+    add_roles(app, &admin.access, &EXAMPLE_ROLES).await;
+    admin
+}
+
 async fn designer(app: &TestApp) -> Admin {
-    signup(app, "Acme", "ada@acme.io").await
+    designer_company(app, "Acme", "ada@acme.io").await
 }
 
 async fn create(app: &TestApp, token: &str, kind: &str, body: Value) -> Value {
@@ -705,8 +770,8 @@ async fn roles_decide_who_reads_and_who_changes_definitions() {
 #[tokio::test]
 async fn another_companys_definitions_are_not_found_anywhere() {
     let app = spawn_app().await;
-    let a = signup(&app, "Alpha", "admin@alpha.io").await;
-    let b = signup(&app, "Beta", "admin@beta.io").await;
+    let a = designer_company(&app, "Alpha", "admin@alpha.io").await;
+    let b = designer_company(&app, "Beta", "admin@beta.io").await;
     let created = import(&app, &b.access, IT_ACCESS).await;
     let wf = created["workflow_id"].as_str().unwrap().to_owned();
     let task = created["task_ids"]["manager_approval"]

@@ -6,7 +6,7 @@ use fantoccini::{Client, Locator};
 use testkit::browser::Browser;
 use testkit::spawn_app;
 
-use super::identity_pages::{click, company, flash, log_in, log_out};
+use super::identity_pages::{click, company, fill_in, flash, log_in, log_out, submit_in};
 use super::{text_of, text_with, wait_for_path};
 
 const IT_ACCESS: &str = include_str!("../../../../examples/bundles/it-access-request.yaml");
@@ -26,6 +26,19 @@ async fn paste(client: &Client, text: &str) {
 async fn a_bundle_with_two_mistakes_is_reported_then_imported_published_and_drawn() {
     let app = spawn_app().await;
     let acme = company(&app, "Acme", "ada@acme.io").await;
+    // The example grants tasks to these company roles.
+    let token = acme["access_token"].as_str().unwrap();
+    for role in ["managers", "security"] {
+        let response = app
+            .client
+            .post(app.url("/api/v1/company-roles"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "name": role }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
     let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
     let client = &browser.client;
     log_in(client, &app, "ada@acme.io", "correct horse 42").await;
@@ -77,6 +90,23 @@ async fn a_bundle_with_two_mistakes_is_reported_then_imported_published_and_draw
     );
     assert_eq!(text_of(client, "h1").await, "IT access request");
     assert_eq!(text_of(client, "#workflow-status").await, "DRAFT");
+
+    // A new task from the field-by-field form; a bad schema is named, not saved.
+    fill_in(client, "#add-task", "name", "Legal check").await;
+    fill_in(client, "#add-task", "output_schema", "{\"type\": ").await;
+    submit_in(client, "#add-task").await;
+    flash(client, "Output schema: the JSON cannot be read").await;
+    fill_in(client, "#add-task", "name", "Legal check").await;
+    fill_in(
+        client,
+        "#add-task",
+        "output_schema",
+        "{\"type\": \"object\", \"properties\": {\"cleared\": {\"type\": \"boolean\"}}}",
+    )
+    .await;
+    submit_in(client, "#add-task").await;
+    flash(client, "Added `legal_check`").await;
+    text_with(client, "#tasks", "Legal check").await;
     let tasks = text_of(client, "#tasks").await;
     assert!(
         tasks.contains("Manager approval") && tasks.contains("SYNC_ACTION"),
@@ -135,19 +165,40 @@ async fn a_bundle_with_two_mistakes_is_reported_then_imported_published_and_draw
     // A task's page, and an edit making a new draft.
     click(client, "//a[text()='Security review']").await;
     text_with(client, "h1", "Task: Security review").await;
-    client
-        .execute(
-            "const t = document.querySelector(\"#edit-object textarea\"); t.value = JSON.stringify({name: 'Security sign-off'});",
-            vec![],
-        )
-        .await
-        .unwrap();
+    fill_in(client, "#edit-object", "name", "Security sign-off").await;
+    click(
+        client,
+        "//form[@id='edit-object']//input[@value='managers']",
+    )
+    .await;
     click(client, "//form[@id='edit-object']//button[text()='Save']").await;
     flash(client, "version 2").await;
     text_with(client, "h1", "Task: Security sign-off").await;
+    let fields = text_of(client, "#object-fields").await;
+    assert!(
+        fields.contains("managers") && fields.contains("security"),
+        "{fields}"
+    );
     click(client, "//a[text()='← Workflow']").await;
     text_with(client, "h1", "IT access request").await;
     assert_eq!(text_of(client, "#workflow-status").await, "DRAFT");
+
+    // A new task from the field-by-field form; a bad schema is named, not saved.
+    fill_in(client, "#add-task", "name", "Legal check").await;
+    fill_in(client, "#add-task", "output_schema", "{\"type\": ").await;
+    submit_in(client, "#add-task").await;
+    flash(client, "Output schema: the JSON cannot be read").await;
+    fill_in(client, "#add-task", "name", "Legal check").await;
+    fill_in(
+        client,
+        "#add-task",
+        "output_schema",
+        "{\"type\": \"object\", \"properties\": {\"cleared\": {\"type\": \"boolean\"}}}",
+    )
+    .await;
+    submit_in(client, "#add-task").await;
+    flash(client, "Added `legal_check`").await;
+    text_with(client, "#tasks", "Legal check").await;
     assert!(
         text_of(client, "#active-version")
             .await

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use app::design::{DesignFilter, DesignView, Kind};
 
 use crate::routes::account_pages::when;
+use crate::routes::design_forms::{ASSIGNMENTS, FormValues, ObjectForm, TASK_TYPES, body_of};
 use crate::routes::page_ctx::{CsrfForm, Flash, PageCtx, error_page, open_or_return};
 use crate::routes::pages::Layout;
 use crate::state::WebState;
@@ -179,11 +180,6 @@ pub struct VersionRow {
     pub published: String,
 }
 
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-}
-
 #[derive(Template)]
 #[template(path = "design_workflow.html")]
 struct WorkflowPage {
@@ -201,8 +197,12 @@ struct WorkflowPage {
     ticket_types: Vec<TicketTypeRow>,
     problems: Vec<ProblemRow>,
     versions: Vec<VersionRow>,
-    task_choices: Vec<Choice>,
-    spec_json: String,
+    edit: FormValues,
+    new_task: FormValues,
+    new_transition: FormValues,
+    new_ticket_type: FormValues,
+    task_types: [&'static str; 3],
+    assignments: [&'static str; 3],
     can_design: bool,
     can_publish: bool,
     can_deprecate: bool,
@@ -258,6 +258,12 @@ pub async fn workflow(
     let versions =
         open_or_return!(ctx.load(app::design::versions(&state.app, &ctx.actor, id).await));
     let spec = &detail.workflow.spec;
+    let roles = open_or_return!(ctx.load(app::design::role_names(&state.app, &ctx.actor).await));
+    let tasks: Vec<(String, String)> = detail
+        .tasks
+        .iter()
+        .map(|t| (t.id.to_string(), text(&t.spec, "name")))
+        .collect();
     let task_name = |id: Option<&str>| -> Option<String> {
         let id = id?;
         Some(
@@ -375,15 +381,12 @@ pub async fn workflow(
                 published: v.published_at.map_or_else(|| "not published".into(), when),
             })
             .collect(),
-        task_choices: detail
-            .tasks
-            .iter()
-            .map(|t| Choice {
-                value: t.id.to_string(),
-                label: text(&t.spec, "name"),
-            })
-            .collect(),
-        spec_json: pretty(spec),
+        edit: FormValues::of(spec, &[], &[]),
+        new_task: FormValues::new_object(Kind::Task, &tasks, &roles),
+        new_transition: FormValues::new_object(Kind::Transition, &tasks, &roles),
+        new_ticket_type: FormValues::new_object(Kind::TicketType, &tasks, &roles),
+        task_types: TASK_TYPES,
+        assignments: ASSIGNMENTS,
         can_design,
         can_publish: can_design && status == WorkflowStatus::Draft && detail.problems.is_empty(),
         can_deprecate: can_design && (status == WorkflowStatus::Active || has_active),
@@ -427,31 +430,19 @@ pub async fn life_cycle(
 
 // ---- Adding and editing objects
 
-#[derive(Deserialize)]
-pub struct JsonForm {
-    #[serde(default)]
-    csrf_token: String,
-    /// The object's fields as a JSON document.
-    spec: String,
-}
-
-fn parse_spec(text: &str) -> Result<Value, Flash> {
-    serde_json::from_str(text).map_err(|e| Flash::error(format!("The JSON cannot be read: {e}")))
-}
-
 /// Adds a task, transition or ticket type to a workflow from its JSON form.
 pub async fn add_object(
     State(state): State<WebState>,
     headers: HeaderMap,
     Path((id, kind)): Path<(Uuid, String)>,
-    Form(form): Form<JsonForm>,
+    Form(form): Form<ObjectForm>,
 ) -> Response {
     let back = format!("/design/workflows/{id}");
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let Some(kind) = kind_of(&kind) else {
         return ctx.redirect(&back, Flash::error("Unknown kind of object."));
     };
-    let mut body = match parse_spec(&form.spec) {
+    let mut body = match body_of(kind, form, true) {
         Ok(body) => body,
         Err(flash) => return ctx.redirect(&back, flash),
     };
@@ -496,7 +487,9 @@ struct ObjectPage {
     version: i32,
     updated: String,
     rows: Vec<(String, String)>,
-    spec_json: String,
+    edit: FormValues,
+    task_types: [&'static str; 3],
+    assignments: [&'static str; 3],
     can_design: bool,
 }
 
@@ -512,6 +505,18 @@ pub async fn object(
     };
     let view: DesignView =
         open_or_return!(ctx.load(app::design::get(&state.app, &ctx.actor, kind, id).await));
+    let roles = open_or_return!(ctx.load(app::design::role_names(&state.app, &ctx.actor).await));
+    let filter = DesignFilter {
+        workflow: Some(view.workflow_id),
+        limit: 500,
+        ..Default::default()
+    };
+    let tasks: Vec<(String, String)> = open_or_return!(
+        ctx.load(app::design::list(&state.app, &ctx.actor, Kind::Task, filter).await)
+    )
+    .into_iter()
+    .map(|t| (t.id.to_string(), text(&t.spec, "name")))
+    .collect();
     let heading = [text(&view.spec, "name"), text(&view.spec, "title")]
         .into_iter()
         .find(|s| !s.is_empty())
@@ -545,7 +550,9 @@ pub async fn object(
         version: view.version,
         updated: when(view.updated_at),
         rows,
-        spec_json: pretty(&view.spec),
+        edit: FormValues::of(&view.spec, &tasks, &roles),
+        task_types: TASK_TYPES,
+        assignments: ASSIGNMENTS,
         can_design: app::design::can_design(&ctx.actor),
     })
 }
@@ -564,14 +571,14 @@ pub async fn update_object(
     State(state): State<WebState>,
     headers: HeaderMap,
     Path((segment, id)): Path<(String, Uuid)>,
-    Form(form): Form<JsonForm>,
+    Form(form): Form<ObjectForm>,
 ) -> Response {
     let back = object_page(&segment, id);
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let Some(kind) = kind_of(&segment) else {
         return crate::routes::pages::not_found().await;
     };
-    let body = match parse_spec(&form.spec) {
+    let body = match body_of(kind, form, false) {
         Ok(body) => body,
         Err(flash) => return ctx.redirect(&back, flash),
     };

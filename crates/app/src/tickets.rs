@@ -1,0 +1,917 @@
+//! Tickets: what may be submitted, submission (idempotent, validated against the ticket
+//! type's schema, pinned to the ACTIVE workflow version), the lists and the detail,
+//! the timeline, comments, attachments, corrections by ticket admins, and cancelling.
+//!
+//! Who sees a ticket: its requester, ticket admins (and company admins), and anyone who
+//! holds or held one of its tasks. Everyone else gets `NotFound`, as for another tenant's.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use domain::auth::Actor;
+use domain::event::Event;
+use domain::roles::SystemRole;
+use domain::validation::ValidationErrors;
+use domain::workflow::{self as wf, Problem, TicketTypeSpec};
+use domain::{CompanyId, UserId};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use store::Tx;
+pub use store::tickets::{AttachmentMeta, Comment, TicketSort};
+use store::tickets::{NewAttachment, NewTicket, SortKey, Ticket, TicketFilter};
+use uuid::Uuid;
+
+use crate::design::Bundle;
+use crate::{App, AppError, Result, audit};
+
+/// Largest attachment accepted.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
+/// Longest comment accepted.
+const MAX_COMMENT_CHARS: usize = 20_000;
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+pub(crate) fn company_of(actor: &Actor) -> Result<CompanyId> {
+    crate::accounts::company_of(actor)
+}
+
+/// Ticket admins (and company admins) see and manage every ticket of the company.
+pub fn is_ticket_admin(actor: &Actor) -> bool {
+    actor.has(SystemRole::TicketAdmin) || actor.has(SystemRole::Admin)
+}
+
+fn ticket_admin(actor: &Actor) -> Result<CompanyId> {
+    let company = company_of(actor)?;
+    if is_ticket_admin(actor) {
+        Ok(company)
+    } else {
+        Err(AppError::Forbidden(
+            "this needs the ticket_admin role".into(),
+        ))
+    }
+}
+
+// ---- Published versions
+
+/// A published workflow version as the runtime uses it. Versions never change once
+/// published, so they are cached by id.
+pub struct Published {
+    pub id: Uuid,
+    pub workflow_id: Uuid,
+    pub version: i32,
+    pub bundle: Bundle,
+    pub spec: wf::WorkflowSpec,
+    /// Compiled once: compiling a JSON Schema costs far more than validating with it.
+    ticket_schemas: HashMap<String, wf::CompiledSchema>,
+    output_schemas: HashMap<String, wf::CompiledSchema>,
+}
+
+impl std::fmt::Debug for Published {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Published")
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Published {
+    fn new(row: store::design::WorkflowVersion, limits: &wf::Limits) -> Result<Self> {
+        let bundle: Bundle = serde_json::from_value(row.snapshot).map_err(AppError::internal)?;
+        let spec = bundle.workflow_spec();
+        let compile = |schema: &Value| {
+            wf::CompiledSchema::compile(schema, limits).map_err(|problems| {
+                AppError::internal(format!("published schema does not compile: {problems:?}"))
+            })
+        };
+        let mut ticket_schemas = HashMap::new();
+        for t in &bundle.ticket_types {
+            ticket_schemas.insert(t.key.clone(), compile(&t.fields)?);
+        }
+        let mut output_schemas = HashMap::new();
+        for t in &spec.tasks {
+            if let Some(schema) = &t.output_schema {
+                output_schemas.insert(t.key.clone(), compile(schema)?);
+            }
+        }
+        Ok(Self {
+            id: row.id,
+            workflow_id: row.workflow_id,
+            version: row.version,
+            bundle,
+            spec,
+            ticket_schemas,
+            output_schemas,
+        })
+    }
+
+    /// Every way `data` breaks the ticket type's schema.
+    pub fn check_ticket_data(&self, key: &str, data: &Value) -> Vec<Problem> {
+        self.ticket_schemas
+            .get(key)
+            .map(|s| s.validate(data))
+            .unwrap_or_default()
+    }
+
+    /// Every way `output` breaks the task's output schema.
+    pub fn check_output(&self, key: &str, output: &Value) -> Vec<Problem> {
+        self.output_schemas
+            .get(key)
+            .map(|s| s.validate(output))
+            .unwrap_or_default()
+    }
+
+    pub fn ticket_type(&self, key: &str) -> Option<&TicketTypeSpec> {
+        self.bundle.ticket_types.iter().find(|t| t.key == key)
+    }
+
+    pub fn task(&self, key: &str) -> Option<&wf::TaskSpec> {
+        self.spec.tasks.iter().find(|t| t.key == key)
+    }
+}
+
+/// A published version by id, from the cache when it has been read before.
+pub(crate) async fn published(app: &App, company: CompanyId, id: Uuid) -> Result<Arc<Published>> {
+    if let Some(found) = app.cached_version(id) {
+        if found.0 == company {
+            return Ok(found.1);
+        }
+        return Err(AppError::NotFound);
+    }
+    let row = store::design::version_by_id(app.db(), company, id).await?;
+    let limits = crate::design::limits(app);
+    let published = Arc::new(
+        tokio::task::spawn_blocking(move || Published::new(row, &limits))
+            .await
+            .map_err(AppError::internal)??,
+    );
+    app.cache_version(company, published.clone());
+    Ok(published)
+}
+
+// ---- What may be submitted
+
+/// A ticket type someone may submit now.
+#[derive(Clone, Debug, Serialize)]
+pub struct AvailableType {
+    pub id: Uuid,
+    pub key: String,
+    pub title: String,
+    pub description: String,
+    /// JSON Schema of what the requester fills in.
+    pub fields: Value,
+    pub workflow_id: Uuid,
+    pub workflow_version: i32,
+}
+
+fn may_submit(spec: &TicketTypeSpec, roles: &[String]) -> bool {
+    spec.company_role_access.is_empty()
+        || spec.company_role_access.iter().any(|r| roles.contains(r))
+}
+
+/// The ticket types of ACTIVE workflow versions this user may submit.
+pub async fn available(app: &App, actor: &Actor) -> Result<Vec<AvailableType>> {
+    let company = company_of(actor)?;
+    let roles = store::companies::user_role_names(app.db(), company, actor.user_id).await?;
+    let objects = store::design::list(
+        app.db(),
+        company,
+        "ticket_type",
+        &store::design::DesignFilter {
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut out = Vec::new();
+    for row in store::design::active_versions(app.db(), company).await? {
+        let version = published(app, company, row.id).await?;
+        for spec in &version.bundle.ticket_types {
+            let Some(object) = objects
+                .iter()
+                .find(|o| o.workflow_id == version.workflow_id && o.key == spec.key)
+            else {
+                continue;
+            };
+            if may_submit(spec, &roles) {
+                out.push(AvailableType {
+                    id: object.id,
+                    key: spec.key.clone(),
+                    title: spec.title.clone(),
+                    description: spec.description.clone(),
+                    fields: spec.fields.clone(),
+                    workflow_id: version.workflow_id,
+                    workflow_version: version.version,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.title.cmp(&b.title));
+    Ok(out)
+}
+
+/// One available ticket type, or `NotFound` (unknown, another tenant's, not ACTIVE, or not
+/// for this user: the same answer, so nobody learns which types exist).
+pub async fn available_type(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(AvailableType, Arc<Published>)> {
+    let company = company_of(actor)?;
+    let object = store::design::get(app.db(), company, "ticket_type", id).await?;
+    let active = store::design::active_versions(app.db(), company)
+        .await?
+        .into_iter()
+        .find(|v| v.workflow_id == object.workflow_id)
+        .ok_or(AppError::NotFound)?;
+    let version = published(app, company, active.id).await?;
+    let spec = version.ticket_type(&object.key).ok_or(AppError::NotFound)?;
+    let roles = store::companies::user_role_names(app.db(), company, actor.user_id).await?;
+    if !may_submit(spec, &roles) {
+        return Err(AppError::NotFound);
+    }
+    let available = AvailableType {
+        id: object.id,
+        key: spec.key.clone(),
+        title: spec.title.clone(),
+        description: spec.description.clone(),
+        fields: spec.fields.clone(),
+        workflow_id: version.workflow_id,
+        workflow_version: version.version,
+    };
+    Ok((available, version))
+}
+
+// ---- Views
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskSummary {
+    pub id: Uuid,
+    pub task_key: String,
+    pub name: String,
+    pub task_type: String,
+    pub status: String,
+    /// `null` while unassigned.
+    pub assigned_to: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&store::tasks::TaskInstance> for TaskSummary {
+    fn from(t: &store::tasks::TaskInstance) -> Self {
+        Self {
+            id: t.id,
+            task_key: t.task_key.clone(),
+            name: t.name.clone(),
+            task_type: t.task_type.clone(),
+            status: t.status.clone(),
+            assigned_to: t.assigned_to,
+            created_at: t.created_at,
+            completed_at: t.completed_at,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TicketView {
+    pub id: Uuid,
+    pub number: i64,
+    pub title: String,
+    pub ticket_type_id: Uuid,
+    pub ticket_type_key: String,
+    pub status: String,
+    pub workflow_status: String,
+    pub workflow_id: Uuid,
+    pub workflow_version: Option<i32>,
+    pub requester_id: UserId,
+    /// What the requester submitted.
+    pub data: Value,
+    /// The workflow data: the submission plus every task's output.
+    pub workflow_data: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Vec<TaskSummary>>,
+}
+
+impl TicketView {
+    fn of(ticket: Ticket) -> Self {
+        Self {
+            id: ticket.id,
+            number: ticket.number,
+            title: ticket.title,
+            ticket_type_id: ticket.ticket_type_id,
+            ticket_type_key: ticket.ticket_type_key,
+            status: ticket.status,
+            workflow_status: ticket.workflow_status,
+            workflow_id: ticket.workflow_id,
+            workflow_version: None,
+            requester_id: ticket.requester_id,
+            data: ticket.data,
+            workflow_data: ticket.workflow_data,
+            created_at: ticket.created_at,
+            updated_at: ticket.updated_at,
+            closed_at: ticket.closed_at,
+            tasks: None,
+        }
+    }
+}
+
+/// The ticket if this actor may see it.
+pub(crate) async fn visible(app: &App, actor: &Actor, id: Uuid) -> Result<(CompanyId, Ticket)> {
+    let company = company_of(actor)?;
+    let ticket = store::tickets::get(app.db(), company, id).await?;
+    if ticket.requester_id == actor.user_id || is_ticket_admin(actor) {
+        return Ok((company, ticket));
+    }
+    let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
+    if tasks.iter().any(|t| t.assigned_to == Some(actor.user_id)) {
+        return Ok((company, ticket));
+    }
+    Err(AppError::NotFound)
+}
+
+/// A ticket with its tasks.
+pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<TicketView> {
+    let (company, ticket) = visible(app, actor, id).await?;
+    let version = published(app, company, ticket.workflow_version_id).await?;
+    let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
+    let mut view = TicketView::of(ticket);
+    view.workflow_version = Some(version.version);
+    view.tasks = Some(tasks.iter().map(TaskSummary::from).collect());
+    Ok(view)
+}
+
+/// The published version a ticket runs on (for drawing its progress).
+pub async fn version_of(app: &App, actor: &Actor, id: Uuid) -> Result<Arc<Published>> {
+    let (company, ticket) = visible(app, actor, id).await?;
+    published(app, company, ticket.workflow_version_id).await
+}
+
+// ---- Submission
+
+/// An attachment as uploaded.
+pub struct Upload {
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The outcome of a submission: `created` is false when an idempotency key repeated.
+pub struct Submitted {
+    pub ticket: TicketView,
+    pub created: bool,
+}
+
+fn problems_to_errors(problems: Vec<Problem>, prefix: &str) -> ValidationErrors {
+    ValidationErrors(
+        problems
+            .into_iter()
+            .map(|p| domain::validation::FieldError {
+                field: format!("{prefix}{}", p.location),
+                message: p.message,
+            })
+            .collect(),
+    )
+}
+
+/// Submits a ticket: validates the data against the ticket type's schema (every violation
+/// listed), creates the ticket with the next number pinned to the ACTIVE version, and
+/// then starts its workflow in a step of its own.
+pub async fn submit(
+    app: &App,
+    actor: &Actor,
+    ticket_type_id: Uuid,
+    data: Value,
+    idempotency_key: Option<String>,
+    uploads: Vec<Upload>,
+) -> Result<Submitted> {
+    let company = company_of(actor)?;
+    if let Some(key) = &idempotency_key {
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+            return Err(
+                ValidationErrors::single("Idempotency-Key", "must be 1 to 200 characters").into(),
+            );
+        }
+        if let Some(first) =
+            store::tickets::idempotent_ticket(app.db(), company, actor.user_id, key).await?
+        {
+            return Ok(Submitted {
+                ticket: get(app, actor, first).await?,
+                created: false,
+            });
+        }
+    }
+    let (available, version) =
+        available_type(app, actor, ticket_type_id)
+            .await
+            .map_err(|e| match e {
+                AppError::NotFound => ValidationErrors::single(
+                    "ticket_type_id",
+                    "is not a ticket type you can submit",
+                )
+                .into(),
+                other => other,
+            })?;
+    let Value::Object(fields) = &data else {
+        return Err(ValidationErrors::single("data", "must be a JSON object").into());
+    };
+    let problems = version.check_ticket_data(&available.key, &data);
+    if !problems.is_empty() {
+        return Err(problems_to_errors(problems, "data").into());
+    }
+    check_uploads(&uploads)?;
+    // The workflow data starts as the submission: ticket fields fill the workflow fields of
+    // the same name.
+    let workflow_data = Value::Object(fields.clone());
+    let mut tx = app.db().begin().await?;
+    let number = store::tickets::next_number(&mut tx, company).await?;
+    let id = Uuid::now_v7();
+    store::tickets::insert(
+        &mut tx,
+        NewTicket {
+            id,
+            company_id: company,
+            number,
+            ticket_type_id: available.id,
+            ticket_type_key: &available.key,
+            title: &available.title,
+            workflow_id: version.workflow_id,
+            workflow_version_id: version.id,
+            requester_id: actor.user_id,
+            status: "OPEN",
+            workflow_status: "NOT_STARTED",
+            data: &data,
+            workflow_data: &workflow_data,
+        },
+    )
+    .await?;
+    if let Some(key) = &idempotency_key {
+        match store::tickets::remember_key(&mut tx, company, actor.user_id, key, id).await {
+            Ok(()) => {}
+            // Two requests with one key at once: the loser (rolled back here) answers with
+            // the winner's ticket.
+            Err(store::StoreError::Conflict { .. }) => {
+                drop(tx);
+                let first =
+                    store::tickets::idempotent_ticket(app.db(), company, actor.user_id, key)
+                        .await?
+                        .ok_or(AppError::internal("idempotency key vanished"))?;
+                return Ok(Submitted {
+                    ticket: get(app, actor, first).await?,
+                    created: false,
+                });
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let mut names = Vec::new();
+    for upload in uploads {
+        names.push(
+            store_upload(app, &mut tx, company, id, actor.user_id, upload)
+                .await?
+                .file_name,
+        );
+    }
+    store::tickets::index_text(&mut tx, company, id, &search_text(&data, &[])).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        stream(id),
+        "ticket.submitted",
+        json!({
+            "number": number, "ticket_type": available.key, "data": data,
+            "workflow_version": version.version, "attachments": names,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    crate::engine::start(app, company, id).await;
+    Ok(Submitted {
+        ticket: get(app, actor, id).await?,
+        created: true,
+    })
+}
+
+pub(crate) fn stream(ticket: Uuid) -> String {
+    format!("ticket:{ticket}")
+}
+
+/// The searchable text of a ticket: every string and number in its data, and its comments.
+fn search_text(data: &Value, comments: &[String]) -> String {
+    fn walk(value: &Value, out: &mut String) {
+        match value {
+            Value::String(s) => {
+                out.push_str(s);
+                out.push(' ');
+            }
+            Value::Number(n) => {
+                out.push_str(&n.to_string());
+                out.push(' ');
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+            Value::Bool(_) | Value::Null => {}
+        }
+    }
+    let mut out = String::new();
+    walk(data, &mut out);
+    for comment in comments {
+        out.push_str(comment);
+        out.push(' ');
+    }
+    out
+}
+
+pub(crate) async fn reindex(tx: &mut Tx, company: CompanyId, ticket: &Ticket) -> Result<()> {
+    let comments: Vec<String> = store::tickets::comments(&mut *tx, company, ticket.id, true)
+        .await?
+        .into_iter()
+        .map(|c| c.body)
+        .collect();
+    store::tickets::index_text(
+        tx,
+        company,
+        ticket.id,
+        &search_text(&ticket.workflow_data, &comments),
+    )
+    .await?;
+    Ok(())
+}
+
+// ---- Lists
+
+/// The list query, already parsed by the web layer.
+#[derive(Clone, Debug, Default)]
+pub struct TicketQuery {
+    pub status: Option<String>,
+    pub active: Option<bool>,
+    pub ticket_type: Option<String>,
+    pub assignee: Option<UserId>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub q: Option<String>,
+    pub fields: Vec<(String, String)>,
+    pub sort: TicketSort,
+    pub cursor: Option<String>,
+    pub limit: u32,
+    /// Only the actor's own tickets even for a ticket admin ("my tickets").
+    pub mine: bool,
+}
+
+fn encode_cursor(ticket: &Ticket, sort: TicketSort) -> String {
+    use base64::Engine;
+    let value = match sort {
+        TicketSort::Created => json!(ticket.created_at),
+        TicketSort::Updated => json!(ticket.updated_at),
+        TicketSort::Number => json!(ticket.number),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([value, ticket.id]).to_string())
+}
+
+fn decode_cursor(cursor: &str, sort: TicketSort) -> Result<(SortKey, Uuid)> {
+    use base64::Engine;
+    let bad = || {
+        AppError::from(ValidationErrors::single(
+            "cursor",
+            "is not a cursor of this list",
+        ))
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
+    let (value, id): (Value, Uuid) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let key = match sort {
+        TicketSort::Number => SortKey::Number(value.as_i64().ok_or_else(bad)?),
+        TicketSort::Created | TicketSort::Updated => {
+            SortKey::Time(serde_json::from_value(value).map_err(|_| bad())?)
+        }
+    };
+    Ok((key, id))
+}
+
+/// A page of tickets and the cursor of the next page.
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    query: TicketQuery,
+) -> Result<(Vec<TicketView>, Option<String>)> {
+    let company = company_of(actor)?;
+    let limit = query.limit.clamp(1, 200);
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor(c, query.sort))
+        .transpose()?;
+    let q = query
+        .q
+        .map(|q| {
+            q.chars()
+                .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+                .collect::<String>()
+        })
+        .filter(|q| !q.trim().is_empty());
+    let filter = TicketFilter {
+        requester: (query.mine || !is_ticket_admin(actor)).then_some(actor.user_id),
+        status: query.status,
+        active: query.active,
+        ticket_type: query.ticket_type,
+        assignee: query.assignee,
+        created_from: query.created_from,
+        created_to: query.created_to,
+        q,
+        fields: query.fields,
+        sort: query.sort,
+        after,
+        limit,
+    };
+    let rows = store::tickets::list(app.db(), company, &filter).await?;
+    let next = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|t| encode_cursor(t, query.sort)))
+        .flatten();
+    Ok((rows.into_iter().map(TicketView::of).collect(), next))
+}
+
+// ---- Timeline and comments
+
+/// Every event of a ticket in order. Internal notes are left out for requesters who are
+/// not on the ticket team.
+pub async fn timeline(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Event>> {
+    let (company, _) = visible(app, actor, id).await?;
+    let team = is_team(actor);
+    let scope = store::events::Scope::Stream(company, stream(id));
+    let mut events = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = store::events::read_after(app.db(), &scope, cursor, 500).await?;
+        let Some(last) = page.last() else { break };
+        cursor = last.id;
+        let full = page.len() < 500;
+        events.extend(page.into_iter().filter(|e| {
+            team || !(e.kind == "comment.added" && e.payload["internal"] == Value::Bool(true))
+        }));
+        if full {
+            break;
+        }
+    }
+    Ok(events)
+}
+
+/// Ticket admins and task workers see internal notes.
+pub fn is_team(actor: &Actor) -> bool {
+    is_ticket_admin(actor) || actor.has(SystemRole::TaskWorker)
+}
+
+pub async fn comments(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Comment>> {
+    let (company, _) = visible(app, actor, id).await?;
+    Ok(store::tickets::comments(app.db(), company, id, is_team(actor)).await?)
+}
+
+/// Adds a public comment or (ticket team only) an internal note.
+pub async fn comment(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+    body: &str,
+    internal: bool,
+) -> Result<Comment> {
+    let (company, _) = visible(app, actor, id).await?;
+    let body = body.trim();
+    let mut errors = ValidationErrors::new();
+    if body.is_empty() {
+        errors.add("body", "must not be empty");
+    } else if body.chars().count() > MAX_COMMENT_CHARS {
+        errors.add("body", "is longer than 20000 characters");
+    }
+    if internal && !is_team(actor) {
+        errors.add("internal", "only the ticket team can write internal notes");
+    }
+    errors.into_result()?;
+    let mut tx = app.db().begin().await?;
+    let ticket = store::tickets::lock(&mut tx, company, id).await?;
+    let comment =
+        store::tickets::add_comment(&mut tx, company, id, actor.user_id, body, internal).await?;
+    store::tickets::touch(&mut tx, company, id).await?;
+    reindex(&mut tx, company, &ticket).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        stream(id),
+        "comment.added",
+        json!({ "comment_id": comment.id, "body": body, "internal": internal }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(comment)
+}
+
+// ---- Attachments
+
+fn check_uploads(uploads: &[Upload]) -> Result<()> {
+    let mut errors = ValidationErrors::new();
+    for (i, upload) in uploads.iter().enumerate() {
+        if upload.bytes.is_empty() {
+            errors.add(format!("attachments/{i}"), "is empty");
+        } else if upload.bytes.len() > MAX_ATTACHMENT_BYTES {
+            errors.add(format!("attachments/{i}"), "is larger than 10 MiB");
+        }
+        if upload.file_name.trim().is_empty() || upload.file_name.chars().count() > 255 {
+            errors.add(
+                format!("attachments/{i}"),
+                "needs a file name of 1 to 255 characters",
+            );
+        }
+    }
+    Ok(errors.into_result()?)
+}
+
+/// A file name safe for a `Content-Disposition` header and a page: no path, no controls.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .take(255)
+        .collect();
+    if cleaned.trim().is_empty() {
+        "attachment".into()
+    } else {
+        cleaned
+    }
+}
+
+fn aad(company: CompanyId, attachment: Uuid) -> Vec<u8> {
+    format!("{}|{attachment}", company.0).into_bytes()
+}
+
+async fn store_upload(
+    app: &App,
+    tx: &mut Tx,
+    company: CompanyId,
+    ticket: Uuid,
+    user: UserId,
+    upload: Upload,
+) -> Result<AttachmentMeta> {
+    let id = Uuid::now_v7();
+    let file_name = clean_name(&upload.file_name);
+    let content_type = crate::vault::sniff(&upload.bytes, &file_name).mime;
+    let sealed = app
+        .vault()?
+        .seal(&upload.bytes, &aad(company, id))
+        .map_err(AppError::internal)?;
+    Ok(store::tickets::add_attachment(
+        tx,
+        NewAttachment {
+            id,
+            company_id: company,
+            ticket_id: ticket,
+            uploaded_by: user,
+            file_name: &file_name,
+            content_type: &content_type,
+            size: i64::try_from(upload.bytes.len()).unwrap_or(i64::MAX),
+            sealed: &sealed,
+        },
+    )
+    .await?)
+}
+
+pub async fn attach(app: &App, actor: &Actor, id: Uuid, upload: Upload) -> Result<AttachmentMeta> {
+    let (company, _) = visible(app, actor, id).await?;
+    check_uploads(std::slice::from_ref(&upload))?;
+    let mut tx = app.db().begin().await?;
+    let meta = store_upload(app, &mut tx, company, id, actor.user_id, upload).await?;
+    store::tickets::touch(&mut tx, company, id).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        stream(id),
+        "attachment.added",
+        json!({ "attachment_id": meta.id, "file_name": meta.file_name, "size": meta.size,
+                "content_type": meta.content_type }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(meta)
+}
+
+pub async fn attachments(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<AttachmentMeta>> {
+    let (company, _) = visible(app, actor, id).await?;
+    Ok(store::tickets::attachments(app.db(), company, id).await?)
+}
+
+/// An attachment's metadata and its decrypted bytes.
+pub async fn download(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+    attachment: Uuid,
+) -> Result<(AttachmentMeta, Vec<u8>)> {
+    let (company, _) = visible(app, actor, id).await?;
+    let (meta, sealed) = store::tickets::attachment(app.db(), company, id, attachment).await?;
+    let bytes = app
+        .vault()?
+        .open(&sealed, &aad(company, attachment))
+        .map_err(AppError::internal)?;
+    Ok((meta, bytes))
+}
+
+// ---- Corrections and cancelling
+
+/// A ticket admin corrects workflow data (before retrying a failed step, say). Each changed
+/// field is recorded with its old and new value.
+pub async fn correct_data(app: &App, actor: &Actor, id: Uuid, patch: Value) -> Result<TicketView> {
+    let company = ticket_admin(actor)?;
+    let Value::Object(patch) = patch else {
+        return Err(ValidationErrors::single("data", "must be a JSON object").into());
+    };
+    let mut tx = app.db().begin().await?;
+    let ticket = store::tickets::lock(&mut tx, company, id).await?;
+    let mut data = match ticket.workflow_data.clone() {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let mut changes = Vec::new();
+    for (field, new) in patch {
+        let old = data.get(&field).cloned();
+        if old.as_ref() == Some(&new) {
+            continue;
+        }
+        changes.push(json!({ "field": field, "old": old, "new": new }));
+        if new.is_null() {
+            data.remove(&field);
+        } else {
+            data.insert(field, new);
+        }
+    }
+    let data = Value::Object(data);
+    store::tickets::update_run(
+        &mut tx,
+        company,
+        id,
+        store::tickets::RunChange {
+            status: &ticket.status,
+            workflow_status: &ticket.workflow_status,
+            workflow_data: &data,
+            pending_end: ticket.pending_end.as_deref(),
+            closed: ticket.closed_at.is_some(),
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        stream(id),
+        "ticket.data_corrected",
+        json!({ "changes": changes }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(app, actor, id).await
+}
+
+/// Cancels a running ticket: its requester or a ticket admin. Unfinished tasks are cancelled.
+pub async fn cancel(app: &App, actor: &Actor, id: Uuid) -> Result<TicketView> {
+    let (company, ticket) = visible(app, actor, id).await?;
+    if ticket.requester_id != actor.user_id && !is_ticket_admin(actor) {
+        return Err(AppError::Forbidden(
+            "only the requester or a ticket admin can cancel a ticket".into(),
+        ));
+    }
+    let mut tx = app.db().begin().await?;
+    let ticket = store::tickets::lock(&mut tx, company, id).await?;
+    if !store::tickets::ACTIVE_WORKFLOW_STATUSES.contains(&ticket.workflow_status.as_str()) {
+        return Err(AppError::Conflict {
+            field: None,
+            message: format!("the ticket has already ended ({})", ticket.status),
+        });
+    }
+    let cancelled = store::tasks::cancel_open(&mut tx, company, id).await?;
+    store::tickets::update_run(
+        &mut tx,
+        company,
+        id,
+        store::tickets::RunChange {
+            status: "CANCELLED",
+            workflow_status: "CANCELLED",
+            workflow_data: &ticket.workflow_data,
+            pending_end: None,
+            closed: true,
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        stream(id),
+        "ticket.cancelled",
+        json!({ "tasks_cancelled": cancelled }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(app, actor, id).await
+}

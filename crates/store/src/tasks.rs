@@ -1,0 +1,678 @@
+//! Task instances of running workflows and the workflow errors the engine raises. State
+//! changes that people race for (claiming, completing) are single conditional UPDATEs, so
+//! exactly one of two concurrent attempts wins on either backend.
+
+use chrono::{DateTime, Utc};
+use domain::{CompanyId, UserId};
+use sea_query::{Expr, ExprTrait, Func, Order, Query};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::db::{Exec, Tx};
+use crate::error::{Result, StoreError};
+use crate::schema::{TaskInstances, Tickets, WorkflowErrors};
+
+/// Task statuses in which a task still needs someone or something to finish it.
+pub const ACTIVE_TASK_STATUSES: [&str; 4] = ["OPEN", "IN_PROGRESS", "PENDING", "ERROR"];
+/// Task statuses that count towards a worker's queue.
+pub const QUEUED_TASK_STATUSES: [&str; 2] = ["OPEN", "IN_PROGRESS"];
+
+#[derive(Clone, Debug)]
+pub struct TaskInstance {
+    pub id: Uuid,
+    pub company_id: CompanyId,
+    pub ticket_id: Uuid,
+    pub task_key: String,
+    pub name: String,
+    pub task_type: String,
+    pub status: String,
+    pub assigned_to: Option<UserId>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub allowed_users: Vec<Uuid>,
+    pub input_data: Value,
+    pub output_data: Option<Value>,
+    pub callback_token_hash: Option<String>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: Uuid,
+    company_id: Uuid,
+    ticket_id: Uuid,
+    task_key: String,
+    name: String,
+    task_type: String,
+    status: String,
+    assigned_to: Option<Uuid>,
+    assigned_at: Option<DateTime<Utc>>,
+    allowed_users: Json<Vec<Uuid>>,
+    input_data: Json<Value>,
+    output_data: Option<Json<Value>>,
+    callback_token_hash: Option<String>,
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<TaskRow> for TaskInstance {
+    fn from(r: TaskRow) -> Self {
+        Self {
+            id: r.id,
+            company_id: CompanyId(r.company_id),
+            ticket_id: r.ticket_id,
+            task_key: r.task_key,
+            name: r.name,
+            task_type: r.task_type,
+            status: r.status,
+            assigned_to: r.assigned_to.map(UserId),
+            assigned_at: r.assigned_at,
+            allowed_users: r.allowed_users.0,
+            input_data: r.input_data.0,
+            output_data: r.output_data.map(|j| j.0),
+            callback_token_hash: r.callback_token_hash,
+            error: r.error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            completed_at: r.completed_at,
+        }
+    }
+}
+
+const COLUMNS: [TaskInstances; 17] = [
+    TaskInstances::Id,
+    TaskInstances::CompanyId,
+    TaskInstances::TicketId,
+    TaskInstances::TaskKey,
+    TaskInstances::Name,
+    TaskInstances::TaskType,
+    TaskInstances::Status,
+    TaskInstances::AssignedTo,
+    TaskInstances::AssignedAt,
+    TaskInstances::AllowedUsers,
+    TaskInstances::InputData,
+    TaskInstances::OutputData,
+    TaskInstances::CallbackTokenHash,
+    TaskInstances::Error,
+    TaskInstances::CreatedAt,
+    TaskInstances::UpdatedAt,
+    TaskInstances::CompletedAt,
+];
+
+pub struct NewTask<'a> {
+    pub company_id: CompanyId,
+    pub ticket_id: Uuid,
+    pub task_key: &'a str,
+    pub name: &'a str,
+    pub task_type: &'a str,
+    pub status: &'a str,
+    pub allowed_users: &'a [Uuid],
+    pub input_data: &'a Value,
+}
+
+pub async fn insert(tx: &mut Tx, new: NewTask<'_>) -> Result<TaskInstance> {
+    let now = Utc::now();
+    let allowed = serde_json::to_value(new.allowed_users).unwrap_or(Value::Array(Vec::new()));
+    let insert = Query::insert()
+        .into_table(TaskInstances::Table)
+        .columns(COLUMNS)
+        .values_panic([
+            Uuid::now_v7().into(),
+            new.company_id.0.into(),
+            new.ticket_id.into(),
+            new.task_key.into(),
+            new.name.into(),
+            new.task_type.into(),
+            new.status.into(),
+            Option::<Uuid>::None.into(),
+            Option::<DateTime<Utc>>::None.into(),
+            allowed.into(),
+            new.input_data.clone().into(),
+            Option::<Value>::None.into(),
+            Option::<String>::None.into(),
+            Option::<String>::None.into(),
+            now.into(),
+            now.into(),
+            Option::<DateTime<Utc>>::None.into(),
+        ])
+        .returning(Query::returning().columns(COLUMNS))
+        .to_owned();
+    let row: Option<TaskRow> = tx.fetch_optional(&insert).await?;
+    row.map(Into::into).ok_or(StoreError::NotFound)
+}
+
+pub async fn get(db: impl Exec, company: CompanyId, id: Uuid) -> Result<TaskInstance> {
+    let select = Query::select()
+        .columns(COLUMNS)
+        .from(TaskInstances::Table)
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::Id).eq(id))
+        .to_owned();
+    let row: Option<TaskRow> = db.fetch_optional(&select).await?;
+    row.map(Into::into).ok_or(StoreError::NotFound)
+}
+
+/// A task found by id alone: for the action callback, which proves itself with a token
+/// rather than a login and so has no company to scope by until the task is read.
+pub async fn get_any_company(db: impl Exec, id: Uuid) -> Result<TaskInstance> {
+    let select = Query::select()
+        .columns(COLUMNS)
+        .from(TaskInstances::Table)
+        .and_where(Expr::col(TaskInstances::Id).eq(id))
+        .to_owned();
+    let row: Option<TaskRow> = db.fetch_optional(&select).await?;
+    row.map(Into::into).ok_or(StoreError::NotFound)
+}
+
+/// A ticket's tasks in the order they were created.
+pub async fn of_ticket(
+    db: impl Exec,
+    company: CompanyId,
+    ticket: Uuid,
+) -> Result<Vec<TaskInstance>> {
+    let select = Query::select()
+        .columns(COLUMNS)
+        .from(TaskInstances::Table)
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::TicketId).eq(ticket))
+        .order_by(TaskInstances::CreatedAt, Order::Asc)
+        .order_by(TaskInstances::Id, Order::Asc)
+        .to_owned();
+    let rows: Vec<TaskRow> = db.fetch_all(&select).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TaskFilter {
+    pub assignee: Option<UserId>,
+    /// Only tasks nobody holds (a claim queue).
+    pub unassigned: bool,
+    pub statuses: Vec<String>,
+    pub task_types: Vec<String>,
+    /// Continue after this id (UUIDv7, so newest first is id order).
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// Tasks of the company, newest first.
+pub async fn list(
+    db: impl Exec,
+    company: CompanyId,
+    filter: &TaskFilter,
+) -> Result<Vec<TaskInstance>> {
+    let mut select = Query::select()
+        .columns(COLUMNS)
+        .from(TaskInstances::Table)
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .order_by(TaskInstances::Id, Order::Desc)
+        .limit(u64::from(filter.limit.clamp(1, 500)))
+        .to_owned();
+    if let Some(user) = filter.assignee {
+        select.and_where(Expr::col(TaskInstances::AssignedTo).eq(user.0));
+    }
+    if filter.unassigned {
+        select.and_where(Expr::col(TaskInstances::AssignedTo).is_null());
+    }
+    if !filter.statuses.is_empty() {
+        select.and_where(Expr::col(TaskInstances::Status).is_in(filter.statuses.clone()));
+    }
+    if !filter.task_types.is_empty() {
+        select.and_where(Expr::col(TaskInstances::TaskType).is_in(filter.task_types.clone()));
+    }
+    if let Some(after) = filter.after {
+        select.and_where(Expr::col(TaskInstances::Id).lt(after));
+    }
+    let rows: Vec<TaskRow> = db.fetch_all(&select).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Gives an OPEN, unheld task to `user`. Returns false when someone else got it first.
+pub async fn claim(tx: &mut Tx, company: CompanyId, id: Uuid, user: UserId) -> Result<bool> {
+    let now = Utc::now();
+    let update = Query::update()
+        .table(TaskInstances::Table)
+        .values([
+            (TaskInstances::AssignedTo, user.0.into()),
+            (TaskInstances::AssignedAt, now.into()),
+            (TaskInstances::Status, "IN_PROGRESS".into()),
+            (TaskInstances::UpdatedAt, now.into()),
+        ])
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::Id).eq(id))
+        .and_where(Expr::col(TaskInstances::AssignedTo).is_null())
+        .and_where(Expr::col(TaskInstances::Status).eq("OPEN"))
+        .to_owned();
+    Ok(tx.execute(&update).await? == 1)
+}
+
+/// Sets or clears the holder of a task that is still to be done; `None` puts it back in
+/// the queue (OPEN). Returns false when the task was already finished.
+pub async fn set_assignee(
+    tx: &mut Tx,
+    company: CompanyId,
+    id: Uuid,
+    user: Option<UserId>,
+) -> Result<bool> {
+    let now = Utc::now();
+    let update = Query::update()
+        .table(TaskInstances::Table)
+        .values([
+            (TaskInstances::AssignedTo, user.map(|u| u.0).into()),
+            (TaskInstances::AssignedAt, user.map(|_| now).into()),
+            (
+                TaskInstances::Status,
+                if user.is_some() {
+                    "IN_PROGRESS"
+                } else {
+                    "OPEN"
+                }
+                .into(),
+            ),
+            (TaskInstances::UpdatedAt, now.into()),
+        ])
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::Id).eq(id))
+        .and_where(Expr::col(TaskInstances::Status).is_in(QUEUED_TASK_STATUSES))
+        .to_owned();
+    Ok(tx.execute(&update).await? == 1)
+}
+
+/// Moves a task between statuses only if it is in one of `from`; returns whether it did.
+pub async fn transition(
+    tx: &mut Tx,
+    company: CompanyId,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+    error: Option<&str>,
+) -> Result<bool> {
+    let now = Utc::now();
+    let update = Query::update()
+        .table(TaskInstances::Table)
+        .values([
+            (TaskInstances::Status, to.into()),
+            (TaskInstances::Error, error.map(str::to_owned).into()),
+            (TaskInstances::UpdatedAt, now.into()),
+        ])
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::Id).eq(id))
+        .and_where(Expr::col(TaskInstances::Status).is_in(from.iter().copied()))
+        .to_owned();
+    Ok(tx.execute(&update).await? == 1)
+}
+
+/// Completes a task that is still to be done, exactly once: a second attempt (a retried
+/// action, a repeated callback, two clicks) changes nothing and returns false.
+pub async fn complete(tx: &mut Tx, company: CompanyId, id: Uuid, output: &Value) -> Result<bool> {
+    let now = Utc::now();
+    let update = Query::update()
+        .table(TaskInstances::Table)
+        .values([
+            (TaskInstances::Status, "COMPLETED".into()),
+            (TaskInstances::OutputData, output.clone().into()),
+            (TaskInstances::Error, Option::<String>::None.into()),
+            (
+                TaskInstances::CallbackTokenHash,
+                Option::<String>::None.into(),
+            ),
+            (TaskInstances::UpdatedAt, now.into()),
+            (TaskInstances::CompletedAt, now.into()),
+        ])
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::Id).eq(id))
+        .and_where(Expr::col(TaskInstances::Status).is_in(ACTIVE_TASK_STATUSES))
+        .to_owned();
+    Ok(tx.execute(&update).await? == 1)
+}
+
+/// Cancels every unfinished task of a ticket.
+pub async fn cancel_open(tx: &mut Tx, company: CompanyId, ticket: Uuid) -> Result<u64> {
+    let now = Utc::now();
+    let update = Query::update()
+        .table(TaskInstances::Table)
+        .values([
+            (TaskInstances::Status, "CANCELLED".into()),
+            (
+                TaskInstances::CallbackTokenHash,
+                Option::<String>::None.into(),
+            ),
+            (TaskInstances::UpdatedAt, now.into()),
+            (TaskInstances::CompletedAt, now.into()),
+        ])
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::TicketId).eq(ticket))
+        .and_where(Expr::col(TaskInstances::Status).is_in(ACTIVE_TASK_STATUSES))
+        .to_owned();
+    tx.execute(&update).await
+}
+
+/// Replaces the per-instance list of users allowed to work a task.
+pub async fn set_allowed_users(
+    tx: &mut Tx,
+    company: CompanyId,
+    id: Uuid,
+    users: &[Uuid],
+) -> Result<()> {
+    let allowed = serde_json::to_value(users).unwrap_or(Value::Array(Vec::new()));
+    let update = Query::update()
+        .table(TaskInstances::Table)
+        .values([
+            (TaskInstances::AllowedUsers, allowed.into()),
+            (TaskInstances::UpdatedAt, Utc::now().into()),
+        ])
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::Id).eq(id))
+        .to_owned();
+    match tx.execute(&update).await? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// Stores the hash of an async action's single-use callback token.
+pub async fn set_callback(
+    tx: &mut Tx,
+    company: CompanyId,
+    id: Uuid,
+    hash: Option<&str>,
+) -> Result<()> {
+    let update = Query::update()
+        .table(TaskInstances::Table)
+        .values([
+            (
+                TaskInstances::CallbackTokenHash,
+                hash.map(str::to_owned).into(),
+            ),
+            (TaskInstances::UpdatedAt, Utc::now().into()),
+        ])
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::Id).eq(id))
+        .to_owned();
+    tx.execute(&update).await?;
+    Ok(())
+}
+
+/// A worker's queue length and when they were last given a task.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct QueueLoad {
+    pub user_id: Uuid,
+    pub open_tasks: i64,
+    pub last_assigned_at: Option<DateTime<Utc>>,
+}
+
+/// Queue loads of the given workers (only those holding or having held a task appear).
+pub async fn queue_loads(
+    db: impl Exec,
+    company: CompanyId,
+    users: &[Uuid],
+) -> Result<Vec<QueueLoad>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let queued = Expr::cust_with_values(
+        "SUM(CASE WHEN status IN ('OPEN', 'IN_PROGRESS') THEN 1 ELSE 0 END)",
+        Vec::<sea_query::Value>::new(),
+    );
+    let select = Query::select()
+        .expr_as(Expr::col(TaskInstances::AssignedTo), "user_id")
+        .expr_as(Func::cast_as(queued, "BIGINT"), "open_tasks")
+        .expr_as(
+            Func::max(Expr::col(TaskInstances::AssignedAt)),
+            "last_assigned_at",
+        )
+        .from(TaskInstances::Table)
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::AssignedTo).is_in(users.iter().copied()))
+        .group_by_col(TaskInstances::AssignedTo)
+        .to_owned();
+    Ok(db.fetch_all(&select).await?)
+}
+
+#[derive(sqlx::FromRow)]
+struct CountRow {
+    n: i64,
+}
+
+/// Unfinished tasks of a ticket.
+pub async fn active_count(db: impl Exec, company: CompanyId, ticket: Uuid) -> Result<i64> {
+    let select = Query::select()
+        .expr_as(
+            Func::cast_as(Func::count(Expr::col(TaskInstances::Id)), "BIGINT"),
+            "n",
+        )
+        .from(TaskInstances::Table)
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::TicketId).eq(ticket))
+        .and_where(Expr::col(TaskInstances::Status).is_in(ACTIVE_TASK_STATUSES))
+        .to_owned();
+    let row: Option<CountRow> = db.fetch_optional(&select).await?;
+    Ok(row.map_or(0, |r| r.n))
+}
+
+// ---- Workflow errors
+
+#[derive(Clone, Debug)]
+pub struct WorkflowError {
+    pub id: Uuid,
+    pub company_id: CompanyId,
+    pub ticket_id: Uuid,
+    pub task_id: Option<Uuid>,
+    pub error_type: String,
+    pub error_status: String,
+    pub message: String,
+    pub step: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub reviewed_by: Option<Uuid>,
+    pub resolved_by: Option<Uuid>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ErrorRow {
+    id: Uuid,
+    company_id: Uuid,
+    ticket_id: Uuid,
+    task_id: Option<Uuid>,
+    error_type: String,
+    error_status: String,
+    message: String,
+    step: Json<Value>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    reviewed_by: Option<Uuid>,
+    resolved_by: Option<Uuid>,
+}
+
+impl From<ErrorRow> for WorkflowError {
+    fn from(r: ErrorRow) -> Self {
+        Self {
+            id: r.id,
+            company_id: CompanyId(r.company_id),
+            ticket_id: r.ticket_id,
+            task_id: r.task_id,
+            error_type: r.error_type,
+            error_status: r.error_status,
+            message: r.message,
+            step: r.step.0,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            reviewed_by: r.reviewed_by,
+            resolved_by: r.resolved_by,
+        }
+    }
+}
+
+const ERROR_COLUMNS: [WorkflowErrors; 12] = [
+    WorkflowErrors::Id,
+    WorkflowErrors::CompanyId,
+    WorkflowErrors::TicketId,
+    WorkflowErrors::TaskId,
+    WorkflowErrors::ErrorType,
+    WorkflowErrors::ErrorStatus,
+    WorkflowErrors::Message,
+    WorkflowErrors::Step,
+    WorkflowErrors::CreatedAt,
+    WorkflowErrors::UpdatedAt,
+    WorkflowErrors::ReviewedBy,
+    WorkflowErrors::ResolvedBy,
+];
+
+pub struct NewWorkflowError<'a> {
+    pub company_id: CompanyId,
+    pub ticket_id: Uuid,
+    pub task_id: Option<Uuid>,
+    pub error_type: &'a str,
+    pub message: &'a str,
+    pub step: &'a Value,
+}
+
+pub async fn insert_error(tx: &mut Tx, new: NewWorkflowError<'_>) -> Result<WorkflowError> {
+    let now = Utc::now();
+    let insert = Query::insert()
+        .into_table(WorkflowErrors::Table)
+        .columns(ERROR_COLUMNS)
+        .values_panic([
+            Uuid::now_v7().into(),
+            new.company_id.0.into(),
+            new.ticket_id.into(),
+            new.task_id.into(),
+            new.error_type.into(),
+            "NEW".into(),
+            new.message.into(),
+            new.step.clone().into(),
+            now.into(),
+            now.into(),
+            Option::<Uuid>::None.into(),
+            Option::<Uuid>::None.into(),
+        ])
+        .returning(Query::returning().columns(ERROR_COLUMNS))
+        .to_owned();
+    let row: Option<ErrorRow> = tx.fetch_optional(&insert).await?;
+    row.map(Into::into).ok_or(StoreError::NotFound)
+}
+
+pub async fn get_error(db: impl Exec, company: CompanyId, id: Uuid) -> Result<WorkflowError> {
+    let select = Query::select()
+        .columns(ERROR_COLUMNS)
+        .from(WorkflowErrors::Table)
+        .and_where(Expr::col(WorkflowErrors::CompanyId).eq(company.0))
+        .and_where(Expr::col(WorkflowErrors::Id).eq(id))
+        .to_owned();
+    let row: Option<ErrorRow> = db.fetch_optional(&select).await?;
+    row.map(Into::into).ok_or(StoreError::NotFound)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ErrorFilter {
+    pub statuses: Vec<String>,
+    pub ticket: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// Workflow errors, newest first.
+pub async fn list_errors(
+    db: impl Exec,
+    company: CompanyId,
+    filter: &ErrorFilter,
+) -> Result<Vec<WorkflowError>> {
+    let mut select = Query::select()
+        .columns(ERROR_COLUMNS)
+        .from(WorkflowErrors::Table)
+        .and_where(Expr::col(WorkflowErrors::CompanyId).eq(company.0))
+        .order_by(WorkflowErrors::Id, Order::Desc)
+        .limit(u64::from(filter.limit.clamp(1, 500)))
+        .to_owned();
+    if !filter.statuses.is_empty() {
+        select.and_where(Expr::col(WorkflowErrors::ErrorStatus).is_in(filter.statuses.clone()));
+    }
+    if let Some(ticket) = filter.ticket {
+        select.and_where(Expr::col(WorkflowErrors::TicketId).eq(ticket));
+    }
+    let rows: Vec<ErrorRow> = db.fetch_all(&select).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Moves an error on (REVIEWED by, RESOLVED by); only from the statuses in `from`.
+pub async fn set_error_status(
+    tx: &mut Tx,
+    company: CompanyId,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+    by: UserId,
+) -> Result<bool> {
+    let by_column = if to == "RESOLVED" {
+        WorkflowErrors::ResolvedBy
+    } else {
+        WorkflowErrors::ReviewedBy
+    };
+    let update = Query::update()
+        .table(WorkflowErrors::Table)
+        .values([
+            (WorkflowErrors::ErrorStatus, to.into()),
+            (by_column, by.0.into()),
+            (WorkflowErrors::UpdatedAt, Utc::now().into()),
+        ])
+        .and_where(Expr::col(WorkflowErrors::CompanyId).eq(company.0))
+        .and_where(Expr::col(WorkflowErrors::Id).eq(id))
+        .and_where(Expr::col(WorkflowErrors::ErrorStatus).is_in(from.iter().copied()))
+        .to_owned();
+    Ok(tx.execute(&update).await? == 1)
+}
+
+#[derive(sqlx::FromRow)]
+struct StalledRow {
+    company_id: Uuid,
+    id: Uuid,
+}
+
+/// Running workflows with no unfinished task and no open error: nothing will move them, so
+/// the engine's sweep reports them. `older_than` leaves steps that are under way alone.
+pub async fn stalled(db: impl Exec, older_than: DateTime<Utc>) -> Result<Vec<(CompanyId, Uuid)>> {
+    let no_task = Query::select()
+        .expr(Expr::val(1))
+        .from(TaskInstances::Table)
+        .and_where(
+            Expr::col((TaskInstances::Table, TaskInstances::TicketId))
+                .equals((Tickets::Table, Tickets::Id)),
+        )
+        .and_where(
+            Expr::col((TaskInstances::Table, TaskInstances::Status)).is_in(ACTIVE_TASK_STATUSES),
+        )
+        .to_owned();
+    let no_error = Query::select()
+        .expr(Expr::val(1))
+        .from(WorkflowErrors::Table)
+        .and_where(
+            Expr::col((WorkflowErrors::Table, WorkflowErrors::TicketId))
+                .equals((Tickets::Table, Tickets::Id)),
+        )
+        .and_where(
+            Expr::col((WorkflowErrors::Table, WorkflowErrors::ErrorStatus))
+                .is_in(["NEW", "REVIEWED"]),
+        )
+        .to_owned();
+    let select = Query::select()
+        .column((Tickets::Table, Tickets::CompanyId))
+        .column((Tickets::Table, Tickets::Id))
+        .from(Tickets::Table)
+        .and_where(
+            Expr::col((Tickets::Table, Tickets::WorkflowStatus))
+                .is_in(["NOT_STARTED", "IN_PROGRESS"]),
+        )
+        .and_where(Expr::col((Tickets::Table, Tickets::UpdatedAt)).lt(older_than))
+        .and_where(Expr::exists(no_task).not())
+        .and_where(Expr::exists(no_error).not())
+        .limit(500)
+        .to_owned();
+    let rows: Vec<StalledRow> = db.fetch_all(&select).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (CompanyId(r.company_id), r.id))
+        .collect())
+}

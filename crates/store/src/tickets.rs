@@ -1,0 +1,686 @@
+//! Tickets (each with its workflow instance), per-company numbers, idempotency keys,
+//! comments, sealed attachments and the full-text index. Every function takes the company:
+//! another tenant's ticket is `NotFound`.
+
+use chrono::{DateTime, Utc};
+use domain::{CompanyId, UserId};
+use sea_query::{Cond, Expr, ExprTrait, Order, Query, Values};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::db::{Backend, Exec, Raw, Tx};
+use crate::error::{Result, StoreError};
+use crate::schema::{Attachments, IdempotencyKeys, TaskInstances, TicketComments, Tickets};
+
+/// A ticket and its workflow instance as stored.
+#[derive(Clone, Debug)]
+pub struct Ticket {
+    pub id: Uuid,
+    pub company_id: CompanyId,
+    pub number: i64,
+    pub ticket_type_id: Uuid,
+    pub ticket_type_key: String,
+    pub title: String,
+    pub workflow_id: Uuid,
+    pub workflow_version_id: Uuid,
+    pub requester_id: UserId,
+    pub status: String,
+    pub workflow_status: String,
+    pub data: Value,
+    pub workflow_data: Value,
+    pub pending_end: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TicketRow {
+    id: Uuid,
+    company_id: Uuid,
+    number: i64,
+    ticket_type_id: Uuid,
+    ticket_type_key: String,
+    title: String,
+    workflow_id: Uuid,
+    workflow_version_id: Uuid,
+    requester_id: Uuid,
+    status: String,
+    workflow_status: String,
+    data: Json<Value>,
+    workflow_data: Json<Value>,
+    pending_end: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+impl From<TicketRow> for Ticket {
+    fn from(r: TicketRow) -> Self {
+        Self {
+            id: r.id,
+            company_id: CompanyId(r.company_id),
+            number: r.number,
+            ticket_type_id: r.ticket_type_id,
+            ticket_type_key: r.ticket_type_key,
+            title: r.title,
+            workflow_id: r.workflow_id,
+            workflow_version_id: r.workflow_version_id,
+            requester_id: UserId(r.requester_id),
+            status: r.status,
+            workflow_status: r.workflow_status,
+            data: r.data.0,
+            workflow_data: r.workflow_data.0,
+            pending_end: r.pending_end,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            closed_at: r.closed_at,
+        }
+    }
+}
+
+const COLUMNS: [Tickets; 17] = [
+    Tickets::Id,
+    Tickets::CompanyId,
+    Tickets::Number,
+    Tickets::TicketTypeId,
+    Tickets::TicketTypeKey,
+    Tickets::Title,
+    Tickets::WorkflowId,
+    Tickets::WorkflowVersionId,
+    Tickets::RequesterId,
+    Tickets::Status,
+    Tickets::WorkflowStatus,
+    Tickets::Data,
+    Tickets::WorkflowData,
+    Tickets::PendingEnd,
+    Tickets::CreatedAt,
+    Tickets::UpdatedAt,
+    Tickets::ClosedAt,
+];
+
+#[derive(sqlx::FromRow)]
+struct NumberRow {
+    last_number: i64,
+}
+
+/// The company's next ticket number. The counter row is written in the caller's
+/// transaction, so two submissions cannot take the same number on either backend.
+pub async fn next_number(tx: &mut Tx, company: CompanyId) -> Result<i64> {
+    let raw = Raw {
+        sqlite: "INSERT INTO ticket_counters (company_id, last_number) VALUES (?, 1) \
+                 ON CONFLICT (company_id) DO UPDATE SET last_number = ticket_counters.last_number + 1 \
+                 RETURNING last_number",
+        postgres: "INSERT INTO ticket_counters (company_id, last_number) VALUES ($1, 1) \
+                   ON CONFLICT (company_id) DO UPDATE SET last_number = ticket_counters.last_number + 1 \
+                   RETURNING last_number",
+        values: Values(vec![company.0.into()]),
+    };
+    let row: Option<NumberRow> = tx.fetch_optional(&raw).await?;
+    row.map(|r| r.last_number).ok_or(StoreError::NotFound)
+}
+
+pub struct NewTicket<'a> {
+    pub id: Uuid,
+    pub company_id: CompanyId,
+    pub number: i64,
+    pub ticket_type_id: Uuid,
+    pub ticket_type_key: &'a str,
+    pub title: &'a str,
+    pub workflow_id: Uuid,
+    pub workflow_version_id: Uuid,
+    pub requester_id: UserId,
+    pub status: &'a str,
+    pub workflow_status: &'a str,
+    pub data: &'a Value,
+    pub workflow_data: &'a Value,
+}
+
+pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<Ticket> {
+    let now = Utc::now();
+    let insert = Query::insert()
+        .into_table(Tickets::Table)
+        .columns(COLUMNS)
+        .values_panic([
+            new.id.into(),
+            new.company_id.0.into(),
+            new.number.into(),
+            new.ticket_type_id.into(),
+            new.ticket_type_key.into(),
+            new.title.into(),
+            new.workflow_id.into(),
+            new.workflow_version_id.into(),
+            new.requester_id.0.into(),
+            new.status.into(),
+            new.workflow_status.into(),
+            new.data.clone().into(),
+            new.workflow_data.clone().into(),
+            Option::<String>::None.into(),
+            now.into(),
+            now.into(),
+            Option::<DateTime<Utc>>::None.into(),
+        ])
+        .returning(Query::returning().columns(COLUMNS))
+        .to_owned();
+    let row: Option<TicketRow> = tx.fetch_optional(&insert).await?;
+    row.map(Into::into).ok_or(StoreError::NotFound)
+}
+
+pub async fn get(db: impl Exec, company: CompanyId, id: Uuid) -> Result<Ticket> {
+    let select = Query::select()
+        .columns(COLUMNS)
+        .from(Tickets::Table)
+        .and_where(Expr::col(Tickets::CompanyId).eq(company.0))
+        .and_where(Expr::col(Tickets::Id).eq(id))
+        .to_owned();
+    let row: Option<TicketRow> = db.fetch_optional(&select).await?;
+    row.map(Into::into).ok_or(StoreError::NotFound)
+}
+
+/// Reads a ticket for an engine step and holds it until the transaction ends, so two steps
+/// of one ticket (parallel branches finishing together) run one after the other. SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers.
+pub async fn lock(tx: &mut Tx, company: CompanyId, id: Uuid) -> Result<Ticket> {
+    let mut select = Query::select()
+        .columns(COLUMNS)
+        .from(Tickets::Table)
+        .and_where(Expr::col(Tickets::CompanyId).eq(company.0))
+        .and_where(Expr::col(Tickets::Id).eq(id))
+        .to_owned();
+    if tx.backend() == Backend::Postgres {
+        select.lock(sea_query::LockType::Update);
+    }
+    let row: Option<TicketRow> = tx.fetch_optional(&select).await?;
+    row.map(Into::into).ok_or(StoreError::NotFound)
+}
+
+/// The runtime state of a ticket's workflow after an engine step or a task's output.
+pub struct RunChange<'a> {
+    pub status: &'a str,
+    pub workflow_status: &'a str,
+    pub workflow_data: &'a Value,
+    pub pending_end: Option<&'a str>,
+    pub closed: bool,
+}
+
+pub async fn update_run(
+    tx: &mut Tx,
+    company: CompanyId,
+    id: Uuid,
+    change: RunChange<'_>,
+) -> Result<()> {
+    let now = Utc::now();
+    let update = Query::update()
+        .table(Tickets::Table)
+        .values([
+            (Tickets::Status, change.status.into()),
+            (Tickets::WorkflowStatus, change.workflow_status.into()),
+            (Tickets::WorkflowData, change.workflow_data.clone().into()),
+            (
+                Tickets::PendingEnd,
+                change.pending_end.map(str::to_owned).into(),
+            ),
+            (Tickets::UpdatedAt, now.into()),
+            (Tickets::ClosedAt, change.closed.then_some(now).into()),
+        ])
+        .and_where(Expr::col(Tickets::CompanyId).eq(company.0))
+        .and_where(Expr::col(Tickets::Id).eq(id))
+        .to_owned();
+    match tx.execute(&update).await? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// Marks a ticket as changed (a comment, an attachment) for sorting by `updated`.
+pub async fn touch(tx: &mut Tx, company: CompanyId, id: Uuid) -> Result<()> {
+    let update = Query::update()
+        .table(Tickets::Table)
+        .value(Tickets::UpdatedAt, Utc::now())
+        .and_where(Expr::col(Tickets::CompanyId).eq(company.0))
+        .and_where(Expr::col(Tickets::Id).eq(id))
+        .to_owned();
+    tx.execute(&update).await?;
+    Ok(())
+}
+
+/// How a ticket list is ordered; always newest / highest first, ties by id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TicketSort {
+    #[default]
+    Created,
+    Updated,
+    Number,
+}
+
+/// Where a page of a sorted list ends: the sort value and id of its last row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SortKey {
+    Time(DateTime<Utc>),
+    Number(i64),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TicketFilter {
+    /// Only this requester's tickets (a requester without `ticket_admin`).
+    pub requester: Option<UserId>,
+    pub status: Option<String>,
+    /// `true`: running workflows; `false`: the archive (ended or cancelled).
+    pub active: Option<bool>,
+    pub ticket_type: Option<String>,
+    /// Tickets with a task assigned to this user.
+    pub assignee: Option<UserId>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// Full-text query, already reduced to plain words.
+    pub q: Option<String>,
+    /// Top-level workflow data field = value (compared as text).
+    pub fields: Vec<(String, String)>,
+    pub sort: TicketSort,
+    pub after: Option<(SortKey, Uuid)>,
+    pub limit: u32,
+}
+
+pub const ACTIVE_WORKFLOW_STATUSES: [&str; 3] = ["NOT_STARTED", "IN_PROGRESS", "ON_HOLD"];
+
+pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> Result<Vec<Ticket>> {
+    let backend = db.backend();
+    let sort_col = match filter.sort {
+        TicketSort::Created => Tickets::CreatedAt,
+        TicketSort::Updated => Tickets::UpdatedAt,
+        TicketSort::Number => Tickets::Number,
+    };
+    let mut select = Query::select()
+        .columns(COLUMNS.map(|c| (Tickets::Table, c)))
+        .from(Tickets::Table)
+        .and_where(Expr::col((Tickets::Table, Tickets::CompanyId)).eq(company.0))
+        .order_by((Tickets::Table, sort_col), Order::Desc)
+        .order_by((Tickets::Table, Tickets::Id), Order::Desc)
+        .limit(u64::from(filter.limit.clamp(1, 200)))
+        .to_owned();
+    if let Some(requester) = filter.requester {
+        select.and_where(Expr::col((Tickets::Table, Tickets::RequesterId)).eq(requester.0));
+    }
+    if let Some(status) = &filter.status {
+        select.and_where(Expr::col((Tickets::Table, Tickets::Status)).eq(status.as_str()));
+    }
+    match filter.active {
+        Some(true) => {
+            select.and_where(
+                Expr::col((Tickets::Table, Tickets::WorkflowStatus))
+                    .is_in(ACTIVE_WORKFLOW_STATUSES),
+            );
+        }
+        Some(false) => {
+            select.and_where(
+                Expr::col((Tickets::Table, Tickets::WorkflowStatus))
+                    .is_not_in(ACTIVE_WORKFLOW_STATUSES),
+            );
+        }
+        None => {}
+    }
+    if let Some(key) = &filter.ticket_type {
+        select.and_where(Expr::col((Tickets::Table, Tickets::TicketTypeKey)).eq(key.as_str()));
+    }
+    if let Some(assignee) = filter.assignee {
+        select.and_where(
+            Expr::col((Tickets::Table, Tickets::Id)).in_subquery(
+                Query::select()
+                    .column(TaskInstances::TicketId)
+                    .from(TaskInstances::Table)
+                    .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+                    .and_where(Expr::col(TaskInstances::AssignedTo).eq(assignee.0))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(from) = filter.created_from {
+        select.and_where(Expr::col((Tickets::Table, Tickets::CreatedAt)).gte(from));
+    }
+    if let Some(to) = filter.created_to {
+        select.and_where(Expr::col((Tickets::Table, Tickets::CreatedAt)).lt(to));
+    }
+    if let Some(q) = &filter.q {
+        let matching = match backend {
+            // Each word is quoted so FTS5 reads it as a term, never as query syntax.
+            Backend::Sqlite => Expr::cust_with_values(
+                "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE ticket_search MATCH ? AND company_id = ?)",
+                [
+                    sea_query::Value::from(fts5_query(q)),
+                    company.0.to_string().into(),
+                ],
+            ),
+            Backend::Postgres => Expr::cust_with_values(
+                "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE tsv @@ plainto_tsquery('simple', ?) AND company_id = ?)",
+                [sea_query::Value::from(q.as_str()), company.0.into()],
+            ),
+        };
+        select.and_where(matching);
+    }
+    for (field, value) in &filter.fields {
+        let path = format!("$.\"{}\"", field.replace('"', ""));
+        let extracted = match backend {
+            // json_extract gives SQL values (1 for true); json_type tells booleans apart so
+            // both backends compare the same text: `true`, `42`, `text`.
+            Backend::Sqlite => Expr::cust_with_values(
+                "(CASE json_type(tickets.workflow_data, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+                 ELSE CAST(json_extract(tickets.workflow_data, ?) AS TEXT) END) = ?",
+                [
+                    sea_query::Value::from(path.clone()),
+                    path.into(),
+                    value.as_str().into(),
+                ],
+            ),
+            Backend::Postgres => Expr::cust_with_values(
+                "(tickets.workflow_data ->> ?) = ?",
+                [
+                    sea_query::Value::from(field.as_str()),
+                    value.as_str().into(),
+                ],
+            ),
+        };
+        select.and_where(extracted);
+    }
+    if let Some((key, id)) = &filter.after {
+        let value: sea_query::Value = match key {
+            SortKey::Time(t) => (*t).into(),
+            SortKey::Number(n) => (*n).into(),
+        };
+        select.cond_where(
+            Cond::any()
+                .add(Expr::col((Tickets::Table, sort_col)).lt(value.clone()))
+                .add(
+                    Cond::all()
+                        .add(Expr::col((Tickets::Table, sort_col)).eq(value))
+                        .add(Expr::col((Tickets::Table, Tickets::Id)).lt(*id)),
+                ),
+        );
+    }
+    let rows: Vec<TicketRow> = db.fetch_all(&select).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Plain words of a search, each as a quoted FTS5 term (all must match).
+fn fts5_query(q: &str) -> String {
+    q.split_whitespace()
+        .map(|w| format!("\"{}\"", w.replace('"', "")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Replaces the searchable text of a ticket (its data and comments).
+pub async fn index_text(tx: &mut Tx, company: CompanyId, ticket: Uuid, body: &str) -> Result<()> {
+    let delete = Raw {
+        sqlite: "DELETE FROM ticket_search WHERE ticket_id = ?",
+        postgres: "DELETE FROM ticket_search WHERE ticket_id = $1",
+        values: Values(vec![ticket.to_string().into()]),
+    };
+    // FTS5 columns are untyped text, PostgreSQL's are uuid: bind each its own way.
+    let delete = match tx.backend() {
+        Backend::Sqlite => delete,
+        Backend::Postgres => Raw {
+            values: Values(vec![ticket.into()]),
+            ..delete
+        },
+    };
+    tx.execute(&delete).await?;
+    let insert = match tx.backend() {
+        Backend::Sqlite => Raw {
+            sqlite: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES (?, ?, ?)",
+            postgres: "",
+            values: Values(vec![
+                ticket.to_string().into(),
+                company.0.to_string().into(),
+                body.into(),
+            ]),
+        },
+        Backend::Postgres => Raw {
+            sqlite: "",
+            postgres: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES ($1, $2, $3)",
+            values: Values(vec![ticket.into(), company.0.into(), body.into()]),
+        },
+    };
+    tx.execute(&insert).await?;
+    Ok(())
+}
+
+// ---- Idempotency keys
+
+#[derive(sqlx::FromRow)]
+struct TicketIdRow {
+    ticket_id: Uuid,
+}
+
+/// The ticket an earlier submission with this key created, if any.
+pub async fn idempotent_ticket(
+    db: impl Exec,
+    company: CompanyId,
+    user: UserId,
+    key: &str,
+) -> Result<Option<Uuid>> {
+    let select = Query::select()
+        .column(IdempotencyKeys::TicketId)
+        .from(IdempotencyKeys::Table)
+        .and_where(Expr::col(IdempotencyKeys::CompanyId).eq(company.0))
+        .and_where(Expr::col(IdempotencyKeys::UserId).eq(user.0))
+        .and_where(Expr::col(IdempotencyKeys::Key).eq(key))
+        .to_owned();
+    let row: Option<TicketIdRow> = db.fetch_optional(&select).await?;
+    Ok(row.map(|r| r.ticket_id))
+}
+
+/// Records a key in the submission's transaction; a concurrent submission with the same key
+/// fails on the primary key (`Conflict`) and rolls back.
+pub async fn remember_key(
+    tx: &mut Tx,
+    company: CompanyId,
+    user: UserId,
+    key: &str,
+    ticket: Uuid,
+) -> Result<()> {
+    let insert = Query::insert()
+        .into_table(IdempotencyKeys::Table)
+        .columns([
+            IdempotencyKeys::CompanyId,
+            IdempotencyKeys::UserId,
+            IdempotencyKeys::Key,
+            IdempotencyKeys::TicketId,
+            IdempotencyKeys::CreatedAt,
+        ])
+        .values_panic([
+            company.0.into(),
+            user.0.into(),
+            key.into(),
+            ticket.into(),
+            Utc::now().into(),
+        ])
+        .to_owned();
+    tx.execute(&insert).await?;
+    Ok(())
+}
+
+// ---- Comments
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Comment {
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    pub author_id: Uuid,
+    pub body: String,
+    pub internal: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+const COMMENT_COLUMNS: [TicketComments; 6] = [
+    TicketComments::Id,
+    TicketComments::TicketId,
+    TicketComments::AuthorId,
+    TicketComments::Body,
+    TicketComments::Internal,
+    TicketComments::CreatedAt,
+];
+
+pub async fn add_comment(
+    tx: &mut Tx,
+    company: CompanyId,
+    ticket: Uuid,
+    author: UserId,
+    body: &str,
+    internal: bool,
+) -> Result<Comment> {
+    let insert = Query::insert()
+        .into_table(TicketComments::Table)
+        .columns([
+            TicketComments::Id,
+            TicketComments::CompanyId,
+            TicketComments::TicketId,
+            TicketComments::AuthorId,
+            TicketComments::Body,
+            TicketComments::Internal,
+            TicketComments::CreatedAt,
+        ])
+        .values_panic([
+            Uuid::now_v7().into(),
+            company.0.into(),
+            ticket.into(),
+            author.0.into(),
+            body.into(),
+            internal.into(),
+            Utc::now().into(),
+        ])
+        .returning(Query::returning().columns(COMMENT_COLUMNS))
+        .to_owned();
+    let row: Option<Comment> = tx.fetch_optional(&insert).await?;
+    row.ok_or(StoreError::NotFound)
+}
+
+/// A ticket's comments, oldest first; internal notes only when asked for.
+pub async fn comments(
+    db: impl Exec,
+    company: CompanyId,
+    ticket: Uuid,
+    with_internal: bool,
+) -> Result<Vec<Comment>> {
+    let mut select = Query::select()
+        .columns(COMMENT_COLUMNS)
+        .from(TicketComments::Table)
+        .and_where(Expr::col(TicketComments::CompanyId).eq(company.0))
+        .and_where(Expr::col(TicketComments::TicketId).eq(ticket))
+        .order_by(TicketComments::CreatedAt, Order::Asc)
+        .order_by(TicketComments::Id, Order::Asc)
+        .to_owned();
+    if !with_internal {
+        select.and_where(Expr::col(TicketComments::Internal).eq(false));
+    }
+    Ok(db.fetch_all(&select).await?)
+}
+
+// ---- Attachments
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AttachmentMeta {
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    pub uploaded_by: Uuid,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+const ATTACHMENT_COLUMNS: [Attachments; 7] = [
+    Attachments::Id,
+    Attachments::TicketId,
+    Attachments::UploadedBy,
+    Attachments::FileName,
+    Attachments::ContentType,
+    Attachments::Size,
+    Attachments::CreatedAt,
+];
+
+pub struct NewAttachment<'a> {
+    pub id: Uuid,
+    pub company_id: CompanyId,
+    pub ticket_id: Uuid,
+    pub uploaded_by: UserId,
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
+    pub sealed: &'a [u8],
+}
+
+pub async fn add_attachment(tx: &mut Tx, new: NewAttachment<'_>) -> Result<AttachmentMeta> {
+    let insert = Query::insert()
+        .into_table(Attachments::Table)
+        .columns([
+            Attachments::Id,
+            Attachments::CompanyId,
+            Attachments::TicketId,
+            Attachments::UploadedBy,
+            Attachments::FileName,
+            Attachments::ContentType,
+            Attachments::Size,
+            Attachments::Sealed,
+            Attachments::CreatedAt,
+        ])
+        .values_panic([
+            new.id.into(),
+            new.company_id.0.into(),
+            new.ticket_id.into(),
+            new.uploaded_by.0.into(),
+            new.file_name.into(),
+            new.content_type.into(),
+            new.size.into(),
+            new.sealed.to_vec().into(),
+            Utc::now().into(),
+        ])
+        .returning(Query::returning().columns(ATTACHMENT_COLUMNS))
+        .to_owned();
+    let row: Option<AttachmentMeta> = tx.fetch_optional(&insert).await?;
+    row.ok_or(StoreError::NotFound)
+}
+
+pub async fn attachments(
+    db: impl Exec,
+    company: CompanyId,
+    ticket: Uuid,
+) -> Result<Vec<AttachmentMeta>> {
+    let select = Query::select()
+        .columns(ATTACHMENT_COLUMNS)
+        .from(Attachments::Table)
+        .and_where(Expr::col(Attachments::CompanyId).eq(company.0))
+        .and_where(Expr::col(Attachments::TicketId).eq(ticket))
+        .order_by(Attachments::CreatedAt, Order::Asc)
+        .to_owned();
+    Ok(db.fetch_all(&select).await?)
+}
+
+#[derive(sqlx::FromRow)]
+struct FullAttachment {
+    #[sqlx(flatten)]
+    meta: AttachmentMeta,
+    sealed: Vec<u8>,
+}
+
+/// One attachment's metadata and sealed bytes.
+pub async fn attachment(
+    db: impl Exec,
+    company: CompanyId,
+    ticket: Uuid,
+    id: Uuid,
+) -> Result<(AttachmentMeta, Vec<u8>)> {
+    let select = Query::select()
+        .columns(ATTACHMENT_COLUMNS)
+        .column(Attachments::Sealed)
+        .from(Attachments::Table)
+        .and_where(Expr::col(Attachments::CompanyId).eq(company.0))
+        .and_where(Expr::col(Attachments::TicketId).eq(ticket))
+        .and_where(Expr::col(Attachments::Id).eq(id))
+        .to_owned();
+    let row: FullAttachment = db
+        .fetch_optional(&select)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok((row.meta, row.sealed))
+}

@@ -1,0 +1,663 @@
+//! Ticket runtime API: available ticket types, tickets (submission as JSON or multipart,
+//! lists, detail, timeline, comments, attachments, corrections, cancelling), tasks (lists,
+//! claim, assign, release, complete, allowed users), workflow errors (review, resolve,
+//! retry), the action callback and the company's action secret.
+
+use app::tickets::TicketSort;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use domain::workflow::WorkflowErrorStatus;
+use domain::{UserId, ValidationErrors};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use app::tickets::{TicketQuery, Upload};
+use app::work::TaskQuery;
+
+use crate::auth::Authed;
+use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::problem::{ApiResult, Problem};
+use crate::state::WebState;
+
+/// The ticket types the caller may submit now.
+#[utoipa::path(get, path = "/api/v1/ticket-types/available", tag = "tickets",
+    responses((status = 200, description = "`{items}`", body = Object)), security(("bearer" = [])))]
+pub async fn available_types(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+) -> ApiResult<Json<Value>> {
+    let items = app::tickets::available(&state.app, &actor).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+struct SubmitBody {
+    ticket_type_id: Uuid,
+    #[serde(default = "empty_object")]
+    data: Value,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+/// Reads a submission: JSON `{ticket_type_id, data}`, or multipart with a `ticket_type_id`
+/// part, a `data` part (JSON text) and any number of `attachments` file parts.
+async fn read_submission(request: Request<Body>) -> ApiResult<(Uuid, Value, Vec<Upload>)> {
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !is_multipart {
+        let AppJson(body): AppJson<SubmitBody> = AppJson::from_request(request, &()).await?;
+        return Ok((body.ticket_type_id, body.data, Vec::new()));
+    }
+    let bad = |field: &str, message: &str| ValidationErrors::single(field, message);
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| bad("body", &e.body_text()))?;
+    let (mut type_id, mut data, mut uploads) = (None, json!({}), Vec::new());
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad("body", &e.body_text()))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "ticket_type_id" => {
+                let text = field.text().await.map_err(|e| bad(&name, &e.body_text()))?;
+                type_id = Some(
+                    text.trim()
+                        .parse::<Uuid>()
+                        .map_err(|_| bad("ticket_type_id", "is not an id"))?,
+                );
+            }
+            "data" => {
+                let text = field.text().await.map_err(|e| bad(&name, &e.body_text()))?;
+                data = serde_json::from_str(&text)
+                    .map_err(|e| bad("data", &format!("is not JSON: {e}")))?;
+            }
+            "attachments" | "attachment" | "file" => {
+                let file_name = field.file_name().unwrap_or("attachment").to_owned();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| bad(&name, &e.body_text()))?;
+                uploads.push(Upload {
+                    file_name,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            _ => return Err(bad(&name, "is not a field of a submission").into()),
+        }
+    }
+    let type_id = type_id.ok_or_else(|| bad("ticket_type_id", "is required"))?;
+    Ok((type_id, data, uploads))
+}
+
+/// Submits a ticket. A repeated `Idempotency-Key` answers 200 with the first ticket.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets",
+    request_body(content = Object, description = "`{ticket_type_id, data}` as JSON, or multipart with `ticket_type_id`, `data` (JSON) and `attachments` files"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes a retried submission safe")),
+    responses((status = 201, description = "the ticket", body = Object), (status = 200, description = "the ticket an earlier request with this key created", body = Object), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn submit(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    request: Request<Body>,
+) -> ApiResult<Response> {
+    let key = request
+        .headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| ValidationErrors::single("Idempotency-Key", "must be visible ASCII"))?;
+    let (type_id, data, uploads) = read_submission(request).await?;
+    let submitted = app::tickets::submit(&state.app, &actor, type_id, data, key, uploads).await?;
+    let status = if submitted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(submitted.ticket)).into_response())
+}
+
+/// Ticket list filters. `field.<name>=<value>` filters on a workflow field.
+#[derive(Deserialize, IntoParams)]
+pub struct TicketsQuery {
+    pub status: Option<String>,
+    /// `true`: running; `false`: the archive.
+    pub active: Option<bool>,
+    /// A ticket type key.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub ticket_type: Option<String>,
+    pub assignee: Option<Uuid>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// Full-text search over the data and comments.
+    pub q: Option<String>,
+    /// `created` (default), `updated` or `number`; newest / highest first.
+    pub sort: Option<String>,
+    /// Only my own tickets, also for a ticket admin.
+    pub mine: Option<bool>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub rest: std::collections::HashMap<String, String>,
+}
+
+/// Tickets: a requester's own, or all of the company for a ticket admin.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketsQuery),
+    responses((status = 200, description = "`{items, next_cursor}`", body = Object), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppQuery(query): AppQuery<TicketsQuery>,
+) -> ApiResult<Json<Value>> {
+    let query = ticket_query(query)?;
+    let (items, next) = app::tickets::list(&state.app, &actor, query).await?;
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
+}
+
+/// Reads the list parameters, naming a bad one.
+pub fn ticket_query(query: TicketsQuery) -> Result<TicketQuery, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let sort = match query.sort.as_deref() {
+        None | Some("created") => TicketSort::Created,
+        Some("updated") => TicketSort::Updated,
+        Some("number") => TicketSort::Number,
+        Some(_) => {
+            errors.add("sort", "must be created, updated or number");
+            TicketSort::Created
+        }
+    };
+    let mut fields = Vec::new();
+    for (key, value) in query.rest {
+        match key.strip_prefix("field.") {
+            Some(name) if !name.is_empty() && name.len() <= 64 => {
+                fields.push((name.to_owned(), value));
+            }
+            _ => errors.add(key, "is not a filter of this list"),
+        }
+    }
+    fields.sort();
+    errors.into_result()?;
+    Ok(TicketQuery {
+        status: query.status.filter(|s| !s.is_empty()),
+        active: query.active,
+        ticket_type: query.ticket_type.filter(|s| !s.is_empty()),
+        assignee: query.assignee.map(UserId),
+        created_from: query.created_from,
+        created_to: query.created_to,
+        q: query.q,
+        fields,
+        sort,
+        cursor: query.cursor,
+        limit: query.limit.unwrap_or(20),
+        mine: query.mine.unwrap_or(false),
+    })
+}
+
+/// A ticket with its tasks.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets",
+    responses((status = 200, body = Object), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        app::tickets::get(&state.app, &actor, id).await?
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct CorrectionBody {
+    /// Workflow fields to set; `null` removes one.
+    data: Value,
+}
+
+/// A ticket admin corrects the workflow data (every change is in the timeline).
+#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "tickets",
+    request_body(content = Object, description = "`{data: {field: value}}`"),
+    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn correct(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(body): AppJson<CorrectionBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        app::tickets::correct_data(&state.app, &actor, id, body.data).await?
+    )))
+}
+
+/// Every event of the ticket in order.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/timeline", tag = "tickets",
+    responses((status = 200, description = "`{items}`", body = Object), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn timeline(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<Value>> {
+    let items = app::tickets::timeline(&state.app, &actor, id).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+pub struct CommentBody {
+    body: String,
+    #[serde(default)]
+    internal: bool,
+}
+
+/// The ticket's comments (internal notes only for the ticket team).
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/comments", tag = "tickets",
+    responses((status = 200, description = "`{items}`", body = Object)), security(("bearer" = [])))]
+pub async fn comments(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<Value>> {
+    let items = app::tickets::comments(&state.app, &actor, id).await?;
+    Ok(Json(
+        json!({ "items": items.into_iter().map(comment_json).collect::<Vec<_>>() }),
+    ))
+}
+
+fn comment_json(c: app::tickets::Comment) -> Value {
+    json!({ "id": c.id, "ticket_id": c.ticket_id, "author_id": c.author_id, "body": c.body,
+            "internal": c.internal, "created_at": c.created_at })
+}
+
+/// Adds a public comment or an internal note.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/comments", tag = "tickets",
+    request_body(content = Object, description = "`{body, internal}`"),
+    responses((status = 201, body = Object), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn add_comment(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(body): AppJson<CommentBody>,
+) -> ApiResult<Response> {
+    let comment = app::tickets::comment(&state.app, &actor, id, &body.body, body.internal).await?;
+    Ok((StatusCode::CREATED, Json(comment_json(comment))).into_response())
+}
+
+fn attachment_json(a: app::tickets::AttachmentMeta) -> Value {
+    json!({ "id": a.id, "ticket_id": a.ticket_id, "uploaded_by": a.uploaded_by,
+            "file_name": a.file_name, "content_type": a.content_type, "size": a.size,
+            "created_at": a.created_at })
+}
+
+/// The ticket's attachments.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments", tag = "tickets",
+    responses((status = 200, description = "`{items}`", body = Object)), security(("bearer" = [])))]
+pub async fn attachments(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<Value>> {
+    let items = app::tickets::attachments(&state.app, &actor, id).await?;
+    Ok(Json(
+        json!({ "items": items.into_iter().map(attachment_json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// Adds attachments (multipart, `attachments` file parts); stored encrypted.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/attachments", tag = "tickets",
+    request_body(content = Object, content_type = "multipart/form-data"),
+    responses((status = 201, description = "`{items}`", body = Object), (status = 413, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn add_attachments(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+    request: Request<Body>,
+) -> ApiResult<Response> {
+    let bad = |message: String| ValidationErrors::single("attachments", message);
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| bad(e.body_text()))?;
+    let mut stored = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(e.body_text()))?
+    {
+        let file_name = field.file_name().unwrap_or("attachment").to_owned();
+        let bytes = field.bytes().await.map_err(|e| bad(e.body_text()))?;
+        let upload = Upload {
+            file_name,
+            bytes: bytes.to_vec(),
+        };
+        stored.push(attachment_json(
+            app::tickets::attach(&state.app, &actor, id, upload).await?,
+        ));
+    }
+    if stored.is_empty() {
+        return Err(bad("no file was sent".into()).into());
+    }
+    Ok((StatusCode::CREATED, Json(json!({ "items": stored }))).into_response())
+}
+
+/// Downloads an attachment: always as an attachment, with the sniffed type and `nosniff`.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments/{aid}", tag = "tickets",
+    responses((status = 200, description = "the file"), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub async fn download(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath((id, aid)): AppPath<(Uuid, Uuid)>,
+) -> ApiResult<Response> {
+    let (meta, bytes) = app::tickets::download(&state.app, &actor, id, aid).await?;
+    let mut headers = HeaderMap::new();
+    let content_type = HeaderValue::from_str(&meta.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_TYPE, content_type);
+    let ascii: String = meta
+        .file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        url::form_urlencoded::byte_serialize(meta.file_name.as_bytes()).collect::<String>()
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok((headers, bytes).into_response())
+}
+
+/// Cancels a running ticket (its requester or a ticket admin).
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/cancel", tag = "tickets",
+    responses((status = 200, body = Object), (status = 409, body = Problem)), security(("bearer" = [])))]
+pub async fn cancel(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        app::tickets::cancel(&state.app, &actor, id).await?
+    )))
+}
+
+// ---- Tasks
+
+#[derive(Deserialize, IntoParams)]
+pub struct TasksQuery {
+    /// Tasks I hold.
+    pub mine: Option<bool>,
+    /// Unheld tasks I may claim.
+    pub queue: Option<bool>,
+    /// Comma-separated task statuses.
+    pub status: Option<String>,
+    pub cursor: Option<Uuid>,
+    pub limit: Option<u32>,
+}
+
+/// Tasks: `mine=true`, `queue=true`, or (ticket admins) all.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TasksQuery),
+    responses((status = 200, description = "`{items, next_cursor}`", body = Object)), security(("bearer" = [])))]
+pub async fn tasks(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppQuery(query): AppQuery<TasksQuery>,
+) -> ApiResult<Json<Value>> {
+    let mut errors = ValidationErrors::new();
+    let statuses: Vec<String> = query
+        .status
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| {
+            errors
+                .check("status", s.parse::<domain::workflow::TaskStatus>())
+                .map(|s| s.as_str().to_owned())
+        })
+        .collect();
+    errors.into_result()?;
+    let query = TaskQuery {
+        mine: query.mine.unwrap_or(false),
+        queue: query.queue.unwrap_or(false),
+        statuses,
+        cursor: query.cursor,
+        limit: query.limit.unwrap_or(50),
+    };
+    let (items, next) = app::work::list(&state.app, &actor, query).await?;
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
+}
+
+/// A task: its input, the form to fill (`output_schema`), and its state.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks",
+    responses((status = 200, body = Object), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub async fn task(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(app::work::get(&state.app, &actor, id).await?)))
+}
+
+/// Takes an open task from the queue; of two at once exactly one wins (409 for the other).
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks",
+    responses((status = 200, body = Object), (status = 409, body = Problem)), security(("bearer" = [])))]
+pub async fn claim(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(app::work::claim(&state.app, &actor, id).await?)))
+}
+
+#[derive(Deserialize)]
+pub struct AssignBody {
+    user_id: Uuid,
+}
+
+/// A ticket admin assigns a task to an eligible worker.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/assign", tag = "tasks",
+    request_body(content = Object, description = "`{user_id}`"),
+    responses((status = 200, body = Object), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn assign(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(body): AppJson<AssignBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        app::work::assign(&state.app, &actor, id, UserId(body.user_id)).await?
+    )))
+}
+
+/// Gives a task back to the queue.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/release", tag = "tasks",
+    responses((status = 200, body = Object), (status = 409, body = Problem)), security(("bearer" = [])))]
+pub async fn release(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        app::work::release(&state.app, &actor, id).await?
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct CompleteBody {
+    output: Value,
+}
+
+/// The holder completes a form task; the output is checked against its schema.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks",
+    request_body(content = Object, description = "`{output}`"),
+    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn complete(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(body): AppJson<CompleteBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        app::work::complete(&state.app, &actor, id, body.output).await?
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct AllowedUsersBody {
+    user_ids: Vec<Uuid>,
+}
+
+/// Limits who may work this task instance (ticket admins; empty lifts the limit).
+#[utoipa::path(put, path = "/api/v1/tasks/{id}/allowed-users", tag = "tasks",
+    request_body(content = Object, description = "`{user_ids}`"),
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn allowed_users(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(body): AppJson<AllowedUsersBody>,
+) -> ApiResult<Json<Value>> {
+    let users = body.user_ids.into_iter().map(UserId).collect();
+    Ok(Json(json!(
+        app::work::set_allowed_users(&state.app, &actor, id, users).await?
+    )))
+}
+
+// ---- Workflow errors
+
+#[derive(Deserialize, IntoParams)]
+pub struct ErrorsQuery {
+    /// Comma-separated `NEW`, `REVIEWED`, `RESOLVED`; default: the open ones.
+    pub status: Option<String>,
+    pub ticket: Option<Uuid>,
+}
+
+/// Workflow errors of the company (ticket admins).
+#[utoipa::path(get, path = "/api/v1/workflow-errors", tag = "tasks", params(ErrorsQuery),
+    responses((status = 200, description = "`{items}`", body = Object)), security(("bearer" = [])))]
+pub async fn workflow_errors(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppQuery(query): AppQuery<ErrorsQuery>,
+) -> ApiResult<Json<Value>> {
+    let mut errors = ValidationErrors::new();
+    let mut statuses: Vec<String> = query
+        .status
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| {
+            errors
+                .check("status", s.parse::<WorkflowErrorStatus>())
+                .map(|s| s.as_str().to_owned())
+        })
+        .collect();
+    errors.into_result()?;
+    if statuses.is_empty() {
+        statuses = vec!["NEW".into(), "REVIEWED".into()];
+    }
+    let items = app::engine::errors(&state.app, &actor, statuses, query.ticket).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+macro_rules! error_action {
+    ($name:ident, $path:literal, $doc:literal, $call:expr) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "tasks",
+            responses((status = 200, body = Object), (status = 409, body = Problem)), security(("bearer" = [])))]
+        pub async fn $name(
+            State(state): State<WebState>,
+            Authed(actor): Authed,
+            AppPath(id): AppPath<Uuid>,
+        ) -> ApiResult<Json<Value>> {
+            let call = $call;
+            Ok(Json(json!(call(&state.app, &actor, id).await?)))
+        }
+    };
+}
+
+error_action!(
+    review_error,
+    "/api/v1/workflow-errors/{id}/review",
+    "Marks an error REVIEWED.",
+    |app, actor, id| app::engine::set_error_status(app, actor, id, WorkflowErrorStatus::Reviewed)
+);
+error_action!(
+    resolve_error,
+    "/api/v1/workflow-errors/{id}/resolve",
+    "Marks an error RESOLVED without retrying.",
+    |app, actor, id| app::engine::set_error_status(app, actor, id, WorkflowErrorStatus::Resolved)
+);
+error_action!(
+    retry_error,
+    "/api/v1/workflow-errors/{id}/retry",
+    "Resolves an error and runs its step (or action) again.",
+    app::engine::retry
+);
+
+// ---- Actions
+
+#[derive(Deserialize, IntoParams)]
+pub struct CallbackQuery {
+    /// The single-use token from the callback URL.
+    pub token: String,
+}
+
+/// Completes an async action task with its result (the body). No login: the single-use
+/// token in the callback URL is the credential.
+#[utoipa::path(post, path = "/api/v1/actions/{task_id}/callback", tag = "tasks", params(CallbackQuery),
+    request_body(content = Object, description = "the action's result"),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn action_callback(
+    State(state): State<WebState>,
+    AppPath(task_id): AppPath<Uuid>,
+    AppQuery(query): AppQuery<CallbackQuery>,
+    AppJson(result): AppJson<Value>,
+) -> ApiResult<StatusCode> {
+    app::actions::callback(&state.app, task_id, &query.token, result).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The company's action signing secret (`whsec_...`), for verifying action calls.
+#[utoipa::path(get, path = "/api/v1/company/action-secret", tag = "company",
+    responses((status = 200, description = "`{secret}`", body = Object), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn action_secret(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+) -> ApiResult<Json<Value>> {
+    let secret = app::actions::action_secret(&state.app, &actor).await?;
+    Ok(Json(json!({ "secret": secret })))
+}
