@@ -89,7 +89,24 @@ pub async fn run_workers(app: App, count: usize, shutdown: CancellationToken) {
         let name = format!("worker-{host}-{n}-{}", uuid::Uuid::now_v7().simple());
         workers.spawn(async move { worker_loop(app, name, shutdown).await });
     }
+    let sweeper = app.clone();
+    workers.spawn(async move { sweep_loop(sweeper, shutdown).await });
     while workers.join_next().await.is_some() {}
+}
+
+/// Looks for stalled workflows once a minute (see [`crate::engine::sweep_stalled`]).
+async fn sweep_loop(app: App, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = every.tick() => {
+                if let Err(error) = crate::engine::sweep_stalled(&app).await {
+                    tracing::warn!(%error, "stalled-workflow sweep failed");
+                }
+            }
+        }
+    }
 }
 
 async fn worker_loop(app: App, name: String, shutdown: CancellationToken) {
