@@ -314,7 +314,8 @@ impl Bundle {
 }
 
 impl Design {
-    /// Every field a condition may use: the workflow's and every task's outputs.
+    /// Every field a condition may use: the workflow's and every task's outputs (its
+    /// `output_schema` properties and its `output_transform` keys, as on publish).
     fn known_fields(&self) -> Result<Vec<String>> {
         let header: WorkflowHeader =
             serde_json::from_value(self.workflow.spec.clone()).map_err(AppError::internal)?;
@@ -322,6 +323,9 @@ impl Design {
         for task in &self.tasks {
             if let Some(schema) = task.spec.get("output_schema") {
                 fields.extend(wf::top_level_fields(schema));
+            }
+            if let Some(Value::Object(transform)) = task.spec.get("output_transform") {
+                fields.extend(transform.keys().cloned());
             }
         }
         fields.sort();

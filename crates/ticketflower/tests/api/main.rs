@@ -6,6 +6,7 @@
 mod cli;
 mod common;
 mod design;
+mod design_rules;
 mod errors;
 mod events;
 mod health;
