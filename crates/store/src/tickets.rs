@@ -346,10 +346,7 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
             // Each word is quoted so FTS5 reads it as a term, never as query syntax.
             Backend::Sqlite => Expr::cust_with_values(
                 "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE ticket_search MATCH ? AND company_id = ?)",
-                [
-                    sea_query::Value::from(fts5_query(q)),
-                    company.0.to_string().into(),
-                ],
+                [sea_query::Value::from(fts5_query(q)), company.0.into()],
             ),
             Backend::Postgres => Expr::cust_with_values(
                 "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE tsv @@ plainto_tsquery('simple', ?) AND company_id = ?)",
@@ -409,37 +406,19 @@ fn fts5_query(q: &str) -> String {
         .join(" ")
 }
 
-/// Replaces the searchable text of a ticket (its data and comments).
+/// Replaces the searchable text of a ticket (its data and comments). Ids are bound as
+/// uuids on both backends so they compare equal to the tickets' own ids.
 pub async fn index_text(tx: &mut Tx, company: CompanyId, ticket: Uuid, body: &str) -> Result<()> {
     let delete = Raw {
         sqlite: "DELETE FROM ticket_search WHERE ticket_id = ?",
         postgres: "DELETE FROM ticket_search WHERE ticket_id = $1",
-        values: Values(vec![ticket.to_string().into()]),
-    };
-    // FTS5 columns are untyped text, PostgreSQL's are uuid: bind each its own way.
-    let delete = match tx.backend() {
-        Backend::Sqlite => delete,
-        Backend::Postgres => Raw {
-            values: Values(vec![ticket.into()]),
-            ..delete
-        },
+        values: Values(vec![ticket.into()]),
     };
     tx.execute(&delete).await?;
-    let insert = match tx.backend() {
-        Backend::Sqlite => Raw {
-            sqlite: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES (?, ?, ?)",
-            postgres: "",
-            values: Values(vec![
-                ticket.to_string().into(),
-                company.0.to_string().into(),
-                body.into(),
-            ]),
-        },
-        Backend::Postgres => Raw {
-            sqlite: "",
-            postgres: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES ($1, $2, $3)",
-            values: Values(vec![ticket.into(), company.0.into(), body.into()]),
-        },
+    let insert = Raw {
+        sqlite: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES (?, ?, ?)",
+        postgres: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES ($1, $2, $3)",
+        values: Values(vec![ticket.into(), company.0.into(), body.into()]),
     };
     tx.execute(&insert).await?;
     Ok(())

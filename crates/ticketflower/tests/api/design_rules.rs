@@ -1168,12 +1168,9 @@ async fn counts_are_bounded() {
     .await;
 }
 
-/// GAP, not enforced in this branch: `domain::workflow::validate` leaves "every role a design
-/// names exists in the company" to the app, which does not check it, so a task or ticket type
-/// restricted to a misspelt role is accepted and nobody can ever work or submit it. Run with
-/// `--ignored` to see it fail; remove the `ignore` once the app checks it.
+/// `domain::workflow::validate` leaves "every role a design names exists in the company" to
+/// the app, which checks it against the company's roles.
 #[tokio::test]
-#[ignore = "GAP: the app does not check that company_role_access names existing company roles"]
 async fn company_roles_named_by_a_design_exist() {
     check_rules(vec![
         rule("a task's roles exist in the company")

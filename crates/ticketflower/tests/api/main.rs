@@ -15,3 +15,4 @@ mod jobs;
 mod mail;
 mod storage;
 mod tenancy;
+mod tickets;

@@ -37,11 +37,20 @@ async fn publish(app: &TestApp, token: &str, bundle: &str) -> Value {
     created
 }
 
-async fn call(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let response = send(app, method, path, token, body).await;
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 async fn user_token(app: &TestApp, admin: &str, email: &str, roles: &[&str]) -> (String, String) {
@@ -67,7 +76,14 @@ async fn grant(app: &TestApp, admin: &str, user: &str, roles: &[&str]) {
 }
 
 async fn task_of(app: &TestApp, token: &str, ticket: &str, key: &str) -> Value {
-    let (_, ticket) = call(app, Method::GET, &format!("/api/v1/tickets/{ticket}"), token, None).await;
+    let (_, ticket) = call(
+        app,
+        Method::GET,
+        &format!("/api/v1/tickets/{ticket}"),
+        token,
+        None,
+    )
+    .await;
     ticket["tasks"]
         .as_array()
         .unwrap()
@@ -105,7 +121,14 @@ async fn desk() -> Desk {
         .as_str()
         .unwrap()
         .to_owned();
-    Desk { app, admin, requester, reviewer, reviewer_id, type_id }
+    Desk {
+        app,
+        admin,
+        requester,
+        reviewer,
+        reviewer_id,
+        type_id,
+    }
 }
 
 fn review_data() -> Value {
@@ -115,12 +138,26 @@ fn review_data() -> Value {
 #[tokio::test]
 async fn the_document_review_loop_runs_to_its_end_status() {
     let d = desk().await;
-    let (status, types) = call(&d.app, Method::GET, "/api/v1/ticket-types/available", &d.requester, None).await;
+    let (status, types) = call(
+        &d.app,
+        Method::GET,
+        "/api/v1/ticket-types/available",
+        &d.requester,
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(types["items"].as_array().unwrap().len(), 1, "{types}");
 
     let body = json!({ "ticket_type_id": d.type_id, "data": review_data() });
-    let (status, ticket) = call(&d.app, Method::POST, "/api/v1/tickets", &d.requester, Some(body)).await;
+    let (status, ticket) = call(
+        &d.app,
+        Method::POST,
+        "/api/v1/tickets",
+        &d.requester,
+        Some(body),
+    )
+    .await;
     assert_eq!(status, 201, "{ticket}");
     assert_eq!(ticket["number"], 1);
     let id = ticket["id"].as_str().unwrap().to_owned();
@@ -130,30 +167,86 @@ async fn the_document_review_loop_runs_to_its_end_status() {
 
     // A decision outside the form's enum is refused, naming the field.
     let path = format!("/api/v1/tasks/{}/complete", review["id"].as_str().unwrap());
-    let (status, problem) = call(&d.app, Method::POST, &path, &d.reviewer, Some(json!({ "output": { "decision": "maybe" } }))).await;
+    let (status, problem) = call(
+        &d.app,
+        Method::POST,
+        &path,
+        &d.reviewer,
+        Some(json!({ "output": { "decision": "maybe" } })),
+    )
+    .await;
     assert_eq!(status, 422, "{problem}");
     assert!(problem.to_string().contains("output/decision"), "{problem}");
     // The requester may not complete someone else's task.
-    let (status, _) = call(&d.app, Method::POST, &path, &d.requester, Some(json!({ "output": { "decision": "accept" } }))).await;
+    let (status, _) = call(
+        &d.app,
+        Method::POST,
+        &path,
+        &d.requester,
+        Some(json!({ "output": { "decision": "accept" } })),
+    )
+    .await;
     assert!(status == 403 || status == 404, "{status}");
 
     // Revise: the edit task goes to the requester's side (claim queue), then back to review.
-    let (status, done) = call(&d.app, Method::POST, &path, &d.reviewer, Some(json!({ "output": { "decision": "revise", "review_comments": "More numbers" } }))).await;
+    let (status, done) = call(
+        &d.app,
+        Method::POST,
+        &path,
+        &d.reviewer,
+        Some(json!({ "output": { "decision": "revise", "review_comments": "More numbers" } })),
+    )
+    .await;
     assert_eq!(status, 200, "{done}");
-    let (_, ticket) = call(&d.app, Method::GET, &format!("/api/v1/tickets/{id}"), &d.requester, None).await;
+    let (_, ticket) = call(
+        &d.app,
+        Method::GET,
+        &format!("/api/v1/tickets/{id}"),
+        &d.requester,
+        None,
+    )
+    .await;
     assert_eq!(ticket["workflow_data"]["decision"], "revise");
     assert_eq!(ticket["workflow_status"], "IN_PROGRESS", "{ticket}");
-    let open: Vec<&Value> = ticket["tasks"].as_array().unwrap().iter().filter(|t| t["status"] == "OPEN" || t["status"] == "IN_PROGRESS").collect();
+    let open: Vec<&Value> = ticket["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "OPEN" || t["status"] == "IN_PROGRESS")
+        .collect();
     assert_eq!(open.len(), 1, "{ticket}");
     assert_eq!(open[0]["task_key"], "edit");
 
     // The timeline has the submission, the tasks and the field history.
-    let (_, timeline) = call(&d.app, Method::GET, &format!("/api/v1/tickets/{id}/timeline"), &d.requester, None).await;
-    let kinds: Vec<&str> = timeline["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let (_, timeline) = call(
+        &d.app,
+        Method::GET,
+        &format!("/api/v1/tickets/{id}/timeline"),
+        &d.requester,
+        None,
+    )
+    .await;
+    let kinds: Vec<&str> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds[0], "ticket.submitted", "{kinds:?}");
-    assert!(kinds.contains(&"task.completed") && kinds.contains(&"task.created"), "{kinds:?}");
-    let completed = timeline["items"].as_array().unwrap().iter().find(|e| e["kind"] == "task.completed").unwrap();
-    assert_eq!(completed["payload"]["changes"][0]["field"], "decision", "{completed}");
+    assert!(
+        kinds.contains(&"task.completed") && kinds.contains(&"task.created"),
+        "{kinds:?}"
+    );
+    let completed = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "task.completed")
+        .unwrap();
+    assert_eq!(
+        completed["payload"]["changes"][0]["field"], "decision",
+        "{completed}"
+    );
 }
 
 #[tokio::test]
@@ -161,18 +254,41 @@ async fn submissions_are_validated_and_idempotent() {
     let d = desk().await;
     // Every violation is listed, and nothing is written.
     let body = json!({ "ticket_type_id": d.type_id, "data": { "summary": 42 } });
-    let (status, problem) = call(&d.app, Method::POST, "/api/v1/tickets", &d.requester, Some(body)).await;
+    let (status, problem) = call(
+        &d.app,
+        Method::POST,
+        "/api/v1/tickets",
+        &d.requester,
+        Some(body),
+    )
+    .await;
     assert_eq!(status, 422, "{problem}");
-    let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    assert!(fields.iter().any(|f| f.starts_with("data/summary")), "{fields:?}");
-    assert!(fields.iter().any(|f| *f == "data" || f.contains("document_url")), "{fields:?}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.iter().any(|f| f.starts_with("data/summary")),
+        "{fields:?}"
+    );
+    assert!(
+        fields
+            .iter()
+            .any(|f| *f == "data" || f.contains("document_url")),
+        "{fields:?}"
+    );
     let (_, list) = call(&d.app, Method::GET, "/api/v1/tickets", &d.admin, None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
 
     // The same key, sent five times at once and once more later, makes one ticket.
     let mut requests = Vec::new();
     for _ in 0..5 {
-        let request = d.app.client.post(d.app.url("/api/v1/tickets"))
+        let request = d
+            .app
+            .client
+            .post(d.app.url("/api/v1/tickets"))
             .bearer_auth(&d.requester)
             .header("Idempotency-Key", "submit-1")
             .json(&json!({ "ticket_type_id": d.type_id, "data": review_data() }))
@@ -183,7 +299,11 @@ async fn submissions_are_validated_and_idempotent() {
     let mut ids = Vec::new();
     for response in responses {
         let response = response.unwrap();
-        assert!(matches!(response.status().as_u16(), 200 | 201), "{}", response.status());
+        assert!(
+            matches!(response.status().as_u16(), 200 | 201),
+            "{}",
+            response.status()
+        );
         ids.push(json(response).await["id"].as_str().unwrap().to_owned());
     }
     ids.dedup();
@@ -191,9 +311,16 @@ async fn submissions_are_validated_and_idempotent() {
     let (_, list) = call(&d.app, Method::GET, "/api/v1/tickets", &d.admin, None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     // Another key is another ticket, with the next number.
-    let response = d.app.client.post(d.app.url("/api/v1/tickets")).bearer_auth(&d.requester)
+    let response = d
+        .app
+        .client
+        .post(d.app.url("/api/v1/tickets"))
+        .bearer_auth(&d.requester)
         .header("Idempotency-Key", "submit-2")
-        .json(&json!({ "ticket_type_id": d.type_id, "data": review_data() })).send().await.unwrap();
+        .json(&json!({ "ticket_type_id": d.type_id, "data": review_data() }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
     assert_eq!(json(response).await["number"], 2);
 }
@@ -210,22 +337,70 @@ async fn of_many_concurrent_claims_exactly_one_wins() {
         "ticket_types": [{"key": "t", "title": "T", "fields": {"type": "object", "properties": {"x": {"type": "integer"}}}}]
     });
     let created = publish(&app, &admin, &bundle.to_string()).await;
-    let type_id = created["ticket_type_ids"]["t"].as_str().or_else(|| created["ticket_type_ids"][0].as_str()).unwrap().to_owned();
-    let (_, ticket) = call(&app, Method::POST, "/api/v1/tickets", &admin, Some(json!({"ticket_type_id": type_id, "data": {"x": 1}}))).await;
+    let type_id = created["ticket_type_ids"]["t"]
+        .as_str()
+        .or_else(|| created["ticket_type_ids"][0].as_str())
+        .unwrap()
+        .to_owned();
+    let (_, ticket) = call(
+        &app,
+        Method::POST,
+        "/api/v1/tickets",
+        &admin,
+        Some(json!({"ticket_type_id": type_id, "data": {"x": 1}})),
+    )
+    .await;
     let id = ticket["id"].as_str().unwrap();
     let task = task_of(&app, &admin, id, "work").await;
     let mut workers = Vec::new();
     for n in 0..6 {
-        workers.push(user_token(&app, &admin, &format!("w{n}@acme.io"), &["user", "task_worker"]).await.1);
+        workers.push(
+            user_token(
+                &app,
+                &admin,
+                &format!("w{n}@acme.io"),
+                &["user", "task_worker"],
+            )
+            .await
+            .1,
+        );
     }
-    let (_, queue) = call(&app, Method::GET, "/api/v1/tasks?queue=true", &workers[0], None).await;
+    let (_, queue) = call(
+        &app,
+        Method::GET,
+        "/api/v1/tasks?queue=true",
+        &workers[0],
+        None,
+    )
+    .await;
     assert_eq!(queue["items"].as_array().unwrap().len(), 1, "{queue}");
     let path = format!("/api/v1/tasks/{}/claim", task["id"].as_str().unwrap());
-    let claims = workers.iter().map(|token| app.client.post(app.url(&path)).bearer_auth(token).send());
-    let statuses: Vec<u16> = futures::future::join_all(claims).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 5, "{statuses:?}");
-    let (_, queue) = call(&app, Method::GET, "/api/v1/tasks?queue=true", &workers[0], None).await;
+    let claims = workers
+        .iter()
+        .map(|token| app.client.post(app.url(&path)).bearer_auth(token).send());
+    let statuses: Vec<u16> = futures::future::join_all(claims)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        5,
+        "{statuses:?}"
+    );
+    let (_, queue) = call(
+        &app,
+        Method::GET,
+        "/api/v1/tasks?queue=true",
+        &workers[0],
+        None,
+    )
+    .await;
     assert_eq!(queue["items"].as_array().unwrap().len(), 0, "{queue}");
 }
 
@@ -243,8 +418,19 @@ async fn a_step_that_cannot_go_on_is_an_error_an_admin_can_retry_after_fixing_da
         "ticket_types": [{"key": "t", "title": "T", "fields": {"type": "object", "properties": {"amount": {"type": "integer"}}, "required": ["amount"]}}]
     });
     let created = publish(&app, &admin, &bundle.to_string()).await;
-    let type_id = created["ticket_type_ids"]["t"].as_str().or_else(|| created["ticket_type_ids"][0].as_str()).unwrap().to_owned();
-    let (status, ticket) = call(&app, Method::POST, "/api/v1/tickets", &admin, Some(json!({"ticket_type_id": type_id, "data": {"amount": 100}}))).await;
+    let type_id = created["ticket_type_ids"]["t"]
+        .as_str()
+        .or_else(|| created["ticket_type_ids"][0].as_str())
+        .unwrap()
+        .to_owned();
+    let (status, ticket) = call(
+        &app,
+        Method::POST,
+        "/api/v1/tickets",
+        &admin,
+        Some(json!({"ticket_type_id": type_id, "data": {"amount": 100}})),
+    )
+    .await;
     assert_eq!(status, 201, "{ticket}");
     assert_eq!(ticket["workflow_status"], "ON_HOLD", "{ticket}");
     let id = ticket["id"].as_str().unwrap();
@@ -253,14 +439,42 @@ async fn a_step_that_cannot_go_on_is_an_error_an_admin_can_retry_after_fixing_da
     assert_eq!(error["error_type"], "WORKFLOW_TRANSITION", "{errors}");
     assert_eq!(error["error_status"], "NEW");
     let error_id = error["id"].as_str().unwrap();
-    let (status, _) = call(&app, Method::POST, &format!("/api/v1/workflow-errors/{error_id}/review"), &admin, None).await;
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/workflow-errors/{error_id}/review"),
+        &admin,
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, _) = call(&app, Method::PATCH, &format!("/api/v1/tickets/{id}"), &admin, Some(json!({"data": {"amount": 250}}))).await;
+    let (status, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/tickets/{id}"),
+        &admin,
+        Some(json!({"data": {"amount": 250}})),
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, retried) = call(&app, Method::POST, &format!("/api/v1/workflow-errors/{error_id}/retry"), &admin, None).await;
+    let (status, retried) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/workflow-errors/{error_id}/retry"),
+        &admin,
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{retried}");
     assert_eq!(retried["error_status"], "RESOLVED");
-    let (_, ticket) = call(&app, Method::GET, &format!("/api/v1/tickets/{id}"), &admin, None).await;
+    let (_, ticket) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/tickets/{id}"),
+        &admin,
+        None,
+    )
+    .await;
     assert_eq!(ticket["status"], "LARGE", "{ticket}");
     assert_eq!(ticket["workflow_status"], "COMPLETED");
     let (_, errors) = call(&app, Method::GET, "/api/v1/workflow-errors", &admin, None).await;
@@ -271,58 +485,181 @@ async fn a_step_that_cannot_go_on_is_an_error_an_admin_can_retry_after_fixing_da
 async fn search_filters_attachments_and_comments() {
     let d = desk().await;
     let body = json!({ "ticket_type_id": d.type_id, "data": review_data() });
-    let (_, first) = call(&d.app, Method::POST, "/api/v1/tickets", &d.requester, Some(body)).await;
+    let (_, first) = call(
+        &d.app,
+        Method::POST,
+        "/api/v1/tickets",
+        &d.requester,
+        Some(body),
+    )
+    .await;
     let mut other = review_data();
     other["summary"] = json!("Budget for submarines");
-    let (_, second) = call(&d.app, Method::POST, "/api/v1/tickets", &d.requester, Some(json!({ "ticket_type_id": d.type_id, "data": other }))).await;
+    let (_, second) = call(
+        &d.app,
+        Method::POST,
+        "/api/v1/tickets",
+        &d.requester,
+        Some(json!({ "ticket_type_id": d.type_id, "data": other })),
+    )
+    .await;
     let first_id = first["id"].as_str().unwrap();
 
-    let (_, found) = call(&d.app, Method::GET, "/api/v1/tickets?q=zeppelin", &d.admin, None).await;
-    let ids: Vec<&str> = found["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    let (_, found) = call(
+        &d.app,
+        Method::GET,
+        "/api/v1/tickets?q=zeppelin",
+        &d.admin,
+        None,
+    )
+    .await;
+    let ids: Vec<&str> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [first_id], "{found}");
     // Comments are searchable too; internal notes are hidden from the requester.
-    let path = format!("/api/v1/tickets/{}/comments", second["id"].as_str().unwrap());
-    let (status, _) = call(&d.app, Method::POST, &path, &d.requester, Some(json!({"body": "Please hurry, periscope order pending"}))).await;
+    let path = format!(
+        "/api/v1/tickets/{}/comments",
+        second["id"].as_str().unwrap()
+    );
+    let (status, _) = call(
+        &d.app,
+        Method::POST,
+        &path,
+        &d.requester,
+        Some(json!({"body": "Please hurry, periscope order pending"})),
+    )
+    .await;
     assert_eq!(status, 201);
-    let (status, _) = call(&d.app, Method::POST, &path, &d.requester, Some(json!({"body": "secret", "internal": true}))).await;
+    let (status, _) = call(
+        &d.app,
+        Method::POST,
+        &path,
+        &d.requester,
+        Some(json!({"body": "secret", "internal": true})),
+    )
+    .await;
     assert_eq!(status, 422);
-    let (status, _) = call(&d.app, Method::POST, &path, &d.admin, Some(json!({"body": "Team only", "internal": true}))).await;
+    let (status, _) = call(
+        &d.app,
+        Method::POST,
+        &path,
+        &d.admin,
+        Some(json!({"body": "Team only", "internal": true})),
+    )
+    .await;
     assert_eq!(status, 201);
     let (_, seen) = call(&d.app, Method::GET, &path, &d.requester, None).await;
     assert_eq!(seen["items"].as_array().unwrap().len(), 1, "{seen}");
-    let (_, found) = call(&d.app, Method::GET, "/api/v1/tickets?q=periscope", &d.admin, None).await;
+    let (_, found) = call(
+        &d.app,
+        Method::GET,
+        "/api/v1/tickets?q=periscope",
+        &d.admin,
+        None,
+    )
+    .await;
     assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
     // Field filters and sorting by number with a cursor.
-    let (_, found) = call(&d.app, Method::GET, "/api/v1/tickets?field.summary=Budget%20for%20submarines", &d.admin, None).await;
+    let (_, found) = call(
+        &d.app,
+        Method::GET,
+        "/api/v1/tickets?field.summary=Budget%20for%20submarines",
+        &d.admin,
+        None,
+    )
+    .await;
     assert_eq!(found["items"][0]["id"], second["id"], "{found}");
-    let (_, page) = call(&d.app, Method::GET, "/api/v1/tickets?sort=number&limit=1", &d.admin, None).await;
+    let (_, page) = call(
+        &d.app,
+        Method::GET,
+        "/api/v1/tickets?sort=number&limit=1",
+        &d.admin,
+        None,
+    )
+    .await;
     assert_eq!(page["items"][0]["number"], 2);
     let cursor = page["next_cursor"].as_str().unwrap();
-    let (_, page) = call(&d.app, Method::GET, &format!("/api/v1/tickets?sort=number&limit=1&cursor={cursor}"), &d.admin, None).await;
+    let (_, page) = call(
+        &d.app,
+        Method::GET,
+        &format!("/api/v1/tickets?sort=number&limit=1&cursor={cursor}"),
+        &d.admin,
+        None,
+    )
+    .await;
     assert_eq!(page["items"][0]["number"], 1, "{page}");
-    let (status, problem) = call(&d.app, Method::GET, "/api/v1/tickets?sort=sideways&bogus=1", &d.admin, None).await;
+    let (status, problem) = call(
+        &d.app,
+        Method::GET,
+        "/api/v1/tickets?sort=sideways&bogus=1",
+        &d.admin,
+        None,
+    )
+    .await;
     assert_eq!(status, 422, "{problem}");
 
     // An attachment is sniffed, stored sealed and served as a download.
-    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
-    let form = reqwest::multipart::Form::new()
-        .part("attachments", reqwest::multipart::Part::bytes(png.clone()).file_name("evil.html"));
-    let response = d.app.client.post(d.app.url(&format!("/api/v1/tickets/{first_id}/attachments")))
-        .bearer_auth(&d.requester).multipart(form).send().await.unwrap();
+    let png =
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
+    let form = reqwest::multipart::Form::new().part(
+        "attachments",
+        reqwest::multipart::Part::bytes(png.clone()).file_name("evil.html"),
+    );
+    let response = d
+        .app
+        .client
+        .post(
+            d.app
+                .url(&format!("/api/v1/tickets/{first_id}/attachments")),
+        )
+        .bearer_auth(&d.requester)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
     let stored = json(response).await;
     assert_eq!(stored["items"][0]["content_type"], "image/png", "{stored}");
     let aid = stored["items"][0]["id"].as_str().unwrap();
-    let response = d.app.get_authed(&format!("/api/v1/tickets/{first_id}/attachments/{aid}"), &d.requester).await;
+    let response = d
+        .app
+        .get_authed(
+            &format!("/api/v1/tickets/{first_id}/attachments/{aid}"),
+            &d.requester,
+        )
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-    assert!(response.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
     assert_eq!(response.bytes().await.unwrap().to_vec(), png);
     // Cancelled by its requester, it moves to the archive.
-    let (status, cancelled) = call(&d.app, Method::POST, &format!("/api/v1/tickets/{first_id}/cancel"), &d.requester, None).await;
+    let (status, cancelled) = call(
+        &d.app,
+        Method::POST,
+        &format!("/api/v1/tickets/{first_id}/cancel"),
+        &d.requester,
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(cancelled["status"], "CANCELLED");
-    let (_, archive) = call(&d.app, Method::GET, "/api/v1/tickets?active=false", &d.requester, None).await;
+    let (_, archive) = call(
+        &d.app,
+        Method::GET,
+        "/api/v1/tickets?active=false",
+        &d.requester,
+        None,
+    )
+    .await;
     assert_eq!(archive["items"].as_array().unwrap().len(), 1);
     let _ = &d.reviewer;
 }
@@ -330,47 +667,112 @@ async fn search_filters_attachments_and_comments() {
 #[tokio::test]
 async fn another_companys_tickets_tasks_and_files_are_not_found_anywhere() {
     let d = desk().await;
-    let (_, ticket) = call(&d.app, Method::POST, "/api/v1/tickets", &d.requester, Some(json!({ "ticket_type_id": d.type_id, "data": review_data() }))).await;
+    let (_, ticket) = call(
+        &d.app,
+        Method::POST,
+        "/api/v1/tickets",
+        &d.requester,
+        Some(json!({ "ticket_type_id": d.type_id, "data": review_data() })),
+    )
+    .await;
     let id = ticket["id"].as_str().unwrap();
     let task = task_of(&d.app, &d.requester, id, "review").await;
     let tid = task["id"].as_str().unwrap();
-    let form = reqwest::multipart::Form::new().part("attachments", reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("a.txt"));
-    let stored = json(d.app.client.post(d.app.url(&format!("/api/v1/tickets/{id}/attachments"))).bearer_auth(&d.requester).multipart(form).send().await.unwrap()).await;
+    let form = reqwest::multipart::Form::new().part(
+        "attachments",
+        reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("a.txt"),
+    );
+    let stored = json(
+        d.app
+            .client
+            .post(d.app.url(&format!("/api/v1/tickets/{id}/attachments")))
+            .bearer_auth(&d.requester)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let aid = stored["items"][0]["id"].as_str().unwrap();
 
     let other = signup(&d.app, "Globex", "gus@globex.io").await.access;
     for (method, path, body) in [
         (Method::GET, format!("/api/v1/tickets/{id}"), None),
-        (Method::PATCH, format!("/api/v1/tickets/{id}"), Some(json!({"data": {"x": 1}}))),
+        (
+            Method::PATCH,
+            format!("/api/v1/tickets/{id}"),
+            Some(json!({"data": {"x": 1}})),
+        ),
         (Method::GET, format!("/api/v1/tickets/{id}/timeline"), None),
         (Method::GET, format!("/api/v1/tickets/{id}/comments"), None),
-        (Method::POST, format!("/api/v1/tickets/{id}/comments"), Some(json!({"body": "hi"}))),
-        (Method::GET, format!("/api/v1/tickets/{id}/attachments"), None),
-        (Method::GET, format!("/api/v1/tickets/{id}/attachments/{aid}"), None),
+        (
+            Method::POST,
+            format!("/api/v1/tickets/{id}/comments"),
+            Some(json!({"body": "hi"})),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/tickets/{id}/attachments"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/tickets/{id}/attachments/{aid}"),
+            None,
+        ),
         (Method::POST, format!("/api/v1/tickets/{id}/cancel"), None),
         (Method::GET, format!("/api/v1/tasks/{tid}"), None),
         (Method::POST, format!("/api/v1/tasks/{tid}/claim"), None),
-        (Method::POST, format!("/api/v1/tasks/{tid}/assign"), Some(json!({"user_id": d.reviewer_id}))),
+        (
+            Method::POST,
+            format!("/api/v1/tasks/{tid}/assign"),
+            Some(json!({"user_id": d.reviewer_id})),
+        ),
         (Method::POST, format!("/api/v1/tasks/{tid}/release"), None),
-        (Method::POST, format!("/api/v1/tasks/{tid}/complete"), Some(json!({"output": {"decision": "accept"}}))),
-        (Method::PUT, format!("/api/v1/tasks/{tid}/allowed-users"), Some(json!({"user_ids": []}))),
+        (
+            Method::POST,
+            format!("/api/v1/tasks/{tid}/complete"),
+            Some(json!({"output": {"decision": "accept"}})),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/tasks/{tid}/allowed-users"),
+            Some(json!({"user_ids": []})),
+        ),
     ] {
         let (status, body) = call(&d.app, method.clone(), &path, &other, body).await;
         assert_eq!(status, 404, "{method} {path}: {body}");
     }
     // Lists and search do not leak either; the type is not submittable there.
-    for path in ["/api/v1/tickets", "/api/v1/tickets?q=zeppelin", "/api/v1/tasks", "/api/v1/workflow-errors", "/api/v1/ticket-types/available"] {
+    for path in [
+        "/api/v1/tickets",
+        "/api/v1/tickets?q=zeppelin",
+        "/api/v1/tasks",
+        "/api/v1/workflow-errors",
+        "/api/v1/ticket-types/available",
+    ] {
         let (status, body) = call(&d.app, Method::GET, path, &other, None).await;
         assert_eq!(status, 200, "{path}");
         assert_eq!(body["items"].as_array().unwrap().len(), 0, "{path}: {body}");
     }
-    let (status, _) = call(&d.app, Method::POST, "/api/v1/tickets", &other, Some(json!({ "ticket_type_id": d.type_id, "data": review_data() }))).await;
+    let (status, _) = call(
+        &d.app,
+        Method::POST,
+        "/api/v1/tickets",
+        &other,
+        Some(json!({ "ticket_type_id": d.type_id, "data": review_data() })),
+    )
+    .await;
     assert_eq!(status, 422);
 }
 
 /// A receiver that answers with the given status codes in turn (then 200 with `answer`),
 /// sleeping `delay` on the second call; counts calls and checks signatures.
-async fn receiver(statuses: Vec<u16>, delay: Duration, answer: Value) -> (String, Arc<AtomicUsize>) {
+async fn receiver(
+    statuses: Vec<u16>,
+    delay: Duration,
+    answer: Value,
+) -> (String, Arc<AtomicUsize>) {
     use axum::routing::post;
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
@@ -385,7 +787,10 @@ async fn receiver(statuses: Vec<u16>, delay: Duration, answer: Value) -> (String
                 tokio::time::sleep(delay).await;
             }
             let code = statuses.get(n).copied().unwrap_or(200);
-            (axum::http::StatusCode::from_u16(code).unwrap(), axum::Json(answer))
+            (
+                axum::http::StatusCode::from_u16(code).unwrap(),
+                axum::Json(answer),
+            )
         }
     };
     let router = axum::Router::new().route("/hook", post(handler));
@@ -407,9 +812,21 @@ fn action_bundle(url: &str) -> Value {
     })
 }
 
-async fn wait_for_ticket(app: &TestApp, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn wait_for_ticket(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     for _ in 0..200 {
-        let (_, ticket) = call(app, Method::GET, &format!("/api/v1/tickets/{id}"), token, None).await;
+        let (_, ticket) = call(
+            app,
+            Method::GET,
+            &format!("/api/v1/tickets/{id}"),
+            token,
+            None,
+        )
+        .await;
         if done(&ticket) {
             return ticket;
         }
@@ -420,45 +837,128 @@ async fn wait_for_ticket(app: &TestApp, token: &str, id: &str, done: impl Fn(&Va
 
 #[tokio::test]
 async fn an_action_that_fails_then_times_out_then_recovers_completes_once() {
-    let (url, calls) = receiver(vec![500, 200], Duration::from_secs(3), json!({"id": "acct-7"})).await;
+    let (url, calls) = receiver(
+        vec![500, 200],
+        Duration::from_secs(3),
+        json!({"id": "acct-7"}),
+    )
+    .await;
     let app = spawn_app_with(|settings, mut jobs| {
         settings.outbound_allowlist = vec!["127.0.0.1/32".into()];
-        jobs.backoff = domain::backoff::Backoff { base: Duration::from_millis(50), cap: Duration::from_millis(200) };
+        jobs.backoff = domain::backoff::Backoff {
+            base: Duration::from_millis(50),
+            cap: Duration::from_millis(200),
+        };
         jobs
     })
     .await;
     let admin = signup(&app, "Acme", "ada@acme.io").await.access;
     let created = publish(&app, &admin, &action_bundle(&url).to_string()).await;
-    let type_id = created["ticket_type_ids"]["t"].as_str().or_else(|| created["ticket_type_ids"][0].as_str()).unwrap().to_owned();
-    let (status, ticket) = call(&app, Method::POST, "/api/v1/tickets", &admin, Some(json!({"ticket_type_id": type_id, "data": {"user": "kim"}}))).await;
+    let type_id = created["ticket_type_ids"]["t"]
+        .as_str()
+        .or_else(|| created["ticket_type_ids"][0].as_str())
+        .unwrap()
+        .to_owned();
+    let (status, ticket) = call(
+        &app,
+        Method::POST,
+        "/api/v1/tickets",
+        &admin,
+        Some(json!({"ticket_type_id": type_id, "data": {"user": "kim"}})),
+    )
+    .await;
     assert_eq!(status, 201, "{ticket}");
     let id = ticket["id"].as_str().unwrap();
     let ticket = wait_for_ticket(&app, &admin, id, |t| t["status"] == "COMPLETED").await;
     assert_eq!(ticket["workflow_data"]["account"], "acct-7", "{ticket}");
-    assert_eq!(calls.load(Ordering::SeqCst), 3, "500, timeout, then success");
-    let (_, timeline) = call(&app, Method::GET, &format!("/api/v1/tickets/{id}/timeline"), &admin, None).await;
-    let completions = timeline["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "task.completed").count();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "500, timeout, then success"
+    );
+    let (_, timeline) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/tickets/{id}/timeline"),
+        &admin,
+        None,
+    )
+    .await;
+    let completions = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "task.completed")
+        .count();
     assert_eq!(completions, 1);
     // Give a late duplicate a moment: still exactly one completion.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (_, timeline) = call(&app, Method::GET, &format!("/api/v1/tickets/{id}/timeline"), &admin, None).await;
-    assert_eq!(timeline["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "task.completed").count(), 1);
+    let (_, timeline) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/tickets/{id}/timeline"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        timeline["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "task.completed")
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
-async fn the_ssrf_guard_refuses_loopback_and_the_incident_can_be_retried() {
+async fn the_ssrf_guard_refuses_loopback_and_raises_an_incident() {
     let (url, calls) = receiver(vec![], Duration::ZERO, json!({"id": "acct-1"})).await;
     // No allowlist: the receiver on loopback must never be called.
     let app = spawn_app().await;
     let admin = signup(&app, "Acme", "ada@acme.io").await.access;
     let created = publish(&app, &admin, &action_bundle(&url).to_string()).await;
-    let type_id = created["ticket_type_ids"]["t"].as_str().or_else(|| created["ticket_type_ids"][0].as_str()).unwrap().to_owned();
-    let (_, ticket) = call(&app, Method::POST, "/api/v1/tickets", &admin, Some(json!({"ticket_type_id": type_id, "data": {"user": "kim"}}))).await;
+    let type_id = created["ticket_type_ids"]["t"]
+        .as_str()
+        .or_else(|| created["ticket_type_ids"][0].as_str())
+        .unwrap()
+        .to_owned();
+    let (_, ticket) = call(
+        &app,
+        Method::POST,
+        "/api/v1/tickets",
+        &admin,
+        Some(json!({"ticket_type_id": type_id, "data": {"user": "kim"}})),
+    )
+    .await;
     let id = ticket["id"].as_str().unwrap();
     let ticket = wait_for_ticket(&app, &admin, id, |t| t["workflow_status"] == "ON_HOLD").await;
     assert_eq!(ticket["tasks"][0]["status"], "ERROR", "{ticket}");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     let (_, errors) = call(&app, Method::GET, "/api/v1/workflow-errors", &admin, None).await;
     assert_eq!(errors["items"][0]["error_type"], "TASK_UPDATE", "{errors}");
-    assert!(errors["items"][0]["message"].as_str().unwrap().contains("refused") || errors["items"][0]["message"].as_str().unwrap().contains("forbidden"), "{errors}");
+    let message = errors["items"][0]["message"].as_str().unwrap();
+    assert!(message.contains("not a public address"), "{errors}");
+    // Retrying without an allowlist meets the guard again: a new incident, still no call.
+    let error_id = errors["items"][0]["id"].as_str().unwrap();
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/workflow-errors/{error_id}/retry"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    for _ in 0..100 {
+        let (_, errors) = call(&app, Method::GET, "/api/v1/workflow-errors", &admin, None).await;
+        if errors["items"].as_array().unwrap().len() == 1 && errors["items"][0]["id"] != error_id {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, errors) = call(&app, Method::GET, "/api/v1/workflow-errors", &admin, None).await;
+    assert_ne!(errors["items"][0]["id"], error_id, "{errors}");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
