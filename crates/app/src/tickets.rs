@@ -640,21 +640,13 @@ pub async fn list(
 pub async fn timeline(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Event>> {
     let (company, _) = visible(app, actor, id).await?;
     let team = is_team(actor);
-    let scope = store::events::Scope::Stream(company, stream(id));
-    let mut events = Vec::new();
-    let mut cursor = 0;
-    loop {
-        let page = store::events::read_after(app.db(), &scope, cursor, 500).await?;
-        let Some(last) = page.last() else { break };
-        cursor = last.id;
-        let full = page.len() < 500;
-        events.extend(page.into_iter().filter(|e| {
+    let events = store::events::of_stream(app.db(), company, &stream(id), 10_000)
+        .await?
+        .into_iter()
+        .filter(|e| {
             team || !(e.kind == "comment.added" && e.payload["internal"] == Value::Bool(true))
-        }));
-        if full {
-            break;
-        }
-    }
+        })
+        .collect();
     Ok(events)
 }
 

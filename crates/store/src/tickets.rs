@@ -343,13 +343,14 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
     }
     if let Some(q) = &filter.q {
         let matching = match backend {
-            // Each word is quoted so FTS5 reads it as a term, never as query syntax.
+            // Each word is quoted so FTS5 reads it as a term, never as query syntax. Custom
+            // SQL takes `?` placeholders on SQLite and `$n` (numbered within it) on PostgreSQL.
             Backend::Sqlite => Expr::cust_with_values(
                 "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE ticket_search MATCH ? AND company_id = ?)",
                 [sea_query::Value::from(fts5_query(q)), company.0.into()],
             ),
             Backend::Postgres => Expr::cust_with_values(
-                "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE tsv @@ plainto_tsquery('simple', ?) AND company_id = ?)",
+                "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE tsv @@ plainto_tsquery('simple', $1) AND company_id = $2)",
                 [sea_query::Value::from(q.as_str()), company.0.into()],
             ),
         };
@@ -370,7 +371,7 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
                 ],
             ),
             Backend::Postgres => Expr::cust_with_values(
-                "(tickets.workflow_data ->> ?) = ?",
+                "(tickets.workflow_data ->> $1) = $2",
                 [
                     sea_query::Value::from(field.as_str()),
                     value.as_str().into(),

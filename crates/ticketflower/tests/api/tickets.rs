@@ -752,7 +752,7 @@ async fn another_companys_tickets_tasks_and_files_are_not_found_anywhere() {
         "/api/v1/ticket-types/available",
     ] {
         let (status, body) = call(&d.app, Method::GET, path, &other, None).await;
-        assert_eq!(status, 200, "{path}");
+        assert_eq!(status, 200, "{path}: {body}");
         assert_eq!(body["items"].as_array().unwrap().len(), 0, "{path}: {body}");
     }
     let (status, _) = call(
