@@ -255,19 +255,19 @@ async fn create_task(
     )
     .await?;
     if spec.task_type == TaskType::Form {
-        if spec.assignment == wf::AssignmentStrategy::AutoShortestQueue {
-            if let Some(worker) = crate::work::pick_worker(app, tx, company, spec, &[]).await? {
-                store::tasks::set_assignee(tx, company, task.id, Some(worker)).await?;
-                audit::record(
-                    tx,
-                    None,
-                    Some(company),
-                    stream(ticket.id),
-                    "task.assigned",
-                    json!({ "task_id": task.id, "assigned_to": worker, "by": "auto_shortest_queue" }),
-                )
-                .await?;
-            }
+        if spec.assignment == wf::AssignmentStrategy::AutoShortestQueue
+            && let Some(worker) = crate::work::pick_worker(app, tx, company, spec, &[]).await?
+        {
+            store::tasks::set_assignee(tx, company, task.id, Some(worker)).await?;
+            audit::record(
+                tx,
+                None,
+                Some(company),
+                stream(ticket.id),
+                "task.assigned",
+                json!({ "task_id": task.id, "assigned_to": worker, "by": "auto_shortest_queue" }),
+            )
+            .await?;
         }
         return Ok(false);
     }

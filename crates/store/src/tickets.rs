@@ -553,7 +553,7 @@ pub async fn comments(
     if !with_internal {
         select.and_where(Expr::col(TicketComments::Internal).eq(false));
     }
-    Ok(db.fetch_all(&select).await?)
+    db.fetch_all(&select).await
 }
 
 // ---- Attachments
@@ -633,7 +633,7 @@ pub async fn attachments(
         .and_where(Expr::col(Attachments::TicketId).eq(ticket))
         .order_by(Attachments::CreatedAt, Order::Asc)
         .to_owned();
-    Ok(db.fetch_all(&select).await?)
+    db.fetch_all(&select).await
 }
 
 #[derive(sqlx::FromRow)]
