@@ -962,3 +962,58 @@ async fn the_ssrf_guard_refuses_loopback_and_raises_an_incident() {
     assert_ne!(errors["items"][0]["id"], error_id, "{errors}");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn a_multipart_submission_carries_its_attachments() {
+    let d = desk().await;
+    let form = reqwest::multipart::Form::new()
+        .text("ticket_type_id", d.type_id.clone())
+        .text("data", review_data().to_string())
+        .part(
+            "attachments",
+            reqwest::multipart::Part::bytes(b"%PDF-1.4\n%\xe2\xe3\n".to_vec())
+                .file_name("../../plan.pdf"),
+        );
+    let response = d
+        .app
+        .client
+        .post(d.app.url("/api/v1/tickets"))
+        .bearer_auth(&d.requester)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let ticket = json(response).await;
+    let id = ticket["id"].as_str().unwrap();
+    let (_, files) = call(
+        &d.app,
+        Method::GET,
+        &format!("/api/v1/tickets/{id}/attachments"),
+        &d.requester,
+        None,
+    )
+    .await;
+    assert_eq!(files["items"][0]["file_name"], "plan.pdf", "{files}");
+    assert_eq!(
+        files["items"][0]["content_type"], "application/pdf",
+        "{files}"
+    );
+    // A bad data part is named and nothing is created.
+    let form = reqwest::multipart::Form::new()
+        .text("ticket_type_id", d.type_id.clone())
+        .text("data", "{not json");
+    let response = d
+        .app
+        .client
+        .post(d.app.url("/api/v1/tickets"))
+        .bearer_auth(&d.requester)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(json(response).await.to_string().contains("\"data\""));
+    let (_, list) = call(&d.app, Method::GET, "/api/v1/tickets", &d.requester, None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
