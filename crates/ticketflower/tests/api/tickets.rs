@@ -37,6 +37,15 @@ async fn publish(app: &TestApp, token: &str, bundle: &str) -> Value {
     created
 }
 
+/// Publishes a JSON bundle whose one ticket type has key `t`; returns that type's id.
+async fn publish_type(app: &TestApp, token: &str, bundle: &Value) -> String {
+    let created = publish(app, token, &bundle.to_string()).await;
+    created["ticket_type_ids"]["t"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned()
+}
+
 async fn call(
     app: &TestApp,
     method: Method,
@@ -111,7 +120,6 @@ async fn desk() -> Desk {
     let created = publish(&app, &admin, DOC_REVIEW).await;
     let type_id = created["ticket_type_ids"]["review_request"]
         .as_str()
-        .or_else(|| created["ticket_type_ids"][0].as_str())
         .unwrap_or_else(|| panic!("{created}"))
         .to_owned();
     let (_, requester) = user_token(&app, &admin, "rita@acme.io", &["user"]).await;
@@ -336,12 +344,7 @@ async fn of_many_concurrent_claims_exactly_one_wins() {
         "transitions": [{"key": "go", "to_task": "work"}, {"key": "end", "from_task": "work", "to_status": "COMPLETED"}],
         "ticket_types": [{"key": "t", "title": "T", "fields": {"type": "object", "properties": {"x": {"type": "integer"}}}}]
     });
-    let created = publish(&app, &admin, &bundle.to_string()).await;
-    let type_id = created["ticket_type_ids"]["t"]
-        .as_str()
-        .or_else(|| created["ticket_type_ids"][0].as_str())
-        .unwrap()
-        .to_owned();
+    let type_id = publish_type(&app, &admin, &bundle).await;
     let (_, ticket) = call(
         &app,
         Method::POST,
@@ -417,12 +420,7 @@ async fn a_step_that_cannot_go_on_is_an_error_an_admin_can_retry_after_fixing_da
         ],
         "ticket_types": [{"key": "t", "title": "T", "fields": {"type": "object", "properties": {"amount": {"type": "integer"}}, "required": ["amount"]}}]
     });
-    let created = publish(&app, &admin, &bundle.to_string()).await;
-    let type_id = created["ticket_type_ids"]["t"]
-        .as_str()
-        .or_else(|| created["ticket_type_ids"][0].as_str())
-        .unwrap()
-        .to_owned();
+    let type_id = publish_type(&app, &admin, &bundle).await;
     let (status, ticket) = call(
         &app,
         Method::POST,
@@ -853,12 +851,7 @@ async fn an_action_that_fails_then_times_out_then_recovers_completes_once() {
     })
     .await;
     let admin = signup(&app, "Acme", "ada@acme.io").await.access;
-    let created = publish(&app, &admin, &action_bundle(&url).to_string()).await;
-    let type_id = created["ticket_type_ids"]["t"]
-        .as_str()
-        .or_else(|| created["ticket_type_ids"][0].as_str())
-        .unwrap()
-        .to_owned();
+    let type_id = publish_type(&app, &admin, &action_bundle(&url)).await;
     let (status, ticket) = call(
         &app,
         Method::POST,
@@ -918,12 +911,7 @@ async fn the_ssrf_guard_refuses_loopback_and_raises_an_incident() {
     // No allowlist: the receiver on loopback must never be called.
     let app = spawn_app().await;
     let admin = signup(&app, "Acme", "ada@acme.io").await.access;
-    let created = publish(&app, &admin, &action_bundle(&url).to_string()).await;
-    let type_id = created["ticket_type_ids"]["t"]
-        .as_str()
-        .or_else(|| created["ticket_type_ids"][0].as_str())
-        .unwrap()
-        .to_owned();
+    let type_id = publish_type(&app, &admin, &action_bundle(&url)).await;
     let (_, ticket) = call(
         &app,
         Method::POST,
