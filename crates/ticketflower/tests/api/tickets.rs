@@ -1005,3 +1005,62 @@ async fn a_multipart_submission_carries_its_attachments() {
     let (_, list) = call(&d.app, Method::GET, "/api/v1/tickets", &d.requester, None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn an_async_action_completes_by_its_single_use_callback() {
+    use axum::routing::post;
+    let seen: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let sink = seen.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        post(move |axum::Json(body): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(body);
+                axum::http::StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = spawn_app_with(|settings, jobs| {
+        settings.outbound_allowlist = vec!["127.0.0.1/32".into()];
+        jobs
+    })
+    .await;
+    let admin = signup(&app, "Acme", "ada@acme.io").await.access;
+    let mut bundle = action_bundle(&url);
+    bundle["tasks"][0]["task_type"] = json!("ASYNC_ACTION");
+    let type_id = publish_type(&app, &admin, &bundle).await;
+    let (_, ticket) = call(
+        &app,
+        Method::POST,
+        "/api/v1/tickets",
+        &admin,
+        Some(json!({"ticket_type_id": type_id, "data": {"user": "kim"}})),
+    )
+    .await;
+    let id = ticket["id"].as_str().unwrap();
+    let ticket = wait_for_ticket(&app, &admin, id, |t| t["tasks"][0]["status"] == "PENDING").await;
+    let body = seen.lock().unwrap()[0].clone();
+    assert_eq!(body["input"], json!({"login": "kim"}), "{body}");
+    let callback = body["callback_url"].as_str().unwrap();
+    let path = &callback[callback.find("/api/v1/").unwrap()..];
+    let task_id = ticket["tasks"][0]["id"].as_str().unwrap();
+    assert!(
+        path.starts_with(&format!("/api/v1/actions/{task_id}/callback?token=")),
+        "{path}"
+    );
+
+    let wrong = format!("/api/v1/actions/{task_id}/callback?token=tfcbguess");
+    let response = app.post_json(&wrong, &json!({"id": "acct-9"})).await;
+    assert_eq!(response.status(), 404);
+    let response = app.post_json(path, &json!({"id": "acct-9"})).await;
+    assert_eq!(response.status(), 204);
+    let ticket = wait_for_ticket(&app, &admin, id, |t| t["status"] == "COMPLETED").await;
+    assert_eq!(ticket["workflow_data"]["account"], "acct-9");
+    // The token was for one use.
+    let response = app.post_json(path, &json!({"id": "acct-10"})).await;
+    assert_eq!(response.status(), 404);
+}

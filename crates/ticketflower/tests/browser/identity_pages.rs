@@ -404,13 +404,22 @@ async fn staff_impersonate_a_company_whose_name_shows_on_every_page_and_suspend_
     fill_in(client, "#add-role", "name", "auditors").await;
     submit_in(client, "#add-role").await;
     flash(client, "was added").await;
-    let events = store::events::read_after(app.app.db(), &store::events::Scope::All, 0, 1000)
-        .await
-        .unwrap();
-    let created = events
-        .iter()
-        .find(|e| e.kind == "company_role.created")
-        .expect("role creation event");
+    // On PostgreSQL the event reader holds back rows until every older transaction has
+    // ended, and other tests' transactions run alongside: wait for the horizon to pass.
+    let mut created = None;
+    for _ in 0..100 {
+        let events = store::events::read_after(app.app.db(), &store::events::Scope::All, 0, 1000)
+            .await
+            .unwrap();
+        created = events
+            .into_iter()
+            .find(|e| e.kind == "company_role.created");
+        if created.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let created = created.expect("role creation event");
     assert!(
         created.payload.get("impersonated_by").is_some(),
         "{created:?}"
