@@ -255,19 +255,19 @@ async fn create_task(
     )
     .await?;
     if spec.task_type == TaskType::Form {
-        if spec.assignment == wf::AssignmentStrategy::AutoShortestQueue {
-            if let Some(worker) = crate::work::pick_worker(app, tx, company, spec, &[]).await? {
-                store::tasks::set_assignee(tx, company, task.id, Some(worker)).await?;
-                audit::record(
-                    tx,
-                    None,
-                    Some(company),
-                    stream(ticket.id),
-                    "task.assigned",
-                    json!({ "task_id": task.id, "assigned_to": worker, "by": "auto_shortest_queue" }),
-                )
-                .await?;
-            }
+        if spec.assignment == wf::AssignmentStrategy::AutoShortestQueue
+            && let Some(worker) = crate::work::pick_worker(app, tx, company, spec, &[]).await?
+        {
+            store::tasks::set_assignee(tx, company, task.id, Some(worker)).await?;
+            audit::record(
+                tx,
+                None,
+                Some(company),
+                stream(ticket.id),
+                "task.assigned",
+                json!({ "task_id": task.id, "assigned_to": worker, "by": "auto_shortest_queue" }),
+            )
+            .await?;
         }
         return Ok(false);
     }
@@ -374,7 +374,7 @@ pub async fn set_error_status(
         });
     }
     let mut tx = app.db().begin().await?;
-    store::tasks::set_error_status(
+    if !store::tasks::set_error_status(
         &mut tx,
         company,
         id,
@@ -382,7 +382,13 @@ pub async fn set_error_status(
         to.as_str(),
         actor.user_id,
     )
-    .await?;
+    .await?
+    {
+        return Err(AppError::Conflict {
+            field: Some("status".into()),
+            message: "someone else changed the error meanwhile; reload it".into(),
+        });
+    }
     audit::record(
         &mut tx,
         Some(actor),
@@ -409,7 +415,8 @@ pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
     }
     let mut tx = app.db().begin().await?;
     let ticket = store::tickets::lock(&mut tx, company, error.ticket_id).await?;
-    store::tasks::set_error_status(
+    // Of two admins retrying at once only one may run the step (or call the action) again.
+    if !store::tasks::set_error_status(
         &mut tx,
         company,
         id,
@@ -417,7 +424,13 @@ pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
         "RESOLVED",
         actor.user_id,
     )
-    .await?;
+    .await?
+    {
+        return Err(AppError::Conflict {
+            field: None,
+            message: "the error is already resolved".into(),
+        });
+    }
     if ticket.workflow_status == "ON_HOLD" {
         store::tickets::update_run(
             &mut tx,

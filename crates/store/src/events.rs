@@ -152,6 +152,35 @@ pub async fn read_after(
     Ok(rows.into_iter().map(Event::from).collect())
 }
 
+/// Every committed event of one stream, oldest first, at most `limit`: a history to show
+/// (a ticket's timeline), not a feed to resume. So unlike [`read_after`] it does not wait
+/// for older transactions elsewhere to finish, and a change is in it as soon as it commits.
+pub async fn of_stream(
+    db: impl Exec,
+    company: CompanyId,
+    stream: &str,
+    limit: u32,
+) -> Result<Vec<Event>> {
+    let select = Query::select()
+        .columns([
+            Events::Id,
+            Events::CompanyId,
+            Events::Stream,
+            Events::Kind,
+            Events::ActorId,
+            Events::Payload,
+            Events::CreatedAt,
+        ])
+        .from(Events::Table)
+        .and_where(sea_query::Expr::col(Events::CompanyId).eq(company.0))
+        .and_where(sea_query::Expr::col(Events::Stream).eq(stream))
+        .order_by(Events::Id, sea_query::Order::Asc)
+        .limit(u64::from(limit))
+        .to_owned();
+    let rows: Vec<EventRow> = db.fetch_all(&select).await?;
+    Ok(rows.into_iter().map(Event::from).collect())
+}
+
 /// The position a new live subscriber starts from: the last event in read order (0 if
 /// none), so that everything committed from now on is delivered to it.
 pub async fn head(db: impl Exec, scope: &Scope) -> Result<i64> {

@@ -430,7 +430,7 @@ pub async fn queue_loads(
         .and_where(Expr::col(TaskInstances::AssignedTo).is_in(users.iter().copied()))
         .group_by_col(TaskInstances::AssignedTo)
         .to_owned();
-    Ok(db.fetch_all(&select).await?)
+    db.fetch_all(&select).await
 }
 
 #[derive(sqlx::FromRow)]

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::{CompanyId, UserId};
-use sea_query::{Cond, Expr, ExprTrait, Order, Query, Values};
+use sea_query::{Cond, Expr, ExprTrait, Func, Order, Query, Values};
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -222,7 +222,15 @@ pub async fn update_run(
                 change.pending_end.map(str::to_owned).into(),
             ),
             (Tickets::UpdatedAt, now.into()),
-            (Tickets::ClosedAt, change.closed.then_some(now).into()),
+            // A closed ticket changed again (a data correction) keeps its closing time.
+            (
+                Tickets::ClosedAt,
+                if change.closed {
+                    Func::coalesce([Expr::col(Tickets::ClosedAt), Expr::val(now)]).into()
+                } else {
+                    Option::<DateTime<Utc>>::None.into()
+                },
+            ),
         ])
         .and_where(Expr::col(Tickets::CompanyId).eq(company.0))
         .and_where(Expr::col(Tickets::Id).eq(id))
@@ -352,7 +360,7 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
                 ],
             ),
             Backend::Postgres => Expr::cust_with_values(
-                "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE tsv @@ plainto_tsquery('simple', ?) AND company_id = ?)",
+                "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE tsv @@ plainto_tsquery('simple', $1) AND company_id = $2)",
                 [sea_query::Value::from(q.as_str()), company.0.into()],
             ),
         };
@@ -373,7 +381,8 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
                 ],
             ),
             Backend::Postgres => Expr::cust_with_values(
-                "(tickets.workflow_data ->> ?) = ?",
+                // PostgreSQL custom expressions number their values; `?` is an operator.
+                "(tickets.workflow_data ->> $1) = $2",
                 [
                     sea_query::Value::from(field.as_str()),
                     value.as_str().into(),
@@ -411,18 +420,12 @@ fn fts5_query(q: &str) -> String {
 
 /// Replaces the searchable text of a ticket (its data and comments).
 pub async fn index_text(tx: &mut Tx, company: CompanyId, ticket: Uuid, body: &str) -> Result<()> {
+    // The ticket id is bound as a uuid on both backends: the search compares it with
+    // `tickets.id`, which SQLite holds as a blob (FTS5 columns keep whatever they are given).
     let delete = Raw {
         sqlite: "DELETE FROM ticket_search WHERE ticket_id = ?",
         postgres: "DELETE FROM ticket_search WHERE ticket_id = $1",
-        values: Values(vec![ticket.to_string().into()]),
-    };
-    // FTS5 columns are untyped text, PostgreSQL's are uuid: bind each its own way.
-    let delete = match tx.backend() {
-        Backend::Sqlite => delete,
-        Backend::Postgres => Raw {
-            values: Values(vec![ticket.into()]),
-            ..delete
-        },
+        values: Values(vec![ticket.into()]),
     };
     tx.execute(&delete).await?;
     let insert = match tx.backend() {
@@ -430,7 +433,7 @@ pub async fn index_text(tx: &mut Tx, company: CompanyId, ticket: Uuid, body: &st
             sqlite: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES (?, ?, ?)",
             postgres: "",
             values: Values(vec![
-                ticket.to_string().into(),
+                ticket.into(),
                 company.0.to_string().into(),
                 body.into(),
             ]),
@@ -573,7 +576,7 @@ pub async fn comments(
     if !with_internal {
         select.and_where(Expr::col(TicketComments::Internal).eq(false));
     }
-    Ok(db.fetch_all(&select).await?)
+    db.fetch_all(&select).await
 }
 
 // ---- Attachments
@@ -653,7 +656,7 @@ pub async fn attachments(
         .and_where(Expr::col(Attachments::TicketId).eq(ticket))
         .order_by(Attachments::CreatedAt, Order::Asc)
         .to_owned();
-    Ok(db.fetch_all(&select).await?)
+    db.fetch_all(&select).await
 }
 
 #[derive(sqlx::FromRow)]
