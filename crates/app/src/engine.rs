@@ -374,7 +374,7 @@ pub async fn set_error_status(
         });
     }
     let mut tx = app.db().begin().await?;
-    store::tasks::set_error_status(
+    if !store::tasks::set_error_status(
         &mut tx,
         company,
         id,
@@ -382,7 +382,13 @@ pub async fn set_error_status(
         to.as_str(),
         actor.user_id,
     )
-    .await?;
+    .await?
+    {
+        return Err(AppError::Conflict {
+            field: Some("status".into()),
+            message: "someone else changed the error meanwhile; reload it".into(),
+        });
+    }
     audit::record(
         &mut tx,
         Some(actor),
@@ -409,7 +415,8 @@ pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
     }
     let mut tx = app.db().begin().await?;
     let ticket = store::tickets::lock(&mut tx, company, error.ticket_id).await?;
-    store::tasks::set_error_status(
+    // Of two admins retrying at once only one may run the step (or call the action) again.
+    if !store::tasks::set_error_status(
         &mut tx,
         company,
         id,
@@ -417,7 +424,13 @@ pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
         "RESOLVED",
         actor.user_id,
     )
-    .await?;
+    .await?
+    {
+        return Err(AppError::Conflict {
+            field: None,
+            message: "the error is already resolved".into(),
+        });
+    }
     if ticket.workflow_status == "ON_HOLD" {
         store::tickets::update_run(
             &mut tx,

@@ -30,6 +30,8 @@ pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
 /// Longest comment accepted.
 const MAX_COMMENT_CHARS: usize = 20_000;
 const MAX_IDEMPOTENCY_KEY: usize = 200;
+/// Events shown of one ticket's history.
+const MAX_TIMELINE: u32 = 10_000;
 
 pub(crate) fn company_of(actor: &Actor) -> Result<CompanyId> {
     crate::accounts::company_of(actor)
@@ -349,6 +351,68 @@ pub async fn version_of(app: &App, actor: &Actor, id: Uuid) -> Result<Arc<Publis
     published(app, company, ticket.workflow_version_id).await
 }
 
+/// The ticket's workflow drawn with how far the ticket got: completed tasks and the end it
+/// reached outlined green, running tasks purple.
+pub async fn graph_svg(app: &App, actor: &Actor, id: Uuid) -> Result<String> {
+    let (company, ticket) = visible(app, actor, id).await?;
+    let version = published(app, company, ticket.workflow_version_id).await?;
+    let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
+    let keys = |keep: &dyn Fn(&str) -> bool| {
+        tasks
+            .iter()
+            .filter(|t| keep(&t.status))
+            .map(|t| t.task_key.clone())
+            .collect()
+    };
+    let progress = wf::Progress {
+        done: keys(&|s| s == "COMPLETED"),
+        active: keys(&|s| store::tasks::ACTIVE_TASK_STATUSES.contains(&s)),
+        // A COMPLETED workflow's ticket status is the end status its design reached.
+        ended: (ticket.workflow_status == "COMPLETED").then(|| ticket.status.clone()),
+    };
+    Ok(wf::to_svg_progress(&version.spec, &progress))
+}
+
+/// Every ticket type of the company's ACTIVE workflows as (key, title), for a ticket
+/// admin's list filters.
+pub async fn ticket_types(app: &App, actor: &Actor) -> Result<Vec<(String, String)>> {
+    let company = ticket_admin(actor)?;
+    let mut out = Vec::new();
+    for row in store::design::active_versions(app.db(), company).await? {
+        let version = published(app, company, row.id).await?;
+        for spec in &version.bundle.ticket_types {
+            out.push((spec.key.clone(), spec.title.clone()));
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out.dedup();
+    Ok(out)
+}
+
+/// Colleagues' names by id, for showing who did what on tickets and tasks. Ids of other
+/// companies and deleted users are left out.
+pub async fn names(
+    app: &App,
+    actor: &Actor,
+    ids: impl IntoIterator<Item = UserId>,
+) -> Result<HashMap<UserId, String>> {
+    let company = company_of(actor)?;
+    let mut out = HashMap::new();
+    for id in ids {
+        if out.contains_key(&id) {
+            continue;
+        }
+        match store::users::get(app.db(), company, id).await {
+            Ok(user) => {
+                out.insert(id, format!("{} {}", user.first_name, user.last_name));
+            }
+            Err(store::StoreError::NotFound) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(out)
+}
+
 // ---- Submission
 
 /// An attachment as uploaded.
@@ -640,14 +704,15 @@ pub async fn list(
 pub async fn timeline(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Event>> {
     let (company, _) = visible(app, actor, id).await?;
     let team = is_team(actor);
-    let events = store::events::of_stream(app.db(), company, &stream(id), 10_000)
-        .await?
+    // Not the event feed's reader: that one holds back changes until every older
+    // transaction in the database has ended, so the page after an action could miss it.
+    let events = store::events::of_stream(app.db(), company, &stream(id), MAX_TIMELINE).await?;
+    Ok(events
         .into_iter()
         .filter(|e| {
             team || !(e.kind == "comment.added" && e.payload["internal"] == Value::Bool(true))
         })
-        .collect();
-    Ok(events)
+        .collect())
 }
 
 /// Ticket admins and task workers see internal notes.
@@ -852,6 +917,10 @@ pub async fn correct_data(app: &App, actor: &Actor, id: Uuid, patch: Value) -> R
         },
     )
     .await?;
+    // The search must find the corrected values, not the old ones.
+    let mut corrected = ticket.clone();
+    corrected.workflow_data = data;
+    reindex(&mut tx, company, &corrected).await?;
     audit::record(
         &mut tx,
         Some(actor),

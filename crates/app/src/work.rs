@@ -288,6 +288,28 @@ pub async fn claim(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
     get(app, actor, id).await
 }
 
+/// The company's active task workers as (id, name), for a ticket admin assigning tasks or
+/// filtering by assignee.
+pub async fn workers(app: &App, actor: &Actor) -> Result<Vec<(UserId, String)>> {
+    let company = company_of(actor)?;
+    if !crate::tickets::is_ticket_admin(actor) {
+        return Err(AppError::Forbidden(
+            "the list of workers is for ticket admins".into(),
+        ));
+    }
+    let filter = store::users::UserFilter {
+        status: Some(UserStatus::Active),
+        role: Some(SystemRole::TaskWorker),
+        limit: 200,
+        ..Default::default()
+    };
+    Ok(store::users::list(app.db(), company, &filter)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, format!("{} {}", u.first_name, u.last_name)))
+        .collect())
+}
+
 /// A ticket admin gives a task to an eligible worker.
 pub async fn assign(app: &App, actor: &Actor, id: Uuid, user: UserId) -> Result<TaskView> {
     let company = company_of(actor)?;

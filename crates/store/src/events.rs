@@ -86,35 +86,6 @@ pub async fn append(tx: &mut Tx, event: NewEvent) -> Result<i64> {
     row.map(|r| r.id).ok_or(crate::StoreError::NotFound)
 }
 
-/// Every committed event of one stream (a ticket's timeline), in the order written. Unlike
-/// [`read_after`] this is a snapshot read, not a cursor: it need not hold back rows of
-/// transactions that committed after some other, still running one.
-pub async fn of_stream(
-    db: impl Exec,
-    company: CompanyId,
-    stream: &str,
-    limit: u32,
-) -> Result<Vec<Event>> {
-    let select = Query::select()
-        .columns([
-            Events::Id,
-            Events::CompanyId,
-            Events::Stream,
-            Events::Kind,
-            Events::ActorId,
-            Events::Payload,
-            Events::CreatedAt,
-        ])
-        .from(Events::Table)
-        .and_where(sea_query::Expr::col(Events::CompanyId).eq(company.0))
-        .and_where(sea_query::Expr::col(Events::Stream).eq(stream))
-        .order_by(Events::Id, sea_query::Order::Asc)
-        .limit(u64::from(limit.clamp(1, 10_000)))
-        .to_owned();
-    let rows: Vec<EventRow> = db.fetch_all(&select).await?;
-    Ok(rows.into_iter().map(Into::into).collect())
-}
-
 /// Events after `cursor` (an event id, 0 = from the start) in commit order, at most `limit`.
 /// Never skips an event that commits later than the one at `cursor`.
 pub async fn read_after(
@@ -178,6 +149,35 @@ pub async fn read_after(
             .await?
         }
     };
+    Ok(rows.into_iter().map(Event::from).collect())
+}
+
+/// Every committed event of one stream, oldest first, at most `limit`: a history to show
+/// (a ticket's timeline), not a feed to resume. So unlike [`read_after`] it does not wait
+/// for older transactions elsewhere to finish, and a change is in it as soon as it commits.
+pub async fn of_stream(
+    db: impl Exec,
+    company: CompanyId,
+    stream: &str,
+    limit: u32,
+) -> Result<Vec<Event>> {
+    let select = Query::select()
+        .columns([
+            Events::Id,
+            Events::CompanyId,
+            Events::Stream,
+            Events::Kind,
+            Events::ActorId,
+            Events::Payload,
+            Events::CreatedAt,
+        ])
+        .from(Events::Table)
+        .and_where(sea_query::Expr::col(Events::CompanyId).eq(company.0))
+        .and_where(sea_query::Expr::col(Events::Stream).eq(stream))
+        .order_by(Events::Id, sea_query::Order::Asc)
+        .limit(u64::from(limit))
+        .to_owned();
+    let rows: Vec<EventRow> = db.fetch_all(&select).await?;
     Ok(rows.into_iter().map(Event::from).collect())
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::{CompanyId, UserId};
-use sea_query::{Cond, Expr, ExprTrait, Order, Query, Values};
+use sea_query::{Cond, Expr, ExprTrait, Func, Order, Query, Values};
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -222,7 +222,15 @@ pub async fn update_run(
                 change.pending_end.map(str::to_owned).into(),
             ),
             (Tickets::UpdatedAt, now.into()),
-            (Tickets::ClosedAt, change.closed.then_some(now).into()),
+            // A closed ticket changed again (a data correction) keeps its closing time.
+            (
+                Tickets::ClosedAt,
+                if change.closed {
+                    Func::coalesce([Expr::col(Tickets::ClosedAt), Expr::val(now)]).into()
+                } else {
+                    Option::<DateTime<Utc>>::None.into()
+                },
+            ),
         ])
         .and_where(Expr::col(Tickets::CompanyId).eq(company.0))
         .and_where(Expr::col(Tickets::Id).eq(id))
@@ -410,6 +418,8 @@ fn fts5_query(q: &str) -> String {
 /// Replaces the searchable text of a ticket (its data and comments). Ids are bound as
 /// uuids on both backends so they compare equal to the tickets' own ids.
 pub async fn index_text(tx: &mut Tx, company: CompanyId, ticket: Uuid, body: &str) -> Result<()> {
+    // The ticket id is bound as a uuid on both backends: the search compares it with
+    // `tickets.id`, which SQLite holds as a blob (FTS5 columns keep whatever they are given).
     let delete = Raw {
         sqlite: "DELETE FROM ticket_search WHERE ticket_id = ?",
         postgres: "DELETE FROM ticket_search WHERE ticket_id = $1",

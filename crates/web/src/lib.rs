@@ -211,7 +211,10 @@ fn api_router() -> OpenApiRouter<WebState> {
 /// The server-rendered pages.
 fn page_router() -> Router<WebState> {
     use axum::routing::post;
-    use routes::{account_pages as account, admin_pages as admin_page, design_pages as designer};
+    use routes::{
+        account_pages as account, admin_pages as admin_page, design_pages as designer,
+        task_pages as task_page, ticket_pages as ticket_page,
+    };
     Router::new()
         .route("/", get(pages::landing))
         .route(
@@ -310,6 +313,36 @@ fn page_router() -> Router<WebState> {
         .route(
             "/design/objects/{kind}/{id}/delete",
             post(designer::delete_object),
+        )
+        .route("/tickets", get(ticket_page::my_tickets))
+        .route("/tickets/all", get(ticket_page::all_tickets))
+        .route("/tickets/new", get(ticket_page::new_ticket))
+        .route(
+            "/tickets/new/{type_id}",
+            get(ticket_page::submit_page).post(ticket_page::submit_ticket),
+        )
+        .route("/tickets/{id}", get(ticket_page::ticket))
+        .route("/tickets/{id}/comments", post(ticket_page::add_comment))
+        .route(
+            "/tickets/{id}/attachments",
+            post(ticket_page::add_attachments),
+        )
+        .route(
+            "/tickets/{id}/attachments/{aid}",
+            get(ticket_page::download),
+        )
+        .route("/tickets/{id}/cancel", post(ticket_page::cancel))
+        .route("/tasks", get(task_page::my_tasks))
+        .route("/tasks/all", get(task_page::all_tasks))
+        .route("/tasks/{id}", get(task_page::task))
+        .route("/tasks/{id}/claim", post(task_page::claim))
+        .route("/tasks/{id}/release", post(task_page::release))
+        .route("/tasks/{id}/assign", post(task_page::assign))
+        .route("/tasks/{id}/complete", post(task_page::complete))
+        .route("/workflow-errors", get(task_page::workflow_errors))
+        .route(
+            "/workflow-errors/{id}/{action}",
+            post(task_page::error_action),
         )
 }
 

@@ -968,7 +968,7 @@ mod tests {
         let problems = apply_output(&task, &data, &json!({"x": "one"}), &limits).unwrap_err();
         let mut locations: Vec<_> = problems.iter().map(|p| p.location.as_str()).collect();
         locations.sort();
-        assert_eq!(locations, ["", "/x"]);
+        assert_eq!(locations, ["/ok", "/x"]);
         let problems = apply_output(&task, &data, &json!([true]), &limits).unwrap_err();
         assert!(problems.iter().any(|p| p.location.is_empty()));
 

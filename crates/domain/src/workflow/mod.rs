@@ -32,7 +32,7 @@ pub use engine::{
     apply_output, is_stalled, step, task_input,
 };
 pub use problem::Problem;
-pub use render::{to_mermaid, to_svg};
+pub use render::{Progress, to_mermaid, to_svg, to_svg_progress};
 pub use schema::{CompiledSchema, check_schema, top_level_fields, validate};
 pub use transform::Transform;
 pub use validate::{

@@ -183,9 +183,64 @@ const MARGIN: f64 = 20.0;
 /// How far edges that go back up (loops) bulge to the right.
 const LOOP_BULGE: f64 = 70.0;
 
+/// How far one ticket got through its workflow, for drawing it on the graph.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Keys of tasks that were completed at least once.
+    pub done: Vec<String>,
+    /// Keys of tasks that are running now (open, held, waiting or failed).
+    pub active: Vec<String>,
+    /// The end status the workflow reached, once it has ended.
+    pub ended: Option<String>,
+}
+
+/// How a node is drawn on a ticket's graph.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reached {
+    Untouched,
+    Done,
+    Active,
+}
+
+impl Reached {
+    fn class(self) -> &'static str {
+        match self {
+            Self::Untouched => "",
+            Self::Done => " done",
+            Self::Active => " active",
+        }
+    }
+
+    fn stroke(self) -> (&'static str, f64) {
+        match self {
+            Self::Untouched => ("#9ca3af", 1.0),
+            Self::Done => ("#1a7f37", 3.0),
+            Self::Active => ("#7a3ea8", 4.0),
+        }
+    }
+
+    fn tooltip(self) -> &'static str {
+        match self {
+            Self::Untouched => "",
+            Self::Done => " — done",
+            Self::Active => " — in progress",
+        }
+    }
+}
+
 /// A self-contained SVG: layers from the submission down (breadth-first), unreachable tasks
 /// in a layer of their own, end statuses at the bottom.
 pub fn to_svg(spec: &WorkflowSpec) -> String {
+    draw_svg(spec, None)
+}
+
+/// [`to_svg`] with one ticket's progress marked: done tasks and the reached end outlined
+/// green, running tasks purple (classes `done` and `active` on their nodes).
+pub fn to_svg_progress(spec: &WorkflowSpec, progress: &Progress) -> String {
+    draw_svg(spec, Some(progress))
+}
+
+fn draw_svg(spec: &WorkflowSpec, progress: Option<&Progress>) -> String {
     let graph = Graph::new(spec);
     let diagram = Diagram::new(spec, &graph);
 
@@ -262,6 +317,23 @@ pub fn to_svg(spec: &WorkflowSpec) -> String {
     }
     for (id, &(x, y)) in centre.iter().enumerate() {
         let (kind, label) = diagram.node(id);
+        let reached = match (progress, kind) {
+            (None, _) => Reached::Untouched,
+            (Some(_), NodeKind::Start) => Reached::Done,
+            (Some(p), NodeKind::Task(_)) => {
+                let key = &spec.tasks[id - 1].key;
+                if p.active.contains(key) {
+                    Reached::Active
+                } else if p.done.contains(key) {
+                    Reached::Done
+                } else {
+                    Reached::Untouched
+                }
+            }
+            (Some(p), NodeKind::End) if p.ended.as_deref() == Some(label) => Reached::Done,
+            (Some(_), NodeKind::End) => Reached::Untouched,
+        };
+        let (stroke, stroke_width) = reached.stroke();
         let radius = match kind {
             NodeKind::Start | NodeKind::End => NODE_HEIGHT / 2.0,
             NodeKind::Task(_) => 8.0,
@@ -277,9 +349,11 @@ pub fn to_svg(spec: &WorkflowSpec) -> String {
         };
         let _ = write!(
             out,
-            r##"<g class="{}"><title>{}</title><rect x="{}" y="{}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" rx="{radius}" fill="{}" stroke="#9ca3af"/><text x="{x}" y="{}" text-anchor="middle" fill="{colour}">{}</text></g>"##,
+            r##"<g class="{}{}"><title>{}{}</title><rect x="{}" y="{}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" rx="{radius}" fill="{}" stroke="{stroke}" stroke-width="{stroke_width}"/><text x="{x}" y="{}" text-anchor="middle" fill="{colour}">{}</text></g>"##,
             kind.class(),
+            reached.class(),
             xml_text(&tooltip, TOOLTIP_CHARS),
+            reached.tooltip(),
             x - NODE_WIDTH / 2.0,
             y - NODE_HEIGHT / 2.0,
             kind.fill(),
@@ -387,6 +461,38 @@ mod tests {
         assert!(svg.ends_with("</svg>"));
         assert_eq!(svg.matches("<g class=").count(), 6);
         assert_eq!(svg.matches("marker-end=").count(), 5);
+    }
+
+    #[test]
+    fn svg_marks_a_tickets_progress() {
+        let spec = spec("Review");
+        let plain = to_svg(&spec);
+        assert!(!plain.contains(" done\"") && !plain.contains(" active\""));
+        let progress = Progress {
+            done: vec!["review".into(), "order".into()],
+            active: vec!["order".into()],
+            ended: None,
+        };
+        let svg = to_svg_progress(&spec, &progress);
+        assert!(svg.contains("<g class=\"start done\"><title>submitted — done</title>"));
+        assert!(svg.contains("<g class=\"form done\"><title>Review (FORM) — done</title>"));
+        // Running again after a loop: active wins over done.
+        assert!(
+            svg.contains(
+                "<g class=\"sync active\"><title>Order (SYNC_ACTION) — in progress</title>"
+            )
+        );
+        assert!(svg.contains("<g class=\"async\"><title>Wait (ASYNC_ACTION)</title>"));
+        assert!(svg.contains("<g class=\"finish\"><title>REJECTED</title>"));
+
+        let ended = Progress {
+            done: vec!["review".into()],
+            active: Vec::new(),
+            ended: Some("REJECTED".into()),
+        };
+        let svg = to_svg_progress(&spec, &ended);
+        assert!(svg.contains("<g class=\"finish done\"><title>REJECTED — done</title>"));
+        assert!(svg.contains("<g class=\"finish\"><title>COMPLETED</title>"));
     }
 
     #[test]

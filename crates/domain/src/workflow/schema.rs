@@ -12,6 +12,7 @@
 //!   refused);
 //! - `format` is asserted (an `"email"` field must hold an email), as designers expect of forms.
 
+use jsonschema::error::ValidationErrorKind;
 use jsonschema::{PatternOptions, Validator};
 use serde_json::Value;
 
@@ -49,10 +50,20 @@ impl CompiledSchema {
 
     /// Every way `instance` breaks the schema, located by JSON pointers into `instance`.
     /// Messages name the rule, never the offending value, so they are safe to log and show.
+    /// A missing required property is located at that property, not at the object holding
+    /// it, so a form can show the message next to the field left empty.
     pub fn validate(&self, instance: &Value) -> Vec<Problem> {
         self.validator
             .iter_errors(instance)
-            .map(|error| Problem::new(error.instance_path().as_str(), error.masked().to_string()))
+            .map(|error| match error.kind() {
+                ValidationErrorKind::Required {
+                    property: Value::String(property),
+                } => Problem::new(
+                    pointer(error.instance_path().as_str(), property),
+                    "is required",
+                ),
+                _ => Problem::new(error.instance_path().as_str(), error.masked().to_string()),
+            })
             .collect()
     }
 
@@ -240,7 +251,8 @@ mod tests {
         let problems = compiled.validate(&json!({"age": "old", "email": "nope"}));
         let mut found = locations(&problems);
         found.sort();
-        assert_eq!(found, ["", "/age", "/email"]);
+        assert_eq!(found, ["/age", "/email", "/name"]);
+        assert!(problems.contains(&Problem::new("/name", "is required")));
         assert!(compiled.is_valid(&json!({"name": "x", "age": 3})));
         assert_eq!(
             validate(&schema, &json!({"name": "x"}), &Limits::default()),

@@ -9,6 +9,7 @@ use testkit::spawn_app;
 
 mod design_pages;
 mod identity_pages;
+mod ticket_pages;
 
 #[tokio::test]
 async fn landing_page_shows_what_ticketflower_is() {

@@ -13,5 +13,8 @@ pub mod identity;
 pub mod ops;
 pub mod page_ctx;
 pub mod pages;
+pub mod schema_form;
 pub mod session_pages;
+pub mod task_pages;
+pub mod ticket_pages;
 pub mod tickets;

@@ -279,6 +279,40 @@ pub fn nav_for(actor: &Actor) -> Vec<NavLink> {
             title: "Workflows",
         });
     }
+    if actor.company_id.is_some() {
+        links.extend([
+            NavLink {
+                href: "/tickets/new",
+                title: "New ticket",
+            },
+            NavLink {
+                href: "/tickets",
+                title: "My tickets",
+            },
+        ]);
+    }
+    if actor.company_id.is_some() && actor.has(SystemRole::TaskWorker) {
+        links.push(NavLink {
+            href: "/tasks",
+            title: "My tasks",
+        });
+    }
+    if actor.company_id.is_some() && app::tickets::is_ticket_admin(actor) {
+        links.extend([
+            NavLink {
+                href: "/tickets/all",
+                title: "All tickets",
+            },
+            NavLink {
+                href: "/tasks/all",
+                title: "All tasks",
+            },
+            NavLink {
+                href: "/workflow-errors",
+                title: "Workflow errors",
+            },
+        ]);
+    }
     if actor.is_staff() && actor.impersonator.is_none() {
         links.push(NavLink {
             href: "/staff/companies",
@@ -366,6 +400,16 @@ impl PageCtx {
 
     pub fn render(&self, template: &impl Template) -> Response {
         self.finish(render(StatusCode::OK, template))
+    }
+
+    /// Renders with another status: a form shown again with its errors is a 422.
+    pub fn render_status(&self, status: StatusCode, template: &impl Template) -> Response {
+        self.finish(render(status, template))
+    }
+
+    /// Sends a response that is not a page (a download) with what the request owes.
+    pub fn send(&self, response: Response) -> Response {
+        self.finish(response)
     }
 
     /// Post/redirect/get with a message for the next page.

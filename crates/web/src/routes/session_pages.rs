@@ -273,6 +273,12 @@ fn links_for(actor: &domain::auth::Actor) -> Vec<Link> {
         "/admin/api-tokens" => "Credentials for integrations.",
         "/staff/companies" => "Suspend, reactivate and impersonate.",
         "/design/workflows" => "Design ticket types, workflows, tasks and transitions.",
+        "/tickets/new" => "Ask for something: choose a ticket type and fill in its form.",
+        "/tickets" => "What you asked for, running and done.",
+        "/tasks" => "The tasks you hold and the ones you can claim.",
+        "/tickets/all" => "Every ticket of the company, with filters and search.",
+        "/tasks/all" => "Every task of the company.",
+        "/workflow-errors" => "Workflows that stopped: review, resolve or retry.",
         _ => "",
     };
     let mut links: Vec<Link> = nav_for(actor)
