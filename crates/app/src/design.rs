@@ -18,7 +18,7 @@ use domain::workflow::{
     self as wf, Limits, Problem, TaskSpec, TicketTypeSpec, TransitionSpec, WorkflowSpec,
     WorkflowStatus,
 };
-use domain::{CompanyId, FieldError, SystemRole, UserId, ValidationErrors};
+use domain::{CompanyId, SystemRole, UserId, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use store::Tx;
@@ -200,18 +200,6 @@ fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
             domain::validation::name_serde_field(&e.path().to_string(), &e.inner().to_string());
         ValidationErrors::single(field, message).into()
     })
-}
-
-fn problems_to_errors(problems: Vec<Problem>, prefix: &str) -> ValidationErrors {
-    ValidationErrors(
-        problems
-            .into_iter()
-            .map(|p| FieldError {
-                field: format!("{prefix}{}", p.location),
-                message: p.message,
-            })
-            .collect(),
-    )
 }
 
 /// A key made from a name: lower case letters, digits and `_`.
@@ -546,7 +534,7 @@ fn checked_spec(
                 limits,
             );
             if !problems.is_empty() {
-                return Err(problems_to_errors(problems, "").into());
+                return Err(ValidationErrors::from_problems(problems, "").into());
             }
             let title = header.title.clone();
             Ok((to_value(&header)?, "workflow".into(), title))
@@ -557,7 +545,7 @@ fn checked_spec(
             let task: TaskSpec = parse(body)?;
             let problems = wf::check_task(&task, limits);
             if !problems.is_empty() {
-                return Err(problems_to_errors(problems, "").into());
+                return Err(ValidationErrors::from_problems(problems, "").into());
             }
             let (key, title) = (task.key.clone(), task.name.clone());
             Ok((to_value(&task)?, key, title))
@@ -576,7 +564,7 @@ fn checked_spec(
             };
             let problems = wf::check_ticket_type(&ticket_type, &fields, limits);
             if !problems.is_empty() {
-                return Err(problems_to_errors(problems, "").into());
+                return Err(ValidationErrors::from_problems(problems, "").into());
             }
             let (key, title) = (ticket_type.key.clone(), ticket_type.title.clone());
             Ok((to_value(&ticket_type)?, key, title))
@@ -615,7 +603,7 @@ fn checked_spec(
             let known_fields = design.known_fields()?;
             let problems = wf::check_transition(&spec, &task_keys, &known_fields, limits);
             if !problems.is_empty() {
-                return Err(problems_to_errors(problems, "").into());
+                return Err(ValidationErrors::from_problems(problems, "").into());
             }
             let (key, title) = (stored.key.clone(), stored.key.clone());
             Ok((to_value(&stored)?, key, title))
@@ -1021,7 +1009,7 @@ async fn bundle_problems(
             .await
             .map_err(AppError::internal)?,
     );
-    Ok(problems_to_errors(problems, ""))
+    Ok(ValidationErrors::from_problems(problems, ""))
 }
 
 /// Grants of role names the company does not have: a misspelt role would otherwise lock
@@ -1074,7 +1062,7 @@ async fn check_object_roles(
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
     let problems = unknown_roles(&mut *tx, company, [(String::new(), roles.as_slice())]).await?;
-    Ok(problems_to_errors(problems, "").into_result()?)
+    Ok(ValidationErrors::from_problems(problems, "").into_result()?)
 }
 
 /// The company's role names, for the grant check boxes of the designer's forms.

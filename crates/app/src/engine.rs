@@ -256,7 +256,7 @@ async fn create_task(
     .await?;
     if spec.task_type == TaskType::Form {
         if spec.assignment == wf::AssignmentStrategy::AutoShortestQueue
-            && let Some(worker) = crate::work::pick_worker(app, tx, company, spec, &[]).await?
+            && let Some(worker) = crate::work::pick_worker(tx, company, spec, &[]).await?
         {
             store::tasks::set_assignee(tx, company, task.id, Some(worker)).await?;
             audit::record(

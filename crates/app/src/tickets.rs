@@ -115,12 +115,9 @@ impl Published {
             .unwrap_or_default()
     }
 
-    /// Every way `output` breaks the task's output schema.
-    pub fn check_output(&self, key: &str, output: &Value) -> Vec<Problem> {
-        self.output_schemas
-            .get(key)
-            .map(|s| s.validate(output))
-            .unwrap_or_default()
+    /// The task's compiled output schema.
+    pub fn output_schema(&self, key: &str) -> Option<&wf::CompiledSchema> {
+        self.output_schemas.get(key)
     }
 
     pub fn ticket_type(&self, key: &str) -> Option<&TicketTypeSpec> {
@@ -427,18 +424,6 @@ pub struct Submitted {
     pub created: bool,
 }
 
-fn problems_to_errors(problems: Vec<Problem>, prefix: &str) -> ValidationErrors {
-    ValidationErrors(
-        problems
-            .into_iter()
-            .map(|p| domain::validation::FieldError {
-                field: format!("{prefix}{}", p.location),
-                message: p.message,
-            })
-            .collect(),
-    )
-}
-
 /// Submits a ticket: validates the data against the ticket type's schema (every violation
 /// listed), creates the ticket with the next number pinned to the ACTIVE version, and
 /// then starts its workflow in a step of its own.
@@ -482,7 +467,7 @@ pub async fn submit(
     };
     let problems = version.check_ticket_data(&available.key, &data);
     if !problems.is_empty() {
-        return Err(problems_to_errors(problems, "data").into());
+        return Err(ValidationErrors::from_problems(problems, "data").into());
     }
     check_uploads(&uploads)?;
     // The workflow data starts as the submission: ticket fields fill the workflow fields of

@@ -92,13 +92,11 @@ fn eligible(
 /// The eligible worker with the fewest open tasks; ties go to whoever was given a task
 /// longest ago (never: first), then by id, so equal workers take turns.
 pub(crate) async fn pick_worker(
-    app: &App,
     tx: &mut Tx,
     company: CompanyId,
     spec: &wf::TaskSpec,
     allowed: &[Uuid],
 ) -> Result<Option<UserId>> {
-    let _ = app;
     let filter = store::users::UserFilter {
         status: Some(UserStatus::Active),
         role: Some(SystemRole::TaskWorker),
@@ -486,26 +484,23 @@ pub(crate) async fn finish(
     let limits = crate::design::limits(app);
     let mut tx = app.db().begin().await?;
     let ticket = store::tickets::lock(&mut tx, company, task.ticket_id).await?;
-    let merged = match how {
-        Finish::Form => wf::apply_output(spec, &ticket.workflow_data, &result, &limits),
-        Finish::Action => wf::apply_action_response(spec, &ticket.workflow_data, &result, &limits),
-    };
-    let merged = merged.map_err(|problems| {
-        ValidationErrors(
-            problems
-                .into_iter()
-                .map(|p| domain::validation::FieldError {
-                    field: format!("output{}", p.location),
-                    message: p.message,
-                })
-                .collect(),
-        )
-    })?;
+    let to_errors = |problems| ValidationErrors::from_problems(problems, "output");
     let output = match how {
+        Finish::Form => result.clone(),
+        Finish::Action => wf::action_output(spec, &result, &limits).map_err(to_errors)?,
+    };
+    let merged = wf::apply_checked_output(
+        version.output_schema(&task.task_key),
+        &ticket.workflow_data,
+        &output,
+    )
+    .map_err(to_errors)?;
+    // A form's output is what the person entered; an action keeps the raw response.
+    let stored = match how {
         Finish::Form => result,
         Finish::Action => json!({ "response": result }),
     };
-    if !store::tasks::complete(&mut tx, company, task.id, &output).await? {
+    if !store::tasks::complete(&mut tx, company, task.id, &stored).await? {
         return Ok(false);
     }
     store::tickets::update_run(

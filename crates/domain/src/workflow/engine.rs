@@ -483,12 +483,24 @@ pub fn apply_output(
     output: &Value,
     limits: &Limits,
 ) -> Result<Merged, Vec<Problem>> {
-    let mut problems = match &task.output_schema {
-        Some(schema) => CompiledSchema::compile(schema, limits)
-            .map_err(|problems| under("/output_schema", problems))?
-            .validate(output),
-        None => Vec::new(),
+    let schema = match &task.output_schema {
+        Some(schema) => Some(
+            CompiledSchema::compile(schema, limits)
+                .map_err(|problems| under("/output_schema", problems))?,
+        ),
+        None => None,
     };
+    apply_checked_output(schema.as_ref(), data, output)
+}
+
+/// [`apply_output`] with the task's output schema already compiled (a published version
+/// keeps its schemas compiled, so completing a task does not compile one again).
+pub fn apply_checked_output(
+    schema: Option<&CompiledSchema>,
+    data: &Value,
+    output: &Value,
+) -> Result<Merged, Vec<Problem>> {
+    let mut problems = schema.map(|s| s.validate(output)).unwrap_or_default();
     if !output.is_object() && !problems.iter().any(|p| p.location.is_empty()) {
         problems.push(Problem::new("", "must be a JSON object of output fields"));
     }
@@ -532,13 +544,21 @@ pub fn apply_action_response(
     response: &Value,
     limits: &Limits,
 ) -> Result<Merged, Vec<Problem>> {
+    apply_output(task, data, &action_output(task, response, limits)?, limits)
+}
+
+/// An action's output: its response mapped by the task's `output_transform`, or the whole
+/// response when it has none. A broken transform's problems are located in the task.
+pub fn action_output(
+    task: &TaskSpec,
+    response: &Value,
+    limits: &Limits,
+) -> Result<Value, Vec<Problem>> {
     match &task.output_transform {
-        Some(transform) => {
-            let transform = Transform::parse(transform, limits)
-                .map_err(|problems| under("/output_transform", problems))?;
-            apply_output(task, data, &transform.apply(response), limits)
-        }
-        None => apply_output(task, data, response, limits),
+        Some(transform) => Transform::parse(transform, limits)
+            .map(|transform| transform.apply(response))
+            .map_err(|problems| under("/output_transform", problems)),
+        None => Ok(response.clone()),
     }
 }
 

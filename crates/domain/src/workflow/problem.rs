@@ -50,6 +50,22 @@ impl fmt::Display for Problem {
     }
 }
 
+impl crate::validation::ValidationErrors {
+    /// Design or data problems as field errors, each location put under `prefix` (e.g.
+    /// `data` for a submission, `output` for a task's output).
+    pub fn from_problems(problems: Vec<Problem>, prefix: &str) -> Self {
+        Self(
+            problems
+                .into_iter()
+                .map(|p| FieldError {
+                    field: format!("{prefix}{}", p.location),
+                    message: p.message,
+                })
+                .collect(),
+        )
+    }
+}
+
 /// Lets the web layer report design problems through the same problem+json `errors` member
 /// as form errors.
 impl From<Problem> for FieldError {
