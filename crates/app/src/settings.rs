@@ -46,6 +46,8 @@ pub struct Settings {
     pub migrate_on_start: bool,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest accepted `multipart/form-data` body (file uploads), in bytes.
+    pub max_upload_bytes: usize,
     pub sqlite_synchronous: SqliteSync,
     pub db_max_connections: u32,
     /// Background job workers run by `serve` (0 disables them).
@@ -101,6 +103,7 @@ impl Default for Settings {
             log_level: "info".into(),
             migrate_on_start: true,
             max_body_bytes: 2 * 1024 * 1024,
+            max_upload_bytes: 25 * 1024 * 1024,
             sqlite_synchronous: SqliteSync::Full,
             db_max_connections: 16,
             job_workers: 2,
@@ -136,6 +139,7 @@ struct Defaults {
     log_level: String,
     migrate_on_start: bool,
     max_body_bytes: usize,
+    max_upload_bytes: usize,
     sqlite_synchronous: &'static str,
     db_max_connections: u32,
     job_workers: usize,
@@ -191,6 +195,7 @@ impl Settings {
             log_level: d.log_level,
             migrate_on_start: d.migrate_on_start,
             max_body_bytes: d.max_body_bytes,
+            max_upload_bytes: d.max_upload_bytes,
             sqlite_synchronous: "full",
             db_max_connections: d.db_max_connections,
             job_workers: d.job_workers,

@@ -819,24 +819,37 @@ async fn store_upload(
     .await?)
 }
 
-pub async fn attach(app: &App, actor: &Actor, id: Uuid, upload: Upload) -> Result<AttachmentMeta> {
+/// Stores files on a ticket, all or none.
+pub async fn attach(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+    uploads: Vec<Upload>,
+) -> Result<Vec<AttachmentMeta>> {
     let (company, _) = visible(app, actor, id).await?;
-    check_uploads(std::slice::from_ref(&upload))?;
+    if uploads.is_empty() {
+        return Err(ValidationErrors::single("attachments", "no file was sent").into());
+    }
+    check_uploads(&uploads)?;
     let mut tx = app.db().begin().await?;
-    let meta = store_upload(app, &mut tx, company, id, actor.user_id, upload).await?;
+    let mut stored = Vec::with_capacity(uploads.len());
+    for upload in uploads {
+        let meta = store_upload(app, &mut tx, company, id, actor.user_id, upload).await?;
+        audit::record(
+            &mut tx,
+            Some(actor),
+            Some(company),
+            stream(id),
+            "attachment.added",
+            json!({ "attachment_id": meta.id, "file_name": meta.file_name, "size": meta.size,
+                    "content_type": meta.content_type }),
+        )
+        .await?;
+        stored.push(meta);
+    }
     store::tickets::touch(&mut tx, company, id).await?;
-    audit::record(
-        &mut tx,
-        Some(actor),
-        Some(company),
-        stream(id),
-        "attachment.added",
-        json!({ "attachment_id": meta.id, "file_name": meta.file_name, "size": meta.size,
-                "content_type": meta.content_type }),
-    )
-    .await?;
     tx.commit().await?;
-    Ok(meta)
+    Ok(stored)
 }
 
 pub async fn attachments(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<AttachmentMeta>> {

@@ -1,13 +1,114 @@
 //! Request extractors whose rejections are our problem documents, naming the bad field.
 
+use axum::extract::multipart::MultipartError;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
+use app::tickets::Upload;
+
 use crate::problem::{ApiError, Problem};
+
+/// A posted `multipart/form-data` body: its text parts in order and its file parts with the
+/// name of their field. A file input left empty arrives as a part without file name or bytes;
+/// it is dropped.
+pub struct MultipartForm {
+    pub fields: Vec<(String, String)>,
+    pub files: Vec<(String, Upload)>,
+}
+
+/// Why a multipart body could not be read.
+pub enum MultipartFailure {
+    /// Larger than the upload bound (`max_upload_bytes`).
+    TooLarge,
+    Unreadable(String),
+}
+
+impl MultipartFailure {
+    fn of(error: &MultipartError) -> Self {
+        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::TooLarge
+        } else {
+            Self::Unreadable(error.body_text())
+        }
+    }
+
+    /// The sentence a page shows.
+    pub fn message(&self) -> String {
+        match self {
+            Self::TooLarge => "The files are too large to send at once.".to_owned(),
+            Self::Unreadable(why) => format!("The form could not be read: {why}"),
+        }
+    }
+}
+
+impl From<MultipartFailure> for ApiError {
+    fn from(failure: MultipartFailure) -> Self {
+        match failure {
+            MultipartFailure::TooLarge => too_large(),
+            MultipartFailure::Unreadable(why) => {
+                domain::ValidationErrors::single("body", format!("is not readable: {why}")).into()
+            }
+        }
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::Request(
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+        )
+        .detail("The request body is larger than this server accepts."),
+    )
+}
+
+impl MultipartForm {
+    pub async fn read(request: Request) -> Result<Self, MultipartFailure> {
+        let failure = |e: MultipartError| MultipartFailure::of(&e);
+        let mut multipart = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| MultipartFailure::Unreadable(e.body_text()))?;
+        let mut out = Self {
+            fields: Vec::new(),
+            files: Vec::new(),
+        };
+        while let Some(field) = multipart.next_field().await.map_err(failure)? {
+            let name = field.name().unwrap_or_default().to_owned();
+            match field.file_name().map(str::to_owned) {
+                Some(file_name) => {
+                    let bytes = field.bytes().await.map_err(failure)?;
+                    if !file_name.is_empty() || !bytes.is_empty() {
+                        let bytes = bytes.to_vec();
+                        out.files.push((name, Upload { file_name, bytes }));
+                    }
+                }
+                None => {
+                    let text = field.text().await.map_err(failure)?;
+                    out.fields.push((name, text));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first text part of that name, or "".
+    pub fn value(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The files, whatever their field.
+    pub fn into_uploads(self) -> Vec<Upload> {
+        self.files.into_iter().map(|(_, upload)| upload).collect()
+    }
+}
 
 /// JSON body extractor: requires `Content-Type: application/json`, respects the body size
 /// limit, and reports deserialisation errors with the path of the offending field.
@@ -34,10 +135,7 @@ where
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::Request(
-                    Problem::new(status, "payload-too-large", "Payload too large")
-                        .detail("The request body is larger than this server accepts."),
-                )
+                too_large()
             } else {
                 ApiError::Request(Problem::for_status(status).detail(rejection.body_text()))
             }

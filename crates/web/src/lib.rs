@@ -24,7 +24,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
@@ -351,10 +350,12 @@ pub fn router(app: App) -> Router {
     let state = WebState {
         https: app.settings().serves_https(),
         max_body: app.settings().max_body_bytes,
+        max_upload: app.settings().max_upload_bytes,
         metrics: metrics_handle(),
         app,
     };
-    let max_body = state.max_body;
+    // Extractors read at most this much; `limit_body` sets each request's own bound below it.
+    let max_extract = state.max_body.max(state.max_upload);
     let (api, openapi) = api_router().split_for_parts();
     let docs: Router<WebState> = Router::from(
         SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi),
@@ -373,7 +374,7 @@ pub fn router(app: App) -> Router {
         .route_layer(axum::middleware::from_fn(middleware::record_metrics))
         .merge(docs)
         .fallback(fallback)
-        .layer(DefaultBodyLimit::max(max_body))
+        .layer(DefaultBodyLimit::max(max_extract))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(
@@ -386,7 +387,10 @@ pub fn router(app: App) -> Router {
                     middleware::finish_response,
                 ))
                 .layer(CatchPanicLayer::custom(middleware::panic_response))
-                .layer(RequestBodyLimitLayer::new(max_body)),
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    middleware::limit_body,
+                )),
         )
         .with_state(state)
 }

@@ -17,6 +17,37 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                    object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
+/// Bounds every request body: `multipart/form-data` (the only bodies that carry files) may be
+/// as large as `max_upload`, anything else `max_body`. A declared length over the bound is
+/// refused before reading; an undeclared one fails when the bound is crossed, and extractors
+/// turn that into 413.
+pub async fn limit_body(State(state): State<WebState>, req: Request, next: Next) -> Response {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    let limit = if multipart {
+        state.max_upload
+    } else {
+        state.max_body
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    next.run(req.map(|body| Body::new(http_body_util::Limited::new(body, limit))))
+        .await
+}
+
 /// Records request count and latency labelled by the matched route (never the raw path,
 /// which would explode the label set with ids).
 pub async fn record_metrics(req: Request, next: Next) -> Response {

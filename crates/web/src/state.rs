@@ -12,4 +12,6 @@ pub struct WebState {
     pub https: bool,
     /// Largest accepted request body, in bytes.
     pub max_body: usize,
+    /// Largest accepted `multipart/form-data` body, in bytes.
+    pub max_upload: usize,
 }

@@ -1004,6 +1004,70 @@ async fn a_multipart_submission_carries_its_attachments() {
     assert!(json(response).await.to_string().contains("\"data\""));
     let (_, list) = call(&d.app, Method::GET, "/api/v1/tickets", &d.requester, None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+    // Files get their own bound, above the 2 MiB of other bodies: a 6 MiB scan is accepted and
+    // comes back whole; an 11 MiB file is refused by name; a body above the upload bound is 413.
+    let upload = |bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("scan.bin"),
+        );
+        d.app
+            .client
+            .post(d.app.url(&format!("/api/v1/tickets/{id}/attachments")))
+            .bearer_auth(&d.requester)
+            .multipart(form)
+            .send()
+    };
+    let scan: Vec<u8> = (0..6 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let response = upload(scan.clone()).await.unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let aid = json(response).await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = send(
+        &d.app,
+        Method::GET,
+        &format!("/api/v1/tickets/{id}/attachments/{aid}"),
+        &d.requester,
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(response.bytes().await.unwrap() == scan, "the file changed");
+
+    let response = upload(vec![7u8; 11 * 1024 * 1024]).await.unwrap();
+    assert_eq!(response.status(), 422);
+    let problem = json(response).await;
+    assert!(problem.to_string().contains("10 MiB"), "{problem}");
+
+    let response = upload(vec![7u8; 26 * 1024 * 1024]).await.unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    // Other bodies keep the small bound.
+    let big = json!({ "body": "x".repeat(3 * 1024 * 1024), "internal": false });
+    let response = send(
+        &d.app,
+        Method::POST,
+        &format!("/api/v1/tickets/{id}/comments"),
+        &d.requester,
+        Some(big),
+    )
+    .await;
+    assert_eq!(response.status(), 413);
+    let (_, files) = call(
+        &d.app,
+        Method::GET,
+        &format!("/api/v1/tickets/{id}/attachments"),
+        &d.requester,
+        None,
+    )
+    .await;
+    assert_eq!(files["items"].as_array().unwrap().len(), 2, "{files}");
 }
 
 #[tokio::test]
@@ -1063,4 +1127,114 @@ async fn an_async_action_completes_by_its_single_use_callback() {
     // The token was for one use.
     let response = app.post_json(path, &json!({"id": "acct-10"})).await;
     assert_eq!(response.status(), 404);
+}
+
+/// Runs one statement written for each dialect (uuids are blobs on SQLite, text on PostgreSQL).
+async fn exec_sql(app: &TestApp, sqlite: &str, postgres: &str) {
+    let mut tx = app.app.db().begin().await.unwrap();
+    match &mut tx {
+        store::Tx::Sqlite(t) => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite.to_owned()))
+                .execute(&mut **t)
+                .await
+                .unwrap();
+        }
+        store::Tx::Postgres(t) => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(postgres.to_owned()))
+                .execute(&mut **t)
+                .await
+                .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_sweep_reports_a_stalled_workflow_once_and_leaves_busy_ones_alone() {
+    let d = desk().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let body = json!({ "ticket_type_id": d.type_id, "data": review_data() });
+        let (status, ticket) = call(
+            &d.app,
+            Method::POST,
+            "/api/v1/tickets",
+            &d.requester,
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 201, "{ticket}");
+        ids.push(uuid::Uuid::parse_str(ticket["id"].as_str().unwrap()).unwrap());
+    }
+    let (stalled, fresh, running) = (ids[0], ids[1], ids[2]);
+    // Nothing is stalled while every ticket has its review task.
+    assert_eq!(app::engine::sweep_stalled(&d.app.app).await.unwrap(), 0);
+
+    // Lose the task of two tickets behind the engine's back (a crash, a manual edit); one of them
+    // has been quiet for an hour, the other changed a moment ago and may still be stepping.
+    let (s, f) = (stalled.simple(), fresh.simple());
+    exec_sql(
+        &d.app,
+        &format!("UPDATE task_instances SET status = 'CANCELLED' WHERE ticket_id IN (x'{s}', x'{f}')"),
+        &format!("UPDATE task_instances SET status = 'CANCELLED' WHERE ticket_id IN ('{stalled}', '{fresh}')"),
+    )
+    .await;
+    exec_sql(
+        &d.app,
+        &format!("UPDATE tickets SET updated_at = '2000-01-01T00:00:00+00:00' WHERE id = x'{s}'"),
+        &format!(
+            "UPDATE tickets SET updated_at = now() - interval '1 hour' WHERE id = '{stalled}'"
+        ),
+    )
+    .await;
+
+    assert_eq!(app::engine::sweep_stalled(&d.app.app).await.unwrap(), 1);
+    let (_, errors) = call(
+        &d.app,
+        Method::GET,
+        "/api/v1/workflow-errors",
+        &d.admin,
+        None,
+    )
+    .await;
+    let items = errors["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{errors}");
+    assert_eq!(items[0]["ticket_id"], stalled.to_string(), "{errors}");
+    assert_eq!(items[0]["error_type"], "WORKFLOW_TRANSITION");
+    assert!(
+        items[0]["message"].as_str().unwrap().contains("stalled"),
+        "{errors}"
+    );
+    let (_, ticket) = call(
+        &d.app,
+        Method::GET,
+        &format!("/api/v1/tickets/{stalled}"),
+        &d.admin,
+        None,
+    )
+    .await;
+    assert_eq!(ticket["workflow_status"], "ON_HOLD", "{ticket}");
+    for other in [fresh, running] {
+        let (_, ticket) = call(
+            &d.app,
+            Method::GET,
+            &format!("/api/v1/tickets/{other}"),
+            &d.admin,
+            None,
+        )
+        .await;
+        assert_eq!(ticket["workflow_status"], "IN_PROGRESS", "{ticket}");
+    }
+
+    // An open error is enough: the next sweep does not report the same ticket again.
+    assert_eq!(app::engine::sweep_stalled(&d.app.app).await.unwrap(), 0);
+    let (_, errors) = call(
+        &d.app,
+        Method::GET,
+        "/api/v1/workflow-errors",
+        &d.admin,
+        None,
+    )
+    .await;
+    assert_eq!(errors["items"].as_array().unwrap().len(), 1, "{errors}");
 }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::Form;
@@ -19,8 +19,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use app::tickets::{TicketQuery, TicketSort, TicketView, Upload};
+use app::tickets::{TicketQuery, TicketSort, TicketView};
 
+use crate::extract::MultipartForm;
 use crate::routes::account_pages::when;
 use crate::routes::page_ctx::{CsrfForm, Flash, PageCtx, error_page, open_or_return};
 use crate::routes::pages::Layout;
@@ -93,60 +94,6 @@ pub(crate) fn name_of(names: &HashMap<UserId, String>, id: Option<UserId>) -> St
             .get(&id)
             .cloned()
             .unwrap_or_else(|| "a former user".into()),
-    }
-}
-
-// ---- Multipart forms
-
-/// A posted multipart form: its text fields in order and its files. A file input left
-/// empty arrives as a part without file name or bytes; it is dropped.
-struct MultipartForm {
-    fields: Vec<(String, String)>,
-    files: Vec<Upload>,
-}
-
-impl MultipartForm {
-    fn value(&self, name: &str) -> &str {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    async fn read(request: Request) -> Result<Self, String> {
-        let too_big = |e: axum::extract::multipart::MultipartError| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "The files are too large to send at once.".to_owned()
-            } else {
-                format!("The form could not be read: {}", e.body_text())
-            }
-        };
-        let mut multipart = Multipart::from_request(request, &())
-            .await
-            .map_err(|e| format!("The form could not be read: {}", e.body_text()))?;
-        let mut out = Self {
-            fields: Vec::new(),
-            files: Vec::new(),
-        };
-        while let Some(field) = multipart.next_field().await.map_err(too_big)? {
-            let name = field.name().unwrap_or_default().to_owned();
-            match field.file_name().map(str::to_owned) {
-                Some(file_name) => {
-                    let bytes = field.bytes().await.map_err(too_big)?;
-                    if !file_name.is_empty() || !bytes.is_empty() {
-                        out.files.push(Upload {
-                            file_name,
-                            bytes: bytes.to_vec(),
-                        });
-                    }
-                }
-                None => {
-                    let text = field.text().await.map_err(too_big)?;
-                    out.fields.push((name, text));
-                }
-            }
-        }
-        Ok(out)
     }
 }
 
@@ -236,9 +183,9 @@ pub async fn submit_ticket(
     let back = format!("/tickets/new/{id}");
     let posted = match MultipartForm::read(request).await {
         Ok(posted) => posted,
-        Err(message) => {
+        Err(failure) => {
             let ctx = open_or_return!(PageCtx::open(&state, &headers, "").await);
-            return ctx.redirect(&back, Flash::error(message));
+            return ctx.redirect(&back, Flash::error(failure.message()));
         }
     };
     let ctx =
@@ -249,8 +196,9 @@ pub async fn submit_ticket(
     let (data, typed) = form.read(&posted.fields);
     let key = Some(posted.value("idempotency_key").to_owned()).filter(|k| !k.is_empty());
     let had_files = !posted.files.is_empty();
+    let uploads = posted.into_uploads();
     let submitted =
-        app::tickets::submit(&state.app, &ctx.actor, id, data, key.clone(), posted.files).await;
+        app::tickets::submit(&state.app, &ctx.actor, id, data, key.clone(), uploads).await;
     match submitted {
         Ok(done) => {
             let number = done.ticket.number;
@@ -829,9 +777,9 @@ pub async fn add_attachments(
     let back = format!("/tickets/{id}");
     let posted = match MultipartForm::read(request).await {
         Ok(posted) => posted,
-        Err(message) => {
+        Err(failure) => {
             let ctx = open_or_return!(PageCtx::open(&state, &headers, "").await);
-            return ctx.redirect(&back, Flash::error(message));
+            return ctx.redirect(&back, Flash::error(failure.message()));
         }
     };
     let ctx =
@@ -839,13 +787,11 @@ pub async fn add_attachments(
     if posted.files.is_empty() {
         return ctx.redirect(&back, Flash::error("Choose a file to attach."));
     }
-    let mut names = Vec::new();
-    for upload in posted.files {
-        match app::tickets::attach(&state.app, &ctx.actor, id, upload).await {
-            Ok(meta) => names.push(meta.file_name),
+    let names: Vec<String> =
+        match app::tickets::attach(&state.app, &ctx.actor, id, posted.into_uploads()).await {
+            Ok(stored) => stored.into_iter().map(|meta| meta.file_name).collect(),
             Err(error) => return ctx.failed(&back, error),
-        }
-    }
+        };
     ctx.redirect(
         &format!("{back}#attachments"),
         Flash::ok(format!("Attached {}.", names.join(", "))),

@@ -6,7 +6,7 @@
 use app::tickets::TicketSort;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -21,7 +21,7 @@ use app::tickets::{TicketQuery, Upload};
 use app::work::TaskQuery;
 
 use crate::auth::Authed;
-use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::extract::{AppJson, AppPath, AppQuery, MultipartForm};
 use crate::problem::{ApiResult, Problem};
 use crate::state::WebState;
 
@@ -47,6 +47,11 @@ fn empty_object() -> Value {
     json!({})
 }
 
+/// The names file parts may have.
+fn is_file_field(name: &str) -> bool {
+    matches!(name, "attachments" | "attachment" | "file")
+}
+
 /// Reads a submission: JSON `{ticket_type_id, data}`, or multipart with a `ticket_type_id`
 /// part, a `data` part (JSON text) and any number of `attachments` file parts.
 async fn read_submission(request: Request<Body>) -> ApiResult<(Uuid, Value, Vec<Upload>)> {
@@ -60,19 +65,11 @@ async fn read_submission(request: Request<Body>) -> ApiResult<(Uuid, Value, Vec<
         return Ok((body.ticket_type_id, body.data, Vec::new()));
     }
     let bad = |field: &str, message: &str| ValidationErrors::single(field, message);
-    let mut multipart = Multipart::from_request(request, &())
-        .await
-        .map_err(|e| bad("body", &e.body_text()))?;
-    let (mut type_id, mut data, mut uploads) = (None, json!({}), Vec::new());
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| bad("body", &e.body_text()))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
+    let posted = MultipartForm::read(request).await?;
+    let (mut type_id, mut data) = (None, json!({}));
+    for (name, text) in &posted.fields {
         match name.as_str() {
             "ticket_type_id" => {
-                let text = field.text().await.map_err(|e| bad(&name, &e.body_text()))?;
                 type_id = Some(
                     text.trim()
                         .parse::<Uuid>()
@@ -80,24 +77,16 @@ async fn read_submission(request: Request<Body>) -> ApiResult<(Uuid, Value, Vec<
                 );
             }
             "data" => {
-                let text = field.text().await.map_err(|e| bad(&name, &e.body_text()))?;
-                data = serde_json::from_str(&text)
+                data = serde_json::from_str(text)
                     .map_err(|e| bad("data", &format!("is not JSON: {e}")))?;
             }
-            "attachments" | "attachment" | "file" => {
-                let file_name = field.file_name().unwrap_or("attachment").to_owned();
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|e| bad(&name, &e.body_text()))?;
-                uploads.push(Upload {
-                    file_name,
-                    bytes: bytes.to_vec(),
-                });
-            }
-            _ => return Err(bad(&name, "is not a field of a submission").into()),
+            _ => return Err(bad(name, "is not a field of a submission").into()),
         }
     }
+    if let Some((name, _)) = posted.files.iter().find(|(name, _)| !is_file_field(name)) {
+        return Err(bad(name, "is not a file field of a submission").into());
+    }
+    let uploads = posted.into_uploads();
     let type_id = type_id.ok_or_else(|| bad("ticket_type_id", "is required"))?;
     Ok((type_id, data, uploads))
 }
@@ -327,29 +316,15 @@ pub async fn add_attachments(
     AppPath(id): AppPath<Uuid>,
     request: Request<Body>,
 ) -> ApiResult<Response> {
-    let bad = |message: String| ValidationErrors::single("attachments", message);
-    let mut multipart = Multipart::from_request(request, &())
-        .await
-        .map_err(|e| bad(e.body_text()))?;
-    let mut stored = Vec::new();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| bad(e.body_text()))?
-    {
-        let file_name = field.file_name().unwrap_or("attachment").to_owned();
-        let bytes = field.bytes().await.map_err(|e| bad(e.body_text()))?;
-        let upload = Upload {
-            file_name,
-            bytes: bytes.to_vec(),
-        };
-        stored.push(attachment_json(
-            app::tickets::attach(&state.app, &actor, id, upload).await?,
-        ));
+    let posted = MultipartForm::read(request).await?;
+    if let Some((name, _)) = posted.files.iter().find(|(name, _)| !is_file_field(name)) {
+        return Err(ValidationErrors::single(name, "is not a file field").into());
     }
-    if stored.is_empty() {
-        return Err(bad("no file was sent".into()).into());
-    }
+    let stored: Vec<Value> = app::tickets::attach(&state.app, &actor, id, posted.into_uploads())
+        .await?
+        .into_iter()
+        .map(attachment_json)
+        .collect();
     Ok((StatusCode::CREATED, Json(json!({ "items": stored }))).into_response())
 }
 

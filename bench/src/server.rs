@@ -1,0 +1,140 @@
+//! The release server as a child process: started on a database, watched for memory, stopped.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use tokio::process::{Child, Command};
+
+use crate::api::Api;
+
+/// Where and how to run the server.
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub binary: PathBuf,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+}
+
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pid: u32,
+}
+
+/// A free loopback port (the listener is closed again; the race is harmless on a bench box).
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Server {
+    /// Starts the server and waits for `/readyz`; answers the server and the time from spawn
+    /// to the first 200.
+    pub async fn start(config: &ServerConfig) -> Result<(Self, Duration)> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(config.data_dir.join("server.log"))?;
+        let started = Instant::now();
+        let child = Command::new(&config.binary)
+            .arg("serve")
+            .env("DATABASE_URL", &config.database_url)
+            .env("TICKETFLOWER_DATA_DIR", &config.data_dir)
+            .env("TICKETFLOWER_BIND", addr.to_string())
+            .env("TICKETFLOWER_LOG_LEVEL", "warn")
+            .env("TICKETFLOWER_LOG_FORMAT", "json")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", config.binary.display()))?;
+        let pid = child.id().context("the server exited at once")?;
+        let mut server = Self { child, addr, pid };
+        let ready = Api::new(addr)
+            .wait_for("/readyz", started, Duration::from_secs(30))
+            .await;
+        match ready {
+            Ok(elapsed) => Ok((server, elapsed)),
+            Err(error) => {
+                server.child.start_kill().ok();
+                bail!(
+                    "{error}; see {}",
+                    config.data_dir.join("server.log").display()
+                )
+            }
+        }
+    }
+
+    /// Resident set size now, in KiB.
+    pub fn rss_kib(&self) -> Result<u64> {
+        rss_kib(self.pid)
+    }
+
+    /// Samples the resident set size every 10 ms until the guard is dropped; `peak` reads the
+    /// highest value seen.
+    pub fn watch_memory(&self) -> MemoryWatch {
+        let peak = Arc::new(AtomicU64::new(self.rss_kib().unwrap_or(0)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (pid, seen, done) = (self.pid, peak.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(kib) = rss_kib(pid) {
+                    seen.fetch_max(kib, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        MemoryWatch { peak, stop }
+    }
+
+    /// Stops the server the way an operator does (SIGTERM, graceful), killing it if it lingers.
+    pub async fn stop(mut self) -> Result<()> {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("could not signal the server");
+        }
+        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .is_err()
+        {
+            self.child.kill().await?;
+        }
+        Ok(())
+    }
+}
+
+pub struct MemoryWatch {
+    peak: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl MemoryWatch {
+    pub fn peak_kib(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for MemoryWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .context("no VmRSS in /proc/<pid>/status")
+}
