@@ -44,6 +44,10 @@ struct Cli {
     /// Use the release server already built instead of running `cargo build --release`.
     #[arg(long)]
     no_build: bool,
+    /// Record `perf` profiles of the server during the list (c=16) and submit measurements
+    /// into this directory (`list.data`, `submit.data`).
+    #[arg(long)]
+    perf: Option<PathBuf>,
     /// Where to write the figures.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -114,6 +118,9 @@ async fn main() -> Result<()> {
     ensure!(binary.exists(), "no server at {}", binary.display());
 
     let temp = tempfile::tempdir()?;
+    if let Some(dir) = &cli.perf {
+        std::fs::create_dir_all(dir)?;
+    }
     let (database_url, peer_db, kind) = databases(cli.db.as_deref(), temp.path()).await?;
 
     // The peer seeds first, so its seeding never overlaps our measurements.
@@ -299,7 +306,14 @@ async fn measure(
             (p.addr, workload)
         });
         let watch = server.watch_memory();
+        let recording = match (&cli.perf, c) {
+            (Some(dir), 16) => Some(server.perf(&dir.join("list.data"))?),
+            _ => None,
+        };
         let compared = compare(pace, c, (addr, ours), theirs).await?;
+        if let Some(recording) = recording {
+            recording.finish().await?;
+        }
         peak_list = peak_list.max(watch.peak_kib());
         drop(watch);
         rows.push(Row::new(
@@ -350,6 +364,10 @@ async fn measure(
     let rows_before = counter.total_rows().await?;
     let tickets_before = counter.count("SELECT COUNT(*) FROM tickets").await?;
     let watch = server.watch_memory();
+    let recording = match &cli.perf {
+        Some(dir) => Some(server.perf(&dir.join("submit.data"))?),
+        None => None,
+    };
     let submit = {
         let requesters: Arc<Vec<Arc<str>>> = Arc::new(
             companies
@@ -382,6 +400,9 @@ async fn measure(
         });
         compare(pace, 16, (addr, ours), theirs).await?
     };
+    if let Some(recording) = recording {
+        recording.finish().await?;
+    }
     let peak_submit = watch.peak_kib();
     drop(watch);
     let rows_after = counter.total_rows().await?;

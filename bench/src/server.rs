@@ -94,6 +94,31 @@ impl Server {
         MemoryWatch { peak, stop }
     }
 
+    /// Starts `perf record` (DWARF call graphs, which see through SQLite's C, at 299 Hz) on
+    /// the server, writing to `out`.
+    pub fn perf(&self, out: &Path) -> Result<Recording> {
+        let child = Command::new("perf")
+            .args([
+                "record",
+                "-F",
+                "299",
+                "--call-graph",
+                "dwarf,16384",
+                "--quiet",
+                "-p",
+                &self.pid.to_string(),
+                "-o",
+            ])
+            .arg(out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting perf (is linux-perf installed?)")?;
+        Ok(Recording { child })
+    }
+
     /// Stops the server the way an operator does (SIGTERM, graceful), killing it if it lingers.
     pub async fn stop(mut self) -> Result<()> {
         let status = std::process::Command::new("kill")
@@ -108,6 +133,24 @@ impl Server {
         {
             self.child.kill().await?;
         }
+        Ok(())
+    }
+}
+
+/// A running `perf record`.
+pub struct Recording {
+    child: Child,
+}
+
+impl Recording {
+    /// Stops the recording (SIGINT makes perf write its file) and waits for it.
+    pub async fn finish(mut self) -> Result<()> {
+        if let Some(pid) = self.child.id() {
+            std::process::Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status()?;
+        }
+        self.child.wait().await?;
         Ok(())
     }
 }

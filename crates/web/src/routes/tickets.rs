@@ -144,6 +144,14 @@ pub struct TicketsQuery {
     pub rest: std::collections::HashMap<String, String>,
 }
 
+/// One page of a list. Serialized straight from the items: building a `serde_json::Value`
+/// first cost a copy of every field (a tenth of the list's CPU in the benchmark profile).
+#[derive(serde::Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
 /// Tickets: a requester's own, or all of the company for a ticket admin.
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketsQuery),
     responses((status = 200, description = "`{items, next_cursor}`", body = Object), (status = 422, body = Problem)),
@@ -152,10 +160,10 @@ pub async fn list(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppQuery(query): AppQuery<TicketsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<app::tickets::TicketView>>> {
     let query = ticket_query(query)?;
-    let (items, next) = app::tickets::list(&state.app, &actor, query).await?;
-    Ok(Json(json!({ "items": items, "next_cursor": next })))
+    let (items, next_cursor) = app::tickets::list(&state.app, &actor, query).await?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 /// Reads the list parameters, naming a bad one.
