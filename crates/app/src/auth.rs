@@ -360,25 +360,44 @@ async fn check_can_act(
     company: Option<CompanyId>,
     impersonator: Option<UserId>,
 ) -> Result<()> {
-    let unauthorized = |why: &str| AppError::Unauthorized(why.to_owned());
+    check_person(app, user, company, impersonator).await?;
+    let status = match company {
+        Some(company) => Some(store::companies::get(app.db(), company).await?.status),
+        None => None,
+    };
+    check_company(status)
+}
+
+/// The user's half of `check_can_act`: an active account acting in its own company, or
+/// impersonated by active staff.
+async fn check_person(
+    app: &App,
+    user: &User,
+    company: Option<CompanyId>,
+    impersonator: Option<UserId>,
+) -> Result<()> {
     if user.status != UserStatus::Active {
-        return Err(unauthorized("the account is not active"));
+        return Err(AppError::Unauthorized("the account is not active".into()));
     }
     if let Some(staff) = impersonator {
         let staff = store::users::get_staff(app.db(), staff).await?;
         if staff.status != UserStatus::Active || !staff.has_role(SystemRole::Superadmin) {
-            return Err(unauthorized(
-                "the impersonating staff account is not active",
+            return Err(AppError::Unauthorized(
+                "the impersonating staff account is not active".into(),
             ));
         }
     } else if user.company_id != company {
-        return Err(unauthorized("the token does not belong to this user"));
+        return Err(AppError::Unauthorized(
+            "the token does not belong to this user".into(),
+        ));
     }
-    if let Some(company) = company {
-        let company = store::companies::get(app.db(), company).await?;
-        if company.status == CompanyStatus::Suspended {
-            return Err(unauthorized("the company is suspended"));
-        }
+    Ok(())
+}
+
+/// The company's half of `check_can_act`.
+fn check_company(status: Option<CompanyStatus>) -> Result<()> {
+    if status == Some(CompanyStatus::Suspended) {
+        return Err(AppError::Unauthorized("the company is suspended".into()));
     }
     Ok(())
 }
@@ -390,18 +409,20 @@ pub async fn authenticate(app: &App, bearer: &str) -> Result<Actor> {
         return authenticate_api_token(app, bearer).await;
     }
     let claims = tokens::verify(app.secrets(), bearer)?;
-    let session = store::sessions::get(app.db(), claims.sid)
+    let found = store::users::by_session(app.db(), claims.sid)
         .await
         .map_err(|_| AppError::Unauthorized("unknown session".into()))?;
+    let (session, user) = (found.session, found.user);
     if session.revoked_at.is_some() || session.user_id != claims.sub {
         return Err(AppError::Unauthorized("the session has ended".into()));
     }
-    let user = store::users::get_any(app.db(), UserId(claims.sub))
-        .await
-        .map_err(|_| AppError::Unauthorized("unknown user".into()))?;
     let company = session.company_id.map(CompanyId);
     let impersonator = session.impersonator_id.map(UserId);
-    check_can_act(app, &user, company, impersonator).await?;
+    check_person(app, &user, company, impersonator).await?;
+    if company.is_some() && found.company_status.is_none() {
+        return Err(AppError::Unauthorized("unknown company".into()));
+    }
+    check_company(found.company_status)?;
     let mut actor = person_actor(&user, company, Some(session.id), impersonator);
     if impersonator.is_some() {
         actor.roles = vec![SystemRole::Admin, SystemRole::User];

@@ -103,17 +103,20 @@ pub(crate) async fn pick_worker(
         limit: 200,
         ..Default::default()
     };
-    let mut candidates = Vec::new();
-    for user in store::users::list(&mut *tx, company, &filter).await? {
-        let roles = if spec.company_role_access.is_empty() {
-            Vec::new()
-        } else {
-            store::companies::user_role_names(&mut *tx, company, user.id).await?
-        };
-        if eligible(user.id, &user.system_roles, &roles, spec, allowed) {
-            candidates.push(user.id.0);
-        }
-    }
+    // The rule of `eligible`, asked of the whole list at once: active task workers, within
+    // the allowed users, holding one of the task's company roles.
+    let workers: Vec<Uuid> = store::users::list(&mut *tx, company, &filter)
+        .await?
+        .into_iter()
+        .map(|u| u.id.0)
+        .filter(|id| allowed.is_empty() || allowed.contains(id))
+        .collect();
+    let candidates = if spec.company_role_access.is_empty() {
+        workers
+    } else {
+        store::companies::holders_of_any(&mut *tx, company, &workers, &spec.company_role_access)
+            .await?
+    };
     if candidates.is_empty() {
         return Ok(None);
     }

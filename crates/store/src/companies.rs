@@ -297,14 +297,9 @@ struct NameRow {
     name: String,
 }
 
-/// Names of the company roles a user holds.
-pub async fn user_role_names(
-    db: impl Exec,
-    company: CompanyId,
-    user: UserId,
-) -> Result<Vec<String>> {
-    let select = Query::select()
-        .column((CompanyRoles::Table, CompanyRoles::Name))
+/// The company's role grants joined to the roles they grant.
+fn held_roles(company: CompanyId) -> sea_query::SelectStatement {
+    Query::select()
         .from(UserCompanyRoles::Table)
         .inner_join(
             CompanyRoles::Table,
@@ -312,6 +307,52 @@ pub async fn user_role_names(
                 .equals((UserCompanyRoles::Table, UserCompanyRoles::RoleId)),
         )
         .and_where(Expr::col((UserCompanyRoles::Table, UserCompanyRoles::CompanyId)).eq(company.0))
+        .and_where(Expr::col((CompanyRoles::Table, CompanyRoles::CompanyId)).eq(company.0))
+        .to_owned()
+}
+
+/// Which of `users` hold any of the company roles named `names`: one query for a whole
+/// candidate list, where asking user by user cost a round trip each.
+pub async fn holders_of_any(
+    db: impl Exec,
+    company: CompanyId,
+    users: &[Uuid],
+    names: &[String],
+) -> Result<Vec<Uuid>> {
+    if users.is_empty() || names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let select = held_roles(company)
+        .distinct()
+        .expr_as(
+            Expr::col((UserCompanyRoles::Table, UserCompanyRoles::UserId)),
+            "user_id",
+        )
+        .and_where(
+            Expr::col((UserCompanyRoles::Table, UserCompanyRoles::UserId))
+                .is_in(users.iter().copied()),
+        )
+        .and_where(
+            Expr::col((CompanyRoles::Table, CompanyRoles::Name)).is_in(names.iter().cloned()),
+        )
+        .to_owned();
+    let rows: Vec<UserIdRow> = db.fetch_all(&select).await?;
+    Ok(rows.into_iter().map(|r| r.user_id).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct UserIdRow {
+    user_id: Uuid,
+}
+
+/// Names of the company roles a user holds.
+pub async fn user_role_names(
+    db: impl Exec,
+    company: CompanyId,
+    user: UserId,
+) -> Result<Vec<String>> {
+    let select = held_roles(company)
+        .column((CompanyRoles::Table, CompanyRoles::Name))
         .and_where(Expr::col((UserCompanyRoles::Table, UserCompanyRoles::UserId)).eq(user.0))
         .order_by((CompanyRoles::Table, CompanyRoles::Name), Order::Asc)
         .to_owned();

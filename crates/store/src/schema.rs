@@ -35,6 +35,7 @@ pub enum Users {
     SystemRoles,
     Kind,
     LastLoginAt,
+    LastAssignedAt,
     CreatedAt,
     UpdatedAt,
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::db::{Exec, Tx};
 use crate::error::{Result, StoreError};
-use crate::schema::{TaskInstances, Tickets, WorkflowErrors};
+use crate::schema::{TaskInstances, Tickets, Users, WorkflowErrors};
 
 /// Task statuses in which a task still needs someone or something to finish it.
 pub const ACTIVE_TASK_STATUSES: [&str; 4] = ["OPEN", "IN_PROGRESS", "PENDING", "ERROR"];
@@ -247,7 +247,11 @@ pub async fn claim(tx: &mut Tx, company: CompanyId, id: Uuid, user: UserId) -> R
         .and_where(Expr::col(TaskInstances::AssignedTo).is_null())
         .and_where(Expr::col(TaskInstances::Status).eq("OPEN"))
         .to_owned();
-    Ok(tx.execute(&update).await? == 1)
+    let claimed = tx.execute(&update).await? == 1;
+    if claimed {
+        note_assignment(tx, company, user, now).await?;
+    }
+    Ok(claimed)
 }
 
 /// Sets or clears the holder of a task that is still to be done; `None` puts it back in
@@ -279,7 +283,11 @@ pub async fn set_assignee(
         .and_where(Expr::col(TaskInstances::Id).eq(id))
         .and_where(Expr::col(TaskInstances::Status).is_in(QUEUED_TASK_STATUSES))
         .to_owned();
-    Ok(tx.execute(&update).await? == 1)
+    let changed = tx.execute(&update).await? == 1;
+    if let (true, Some(user)) = (changed, user) {
+        note_assignment(tx, company, user, now).await?;
+    }
+    Ok(changed)
 }
 
 /// Moves a task between statuses only if it is in one of `from`; returns whether it did.
@@ -405,7 +413,9 @@ pub struct QueueLoad {
     pub last_assigned_at: Option<DateTime<Utc>>,
 }
 
-/// Queue loads of the given workers (only those holding or having held a task appear).
+/// Queue loads of the given workers: their open tasks, counted through the
+/// `(company_id, assigned_to, status)` index, and their last assignment from the user row,
+/// so the cost follows the queues, not the company's history.
 pub async fn queue_loads(
     db: impl Exec,
     company: CompanyId,
@@ -414,23 +424,50 @@ pub async fn queue_loads(
     if users.is_empty() {
         return Ok(Vec::new());
     }
-    let queued = Expr::cust_with_values(
-        "SUM(CASE WHEN status IN ('OPEN', 'IN_PROGRESS') THEN 1 ELSE 0 END)",
-        Vec::<sea_query::Value>::new(),
-    );
+    let open = Query::select()
+        .expr(Func::cast_as(
+            Func::count(Expr::col((TaskInstances::Table, TaskInstances::Id))),
+            "BIGINT",
+        ))
+        .from(TaskInstances::Table)
+        .and_where(Expr::col((TaskInstances::Table, TaskInstances::CompanyId)).eq(company.0))
+        .and_where(
+            Expr::col((TaskInstances::Table, TaskInstances::AssignedTo))
+                .equals((Users::Table, Users::Id)),
+        )
+        .and_where(
+            Expr::col((TaskInstances::Table, TaskInstances::Status)).is_in(QUEUED_TASK_STATUSES),
+        )
+        .to_owned();
     let select = Query::select()
-        .expr_as(Expr::col(TaskInstances::AssignedTo), "user_id")
-        .expr_as(Func::cast_as(queued, "BIGINT"), "open_tasks")
+        .expr_as(Expr::col((Users::Table, Users::Id)), "user_id")
+        .expr_as(Expr::SubQuery(None, Box::new(open.into())), "open_tasks")
         .expr_as(
-            Func::max(Expr::col(TaskInstances::AssignedAt)),
+            Expr::col((Users::Table, Users::LastAssignedAt)),
             "last_assigned_at",
         )
-        .from(TaskInstances::Table)
-        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
-        .and_where(Expr::col(TaskInstances::AssignedTo).is_in(users.iter().copied()))
-        .group_by_col(TaskInstances::AssignedTo)
+        .from(Users::Table)
+        .and_where(Expr::col((Users::Table, Users::CompanyId)).eq(company.0))
+        .and_where(Expr::col((Users::Table, Users::Id)).is_in(users.iter().copied()))
         .to_owned();
     db.fetch_all(&select).await
+}
+
+/// Remembers when `user` was last given a task; auto-assignment breaks ties with it.
+async fn note_assignment(
+    tx: &mut Tx,
+    company: CompanyId,
+    user: UserId,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let update = Query::update()
+        .table(Users::Table)
+        .value(Users::LastAssignedAt, at)
+        .and_where(Expr::col(Users::CompanyId).eq(company.0))
+        .and_where(Expr::col(Users::Id).eq(user.0))
+        .to_owned();
+    tx.execute(&update).await?;
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

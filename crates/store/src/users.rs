@@ -203,6 +203,91 @@ pub async fn get_any(db: impl Exec, id: UserId) -> Result<User> {
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
+/// The person behind a session, with everything authentication checks on each request.
+#[derive(Clone, Debug)]
+pub struct SessionPrincipal {
+    pub session: crate::sessions::Session,
+    pub user: User,
+    /// The status of the session's company; `None` for a staff session.
+    pub company_status: Option<domain::company::CompanyStatus>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PrincipalRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    session_id: Uuid,
+    session_company_id: Option<Uuid>,
+    session_impersonator_id: Option<Uuid>,
+    session_created_at: DateTime<Utc>,
+    session_revoked_at: Option<DateTime<Utc>>,
+    company_status: Option<String>,
+}
+
+/// A session, its user and its company's status in one query: authentication runs on
+/// every request, and three round trips to the database thread cost more than the list it
+/// guards (docs/performance.md).
+pub async fn by_session(db: impl Exec, session: Uuid) -> Result<SessionPrincipal> {
+    use crate::schema::{Companies, Sessions};
+    let select = Query::select()
+        .columns(COLUMNS.map(|c| (Users::Table, c)))
+        .expr_as(Expr::col((Sessions::Table, Sessions::Id)), "session_id")
+        .expr_as(
+            Expr::col((Sessions::Table, Sessions::CompanyId)),
+            "session_company_id",
+        )
+        .expr_as(
+            Expr::col((Sessions::Table, Sessions::ImpersonatorId)),
+            "session_impersonator_id",
+        )
+        .expr_as(
+            Expr::col((Sessions::Table, Sessions::CreatedAt)),
+            "session_created_at",
+        )
+        .expr_as(
+            Expr::col((Sessions::Table, Sessions::RevokedAt)),
+            "session_revoked_at",
+        )
+        .expr_as(
+            Expr::col((Companies::Table, Companies::Status)),
+            "company_status",
+        )
+        .from(Sessions::Table)
+        .inner_join(
+            Users::Table,
+            Expr::col((Users::Table, Users::Id)).equals((Sessions::Table, Sessions::UserId)),
+        )
+        .left_join(
+            Companies::Table,
+            Expr::col((Companies::Table, Companies::Id))
+                .equals((Sessions::Table, Sessions::CompanyId)),
+        )
+        .and_where(Expr::col((Sessions::Table, Sessions::Id)).eq(session))
+        .to_owned();
+    let row: PrincipalRow = db
+        .fetch_optional(&select)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let company_status = row
+        .company_status
+        .as_deref()
+        .map(|s| domain::company::CompanyStatus::parse(s).ok_or_else(|| corrupt(s)))
+        .transpose()?;
+    let session = crate::sessions::Session {
+        id: row.session_id,
+        user_id: row.user.id,
+        company_id: row.session_company_id,
+        impersonator_id: row.session_impersonator_id,
+        created_at: row.session_created_at,
+        revoked_at: row.session_revoked_at,
+    };
+    Ok(SessionPrincipal {
+        session,
+        user: row.user.try_into()?,
+        company_status,
+    })
+}
+
 /// The stored password hash of a user of one company (or of staff when `company` is None).
 pub async fn password_hash(db: impl Exec, id: UserId) -> Result<String> {
     #[derive(sqlx::FromRow)]

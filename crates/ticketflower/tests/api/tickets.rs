@@ -257,6 +257,74 @@ async fn the_document_review_loop_runs_to_its_end_status() {
     );
 }
 
+/// Auto-assignment gives each review to the reviewer with the fewest open tasks, breaking
+/// ties by who was given one longest ago, and never to a worker without the task's role.
+#[tokio::test]
+async fn auto_assignment_takes_turns_by_queue_length_among_role_holders() {
+    let d = desk().await;
+    let (ria_id, ria) = user_token(&d.app, &d.admin, "ria@acme.io", &["user", "task_worker"]).await;
+    grant(&d.app, &d.admin, &ria_id, &["reviewers"]).await;
+    let (wes_id, _) = user_token(&d.app, &d.admin, "wes@acme.io", &["user", "task_worker"]).await;
+    let rob_id = d.reviewer_id.clone();
+
+    let submit = || async {
+        let body = json!({ "ticket_type_id": d.type_id, "data": review_data() });
+        let (status, ticket) = call(
+            &d.app,
+            Method::POST,
+            "/api/v1/tickets",
+            &d.requester,
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 201, "{ticket}");
+        let id = ticket["id"].as_str().unwrap().to_owned();
+        let review = task_of(&d.app, &d.admin, &id, "review").await;
+        (
+            review["id"].as_str().unwrap().to_owned(),
+            review["assigned_to"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{review}"))
+                .to_owned(),
+        )
+    };
+    let mut first_four = Vec::new();
+    for _ in 0..4 {
+        first_four.push(submit().await);
+    }
+    let holders: Vec<&str> = first_four.iter().map(|(_, who)| who.as_str()).collect();
+    // Equal queues alternate; the worker without the role gets nothing.
+    assert_ne!(holders[0], holders[1], "{holders:?}");
+    assert_eq!(holders[0], holders[2], "{holders:?}");
+    assert_eq!(holders[1], holders[3], "{holders:?}");
+    assert!(!holders.contains(&wes_id.as_str()), "{holders:?}");
+    assert!(holders.contains(&rob_id.as_str()) && holders.contains(&ria_id.as_str()));
+
+    // Whoever got the first review finishes both of theirs: their queue is empty, so the
+    // next two reviews go to them even though they were given one most recently...
+    let first = holders[0].to_owned();
+    let token = if first == rob_id { &d.reviewer } else { &ria };
+    for (task, who) in &first_four {
+        if *who == first {
+            let path = format!("/api/v1/tasks/{task}/complete");
+            let (status, body) = call(
+                &d.app,
+                Method::POST,
+                &path,
+                token,
+                Some(json!({ "output": { "decision": "accept" } })),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    assert_eq!(submit().await.1, first);
+    assert_eq!(submit().await.1, first);
+    // ...and with two open each, the tie goes to the one who waited longer.
+    let other = if first == rob_id { &ria_id } else { &rob_id };
+    assert_eq!(&submit().await.1, other);
+}
+
 #[tokio::test]
 async fn submissions_are_validated_and_idempotent() {
     let d = desk().await;
