@@ -1,8 +1,9 @@
-//! The workflow engine's side effects: after a submission or a task completion has
-//! committed, one engine step runs in a transaction of its own (see
-//! `domain::workflow::engine` for what a step decides). A step that cannot go on records a
-//! workflow error and puts the ticket ON_HOLD; the user's change stands either way. Ticket
-//! admins review, resolve and retry errors; a periodic sweep reports stalled workflows.
+//! The workflow engine's side effects: a submission or a task completion runs the one engine
+//! step it causes in its own transaction, so both commit together, with one durable commit
+//! (see `domain::workflow::engine` for what a step decides). A step that cannot go on
+//! records a workflow error and puts the ticket ON_HOLD; the user's change stands either
+//! way. Ticket admins review, resolve and retry errors; a periodic sweep reports stalled
+//! workflows.
 
 use domain::CompanyId;
 use domain::auth::Actor;
@@ -20,44 +21,49 @@ use crate::{App, AppError, Result, audit};
 /// Job kind of an action task's HTTP call.
 pub const ACTION_JOB: &str = "action.run";
 
-/// Starts a submitted ticket's workflow.
-pub async fn start(app: &App, company: CompanyId, ticket: Uuid) {
-    advance(app, company, ticket, None, None).await;
-}
-
-/// Runs the step after the submission (`from = None`) or after task `from` completed. A
-/// failure of the step itself (the database gone) is logged; the stall sweep finds the
-/// ticket later.
-pub(crate) async fn advance(
+/// Runs a step in a transaction of its own (a retried error). A failure of the step itself
+/// (the database gone) is logged; the stall sweep finds the ticket later.
+async fn advance(
     app: &App,
     company: CompanyId,
     ticket: Uuid,
     from: Option<String>,
     task: Option<Uuid>,
 ) {
-    if let Err(error) = run_step(app, company, ticket, from.as_deref(), task).await {
-        tracing::error!(%ticket, %error, "engine step failed");
+    let run = async {
+        let mut tx = app.db().begin().await?;
+        let enqueued = step(app, &mut tx, company, ticket, from.as_deref(), task).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(enqueued)
+    };
+    match run.await {
+        Ok(true) => app.wake_workers(),
+        Ok(false) => {}
+        Err(error) => tracing::error!(%ticket, %error, "engine step failed"),
     }
 }
 
-async fn run_step(
+/// Runs the step after the submission (`from = None`) or after task `from` completed, in
+/// the caller's transaction. Returns whether it queued action jobs: wake the workers once
+/// the transaction has committed.
+pub(crate) async fn step(
     app: &App,
+    tx: &mut Tx,
     company: CompanyId,
     ticket_id: Uuid,
     from: Option<&str>,
     task: Option<Uuid>,
-) -> Result<()> {
+) -> Result<bool> {
     let limits = crate::design::limits(app);
-    let mut tx = app.db().begin().await?;
-    let ticket = store::tickets::lock(&mut tx, company, ticket_id).await?;
+    let ticket = store::tickets::lock(tx, company, ticket_id).await?;
     if !matches!(
         ticket.workflow_status.as_str(),
         "NOT_STARTED" | "IN_PROGRESS"
     ) {
-        return Ok(());
+        return Ok(false);
     }
     let version = published(app, company, ticket.workflow_version_id).await?;
-    let active: Vec<String> = store::tasks::of_ticket(&mut tx, company, ticket_id)
+    let active: Vec<String> = store::tasks::of_ticket(&mut *tx, company, ticket_id)
         .await?
         .into_iter()
         .filter(|t| store::tasks::ACTIVE_TASK_STATUSES.contains(&t.status.as_str()))
@@ -84,10 +90,10 @@ async fn run_step(
                 let Some(spec) = version.task(&new.key) else {
                     continue;
                 };
-                enqueued |= create_task(app, &mut tx, company, &ticket, spec, new).await?;
+                enqueued |= create_task(app, tx, company, &ticket, spec, new).await?;
             }
             store::tickets::update_run(
-                &mut tx,
+                tx,
                 company,
                 ticket_id,
                 run(
@@ -100,7 +106,7 @@ async fn run_step(
             .await?;
             if !joined.is_empty() {
                 audit::record(
-                    &mut tx,
+                    tx,
                     None,
                     Some(company),
                     stream(ticket_id),
@@ -112,14 +118,14 @@ async fn run_step(
         }
         Ok(Step::WaitForBranches { pending_end }) => {
             store::tickets::update_run(
-                &mut tx,
+                tx,
                 company,
                 ticket_id,
                 run("IN_PROGRESS", "IN_PROGRESS", Some(&pending_end), false),
             )
             .await?;
             audit::record(
-                &mut tx,
+                tx,
                 None,
                 Some(company),
                 stream(ticket_id),
@@ -130,7 +136,7 @@ async fn run_step(
         }
         Ok(Step::End { status }) => {
             store::tickets::update_run(
-                &mut tx,
+                tx,
                 company,
                 ticket_id,
                 RunChange {
@@ -143,7 +149,7 @@ async fn run_step(
             )
             .await?;
             audit::record(
-                &mut tx,
+                tx,
                 None,
                 Some(company),
                 stream(ticket_id),
@@ -154,7 +160,7 @@ async fn run_step(
         }
         Err(error) => {
             raise(
-                &mut tx,
+                tx,
                 company,
                 ticket_id,
                 task,
@@ -165,11 +171,7 @@ async fn run_step(
             .await?;
         }
     }
-    tx.commit().await?;
-    if enqueued {
-        app.wake_workers();
-    }
-    Ok(())
+    Ok(enqueued)
 }
 
 /// Records a workflow error and holds the ticket until an admin acts on it.

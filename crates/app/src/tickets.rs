@@ -535,8 +535,11 @@ pub async fn submit(
         }),
     )
     .await?;
+    let enqueued = crate::engine::step(app, &mut tx, company, id, None, None).await?;
     tx.commit().await?;
-    crate::engine::start(app, company, id).await;
+    if enqueued {
+        app.wake_workers();
+    }
     Ok(Submitted {
         ticket: get(app, actor, id).await?,
         created: true,

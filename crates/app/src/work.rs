@@ -531,14 +531,18 @@ pub(crate) async fn finish(
         json!({ "task_id": task.id, "task_key": task.task_key, "changes": merged.changes }),
     )
     .await?;
-    tx.commit().await?;
-    crate::engine::advance(
+    let enqueued = crate::engine::step(
         app,
+        &mut tx,
         company,
         ticket.id,
-        Some(task.task_key.clone()),
+        Some(&task.task_key),
         Some(task.id),
     )
-    .await;
+    .await?;
+    tx.commit().await?;
+    if enqueued {
+        app.wake_workers();
+    }
     Ok(true)
 }

@@ -99,12 +99,17 @@ impl Db {
                 .busy_timeout(options.busy_timeout)
                 .log_statements(tracing::log::LevelFilter::Trace)
                 .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+            // An SQLite connection lives in this process and cannot go stale, so the ping
+            // sqlx sends before lending one out only costs a hand-off to the connection's
+            // thread: a third of the list's round trips (docs/performance.md).
             let writer = PoolOptions::<Sqlite>::new()
+                .test_before_acquire(false)
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(base.clone().create_if_missing(true))
                 .await?;
             let readers = PoolOptions::<Sqlite>::new()
+                .test_before_acquire(false)
                 .max_connections(options.max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(base.read_only(true))
