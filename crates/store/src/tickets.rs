@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::db::{Backend, Exec, Raw, Tx};
+use crate::db::{Backend, Exec, Raw, Statement, Tx};
 use crate::error::{Result, StoreError};
 use crate::schema::{Attachments, IdempotencyKeys, TaskInstances, TicketComments, Tickets};
 
@@ -420,18 +420,39 @@ fn fts5_query(q: &str) -> String {
 pub async fn index_text(tx: &mut Tx, company: CompanyId, ticket: Uuid, body: &str) -> Result<()> {
     // The ticket id is bound as a uuid on both backends: the search compares it with
     // `tickets.id`, which SQLite holds as a blob (FTS5 columns keep whatever they are given).
-    let delete = Raw {
-        sqlite: "DELETE FROM ticket_search WHERE ticket_id = ?",
-        postgres: "DELETE FROM ticket_search WHERE ticket_id = $1",
-        values: Values(vec![ticket.into()]),
-    };
-    tx.execute(&delete).await?;
-    let insert = Raw {
-        sqlite: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES (?, ?, ?)",
-        postgres: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES ($1, $2, $3)",
-        values: Values(vec![ticket.into(), company.0.into(), body.into()]),
-    };
-    tx.execute(&insert).await?;
+    // On SQLite the text lives at the ticket's row in `ticket_search_rows` (migration 7),
+    // since FTS5 would find it by `ticket_id` only by scanning every ticket's text.
+    let statements = [
+        Raw {
+            sqlite: "INSERT INTO ticket_search_rows (ticket_id) VALUES (?) ON CONFLICT DO NOTHING",
+            // Nothing to do: PostgreSQL's table is keyed by ticket.
+            postgres: "",
+            values: Values(vec![ticket.into()]),
+        },
+        Raw {
+            sqlite: "DELETE FROM ticket_search WHERE rowid = \
+                     (SELECT id FROM ticket_search_rows WHERE ticket_id = ?)",
+            postgres: "DELETE FROM ticket_search WHERE ticket_id = $1",
+            values: Values(vec![ticket.into()]),
+        },
+        Raw {
+            sqlite: "INSERT INTO ticket_search (rowid, ticket_id, company_id, body) VALUES \
+                     ((SELECT id FROM ticket_search_rows WHERE ticket_id = ?), ?, ?, ?)",
+            postgres: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES ($1, $2, $3)",
+            values: Values(match tx.backend() {
+                Backend::Sqlite => {
+                    vec![ticket.into(), ticket.into(), company.0.into(), body.into()]
+                }
+                Backend::Postgres => vec![ticket.into(), company.0.into(), body.into()],
+            }),
+        },
+    ];
+    for statement in &statements {
+        if statement.render(tx.backend()).0.is_empty() {
+            continue;
+        }
+        tx.execute(statement).await?;
+    }
     Ok(())
 }
 

@@ -629,6 +629,31 @@ async fn search_filters_attachments_and_comments() {
     )
     .await;
     assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    // A correction replaces the ticket's searchable text rather than adding to it.
+    let (status, body) = call(
+        &d.app,
+        Method::PATCH,
+        &format!("/api/v1/tickets/{first_id}"),
+        &d.admin,
+        Some(json!({"data": {"summary": "Quarterly plan for the airship fleet"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    for (word, expected) in [("zeppelin", 0), ("airship", 1), ("submarines", 1)] {
+        let (_, found) = call(
+            &d.app,
+            Method::GET,
+            &format!("/api/v1/tickets?q={word}"),
+            &d.admin,
+            None,
+        )
+        .await;
+        assert_eq!(
+            found["items"].as_array().unwrap().len(),
+            expected,
+            "{word}: {found}"
+        );
+    }
     // Field filters and sorting by number with a cursor.
     let (_, found) = call(
         &d.app,
