@@ -232,6 +232,14 @@ async fn create_task(
     spec: &wf::TaskSpec,
     new: &wf::NewTask,
 ) -> Result<bool> {
+    // Chosen before the insert, so the task is stored already assigned.
+    let worker = if spec.task_type == TaskType::Form
+        && spec.assignment == wf::AssignmentStrategy::AutoShortestQueue
+    {
+        crate::work::pick_worker(tx, company, spec, &[]).await?
+    } else {
+        None
+    };
     let task = store::tasks::insert(
         tx,
         store::tasks::NewTask {
@@ -243,6 +251,7 @@ async fn create_task(
             status: "OPEN",
             allowed_users: &[],
             input_data: &new.input_data,
+            assigned_to: worker,
         },
     )
     .await?;
@@ -257,10 +266,7 @@ async fn create_task(
     )
     .await?;
     if spec.task_type == TaskType::Form {
-        if spec.assignment == wf::AssignmentStrategy::AutoShortestQueue
-            && let Some(worker) = crate::work::pick_worker(tx, company, spec, &[]).await?
-        {
-            store::tasks::set_assignee(tx, company, task.id, Some(worker)).await?;
+        if let Some(worker) = worker {
             audit::record(
                 tx,
                 None,

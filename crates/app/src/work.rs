@@ -97,40 +97,12 @@ pub(crate) async fn pick_worker(
     spec: &wf::TaskSpec,
     allowed: &[Uuid],
 ) -> Result<Option<UserId>> {
-    let filter = store::users::UserFilter {
-        status: Some(UserStatus::Active),
-        role: Some(SystemRole::TaskWorker),
-        limit: 200,
-        ..Default::default()
-    };
-    // The rule of `eligible`, asked of the whole list at once: active task workers, within
-    // the allowed users, holding one of the task's company roles.
-    let workers: Vec<Uuid> = store::users::list(&mut *tx, company, &filter)
-        .await?
+    // The rule of `eligible`, asked of the whole company at once.
+    let loads =
+        store::tasks::worker_loads(&mut *tx, company, &spec.company_role_access, allowed).await?;
+    let best = loads
         .into_iter()
-        .map(|u| u.id.0)
-        .filter(|id| allowed.is_empty() || allowed.contains(id))
-        .collect();
-    let candidates = if spec.company_role_access.is_empty() {
-        workers
-    } else {
-        store::companies::holders_of_any(&mut *tx, company, &workers, &spec.company_role_access)
-            .await?
-    };
-    if candidates.is_empty() {
-        return Ok(None);
-    }
-    let loads = store::tasks::queue_loads(&mut *tx, company, &candidates).await?;
-    let best = candidates
-        .into_iter()
-        .map(|id| {
-            let load = loads.iter().find(|l| l.user_id == id);
-            (
-                load.map_or(0, |l| l.open_tasks),
-                load.and_then(|l| l.last_assigned_at),
-                id,
-            )
-        })
+        .map(|l| (l.open_tasks, l.last_assigned_at, l.user_id))
         .min();
     Ok(best.map(|(_, _, id)| UserId(id)))
 }

@@ -311,38 +311,19 @@ fn held_roles(company: CompanyId) -> sea_query::SelectStatement {
         .to_owned()
 }
 
-/// Which of `users` hold any of the company roles named `names`: one query for a whole
-/// candidate list, where asking user by user cost a round trip each.
-pub async fn holders_of_any(
-    db: impl Exec,
-    company: CompanyId,
-    users: &[Uuid],
-    names: &[String],
-) -> Result<Vec<Uuid>> {
-    if users.is_empty() || names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let select = held_roles(company)
-        .distinct()
-        .expr_as(
-            Expr::col((UserCompanyRoles::Table, UserCompanyRoles::UserId)),
-            "user_id",
-        )
+/// A subquery for `EXISTS`: the user of the outer query's `users` row holds one of the
+/// company roles named `names`.
+pub(crate) fn holding_any(company: CompanyId, names: &[String]) -> sea_query::SelectStatement {
+    held_roles(company)
+        .expr(Expr::val(1))
         .and_where(
             Expr::col((UserCompanyRoles::Table, UserCompanyRoles::UserId))
-                .is_in(users.iter().copied()),
+                .equals((crate::schema::Users::Table, crate::schema::Users::Id)),
         )
         .and_where(
             Expr::col((CompanyRoles::Table, CompanyRoles::Name)).is_in(names.iter().cloned()),
         )
-        .to_owned();
-    let rows: Vec<UserIdRow> = db.fetch_all(&select).await?;
-    Ok(rows.into_iter().map(|r| r.user_id).collect())
-}
-
-#[derive(sqlx::FromRow)]
-struct UserIdRow {
-    user_id: Uuid,
+        .to_owned()
 }
 
 /// Names of the company roles a user holds.

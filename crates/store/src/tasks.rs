@@ -3,7 +3,8 @@
 //! exactly one of two concurrent attempts wins on either backend.
 
 use chrono::{DateTime, Utc};
-use domain::{CompanyId, UserId};
+use domain::user::UserStatus;
+use domain::{CompanyId, SystemRole, UserId};
 use sea_query::{Expr, ExprTrait, Func, Order, Query};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -113,6 +114,8 @@ pub struct NewTask<'a> {
     pub status: &'a str,
     pub allowed_users: &'a [Uuid],
     pub input_data: &'a Value,
+    /// Given to this worker from the start (auto-assignment): the task is IN_PROGRESS.
+    pub assigned_to: Option<UserId>,
 }
 
 pub async fn insert(tx: &mut Tx, new: NewTask<'_>) -> Result<TaskInstance> {
@@ -128,9 +131,14 @@ pub async fn insert(tx: &mut Tx, new: NewTask<'_>) -> Result<TaskInstance> {
             new.task_key.into(),
             new.name.into(),
             new.task_type.into(),
-            new.status.into(),
-            Option::<Uuid>::None.into(),
-            Option::<DateTime<Utc>>::None.into(),
+            if new.assigned_to.is_some() {
+                "IN_PROGRESS"
+            } else {
+                new.status
+            }
+            .into(),
+            new.assigned_to.map(|u| u.0).into(),
+            new.assigned_to.map(|_| now).into(),
             allowed.into(),
             new.input_data.clone().into(),
             Option::<Value>::None.into(),
@@ -143,6 +151,9 @@ pub async fn insert(tx: &mut Tx, new: NewTask<'_>) -> Result<TaskInstance> {
         .returning(Query::returning().columns(COLUMNS))
         .to_owned();
     let row: Option<TaskRow> = tx.fetch_optional(&insert).await?;
+    if let Some(user) = new.assigned_to {
+        note_assignment(tx, new.company_id, user, now).await?;
+    }
     row.map(Into::into).ok_or(StoreError::NotFound)
 }
 
@@ -413,17 +424,18 @@ pub struct QueueLoad {
     pub last_assigned_at: Option<DateTime<Utc>>,
 }
 
-/// Queue loads of the given workers: their open tasks, counted through the
-/// `(company_id, assigned_to, status)` index, and their last assignment from the user row,
-/// so the cost follows the queues, not the company's history.
-pub async fn queue_loads(
+/// Who may be given a task by auto-assignment, with their queues, in one query (it runs
+/// under the write lock): active people of the company with the system role
+/// `task_worker`, holding one of `roles` if any are named, among `allowed` if any are
+/// given. Open tasks are counted through the `(company_id, assigned_to, status)` index and
+/// the last assignment comes from the user row, so the cost follows the queues, not the
+/// company's history.
+pub async fn worker_loads(
     db: impl Exec,
     company: CompanyId,
-    users: &[Uuid],
+    roles: &[String],
+    allowed: &[Uuid],
 ) -> Result<Vec<QueueLoad>> {
-    if users.is_empty() {
-        return Ok(Vec::new());
-    }
     let open = Query::select()
         .expr(Func::cast_as(
             Func::count(Expr::col((TaskInstances::Table, TaskInstances::Id))),
@@ -439,7 +451,8 @@ pub async fn queue_loads(
             Expr::col((TaskInstances::Table, TaskInstances::Status)).is_in(QUEUED_TASK_STATUSES),
         )
         .to_owned();
-    let select = Query::select()
+    let mut select = Query::select();
+    select
         .expr_as(Expr::col((Users::Table, Users::Id)), "user_id")
         .expr_as(Expr::SubQuery(None, Box::new(open.into())), "open_tasks")
         .expr_as(
@@ -448,8 +461,16 @@ pub async fn queue_loads(
         )
         .from(Users::Table)
         .and_where(Expr::col((Users::Table, Users::CompanyId)).eq(company.0))
-        .and_where(Expr::col((Users::Table, Users::Id)).is_in(users.iter().copied()))
-        .to_owned();
+        .and_where(Expr::col((Users::Table, Users::Kind)).eq("person"))
+        .and_where(Expr::col((Users::Table, Users::Status)).eq(UserStatus::Active.as_str()))
+        .and_where(crate::users::has_system_role(SystemRole::TaskWorker))
+        .limit(200);
+    if !allowed.is_empty() {
+        select.and_where(Expr::col((Users::Table, Users::Id)).is_in(allowed.iter().copied()));
+    }
+    if !roles.is_empty() {
+        select.and_where(Expr::exists(crate::companies::holding_any(company, roles)));
+    }
     db.fetch_all(&select).await
 }
 

@@ -331,11 +331,7 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &UserFilter) -> Res
         select.and_where(Expr::col(Users::Status).eq(status.as_str()));
     }
     if let Some(role) = filter.role {
-        select.and_where(
-            Expr::col(Users::SystemRoles)
-                .cast_as(Alias::new("TEXT"))
-                .like(format!("%\"{}\"%", role.as_str())),
-        );
+        select.and_where(has_system_role(role));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
@@ -357,6 +353,13 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &UserFilter) -> Res
     }
     let rows: Vec<UserRow> = db.fetch_all(&select).await?;
     rows.into_iter().map(User::try_from).collect()
+}
+
+/// Whether a user row holds a system role (`system_roles` is a JSON array of names).
+pub(crate) fn has_system_role(role: SystemRole) -> sea_query::Expr {
+    Expr::col((Users::Table, Users::SystemRoles))
+        .cast_as(Alias::new("TEXT"))
+        .like(format!("%\"{}\"%", role.as_str()))
 }
 
 /// Changes of a user's own fields; `None` leaves a field as it is.

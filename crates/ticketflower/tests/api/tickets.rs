@@ -139,6 +139,23 @@ async fn desk() -> Desk {
     }
 }
 
+impl Desk {
+    /// The requester submits a document review; returns the created ticket.
+    async fn submit_review(&self) -> Value {
+        let body = json!({ "ticket_type_id": self.type_id, "data": review_data() });
+        let (status, ticket) = call(
+            &self.app,
+            Method::POST,
+            "/api/v1/tickets",
+            &self.requester,
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 201, "{ticket}");
+        ticket
+    }
+}
+
 fn review_data() -> Value {
     json!({ "document_url": "https://docs.example.com/plan", "summary": "Quarterly plan for the zeppelin fleet" })
 }
@@ -157,16 +174,7 @@ async fn the_document_review_loop_runs_to_its_end_status() {
     assert_eq!(status, 200);
     assert_eq!(types["items"].as_array().unwrap().len(), 1, "{types}");
 
-    let body = json!({ "ticket_type_id": d.type_id, "data": review_data() });
-    let (status, ticket) = call(
-        &d.app,
-        Method::POST,
-        "/api/v1/tickets",
-        &d.requester,
-        Some(body),
-    )
-    .await;
-    assert_eq!(status, 201, "{ticket}");
+    let ticket = d.submit_review().await;
     assert_eq!(ticket["number"], 1);
     let id = ticket["id"].as_str().unwrap().to_owned();
     // The review task is auto-assigned to the only eligible worker.
@@ -268,16 +276,7 @@ async fn auto_assignment_takes_turns_by_queue_length_among_role_holders() {
     let rob_id = d.reviewer_id.clone();
 
     let submit = || async {
-        let body = json!({ "ticket_type_id": d.type_id, "data": review_data() });
-        let (status, ticket) = call(
-            &d.app,
-            Method::POST,
-            "/api/v1/tickets",
-            &d.requester,
-            Some(body),
-        )
-        .await;
-        assert_eq!(status, 201, "{ticket}");
+        let ticket = d.submit_review().await;
         let id = ticket["id"].as_str().unwrap().to_owned();
         let review = task_of(&d.app, &d.admin, &id, "review").await;
         (
@@ -550,15 +549,7 @@ async fn a_step_that_cannot_go_on_is_an_error_an_admin_can_retry_after_fixing_da
 #[tokio::test]
 async fn search_filters_attachments_and_comments() {
     let d = desk().await;
-    let body = json!({ "ticket_type_id": d.type_id, "data": review_data() });
-    let (_, first) = call(
-        &d.app,
-        Method::POST,
-        "/api/v1/tickets",
-        &d.requester,
-        Some(body),
-    )
-    .await;
+    let first = d.submit_review().await;
     let mut other = review_data();
     other["summary"] = json!("Budget for submarines");
     let (_, second) = call(
@@ -758,14 +749,7 @@ async fn search_filters_attachments_and_comments() {
 #[tokio::test]
 async fn another_companys_tickets_tasks_and_files_are_not_found_anywhere() {
     let d = desk().await;
-    let (_, ticket) = call(
-        &d.app,
-        Method::POST,
-        "/api/v1/tickets",
-        &d.requester,
-        Some(json!({ "ticket_type_id": d.type_id, "data": review_data() })),
-    )
-    .await;
+    let ticket = d.submit_review().await;
     let id = ticket["id"].as_str().unwrap();
     let task = task_of(&d.app, &d.requester, id, "review").await;
     let tid = task["id"].as_str().unwrap();
@@ -1247,16 +1231,7 @@ async fn the_sweep_reports_a_stalled_workflow_once_and_leaves_busy_ones_alone() 
     let d = desk().await;
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let body = json!({ "ticket_type_id": d.type_id, "data": review_data() });
-        let (status, ticket) = call(
-            &d.app,
-            Method::POST,
-            "/api/v1/tickets",
-            &d.requester,
-            Some(body),
-        )
-        .await;
-        assert_eq!(status, 201, "{ticket}");
+        let ticket = d.submit_review().await;
         ids.push(uuid::Uuid::parse_str(ticket["id"].as_str().unwrap()).unwrap());
     }
     let (stalled, fresh, running) = (ids[0], ids[1], ids[2]);
