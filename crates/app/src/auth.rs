@@ -409,9 +409,13 @@ pub async fn authenticate(app: &App, bearer: &str) -> Result<Actor> {
         return authenticate_api_token(app, bearer).await;
     }
     let claims = tokens::verify(app.secrets(), bearer)?;
-    let found = store::users::by_session(app.db(), claims.sid)
-        .await
-        .map_err(|_| AppError::Unauthorized("unknown session".into()))?;
+    let found = match store::users::by_session(app.db(), claims.sid).await {
+        Err(store::StoreError::NotFound) => {
+            return Err(AppError::Unauthorized("unknown session".into()));
+        }
+        // A database that is down is a 503, not a reason to log the user out.
+        other => other?,
+    };
     let (session, user) = (found.session, found.user);
     if session.revoked_at.is_some() || session.user_id != claims.sub {
         return Err(AppError::Unauthorized("the session has ended".into()));
