@@ -62,6 +62,22 @@ async fn call(
     )
 }
 
+/// Posts a multipart form with a bearer token.
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    form: reqwest::multipart::Form,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn user_token(app: &TestApp, admin: &str, email: &str, roles: &[&str]) -> (String, String) {
     let id = create_user(app, admin, email, roles).await;
     let token = login_ok(app, email, crate::common::PASSWORD).await["access_token"]
@@ -691,18 +707,13 @@ async fn search_filters_attachments_and_comments() {
         "attachments",
         reqwest::multipart::Part::bytes(png.clone()).file_name("evil.html"),
     );
-    let response = d
-        .app
-        .client
-        .post(
-            d.app
-                .url(&format!("/api/v1/tickets/{first_id}/attachments")),
-        )
-        .bearer_auth(&d.requester)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_form(
+        &d.app,
+        &format!("/api/v1/tickets/{first_id}/attachments"),
+        &d.requester,
+        form,
+    )
+    .await;
     assert_eq!(response.status(), 201);
     let stored = json(response).await;
     assert_eq!(stored["items"][0]["content_type"], "image/png", "{stored}");
@@ -758,14 +769,13 @@ async fn another_companys_tickets_tasks_and_files_are_not_found_anywhere() {
         reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("a.txt"),
     );
     let stored = json(
-        d.app
-            .client
-            .post(d.app.url(&format!("/api/v1/tickets/{id}/attachments")))
-            .bearer_auth(&d.requester)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap(),
+        post_form(
+            &d.app,
+            &format!("/api/v1/tickets/{id}/attachments"),
+            &d.requester,
+            form,
+        )
+        .await,
     )
     .await;
     let aid = stored["items"][0]["id"].as_str().unwrap();
@@ -1039,15 +1049,7 @@ async fn a_multipart_submission_carries_its_attachments() {
             reqwest::multipart::Part::bytes(b"%PDF-1.4\n%\xe2\xe3\n".to_vec())
                 .file_name("../../plan.pdf"),
         );
-    let response = d
-        .app
-        .client
-        .post(d.app.url("/api/v1/tickets"))
-        .bearer_auth(&d.requester)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_form(&d.app, "/api/v1/tickets", &d.requester, form).await;
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     let ticket = json(response).await;
     let id = ticket["id"].as_str().unwrap();
@@ -1068,15 +1070,7 @@ async fn a_multipart_submission_carries_its_attachments() {
     let form = reqwest::multipart::Form::new()
         .text("ticket_type_id", d.type_id.clone())
         .text("data", "{not json");
-    let response = d
-        .app
-        .client
-        .post(d.app.url("/api/v1/tickets"))
-        .bearer_auth(&d.requester)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_form(&d.app, "/api/v1/tickets", &d.requester, form).await;
     assert_eq!(response.status(), 422);
     assert!(json(response).await.to_string().contains("\"data\""));
     let (_, list) = call(&d.app, Method::GET, "/api/v1/tickets", &d.requester, None).await;
@@ -1084,20 +1078,16 @@ async fn a_multipart_submission_carries_its_attachments() {
 
     // Files get their own bound, above the 2 MiB of other bodies: a 6 MiB scan is accepted and
     // comes back whole; an 11 MiB file is refused by name; a body above the upload bound is 413.
+    let attachments = format!("/api/v1/tickets/{id}/attachments");
     let upload = |bytes: Vec<u8>| {
         let form = reqwest::multipart::Form::new().part(
             "file",
             reqwest::multipart::Part::bytes(bytes).file_name("scan.bin"),
         );
-        d.app
-            .client
-            .post(d.app.url(&format!("/api/v1/tickets/{id}/attachments")))
-            .bearer_auth(&d.requester)
-            .multipart(form)
-            .send()
+        post_form(&d.app, &attachments, &d.requester, form)
     };
     let scan: Vec<u8> = (0..6 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
-    let response = upload(scan.clone()).await.unwrap();
+    let response = upload(scan.clone()).await;
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     let aid = json(response).await["items"][0]["id"]
         .as_str()
@@ -1114,12 +1104,12 @@ async fn a_multipart_submission_carries_its_attachments() {
     assert_eq!(response.status(), 200);
     assert!(response.bytes().await.unwrap() == scan, "the file changed");
 
-    let response = upload(vec![7u8; 11 * 1024 * 1024]).await.unwrap();
+    let response = upload(vec![7u8; 11 * 1024 * 1024]).await;
     assert_eq!(response.status(), 422);
     let problem = json(response).await;
     assert!(problem.to_string().contains("10 MiB"), "{problem}");
 
-    let response = upload(vec![7u8; 26 * 1024 * 1024]).await.unwrap();
+    let response = upload(vec![7u8; 26 * 1024 * 1024]).await;
     assert_eq!(response.status(), 413);
     assert_eq!(
         response.headers()["content-type"],
