@@ -12,7 +12,8 @@ use serde_json::json;
 
 use crate::auth::{ClientInfo, TokenPair, open_session};
 use crate::error::{AppError, Result};
-use crate::{App, audit, tokens};
+use crate::throttle::Throttled;
+use crate::{App, JobError, audit, tokens};
 
 /// What a new company's founder enters.
 #[derive(Clone, Debug)]
@@ -99,7 +100,18 @@ pub(crate) async fn add_person(
 }
 
 /// Creates a company, its default role and its first admin, and logs the admin in.
+/// Throttled per client address: each sign-up creates a company.
 pub async fn signup(app: &App, input: SignupInput, client: &ClientInfo) -> Result<SignupOutcome> {
+    app.throttle(Throttled::Signup, &client.ip)?;
+    create_company(app, input, client).await
+}
+
+/// A sign-up without the throttle, for platform staff creating a company.
+pub(crate) async fn create_company(
+    app: &App,
+    input: SignupInput,
+    client: &ClientInfo,
+) -> Result<SignupOutcome> {
     let mut errors = ValidationErrors::new();
     let company_name = required_text(&mut errors, "company_name", &input.company_name, 200);
     let person = check_person(
@@ -201,7 +213,9 @@ pub async fn register(
     password_value: &str,
     first_name: &str,
     last_name: &str,
+    client: &ClientInfo,
 ) -> Result<User> {
+    app.throttle(Throttled::Register, &client.ip)?;
     let mut errors = ValidationErrors::new();
     let company = store::companies::find_by_invite_code(app.db(), invite_code.trim()).await?;
     if company.is_none() {
@@ -368,13 +382,45 @@ pub async fn my_logins(
     Ok(store::logins::for_user(app.db(), actor.user_id, from, to, 200).await?)
 }
 
-/// Starts a password reset. Always succeeds from the caller's view, so it cannot be used
-/// to find out which emails have accounts.
-pub async fn request_password_reset(app: &App, email: &str) -> Result<()> {
+/// The job that looks up the account of a password reset request and mails its link.
+pub const RESET_JOB: &str = "password_reset.start";
+
+/// Starts a password reset. Always succeeds from the caller's view, so it cannot be used to
+/// find out which emails have accounts: the request only queues a job, the same work for
+/// every address, and the job looks the account up later.
+pub async fn request_password_reset(app: &App, email: &str, client: &ClientInfo) -> Result<()> {
+    app.throttle(Throttled::PasswordReset, &client.ip)?;
     let Ok(email) = Email::parse(email) else {
         return Ok(());
     };
-    let Some(found) = store::users::find_credentials(app.db(), &email).await? else {
+    let mut tx = app.db().begin().await?;
+    store::jobs::enqueue(
+        &mut tx,
+        NewJob::new(RESET_JOB, json!({ "email": email.as_str() })),
+    )
+    .await?;
+    tx.commit().await?;
+    app.wake_workers();
+    Ok(())
+}
+
+/// The `password_reset.start` job: mails a single-use link when the email belongs to an
+/// account that is not blocked; otherwise does nothing.
+pub async fn start_password_reset(
+    app: App,
+    job: domain::job::Job,
+) -> std::result::Result<(), JobError> {
+    let email = job
+        .payload
+        .get("email")
+        .and_then(|v| v.as_str())
+        .and_then(|v| Email::parse(v).ok())
+        .ok_or_else(|| JobError::Permanent("payload has no valid email".into()))?;
+    let retry = |e: store::StoreError| JobError::Retry(e.to_string());
+    let Some(found) = store::users::find_credentials(app.db(), &email)
+        .await
+        .map_err(retry)?
+    else {
         return Ok(());
     };
     let user = found.user;
@@ -390,8 +436,10 @@ pub async fn request_password_reset(app: &App, email: &str) -> Result<()> {
          If it was not you, ignore this message; your password stays as it is.\n",
         user.first_name
     );
-    let mut tx = app.db().begin().await?;
-    store::mail::insert_reset(&mut tx, user.id, &tokens::hash(&token), expires).await?;
+    let mut tx = app.db().begin().await.map_err(retry)?;
+    store::mail::insert_reset(&mut tx, user.id, &tokens::hash(&token), expires)
+        .await
+        .map_err(retry)?;
     let mail = store::mail::enqueue(
         &mut tx,
         user.company_id,
@@ -399,12 +447,14 @@ pub async fn request_password_reset(app: &App, email: &str) -> Result<()> {
         "Reset your TicketFlower password",
         &body,
     )
-    .await?;
+    .await
+    .map_err(retry)?;
     store::jobs::enqueue(
         &mut tx,
         NewJob::new(crate::mail::JOB_KIND, json!({ "mail_id": mail })),
     )
-    .await?;
+    .await
+    .map_err(retry)?;
     audit::record(
         &mut tx,
         None,
@@ -413,21 +463,38 @@ pub async fn request_password_reset(app: &App, email: &str) -> Result<()> {
         "user.password_reset_requested",
         json!({}),
     )
-    .await?;
-    tx.commit().await?;
+    .await
+    .map_err(|e| JobError::Retry(e.to_string()))?;
+    tx.commit().await.map_err(retry)?;
     app.wake_workers();
     Ok(())
 }
 
 /// Sets a new password with a reset token (single use, 60 minutes); ends all sessions.
-pub async fn confirm_password_reset(app: &App, token: &str, new: &str) -> Result<()> {
+/// The token is checked before the new password is hashed, so a guessed token costs the
+/// server a lookup, not an argon2 hash.
+pub async fn confirm_password_reset(
+    app: &App,
+    token: &str,
+    new: &str,
+    client: &ClientInfo,
+) -> Result<()> {
+    app.throttle(Throttled::PasswordResetConfirm, &client.ip)?;
+    let token_hash = tokens::hash(token.trim());
+    let invalid = || ValidationErrors::single("token", "is invalid, used or expired").into();
+    if store::mail::pending_reset(app.db(), &token_hash)
+        .await?
+        .is_none()
+    {
+        return Err(invalid());
+    }
     let mut errors = ValidationErrors::new();
     errors.check("new_password", password::check_strength(new));
     errors.into_result()?;
     let new_hash = app.passwords().hash(new).await?;
     let mut tx = app.db().begin().await?;
-    let Some(user) = store::mail::consume_reset(&mut tx, &tokens::hash(token.trim())).await? else {
-        return Err(ValidationErrors::single("token", "is invalid, used or expired").into());
+    let Some(user) = store::mail::consume_reset(&mut tx, &token_hash).await? else {
+        return Err(invalid());
     };
     let found = store::users::get_any(&mut tx, user).await?;
     store::users::set_password_hash(&mut tx, user, &new_hash).await?;

@@ -58,28 +58,6 @@ pub async fn login(
     let now = Utc::now();
     let db = app.db();
 
-    let log = |user: Option<&User>, success: bool, reason: Option<&'static str>| {
-        let platform = platform.clone();
-        let email = email.clone();
-        let user = user.cloned();
-        async move {
-            store::logins::record(
-                app.db(),
-                store::logins::NewAttempt {
-                    user_id: user.as_ref().map(|u| u.id),
-                    company_id: user.as_ref().and_then(|u| u.company_id),
-                    email: email.as_str(),
-                    ip: &client.ip,
-                    user_agent: &client.user_agent,
-                    platform: platform.as_deref(),
-                    success,
-                    failure_reason: reason,
-                },
-            )
-            .await
-        }
-    };
-
     let account_window = chrono::Duration::seconds(settings.login_account_window_secs as i64);
     let ip_window = chrono::Duration::seconds(settings.login_ip_window_secs as i64);
     let account_failures =
@@ -97,18 +75,41 @@ pub async fn login(
     .flatten()
     .max();
     if let Some(until) = locked_until.filter(|until| *until > now) {
-        log(None, false, Some("throttled")).await?;
+        // Counted, not written: a locked-out guesser must not be able to grow the log.
+        metrics::counter!("login_attempts_throttled_total").increment(1);
+        tracing::info!(ip = %client.ip, "login throttled");
         let wait = (until - now).to_std().unwrap_or(Duration::from_secs(1));
         return Err(AppError::TooManyRequests {
             retry_after: wait.max(Duration::from_secs(1)),
         });
     }
 
+    // The attempt is written as a failure before the password is checked: if that write
+    // fails, nothing about the password has been learnt, and every checked password counts
+    // toward the lock. A right password turns it into a success afterwards.
     let credentials = store::users::find_credentials(db, &email).await?;
+    let user = credentials.as_ref().map(|c| &c.user);
+    let attempt = store::logins::record(
+        db,
+        store::logins::NewAttempt {
+            user_id: user.map(|u| u.id),
+            company_id: user.and_then(|u| u.company_id),
+            email: email.as_str(),
+            ip: &client.ip,
+            user_agent: &client.user_agent,
+            platform: platform.as_deref(),
+            success: false,
+            failure_reason: Some(if user.is_some() {
+                "wrong_password"
+            } else {
+                "unknown_email"
+            }),
+        },
+    )
+    .await?;
     let Some(credentials) = credentials else {
         let dummy = dummy_hash(app).await?;
         app.passwords().verify(password, &dummy).await?;
-        log(None, false, Some("unknown_email")).await?;
         return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
     };
     let user = credentials.user;
@@ -117,29 +118,27 @@ pub async fn login(
         .verify(password, &credentials.password_hash)
         .await?
     {
-        log(Some(&user), false, Some("wrong_password")).await?;
         return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
     }
+    let refused = |reason: &'static str, message: &'static str| async move {
+        store::logins::set_outcome(db, attempt, false, Some(reason)).await?;
+        Err::<(User, TokenPair), _>(AppError::Forbidden(message.into()))
+    };
     match user.status {
         UserStatus::Active => {}
         UserStatus::Pending => {
-            log(Some(&user), false, Some("pending")).await?;
-            return Err(AppError::Forbidden(
-                "your account is waiting for an administrator's approval".into(),
-            ));
+            return refused(
+                "pending",
+                "your account is waiting for an administrator's approval",
+            )
+            .await;
         }
-        UserStatus::Blocked => {
-            log(Some(&user), false, Some("blocked")).await?;
-            return Err(AppError::Forbidden("your account is blocked".into()));
-        }
+        UserStatus::Blocked => return refused("blocked", "your account is blocked").await,
     }
     if let Some(company) = user.company_id {
         let company = store::companies::get(db, company).await?;
         if company.status == CompanyStatus::Suspended {
-            log(Some(&user), false, Some("company_suspended")).await?;
-            return Err(AppError::Forbidden(
-                "your company's account is suspended".into(),
-            ));
+            return refused("company_suspended", "your company's account is suspended").await;
         }
     }
 
@@ -165,8 +164,8 @@ pub async fn login(
         json!({ "ip": client.ip, "platform": platform }),
     )
     .await?;
+    store::logins::set_outcome(&mut tx, attempt, true, None).await?;
     tx.commit().await?;
-    log(Some(&user), true, None).await?;
     Ok((user, pair))
 }
 

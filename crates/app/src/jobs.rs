@@ -66,6 +66,7 @@ impl JobRegistry {
         }
         .register(crate::mail::JOB_KIND, crate::mail::send)
         .register(crate::engine::ACTION_JOB, crate::actions::run)
+        .register(crate::accounts::RESET_JOB, crate::accounts::start_password_reset)
     }
 
     /// Adds (or replaces) the handler for `kind`.
@@ -94,7 +95,7 @@ pub async fn run_workers(app: App, count: usize, shutdown: CancellationToken) {
     while workers.join_next().await.is_some() {}
 }
 
-/// Looks for stalled workflows once a minute (see [`crate::engine::sweep_stalled`]).
+/// Looks for stalled workflows and tickets without search text once a minute (see [`crate::engine::sweep_stalled`]).
 async fn sweep_loop(app: App, shutdown: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -103,6 +104,11 @@ async fn sweep_loop(app: App, shutdown: CancellationToken) {
             _ = every.tick() => {
                 if let Err(error) = crate::engine::sweep_stalled(&app).await {
                     tracing::warn!(%error, "stalled-workflow sweep failed");
+                }
+                match crate::tickets::reindex_missing(&app).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "tickets indexed for search"),
+                    Err(error) => tracing::warn!(%error, "search re-indexing failed"),
                 }
             }
         }

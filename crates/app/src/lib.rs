@@ -20,6 +20,7 @@ pub mod platform;
 pub mod secrets;
 pub mod settings;
 pub mod system;
+pub mod throttle;
 pub mod tickets;
 pub mod tokens;
 pub mod vault;
@@ -49,6 +50,7 @@ struct Inner {
     mailer: Option<mail::Mailer>,
     outbound: Option<outbound::OutboundClient>,
     vault: Option<vault::Vault>,
+    throttles: throttle::Throttles,
     /// Published workflow versions by id (they never change), with their company.
     versions: std::sync::Mutex<
         std::collections::HashMap<uuid::Uuid, (domain::CompanyId, Arc<tickets::Published>)>,
@@ -76,6 +78,7 @@ impl App {
         let vault = vault::Vault::from_secrets(&secrets)
             .map_err(|error| tracing::error!(%error, "attachment encryption unusable"))
             .ok();
+        let throttles = throttle::Throttles::from_settings(&settings);
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -87,6 +90,7 @@ impl App {
                 mailer,
                 outbound,
                 vault,
+                throttles,
                 versions: std::sync::Mutex::default(),
             }),
         }
@@ -106,6 +110,11 @@ impl App {
 
     pub(crate) fn passwords(&self) -> &passwords::Passwords {
         &self.inner.passwords
+    }
+
+    /// Takes one request of `kind` from the client address's allowance (429 when spent).
+    pub fn throttle(&self, kind: throttle::Throttled, ip: &str) -> Result<()> {
+        self.inner.throttles.check(kind, ip)
     }
 
     pub(crate) fn mailer(&self) -> Option<&mail::Mailer> {

@@ -89,6 +89,30 @@ pub struct Settings {
     /// [`crate::outbound::Allowlist::parse`].
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub outbound_allowlist: Vec<String>,
+    /// Values (objects, arrays, scalars) a JSON request body may hold; a body with more is
+    /// refused before it is parsed, so a small body cannot become a large tree in memory.
+    pub max_json_nodes: usize,
+    /// Default bounds of a ticket's submitted data and of a task's output, in bytes of JSON
+    /// and in values; a company may set lower or higher ones (up to the JSON body bounds).
+    pub ticket_data_max_bytes: usize,
+    pub ticket_data_max_nodes: usize,
+    /// A connection that has not sent a whole request head within this many seconds is
+    /// closed (slow-loris).
+    pub header_timeout_secs: u64,
+    /// A request body that sends nothing for this many seconds fails (408); long uploads
+    /// that keep sending are not cut.
+    pub body_timeout_secs: u64,
+    /// A request (other than a file upload or a WebSocket) not answered within this many
+    /// seconds is answered 503.
+    pub request_timeout_secs: u64,
+    /// Open connections served at once; connections beyond it are closed at once. Lowered
+    /// at start-up to what the process's file descriptor limit allows.
+    pub max_connections: usize,
+    /// Per client address and hour: sign-ups, self-registrations, password reset requests
+    /// and reset confirmations (each counted on its own). 0 disables that throttle.
+    pub signup_per_ip_hour: u32,
+    pub register_per_ip_hour: u32,
+    pub password_reset_per_ip_hour: u32,
 }
 
 impl Default for Settings {
@@ -125,6 +149,16 @@ impl Default for Settings {
             action_max_timeout_secs: 300,
             action_max_attempts: 5,
             outbound_allowlist: Vec::new(),
+            max_json_nodes: 20_000,
+            ticket_data_max_bytes: 256 * 1024,
+            ticket_data_max_nodes: 5_000,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            request_timeout_secs: 60,
+            max_connections: 1024,
+            signup_per_ip_hour: 10,
+            register_per_ip_hour: 20,
+            password_reset_per_ip_hour: 20,
         }
     }
 }
@@ -158,6 +192,16 @@ struct Defaults {
     action_max_timeout_secs: u32,
     action_max_attempts: u32,
     outbound_allowlist: Vec<String>,
+    max_json_nodes: usize,
+    ticket_data_max_bytes: usize,
+    ticket_data_max_nodes: usize,
+    header_timeout_secs: u64,
+    body_timeout_secs: u64,
+    request_timeout_secs: u64,
+    max_connections: usize,
+    signup_per_ip_hour: u32,
+    register_per_ip_hour: u32,
+    password_reset_per_ip_hour: u32,
 }
 
 /// Accepts a list (TOML) or one comma-separated string (an environment variable), dropping
@@ -214,6 +258,16 @@ impl Settings {
             action_max_timeout_secs: d.action_max_timeout_secs,
             action_max_attempts: d.action_max_attempts.max(1),
             outbound_allowlist: d.outbound_allowlist,
+            max_json_nodes: d.max_json_nodes,
+            ticket_data_max_bytes: d.ticket_data_max_bytes,
+            ticket_data_max_nodes: d.ticket_data_max_nodes,
+            header_timeout_secs: d.header_timeout_secs,
+            body_timeout_secs: d.body_timeout_secs,
+            request_timeout_secs: d.request_timeout_secs,
+            max_connections: d.max_connections,
+            signup_per_ip_hour: d.signup_per_ip_hour,
+            register_per_ip_hour: d.register_per_ip_hour,
+            password_reset_per_ip_hour: d.password_reset_per_ip_hour,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {

@@ -109,10 +109,14 @@ impl Published {
 
     /// Every way `data` breaks the ticket type's schema.
     pub fn check_ticket_data(&self, key: &str, data: &Value) -> Vec<Problem> {
-        self.ticket_schemas
-            .get(key)
-            .map(|s| s.validate(data))
-            .unwrap_or_default()
+        let mut problems = self
+            .ticket_type(key)
+            .map(|t| wf::undeclared_fields(&t.fields, data))
+            .unwrap_or_default();
+        if let Some(schema) = self.ticket_schemas.get(key) {
+            problems.extend(schema.validate(data));
+        }
+        problems
     }
 
     /// The task's compiled output schema.
@@ -465,6 +469,7 @@ pub async fn submit(
     let Value::Object(fields) = &data else {
         return Err(ValidationErrors::single("data", "must be a JSON object").into());
     };
+    check_size(app, company, "data", &data).await?;
     let problems = version.check_ticket_data(&available.key, &data);
     if !problems.is_empty() {
         return Err(ValidationErrors::from_problems(problems, "data").into());
@@ -522,7 +527,9 @@ pub async fn submit(
                 .file_name,
         );
     }
-    store::tickets::index_text(&mut tx, company, id, &search_text(&data, &[])).await?;
+    store::tickets::index_text(&mut tx, company, id, &search_text(&data, &[]), "").await?;
+    // The data is on the ticket; the event names its fields rather than copying it.
+    let field_names: Vec<&String> = fields.keys().collect();
     audit::record(
         &mut tx,
         Some(actor),
@@ -530,7 +537,7 @@ pub async fn submit(
         stream(id),
         "ticket.submitted",
         json!({
-            "number": number, "ticket_type": available.key, "data": data,
+            "number": number, "ticket_type": available.key, "fields": field_names,
             "workflow_version": version.version, "attachments": names,
         }),
     )
@@ -576,20 +583,58 @@ fn search_text(data: &Value, comments: &[String]) -> String {
     out
 }
 
+/// Rewrites a ticket's searchable text: its data and public comments for everyone who may
+/// see it, its internal notes for the team only.
 pub(crate) async fn reindex(tx: &mut Tx, company: CompanyId, ticket: &Ticket) -> Result<()> {
-    let comments: Vec<String> = store::tickets::comments(&mut *tx, company, ticket.id, true)
-        .await?
-        .into_iter()
-        .map(|c| c.body)
-        .collect();
+    let (notes, public): (Vec<_>, Vec<_>) =
+        store::tickets::comments(&mut *tx, company, ticket.id, true)
+            .await?
+            .into_iter()
+            .partition(|c| c.internal);
+    let public: Vec<String> = public.into_iter().map(|c| c.body).collect();
+    let notes: Vec<String> = notes.into_iter().map(|c| c.body).collect();
     store::tickets::index_text(
         tx,
         company,
         ticket.id,
-        &search_text(&ticket.workflow_data, &comments),
+        &search_text(&ticket.workflow_data, &public),
+        &notes.join(" "),
     )
     .await?;
     Ok(())
+}
+
+/// Indexes tickets that have no searchable text (after migration 8), a batch at a time;
+/// returns how many it indexed. Run by the job workers' sweep.
+pub async fn reindex_missing(app: &App) -> Result<usize> {
+    let missing = store::tickets::unindexed(app.db(), 200).await?;
+    for (company, id) in &missing {
+        let mut tx = app.db().begin().await?;
+        let ticket = store::tickets::get(&mut tx, *company, *id).await?;
+        reindex(&mut tx, *company, &ticket).await?;
+        tx.commit().await?;
+    }
+    Ok(missing.len())
+}
+
+/// Refuses data over the company's bounds (or the server's defaults), naming the limit.
+pub(crate) async fn check_size(
+    app: &App,
+    company: CompanyId,
+    field: &str,
+    data: &Value,
+) -> Result<()> {
+    let settings = app.settings();
+    let defaults = (
+        settings.ticket_data_max_bytes as u64,
+        settings.ticket_data_max_nodes as u64,
+    );
+    let (max_bytes, max_nodes) = store::companies::get(app.db(), company)
+        .await?
+        .data_limits
+        .or(defaults);
+    domain::company::check_data_size(data, max_bytes, max_nodes)
+        .map_err(|message| ValidationErrors::single(field, message).into())
 }
 
 // ---- Lists
@@ -643,6 +688,39 @@ fn decode_cursor(cursor: &str, sort: TicketSort) -> Result<(SortKey, Uuid)> {
     Ok((key, id))
 }
 
+/// `field.<name>` filters a list may carry at once.
+pub const MAX_FIELD_FILTERS: usize = 10;
+
+/// Field filters name top-level workflow fields: plain names, a few at a time.
+fn check_field_filters(fields: &[(String, String)]) -> Result<()> {
+    if fields.len() > MAX_FIELD_FILTERS {
+        return Err(ValidationErrors::single(
+            "field",
+            format!("at most {MAX_FIELD_FILTERS} field filters at once"),
+        )
+        .into());
+    }
+    let mut errors = ValidationErrors::new();
+    for (name, value) in fields {
+        let plain = !name.is_empty()
+            && name.len() <= 100
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !plain {
+            errors.add(
+                format!("field.{name}"),
+                "must name a field: letters, digits, `_`, `-` or `.`, at most 100 characters",
+            );
+        }
+        if value.len() > 1000 {
+            errors.add(format!("field.{name}"), "must be at most 1000 characters");
+        }
+    }
+    errors.into_result()?;
+    Ok(())
+}
+
 /// A page of tickets and the cursor of the next page.
 pub async fn list(
     app: &App,
@@ -664,7 +742,9 @@ pub async fn list(
                 .collect::<String>()
         })
         .filter(|q| !q.trim().is_empty());
+    check_field_filters(&query.fields)?;
     let filter = TicketFilter {
+        search_notes: is_team(actor),
         requester: (query.mine || !is_ticket_admin(actor)).then_some(actor.user_id),
         status: query.status,
         active: query.active,

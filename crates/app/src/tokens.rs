@@ -9,6 +9,7 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use hmac::Mac;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -90,4 +91,32 @@ pub fn hash(token: &str) -> String {
 
 pub fn now() -> i64 {
     Utc::now().timestamp()
+}
+
+/// The CSRF token a page form must carry: an HMAC of the browser's random CSRF cookie and of
+/// the session it is signed in with (empty when signed out), under a key derived from the
+/// JWT secret. A cookie and field chosen by an attacker do not match, and a token taken from
+/// one session is useless in another.
+pub fn csrf_token(secrets: &Secrets, nonce: &str, session: Option<Uuid>) -> String {
+    csrf_mac(secrets, nonce, session)
+        .map(|mac| URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        .unwrap_or_default()
+}
+
+/// Whether `submitted` is the CSRF token of this cookie and session (constant time).
+pub fn csrf_matches(secrets: &Secrets, nonce: &str, session: Option<Uuid>, submitted: &str) -> bool {
+    let Ok(tag) = URL_SAFE_NO_PAD.decode(submitted) else {
+        return false;
+    };
+    !nonce.is_empty()
+        && csrf_mac(secrets, nonce, session).is_some_and(|mac| mac.verify_slice(&tag).is_ok())
+}
+
+fn csrf_mac(secrets: &Secrets, nonce: &str, session: Option<Uuid>) -> Option<hmac::Hmac<Sha256>> {
+    let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(secrets.jwt_key()).ok()?;
+    mac.update(b"ticketflower csrf v1\0");
+    mac.update(nonce.as_bytes());
+    mac.update(b"\0");
+    mac.update(session.map(|s| s.to_string()).unwrap_or_default().as_bytes());
+    Some(mac)
 }

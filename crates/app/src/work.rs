@@ -422,6 +422,18 @@ pub async fn complete(app: &App, actor: &Actor, id: Uuid, output: Value) -> Resu
     if let Some(error) = not_form(&task) {
         return Err(error);
     }
+    // A person's output is bounded like a submission and holds only the declared fields;
+    // an action's response is the service's own and is mapped by the design instead.
+    crate::tickets::check_size(app, company, "output", &output).await?;
+    if let Some(schema) = version
+        .task(&task.task_key)
+        .and_then(|spec| spec.output_schema.as_ref())
+    {
+        let undeclared = wf::undeclared_fields(schema, &output);
+        if !undeclared.is_empty() {
+            return Err(ValidationErrors::from_problems(undeclared, "output").into());
+        }
+    }
     finish(
         app,
         Some(actor),

@@ -15,7 +15,66 @@ pub struct Company {
     pub status: CompanyStatus,
     /// Lets people register themselves as pending users; admins rotate it.
     pub invite_code: String,
+    /// This company's own bounds of ticket data and task outputs; unset ones take the
+    /// server's defaults.
+    pub data_limits: DataLimits,
     pub created_at: DateTime<Utc>,
+}
+
+/// Bounds of what one submission or one task output may hold, so that one request cannot
+/// make the server hold, copy and index megabytes per ticket. `None` means the server's
+/// default (`ticket_data_max_bytes`, `ticket_data_max_nodes`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DataLimits {
+    pub max_bytes: Option<u64>,
+    pub max_nodes: Option<u64>,
+}
+
+impl DataLimits {
+    /// The bounds in force, with `defaults` filling the unset ones.
+    pub fn or(self, defaults: (u64, u64)) -> (u64, u64) {
+        (
+            self.max_bytes.unwrap_or(defaults.0),
+            self.max_nodes.unwrap_or(defaults.1),
+        )
+    }
+}
+
+/// Why data is over its bounds: the sentence names the limit, for a 422 on the field.
+pub fn check_data_size(value: &serde_json::Value, max_bytes: u64, max_nodes: u64) -> Result<(), String> {
+    fn nodes(value: &serde_json::Value) -> u64 {
+        match value {
+            serde_json::Value::Array(items) => 1 + items.iter().map(nodes).sum::<u64>(),
+            serde_json::Value::Object(map) => 1 + map.values().map(nodes).sum::<u64>(),
+            _ => 1,
+        }
+    }
+    /// Counts the bytes of the JSON text without building it.
+    struct Counter(u64);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let count = nodes(value);
+    if count > max_nodes {
+        return Err(format!(
+            "holds {count} values; this company allows at most {max_nodes} (ticket_data_max_nodes)"
+        ));
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).map_err(|e| e.to_string())?;
+    if counter.0 > max_bytes {
+        return Err(format!(
+            "is {} bytes of JSON; this company allows at most {max_bytes} (ticket_data_max_bytes)",
+            counter.0
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

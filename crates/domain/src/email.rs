@@ -19,6 +19,10 @@ pub enum EmailError {
     TooLong,
     #[error("is not a valid email address")]
     Invalid,
+    #[error("contains an invisible, direction-changing or otherwise unsafe character")]
+    UnsafeCharacter,
+    #[error("mixes writing systems in a way that imitates another address")]
+    MixedScript,
 }
 
 impl Email {
@@ -42,11 +46,38 @@ impl Email {
         if local.is_empty() || !domain_ok || email.chars().any(char::is_whitespace) {
             return Err(EmailError::Invalid);
         }
+        check_look_alikes(local, domain)?;
         Ok(Self(email))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Refuses addresses that look like another one: any non-ASCII character that Unicode's
+/// security profile (UTS #39) does not allow in identifiers (zero-width characters,
+/// direction overrides, controls, symbols), and a local part or domain label that mixes
+/// scripts (`pаypal` with a Cyrillic `а`). Addresses written wholly in one script pass.
+fn check_look_alikes(local: &str, domain: &str) -> Result<(), EmailError> {
+    use unicode_security::{GeneralSecurityProfile, MixedScript};
+    let all = local.chars().chain(domain.chars());
+    if all
+        .clone()
+        .any(|c| c.is_control() || (!c.is_ascii() && !c.identifier_allowed()))
+    {
+        return Err(EmailError::UnsafeCharacter);
+    }
+    if local.is_ascii() && domain.is_ascii() {
+        return Ok(());
+    }
+    let single = std::iter::once(local)
+        .chain(domain.split('.'))
+        .all(|part| part.is_single_script());
+    if single {
+        Ok(())
+    } else {
+        Err(EmailError::MixedScript)
     }
 }
 
@@ -72,6 +103,29 @@ impl fmt::Display for Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_look_alikes() {
+        for raw in [
+            "ada\u{200b}@example.com",
+            "ada@exam\u{202e}ple.com",
+            "ada\u{2060}@example.com",
+            "ada\u{feff}@example.com",
+            "p\u{0430}ypal@example.com",
+            "ada@\u{0435}xample.com",
+        ] {
+            assert!(
+                matches!(
+                    Email::parse(raw),
+                    Err(EmailError::UnsafeCharacter | EmailError::MixedScript)
+                ),
+                "{raw:?} was accepted"
+            );
+        }
+        assert!(Email::parse("иван@почта.рф").is_ok());
+        assert!(Email::parse("josé@example.com").is_ok());
+        assert!(Email::parse("o'brien+tag@example.co.uk").is_ok());
+    }
 
     #[test]
     fn normalises_case_and_whitespace() {

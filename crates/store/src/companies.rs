@@ -1,7 +1,7 @@
 //! Companies (tenants) and their company roles.
 
 use chrono::{DateTime, Utc};
-use domain::company::{Company, CompanyRole, CompanyStatus};
+use domain::company::{Company, CompanyRole, CompanyStatus, DataLimits};
 use domain::{CompanyId, UserId};
 use sea_query::{Expr, ExprTrait, Order, Query};
 use uuid::Uuid;
@@ -16,6 +16,8 @@ struct CompanyRow {
     name: String,
     status: String,
     invite_code: String,
+    data_max_bytes: Option<i64>,
+    data_max_nodes: Option<i64>,
     created_at: DateTime<Utc>,
 }
 
@@ -27,16 +29,22 @@ impl TryFrom<CompanyRow> for Company {
             name: row.name,
             status: CompanyStatus::parse(&row.status).ok_or_else(|| corrupt(&row.status))?,
             invite_code: row.invite_code,
+            data_limits: DataLimits {
+                max_bytes: row.data_max_bytes.and_then(|v| u64::try_from(v).ok()),
+                max_nodes: row.data_max_nodes.and_then(|v| u64::try_from(v).ok()),
+            },
             created_at: row.created_at,
         })
     }
 }
 
-const COMPANY_COLUMNS: [Companies; 5] = [
+const COMPANY_COLUMNS: [Companies; 7] = [
     Companies::Id,
     Companies::Name,
     Companies::Status,
     Companies::InviteCode,
+    Companies::DataMaxBytes,
+    Companies::DataMaxNodes,
     Companies::CreatedAt,
 ];
 
@@ -103,6 +111,24 @@ pub async fn set_status(tx: &mut Tx, id: CompanyId, status: CompanyStatus) -> Re
         .table(Companies::Table)
         .values([
             (Companies::Status, status.as_str().into()),
+            (Companies::UpdatedAt, Utc::now().into()),
+        ])
+        .and_where(Expr::col(Companies::Id).eq(id.0))
+        .to_owned();
+    if tx.execute(&update).await? == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Sets (or with `None` unsets) the company's own bounds of ticket data.
+pub async fn set_data_limits(tx: &mut Tx, id: CompanyId, limits: DataLimits) -> Result<()> {
+    let as_sql = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
+    let update = Query::update()
+        .table(Companies::Table)
+        .values([
+            (Companies::DataMaxBytes, as_sql(limits.max_bytes).into()),
+            (Companies::DataMaxNodes, as_sql(limits.max_nodes).into()),
             (Companies::UpdatedAt, Utc::now().into()),
         ])
         .and_where(Expr::col(Companies::Id).eq(id.0))

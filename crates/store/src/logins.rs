@@ -21,7 +21,9 @@ pub struct NewAttempt<'a> {
     pub failure_reason: Option<&'a str>,
 }
 
-pub async fn record(db: impl Exec, attempt: NewAttempt<'_>) -> Result<()> {
+/// Writes an attempt; returns its id, for [`set_outcome`].
+pub async fn record(db: impl Exec, attempt: NewAttempt<'_>) -> Result<Uuid> {
+    let id = Uuid::now_v7();
     let insert = Query::insert()
         .into_table(LoginAttempts::Table)
         .columns([
@@ -37,7 +39,7 @@ pub async fn record(db: impl Exec, attempt: NewAttempt<'_>) -> Result<()> {
             LoginAttempts::CreatedAt,
         ])
         .values_panic([
-            Uuid::now_v7().into(),
+            id.into(),
             attempt.user_id.map(|u| u.0).into(),
             attempt.company_id.map(|c| c.0).into(),
             attempt.email.into(),
@@ -50,6 +52,23 @@ pub async fn record(db: impl Exec, attempt: NewAttempt<'_>) -> Result<()> {
         ])
         .to_owned();
     db.execute(&insert).await?;
+    Ok(id)
+}
+
+/// Changes the outcome of an attempt written before its password was checked.
+pub async fn set_outcome(
+    db: impl Exec,
+    id: Uuid,
+    success: bool,
+    failure_reason: Option<&str>,
+) -> Result<()> {
+    let update = Query::update()
+        .table(LoginAttempts::Table)
+        .value(LoginAttempts::Success, success)
+        .value(LoginAttempts::FailureReason, failure_reason.map(str::to_owned))
+        .and_where(Expr::col(LoginAttempts::Id).eq(id))
+        .to_owned();
+    db.execute(&update).await?;
     Ok(())
 }
 

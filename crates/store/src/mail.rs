@@ -128,16 +128,27 @@ struct ResetRow {
 }
 
 /// Uses up a reset token that is unused and unexpired; returns its user.
-pub async fn consume_reset(tx: &mut Tx, token_hash: &str) -> Result<Option<UserId>> {
-    let now = Utc::now();
-    let select = Query::select()
+/// The user of a reset token that is unused and unexpired, without using it.
+pub async fn pending_reset(db: impl Exec, token_hash: &str) -> Result<Option<UserId>> {
+    let row: Option<ResetRow> = db.fetch_optional(&pending_reset_query(token_hash)).await?;
+    Ok(row.map(|r| UserId(r.user_id)))
+}
+
+fn pending_reset_query(token_hash: &str) -> sea_query::SelectStatement {
+    Query::select()
         .column(PasswordResets::UserId)
         .from(PasswordResets::Table)
         .and_where(Expr::col(PasswordResets::TokenHash).eq(token_hash))
         .and_where(Expr::col(PasswordResets::UsedAt).is_null())
-        .and_where(Expr::col(PasswordResets::ExpiresAt).gt(now))
-        .to_owned();
-    let row: Option<ResetRow> = (&mut *tx).fetch_optional(&select).await?;
+        .and_where(Expr::col(PasswordResets::ExpiresAt).gt(Utc::now()))
+        .to_owned()
+}
+
+pub async fn consume_reset(tx: &mut Tx, token_hash: &str) -> Result<Option<UserId>> {
+    let now = Utc::now();
+    let row: Option<ResetRow> = (&mut *tx)
+        .fetch_optional(&pending_reset_query(token_hash))
+        .await?;
     let Some(row) = row else { return Ok(None) };
     let update = Query::update()
         .table(PasswordResets::Table)

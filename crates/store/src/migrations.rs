@@ -55,6 +55,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "search rows by ticket on SQLite: a stable FTS rowid per ticket",
         up: search_rows,
     },
+    Migration {
+        version: 8,
+        name: "internal notes searched apart from what requesters may read",
+        up: note_search,
+    },
+    Migration {
+        version: 9,
+        name: "a company's own bounds of ticket data",
+        up: company_data_limits,
+    },
 ];
 
 /// Where the database stands relative to this binary's migrations.
@@ -802,6 +812,40 @@ fn search_rows(backend: Backend) -> Vec<String> {
         .map(str::to_owned)
         .to_vec(),
     }
+}
+
+/// Internal notes used to be indexed with the ticket's public text, so a requester could
+/// find their ticket by words only the team had written. Notes get their own table (same
+/// FTS rowid on SQLite); the text of every ticket with a note is dropped here and rebuilt
+/// by the job workers' sweep (`app::tickets::reindex_missing`).
+fn note_search(backend: Backend) -> Vec<String> {
+    let drop_leaked = "DELETE FROM ticket_search WHERE ticket_id IN \
+                       (SELECT ticket_id FROM ticket_comments WHERE internal)";
+    match backend {
+        Backend::Sqlite => vec![
+            "CREATE VIRTUAL TABLE ticket_note_search USING fts5(ticket_id UNINDEXED, company_id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 2')".to_owned(),
+            drop_leaked.to_owned(),
+        ],
+        Backend::Postgres => vec![
+            "CREATE TABLE ticket_note_search (ticket_id uuid PRIMARY KEY REFERENCES tickets (id) ON DELETE CASCADE, company_id uuid NOT NULL, body text NOT NULL, tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED)".to_owned(),
+            "CREATE INDEX ticket_note_search_tsv_idx ON ticket_note_search USING gin (tsv)".to_owned(),
+            drop_leaked.to_owned(),
+        ],
+    }
+}
+
+fn company_data_limits(backend: Backend) -> Vec<String> {
+    [Companies::DataMaxBytes, Companies::DataMaxNodes]
+        .map(|column| {
+            render(
+                backend,
+                &Table::alter()
+                    .table(Companies::Table)
+                    .add_column(ColumnDef::new(column).big_integer().null())
+                    .to_owned(),
+            )
+        })
+        .to_vec()
 }
 
 fn ticket_runtime(backend: Backend) -> Vec<String> {

@@ -18,6 +18,8 @@ pub enum Companies {
     Name,
     Status,
     InviteCode,
+    DataMaxBytes,
+    DataMaxNodes,
     CreatedAt,
     UpdatedAt,
 }

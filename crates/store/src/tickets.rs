@@ -283,6 +283,8 @@ pub struct TicketFilter {
     pub created_to: Option<DateTime<Utc>>,
     /// Full-text query, already reduced to plain words.
     pub q: Option<String>,
+    /// Whether `q` also searches internal notes (the ticket team only).
+    pub search_notes: bool,
     /// Top-level workflow data field = value (compared as text).
     pub fields: Vec<(String, String)>,
     pub sort: TicketSort,
@@ -350,19 +352,29 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
         select.and_where(Expr::col((Tickets::Table, Tickets::CreatedAt)).lt(to));
     }
     if let Some(q) = &filter.q {
-        let matching = match backend {
-            // Each word is quoted so FTS5 reads it as a term, never as query syntax. Custom
-            // SQL takes `?` placeholders on SQLite and `$n` (numbered within it) on PostgreSQL.
-            Backend::Sqlite => Expr::cust_with_values(
+        // Each word is quoted so FTS5 reads it as a term, never as query syntax. Custom SQL
+        // takes `?` placeholders on SQLite and `$n` (numbered within it) on PostgreSQL.
+        // Internal notes are searched apart, and only for the ticket team.
+        let (public, notes) = match backend {
+            Backend::Sqlite => (
                 "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE ticket_search MATCH ? AND company_id = ?)",
-                [sea_query::Value::from(fts5_query(q)), company.0.into()],
+                "tickets.id IN (SELECT ticket_id FROM ticket_note_search WHERE ticket_note_search MATCH ? AND company_id = ?)",
             ),
-            Backend::Postgres => Expr::cust_with_values(
+            Backend::Postgres => (
                 "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE tsv @@ plainto_tsquery('simple', $1) AND company_id = $2)",
-                [sea_query::Value::from(q.as_str()), company.0.into()],
+                "tickets.id IN (SELECT ticket_id FROM ticket_note_search WHERE tsv @@ plainto_tsquery('simple', $1) AND company_id = $2)",
             ),
         };
-        select.and_where(matching);
+        let term = match backend {
+            Backend::Sqlite => fts5_query(q),
+            Backend::Postgres => q.clone(),
+        };
+        let values = || [sea_query::Value::from(term.clone()), company.0.into()];
+        let mut matching = Cond::any().add(Expr::cust_with_values(public, values()));
+        if filter.search_notes {
+            matching = matching.add(Expr::cust_with_values(notes, values()));
+        }
+        select.cond_where(matching);
     }
     for (field, value) in &filter.fields {
         let path = format!("$.\"{}\"", field.replace('"', ""));
@@ -415,36 +427,51 @@ fn fts5_query(q: &str) -> String {
         .join(" ")
 }
 
-/// Replaces the searchable text of a ticket (its data and comments). Ids are bound as
-/// uuids on both backends so they compare equal to the tickets' own ids.
-pub async fn index_text(tx: &mut Tx, company: CompanyId, ticket: Uuid, body: &str) -> Result<()> {
-    // The ticket id is bound as a uuid on both backends: the search compares it with
-    // `tickets.id`, which SQLite holds as a blob (FTS5 columns keep whatever they are given).
-    // On SQLite the text lives at the ticket's row in `ticket_search_rows` (migration 7),
-    // since FTS5 would find it by `ticket_id` only by scanning every ticket's text.
+/// Replaces the searchable text of a ticket: `public` (its data and public comments), which
+/// everyone who may see the ticket searches, and `notes` (its internal notes), which only
+/// the ticket team searches. Ids are bound as uuids on both backends so they compare equal
+/// to the tickets' own ids.
+pub async fn index_text(
+    tx: &mut Tx,
+    company: CompanyId,
+    ticket: Uuid,
+    public: &str,
+    notes: &str,
+) -> Result<()> {
+    // On SQLite the texts live at the ticket's row in `ticket_search_rows` (migration 7),
+    // since FTS5 would find them by `ticket_id` only by scanning every ticket's text.
+    let row_values = || Values(vec![ticket.into()]);
+    let backend = tx.backend();
+    let insert_values = |body: &str| {
+        Values(match backend {
+            Backend::Sqlite => vec![ticket.into(), ticket.into(), company.0.into(), body.into()],
+            Backend::Postgres => vec![ticket.into(), company.0.into(), body.into()],
+        })
+    };
     let statements = [
         Raw {
             sqlite: "INSERT INTO ticket_search_rows (ticket_id) VALUES (?) ON CONFLICT DO NOTHING",
-            // Nothing to do: PostgreSQL's table is keyed by ticket.
+            // Nothing to do: PostgreSQL's tables are keyed by ticket.
             postgres: "",
-            values: Values(vec![ticket.into()]),
+            values: row_values(),
         },
         Raw {
             sqlite: "DELETE FROM ticket_search WHERE rowid = \
                      (SELECT id FROM ticket_search_rows WHERE ticket_id = ?)",
             postgres: "DELETE FROM ticket_search WHERE ticket_id = $1",
-            values: Values(vec![ticket.into()]),
+            values: row_values(),
+        },
+        Raw {
+            sqlite: "DELETE FROM ticket_note_search WHERE rowid = \
+                     (SELECT id FROM ticket_search_rows WHERE ticket_id = ?)",
+            postgres: "DELETE FROM ticket_note_search WHERE ticket_id = $1",
+            values: row_values(),
         },
         Raw {
             sqlite: "INSERT INTO ticket_search (rowid, ticket_id, company_id, body) VALUES \
                      ((SELECT id FROM ticket_search_rows WHERE ticket_id = ?), ?, ?, ?)",
             postgres: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES ($1, $2, $3)",
-            values: Values(match tx.backend() {
-                Backend::Sqlite => {
-                    vec![ticket.into(), ticket.into(), company.0.into(), body.into()]
-                }
-                Backend::Postgres => vec![ticket.into(), company.0.into(), body.into()],
-            }),
+            values: insert_values(public),
         },
     ];
     for statement in &statements {
@@ -453,7 +480,41 @@ pub async fn index_text(tx: &mut Tx, company: CompanyId, ticket: Uuid, body: &st
         }
         tx.execute(statement).await?;
     }
+    if !notes.trim().is_empty() {
+        let insert = Raw {
+            sqlite: "INSERT INTO ticket_note_search (rowid, ticket_id, company_id, body) VALUES \
+                     ((SELECT id FROM ticket_search_rows WHERE ticket_id = ?), ?, ?, ?)",
+            postgres: "INSERT INTO ticket_note_search (ticket_id, company_id, body) \
+                       VALUES ($1, $2, $3)",
+            values: insert_values(notes),
+        };
+        tx.execute(&insert).await?;
+    }
     Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct UnindexedRow {
+    company_id: Uuid,
+    id: Uuid,
+}
+
+/// Tickets of any company without searchable text (migration 8 removed the text of those
+/// with internal notes, which used to be searchable by everyone), at most `limit`.
+pub async fn unindexed(db: impl Exec, limit: i64) -> Result<Vec<(CompanyId, Uuid)>> {
+    let select = Raw {
+        sqlite: "SELECT t.company_id, t.id FROM tickets t WHERE NOT EXISTS \
+                 (SELECT 1 FROM ticket_search_rows r JOIN ticket_search s ON s.rowid = r.id \
+                  WHERE r.ticket_id = t.id) LIMIT ?",
+        postgres: "SELECT t.company_id, t.id FROM tickets t WHERE NOT EXISTS \
+                   (SELECT 1 FROM ticket_search s WHERE s.ticket_id = t.id) LIMIT $1",
+        values: Values(vec![limit.into()]),
+    };
+    let rows: Vec<UnindexedRow> = db.fetch_all(&select).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (CompanyId(r.company_id), r.id))
+        .collect())
 }
 
 // ---- Idempotency keys

@@ -25,6 +25,8 @@ pub enum MultipartFailure {
     /// Larger than the upload bound (`max_upload_bytes`).
     TooLarge,
     Unreadable(String),
+    /// A field name or text field holding U+0000 (files may hold any byte).
+    Nul(String),
 }
 
 impl MultipartFailure {
@@ -41,6 +43,7 @@ impl MultipartFailure {
         match self {
             Self::TooLarge => "The files are too large to send at once.".to_owned(),
             Self::Unreadable(why) => format!("The form could not be read: {why}"),
+            Self::Nul(field) => format!("{field}: must not contain the character U+0000"),
         }
     }
 }
@@ -52,6 +55,11 @@ impl From<MultipartFailure> for ApiError {
             MultipartFailure::Unreadable(why) => {
                 domain::ValidationErrors::single("body", format!("is not readable: {why}")).into()
             }
+            MultipartFailure::Nul(field) => domain::ValidationErrors::single(
+                field,
+                "must not contain the character U+0000",
+            )
+            .into(),
         }
     }
 }
@@ -79,8 +87,14 @@ impl MultipartForm {
         };
         while let Some(field) = multipart.next_field().await.map_err(failure)? {
             let name = field.name().unwrap_or_default().to_owned();
+            if name.contains('\0') {
+                return Err(MultipartFailure::Nul(name.replace('\0', "\\u0000")));
+            }
             match field.file_name().map(str::to_owned) {
                 Some(file_name) => {
+                    if file_name.contains('\0') {
+                        return Err(MultipartFailure::Nul(name));
+                    }
                     let bytes = field.bytes().await.map_err(failure)?;
                     if !file_name.is_empty() || !bytes.is_empty() {
                         let bytes = bytes.to_vec();
@@ -89,6 +103,9 @@ impl MultipartForm {
                 }
                 None => {
                     let text = field.text().await.map_err(failure)?;
+                    if text.contains('\0') {
+                        return Err(MultipartFailure::Nul(name));
+                    }
                     out.fields.push((name, text));
                 }
             }

@@ -3,13 +3,14 @@
 //! one `app` use case, map the result. Errors become RFC 9457 problems in `problem.rs`.
 
 mod auth;
+mod edge;
 pub mod extract;
 mod middleware;
 pub mod problem;
 mod routes;
+mod serve;
 mod state;
 
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -50,6 +51,10 @@ use crate::routes::{admin, assets, design, health, identity, ops, pages, session
         (name = "company roles", description = "Company-defined roles and the invite code (admin)"),
         (name = "api tokens", description = "Tokens for integrations (admin)"),
         (name = "platform", description = "Platform staff: companies, suspension, impersonation"),
+        (name = "design", description = "Workflow design: workflows, tasks, transitions, ticket types, bundles"),
+        (name = "tickets", description = "Tickets: submission, lists, comments, attachments"),
+        (name = "tasks", description = "Tasks, workflow errors and action callbacks"),
+        (name = "company", description = "Company settings for integrations"),
     ),
     modifiers(&BearerAuth),
     components(schemas(problem::Problem, problem::ProblemField)),
@@ -72,6 +77,113 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Documents the error answers that follow from how an operation is served rather than from
+/// what it does, so that each `#[utoipa::path]` lists only its own (409, 429, ...):
+///
+/// - every operation: 413, since the body bound (`middleware::limit_body`) is checked on
+///   every request before routing;
+/// - with a `bearer` security requirement: 401 (the `Authed` extractor) and 403 (roles);
+/// - with a path parameter: 404 (`AppPath` answers 404 for a malformed id too);
+/// - with a JSON body: 400 (malformed JSON) and 415 (`AppJson` wants `application/json`);
+/// - with query parameters or a body: 422;
+/// - touching the database: 503 while it is unavailable.
+///
+/// It runs on the finished document (see [`api_parts`]): an `#[openapi(modifiers)]` sees only
+/// the paths `ApiDoc` itself knows, none, since the routes add theirs afterwards.
+struct ErrorResponses;
+
+impl ErrorResponses {
+    /// Statuses the rules would add that these paths never answer.
+    const NOT_ANSWERED: &[(&str, u16)] = &[
+        // One's own account: no role is checked.
+        ("/api/v1/me", 403),
+        ("/api/v1/me/password", 403),
+        ("/api/v1/me/logins", 403),
+        // Reads the raw body whatever its declared type.
+        ("/api/v1/auth/logout", 415),
+    ];
+    /// Paths that use no database, or report its failure in their own answer.
+    const NO_DATABASE: &[&str] = &["/healthz", "/readyz", "/metrics", "/api/v1/auth/verify"];
+
+    fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                problem::PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+            .into()
+    }
+}
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        for (path, item) in &mut openapi.paths.paths {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let located = |place: ParameterIn| {
+                    operation.parameters.iter().flatten().any(
+                        |p| matches!(p, RefOr::T(p) if p.parameter_in == place),
+                    )
+                };
+                let (in_path, in_query) = (located(ParameterIn::Path), located(ParameterIn::Query));
+                let body_types: Vec<String> = match &operation.request_body {
+                    Some(RefOr::T(body)) => body.content.keys().cloned().collect(),
+                    _ => Vec::new(),
+                };
+                let has_body = operation.request_body.is_some();
+                let json_body = body_types
+                    .iter()
+                    .any(|t| t == "application/json" || t.ends_with("+json"));
+                let mut rules: Vec<(u16, &str)> = vec![(
+                    413,
+                    "The request body is larger than this server accepts",
+                )];
+                if secured {
+                    rules.push((401, "No valid credentials: send `Authorization: Bearer <token>`"));
+                    rules.push((403, "The caller's roles or company do not allow this"));
+                }
+                if in_path {
+                    rules.push((404, "No such object, or you may not see it (also for a malformed id)"));
+                }
+                if json_body {
+                    rules.push((400, "The body is not well-formed JSON"));
+                    rules.push((415, "The body is not `application/json`"));
+                }
+                if in_query || has_body {
+                    rules.push((422, "Invalid fields, each named in `errors`"));
+                }
+                if !Self::NO_DATABASE.contains(&path.as_str()) {
+                    rules.push((503, "The database is unavailable; try again later"));
+                }
+                for (status, description) in rules {
+                    if Self::NOT_ANSWERED.contains(&(path.as_str(), status)) {
+                        continue;
+                    }
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| Self::problem(description));
+                }
+            }
+        }
     }
 }
 
@@ -103,7 +215,14 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// The OpenAPI document, also served at `/api/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    api_parts().1
+}
+
+/// The API's routes and their finished document (with [`ErrorResponses`]).
+fn api_parts() -> (Router<WebState>, utoipa::openapi::OpenApi) {
+    let (router, mut openapi) = api_router().split_for_parts();
+    utoipa::Modify::modify(&ErrorResponses, &mut openapi);
+    (router, openapi)
 }
 
 fn api_router() -> OpenApiRouter<WebState> {
@@ -351,12 +470,15 @@ pub fn router(app: App) -> Router {
         https: app.settings().serves_https(),
         max_body: app.settings().max_body_bytes,
         max_upload: app.settings().max_upload_bytes,
+        max_json_nodes: app.settings().max_json_nodes,
+        request_timeout: Duration::from_secs(app.settings().request_timeout_secs.max(1)),
+        body_timeout: Duration::from_secs(app.settings().body_timeout_secs.max(1)),
         metrics: metrics_handle(),
         app,
     };
     // Extractors read at most this much; `limit_body` sets each request's own bound below it.
     let max_extract = state.max_body.max(state.max_upload);
-    let (api, openapi) = api_router().split_for_parts();
+    let (api, openapi) = api_parts();
     let docs: Router<WebState> = Router::from(
         SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi),
     )
@@ -389,7 +511,15 @@ pub fn router(app: App) -> Router {
                 .layer(CatchPanicLayer::custom(middleware::panic_response))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
+                    middleware::deadline,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
                     middleware::limit_body,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    edge::inspect_input,
                 )),
         )
         .with_state(state)
@@ -418,14 +548,9 @@ pub async fn run(
         app.settings().job_workers,
         shutdown.clone(),
     ));
+    let limits = serve::ConnectionLimits::from_settings(app.settings());
     let router = router(app);
-    let http_shutdown = shutdown.clone();
-    let served = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
-    .await;
+    let served = serve::serve(listener, router, limits, shutdown.clone()).await;
     shutdown.cancel();
     if tokio::time::timeout(Duration::from_secs(90), workers)
         .await

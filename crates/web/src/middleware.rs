@@ -17,21 +17,25 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                    object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
-/// Bounds every request body: `multipart/form-data` (the only bodies that carry files) may be
-/// as large as `max_upload`, anything else `max_body`. A declared length over the bound is
-/// refused before reading; an undeclared one fails when the bound is crossed, and extractors
-/// turn that into 413.
-pub async fn limit_body(State(state): State<WebState>, req: Request, next: Next) -> Response {
-    let multipart = req
-        .headers()
+/// Whether the body is `multipart/form-data`: the only bodies that carry files.
+fn is_multipart(headers: &axum::http::HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             v.trim_start()
                 .to_ascii_lowercase()
                 .starts_with("multipart/form-data")
-        });
-    let limit = if multipart {
+        })
+}
+
+/// Bounds every request body in size and in idleness (`body_timeout`: a body that stops
+/// sending fails, one that keeps sending may take as long as it needs): `multipart/form-data` (the only bodies that carry files) may be
+/// as large as `max_upload`, anything else `max_body`. A declared length over the bound is
+/// refused before reading; an undeclared one fails when the bound is crossed, and extractors
+/// turn that into 413.
+pub async fn limit_body(State(state): State<WebState>, req: Request, next: Next) -> Response {
+    let limit = if is_multipart(req.headers()) {
         state.max_upload
     } else {
         state.max_body
@@ -44,8 +48,40 @@ pub async fn limit_body(State(state): State<WebState>, req: Request, next: Next)
     if declared.is_some_and(|length| length > limit as u64) {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     }
-    next.run(req.map(|body| Body::new(http_body_util::Limited::new(body, limit))))
-        .await
+    let idle = state.body_timeout;
+    next.run(req.map(|body| {
+        Body::new(http_body_util::Limited::new(
+            tower_http::timeout::TimeoutBody::new(idle, body),
+            limit,
+        ))
+    }))
+    .await
+}
+
+/// Answers 503 when a request takes longer than `request_timeout`, so a stuck database or
+/// a slow client cannot hold a connection and its resources for ever. File uploads (whose
+/// body may take long but must keep flowing: `body_timeout_secs`) and WebSocket upgrades are
+/// exempt.
+pub async fn deadline(State(state): State<WebState>, req: Request, next: Next) -> Response {
+    if req.headers().contains_key(header::UPGRADE) || is_multipart(req.headers()) {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let mut response = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "The request took too long",
+            )
+            .detail("The server could not answer in time; try again.")
+            .into_response();
+            response
+                .extensions_mut()
+                .insert(InternalCause("request timed out".into()));
+            response
+        }
+    }
 }
 
 /// Records request count and latency labelled by the matched route (never the raw path,

@@ -14,4 +14,10 @@ pub struct WebState {
     pub max_body: usize,
     /// Largest accepted `multipart/form-data` body, in bytes.
     pub max_upload: usize,
+    /// Values a JSON body may hold (`edge::inspect_input`).
+    pub max_json_nodes: usize,
+    /// Time a request (other than an upload or a WebSocket) may take.
+    pub request_timeout: std::time::Duration,
+    /// Time a request body may send nothing before it fails.
+    pub body_timeout: std::time::Duration,
 }

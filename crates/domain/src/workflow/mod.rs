@@ -33,7 +33,7 @@ pub use engine::{
 };
 pub use problem::Problem;
 pub use render::{Progress, to_mermaid, to_svg, to_svg_progress};
-pub use schema::{CompiledSchema, check_schema, top_level_fields, validate};
+pub use schema::{CompiledSchema, check_schema, top_level_fields, undeclared_fields, validate};
 pub use transform::Transform;
 pub use validate::{
     check_task, check_ticket_type, check_transition, check_workflow_header, validate_workflow,

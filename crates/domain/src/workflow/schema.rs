@@ -106,6 +106,31 @@ pub fn top_level_fields(schema: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Every top-level member of `data` that the schema does not declare, when the schema says
+/// nothing about other members (no `additionalProperties`, `unevaluatedProperties` or
+/// `patternProperties`): JSON Schema would accept them, but a form's fields are what it
+/// declares, and an undeclared member is at best a typo and at worst a payload to store,
+/// copy and index. A schema that wants open data says so with `additionalProperties`.
+pub fn undeclared_fields(schema: &Value, data: &Value) -> Vec<Problem> {
+    let open = ["additionalProperties", "unevaluatedProperties", "patternProperties"]
+        .iter()
+        .any(|keyword| schema.get(keyword).is_some());
+    let Some(members) = data.as_object().filter(|_| !open) else {
+        return Vec::new();
+    };
+    let declared = schema.get("properties").and_then(Value::as_object);
+    members
+        .keys()
+        .filter(|key| !declared.is_some_and(|d| d.contains_key(*key)))
+        .map(|key| {
+            Problem::new(
+                pointer("", key),
+                "is not a field of this form (the schema does not declare it)",
+            )
+        })
+        .collect()
+}
+
 /// The checks that must pass before the meta-schema validator or the compiler see the schema.
 fn check_shape(schema: &Value, limits: &Limits) -> Vec<Problem> {
     let mut found = Vec::new();

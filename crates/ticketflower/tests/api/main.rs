@@ -9,6 +9,7 @@ mod design;
 mod design_rules;
 mod errors;
 mod events;
+mod fuzz_api;
 mod health;
 mod identity;
 mod jobs;

@@ -10,8 +10,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use crate::routes::page_ctx::{
-    Flash, PageCtx, csrf_ok, csrf_rejected, csrf_token, open_or_return, page,
+    Csrf, Flash, PageCtx, csrf_ok, csrf_rejected, csrf_token, open_or_return, page,
 };
+use crate::auth::Client;
 use crate::routes::pages::Layout;
 use crate::state::WebState;
 
@@ -170,15 +171,15 @@ struct ForgotPage {
     sent: bool,
 }
 
-fn anonymous_layout(title: &str, headers: &HeaderMap) -> (Layout, (String, bool)) {
-    let csrf = csrf_token(headers);
+fn anonymous_layout(state: &WebState, title: &str, headers: &HeaderMap) -> (Layout, Csrf) {
+    let csrf = csrf_token(state, headers);
     let mut layout = Layout::new(format!("{title} — TicketFlower"));
-    layout.csrf = csrf.0.clone();
+    layout.csrf = csrf.field.clone();
     (layout, csrf)
 }
 
-pub async fn forgot_page(headers: HeaderMap) -> Response {
-    let (layout, csrf) = anonymous_layout("Forgot password", &headers);
+pub async fn forgot_page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let (layout, csrf) = anonymous_layout(&state, "Forgot password", &headers);
     page(
         StatusCode::OK,
         &ForgotPage {
@@ -198,17 +199,18 @@ pub struct ForgotForm {
 
 pub async fn forgot_submit(
     State(state): State<WebState>,
+    Client(client): Client,
     headers: HeaderMap,
     Form(form): Form<ForgotForm>,
 ) -> Response {
-    if !csrf_ok(&headers, &form.csrf_token) {
+    if !csrf_ok(&state, &headers, &form.csrf_token) {
         return csrf_rejected("/forgot-password");
     }
     // The page says the same whatever happened, so it cannot reveal who has an account.
-    if let Err(error) = app::accounts::request_password_reset(&state.app, &form.email).await {
+    if let Err(error) = app::accounts::request_password_reset(&state.app, &form.email, &client).await {
         tracing::warn!(%error, "password reset request failed");
     }
-    let (layout, csrf) = anonymous_layout("Forgot password", &headers);
+    let (layout, csrf) = anonymous_layout(&state, "Forgot password", &headers);
     page(StatusCode::OK, &ForgotPage { layout, sent: true }, &csrf)
 }
 
@@ -227,8 +229,12 @@ pub struct TokenQuery {
     token: String,
 }
 
-pub async fn reset_page(headers: HeaderMap, Query(query): Query<TokenQuery>) -> Response {
-    let (layout, csrf) = anonymous_layout("Choose a new password", &headers);
+pub async fn reset_page(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    let (layout, csrf) = anonymous_layout(&state, "Choose a new password", &headers);
     page(
         StatusCode::OK,
         &ResetPage {
@@ -251,14 +257,20 @@ pub struct ResetForm {
 
 pub async fn reset_submit(
     State(state): State<WebState>,
+    Client(client): Client,
     headers: HeaderMap,
     Form(form): Form<ResetForm>,
 ) -> Response {
-    if !csrf_ok(&headers, &form.csrf_token) {
+    if !csrf_ok(&state, &headers, &form.csrf_token) {
         return csrf_rejected("/reset-password");
     }
-    let result =
-        app::accounts::confirm_password_reset(&state.app, &form.token, &form.new_password).await;
+    let result = app::accounts::confirm_password_reset(
+        &state.app,
+        &form.token,
+        &form.new_password,
+        &client,
+    )
+    .await;
     let (status, error) = match result {
         Ok(()) => (StatusCode::OK, None),
         Err(error) => match Flash::from_error(error) {
@@ -266,7 +278,7 @@ pub async fn reset_submit(
             Err(response) => return response,
         },
     };
-    let (layout, csrf) = anonymous_layout("Choose a new password", &headers);
+    let (layout, csrf) = anonymous_layout(&state, "Choose a new password", &headers);
     page(
         status,
         &ResetPage {
@@ -299,8 +311,12 @@ pub struct InviteQuery {
     code: String,
 }
 
-pub async fn register_page(headers: HeaderMap, Query(query): Query<InviteQuery>) -> Response {
-    let (layout, csrf) = anonymous_layout("Join your company", &headers);
+pub async fn register_page(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(query): Query<InviteQuery>,
+) -> Response {
+    let (layout, csrf) = anonymous_layout(&state, "Join your company", &headers);
     page(
         StatusCode::OK,
         &RegisterPage {
@@ -329,10 +345,11 @@ pub struct RegisterForm {
 
 pub async fn register_submit(
     State(state): State<WebState>,
+    Client(client): Client,
     headers: HeaderMap,
     Form(form): Form<RegisterForm>,
 ) -> Response {
-    if !csrf_ok(&headers, &form.csrf_token) {
+    if !csrf_ok(&state, &headers, &form.csrf_token) {
         return csrf_rejected("/register");
     }
     let result = app::accounts::register(
@@ -342,6 +359,7 @@ pub async fn register_submit(
         &form.password,
         &form.first_name,
         &form.last_name,
+        &client,
     )
     .await;
     let (status, error) = match result {
@@ -351,7 +369,7 @@ pub async fn register_submit(
             Err(response) => return response,
         },
     };
-    let (layout, csrf) = anonymous_layout("Join your company", &headers);
+    let (layout, csrf) = anonymous_layout(&state, "Join your company", &headers);
     page(
         status,
         &RegisterPage {

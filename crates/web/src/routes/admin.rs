@@ -29,6 +29,7 @@ fn parse_roles(field: &str, names: &[String]) -> Result<Vec<SystemRole>, Validat
 
 /// Filters of `GET /users`.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     /// `active`, `pending` or `blocked`.
     pub status: Option<String>,
@@ -44,7 +45,9 @@ pub struct UsersQuery {
 
 /// The company's users, newest first.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UsersQuery),
-    responses((status = 200, description = "`{items, next_cursor}`", body = Object), (status = 403, body = Problem)),
+    responses(
+        (status = 200, description = "`{items, next_cursor}`", body = Object),
+    ),
     security(("bearer" = [])))]
 pub async fn list_users(
     State(state): State<WebState>,
@@ -112,7 +115,10 @@ pub struct CreateUserRequest {
 
 /// Creates an active user of the company.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
-    responses((status = 201, body = Object), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 201, description = "The user", body = Object),
+        (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn create_user(
     State(state): State<WebState>,
@@ -136,8 +142,10 @@ pub async fn create_user(
 }
 
 /// One user of the company.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
-    responses((status = 200, body = Object), (status = 404, body = Problem)),
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "The user")),
+    responses(
+        (status = 200, description = "The user", body = Object),
+    ),
     security(("bearer" = [])))]
 pub async fn get_user(
     State(state): State<WebState>,
@@ -158,8 +166,10 @@ pub struct UpdateUserRequest {
 }
 
 /// Changes a user's names (status and roles have their own endpoints).
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUserRequest,
-    responses((status = 200, body = Object), (status = 404, body = Problem)),
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "The user")), request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The user", body = Object),
+    ),
     security(("bearer" = [])))]
 pub async fn update_user(
     State(state): State<WebState>,
@@ -179,8 +189,11 @@ pub async fn update_user(
 }
 
 /// Deletes a user of the company.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users",
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "The user")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The company's last active admin", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn delete_user(
     State(state): State<WebState>,
@@ -203,8 +216,12 @@ async fn status_change(
 }
 
 /// Approves a pending user.
-#[utoipa::path(post, path = "/api/v1/users/{id}/approve", tag = "users",
-    responses((status = 200, body = Object), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/users/{id}/approve", tag = "users", params(("id" = Uuid, Path, description = "The user")),
+    responses(
+        (status = 200, description = "The user", body = Object),
+        (status = 409, description = "The user is not pending", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn approve_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -214,8 +231,12 @@ pub async fn approve_user(
 }
 
 /// Blocks a user (never the last active admin); their sessions end.
-#[utoipa::path(post, path = "/api/v1/users/{id}/block", tag = "users",
-    responses((status = 200, body = Object), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/users/{id}/block", tag = "users", params(("id" = Uuid, Path, description = "The user")),
+    responses(
+        (status = 200, description = "The user", body = Object),
+        (status = 409, description = "Already blocked, or the company's last active admin", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn block_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -225,8 +246,12 @@ pub async fn block_user(
 }
 
 /// Unblocks a blocked user.
-#[utoipa::path(post, path = "/api/v1/users/{id}/unblock", tag = "users",
-    responses((status = 200, body = Object), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/users/{id}/unblock", tag = "users", params(("id" = Uuid, Path, description = "The user")),
+    responses(
+        (status = 200, description = "The user", body = Object),
+        (status = 409, description = "The user is not blocked", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn unblock_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -245,8 +270,11 @@ pub struct RolesRequest {
 }
 
 /// Replaces a user's roles (at or below your own level; never your own).
-#[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users", request_body = RolesRequest,
-    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 422, body = Problem)),
+#[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users", params(("id" = Uuid, Path, description = "The user")), request_body = RolesRequest,
+    responses(
+        (status = 200, description = "The user", body = Object),
+        (status = 409, description = "The change would leave no active admin", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn set_roles(
     State(state): State<WebState>,
@@ -262,7 +290,10 @@ pub async fn set_roles(
 
 /// The company's own roles.
 #[utoipa::path(get, path = "/api/v1/company-roles", tag = "company roles",
-    responses((status = 200, description = "`{items, next_cursor}`", body = Object)), security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "`{items, next_cursor}`", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn list_company_roles(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -281,7 +312,10 @@ pub struct CompanyRoleRequest {
 
 /// Defines a company role (name unique in the company).
 #[utoipa::path(post, path = "/api/v1/company-roles", tag = "company roles", request_body = CompanyRoleRequest,
-    responses((status = 201, body = Object), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 201, description = "The role", body = Object),
+        (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn create_company_role(
     State(state): State<WebState>,
@@ -299,8 +333,11 @@ pub async fn create_company_role(
 }
 
 /// One company role.
-#[utoipa::path(get, path = "/api/v1/company-roles/{id}", tag = "company roles",
-    responses((status = 200, body = Object), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/company-roles/{id}", tag = "company roles", params(("id" = Uuid, Path, description = "The company role")),
+    responses(
+        (status = 200, description = "The role", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn get_company_role(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -312,8 +349,11 @@ pub async fn get_company_role(
 }
 
 /// Renames or re-describes a company role.
-#[utoipa::path(patch, path = "/api/v1/company-roles/{id}", tag = "company roles", request_body = CompanyRoleRequest,
-    responses((status = 200, body = Object), (status = 404, body = Problem), (status = 409, body = Problem)),
+#[utoipa::path(patch, path = "/api/v1/company-roles/{id}", tag = "company roles", params(("id" = Uuid, Path, description = "The company role")), request_body = CompanyRoleRequest,
+    responses(
+        (status = 200, description = "The role", body = Object),
+        (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn update_company_role(
     State(state): State<WebState>,
@@ -333,8 +373,11 @@ pub async fn update_company_role(
 }
 
 /// Deletes a company role (never the default `user`).
-#[utoipa::path(delete, path = "/api/v1/company-roles/{id}", tag = "company roles",
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)),
+#[utoipa::path(delete, path = "/api/v1/company-roles/{id}", tag = "company roles", params(("id" = Uuid, Path, description = "The company role")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The default role `user` stays", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn delete_company_role(
     State(state): State<WebState>,
@@ -347,7 +390,10 @@ pub async fn delete_company_role(
 
 /// The admin's company, with its invite code.
 #[utoipa::path(get, path = "/api/v1/company", tag = "company roles",
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "The company with its invite code", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn company(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -357,7 +403,10 @@ pub async fn company(
 
 /// Replaces the company's invite code; the old one stops working.
 #[utoipa::path(post, path = "/api/v1/company/invite-code", tag = "company roles",
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "The company with its new invite code", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn rotate_invite_code(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -379,7 +428,10 @@ pub struct ApiTokenRequest {
 
 /// Issues an API token; its `secret` is shown only in this answer.
 #[utoipa::path(post, path = "/api/v1/api-tokens", tag = "api tokens", request_body = ApiTokenRequest,
-    responses((status = 201, body = Object), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses(
+        (status = 201, description = "The token with its `secret`", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn create_api_token(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -394,7 +446,10 @@ pub async fn create_api_token(
 
 /// The company's API tokens (without secrets).
 #[utoipa::path(get, path = "/api/v1/api-tokens", tag = "api tokens",
-    responses((status = 200, description = "`{items, next_cursor}`", body = Object)), security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "`{items, next_cursor}`", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn list_api_tokens(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -404,8 +459,11 @@ pub async fn list_api_tokens(
 }
 
 /// Revokes an API token at once.
-#[utoipa::path(delete, path = "/api/v1/api-tokens/{id}", tag = "api tokens",
-    responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/api/v1/api-tokens/{id}", tag = "api tokens", params(("id" = Uuid, Path, description = "The API token")),
+    responses(
+        (status = 204, description = "Revoked"),
+    ),
+    security(("bearer" = [])))]
 pub async fn revoke_api_token(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -417,7 +475,9 @@ pub async fn revoke_api_token(
 
 /// Every company (platform staff).
 #[utoipa::path(get, path = "/api/v1/admin/companies", tag = "platform",
-    responses((status = 200, description = "`{items, next_cursor}`", body = Object), (status = 403, body = Problem)),
+    responses(
+        (status = 200, description = "`{items, next_cursor}`", body = Object),
+    ),
     security(("bearer" = [])))]
 pub async fn list_companies(
     State(state): State<WebState>,
@@ -429,7 +489,11 @@ pub async fn list_companies(
 
 /// Creates a company with its first admin (platform staff).
 #[utoipa::path(post, path = "/api/v1/admin/companies", tag = "platform", request_body = SignupRequest,
-    responses((status = 201, body = Object), (status = 403, body = Problem)), security(("bearer" = [])))]
+    responses(
+        (status = 201, description = "`{company, user, access_token, refresh_token}`", body = Object),
+        (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn create_company(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -440,8 +504,11 @@ pub async fn create_company(
 }
 
 /// Suspends a company: its users can no longer log in or use tokens.
-#[utoipa::path(post, path = "/api/v1/admin/companies/{id}/suspend", tag = "platform",
-    responses((status = 200, body = Object), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/admin/companies/{id}/suspend", tag = "platform", params(("id" = Uuid, Path, description = "The company")),
+    responses(
+        (status = 200, description = "The company", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn suspend_company(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -453,8 +520,11 @@ pub async fn suspend_company(
 }
 
 /// Reactivates a suspended company.
-#[utoipa::path(post, path = "/api/v1/admin/companies/{id}/reactivate", tag = "platform",
-    responses((status = 200, body = Object), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/admin/companies/{id}/reactivate", tag = "platform", params(("id" = Uuid, Path, description = "The company")),
+    responses(
+        (status = 200, description = "The company", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn reactivate_company(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -467,8 +537,12 @@ pub async fn reactivate_company(
 
 /// Gives platform staff a token that acts as an admin inside the company; every event it
 /// causes records the impersonation.
-#[utoipa::path(post, path = "/api/v1/admin/companies/{id}/impersonate", tag = "platform",
-    responses((status = 200, body = Object), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/admin/companies/{id}/impersonate", tag = "platform", params(("id" = Uuid, Path, description = "The company")),
+    responses(
+        (status = 200, description = "A token pair acting as an admin of the company", body = Object),
+        (status = 409, description = "The company is suspended", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn impersonate(
     State(state): State<WebState>,
     Authed(actor): Authed,

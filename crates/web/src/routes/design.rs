@@ -23,6 +23,7 @@ use crate::state::WebState;
 
 /// Filters of the design lists.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DesignQuery {
     /// `DRAFT`, `ACTIVE`, `DEPRECATED` or `ARCHIVED`.
     pub status: Option<String>,
@@ -75,7 +76,7 @@ macro_rules! design_crud {
      $list:ident, $create:ident, $get:ident, $update:ident, $delete:ident) => {
         #[doc = concat!("Lists ", $tag, " of the company.")]
         #[utoipa::path(get, path = $collection, tag = "design", params(DesignQuery),
-            responses((status = 200, description = "`{items}`", body = Object), (status = 403, body = Problem)),
+            responses((status = 200, description = "`{items}`", body = Object)),
             security(("bearer" = [])))]
         pub async fn $list(
             State(state): State<WebState>,
@@ -87,7 +88,10 @@ macro_rules! design_crud {
 
         #[doc = concat!("Creates one of the ", $tag, ".")]
         #[utoipa::path(post, path = $collection, tag = "design", request_body = Object,
-            responses((status = 201, body = Object), (status = 409, body = Problem), (status = 422, body = Problem)),
+            responses(
+                (status = 201, description = "The object", body = Object),
+                (status = 409, description = "The key is taken in the workflow, or the workflow is archived", body = Problem, content_type = "application/problem+json"),
+            ),
             security(("bearer" = [])))]
         pub async fn $create(
             State(state): State<WebState>,
@@ -98,8 +102,8 @@ macro_rules! design_crud {
         }
 
         #[doc = concat!("One of the ", $tag, ".")]
-        #[utoipa::path(get, path = $item, tag = "design", params(("id" = Uuid, Path)),
-            responses((status = 200, body = Object), (status = 404, body = Problem)),
+        #[utoipa::path(get, path = $item, tag = "design", params(("id" = Uuid, Path, description = "The object")),
+            responses((status = 200, description = "The object", body = Object)),
             security(("bearer" = [])))]
         pub async fn $get(
             State(state): State<WebState>,
@@ -114,8 +118,11 @@ macro_rules! design_crud {
         }
 
         #[doc = concat!("Changes one of the ", $tag, ": given top-level fields replace the stored ones, `null` removes one. The workflow becomes a new DRAFT version.")]
-        #[utoipa::path(patch, path = $item, tag = "design", params(("id" = Uuid, Path)), request_body = Object,
-            responses((status = 200, body = Object), (status = 404, body = Problem), (status = 422, body = Problem)),
+        #[utoipa::path(patch, path = $item, tag = "design", params(("id" = Uuid, Path, description = "The object")), request_body = Object,
+            responses(
+                (status = 200, description = "The object", body = Object),
+                (status = 409, description = "The key is taken in the workflow, or the workflow is archived", body = Problem, content_type = "application/problem+json"),
+            ),
             security(("bearer" = [])))]
         pub async fn $update(
             State(state): State<WebState>,
@@ -129,8 +136,11 @@ macro_rules! design_crud {
         }
 
         #[doc = concat!("Deletes one of the ", $tag, " while it is a DRAFT and unused.")]
-        #[utoipa::path(delete, path = $item, tag = "design", params(("id" = Uuid, Path)),
-            responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)),
+        #[utoipa::path(delete, path = $item, tag = "design", params(("id" = Uuid, Path, description = "The object")),
+            responses(
+                (status = 204, description = "Deleted"),
+                (status = 409, description = "Not a DRAFT, published before, or still used", body = Problem, content_type = "application/problem+json"),
+            ),
             security(("bearer" = [])))]
         pub async fn $delete(
             State(state): State<WebState>,
@@ -189,8 +199,12 @@ design_crud!(
 );
 
 /// Validates the working copy and makes it the ACTIVE version.
-#[utoipa::path(post, path = "/api/v1/design/workflows/{id}/publish", tag = "design", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object), (status = 409, body = Problem), (status = 422, description = "every problem, located by JSON pointer", body = Problem)),
+#[utoipa::path(post, path = "/api/v1/design/workflows/{id}/publish", tag = "design", params(("id" = Uuid, Path, description = "The workflow")),
+    responses(
+        (status = 200, description = "The new version", body = Object),
+        (status = 409, description = "The workflow is not a DRAFT", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Every problem, located by JSON pointer", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn publish(
     State(state): State<WebState>,
@@ -203,8 +217,11 @@ pub async fn publish(
 }
 
 /// No new tickets start on the workflow; running ones finish.
-#[utoipa::path(post, path = "/api/v1/design/workflows/{id}/deprecate", tag = "design", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object), (status = 409, body = Problem)),
+#[utoipa::path(post, path = "/api/v1/design/workflows/{id}/deprecate", tag = "design", params(("id" = Uuid, Path, description = "The workflow")),
+    responses(
+        (status = 200, description = "The workflow", body = Object),
+        (status = 409, description = "The workflow cannot go to this status from its own", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn deprecate(
     State(state): State<WebState>,
@@ -216,8 +233,11 @@ pub async fn deprecate(
 }
 
 /// Freezes the workflow and hides it from what can be used.
-#[utoipa::path(post, path = "/api/v1/design/workflows/{id}/archive", tag = "design", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object), (status = 409, body = Problem)),
+#[utoipa::path(post, path = "/api/v1/design/workflows/{id}/archive", tag = "design", params(("id" = Uuid, Path, description = "The workflow")),
+    responses(
+        (status = 200, description = "The workflow", body = Object),
+        (status = 409, description = "The workflow cannot go to this status from its own", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn archive(
     State(state): State<WebState>,
@@ -229,8 +249,8 @@ pub async fn archive(
 }
 
 /// The published versions, newest first, after the working copy if it is a DRAFT.
-#[utoipa::path(get, path = "/api/v1/design/workflows/{id}/versions", tag = "design", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "`{items}`", body = Object), (status = 404, body = Problem)),
+#[utoipa::path(get, path = "/api/v1/design/workflows/{id}/versions", tag = "design", params(("id" = Uuid, Path, description = "The workflow")),
+    responses((status = 200, description = "`{items}`", body = Object)),
     security(("bearer" = [])))]
 pub async fn versions(
     State(state): State<WebState>,
@@ -243,6 +263,7 @@ pub async fn versions(
 
 /// Which version to read, and in which format.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VersionQuery {
     /// A published version; the working copy when absent.
     pub version: Option<i32>,
@@ -251,8 +272,14 @@ pub struct VersionQuery {
 }
 
 /// The workflow as a bundle document, the format `POST /design/bundles` reads.
-#[utoipa::path(get, path = "/api/v1/design/workflows/{id}/bundle", tag = "design", params(("id" = Uuid, Path), VersionQuery),
-    responses((status = 200, body = Object), (status = 404, body = Problem)),
+#[utoipa::path(get, path = "/api/v1/design/workflows/{id}/bundle", tag = "design", params(("id" = Uuid, Path, description = "The workflow"), VersionQuery),
+    responses(
+        (status = 200, description = "The bundle, as JSON or (`format=yaml`) YAML", content(
+            (Object = "application/json"),
+            (Object = "application/yaml"),
+        )),
+        (status = 404, description = "No such workflow or version", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn export_bundle(
     State(state): State<WebState>,
@@ -283,8 +310,11 @@ fn typed(body: String, content_type: &'static str) -> Response {
 
 /// The workflow drawn as SVG: start, tasks by type, transitions with their conditions, end
 /// statuses.
-#[utoipa::path(get, path = "/api/v1/design/workflows/{id}/graph.svg", tag = "design", params(("id" = Uuid, Path), VersionQuery),
-    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = Problem)),
+#[utoipa::path(get, path = "/api/v1/design/workflows/{id}/graph.svg", tag = "design", params(("id" = Uuid, Path, description = "The workflow"), VersionQuery),
+    responses(
+        (status = 200, description = "The drawing", content_type = "image/svg+xml", body = String),
+        (status = 404, description = "No such workflow or version", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn graph_svg(
     State(state): State<WebState>,
@@ -297,8 +327,11 @@ pub async fn graph_svg(
 }
 
 /// The workflow graph as Mermaid flowchart text.
-#[utoipa::path(get, path = "/api/v1/design/workflows/{id}/graph.mmd", tag = "design", params(("id" = Uuid, Path), VersionQuery),
-    responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = Problem)),
+#[utoipa::path(get, path = "/api/v1/design/workflows/{id}/graph.mmd", tag = "design", params(("id" = Uuid, Path, description = "The workflow"), VersionQuery),
+    responses(
+        (status = 200, description = "Mermaid flowchart text", content_type = "text/plain", body = String),
+        (status = 404, description = "No such workflow or version", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn graph_mermaid(
     State(state): State<WebState>,
@@ -312,6 +345,7 @@ pub async fn graph_mermaid(
 
 /// Options of a bundle import.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BundleQuery {
     /// Validate only; nothing is written.
     #[serde(default)]
@@ -404,10 +438,19 @@ fn yaml_nesting_ok(text: &str) -> Result<(), String> {
 /// transaction, or with `dry_run=true` only validates it. Every problem is reported at
 /// once, located by a JSON pointer into the document.
 #[utoipa::path(post, path = "/api/v1/design/bundles", tag = "design", params(BundleQuery),
-    request_body(content = Object, content_type = "application/json"),
-    responses((status = 201, description = "`{workflow_id, task_ids, transition_ids, ticket_type_ids}`", body = Object),
-        (status = 200, description = "dry run: `{valid: true}`", body = Object),
-        (status = 422, body = Problem)),
+    request_body(description = "The bundle, as JSON or YAML", content(
+        (Object = "application/json"),
+        (Object = "application/yaml"),
+    )),
+    responses(
+        (status = 201, description = "`{workflow_id, task_ids, transition_ids, ticket_type_ids}`", body = Object),
+        (status = 200, description = "Dry run: `{valid: true}`; or the `workflow_id`'s working copy was updated", body = Object),
+        (status = 400, description = "The body is not JSON or YAML", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such `workflow_id`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The `workflow_id` is archived", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor YAML", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Every problem, located by JSON pointer", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn import_bundle(
     State(state): State<WebState>,

@@ -53,8 +53,9 @@ pub(crate) fn signup_body(outcome: &app::accounts::SignupOutcome) -> Value {
 #[utoipa::path(post, path = "/api/v1/signup", tag = "identity", request_body = SignupRequest,
     responses(
         (status = 201, description = "`{company, user, access_token, refresh_token}`", body = Object),
-        (status = 409, description = "Email taken", body = Problem),
-        (status = 422, description = "Invalid fields", body = Problem),
+        (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ups from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn signup(
     State(state): State<WebState>,
@@ -78,9 +79,9 @@ pub struct LoginRequest {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "identity", request_body = LoginRequest,
     responses(
         (status = 200, description = "`{access_token, refresh_token, token_type, expires_in, user}`", body = Object),
-        (status = 401, description = "Unknown email or wrong password (one answer for both)", body = Problem),
-        (status = 403, description = "Pending, blocked, or company suspended", body = Problem),
-        (status = 429, description = "Too many failures; see Retry-After", body = Problem),
+        (status = 401, description = "Unknown email or wrong password (one answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Pending, blocked, or company suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failures; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(state): State<WebState>,
@@ -114,7 +115,7 @@ pub struct RefreshRequest {
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "identity", request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair", body = Object),
-        (status = 401, description = "Invalid, expired or reused token", body = Problem),
+        (status = 401, description = "Invalid, expired or reused token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn refresh(
     State(state): State<WebState>,
@@ -133,7 +134,12 @@ pub struct LogoutRequest {
 
 /// Ends the session of the presented refresh token, or of the access token.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "identity", request_body = LogoutRequest,
-    responses((status = 204, description = "Logged out"), (status = 401, body = Problem)))]
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Neither a valid refresh token nor a valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn logout(
     State(state): State<WebState>,
     headers: axum::http::HeaderMap,
@@ -180,7 +186,7 @@ pub async fn verify(
 
 /// The caller's profile: user, company and company roles.
 #[utoipa::path(get, path = "/api/v1/me", tag = "identity",
-    responses((status = 200, body = Object), (status = 401, body = Problem)),
+    responses((status = 200, description = "`{user, company, company_roles, impersonated_by}`", body = Object)),
     security(("bearer" = [])))]
 pub async fn me(State(state): State<WebState>, Authed(actor): Authed) -> ApiResult<Json<Value>> {
     Ok(Json(json!(app::accounts::me(&state.app, &actor).await?)))
@@ -196,7 +202,7 @@ pub struct UpdateMeRequest {
 
 /// Changes one's own names (nothing else can be changed here).
 #[utoipa::path(patch, path = "/api/v1/me", tag = "identity", request_body = UpdateMeRequest,
-    responses((status = 200, body = Object), (status = 422, body = Problem)),
+    responses((status = 200, description = "The profile, as `GET /me` answers it", body = Object)),
     security(("bearer" = [])))]
 pub async fn update_me(
     State(state): State<WebState>,
@@ -222,7 +228,10 @@ pub struct ChangePasswordRequest {
 
 /// Changes one's password; every other session ends.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "identity", request_body = ChangePasswordRequest,
-    responses((status = 204, description = "Changed"), (status = 422, body = Problem)),
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 422, description = "Wrong current password or weak new one", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn change_password(
     State(state): State<WebState>,
@@ -241,6 +250,7 @@ pub async fn change_password(
 
 /// Time range of `GET /me/logins`.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LoginsQuery {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
@@ -267,12 +277,16 @@ pub struct ResetRequest {
 
 /// Mails a single-use reset link (valid 60 minutes) if the account exists. Always 202.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "identity", request_body = ResetRequest,
-    responses((status = 202, description = "Accepted whether or not the email is known")))]
+    responses(
+        (status = 202, description = "Accepted whether or not the email is known"),
+        (status = 429, description = "Too many requests from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn request_reset(
     State(state): State<WebState>,
+    Client(client): Client,
     AppJson(body): AppJson<ResetRequest>,
 ) -> ApiResult<StatusCode> {
-    app::accounts::request_password_reset(&state.app, &body.email).await?;
+    app::accounts::request_password_reset(&state.app, &body.email, &client).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -286,12 +300,18 @@ pub struct ResetConfirmRequest {
 /// Sets a new password with a reset token; all sessions end.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "identity",
     request_body = ResetConfirmRequest,
-    responses((status = 204, description = "Password set"), (status = 422, body = Problem)))]
+    responses(
+        (status = 204, description = "Password set"),
+        (status = 422, description = "Invalid, used or expired token, or a weak password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn confirm_reset(
     State(state): State<WebState>,
+    Client(client): Client,
     AppJson(body): AppJson<ResetConfirmRequest>,
 ) -> ApiResult<StatusCode> {
-    app::accounts::confirm_password_reset(&state.app, &body.token, &body.new_password).await?;
+    app::accounts::confirm_password_reset(&state.app, &body.token, &body.new_password, &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -308,10 +328,15 @@ pub struct RegisterRequest {
 
 /// Registers with a company's invite code; the account waits for an admin's approval.
 #[utoipa::path(post, path = "/api/v1/register", tag = "identity", request_body = RegisterRequest,
-    responses((status = 202, description = "Registered, pending approval", body = Object),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses(
+        (status = 202, description = "Registered, pending approval: `{user}`", body = Object),
+        (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or unknown invite code", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many registrations from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn register(
     State(state): State<WebState>,
+    Client(client): Client,
     AppJson(body): AppJson<RegisterRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let user = app::accounts::register(
@@ -321,6 +346,7 @@ pub async fn register(
         &body.password,
         &body.first_name,
         &body.last_name,
+        &client,
     )
     .await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "user": user }))))

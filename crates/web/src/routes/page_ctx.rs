@@ -57,35 +57,51 @@ pub fn clear_cookie(response: &mut Response, name: &str) {
     set_cookie(response, name, "", Some(0));
 }
 
-/// The CSRF token of this browser and whether it was minted just now.
-pub fn csrf_token(headers: &HeaderMap) -> (String, bool) {
-    match cookie(headers, CSRF_COOKIE).filter(|c| c.len() >= 32) {
-        Some(token) => (token, false),
+/// This browser's CSRF cookie (a random nonce), whether it was minted just now, and the
+/// token its forms carry (see [`app::tokens::csrf_token`]).
+pub struct Csrf {
+    pub nonce: String,
+    pub minted: bool,
+    pub field: String,
+}
+
+/// The CSRF state of a signed-out page; signed-in pages bind the token to their session.
+pub fn csrf_token(state: &WebState, headers: &HeaderMap) -> Csrf {
+    let (nonce, minted) = match cookie(headers, CSRF_COOKIE).filter(|c| c.len() >= 32) {
+        Some(nonce) => (nonce, false),
         None => (app::tokens::opaque(""), true),
+    };
+    let field = app::tokens::csrf_token(state.app.secrets(), &nonce, None);
+    Csrf {
+        nonce,
+        minted,
+        field,
     }
 }
 
 /// Renders a page, (re)issuing the CSRF cookie when the browser had none.
-pub fn page(status: StatusCode, template: &impl Template, csrf: &(String, bool)) -> Response {
+pub fn page(status: StatusCode, template: &impl Template, csrf: &Csrf) -> Response {
     let mut response = render(status, template);
-    if csrf.1 {
-        set_cookie(&mut response, CSRF_COOKIE, &csrf.0, None);
+    if csrf.minted {
+        set_cookie(&mut response, CSRF_COOKIE, &csrf.nonce, None);
     }
     response
 }
 
-/// Constant-time comparison of the form's token with the cookie's.
-pub fn csrf_ok(headers: &HeaderMap, submitted: &str) -> bool {
-    let Some(expected) = cookie(headers, CSRF_COOKIE) else {
-        return false;
-    };
-    expected.len() == submitted.len()
-        && !expected.is_empty()
-        && expected
-            .bytes()
-            .zip(submitted.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+/// Whether a signed-out form's token belongs to this browser's CSRF cookie.
+pub fn csrf_ok(state: &WebState, headers: &HeaderMap, submitted: &str) -> bool {
+    csrf_ok_for(state, headers, None, submitted)
+}
+
+fn csrf_ok_for(
+    state: &WebState,
+    headers: &HeaderMap,
+    session: Option<uuid::Uuid>,
+    submitted: &str,
+) -> bool {
+    cookie(headers, CSRF_COOKIE).is_some_and(|nonce| {
+        app::tokens::csrf_matches(state.app.secrets(), &nonce, session, submitted)
+    })
 }
 
 #[derive(Template)]
@@ -329,6 +345,7 @@ pub struct PageCtx {
     pub profile: app::accounts::Profile,
     pub layout: Layout,
     csrf_minted: bool,
+    csrf_nonce: String,
     refreshed: Option<app::auth::TokenPair>,
     flash_seen: bool,
     refresh_max_age: u64,
@@ -347,9 +364,10 @@ impl PageCtx {
         let profile = app::accounts::me(&state.app, &actor)
             .await
             .map_err(error_page)?;
-        let csrf = csrf_token(headers);
+        let csrf = csrf_token(state, headers);
         let mut layout = Layout::new(format!("{title} — TicketFlower"));
-        layout.csrf = csrf.0;
+        layout.csrf =
+            app::tokens::csrf_token(state.app.secrets(), &csrf.nonce, actor.session_id);
         layout.signed_in = Some(format!(
             "{} {}",
             profile.user.first_name, profile.user.last_name
@@ -364,30 +382,33 @@ impl PageCtx {
             actor,
             profile,
             layout,
-            csrf_minted: csrf.1,
+            csrf_minted: csrf.minted,
+            csrf_nonce: csrf.nonce,
             refreshed,
             flash_seen: flash.is_some(),
             refresh_max_age: state.app.settings().refresh_token_secs,
         })
     }
 
-    /// Opens a form post: the CSRF token must match before anything else happens.
+    /// Opens a form post: the CSRF token must belong to this browser and this session
+    /// before anything else happens.
     pub async fn post(
         state: &WebState,
         headers: &HeaderMap,
         submitted_csrf: &str,
         back: &str,
     ) -> Result<Self, Response> {
-        if !csrf_ok(headers, submitted_csrf) {
-            return Err(csrf_rejected(back));
+        let ctx = Self::open(state, headers, "").await?;
+        if !csrf_ok_for(state, headers, ctx.actor.session_id, submitted_csrf) {
+            return Err(ctx.finish(csrf_rejected(back)));
         }
-        Self::open(state, headers, "").await
+        Ok(ctx)
     }
 
     /// Adds what this request owes the browser to a response.
     fn finish(&self, mut response: Response) -> Response {
         if self.csrf_minted {
-            set_cookie(&mut response, CSRF_COOKIE, &self.layout.csrf, None);
+            set_cookie(&mut response, CSRF_COOKIE, &self.csrf_nonce, None);
         }
         if self.flash_seen {
             clear_cookie(&mut response, FLASH_COOKIE);

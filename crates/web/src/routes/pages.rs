@@ -77,6 +77,20 @@ struct NotFound {
     layout: Layout,
 }
 
+/// A page request refused before any handler saw it (see `edge`): what was wrong, and a
+/// way back.
+pub fn refused_input(status: StatusCode, message: &str) -> Response {
+    render(
+        status,
+        &crate::routes::page_ctx::Message {
+            layout: Layout::new("Request refused"),
+            heading: "This request could not be accepted".into(),
+            message: message.to_owned(),
+            back: "/".into(),
+        },
+    )
+}
+
 /// Pages that do not exist get a page, not JSON.
 pub async fn not_found() -> Response {
     render(

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::auth::{ACCESS_COOKIE, Client};
 use crate::routes::page_ctx::{
     CsrfForm, PageCtx, REFRESH_COOKIE, clear_cookie, cookie, csrf_ok, csrf_rejected, csrf_token,
-    nav_for, page, with_tokens,
+    nav_for, open_or_return, page, with_tokens,
 };
 use crate::routes::pages::Layout;
 use crate::state::WebState;
@@ -41,10 +41,10 @@ impl SignupPage {
     }
 }
 
-pub async fn signup_page(headers: HeaderMap) -> Response {
-    let csrf = csrf_token(&headers);
+pub async fn signup_page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let csrf = csrf_token(&state, &headers);
     let mut layout = Layout::new("Sign up — TicketFlower");
-    layout.csrf = csrf.0.clone();
+    layout.csrf = csrf.field.clone();
     page(
         StatusCode::OK,
         &SignupPage {
@@ -89,7 +89,7 @@ pub async fn signup_submit(
     Client(client): Client,
     Form(form): Form<SignupForm>,
 ) -> Response {
-    if !csrf_ok(&headers, &form.csrf_token) {
+    if !csrf_ok(&state, &headers, &form.csrf_token) {
         return csrf_rejected("/signup");
     }
     let errors = match app::accounts::signup(&state.app, form.input(), &client).await {
@@ -108,9 +108,9 @@ pub async fn signup_submit(
         }],
         Err(other) => return crate::problem::ApiError::from(other).into_response(),
     };
-    let csrf = csrf_token(&headers);
+    let csrf = csrf_token(&state, &headers);
     let mut layout = Layout::new("Sign up — TicketFlower");
-    layout.csrf = csrf.0.clone();
+    layout.csrf = csrf.field.clone();
     page(
         StatusCode::UNPROCESSABLE_ENTITY,
         &SignupPage {
@@ -135,15 +135,16 @@ struct LoginPage {
 }
 
 fn login_page_with(
+    state: &WebState,
     headers: &HeaderMap,
     status: StatusCode,
     email: String,
     error: Option<String>,
     notice: Option<String>,
 ) -> Response {
-    let csrf = csrf_token(headers);
+    let csrf = csrf_token(state, headers);
     let mut layout = Layout::new("Log in — TicketFlower");
-    layout.csrf = csrf.0.clone();
+    layout.csrf = csrf.field.clone();
     page(
         status,
         &LoginPage {
@@ -156,8 +157,8 @@ fn login_page_with(
     )
 }
 
-pub async fn login_page(headers: HeaderMap) -> Response {
-    login_page_with(&headers, StatusCode::OK, String::new(), None, None)
+pub async fn login_page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    login_page_with(&state, &headers, StatusCode::OK, String::new(), None, None)
 }
 
 #[derive(Deserialize)]
@@ -174,7 +175,7 @@ pub async fn login_submit(
     Client(client): Client,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    if !csrf_ok(&headers, &form.csrf_token) {
+    if !csrf_ok(&state, &headers, &form.csrf_token) {
         return csrf_rejected("/login");
     }
     match app::auth::login(
@@ -218,7 +219,7 @@ pub async fn login_submit(
                 ),
                 _ => return crate::problem::ApiError::from(error).into_response(),
             };
-            login_page_with(&headers, status, form.email, Some(message), None)
+            login_page_with(&state, &headers, status, form.email, Some(message), None)
         }
     }
 }
@@ -228,15 +229,15 @@ pub async fn logout_submit(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if !csrf_ok(&headers, &form.csrf_token) {
-        return csrf_rejected("/dashboard");
-    }
+    // The form is on a signed-in page, so its token is bound to the session.
+    open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/dashboard").await);
     if let Some(refresh) = cookie(&headers, REFRESH_COOKIE)
         && let Err(error) = app::auth::logout_refresh_token(&state.app, &refresh).await
     {
         tracing::warn!(%error, "logout could not revoke the session");
     }
     let mut response = login_page_with(
+        &state,
         &headers,
         StatusCode::OK,
         String::new(),

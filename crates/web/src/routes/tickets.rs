@@ -14,7 +14,7 @@ use domain::workflow::WorkflowErrorStatus;
 use domain::{UserId, ValidationErrors};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use app::tickets::{TicketQuery, Upload};
@@ -27,7 +27,10 @@ use crate::state::WebState;
 
 /// The ticket types the caller may submit now.
 #[utoipa::path(get, path = "/api/v1/ticket-types/available", tag = "tickets",
-    responses((status = 200, description = "`{items}`", body = Object)), security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "`{items}`", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn available_types(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -36,11 +39,35 @@ pub async fn available_types(
     Ok(Json(json!({ "items": items })))
 }
 
-#[derive(Deserialize)]
+/// `POST /tickets` body as JSON.
+#[derive(Deserialize, ToSchema)]
 struct SubmitBody {
     ticket_type_id: Uuid,
+    /// The submission form's fields; `{}` when absent.
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     data: Value,
+}
+
+/// `POST /tickets` body as `multipart/form-data` (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct SubmitForm {
+    ticket_type_id: Uuid,
+    /// The submission form's fields as JSON text.
+    data: Option<String>,
+    /// Files to attach.
+    #[schema(value_type = Option<Vec<String>>, format = Binary)]
+    attachments: Option<Vec<Vec<u8>>>,
+}
+
+/// `POST /tickets/{id}/attachments` body (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct AttachmentsForm {
+    /// The files.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    attachments: Vec<Vec<u8>>,
 }
 
 fn empty_object() -> Value {
@@ -92,10 +119,16 @@ async fn read_submission(request: Request<Body>) -> ApiResult<(Uuid, Value, Vec<
 }
 
 /// Submits a ticket. A repeated `Idempotency-Key` answers 200 with the first ticket.
-#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets",
-    request_body(content = Object, description = "`{ticket_type_id, data}` as JSON, or multipart with `ticket_type_id`, `data` (JSON) and `attachments` files"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes a retried submission safe")),
-    responses((status = 201, description = "the ticket", body = Object), (status = 200, description = "the ticket an earlier request with this key created", body = Object), (status = 422, body = Problem)),
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried submission safe")),
+    request_body(description = "`{ticket_type_id, data}` as JSON, or a form with `ticket_type_id`, `data` (JSON text) and `attachments` files", content(
+        (SubmitBody = "application/json"),
+        (SubmitForm = "multipart/form-data"),
+    )),
+    responses(
+        (status = 201, description = "The ticket", body = Object),
+        (status = 200, description = "The ticket an earlier request with this `Idempotency-Key` created", body = Object),
+        (status = 422, description = "Invalid fields, unknown ticket type, or an unreadable form", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn submit(
     State(state): State<WebState>,
@@ -120,6 +153,7 @@ pub async fn submit(
 
 /// Ticket list filters. `field.<name>=<value>` filters on a workflow field.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TicketsQuery {
     pub status: Option<String>,
     /// `true`: running; `false`: the archive.
@@ -154,7 +188,9 @@ pub struct Page<T> {
 
 /// Tickets: a requester's own, or all of the company for a ticket admin.
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketsQuery),
-    responses((status = 200, description = "`{items, next_cursor}`", body = Object), (status = 422, body = Problem)),
+    responses(
+        (status = 200, description = "`{items, next_cursor}`", body = Object),
+    ),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<WebState>,
@@ -206,8 +242,11 @@ pub fn ticket_query(query: TicketsQuery) -> Result<TicketQuery, ValidationErrors
 }
 
 /// A ticket with its tasks.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets",
-    responses((status = 200, body = Object), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", params(("id" = Uuid, Path, description = "The ticket")),
+    responses(
+        (status = 200, description = "The ticket with its tasks", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn get(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -218,16 +257,19 @@ pub async fn get(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CorrectionBody {
     /// Workflow fields to set; `null` removes one.
+    #[schema(value_type = Object)]
     data: Value,
 }
 
 /// A ticket admin corrects the workflow data (every change is in the timeline).
-#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "tickets",
-    request_body(content = Object, description = "`{data: {field: value}}`"),
-    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 404, body = Problem)),
+#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "tickets", params(("id" = Uuid, Path, description = "The ticket")),
+    request_body = CorrectionBody,
+    responses(
+        (status = 200, description = "The ticket", body = Object),
+    ),
     security(("bearer" = [])))]
 pub async fn correct(
     State(state): State<WebState>,
@@ -241,8 +283,10 @@ pub async fn correct(
 }
 
 /// Every event of the ticket in order.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/timeline", tag = "tickets",
-    responses((status = 200, description = "`{items}`", body = Object), (status = 404, body = Problem)),
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/timeline", tag = "tickets", params(("id" = Uuid, Path, description = "The ticket")),
+    responses(
+        (status = 200, description = "`{items}`", body = Object),
+    ),
     security(("bearer" = [])))]
 pub async fn timeline(
     State(state): State<WebState>,
@@ -253,7 +297,7 @@ pub async fn timeline(
     Ok(Json(json!({ "items": items })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CommentBody {
     body: String,
     #[serde(default)]
@@ -261,8 +305,11 @@ pub struct CommentBody {
 }
 
 /// The ticket's comments (internal notes only for the ticket team).
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/comments", tag = "tickets",
-    responses((status = 200, description = "`{items}`", body = Object)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/comments", tag = "tickets", params(("id" = Uuid, Path, description = "The ticket")),
+    responses(
+        (status = 200, description = "`{items}`", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn comments(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -280,9 +327,12 @@ fn comment_json(c: app::tickets::Comment) -> Value {
 }
 
 /// Adds a public comment or an internal note.
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/comments", tag = "tickets",
-    request_body(content = Object, description = "`{body, internal}`"),
-    responses((status = 201, body = Object), (status = 422, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/comments", tag = "tickets", params(("id" = Uuid, Path, description = "The ticket")),
+    request_body = CommentBody,
+    responses(
+        (status = 201, description = "The comment", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn add_comment(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -300,8 +350,11 @@ fn attachment_json(a: app::tickets::AttachmentMeta) -> Value {
 }
 
 /// The ticket's attachments.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments", tag = "tickets",
-    responses((status = 200, description = "`{items}`", body = Object)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments", tag = "tickets", params(("id" = Uuid, Path, description = "The ticket")),
+    responses(
+        (status = 200, description = "`{items}`", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn attachments(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -314,9 +367,12 @@ pub async fn attachments(
 }
 
 /// Adds attachments (multipart, `attachments` file parts); stored encrypted.
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/attachments", tag = "tickets",
-    request_body(content = Object, content_type = "multipart/form-data"),
-    responses((status = 201, description = "`{items}`", body = Object), (status = 413, body = Problem), (status = 422, body = Problem)),
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/attachments", tag = "tickets", params(("id" = Uuid, Path, description = "The ticket")),
+    request_body(content = AttachmentsForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "`{items}`", body = Object),
+        (status = 422, description = "No file, an empty or disallowed file, or an unreadable form", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn add_attachments(
     State(state): State<WebState>,
@@ -337,8 +393,11 @@ pub async fn add_attachments(
 }
 
 /// Downloads an attachment: always as an attachment, with the sniffed type and `nosniff`.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments/{aid}", tag = "tickets",
-    responses((status = 200, description = "the file"), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments/{aid}", tag = "tickets", params(("id" = Uuid, Path, description = "The ticket"), ("aid" = Uuid, Path, description = "The attachment")),
+    responses(
+        (status = 200, description = "The file, with its stored `Content-Type`, as an attachment"),
+    ),
+    security(("bearer" = [])))]
 pub async fn download(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -386,8 +445,12 @@ pub fn attachment_response(meta: &app::tickets::AttachmentMeta, bytes: Vec<u8>) 
 }
 
 /// Cancels a running ticket (its requester or a ticket admin).
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/cancel", tag = "tickets",
-    responses((status = 200, body = Object), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/cancel", tag = "tickets", params(("id" = Uuid, Path, description = "The ticket")),
+    responses(
+        (status = 200, description = "The ticket", body = Object),
+        (status = 409, description = "The ticket has already ended", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn cancel(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -401,6 +464,7 @@ pub async fn cancel(
 // ---- Tasks
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TasksQuery {
     /// Tasks I hold.
     pub mine: Option<bool>,
@@ -414,7 +478,10 @@ pub struct TasksQuery {
 
 /// Tasks: `mine=true`, `queue=true`, or (ticket admins) all.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TasksQuery),
-    responses((status = 200, description = "`{items, next_cursor}`", body = Object)), security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "`{items, next_cursor}`", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn tasks(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -447,8 +514,11 @@ pub async fn tasks(
 }
 
 /// A task: its input, the form to fill (`output_schema`), and its state.
-#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks",
-    responses((status = 200, body = Object), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
+    responses(
+        (status = 200, description = "The task", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn task(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -458,8 +528,12 @@ pub async fn task(
 }
 
 /// Takes an open task from the queue; of two at once exactly one wins (409 for the other).
-#[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks",
-    responses((status = 200, body = Object), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
+    responses(
+        (status = 200, description = "The task", body = Object),
+        (status = 409, description = "Already held, finished, or an action task", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn claim(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -468,15 +542,19 @@ pub async fn claim(
     Ok(Json(json!(app::work::claim(&state.app, &actor, id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AssignBody {
     user_id: Uuid,
 }
 
 /// A ticket admin assigns a task to an eligible worker.
-#[utoipa::path(post, path = "/api/v1/tasks/{id}/assign", tag = "tasks",
-    request_body(content = Object, description = "`{user_id}`"),
-    responses((status = 200, body = Object), (status = 422, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/assign", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
+    request_body = AssignBody,
+    responses(
+        (status = 200, description = "The task", body = Object),
+        (status = 409, description = "Finished, or an action task", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn assign(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -489,8 +567,12 @@ pub async fn assign(
 }
 
 /// Gives a task back to the queue.
-#[utoipa::path(post, path = "/api/v1/tasks/{id}/release", tag = "tasks",
-    responses((status = 200, body = Object), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/release", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
+    responses(
+        (status = 200, description = "The task", body = Object),
+        (status = 409, description = "Not held, or finished", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn release(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -501,15 +583,20 @@ pub async fn release(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CompleteBody {
+    /// The form's output, checked against the task's `output_schema`.
     output: Value,
 }
 
 /// The holder completes a form task; the output is checked against its schema.
-#[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks",
-    request_body(content = Object, description = "`{output}`"),
-    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 422, body = Problem)),
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
+    request_body = CompleteBody,
+    responses(
+        (status = 200, description = "The task", body = Object),
+        (status = 409, description = "Already finished, or an action task", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The output does not match the task's schema; every violation is listed", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn complete(
     State(state): State<WebState>,
@@ -522,15 +609,18 @@ pub async fn complete(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AllowedUsersBody {
     user_ids: Vec<Uuid>,
 }
 
 /// Limits who may work this task instance (ticket admins; empty lifts the limit).
-#[utoipa::path(put, path = "/api/v1/tasks/{id}/allowed-users", tag = "tasks",
-    request_body(content = Object, description = "`{user_ids}`"),
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/tasks/{id}/allowed-users", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
+    request_body = AllowedUsersBody,
+    responses(
+        (status = 200, description = "The task", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn allowed_users(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -546,6 +636,7 @@ pub async fn allowed_users(
 // ---- Workflow errors
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ErrorsQuery {
     /// Comma-separated `NEW`, `REVIEWED`, `RESOLVED`; default: the open ones.
     pub status: Option<String>,
@@ -554,7 +645,10 @@ pub struct ErrorsQuery {
 
 /// Workflow errors of the company (ticket admins).
 #[utoipa::path(get, path = "/api/v1/workflow-errors", tag = "tasks", params(ErrorsQuery),
-    responses((status = 200, description = "`{items}`", body = Object)), security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "`{items}`", body = Object),
+    ),
+    security(("bearer" = [])))]
 pub async fn workflow_errors(
     State(state): State<WebState>,
     Authed(actor): Authed,
@@ -586,7 +680,12 @@ macro_rules! error_action {
     ($name:ident, $path:literal, $doc:literal, $call:expr) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, tag = "tasks",
-            responses((status = 200, body = Object), (status = 409, body = Problem)), security(("bearer" = [])))]
+            params(("id" = Uuid, Path, description = "The workflow error")),
+            responses(
+                (status = 200, description = "The workflow error", body = Object),
+                (status = 409, description = "The error is already resolved, or cannot be retried now", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = [])))]
         pub async fn $name(
             State(state): State<WebState>,
             Authed(actor): Authed,
@@ -620,6 +719,7 @@ error_action!(
 // ---- Actions
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     /// The single-use token from the callback URL.
     pub token: String,
@@ -627,9 +727,14 @@ pub struct CallbackQuery {
 
 /// Completes an async action task with its result (the body). No login: the single-use
 /// token in the callback URL is the credential.
-#[utoipa::path(post, path = "/api/v1/actions/{task_id}/callback", tag = "tasks", params(CallbackQuery),
-    request_body(content = Object, description = "the action's result"),
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/api/v1/actions/{task_id}/callback", tag = "tasks",
+    params(("task_id" = Uuid, Path, description = "The action task"), CallbackQuery),
+    request_body(content = Object, description = "The action's result"),
+    responses(
+        (status = 204, description = "Accepted; the engine takes the next step"),
+        (status = 404, description = "No such task, or a wrong token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The task is not waiting for a callback", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn action_callback(
     State(state): State<WebState>,
     AppPath(task_id): AppPath<Uuid>,
@@ -642,7 +747,9 @@ pub async fn action_callback(
 
 /// The company's action signing secret (`whsec_...`), for verifying action calls.
 #[utoipa::path(get, path = "/api/v1/company/action-secret", tag = "company",
-    responses((status = 200, description = "`{secret}`", body = Object), (status = 403, body = Problem)),
+    responses(
+        (status = 200, description = "`{secret}`", body = Object),
+    ),
     security(("bearer" = [])))]
 pub async fn action_secret(
     State(state): State<WebState>,

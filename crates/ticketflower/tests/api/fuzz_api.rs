@@ -1,0 +1,254 @@
+//! Property-based fuzzing of the REST API against its own OpenAPI document: schemathesis
+//! (from PyPI, installed by this test into a cached virtualenv) reads `/api/openapi.json`
+//! from the real server and sends generated requests, valid and invalid, to every
+//! operation for a bounded time. The test fails on any 5xx and on any answer the document
+//! does not describe (status, content type or body schema), with schemathesis's report,
+//! which shows each failing request as a `curl` command.
+//!
+//! It runs over SQLite, or over PostgreSQL when `TEST_DATABASE_URL` is set, like every test
+//! here. Knobs (environment):
+//! - `TF_FUZZ_SECONDS`: the time budget of the run (default 60);
+//! - `TF_FUZZ_SEED`: the seed (default a fixed one, so CI runs are repeatable);
+//! - `TF_SCHEMATHESIS_VENV`: where the virtualenv lives (default
+//!   `$HOME/.cache/ticketflower-schemathesis/venv-<version>`);
+//! - `TF_PYTHON`: the Python that creates it (default `python3`).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use testkit::{TestApp, json, spawn_app};
+
+use crate::common::{EXAMPLE_ROLES, PASSWORD, add_roles, create_user, login_ok, send, signup};
+
+/// The schemathesis release the test installs (bump deliberately: new releases add checks).
+const SCHEMATHESIS: &str = "4.32.5";
+
+const DOC_REVIEW: &str = include_str!("../../../../examples/bundles/document-review.yaml");
+
+/// Operations left out because a generated request would end the fuzzer's own session (its
+/// bearer token is an access token of the fuzzing user): `POST /auth/logout` with an empty
+/// body logs the presented access token out. Every other operation is fuzzed: password
+/// changes need the current password, which the fuzzer never has, and ids it could block,
+/// delete or revoke are random.
+const EXCLUDED_PATHS: &[&str] = &["/api/v1/auth/logout"];
+
+/// The checks: no 5xx, and every answer as the document describes it.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                      response_schema_conformance";
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn venv_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("TF_SCHEMATHESIS_VENV")
+        && !dir.trim().is_empty()
+    {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+    PathBuf::from(home)
+        .join(".cache/ticketflower-schemathesis")
+        .join(format!("venv-{SCHEMATHESIS}"))
+}
+
+/// Runs a set-up command, failing the test with its output if it does not succeed.
+fn run_setup(what: &str, command: &mut std::process::Command) {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}): {command:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The `st` executable of a virtualenv with schemathesis `SCHEMATHESIS`, created on first
+/// use. A lock file keeps two test processes from installing at once; a marker file,
+/// written last, tells a finished install from an interrupted one.
+fn schemathesis() -> PathBuf {
+    let venv = venv_dir();
+    let st = venv.join("bin/st");
+    let marker = venv.join(format!(".ticketflower-installed-{SCHEMATHESIS}"));
+    let parent = venv.parent().unwrap_or(Path::new("/tmp")).to_path_buf();
+    std::fs::create_dir_all(&parent)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
+    let lock = std::fs::File::create(parent.join(".install.lock"))
+        .unwrap_or_else(|e| panic!("cannot create the install lock in {}: {e}", parent.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", parent.display()));
+    if marker.exists() && st.exists() {
+        return st;
+    }
+    let python = env_or("TF_PYTHON", "python3");
+    let found = std::process::Command::new(&python)
+        .args(["-c", "import venv, ensurepip"])
+        .stdin(Stdio::null())
+        .output();
+    match found {
+        Ok(output) if output.status.success() => {}
+        other => panic!(
+            "The API fuzzer needs Python 3 with the venv and ensurepip modules to install \
+             schemathesis {SCHEMATHESIS} from PyPI, and `{python}` cannot provide them \
+             ({other:?}). Install them (Debian: `apt-get install python3 python3-venv`; \
+             .ci/run does) or point TF_PYTHON at a Python 3 that has them."
+        ),
+    }
+    if venv.exists() {
+        std::fs::remove_dir_all(&venv)
+            .unwrap_or_else(|e| panic!("cannot remove the unfinished {}: {e}", venv.display()));
+    }
+    eprintln!(
+        "installing schemathesis {SCHEMATHESIS} into {} (once)",
+        venv.display()
+    );
+    run_setup(
+        "creating the schemathesis virtualenv",
+        std::process::Command::new(&python).arg("-m").arg("venv").arg(&venv),
+    );
+    run_setup(
+        "installing schemathesis from PyPI",
+        std::process::Command::new(venv.join("bin/python"))
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("schemathesis=={SCHEMATHESIS}")),
+    );
+    assert!(st.exists(), "schemathesis installed no {}", st.display());
+    std::fs::write(&marker, SCHEMATHESIS)
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
+    st
+}
+
+/// A company with the example document-review workflow published and one ticket, and a
+/// user holding every company-level role, whose access token the fuzzer uses (the signing
+/// admin stays the company's other active admin).
+async fn fuzzing_token(app: &TestApp) -> String {
+    let admin = signup(app, "Fuzz Ltd", "ada@fuzz.example").await.access;
+    add_roles(app, &admin, &EXAMPLE_ROLES).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/design/bundles"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/yaml")
+        .body(DOC_REVIEW)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let created = json(response).await;
+    let workflow = created["workflow_id"].as_str().unwrap().to_owned();
+    let publish = format!("/api/v1/design/workflows/{workflow}/publish");
+    let response = send(app, Method::POST, &publish, &admin, None).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let roles = [
+        "admin",
+        "ticket_admin",
+        "workflow_creator",
+        "task_worker",
+        "user",
+    ];
+    create_user(app, &admin, "fuzz@fuzz.example", &roles).await;
+    let token = login_ok(app, "fuzz@fuzz.example", PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ticket = json!({
+        "ticket_type_id": created["ticket_type_ids"]["review_request"],
+        "data": { "document_url": "https://docs.example.com/plan", "summary": "Fuzzing" },
+    });
+    let response = send(app, Method::POST, "/api/v1/tickets", &token, Some(ticket)).await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_answers_as_its_openapi_document_says_under_fuzzing() {
+    let st = tokio::task::spawn_blocking(schemathesis)
+        .await
+        .unwrap_or_else(|e| panic!("installing schemathesis panicked: {e}"));
+    let app = spawn_app().await;
+    let token = fuzzing_token(&app).await;
+    let seconds: u64 = env_or("TF_FUZZ_SECONDS", "60")
+        .parse()
+        .expect("TF_FUZZ_SECONDS is a number of seconds");
+    let seed = env_or("TF_FUZZ_SEED", "20261130");
+    let workdir = tempfile_dir();
+    let mut command = tokio::process::Command::new(&st);
+    command
+        .arg("run")
+        .arg(app.url("/api/openapi.json"))
+        .args(["--checks", CHECKS])
+        .args(["--phases", "coverage,fuzzing"])
+        .args(["--max-time", &seconds.to_string()])
+        .args(["--seed", &seed])
+        .args(["--workers", "2"])
+        .args(["--request-timeout", "30"])
+        .args(["--generation-database", "none"])
+        .args(["--generation-with-security-parameters", "false"])
+        .args(["--suppress-health-check", "all"])
+        .args(["--output-truncate", "false"])
+        .arg("--no-color")
+        .arg("-H")
+        .arg(format!("Authorization: Bearer {token}"));
+    for path in EXCLUDED_PATHS {
+        command.args(["--exclude-path", path]);
+    }
+    command
+        .current_dir(&workdir)
+        .env("NO_COLOR", "1")
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let started = Instant::now();
+    let child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", st.display()));
+    // The coverage phase runs before the budget applies; past this, something hangs.
+    let limit = Duration::from_secs(seconds + 240);
+    let output = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("schemathesis did not finish within {limit:?}"))
+        .unwrap_or_else(|e| panic!("schemathesis failed to run: {e}"));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&workdir);
+    let ran = format!(
+        "schemathesis {SCHEMATHESIS} ran {:.0} s (seed {seed}) against {} over {}",
+        started.elapsed().as_secs_f64(),
+        app.base_url,
+        app.db.url
+    );
+    assert!(
+        output.status.success(),
+        "{ran} and found answers that break the API's contract ({}); each failure shows \
+         its request as a curl command:\n{report}",
+        output.status,
+    );
+    eprintln!("{ran}:\n{report}");
+    app.stop().await;
+}
+
+/// A fresh working directory for schemathesis (it may write caches or reports there).
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ticketflower-fuzz-{}-{}",
+        std::process::id(),
+        uuid::Uuid::now_v7()
+    ));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}

@@ -1,0 +1,240 @@
+//! The OpenAPI document (`ticketflower_web::openapi()`, served at `/api/openapi.json`) against the rules a
+//! client or a fuzzer relies on: path templates and path parameters agree, query filters
+//! are query parameters, and every operation documents the errors it answers, as problem
+//! documents. `tests/api/fuzz_api.rs` (in the `ticketflower` crate) checks the document
+//! against the running server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "patch", "options", "head", "trace",
+];
+
+fn document() -> Value {
+    serde_json::to_value(ticketflower_web::openapi()).expect("the document serializes")
+}
+
+/// Every operation as (`METHOD path`, path, the path item, the operation).
+fn operations(doc: &Value) -> Vec<(String, String, Value, Value)> {
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut out = Vec::new();
+    for (path, item) in paths {
+        for method in METHODS {
+            if let Some(operation) = item.get(method) {
+                out.push((
+                    format!("{} {path}", method.to_uppercase()),
+                    path.clone(),
+                    item.clone(),
+                    operation.clone(),
+                ));
+            }
+        }
+    }
+    assert!(!out.is_empty(), "the document has no operations");
+    out
+}
+
+/// The `{name}`s of a path template.
+fn template_variables(path: &str) -> BTreeSet<String> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+/// The parameters of an operation, with those of its path item.
+fn parameters(item: &Value, operation: &Value) -> Vec<Value> {
+    [&item["parameters"], &operation["parameters"]]
+        .into_iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .cloned()
+        .collect()
+}
+
+fn statuses(operation: &Value) -> BTreeSet<u16> {
+    operation["responses"]
+        .as_object()
+        .expect("responses")
+        .keys()
+        .filter_map(|k| k.parse().ok())
+        .collect()
+}
+
+fn is_secured(operation: &Value) -> bool {
+    operation["security"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty())
+}
+
+/// Fails with every offence at once, so one run shows the whole list.
+fn assert_none(what: &str, offences: Vec<String>) {
+    assert!(
+        offences.is_empty(),
+        "{what} ({}):\n  {}",
+        offences.len(),
+        offences.join("\n  ")
+    );
+}
+
+#[test]
+fn every_path_template_variable_is_a_required_path_parameter() {
+    let doc = document();
+    let mut offences = Vec::new();
+    for (name, path, item, operation) in operations(&doc) {
+        let declared: Vec<Value> = parameters(&item, &operation)
+            .into_iter()
+            .filter(|p| p["in"] == "path")
+            .collect();
+        for variable in template_variables(&path) {
+            match declared.iter().find(|p| p["name"] == variable.as_str()) {
+                None => offences.push(format!("{name}: `{{{variable}}}` is not declared")),
+                Some(p) if p["required"] != true => {
+                    offences.push(format!("{name}: `{variable}` is not required"));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    assert_none("undeclared path parameters", offences);
+}
+
+#[test]
+fn only_template_variables_are_path_parameters() {
+    let doc = document();
+    let mut offences = Vec::new();
+    for (name, path, item, operation) in operations(&doc) {
+        let variables = template_variables(&path);
+        for parameter in parameters(&item, &operation) {
+            let pname = parameter["name"].as_str().unwrap_or_default();
+            if parameter["in"] == "path" && !variables.contains(pname) {
+                offences.push(format!("{name}: `{pname}` is `in: path` but not in the path"));
+            }
+        }
+    }
+    assert_none("parameters wrongly in the path", offences);
+}
+
+#[test]
+fn ids_in_paths_are_uuids() {
+    let doc = document();
+    let mut offences = Vec::new();
+    for (name, _, item, operation) in operations(&doc) {
+        for parameter in parameters(&item, &operation) {
+            if parameter["in"] == "path"
+                && (parameter["schema"]["type"] != "string"
+                    || parameter["schema"]["format"] != "uuid")
+            {
+                offences.push(format!("{name}: `{}` is no uuid", parameter["name"]));
+            }
+        }
+    }
+    assert_none("path parameters that are not uuids", offences);
+}
+
+#[test]
+fn every_operation_documents_a_client_error() {
+    let doc = document();
+    let offences = operations(&doc)
+        .into_iter()
+        .filter(|(_, _, _, operation)| !statuses(operation).iter().any(|s| (400..500).contains(s)))
+        .map(|(name, ..)| name)
+        .collect();
+    assert_none("operations without a documented 4xx", offences);
+}
+
+#[test]
+fn error_answers_are_problem_documents() {
+    let doc = document();
+    let mut offences = Vec::new();
+    for (name, _, _, operation) in operations(&doc) {
+        for (status, response) in operation["responses"].as_object().expect("responses") {
+            let code: u16 = status.parse().unwrap_or(0);
+            // The readiness probe answers 503 with its own report, by design.
+            if code < 400 || name == "GET /readyz" {
+                continue;
+            }
+            let content = response["content"].as_object();
+            let types: Vec<&String> = content.map(|c| c.keys().collect()).unwrap_or_default();
+            let schema = &response["content"]["application/problem+json"]["schema"]["$ref"];
+            if types.len() != 1 || schema != "#/components/schemas/Problem" {
+                offences.push(format!("{name} {status}: {types:?}, schema {schema}"));
+            }
+        }
+    }
+    assert_none("error answers that are not problem documents", offences);
+}
+
+#[test]
+fn the_common_errors_are_documented() {
+    let doc = document();
+    let mut offences = Vec::new();
+    for (name, path, item, operation) in operations(&doc) {
+        let have = statuses(&operation);
+        let mut want = vec![413];
+        if is_secured(&operation) {
+            want.push(401);
+        }
+        let parameters = parameters(&item, &operation);
+        if parameters.iter().any(|p| p["in"] == "path") {
+            want.push(404);
+        }
+        if parameters.iter().any(|p| p["in"] == "query") {
+            want.push(422);
+        }
+        if let Some(content) = operation["requestBody"]["content"].as_object() {
+            want.push(422);
+            if content.contains_key("application/json") {
+                want.push(400);
+                if path != "/api/v1/auth/logout" {
+                    want.push(415);
+                }
+            }
+        }
+        let missing: Vec<u16> = want.into_iter().filter(|s| !have.contains(s)).collect();
+        if !missing.is_empty() {
+            offences.push(format!("{name}: {missing:?}"));
+        }
+    }
+    assert_none("operations missing common errors", offences);
+}
+
+#[test]
+fn throttled_operations_document_429() {
+    let doc = document();
+    let throttled = [
+        "POST /api/v1/signup",
+        "POST /api/v1/auth/login",
+        "POST /api/v1/auth/password-reset",
+        "POST /api/v1/auth/password-reset/confirm",
+        "POST /api/v1/register",
+    ];
+    let ops = operations(&doc);
+    let offences = throttled
+        .iter()
+        .filter(|wanted| {
+            !ops.iter()
+                .any(|(name, _, _, op)| name == *wanted && statuses(op).contains(&429))
+        })
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert_none("throttled operations without 429", offences);
+}
+
+#[test]
+fn operation_ids_are_unique() {
+    let doc = document();
+    let mut seen = BTreeSet::new();
+    let offences = operations(&doc)
+        .into_iter()
+        .filter_map(|(name, _, _, op)| {
+            let id = op["operationId"].as_str()?.to_owned();
+            (!seen.insert(id.clone())).then(|| format!("{name}: {id}"))
+        })
+        .collect();
+    assert_none("repeated operation ids", offences);
+}
