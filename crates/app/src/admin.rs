@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::auth::{Actor, first_role_out_of_reach};
-use domain::company::{Company, CompanyRole};
+use domain::company::{Company, CompanyRole, DataLimits};
 use domain::user::{User, UserStatus};
 use domain::validation::required_text;
 use domain::{CompanyId, Email, SystemRole, UserId, ValidationErrors};
@@ -479,6 +479,46 @@ pub async fn rotate_invite_code(app: &App, actor: &Actor) -> Result<Company> {
         format!("company:{company}"),
         "company.invite_code_rotated",
         json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(store::companies::get(app.db(), company).await?)
+}
+
+/// Sets the company's own bounds of ticket data and task outputs (`None`: the server's
+/// default). They may not exceed what the server parses at all (`max_body_bytes`,
+/// `max_json_nodes`), nor be so small that no form fits.
+pub async fn set_data_limits(app: &App, actor: &Actor, limits: DataLimits) -> Result<Company> {
+    let company = require_admin(actor)?;
+    let settings = app.settings();
+    let mut errors = ValidationErrors::new();
+    let mut check = |field: &str, value: Option<u64>, min: u64, max: u64| {
+        if value.is_some_and(|v| v < min || v > max) {
+            errors.add(field, format!("must be between {min} and {max}"));
+        }
+    };
+    check(
+        "ticket_data_max_bytes",
+        limits.max_bytes,
+        1024,
+        settings.max_body_bytes as u64,
+    );
+    check(
+        "ticket_data_max_nodes",
+        limits.max_nodes,
+        10,
+        settings.max_json_nodes as u64,
+    );
+    errors.into_result()?;
+    let mut tx = app.db().begin().await?;
+    store::companies::set_data_limits(&mut tx, company, limits).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        format!("company:{company}"),
+        "company.data_limits_set",
+        json!({ "max_bytes": limits.max_bytes, "max_nodes": limits.max_nodes }),
     )
     .await?;
     tx.commit().await?;

@@ -467,8 +467,12 @@ pub async fn bundle(app: &App, actor: &Actor, id: Uuid, version: Option<i32>) ->
 // ---- Changing
 
 /// The workflow row a change belongs to, refusing archived workflows.
-async fn editable_workflow(tx: &mut Tx, company: CompanyId, id: Uuid) -> Result<DesignObject> {
-    let workflow = store::design::get(&mut *tx, company, Kind::Workflow.as_str(), id).await?;
+async fn editable_workflow(
+    db: impl store::Exec,
+    company: CompanyId,
+    id: Uuid,
+) -> Result<DesignObject> {
+    let workflow = store::design::get(db, company, Kind::Workflow.as_str(), id).await?;
     if workflow.status == WorkflowStatus::Archived.as_str() {
         return Err(AppError::Conflict {
             field: None,
@@ -1076,8 +1080,27 @@ pub async fn role_names(app: &App, actor: &Actor) -> Result<Vec<String>> {
 }
 
 /// Validates a bundle without writing anything.
-pub async fn check_bundle(app: &App, actor: &Actor, bundle: &Bundle) -> Result<()> {
+/// Validates a bundle as an import would, without importing it; with `into`, also that
+/// the workflow to update exists in the company and may still change.
+pub async fn check_bundle(
+    app: &App,
+    actor: &Actor,
+    bundle: &Bundle,
+    into: Option<Uuid>,
+) -> Result<()> {
     let company = designer(actor)?;
+    if let Some(id) = into {
+        editable_workflow(app.db(), company, id)
+            .await
+            .map_err(|error| match error {
+                AppError::NotFound => ValidationErrors::single(
+                    "workflow_id",
+                    "is not a workflow of your company",
+                )
+                .into(),
+                other => other,
+            })?;
+    }
     Ok(bundle_problems(app, company, bundle).await?.into_result()?)
 }
 

@@ -18,6 +18,11 @@ pub const ACCESS_COOKIE: &str = "tf_access";
 /// An authenticated request.
 pub struct Authed(pub Actor);
 
+/// The request's token: the `Authorization: Bearer` header, or for a safe request (GET,
+/// HEAD) the pages' access cookie, so that links from the pages (graphs, bundle exports)
+/// work. A request that changes something must carry the header: a browser attaches the
+/// cookie to cross-site requests, never the header, so the API cannot be driven by another
+/// site (CSRF).
 fn bearer(parts: &Parts) -> Option<String> {
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         let value = value.to_str().ok()?;
@@ -25,6 +30,9 @@ fn bearer(parts: &Parts) -> Option<String> {
         return scheme
             .eq_ignore_ascii_case("bearer")
             .then(|| token.trim().to_owned());
+    }
+    if !parts.method.is_safe() {
+        return None;
     }
     parts
         .headers

@@ -260,7 +260,7 @@ fn api_router() -> OpenApiRouter<WebState> {
             admin::update_company_role,
             admin::delete_company_role
         ))
-        .routes(routes!(admin::company))
+        .routes(routes!(admin::company, admin::update_company))
         .routes(routes!(admin::rotate_invite_code))
         .routes(routes!(admin::create_api_token, admin::list_api_tokens))
         .routes(routes!(admin::revoke_api_token))
@@ -473,6 +473,12 @@ pub fn router(app: App) -> Router {
         max_json_nodes: app.settings().max_json_nodes,
         request_timeout: Duration::from_secs(app.settings().request_timeout_secs.max(1)),
         body_timeout: Duration::from_secs(app.settings().body_timeout_secs.max(1)),
+        public_origin: app
+            .settings()
+            .public_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .map(|u| u.origin().ascii_serialization()),
         metrics: metrics_handle(),
         app,
     };
@@ -507,6 +513,14 @@ pub fn router(app: App) -> Router {
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     middleware::finish_response,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    middleware::host_cookies,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    middleware::refuse_cross_site,
                 ))
                 .layer(CatchPanicLayer::custom(middleware::panic_response))
                 .layer(axum::middleware::from_fn_with_state(

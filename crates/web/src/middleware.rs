@@ -84,6 +84,96 @@ pub async fn deadline(State(state): State<WebState>, req: Request, next: Next) -
     }
 }
 
+/// Refuses a request that changes something when the browser says it comes from another
+/// site (`Origin` of another host, `Origin: null`, or `Sec-Fetch-Site: cross-site`).
+/// Clients that are not browsers send neither header and pass; the API also wants its
+/// bearer header on such requests (see `auth`), and page forms carry a CSRF token.
+pub async fn refuse_cross_site(State(state): State<WebState>, req: Request, next: Next) -> Response {
+    if req.method().is_safe() || !is_cross_site(&req, state.public_origin.as_deref()) {
+        return next.run(req).await;
+    }
+    let message = "comes from another site: this server accepts changes only from its own pages or from clients with a token";
+    if req.uri().path().starts_with("/api/") {
+        Problem::new(StatusCode::FORBIDDEN, "cross-site", "Cross-site request refused")
+            .detail(format!("The request {message}."))
+            .into_response()
+    } else {
+        crate::routes::pages::refused_input(StatusCode::FORBIDDEN, &format!("The form {message}."))
+    }
+}
+
+fn is_cross_site(req: &Request, public_origin: Option<&str>) -> bool {
+    let headers = req.headers();
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let Ok(origin) = origin.to_str() else {
+            return true;
+        };
+        if public_origin.is_some_and(|public| public.eq_ignore_ascii_case(origin)) {
+            return false;
+        }
+        let authority = origin
+            .split_once("://")
+            .map(|(_, rest)| rest.trim_end_matches('/'));
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        return match (authority, host) {
+            (Some(authority), Some(host)) => !authority.eq_ignore_ascii_case(host),
+            _ => true,
+        };
+    }
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+}
+
+/// Served over HTTPS, the pages' cookies are `__Host-` cookies: the browser keeps them only
+/// when set by this very host over HTTPS with `Path=/` and no `Domain`, so a neighbouring
+/// subdomain or a plain-HTTP response cannot plant one (the CSRF cookie included). The
+/// handlers keep using the plain names: requests have the prefix taken off (and plain-named
+/// cookies, which anyone could have set, dropped), responses have it added.
+pub async fn host_cookies(State(state): State<WebState>, mut req: Request, next: Next) -> Response {
+    if !state.https {
+        return next.run(req).await;
+    }
+    let pairs: Vec<String> = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|pair| !pair.starts_with(COOKIE_PREFIX_OURS))
+        .map(|pair| pair.strip_prefix(HOST_PREFIX).unwrap_or(pair).to_owned())
+        .collect();
+    req.headers_mut().remove(header::COOKIE);
+    if let Ok(value) = HeaderValue::from_str(&pairs.join("; "))
+        && !pairs.is_empty()
+    {
+        req.headers_mut().insert(header::COOKIE, value);
+    }
+    let mut response = next.run(req).await;
+    let set: Vec<HeaderValue> = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .cloned()
+        .collect();
+    response.headers_mut().remove(header::SET_COOKIE);
+    for value in set {
+        let renamed = value
+            .to_str()
+            .ok()
+            .filter(|v| v.starts_with(COOKIE_PREFIX_OURS))
+            .and_then(|v| HeaderValue::from_str(&format!("{HOST_PREFIX}{v}")).ok())
+            .unwrap_or(value);
+        response.headers_mut().append(header::SET_COOKIE, renamed);
+    }
+    response
+}
+
+const HOST_PREFIX: &str = "__Host-";
+/// Every cookie of ours is named `tf_…`.
+const COOKIE_PREFIX_OURS: &str = "tf_";
+
 /// Records request count and latency labelled by the matched route (never the raw path,
 /// which would explode the label set with ids).
 pub async fn record_metrics(req: Request, next: Next) -> Response {

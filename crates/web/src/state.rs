@@ -20,4 +20,7 @@ pub struct WebState {
     pub request_timeout: std::time::Duration,
     /// Time a request body may send nothing before it fails.
     pub body_timeout: std::time::Duration,
+    /// The origin (`https://desk.example`) of the public URL, if one is configured: a
+    /// change requested from it is not cross-site even behind a proxy that rewrites `Host`.
+    pub public_origin: Option<String>,
 }

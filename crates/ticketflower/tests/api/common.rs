@@ -113,3 +113,24 @@ pub async fn add_roles(app: &TestApp, admin: &str, names: &[&str]) {
         assert_eq!(response.status(), 201, "creating company role {name}");
     }
 }
+
+/// The CSRF token of the first form on a page (bound to the browser's cookie and session).
+pub fn form_token(html: &str) -> String {
+    html.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no form with a CSRF token on the page: {html}"))
+        .to_owned()
+}
+
+/// The mail sent to `address`, waiting up to 10 s for the jobs that write it.
+pub async fn wait_for_mail(app: &TestApp, address: &str) -> Vec<store::mail::Mail> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mail = store::mail::to_address(app.app.db(), address).await.unwrap();
+        if !mail.is_empty() || std::time::Instant::now() > deadline {
+            return mail;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}

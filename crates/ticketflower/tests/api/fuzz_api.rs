@@ -18,8 +18,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use serde_json::json;
-use testkit::{TestApp, json, spawn_app};
+use serde_json::{Value, json};
+use testkit::{TestApp, spawn_app};
 
 use crate::common::{EXAMPLE_ROLES, PASSWORD, add_roles, create_user, login_ok, send, signup};
 
@@ -128,46 +128,202 @@ fn schemathesis() -> PathBuf {
     st
 }
 
-/// A company with the example document-review workflow published and one ticket, and a
-/// user holding every company-level role, whose access token the fuzzer uses (the signing
-/// admin stays the company's other active admin).
-async fn fuzzing_token(app: &TestApp) -> String {
-    let admin = signup(app, "Fuzz Ltd", "ada@fuzz.example").await.access;
-    add_roles(app, &admin, &EXAMPLE_ROLES).await;
+/// What the fuzzer works on: the access token of a user holding every company-level role,
+/// and the ids of real objects, which `fuzz_config` offers the fuzzer beside random ones so
+/// that requests get past "not found" into each operation's logic.
+struct Fixture {
+    token: String,
+    /// Dictionary name -> ids.
+    ids: Vec<(&'static str, Vec<String>)>,
+}
+
+fn id_of(value: &Value) -> String {
+    value["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {value}"))
+        .to_owned()
+}
+
+fn ids_in(map: &Value) -> Vec<String> {
+    map.as_object()
+        .unwrap_or_else(|| panic!("not a map of ids: {map}"))
+        .values()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn ok_json(response: reqwest::Response, status: u16) -> Value {
+    let got = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    assert_eq!(got, status, "{body}");
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+/// Imports the document-review bundle as a new DRAFT workflow; returns the import answer.
+async fn import_review(app: &TestApp, token: &str) -> Value {
     let response = app
         .client
         .post(app.url("/api/v1/design/bundles"))
-        .bearer_auth(&admin)
+        .bearer_auth(token)
         .header("content-type", "application/yaml")
         .body(DOC_REVIEW)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    let created = json(response).await;
-    let workflow = created["workflow_id"].as_str().unwrap().to_owned();
+    ok_json(response, 201).await
+}
+
+/// A company with the document-review workflow published (and a DRAFT copy), a ticket with
+/// its tasks, a comment and an attachment, users in each status, an API token; and the
+/// fuzzing user, who holds every company-level role (the signing admin stays the company's
+/// other active admin).
+async fn fixture(app: &TestApp) -> Fixture {
+    let admin = signup(app, "Fuzz Ltd", "ada@fuzz.example").await;
+    let token_of_admin = admin.access.clone();
+    add_roles(app, &token_of_admin, &EXAMPLE_ROLES).await;
+    let active = import_review(app, &token_of_admin).await;
+    let workflow = active["workflow_id"].as_str().unwrap().to_owned();
     let publish = format!("/api/v1/design/workflows/{workflow}/publish");
-    let response = send(app, Method::POST, &publish, &admin, None).await;
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    let roles = [
-        "admin",
-        "ticket_admin",
-        "workflow_creator",
-        "task_worker",
-        "user",
-    ];
-    create_user(app, &admin, "fuzz@fuzz.example", &roles).await;
+    ok_json(send(app, Method::POST, &publish, &token_of_admin, None).await, 200).await;
+    let draft = import_review(app, &token_of_admin).await;
+
+    let system_roles = ["admin", "ticket_admin", "workflow_creator", "task_worker", "user"];
+    let fuzzer = create_user(app, &token_of_admin, "fuzz@fuzz.example", &system_roles).await;
+    let roles = json!({ "system_roles": system_roles, "company_roles": EXAMPLE_ROLES });
+    let path = format!("/api/v1/users/{fuzzer}/roles");
+    ok_json(send(app, Method::PUT, &path, &token_of_admin, Some(roles)).await, 200).await;
     let token = login_ok(app, "fuzz@fuzz.example", PASSWORD).await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
+    let worker = create_user(app, &token_of_admin, "uma@fuzz.example", &["user", "task_worker"]).await;
+    let company = ok_json(app.get_authed("/api/v1/company", &token).await, 200).await;
+    let registered = app
+        .post_json(
+            "/api/v1/register",
+            &json!({
+                "company_invite_code": company["invite_code"],
+                "email": "pat@fuzz.example",
+                "password": PASSWORD,
+                "first_name": "Pat",
+                "last_name": "Pending",
+            }),
+        )
+        .await;
+    let pending = id_of(&ok_json(registered, 202).await["user"]);
+
+    let api_token = json!({ "name": "fuzzing", "roles": ["user"] });
+    let api_token = send(app, Method::POST, "/api/v1/api-tokens", &token, Some(api_token)).await;
+    let api_token = id_of(&ok_json(api_token, 201).await);
+    let company_roles = ok_json(app.get_authed("/api/v1/company-roles", &token).await, 200).await;
+    let company_roles = company_roles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
+
     let ticket = json!({
-        "ticket_type_id": created["ticket_type_ids"]["review_request"],
+        "ticket_type_id": active["ticket_type_ids"]["review_request"],
         "data": { "document_url": "https://docs.example.com/plan", "summary": "Fuzzing" },
     });
-    let response = send(app, Method::POST, "/api/v1/tickets", &token, Some(ticket)).await;
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    token
+    let ticket = send(app, Method::POST, "/api/v1/tickets", &token, Some(ticket)).await;
+    let ticket = id_of(&ok_json(ticket, 201).await);
+    let comment = json!({ "body": "A first comment" });
+    let path = format!("/api/v1/tickets/{ticket}/comments");
+    ok_json(send(app, Method::POST, &path, &token, Some(comment)).await, 201).await;
+    let file = reqwest::multipart::Part::bytes(b"plain text, attached".to_vec())
+        .file_name("notes.txt")
+        .mime_str("text/plain")
+        .unwrap();
+    let form = reqwest::multipart::Form::new().part("attachments", file);
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/tickets/{ticket}/attachments")))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let attachments = ok_json(response, 201).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
+    let tasks = ok_json(app.get_authed("/api/v1/tasks", &token).await, 200).await;
+    let tasks: Vec<String> = tasks["items"].as_array().unwrap().iter().map(id_of).collect();
+    assert!(!tasks.is_empty(), "the ticket has no task to fuzz");
+
+    let users = vec![admin.user_id, fuzzer, worker, pending];
+    let workflows = vec![workflow, draft["workflow_id"].as_str().unwrap().to_owned()];
+    let [design_tasks, transitions, ticket_types] =
+        ["task_ids", "transition_ids", "ticket_type_ids"]
+            .map(|key| [ids_in(&active[key]), ids_in(&draft[key])].concat());
+    Fixture {
+        token,
+        ids: vec![
+            ("users", users),
+            ("company_roles", company_roles),
+            ("api_tokens", vec![api_token]),
+            ("workflows", workflows),
+            ("design_tasks", design_tasks),
+            ("transitions", transitions),
+            ("ticket_types", ticket_types),
+            ("tickets", vec![ticket]),
+            ("attachments", attachments),
+            ("tasks", tasks),
+        ],
+    }
+}
+
+/// Which parameters draw from which dictionary of real ids: (operations' path regex,
+/// parameter, dictionary). Each draws a real id 3 times in 4, a generated value otherwise.
+const BINDINGS: &[(&str, &str, &str)] = &[
+    (r"^/api/v1/users(/|$)", "path.id", "users"),
+    (r"^/api/v1/users$", "query.cursor", "users"),
+    (r"^/api/v1/company-roles/", "path.id", "company_roles"),
+    (r"^/api/v1/api-tokens/", "path.id", "api_tokens"),
+    (r"^/api/v1/design/workflows/", "path.id", "workflows"),
+    (r"^/api/v1/design/tasks", "path.id", "design_tasks"),
+    (r"^/api/v1/design/transitions", "path.id", "transitions"),
+    (r"^/api/v1/design/ticket-types", "path.id", "ticket_types"),
+    (r"^/api/v1/design/(tasks|transitions|ticket-types)$", "body.workflow_id", "workflows"),
+    (r"^/api/v1/design/(tasks|transitions|ticket-types|workflows)$", "query.workflow", "workflows"),
+    (r"^/api/v1/design/bundles$", "query.workflow_id", "workflows"),
+    (r"^/api/v1/tickets$", "body.ticket_type_id", "ticket_types"),
+    (r"^/api/v1/tickets$", "query.assignee", "users"),
+    (r"^/api/v1/tickets/", "path.id", "tickets"),
+    (r"^/api/v1/tickets/", "path.aid", "attachments"),
+    (r"^/api/v1/tasks/", "path.id", "tasks"),
+    (r"^/api/v1/tasks/", "body.user_id", "users"),
+    (r"^/api/v1/tasks/", "body.user_ids[*]", "users"),
+    (r"^/api/v1/tasks$", "query.cursor", "tasks"),
+    (r"^/api/v1/workflow-errors$", "query.ticket", "tickets"),
+    (r"^/api/v1/actions/", "path.task_id", "tasks"),
+];
+
+/// A TOML string (basic string, escaped).
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap()
+}
+
+/// The schemathesis configuration: the fixture's ids as dictionaries, bound per operation.
+fn fuzz_config(fixture: &Fixture) -> String {
+    let mut config = String::new();
+    for (name, ids) in &fixture.ids {
+        let values: Vec<String> = ids.iter().map(|id| toml_string(id)).collect();
+        config += &format!("[dictionaries.{name}]\nvalues = [{}]\n\n", values.join(", "));
+    }
+    for (regex, parameter, dictionary) in BINDINGS {
+        config += &format!(
+            "[[operations]]\ninclude-path-regex = {}\nparameters = {{ {} = {{ dictionary = {}, probability = 0.75 }} }}\n\n",
+            toml_string(regex),
+            toml_string(parameter),
+            toml_string(dictionary)
+        );
+    }
+    config
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,14 +332,18 @@ async fn the_api_answers_as_its_openapi_document_says_under_fuzzing() {
         .await
         .unwrap_or_else(|e| panic!("installing schemathesis panicked: {e}"));
     let app = spawn_app().await;
-    let token = fuzzing_token(&app).await;
+    let fixture = fixture(&app).await;
     let seconds: u64 = env_or("TF_FUZZ_SECONDS", "60")
         .parse()
         .expect("TF_FUZZ_SECONDS is a number of seconds");
     let seed = env_or("TF_FUZZ_SEED", "20261130");
     let workdir = tempfile_dir();
+    let config = workdir.join("schemathesis.toml");
+    std::fs::write(&config, fuzz_config(&fixture)).unwrap();
     let mut command = tokio::process::Command::new(&st);
     command
+        .arg("--config-file")
+        .arg(&config)
         .arg("run")
         .arg(app.url("/api/openapi.json"))
         .args(["--checks", CHECKS])
@@ -198,7 +358,7 @@ async fn the_api_answers_as_its_openapi_document_says_under_fuzzing() {
         .args(["--output-truncate", "false"])
         .arg("--no-color")
         .arg("-H")
-        .arg(format!("Authorization: Bearer {token}"));
+        .arg(format!("Authorization: Bearer {}", fixture.token));
     for path in EXCLUDED_PATHS {
         command.args(["--exclude-path", path]);
     }

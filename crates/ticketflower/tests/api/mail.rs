@@ -48,9 +48,7 @@ async fn reset_mail_is_delivered_over_smtp_and_retried_after_a_refusal() {
         )
         .await;
     assert_eq!(response.status(), 202);
-    let outbox = store::mail::to_address(app.app.db(), "ada@acme.io")
-        .await
-        .unwrap();
+    let outbox = crate::common::wait_for_mail(&app, "ada@acme.io").await;
     assert_eq!(outbox.len(), 1);
     wait_for_status(&app, outbox[0].id, "sent").await;
 

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::json;
 use testkit::{json, spawn_app};
 
-use crate::common::{create_user, send, signup};
+use crate::common::{create_user, form_token, send, signup};
 
 #[tokio::test]
 async fn every_identity_endpoint_hides_the_other_company() {
@@ -149,8 +149,18 @@ async fn admin_pages_hide_the_other_company() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let csrf = "c".repeat(43);
-    let cookies = format!("tf_access={}; tf_csrf={csrf}", a.access);
+    let nonce = "c".repeat(43);
+    let cookies = format!("tf_access={}; tf_csrf={nonce}", a.access);
+    let own = client
+        .get(app.url("/admin/users"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = form_token(&own);
 
     let page = client
         .get(app.url(&format!("/admin/users/{b_user}")))

@@ -401,6 +401,38 @@ pub async fn company(
     Ok(Json(json!(app::admin::company(&state.app, &actor).await?)))
 }
 
+/// `PATCH /company` body: the company's own bounds of ticket data and task outputs, both
+/// set at once; a missing or `null` one takes the server's default.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyUpdate {
+    /// Largest ticket data or task output, in bytes of JSON (1024 to the server's body
+    /// limit).
+    pub ticket_data_max_bytes: Option<u64>,
+    /// Most values (objects, arrays, scalars) in ticket data or a task output (10 to the
+    /// server's `max_json_nodes`).
+    pub ticket_data_max_nodes: Option<u64>,
+}
+
+/// Sets the company's bounds of ticket data; a submission or task output over them is
+/// refused with a 422 naming the limit.
+#[utoipa::path(patch, path = "/api/v1/company", tag = "company roles",
+    request_body = CompanyUpdate,
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn update_company(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppJson(body): AppJson<CompanyUpdate>,
+) -> ApiResult<Json<Value>> {
+    let limits = domain::company::DataLimits {
+        max_bytes: body.ticket_data_max_bytes,
+        max_nodes: body.ticket_data_max_nodes,
+    };
+    Ok(Json(json!(
+        app::admin::set_data_limits(&state.app, &actor, limits).await?
+    )))
+}
+
 /// Replaces the company's invite code; the old one stops working.
 #[utoipa::path(post, path = "/api/v1/company/invite-code", tag = "company roles",
     responses(

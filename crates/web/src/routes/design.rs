@@ -462,7 +462,7 @@ pub async fn import_bundle(
     let document = bundle_document(&headers, &body)?;
     let bundle = app::design::read_bundle(document)?;
     if query.dry_run {
-        app::design::check_bundle(&state.app, &actor, &bundle).await?;
+        app::design::check_bundle(&state.app, &actor, &bundle, query.workflow_id).await?;
         return Ok(Json(json!({ "valid": true })).into_response());
     }
     let outcome = app::design::import_bundle(&state.app, &actor, bundle, query.workflow_id).await?;

@@ -681,7 +681,7 @@ pub async fn bundle_submit(
         Ok(document) => match app::design::read_bundle(document) {
             Err(error) => Err(problem_rows(error)),
             Ok(bundle) if form.intent == "check" => {
-                match app::design::check_bundle(&state.app, &ctx.actor, &bundle).await {
+                match app::design::check_bundle(&state.app, &ctx.actor, &bundle, into).await {
                     Ok(()) => Ok(None),
                     Err(error) => Err(problem_rows(error)),
                 }
