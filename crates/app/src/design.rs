@@ -1093,11 +1093,10 @@ pub async fn check_bundle(
         editable_workflow(app.db(), company, id)
             .await
             .map_err(|error| match error {
-                AppError::NotFound => ValidationErrors::single(
-                    "workflow_id",
-                    "is not a workflow of your company",
-                )
-                .into(),
+                AppError::NotFound => {
+                    ValidationErrors::single("workflow_id", "is not a workflow of your company")
+                        .into()
+                }
                 other => other,
             })?;
     }

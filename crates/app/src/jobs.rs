@@ -66,7 +66,10 @@ impl JobRegistry {
         }
         .register(crate::mail::JOB_KIND, crate::mail::send)
         .register(crate::engine::ACTION_JOB, crate::actions::run)
-        .register(crate::accounts::RESET_JOB, crate::accounts::start_password_reset)
+        .register(
+            crate::accounts::RESET_JOB,
+            crate::accounts::start_password_reset,
+        )
     }
 
     /// Adds (or replaces) the handler for `kind`.

@@ -102,7 +102,8 @@ pub async fn create_company(
     input: crate::accounts::SignupInput,
 ) -> Result<crate::accounts::SignupOutcome> {
     require_staff(actor)?;
-    let outcome = crate::accounts::create_company(app, input, &crate::auth::ClientInfo::default()).await?;
+    let outcome =
+        crate::accounts::create_company(app, input, &crate::auth::ClientInfo::default()).await?;
     let mut tx = app.db().begin().await?;
     crate::audit::record(
         &mut tx,

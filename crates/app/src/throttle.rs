@@ -63,9 +63,7 @@ impl Throttles {
         let Some(limiter) = limiter else {
             return Ok(());
         };
-        let key = ip
-            .parse::<IpAddr>()
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let key = ip.parse::<IpAddr>().unwrap_or(IpAddr::from([0, 0, 0, 0]));
         // Forget addresses whose allowance is full again, so the map stays small.
         if limiter.len() > 10_000 {
             limiter.retain_recent();

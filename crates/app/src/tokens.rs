@@ -6,10 +6,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
+use hmac::Mac;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use hmac::Mac;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -104,7 +104,12 @@ pub fn csrf_token(secrets: &Secrets, nonce: &str, session: Option<Uuid>) -> Stri
 }
 
 /// Whether `submitted` is the CSRF token of this cookie and session (constant time).
-pub fn csrf_matches(secrets: &Secrets, nonce: &str, session: Option<Uuid>, submitted: &str) -> bool {
+pub fn csrf_matches(
+    secrets: &Secrets,
+    nonce: &str,
+    session: Option<Uuid>,
+    submitted: &str,
+) -> bool {
     let Ok(tag) = URL_SAFE_NO_PAD.decode(submitted) else {
         return false;
     };
@@ -117,6 +122,11 @@ fn csrf_mac(secrets: &Secrets, nonce: &str, session: Option<Uuid>) -> Option<hma
     mac.update(b"ticketflower csrf v1\0");
     mac.update(nonce.as_bytes());
     mac.update(b"\0");
-    mac.update(session.map(|s| s.to_string()).unwrap_or_default().as_bytes());
+    mac.update(
+        session
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     Some(mac)
 }

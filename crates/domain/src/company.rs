@@ -41,7 +41,11 @@ impl DataLimits {
 }
 
 /// Why data is over its bounds: the sentence names the limit, for a 422 on the field.
-pub fn check_data_size(value: &serde_json::Value, max_bytes: u64, max_nodes: u64) -> Result<(), String> {
+pub fn check_data_size(
+    value: &serde_json::Value,
+    max_bytes: u64,
+    max_nodes: u64,
+) -> Result<(), String> {
     fn nodes(value: &serde_json::Value) -> u64 {
         match value {
             serde_json::Value::Array(items) => 1 + items.iter().map(nodes).sum::<u64>(),

@@ -65,7 +65,10 @@ pub async fn set_outcome(
     let update = Query::update()
         .table(LoginAttempts::Table)
         .value(LoginAttempts::Success, success)
-        .value(LoginAttempts::FailureReason, failure_reason.map(str::to_owned))
+        .value(
+            LoginAttempts::FailureReason,
+            failure_reason.map(str::to_owned),
+        )
         .and_where(Expr::col(LoginAttempts::Id).eq(id))
         .to_owned();
     db.execute(&update).await?;

@@ -41,8 +41,7 @@ pub fn json_shape(bytes: &[u8], limit: usize) -> JsonShape {
         if in_string {
             match b {
                 b'\\' => {
-                    if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(b"0000")
-                    {
+                    if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(b"0000") {
                         shape.has_nul = true;
                     }
                     i += 1;
@@ -74,9 +73,10 @@ pub fn nul_pointer(value: &Value) -> Option<String> {
     }
     match value {
         Value::String(s) => s.contains('\0').then(String::new),
-        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
-            nul_pointer(item).map(|rest| format!("/{i}{rest}"))
-        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_pointer(item).map(|rest| format!("/{i}{rest}"))),
         Value::Object(map) => map.iter().find_map(|(key, item)| {
             if key.contains('\0') {
                 return Some(format!("/{}", escape(&key.replace('\0', "\\u0000"))));
@@ -169,13 +169,18 @@ pub async fn inspect_input(State(state): State<WebState>, req: Request, next: Ne
             && let Ok(value) = serde_json::from_slice::<Value>(&bytes)
             && let Some(at) = nul_pointer(&value)
         {
-            let field = if at.is_empty() { "body".to_owned() } else { at };
+            // Named like the app's field errors: `platform`, `data/summary`.
+            let field = match at.strip_prefix('/') {
+                Some(path) => path.to_owned(),
+                None => "body".to_owned(),
+            };
             return refuse(api, nul_problem(&field), &field, NUL_MESSAGE);
         }
     } else if let Some(name) = nul_in_form(&bytes) {
         return refuse(api, nul_problem(&name), &name, NUL_MESSAGE);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// A body that could not be read: too large (413), too slow (408) or broken (400).
@@ -222,7 +227,10 @@ mod tests {
     fn locates_nul() {
         let value: Value = serde_json::from_str(r#"{"a": [1, {"b/c": "x\u0000"}]}"#).unwrap();
         assert_eq!(nul_pointer(&value).as_deref(), Some("/a/1/b~1c"));
-        assert_eq!(nul_in_form(b"a=1&platform=web%00").as_deref(), Some("platform"));
+        assert_eq!(
+            nul_in_form(b"a=1&platform=web%00").as_deref(),
+            Some("platform")
+        );
         assert_eq!(nul_in_form(b"a=1&b=2"), None);
         assert!(percent_decoded("/x/%00/y").contains('\0'));
     }

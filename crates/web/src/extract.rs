@@ -55,11 +55,10 @@ impl From<MultipartFailure> for ApiError {
             MultipartFailure::Unreadable(why) => {
                 domain::ValidationErrors::single("body", format!("is not readable: {why}")).into()
             }
-            MultipartFailure::Nul(field) => domain::ValidationErrors::single(
-                field,
-                "must not contain the character U+0000",
-            )
-            .into(),
+            MultipartFailure::Nul(field) => {
+                domain::ValidationErrors::single(field, "must not contain the character U+0000")
+                    .into()
+            }
         }
     }
 }

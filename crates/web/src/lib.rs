@@ -138,9 +138,11 @@ impl utoipa::Modify for ErrorResponses {
             for operation in operations.into_iter().flatten() {
                 let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
                 let located = |place: ParameterIn| {
-                    operation.parameters.iter().flatten().any(
-                        |p| matches!(p, RefOr::T(p) if p.parameter_in == place),
-                    )
+                    operation
+                        .parameters
+                        .iter()
+                        .flatten()
+                        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
                 };
                 let (in_path, in_query) = (located(ParameterIn::Path), located(ParameterIn::Query));
                 let body_types: Vec<String> = match &operation.request_body {
@@ -151,16 +153,20 @@ impl utoipa::Modify for ErrorResponses {
                 let json_body = body_types
                     .iter()
                     .any(|t| t == "application/json" || t.ends_with("+json"));
-                let mut rules: Vec<(u16, &str)> = vec![(
-                    413,
-                    "The request body is larger than this server accepts",
-                )];
+                let mut rules: Vec<(u16, &str)> =
+                    vec![(413, "The request body is larger than this server accepts")];
                 if secured {
-                    rules.push((401, "No valid credentials: send `Authorization: Bearer <token>`"));
+                    rules.push((
+                        401,
+                        "No valid credentials: send `Authorization: Bearer <token>`",
+                    ));
                     rules.push((403, "The caller's roles or company do not allow this"));
                 }
                 if in_path {
-                    rules.push((404, "No such object, or you may not see it (also for a malformed id)"));
+                    rules.push((
+                        404,
+                        "No such object, or you may not see it (also for a malformed id)",
+                    ));
                 }
                 if json_body {
                     rules.push((400, "The body is not well-formed JSON"));

@@ -88,15 +88,23 @@ pub async fn deadline(State(state): State<WebState>, req: Request, next: Next) -
 /// site (`Origin` of another host, `Origin: null`, or `Sec-Fetch-Site: cross-site`).
 /// Clients that are not browsers send neither header and pass; the API also wants its
 /// bearer header on such requests (see `auth`), and page forms carry a CSRF token.
-pub async fn refuse_cross_site(State(state): State<WebState>, req: Request, next: Next) -> Response {
+pub async fn refuse_cross_site(
+    State(state): State<WebState>,
+    req: Request,
+    next: Next,
+) -> Response {
     if req.method().is_safe() || !is_cross_site(&req, state.public_origin.as_deref()) {
         return next.run(req).await;
     }
     let message = "comes from another site: this server accepts changes only from its own pages or from clients with a token";
     if req.uri().path().starts_with("/api/") {
-        Problem::new(StatusCode::FORBIDDEN, "cross-site", "Cross-site request refused")
-            .detail(format!("The request {message}."))
-            .into_response()
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "cross-site",
+            "Cross-site request refused",
+        )
+        .detail(format!("The request {message}."))
+        .into_response()
     } else {
         crate::routes::pages::refused_input(StatusCode::FORBIDDEN, &format!("The form {message}."))
     }

@@ -43,7 +43,9 @@ fn descriptor_budget() -> usize {
     {
         let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
         if let Some(soft) = limit.current {
-            return usize::try_from(soft.saturating_sub(64)).unwrap_or(usize::MAX).max(16);
+            return usize::try_from(soft.saturating_sub(64))
+                .unwrap_or(usize::MAX)
+                .max(16);
         }
     }
     usize::MAX
@@ -86,7 +88,9 @@ pub async fn serve(
         let service = router
             .clone()
             .map_request(move |mut request: http::Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                request
+                    .extensions_mut()
+                    .insert(ConnectInfo::<SocketAddr>(peer));
                 request
             });
         let connection = builder

@@ -112,7 +112,9 @@ fn only_template_variables_are_path_parameters() {
         for parameter in parameters(&item, &operation) {
             let pname = parameter["name"].as_str().unwrap_or_default();
             if parameter["in"] == "path" && !variables.contains(pname) {
-                offences.push(format!("{name}: `{pname}` is `in: path` but not in the path"));
+                offences.push(format!(
+                    "{name}: `{pname}` is `in: path` but not in the path"
+                ));
             }
         }
     }

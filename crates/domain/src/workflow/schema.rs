@@ -112,9 +112,13 @@ pub fn top_level_fields(schema: &Value) -> Vec<String> {
 /// declares, and an undeclared member is at best a typo and at worst a payload to store,
 /// copy and index. A schema that wants open data says so with `additionalProperties`.
 pub fn undeclared_fields(schema: &Value, data: &Value) -> Vec<Problem> {
-    let open = ["additionalProperties", "unevaluatedProperties", "patternProperties"]
-        .iter()
-        .any(|keyword| schema.get(keyword).is_some());
+    let open = [
+        "additionalProperties",
+        "unevaluatedProperties",
+        "patternProperties",
+    ]
+    .iter()
+    .any(|keyword| schema.get(keyword).is_some());
     let Some(members) = data.as_object().filter(|_| !open) else {
         return Vec::new();
     };

@@ -253,3 +253,128 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_write_and_exits_zero() {
     again.child.start_kill().unwrap();
     let _ = again.child.wait().await;
 }
+
+/// The resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The attack that grew the server by 550 MiB a request: a user submits 1.4 MB of ticket
+/// data holding 100,000 tiny objects in a field the ticket type does not declare, several at
+/// once, then lists tickets. Measured on the real binary, whose memory is its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_ticket_data_does_not_grow_the_servers_memory() {
+    let db = TestDb::new().await;
+    let mut server = start_server(&db).await;
+    let pid = server.child.id().unwrap();
+    app::outbound::install_tls_provider();
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base_url);
+    let signed_up: serde_json::Value = client
+        .post(url("/api/v1/signup"))
+        .json(&serde_json::json!({
+            "company_name": "Acme", "admin_email": "ada@acme.io",
+            "admin_password": "memory passphrase 1", "admin_first_name": "A", "admin_last_name": "A",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed_up["access_token"].as_str().unwrap().to_owned();
+    let role = client
+        .post(url("/api/v1/company-roles"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "name": "reviewers", "description": "Reviewers" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(role.status(), 201);
+    let created: serde_json::Value = client
+        .post(url("/api/v1/design/bundles"))
+        .bearer_auth(&token)
+        .header("content-type", "application/yaml")
+        .body(include_str!(
+            "../../../../examples/bundles/document-review.yaml"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let workflow = created["workflow_id"].as_str().unwrap();
+    let published = client
+        .post(url(&format!("/api/v1/design/workflows/{workflow}/publish")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200);
+    let type_id = created["ticket_type_ids"]["review_request"]
+        .as_str()
+        .unwrap();
+    let data = |objects: usize| {
+        let mut data = serde_json::json!({
+            "document_url": "https://docs.example.com/plan", "summary": "plan",
+        });
+        if objects > 0 {
+            data["blob"] = (0..objects)
+                .map(|i| serde_json::json!({ "k": i }))
+                .collect();
+        }
+        serde_json::json!({ "ticket_type_id": type_id, "data": data }).to_string()
+    };
+    let submit = |body: String| {
+        client
+            .post(url("/api/v1/tickets"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // Warm up: the caches and pools a normal day fills.
+    for _ in 0..20 {
+        let response = submit(data(0)).await.unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let before = rss_kib(pid);
+    let attack = data(100_000);
+    assert!(attack.len() > 1_000_000, "{}", attack.len());
+    // Just under the server's JSON bound: parsed, then refused by the company's bounds.
+    let under = data(9_000);
+    for _ in 0..4 {
+        let answers = futures::future::join_all(
+            [&attack, &attack, &attack, &attack, &under, &under].map(|body| submit(body.clone())),
+        )
+        .await;
+        for answer in answers {
+            let status = answer.unwrap().status().as_u16();
+            assert!(status == 413 || status == 422, "{status}");
+        }
+        for _ in 0..10 {
+            let list = client
+                .get(url("/api/v1/tickets?limit=200"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(list.status(), 200);
+        }
+    }
+    let after = rss_kib(pid);
+    let grown = after.saturating_sub(before) / 1024;
+    eprintln!("server memory: {before} KiB before the attack, {after} KiB after");
+    assert!(
+        grown < 48,
+        "the server grew by {grown} MiB ({before} KiB before, {after} KiB after)"
+    );
+    server.child.start_kill().unwrap();
+    let _ = server.child.wait().await;
+}

@@ -127,7 +127,9 @@ pub fn form_token(html: &str) -> String {
 pub async fn wait_for_mail(app: &TestApp, address: &str) -> Vec<store::mail::Mail> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let mail = store::mail::to_address(app.app.db(), address).await.unwrap();
+        let mail = store::mail::to_address(app.app.db(), address)
+            .await
+            .unwrap();
         if !mail.is_empty() || std::time::Instant::now() > deadline {
             return mail;
         }

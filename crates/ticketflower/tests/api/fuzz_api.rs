@@ -83,8 +83,12 @@ fn schemathesis() -> PathBuf {
     let parent = venv.parent().unwrap_or(Path::new("/tmp")).to_path_buf();
     std::fs::create_dir_all(&parent)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
-    let lock = std::fs::File::create(parent.join(".install.lock"))
-        .unwrap_or_else(|e| panic!("cannot create the install lock in {}: {e}", parent.display()));
+    let lock = std::fs::File::create(parent.join(".install.lock")).unwrap_or_else(|e| {
+        panic!(
+            "cannot create the install lock in {}: {e}",
+            parent.display()
+        )
+    });
     lock.lock()
         .unwrap_or_else(|e| panic!("cannot lock {}: {e}", parent.display()));
     if marker.exists() && st.exists() {
@@ -114,12 +118,21 @@ fn schemathesis() -> PathBuf {
     );
     run_setup(
         "creating the schemathesis virtualenv",
-        std::process::Command::new(&python).arg("-m").arg("venv").arg(&venv),
+        std::process::Command::new(&python)
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv),
     );
     run_setup(
         "installing schemathesis from PyPI",
         std::process::Command::new(venv.join("bin/python"))
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .arg(format!("schemathesis=={SCHEMATHESIS}")),
     );
     assert!(st.exists(), "schemathesis installed no {}", st.display());
@@ -184,19 +197,39 @@ async fn fixture(app: &TestApp) -> Fixture {
     let active = import_review(app, &token_of_admin).await;
     let workflow = active["workflow_id"].as_str().unwrap().to_owned();
     let publish = format!("/api/v1/design/workflows/{workflow}/publish");
-    ok_json(send(app, Method::POST, &publish, &token_of_admin, None).await, 200).await;
+    ok_json(
+        send(app, Method::POST, &publish, &token_of_admin, None).await,
+        200,
+    )
+    .await;
     let draft = import_review(app, &token_of_admin).await;
 
-    let system_roles = ["admin", "ticket_admin", "workflow_creator", "task_worker", "user"];
+    let system_roles = [
+        "admin",
+        "ticket_admin",
+        "workflow_creator",
+        "task_worker",
+        "user",
+    ];
     let fuzzer = create_user(app, &token_of_admin, "fuzz@fuzz.example", &system_roles).await;
     let roles = json!({ "system_roles": system_roles, "company_roles": EXAMPLE_ROLES });
     let path = format!("/api/v1/users/{fuzzer}/roles");
-    ok_json(send(app, Method::PUT, &path, &token_of_admin, Some(roles)).await, 200).await;
+    ok_json(
+        send(app, Method::PUT, &path, &token_of_admin, Some(roles)).await,
+        200,
+    )
+    .await;
     let token = login_ok(app, "fuzz@fuzz.example", PASSWORD).await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let worker = create_user(app, &token_of_admin, "uma@fuzz.example", &["user", "task_worker"]).await;
+    let worker = create_user(
+        app,
+        &token_of_admin,
+        "uma@fuzz.example",
+        &["user", "task_worker"],
+    )
+    .await;
     let company = ok_json(app.get_authed("/api/v1/company", &token).await, 200).await;
     let registered = app
         .post_json(
@@ -213,7 +246,14 @@ async fn fixture(app: &TestApp) -> Fixture {
     let pending = id_of(&ok_json(registered, 202).await["user"]);
 
     let api_token = json!({ "name": "fuzzing", "roles": ["user"] });
-    let api_token = send(app, Method::POST, "/api/v1/api-tokens", &token, Some(api_token)).await;
+    let api_token = send(
+        app,
+        Method::POST,
+        "/api/v1/api-tokens",
+        &token,
+        Some(api_token),
+    )
+    .await;
     let api_token = id_of(&ok_json(api_token, 201).await);
     let company_roles = ok_json(app.get_authed("/api/v1/company-roles", &token).await, 200).await;
     let company_roles = company_roles["items"]
@@ -231,7 +271,11 @@ async fn fixture(app: &TestApp) -> Fixture {
     let ticket = id_of(&ok_json(ticket, 201).await);
     let comment = json!({ "body": "A first comment" });
     let path = format!("/api/v1/tickets/{ticket}/comments");
-    ok_json(send(app, Method::POST, &path, &token, Some(comment)).await, 201).await;
+    ok_json(
+        send(app, Method::POST, &path, &token, Some(comment)).await,
+        201,
+    )
+    .await;
     let file = reqwest::multipart::Part::bytes(b"plain text, attached".to_vec())
         .file_name("notes.txt")
         .mime_str("text/plain")
@@ -252,7 +296,12 @@ async fn fixture(app: &TestApp) -> Fixture {
         .map(id_of)
         .collect();
     let tasks = ok_json(app.get_authed("/api/v1/tasks", &token).await, 200).await;
-    let tasks: Vec<String> = tasks["items"].as_array().unwrap().iter().map(id_of).collect();
+    let tasks: Vec<String> = tasks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
     assert!(!tasks.is_empty(), "the ticket has no task to fuzz");
 
     let users = vec![admin.user_id, fuzzer, worker, pending];
@@ -288,9 +337,21 @@ const BINDINGS: &[(&str, &str, &str)] = &[
     (r"^/api/v1/design/tasks", "path.id", "design_tasks"),
     (r"^/api/v1/design/transitions", "path.id", "transitions"),
     (r"^/api/v1/design/ticket-types", "path.id", "ticket_types"),
-    (r"^/api/v1/design/(tasks|transitions|ticket-types)$", "body.workflow_id", "workflows"),
-    (r"^/api/v1/design/(tasks|transitions|ticket-types|workflows)$", "query.workflow", "workflows"),
-    (r"^/api/v1/design/bundles$", "query.workflow_id", "workflows"),
+    (
+        r"^/api/v1/design/(tasks|transitions|ticket-types)$",
+        "body.workflow_id",
+        "workflows",
+    ),
+    (
+        r"^/api/v1/design/(tasks|transitions|ticket-types|workflows)$",
+        "query.workflow",
+        "workflows",
+    ),
+    (
+        r"^/api/v1/design/bundles$",
+        "query.workflow_id",
+        "workflows",
+    ),
     (r"^/api/v1/tickets$", "body.ticket_type_id", "ticket_types"),
     (r"^/api/v1/tickets$", "query.assignee", "users"),
     (r"^/api/v1/tickets/", "path.id", "tickets"),
@@ -313,7 +374,10 @@ fn fuzz_config(fixture: &Fixture) -> String {
     let mut config = String::new();
     for (name, ids) in &fixture.ids {
         let values: Vec<String> = ids.iter().map(|id| toml_string(id)).collect();
-        config += &format!("[dictionaries.{name}]\nvalues = [{}]\n\n", values.join(", "));
+        config += &format!(
+            "[dictionaries.{name}]\nvalues = [{}]\n\n",
+            values.join(", ")
+        );
     }
     for (regex, parameter, dictionary) in BINDINGS {
         config += &format!(
@@ -350,7 +414,7 @@ async fn the_api_answers_as_its_openapi_document_says_under_fuzzing() {
         .args(["--phases", "coverage,fuzzing"])
         .args(["--max-time", &seconds.to_string()])
         .args(["--seed", &seed])
-        .args(["--workers", "2"])
+        .args(["--workers", "1"])
         .args(["--request-timeout", "30"])
         .args(["--generation-database", "none"])
         .args(["--generation-with-security-parameters", "false"])
@@ -409,6 +473,7 @@ fn tempfile_dir() -> PathBuf {
         std::process::id(),
         uuid::Uuid::now_v7()
     ));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
 }

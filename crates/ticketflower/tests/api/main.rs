@@ -10,6 +10,7 @@ mod design_rules;
 mod errors;
 mod events;
 mod fuzz_api;
+mod hardening;
 mod health;
 mod identity;
 mod jobs;

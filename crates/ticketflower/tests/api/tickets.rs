@@ -46,7 +46,7 @@ async fn publish_type(app: &TestApp, token: &str, bundle: &Value) -> String {
         .to_owned()
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -100,7 +100,7 @@ async fn grant(app: &TestApp, admin: &str, user: &str, roles: &[&str]) {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn task_of(app: &TestApp, token: &str, ticket: &str, key: &str) -> Value {
+pub(crate) async fn task_of(app: &TestApp, token: &str, ticket: &str, key: &str) -> Value {
     let (_, ticket) = call(
         app,
         Method::GET,
@@ -119,17 +119,17 @@ async fn task_of(app: &TestApp, token: &str, ticket: &str, key: &str) -> Value {
         .unwrap_or_else(|| panic!("no task {key} in {ticket}"))
 }
 
-struct Desk {
-    app: TestApp,
-    admin: String,
-    requester: String,
-    reviewer: String,
-    reviewer_id: String,
-    type_id: String,
+pub(crate) struct Desk {
+    pub app: TestApp,
+    pub admin: String,
+    pub requester: String,
+    pub reviewer: String,
+    pub reviewer_id: String,
+    pub type_id: String,
 }
 
 /// A company with the document review workflow published, a requester and a reviewer.
-async fn desk() -> Desk {
+pub(crate) async fn desk() -> Desk {
     let app = spawn_app().await;
     let admin = signup(&app, "Acme", "ada@acme.io").await.access;
     add_roles(&app, &admin, &EXAMPLE_ROLES).await;
@@ -157,7 +157,7 @@ async fn desk() -> Desk {
 
 impl Desk {
     /// The requester submits a document review; returns the created ticket.
-    async fn submit_review(&self) -> Value {
+    pub(crate) async fn submit_review(&self) -> Value {
         let body = json!({ "ticket_type_id": self.type_id, "data": review_data() });
         let (status, ticket) = call(
             &self.app,
@@ -172,7 +172,7 @@ impl Desk {
     }
 }
 
-fn review_data() -> Value {
+pub(crate) fn review_data() -> Value {
     json!({ "document_url": "https://docs.example.com/plan", "summary": "Quarterly plan for the zeppelin fleet" })
 }
 

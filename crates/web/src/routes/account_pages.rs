@@ -9,10 +9,10 @@ use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
+use crate::auth::Client;
 use crate::routes::page_ctx::{
     Csrf, Flash, PageCtx, csrf_ok, csrf_rejected, csrf_token, open_or_return, page,
 };
-use crate::auth::Client;
 use crate::routes::pages::Layout;
 use crate::state::WebState;
 
@@ -207,7 +207,9 @@ pub async fn forgot_submit(
         return csrf_rejected("/forgot-password");
     }
     // The page says the same whatever happened, so it cannot reveal who has an account.
-    if let Err(error) = app::accounts::request_password_reset(&state.app, &form.email, &client).await {
+    if let Err(error) =
+        app::accounts::request_password_reset(&state.app, &form.email, &client).await
+    {
         tracing::warn!(%error, "password reset request failed");
     }
     let (layout, csrf) = anonymous_layout(&state, "Forgot password", &headers);
@@ -264,13 +266,9 @@ pub async fn reset_submit(
     if !csrf_ok(&state, &headers, &form.csrf_token) {
         return csrf_rejected("/reset-password");
     }
-    let result = app::accounts::confirm_password_reset(
-        &state.app,
-        &form.token,
-        &form.new_password,
-        &client,
-    )
-    .await;
+    let result =
+        app::accounts::confirm_password_reset(&state.app, &form.token, &form.new_password, &client)
+            .await;
     let (status, error) = match result {
         Ok(()) => (StatusCode::OK, None),
         Err(error) => match Flash::from_error(error) {

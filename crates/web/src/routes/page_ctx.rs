@@ -366,8 +366,7 @@ impl PageCtx {
             .map_err(error_page)?;
         let csrf = csrf_token(state, headers);
         let mut layout = Layout::new(format!("{title} — TicketFlower"));
-        layout.csrf =
-            app::tokens::csrf_token(state.app.secrets(), &csrf.nonce, actor.session_id);
+        layout.csrf = app::tokens::csrf_token(state.app.secrets(), &csrf.nonce, actor.session_id);
         layout.signed_in = Some(format!(
             "{} {}",
             profile.user.first_name, profile.user.last_name

@@ -213,7 +213,7 @@ pub struct Page<T> {
 
 /// Tickets: a requester's own, or all of the company for a ticket admin.
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets",
-    params(TicketsQuery, ("fields" = Option<FieldFilters>, Query, style = Form, explode, nullable = false)),
+    params(TicketsQuery, ("fields" = inline(Option<FieldFilters>), Query, style = Form, explode, nullable = false)),
     responses(
         (status = 200, description = "`{items, next_cursor}`", body = Object),
     ),
