@@ -173,7 +173,7 @@ pub(crate) async fn create_company(
         json!({ "email": user.email, "roles": user.system_roles, "via": "signup" }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(SignupOutcome {
         company,
         user,
@@ -256,7 +256,7 @@ pub async fn register(
         json!({ "email": user.email }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(user)
 }
 
@@ -342,7 +342,7 @@ pub(crate) async fn rename(
         json!({}),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(())
 }
 
@@ -369,7 +369,7 @@ pub async fn change_password(app: &App, actor: &Actor, current: &str, new: &str)
         json!({ "other_sessions_ended": ended }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(())
 }
 
@@ -399,8 +399,7 @@ pub async fn request_password_reset(app: &App, email: &str, client: &ClientInfo)
         NewJob::new(RESET_JOB, json!({ "email": email.as_str() })),
     )
     .await?;
-    tx.commit().await?;
-    app.wake_workers();
+    app.commit(tx).await?;
     Ok(())
 }
 
@@ -465,8 +464,9 @@ pub async fn start_password_reset(
     )
     .await
     .map_err(|e| JobError::Retry(e.to_string()))?;
-    tx.commit().await.map_err(retry)?;
-    app.wake_workers();
+    app.commit(tx)
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
     Ok(())
 }
 
@@ -508,7 +508,7 @@ pub async fn confirm_password_reset(
         json!({}),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(())
 }
 

@@ -134,7 +134,7 @@ async fn call(app: &App, company: CompanyId, task_id: Uuid, body: Value) -> Resu
             app.settings().base_url()
         ));
     }
-    tx.commit().await?;
+    app.commit(tx).await?;
 
     let signer = company_signer(app, company)?;
     let response = app
@@ -155,7 +155,7 @@ async fn call(app: &App, company: CompanyId, task_id: Uuid, body: Value) -> Resu
                 json!({ "task_id": task_id, "answer": answer }),
             )
             .await?;
-            tx.commit().await?;
+            app.commit(tx).await?;
             Ok(())
         }
         Ok(answer) => {
@@ -207,7 +207,7 @@ async fn incident(
         json!({ "kind": "action", "task_id": task_id }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(())
 }
 

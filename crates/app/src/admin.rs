@@ -131,7 +131,7 @@ pub async fn create_user(app: &App, actor: &Actor, input: NewUserInput) -> Resul
         json!({ "email": user.email, "roles": user.system_roles }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     view(app, company, user).await
 }
 
@@ -249,7 +249,7 @@ pub async fn change_status(
         json!({}),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     get_user(app, actor, id).await
 }
 
@@ -309,7 +309,7 @@ pub async fn set_roles(
         json!({ "system_roles": roles, "company_roles": company_roles }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     get_user(app, actor, id).await
 }
 
@@ -332,7 +332,7 @@ pub async fn delete_user(app: &App, actor: &Actor, id: UserId) -> Result<()> {
         json!({ "email": target.email }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(())
 }
 
@@ -391,7 +391,7 @@ pub async fn create_company_role(
         json!({ "role_id": role.id, "name": role.name }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(role)
 }
 
@@ -432,7 +432,7 @@ pub async fn update_company_role(
         json!({ "role_id": id }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(store::companies::get_role(app.db(), company, id).await?)
 }
 
@@ -456,7 +456,7 @@ pub async fn delete_company_role(app: &App, actor: &Actor, id: Uuid) -> Result<(
         json!({ "role_id": id, "name": role.name }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(())
 }
 
@@ -481,7 +481,7 @@ pub async fn rotate_invite_code(app: &App, actor: &Actor) -> Result<Company> {
         json!({}),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(store::companies::get(app.db(), company).await?)
 }
 
@@ -521,7 +521,7 @@ pub async fn set_data_limits(app: &App, actor: &Actor, limits: DataLimits) -> Re
         json!({ "max_bytes": limits.max_bytes, "max_nodes": limits.max_nodes }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(store::companies::get(app.db(), company).await?)
 }
 
@@ -597,7 +597,7 @@ pub async fn create_api_token(
         json!({ "token_id": token.id, "name": name, "roles": roles }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(IssuedToken {
         token,
         roles,
@@ -627,6 +627,6 @@ pub async fn revoke_api_token(app: &App, actor: &Actor, id: Uuid) -> Result<()> 
         json!({ "token_id": id, "name": token.name }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(())
 }

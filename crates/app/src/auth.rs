@@ -165,7 +165,7 @@ pub async fn login(
     )
     .await?;
     store::logins::set_outcome(&mut tx, attempt, true, None).await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok((user, pair))
 }
 
@@ -286,7 +286,7 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
             json!({ "session_id": session.id }),
         )
         .await?;
-        tx.commit().await?;
+        app.commit(tx).await?;
         return Err(AppError::Unauthorized(
             "refresh token already used; the session has been revoked".into(),
         ));
@@ -314,7 +314,7 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
         session.impersonator_id.map(UserId),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(pair)
 }
 
@@ -348,7 +348,7 @@ async fn end_session(app: &App, session: Uuid) -> Result<()> {
         json!({ "session_id": session }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(())
 }
 

@@ -726,7 +726,7 @@ pub async fn create(app: &App, actor: &Actor, kind: Kind, body: Value) -> Result
         json!({ "id": object.id, "key": object.key }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(object.into())
 }
 
@@ -796,7 +796,7 @@ pub async fn update(
         json!({ "id": id, "version": updated.version }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     let fresh = store::design::get(app.db(), company, kind.as_str(), id).await?;
     Ok(fresh.into())
 }
@@ -850,7 +850,7 @@ pub async fn delete(app: &App, actor: &Actor, kind: Kind, id: Uuid) -> Result<()
         json!({ "id": id, "key": object.key }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(())
 }
 
@@ -914,7 +914,7 @@ pub async fn publish(app: &App, actor: &Actor, id: Uuid) -> Result<VersionEntry>
         json!({ "version": version.version }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(VersionEntry {
         version: version.version,
         status: version.status,
@@ -963,7 +963,7 @@ pub async fn retire(app: &App, actor: &Actor, id: Uuid, to: WorkflowStatus) -> R
         json!({}),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(
         store::design::get(app.db(), company, Kind::Workflow.as_str(), id)
             .await?
@@ -1257,7 +1257,7 @@ pub async fn import_bundle(
         }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(ImportOutcome {
         workflow_id,
         task_ids,

@@ -32,20 +32,17 @@ async fn advance(
 ) {
     let run = async {
         let mut tx = app.db().begin().await?;
-        let enqueued = step(app, &mut tx, company, ticket, from.as_deref(), task).await?;
-        tx.commit().await?;
-        Ok::<_, AppError>(enqueued)
+        step(app, &mut tx, company, ticket, from.as_deref(), task).await?;
+        app.commit(tx).await?;
+        Ok::<_, AppError>(())
     };
-    match run.await {
-        Ok(true) => app.wake_workers(),
-        Ok(false) => {}
-        Err(error) => tracing::error!(%ticket, %error, "engine step failed"),
+    if let Err(error) = run.await {
+        tracing::error!(%ticket, %error, "engine step failed");
     }
 }
 
 /// Runs the step after the submission (`from = None`) or after task `from` completed, in
-/// the caller's transaction. Returns whether it queued action jobs: wake the workers once
-/// the transaction has committed.
+/// the caller's transaction (whose commit wakes the workers for any action it queued).
 pub(crate) async fn step(
     app: &App,
     tx: &mut Tx,
@@ -53,14 +50,14 @@ pub(crate) async fn step(
     ticket_id: Uuid,
     from: Option<&str>,
     task: Option<Uuid>,
-) -> Result<bool> {
+) -> Result<()> {
     let limits = crate::design::limits(app);
     let ticket = store::tickets::lock(tx, company, ticket_id).await?;
     if !matches!(
         ticket.workflow_status.as_str(),
         "NOT_STARTED" | "IN_PROGRESS"
     ) {
-        return Ok(false);
+        return Ok(());
     }
     let version = published(app, company, ticket.workflow_version_id).await?;
     let active: Vec<String> = store::tasks::of_ticket(&mut *tx, company, ticket_id)
@@ -75,7 +72,6 @@ pub(crate) async fn step(
         active_tasks: &active,
         pending_end: ticket.pending_end.as_deref(),
     };
-    let mut enqueued = false;
     let outcome = wf::step(&version.spec, from, &state, &limits);
     let run = |status: &'static str, workflow_status: &'static str, pending, closed| RunChange {
         status,
@@ -90,7 +86,7 @@ pub(crate) async fn step(
                 let Some(spec) = version.task(&new.key) else {
                     continue;
                 };
-                enqueued |= create_task(app, tx, company, &ticket, spec, new).await?;
+                create_task(app, tx, company, &ticket, spec, new).await?;
             }
             store::tickets::update_run(
                 tx,
@@ -171,7 +167,7 @@ pub(crate) async fn step(
             .await?;
         }
     }
-    Ok(enqueued)
+    Ok(())
 }
 
 /// Records a workflow error and holds the ticket until an admin acts on it.
@@ -223,7 +219,7 @@ pub(crate) async fn raise(
 }
 
 /// Creates one task instance: a form is assigned by its strategy, an action is queued as a
-/// job. Returns whether a job was enqueued.
+/// job.
 async fn create_task(
     app: &App,
     tx: &mut Tx,
@@ -231,7 +227,7 @@ async fn create_task(
     ticket: &store::tickets::Ticket,
     spec: &wf::TaskSpec,
     new: &wf::NewTask,
-) -> Result<bool> {
+) -> Result<()> {
     // Chosen before the insert, so the task is stored already assigned.
     let worker = if spec.task_type == TaskType::Form
         && spec.assignment == wf::AssignmentStrategy::AutoShortestQueue
@@ -277,7 +273,7 @@ async fn create_task(
             )
             .await?;
         }
-        return Ok(false);
+        return Ok(());
     }
     let body = new
         .action_body
@@ -293,7 +289,7 @@ async fn create_task(
         .max_attempts(app.settings().action_max_attempts),
     )
     .await?;
-    Ok(true)
+    Ok(())
 }
 
 // ---- Workflow errors
@@ -406,7 +402,7 @@ pub async fn set_error_status(
         json!({ "error_id": id, "status": to.as_str() }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(store::tasks::get_error(app.db(), company, id).await?.into())
 }
 
@@ -483,10 +479,8 @@ pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
         json!({ "error_id": id }),
     )
     .await?;
-    tx.commit().await?;
-    if action {
-        app.wake_workers();
-    } else {
+    app.commit(tx).await?;
+    if !action {
         let (from, task) = if error.step["kind"] == "stalled" {
             // Go on from the task that finished last (or the start, if none ever ran).
             let last = store::tasks::of_ticket(app.db(), company, error.ticket_id)
@@ -528,7 +522,7 @@ pub async fn sweep_stalled(app: &App) -> Result<usize> {
             json!({ "kind": "stalled" }),
         )
         .await?;
-        tx.commit().await?;
+        app.commit(tx).await?;
     }
     Ok(stalled.len())
 }

@@ -34,6 +34,13 @@ pub use secrets::Secrets;
 pub use settings::{Environment, Settings};
 pub use store::Db;
 
+/// A committed transaction appended events of `company` up to id `up_to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventsCommitted {
+    pub company: Option<domain::CompanyId>,
+    pub up_to: i64,
+}
+
 /// Everything a use case needs; cheap to clone.
 #[derive(Clone)]
 pub struct App {
@@ -51,6 +58,7 @@ struct Inner {
     outbound: Option<outbound::OutboundClient>,
     vault: Option<vault::Vault>,
     throttles: throttle::Throttles,
+    committed: tokio::sync::broadcast::Sender<EventsCommitted>,
     /// Published workflow versions by id (they never change), with their company.
     versions: std::sync::Mutex<
         std::collections::HashMap<uuid::Uuid, (domain::CompanyId, Arc<tickets::Published>)>,
@@ -91,6 +99,7 @@ impl App {
                 outbound,
                 vault,
                 throttles,
+                committed: tokio::sync::broadcast::channel(1024).0,
                 versions: std::sync::Mutex::default(),
             }),
         }
@@ -163,8 +172,34 @@ impl App {
         &self.inner.jobs
     }
 
-    /// Wakes idle workers after a commit that enqueued jobs, so they need not wait for
-    /// their next poll.
+    /// The one way a use case commits a business transaction: after the commit has made
+    /// the change durable, idle job workers are woken when it queued jobs, and subscribers
+    /// (the live stream to come) learn that a company has events up to a new id. Nothing
+    /// else commits such a transaction, so neither can be forgotten.
+    pub async fn commit(&self, tx: store::Tx) -> Result<()> {
+        let effects = tx.commit().await?;
+        if effects.jobs_queued {
+            self.wake_workers();
+        }
+        for (company, up_to) in effects.events {
+            // No subscriber is not an error: nobody is listening yet.
+            let _ = self
+                .inner
+                .committed
+                .send(EventsCommitted { company, up_to });
+        }
+        Ok(())
+    }
+
+    /// Subscribes to "company C has events up to id N" notices, sent after each commit that
+    /// appended events. A slow subscriber loses notices (it is told it lagged) and must read
+    /// the event log from its cursor, which it does anyway.
+    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<EventsCommitted> {
+        self.inner.committed.subscribe()
+    }
+
+    /// Wakes idle workers so they need not wait for their next poll; [`App::commit`] does
+    /// it for every transaction that queued jobs.
     pub fn wake_workers(&self) {
         self.inner.job_wakeup.notify_waiters();
     }

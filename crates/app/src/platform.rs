@@ -72,7 +72,7 @@ pub async fn create_superuser(
             .payload(json!({ "user_id": user.id, "email": user.email })),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok((user, outcome))
 }
 
@@ -114,7 +114,7 @@ pub async fn create_company(
         json!({ "staff": actor.user_id }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(outcome)
 }
 
@@ -147,7 +147,7 @@ pub async fn set_suspended(
         json!({}),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(store::companies::get(app.db(), company).await?)
 }
 
@@ -181,6 +181,6 @@ pub async fn impersonate(
         json!({ "staff": staff.id, "staff_email": staff.email }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(pair)
 }

@@ -542,11 +542,8 @@ pub async fn submit(
         }),
     )
     .await?;
-    let enqueued = crate::engine::step(app, &mut tx, company, id, None, None).await?;
-    tx.commit().await?;
-    if enqueued {
-        app.wake_workers();
-    }
+    crate::engine::step(app, &mut tx, company, id, None, None).await?;
+    app.commit(tx).await?;
     Ok(Submitted {
         ticket: get(app, actor, id).await?,
         created: true,
@@ -612,7 +609,7 @@ pub async fn reindex_missing(app: &App) -> Result<usize> {
         let mut tx = app.db().begin().await?;
         let ticket = store::tickets::get(&mut tx, *company, *id).await?;
         reindex(&mut tx, *company, &ticket).await?;
-        tx.commit().await?;
+        app.commit(tx).await?;
     }
     Ok(missing.len())
 }
@@ -828,7 +825,7 @@ pub async fn comment(
         json!({ "comment_id": comment.id, "body": body, "internal": internal }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(comment)
 }
 
@@ -931,7 +928,7 @@ pub async fn attach(
         stored.push(meta);
     }
     store::tickets::touch(&mut tx, company, id).await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     Ok(stored)
 }
 
@@ -1011,7 +1008,7 @@ pub async fn correct_data(app: &App, actor: &Actor, id: Uuid, patch: Value) -> R
         json!({ "changes": changes }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     get(app, actor, id).await
 }
 
@@ -1054,6 +1051,6 @@ pub async fn cancel(app: &App, actor: &Actor, id: Uuid) -> Result<TicketView> {
         json!({ "tasks_cancelled": cancelled }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     get(app, actor, id).await
 }

@@ -257,7 +257,7 @@ pub async fn claim(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
         json!({ "task_id": id, "assigned_to": actor.user_id }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     get(app, actor, id).await
 }
 
@@ -331,7 +331,7 @@ pub async fn assign(app: &App, actor: &Actor, id: Uuid, user: UserId) -> Result<
         json!({ "task_id": id, "assigned_to": user, "by": "ticket_admin" }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     get(app, actor, id).await
 }
 
@@ -364,7 +364,7 @@ pub async fn release(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
         json!({ "task_id": id }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     get(app, actor, id).await
 }
 
@@ -402,7 +402,7 @@ pub async fn set_allowed_users(
         json!({ "task_id": id, "user_ids": ids }),
     )
     .await?;
-    tx.commit().await?;
+    app.commit(tx).await?;
     get(app, actor, id).await
 }
 
@@ -515,7 +515,7 @@ pub(crate) async fn finish(
         json!({ "task_id": task.id, "task_key": task.task_key, "changes": merged.changes }),
     )
     .await?;
-    let enqueued = crate::engine::step(
+    crate::engine::step(
         app,
         &mut tx,
         company,
@@ -524,9 +524,6 @@ pub(crate) async fn finish(
         Some(task.id),
     )
     .await?;
-    tx.commit().await?;
-    if enqueued {
-        app.wake_workers();
-    }
+    app.commit(tx).await?;
     Ok(true)
 }

@@ -17,6 +17,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, FromRow, Postgres, Sqlite, Transaction};
 
+use domain::CompanyId;
+
 use crate::error::Result;
 
 /// Which database a [`Db`] talks to.
@@ -130,8 +132,10 @@ impl Db {
     /// reads before it writes cannot fail half-way with `SQLITE_BUSY`).
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
-            Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Pools::Sqlite { writer, .. } => {
+                Tx::new(Conn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?))
+            }
+            Pools::Postgres(pool) => Tx::new(Conn::Postgres(pool.begin().await?)),
         })
     }
 
@@ -170,27 +174,79 @@ impl Db {
     }
 }
 
-/// An open write transaction; dropped without [`Tx::commit`] it rolls back.
+/// An open write transaction; dropped without [`Tx::commit`] it rolls back. It remembers
+/// what the change did beyond its rows (events appended, jobs queued), so that whoever
+/// commits can tell the rest of the process once the change is durable.
 #[derive(Debug)]
-pub enum Tx {
+pub struct Tx {
+    pub(crate) conn: Conn,
+    effects: Effects,
+}
+
+#[derive(Debug)]
+pub(crate) enum Conn {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
 
+/// What a committed transaction did that others may be waiting for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Jobs were queued: the workers should look.
+    pub jobs_queued: bool,
+    /// The highest event id appended per company (`None`: platform events).
+    pub events: Vec<(Option<CompanyId>, i64)>,
+}
+
 impl Tx {
-    pub fn backend(&self) -> Backend {
-        match self {
-            Self::Sqlite(_) => Backend::Sqlite,
-            Self::Postgres(_) => Backend::Postgres,
+    fn new(conn: Conn) -> Self {
+        Self {
+            conn,
+            effects: Effects::default(),
         }
     }
 
-    pub async fn commit(self) -> Result<()> {
-        match self {
-            Self::Sqlite(tx) => tx.commit().await?,
-            Self::Postgres(tx) => tx.commit().await?,
+    pub fn backend(&self) -> Backend {
+        match self.conn {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub(crate) fn noted_job(&mut self) {
+        self.effects.jobs_queued = true;
+    }
+
+    pub(crate) fn noted_event(&mut self, company: Option<CompanyId>, id: i64) {
+        match self.effects.events.iter_mut().find(|(c, _)| *c == company) {
+            Some((_, highest)) => *highest = (*highest).max(id),
+            None => self.effects.events.push((company, id)),
+        }
+    }
+
+    /// Runs SQL text as is (one or several statements, no parameters): migrations, and
+    /// tests that must break the database behind the application's back.
+    pub async fn execute_script(&mut self, sql: &str) -> Result<()> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match &mut self.conn {
+            Conn::Sqlite(tx) => {
+                sqlx::raw_sql(sql).execute(&mut **tx).await?;
+            }
+            Conn::Postgres(tx) => {
+                sqlx::raw_sql(sql).execute(&mut **tx).await?;
+            }
         }
         Ok(())
+    }
+
+    /// Commits; returns what the change did, for the one commit path of the use cases
+    /// (`app::App::commit`), which wakes workers and notifies subscribers.
+    pub async fn commit(self) -> Result<Effects> {
+        match self.conn {
+            Conn::Sqlite(tx) => tx.commit().await?,
+            Conn::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(self.effects)
     }
 }
 
@@ -303,28 +359,28 @@ impl Exec for &mut Tx {
     }
 
     async fn execute(self, stmt: &dyn Statement) -> Result<u64> {
-        Ok(match self {
-            Tx::Sqlite(tx) => {
+        Ok(match &mut self.conn {
+            Conn::Sqlite(tx) => {
                 run!(execute, query_with, &mut **tx, Backend::Sqlite, stmt).rows_affected()
             }
-            Tx::Postgres(tx) => {
+            Conn::Postgres(tx) => {
                 run!(execute, query_with, &mut **tx, Backend::Postgres, stmt).rows_affected()
             }
         })
     }
 
     async fn fetch_all<T: Row>(self, stmt: &dyn Statement) -> Result<Vec<T>> {
-        Ok(match self {
-            Tx::Sqlite(tx) => run!(fetch_all, query_as_with, &mut **tx, Backend::Sqlite, stmt),
-            Tx::Postgres(tx) => {
+        Ok(match &mut self.conn {
+            Conn::Sqlite(tx) => run!(fetch_all, query_as_with, &mut **tx, Backend::Sqlite, stmt),
+            Conn::Postgres(tx) => {
                 run!(fetch_all, query_as_with, &mut **tx, Backend::Postgres, stmt)
             }
         })
     }
 
     async fn fetch_optional<T: Row>(self, stmt: &dyn Statement) -> Result<Option<T>> {
-        Ok(match self {
-            Tx::Sqlite(tx) => {
+        Ok(match &mut self.conn {
+            Conn::Sqlite(tx) => {
                 run!(
                     fetch_optional,
                     query_as_with,
@@ -333,7 +389,7 @@ impl Exec for &mut Tx {
                     stmt
                 )
             }
-            Tx::Postgres(tx) => {
+            Conn::Postgres(tx) => {
                 run!(
                     fetch_optional,
                     query_as_with,

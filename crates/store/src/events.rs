@@ -82,8 +82,11 @@ pub async fn append(tx: &mut Tx, event: NewEvent) -> Result<i64> {
         ])
         .returning_col(Events::Id)
         .to_owned();
-    let row: Option<IdRow> = tx.fetch_optional(&insert).await?;
-    row.map(|r| r.id).ok_or(crate::StoreError::NotFound)
+    let company = event.company_id;
+    let row: Option<IdRow> = (&mut *tx).fetch_optional(&insert).await?;
+    let id = row.map(|r| r.id).ok_or(crate::StoreError::NotFound)?;
+    tx.noted_event(company, id);
+    Ok(id)
 }
 
 /// Events after `cursor` (an event id, 0 = from the start) in commit order, at most `limit`.

@@ -11,7 +11,7 @@ use sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::db::{Backend, Db, Exec};
+use crate::db::{Backend, Db, Exec, Tx};
 use crate::error::{Result, corrupt};
 use crate::schema::Jobs;
 
@@ -72,7 +72,8 @@ fn attempts_value(n: u32) -> i32 {
 }
 
 /// Adds a job to the queue; call it inside the transaction of the change that causes it.
-pub async fn enqueue(db: impl Exec, job: NewJob) -> Result<JobId> {
+pub async fn enqueue(tx: &mut Tx, job: NewJob) -> Result<JobId> {
+    tx.noted_job();
     let id = JobId::new();
     let now = Utc::now();
     let insert = Query::insert()
@@ -102,7 +103,7 @@ pub async fn enqueue(db: impl Exec, job: NewJob) -> Result<JobId> {
             now.into(),
         ])
         .to_owned();
-    db.execute(&insert).await?;
+    tx.execute(&insert).await?;
     Ok(id)
 }
 

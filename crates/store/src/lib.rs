@@ -22,6 +22,6 @@ pub mod tasks;
 pub mod tickets;
 pub mod users;
 
-pub use db::{Backend, Db, DbOptions, Exec, Raw, SqliteSync, Statement, Tx};
+pub use db::{Backend, Db, DbOptions, Effects, Exec, Raw, SqliteSync, Statement, Tx};
 pub use error::{Result, StoreError};
 pub use sqlx;

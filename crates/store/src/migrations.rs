@@ -180,19 +180,7 @@ async fn applied_versions(tx: &mut Tx) -> Result<Vec<i64>> {
 }
 
 async fn exec_sql(tx: &mut Tx, sql: &str) -> Result<()> {
-    match tx {
-        Tx::Sqlite(tx) => {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&mut **tx)
-                .await?;
-        }
-        Tx::Postgres(tx) => {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
-    Ok(())
+    tx.execute_script(sql).await
 }
 
 fn render(backend: Backend, statement: &impl SchemaStatementBuilder) -> String {

@@ -83,30 +83,29 @@ impl utoipa::Modify for BearerAuth {
 /// Documents the error answers that follow from how an operation is served rather than from
 /// what it does, so that each `#[utoipa::path]` lists only its own (409, 429, ...):
 ///
-/// - every operation: 413, since the body bound (`middleware::limit_body`) is checked on
-///   every request before routing;
+/// - every operation: 413 (`middleware::limit_body` checks a declared length on every
+///   request) and 503 (`middleware::deadline`, or the database is unavailable);
+/// - every `/api/` operation: 422, since `edge::inspect_input` refuses U+0000 in the path and
+///   the query of any request, naming the field;
+/// - `/api/` operations that change something: 403 (`middleware::refuse_cross_site`);
 /// - with a `bearer` security requirement: 401 (the `Authed` extractor) and 403 (roles);
 /// - with a path parameter: 404 (`AppPath` answers 404 for a malformed id too);
-/// - with a JSON body: 400 (malformed JSON) and 415 (`AppJson` wants `application/json`);
-/// - with query parameters or a body: 422;
-/// - touching the database: 503 while it is unavailable.
+/// - with a body: 408 (it must arrive in time); with a JSON one also 400 (malformed) and
+///   415 (`AppJson` wants `application/json`).
 ///
 /// It runs on the finished document (see [`api_parts`]): an `#[openapi(modifiers)]` sees only
 /// the paths `ApiDoc` itself knows, none, since the routes add theirs afterwards.
 struct ErrorResponses;
 
 impl ErrorResponses {
-    /// Statuses the rules would add that these paths never answer.
-    const NOT_ANSWERED: &[(&str, u16)] = &[
-        // One's own account: no role is checked.
-        ("/api/v1/me", 403),
-        ("/api/v1/me/password", 403),
-        ("/api/v1/me/logins", 403),
+    /// Statuses the rules would add that these operations never answer.
+    const NOT_ANSWERED: &[(&str, &str, u16)] = &[
+        // One's own account, read with a safe method: no role is checked.
+        ("get", "/api/v1/me", 403),
+        ("get", "/api/v1/me/logins", 403),
         // Reads the raw body whatever its declared type.
-        ("/api/v1/auth/logout", 415),
+        ("post", "/api/v1/auth/logout", 415),
     ];
-    /// Paths that use no database, or report its failure in their own answer.
-    const NO_DATABASE: &[&str] = &["/healthz", "/readyz", "/metrics", "/api/v1/auth/verify"];
 
     fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
         use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
@@ -121,67 +120,87 @@ impl ErrorResponses {
             .build()
             .into()
     }
+
+    /// The common answers of one operation, by the rules above.
+    fn rules(
+        path: &str,
+        method: &str,
+        operation: &utoipa::openapi::path::Operation,
+    ) -> Vec<(u16, &'static str)> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        let api = path.starts_with("/api/");
+        let changes = !matches!(method, "get" | "head" | "options");
+        let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+        let in_path = operation
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Path));
+        let body_types: Vec<&String> = match &operation.request_body {
+            Some(RefOr::T(body)) => body.content.keys().collect(),
+            _ => Vec::new(),
+        };
+        let json_body = body_types
+            .iter()
+            .any(|t| *t == "application/json" || t.ends_with("+json"));
+        let mut rules = vec![
+            (413, "The request body is larger than this server accepts"),
+            (
+                503,
+                "The server could not answer in time, or its database is unavailable; try again",
+            ),
+        ];
+        if api {
+            rules.push((
+                422,
+                "Invalid fields, each named in `errors` (U+0000 is refused anywhere)",
+            ));
+        }
+        match (secured, api && changes) {
+            (true, _) => rules.push((403, "The caller's roles or company do not allow this, or a browser sent it from another site")),
+            (false, true) => rules.push((403, "A browser sent the request from another site")),
+            (false, false) => {}
+        }
+        if secured {
+            rules.push((
+                401,
+                "No valid credentials: send `Authorization: Bearer <token>`",
+            ));
+        }
+        if in_path {
+            rules.push((
+                404,
+                "No such object, or you may not see it (also for a malformed id)",
+            ));
+        }
+        if operation.request_body.is_some() {
+            rules.push((408, "The body did not arrive in time"));
+        }
+        if json_body {
+            rules.push((400, "The body is not well-formed JSON"));
+            rules.push((415, "The body is not `application/json`"));
+        }
+        rules.retain(|(status, _)| !Self::NOT_ANSWERED.contains(&(method, path, *status)));
+        rules
+    }
 }
 
 impl utoipa::Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::RefOr;
-        use utoipa::openapi::path::ParameterIn;
         for (path, item) in &mut openapi.paths.paths {
             let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
             ];
-            for operation in operations.into_iter().flatten() {
-                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
-                let located = |place: ParameterIn| {
-                    operation
-                        .parameters
-                        .iter()
-                        .flatten()
-                        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
+            for (method, operation) in operations {
+                let Some(operation) = operation else {
+                    continue;
                 };
-                let (in_path, in_query) = (located(ParameterIn::Path), located(ParameterIn::Query));
-                let body_types: Vec<String> = match &operation.request_body {
-                    Some(RefOr::T(body)) => body.content.keys().cloned().collect(),
-                    _ => Vec::new(),
-                };
-                let has_body = operation.request_body.is_some();
-                let json_body = body_types
-                    .iter()
-                    .any(|t| t == "application/json" || t.ends_with("+json"));
-                let mut rules: Vec<(u16, &str)> =
-                    vec![(413, "The request body is larger than this server accepts")];
-                if secured {
-                    rules.push((
-                        401,
-                        "No valid credentials: send `Authorization: Bearer <token>`",
-                    ));
-                    rules.push((403, "The caller's roles or company do not allow this"));
-                }
-                if in_path {
-                    rules.push((
-                        404,
-                        "No such object, or you may not see it (also for a malformed id)",
-                    ));
-                }
-                if json_body {
-                    rules.push((400, "The body is not well-formed JSON"));
-                    rules.push((415, "The body is not `application/json`"));
-                }
-                if in_query || has_body {
-                    rules.push((422, "Invalid fields, each named in `errors`"));
-                }
-                if !Self::NO_DATABASE.contains(&path.as_str()) {
-                    rules.push((503, "The database is unavailable; try again later"));
-                }
-                for (status, description) in rules {
-                    if Self::NOT_ANSWERED.contains(&(path.as_str(), status)) {
-                        continue;
-                    }
+                for (status, description) in Self::rules(path, method, operation) {
                     operation
                         .responses
                         .responses

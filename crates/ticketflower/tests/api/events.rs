@@ -207,3 +207,38 @@ async fn concurrent_writers_never_make_the_reader_skip() {
     assert!(committed.len() > writers * per_writer / 2);
     app.stop().await;
 }
+
+/// The one commit path tells subscribers which company has new events, so a live reader
+/// needs no polling: a sign-up (which appends the company's first events) is announced with
+/// the id of its last event.
+#[tokio::test]
+async fn a_committed_use_case_is_announced_to_subscribers_without_polling() {
+    let app = spawn_app().await;
+    let mut notices = app.app.subscribe_events();
+    let admin = crate::common::signup(&app, "Acme", "ada@acme.io").await;
+    let company: CompanyId = CompanyId(admin.company_id.parse().unwrap());
+    let notice = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let notice = notices.recv().await.unwrap();
+            if notice.company == Some(company) {
+                return notice;
+            }
+        }
+    })
+    .await
+    .expect("no notice after the sign-up committed");
+    // PostgreSQL's reader may hold events back while another test's transaction is open.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let last = loop {
+        let seen = events::read_after(app.app.db(), &Scope::Company(company), 0, 100)
+            .await
+            .unwrap();
+        let last = seen.last().map(|e| e.id);
+        if last == Some(notice.up_to) || std::time::Instant::now() > deadline {
+            break last;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(last, Some(notice.up_to));
+    app.stop().await;
+}

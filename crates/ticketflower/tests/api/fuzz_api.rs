@@ -10,6 +10,7 @@
 //! - `TF_FUZZ_SECONDS`: the time budget of the run (default 60);
 //! - `TF_FUZZ_SEED`: the seed (default a fixed one, so CI runs are repeatable);
 //! - `TF_FUZZ_CHECKS`: schemathesis's `--checks` (default [`CHECKS`]);
+//! - `TF_FUZZ_REPORT_DIR`: where to write a HAR file of every request and a JUnit report;
 //! - `TF_SCHEMATHESIS_VENV`: where the virtualenv lives (default
 //!   `$HOME/.cache/ticketflower-schemathesis/venv-<version>`);
 //! - `TF_PYTHON`: the Python that creates it (default `python3`).
@@ -426,6 +427,11 @@ async fn the_api_answers_as_its_openapi_document_says_under_fuzzing() {
         .arg(format!("Authorization: Bearer {}", fixture.token));
     for path in EXCLUDED_PATHS {
         command.args(["--exclude-path", path]);
+    }
+    if let Ok(dir) = std::env::var("TF_FUZZ_REPORT_DIR")
+        && !dir.trim().is_empty()
+    {
+        command.args(["--report", "har,junit", "--report-dir", &dir]);
     }
     command
         .current_dir(&workdir)

@@ -31,14 +31,7 @@ async fn readyz_is_503_when_the_schema_is_not_this_binarys() {
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', now())"
         }
     };
-    match &mut tx {
-        store::Tx::Sqlite(t) => {
-            sqlx::raw_sql(sql).execute(&mut **t).await.unwrap();
-        }
-        store::Tx::Postgres(t) => {
-            sqlx::raw_sql(sql).execute(&mut **t).await.unwrap();
-        }
-    }
+    tx.execute_script(sql).await.unwrap();
     tx.commit().await.unwrap();
 
     let ready = app.get("/readyz").await;

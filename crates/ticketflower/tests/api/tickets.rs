@@ -1199,20 +1199,11 @@ async fn an_async_action_completes_by_its_single_use_callback() {
 /// Runs one statement written for each dialect (uuids are blobs on SQLite, text on PostgreSQL).
 async fn exec_sql(app: &TestApp, sqlite: &str, postgres: &str) {
     let mut tx = app.app.db().begin().await.unwrap();
-    match &mut tx {
-        store::Tx::Sqlite(t) => {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite.to_owned()))
-                .execute(&mut **t)
-                .await
-                .unwrap();
-        }
-        store::Tx::Postgres(t) => {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(postgres.to_owned()))
-                .execute(&mut **t)
-                .await
-                .unwrap();
-        }
-    }
+    let sql = match tx.backend() {
+        store::Backend::Sqlite => sqlite,
+        store::Backend::Postgres => postgres,
+    };
+    tx.execute_script(sql).await.unwrap();
     tx.commit().await.unwrap();
 }
 

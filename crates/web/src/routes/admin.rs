@@ -418,7 +418,8 @@ pub struct CompanyUpdate {
 /// refused with a 422 naming the limit.
 #[utoipa::path(patch, path = "/api/v1/company", tag = "company roles",
     request_body = CompanyUpdate,
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, description = "The company with its data bounds", body = Object)),
+    security(("bearer" = [])))]
 pub async fn update_company(
     State(state): State<WebState>,
     Authed(actor): Authed,

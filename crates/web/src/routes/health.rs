@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::problem::Problem;
 use crate::state::WebState;
 
 /// Liveness answer.
@@ -42,7 +43,10 @@ pub async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready for traffic", body = Ready),
-        (status = 503, description = "Not ready", body = Ready),
+        (status = 503, description = "Not ready: the report; or the check did not finish in time: a problem", content(
+            (Ready = "application/json"),
+            (Problem = "application/problem+json"),
+        )),
     ))]
 pub async fn readyz(State(state): State<WebState>) -> impl IntoResponse {
     let readiness = app::system::readiness(&state.app).await;
