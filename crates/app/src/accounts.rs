@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use domain::auth::Actor;
 use domain::company::{Company, DEFAULT_ROLE};
+use domain::event::{Payload, Stream};
 use domain::job::NewJob;
 use domain::user::{User, UserStatus};
 use domain::validation::required_text;
@@ -159,18 +160,22 @@ pub(crate) async fn create_company(
         &mut tx,
         Some(&actor),
         Some(company.id),
-        format!("company:{}", company.id),
-        "company.created",
-        json!({ "name": company.name }),
+        Stream::Company(company.id),
+        Payload::CompanyCreated {
+            name: company.name.clone(),
+        },
     )
     .await?;
     audit::record(
         &mut tx,
         Some(&actor),
         Some(company.id),
-        format!("user:{}", user.id),
-        "user.created",
-        json!({ "email": user.email, "roles": user.system_roles, "via": "signup" }),
+        Stream::User(user.id),
+        Payload::UserCreated {
+            email: user.email.to_string(),
+            roles: user.system_roles.clone(),
+            via: Some("signup".into()),
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -251,9 +256,10 @@ pub async fn register(
         &mut tx,
         None,
         Some(company.id),
-        format!("user:{}", user.id),
-        "user.registered",
-        json!({ "email": user.email }),
+        Stream::User(user.id),
+        Payload::UserRegistered {
+            email: user.email.to_string(),
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -302,20 +308,20 @@ pub async fn update_me(
         user.company_id,
         user.id,
         names,
-        "user.profile_updated",
+        Payload::UserProfileUpdated {},
     )
     .await?;
     me(app, actor).await
 }
 
-/// Validates and stores new first/last names of a user, recording `event_kind`.
+/// Validates and stores new first/last names of a user, recording `event`.
 pub(crate) async fn rename(
     app: &App,
     actor: &Actor,
     company: Option<CompanyId>,
     id: domain::UserId,
     (first_name, last_name): (Option<&str>, Option<&str>),
-    event_kind: &str,
+    event: Payload,
 ) -> Result<()> {
     let mut errors = ValidationErrors::new();
     let first = first_name.and_then(|v| required_text(&mut errors, "first_name", v, 100));
@@ -333,15 +339,7 @@ pub(crate) async fn rename(
         },
     )
     .await?;
-    audit::record(
-        &mut tx,
-        Some(actor),
-        company,
-        format!("user:{id}"),
-        event_kind,
-        json!({}),
-    )
-    .await?;
+    audit::record(&mut tx, Some(actor), company, Stream::User(id), event).await?;
     app.commit(tx).await?;
     Ok(())
 }
@@ -364,9 +362,10 @@ pub async fn change_password(app: &App, actor: &Actor, current: &str, new: &str)
         &mut tx,
         Some(actor),
         actor.company_id,
-        format!("user:{}", actor.user_id),
-        "user.password_changed",
-        json!({ "other_sessions_ended": ended }),
+        Stream::User(actor.user_id),
+        Payload::PasswordChanged {
+            other_sessions_ended: ended,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -458,9 +457,8 @@ pub async fn start_password_reset(
         &mut tx,
         None,
         user.company_id,
-        format!("user:{}", user.id),
-        "user.password_reset_requested",
-        json!({}),
+        Stream::User(user.id),
+        Payload::PasswordResetRequested {},
     )
     .await
     .map_err(|e| JobError::Retry(e.to_string()))?;
@@ -503,9 +501,8 @@ pub async fn confirm_password_reset(
         &mut tx,
         None,
         found.company_id,
-        format!("user:{user}"),
-        "user.password_reset",
-        json!({}),
+        Stream::User(user),
+        Payload::PasswordReset {},
     )
     .await?;
     app.commit(tx).await?;

@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use domain::CompanyId;
+use domain::event::Payload;
 use domain::job::Job;
 use domain::workflow::TaskType;
 use hmac::{Hmac, Mac};
@@ -151,8 +152,7 @@ async fn call(app: &App, company: CompanyId, task_id: Uuid, body: Value) -> Resu
                 None,
                 Some(company),
                 stream(ticket.id),
-                "action.accepted",
-                json!({ "task_id": task_id, "answer": answer }),
+                Payload::ActionAccepted { task_id, answer },
             )
             .await?;
             app.commit(tx).await?;

@@ -5,11 +5,11 @@
 use chrono::{DateTime, Utc};
 use domain::auth::{Actor, first_role_out_of_reach};
 use domain::company::{Company, CompanyRole, DataLimits};
+use domain::event::{Payload, Stream};
 use domain::user::{User, UserStatus};
 use domain::validation::required_text;
 use domain::{CompanyId, Email, SystemRole, UserId, ValidationErrors};
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 pub use store::users::UserFilter;
@@ -126,9 +126,12 @@ pub async fn create_user(app: &App, actor: &Actor, input: NewUserInput) -> Resul
         &mut tx,
         Some(actor),
         Some(company),
-        format!("user:{}", user.id),
-        "user.created",
-        json!({ "email": user.email, "roles": user.system_roles }),
+        Stream::User(user.id),
+        Payload::UserCreated {
+            email: user.email.to_string(),
+            roles: user.system_roles.clone(),
+            via: None,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -176,7 +179,15 @@ pub async fn update_user_names(
     let target = person(app, company, id).await?;
     check_reach(actor, &target)?;
     let names = (first_name, last_name);
-    crate::accounts::rename(app, actor, Some(company), id, names, "user.updated").await?;
+    crate::accounts::rename(
+        app,
+        actor,
+        Some(company),
+        id,
+        names,
+        Payload::UserUpdated {},
+    )
+    .await?;
     get_user(app, actor, id).await
 }
 
@@ -204,17 +215,17 @@ pub async fn change_status(
         StatusChange::Approve => (
             target.status == UserStatus::Pending,
             UserStatus::Active,
-            "user.approved",
+            Payload::UserApproved {},
         ),
         StatusChange::Block => (
             target.status != UserStatus::Blocked,
             UserStatus::Blocked,
-            "user.blocked",
+            Payload::UserBlocked {},
         ),
         StatusChange::Unblock => (
             target.status == UserStatus::Blocked,
             UserStatus::Active,
-            "user.unblocked",
+            Payload::UserUnblocked {},
         ),
     };
     if !from_ok {
@@ -240,15 +251,7 @@ pub async fn change_status(
     if change == StatusChange::Block {
         store::sessions::revoke_all_for_user(&mut tx, id, None).await?;
     }
-    audit::record(
-        &mut tx,
-        Some(actor),
-        Some(company),
-        format!("user:{id}"),
-        kind,
-        json!({}),
-    )
-    .await?;
+    audit::record(&mut tx, Some(actor), Some(company), Stream::User(id), kind).await?;
     app.commit(tx).await?;
     get_user(app, actor, id).await
 }
@@ -304,9 +307,11 @@ pub async fn set_roles(
         &mut tx,
         Some(actor),
         Some(company),
-        format!("user:{id}"),
-        "user.roles_changed",
-        json!({ "system_roles": roles, "company_roles": company_roles }),
+        Stream::User(id),
+        Payload::UserRolesChanged {
+            system_roles: roles,
+            company_roles,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -327,9 +332,10 @@ pub async fn delete_user(app: &App, actor: &Actor, id: UserId) -> Result<()> {
         &mut tx,
         Some(actor),
         Some(company),
-        format!("user:{id}"),
-        "user.deleted",
-        json!({ "email": target.email }),
+        Stream::User(id),
+        Payload::UserDeleted {
+            email: target.email.to_string(),
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -386,9 +392,11 @@ pub async fn create_company_role(
         &mut tx,
         Some(actor),
         Some(company),
-        format!("company:{company}"),
-        "company_role.created",
-        json!({ "role_id": role.id, "name": role.name }),
+        Stream::Company(company),
+        Payload::CompanyRoleCreated {
+            role_id: role.id,
+            name: role.name.clone(),
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -427,9 +435,8 @@ pub async fn update_company_role(
         &mut tx,
         Some(actor),
         Some(company),
-        format!("company:{company}"),
-        "company_role.updated",
-        json!({ "role_id": id }),
+        Stream::Company(company),
+        Payload::CompanyRoleUpdated { role_id: id },
     )
     .await?;
     app.commit(tx).await?;
@@ -451,9 +458,11 @@ pub async fn delete_company_role(app: &App, actor: &Actor, id: Uuid) -> Result<(
         &mut tx,
         Some(actor),
         Some(company),
-        format!("company:{company}"),
-        "company_role.deleted",
-        json!({ "role_id": id, "name": role.name }),
+        Stream::Company(company),
+        Payload::CompanyRoleDeleted {
+            role_id: id,
+            name: role.name,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -476,9 +485,8 @@ pub async fn rotate_invite_code(app: &App, actor: &Actor) -> Result<Company> {
         &mut tx,
         Some(actor),
         Some(company),
-        format!("company:{company}"),
-        "company.invite_code_rotated",
-        json!({}),
+        Stream::Company(company),
+        Payload::InviteCodeRotated {},
     )
     .await?;
     app.commit(tx).await?;
@@ -516,9 +524,11 @@ pub async fn set_data_limits(app: &App, actor: &Actor, limits: DataLimits) -> Re
         &mut tx,
         Some(actor),
         Some(company),
-        format!("company:{company}"),
-        "company.data_limits_set",
-        json!({ "max_bytes": limits.max_bytes, "max_nodes": limits.max_nodes }),
+        Stream::Company(company),
+        Payload::DataLimitsSet {
+            max_bytes: limits.max_bytes,
+            max_nodes: limits.max_nodes,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -592,9 +602,12 @@ pub async fn create_api_token(
         &mut tx,
         Some(actor),
         Some(company),
-        format!("company:{company}"),
-        "api_token.issued",
-        json!({ "token_id": token.id, "name": name, "roles": roles }),
+        Stream::Company(company),
+        Payload::ApiTokenIssued {
+            token_id: token.id,
+            name,
+            roles: roles.clone(),
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -622,9 +635,11 @@ pub async fn revoke_api_token(app: &App, actor: &Actor, id: Uuid) -> Result<()> 
         &mut tx,
         Some(actor),
         Some(company),
-        format!("company:{company}"),
-        "api_token.revoked",
-        json!({ "token_id": id, "name": token.name }),
+        Stream::Company(company),
+        Payload::ApiTokenRevoked {
+            token_id: id,
+            name: token.name,
+        },
     )
     .await?;
     app.commit(tx).await?;

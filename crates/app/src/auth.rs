@@ -6,10 +6,10 @@ use std::time::Duration;
 use chrono::Utc;
 use domain::auth::{Actor, ActorKind};
 use domain::company::CompanyStatus;
+use domain::event::{Payload, Stream};
 use domain::user::{User, UserStatus};
 use domain::{CompanyId, Email, SystemRole, UserId, ValidationErrors};
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::{AppError, Result};
@@ -159,9 +159,11 @@ pub async fn login(
         &mut tx,
         Some(&actor),
         user.company_id,
-        format!("user:{}", user.id),
-        "user.logged_in",
-        json!({ "ip": client.ip, "platform": platform }),
+        Stream::User(user.id),
+        Payload::LoggedIn {
+            ip: client.ip.clone(),
+            platform,
+        },
     )
     .await?;
     store::logins::set_outcome(&mut tx, attempt, true, None).await?;
@@ -281,9 +283,10 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
             &mut tx,
             None,
             session.company_id.map(CompanyId),
-            format!("user:{}", session.user_id),
-            "session.refresh_token_reused",
-            json!({ "session_id": session.id }),
+            Stream::User(UserId(session.user_id)),
+            Payload::RefreshTokenReused {
+                session_id: session.id,
+            },
         )
         .await?;
         app.commit(tx).await?;
@@ -343,9 +346,10 @@ async fn end_session(app: &App, session: Uuid) -> Result<()> {
         &mut tx,
         None,
         found.company_id.map(CompanyId),
-        format!("user:{}", found.user_id),
-        "user.logged_out",
-        json!({ "session_id": session }),
+        Stream::User(UserId(found.user_id)),
+        Payload::LoggedOut {
+            session_id: session,
+        },
     )
     .await?;
     app.commit(tx).await?;

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 
 use domain::auth::Actor;
+use domain::event::{Payload, Stream};
 use domain::workflow::{
     self as wf, Limits, Problem, TaskSpec, TicketTypeSpec, TransitionSpec, WorkflowSpec,
     WorkflowStatus,
@@ -721,9 +722,12 @@ pub async fn create(app: &App, actor: &Actor, kind: Kind, body: Value) -> Result
         &mut tx,
         Some(actor),
         Some(company),
-        format!("workflow:{}", object.workflow_id),
-        &format!("{}.created", kind.as_str()),
-        json!({ "id": object.id, "key": object.key }),
+        Stream::Workflow(object.workflow_id),
+        Payload::DesignCreated {
+            object: kind.as_str().to_owned(),
+            id: object.id,
+            key: object.key.clone(),
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -791,9 +795,12 @@ pub async fn update(
         &mut tx,
         Some(actor),
         Some(company),
-        format!("workflow:{}", updated.workflow_id),
-        &format!("{}.updated", kind.as_str()),
-        json!({ "id": id, "version": updated.version }),
+        Stream::Workflow(updated.workflow_id),
+        Payload::DesignUpdated {
+            object: kind.as_str().to_owned(),
+            id,
+            version: updated.version.into(),
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -845,9 +852,12 @@ pub async fn delete(app: &App, actor: &Actor, kind: Kind, id: Uuid) -> Result<()
         &mut tx,
         Some(actor),
         Some(company),
-        format!("workflow:{}", object.workflow_id),
-        &format!("{}.deleted", kind.as_str()),
-        json!({ "id": id, "key": object.key }),
+        Stream::Workflow(object.workflow_id),
+        Payload::DesignDeleted {
+            object: kind.as_str().to_owned(),
+            id,
+            key: object.key.clone(),
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -909,9 +919,10 @@ pub async fn publish(app: &App, actor: &Actor, id: Uuid) -> Result<VersionEntry>
         &mut tx,
         Some(actor),
         Some(company),
-        format!("workflow:{id}"),
-        "workflow.published",
-        json!({ "version": version.version }),
+        Stream::Workflow(id),
+        Payload::WorkflowPublished {
+            version: version.version,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -958,9 +969,12 @@ pub async fn retire(app: &App, actor: &Actor, id: Uuid, to: WorkflowStatus) -> R
         &mut tx,
         Some(actor),
         Some(company),
-        format!("workflow:{id}"),
-        &format!("workflow.{}", to.as_str().to_lowercase()),
-        json!({}),
+        Stream::Workflow(id),
+        if to == WorkflowStatus::Archived {
+            Payload::WorkflowArchived {}
+        } else {
+            Payload::WorkflowDeprecated {}
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -1247,14 +1261,13 @@ pub async fn import_bundle(
         &mut tx,
         Some(actor),
         Some(company),
-        format!("workflow:{workflow_id}"),
-        "workflow.bundle_imported",
-        json!({
-            "tasks": task_ids.len(),
-            "transitions": transition_ids.len(),
-            "ticket_types": ticket_type_ids.len(),
-            "created": into.is_none(),
-        }),
+        Stream::Workflow(workflow_id),
+        Payload::BundleImported {
+            tasks: task_ids.len(),
+            transitions: transition_ids.len(),
+            ticket_types: ticket_type_ids.len(),
+            created: into.is_none(),
+        },
     )
     .await?;
     app.commit(tx).await?;

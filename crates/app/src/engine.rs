@@ -7,6 +7,7 @@
 
 use domain::CompanyId;
 use domain::auth::Actor;
+use domain::event::Payload;
 use domain::job::NewJob;
 use domain::workflow::{self as wf, Step, TaskType};
 use serde::Serialize;
@@ -106,8 +107,10 @@ pub(crate) async fn step(
                     None,
                     Some(company),
                     stream(ticket_id),
-                    "workflow.joined",
-                    json!({ "from": from, "into": joined }),
+                    Payload::WorkflowJoined {
+                        from: from.map(str::to_owned),
+                        into: joined,
+                    },
                 )
                 .await?;
             }
@@ -125,8 +128,10 @@ pub(crate) async fn step(
                 None,
                 Some(company),
                 stream(ticket_id),
-                "workflow.branch_ended",
-                json!({ "from": from, "status": pending_end }),
+                Payload::WorkflowBranchEnded {
+                    from: from.map(str::to_owned),
+                    status: pending_end,
+                },
             )
             .await?;
         }
@@ -149,8 +154,10 @@ pub(crate) async fn step(
                 None,
                 Some(company),
                 stream(ticket_id),
-                "workflow.completed",
-                json!({ "from": from, "status": status }),
+                Payload::WorkflowCompleted {
+                    from: from.map(str::to_owned),
+                    status,
+                },
             )
             .await?;
         }
@@ -211,8 +218,12 @@ pub(crate) async fn raise(
         None,
         Some(company),
         stream(ticket),
-        "workflow.error",
-        json!({ "error_id": error.id, "error_type": error_type, "message": message, "task_id": task }),
+        Payload::WorkflowErrorRaised {
+            error_id: error.id,
+            error_type: error_type.to_owned(),
+            message: message.to_owned(),
+            task_id: task,
+        },
     )
     .await?;
     Ok(())
@@ -256,9 +267,12 @@ async fn create_task(
         None,
         Some(company),
         stream(ticket.id),
-        "task.created",
-        json!({ "task_id": task.id, "task_key": spec.key, "name": spec.name,
-                "task_type": spec.task_type.as_str() }),
+        Payload::TaskCreated {
+            task_id: task.id,
+            task_key: spec.key.clone(),
+            name: spec.name.clone(),
+            task_type: spec.task_type.as_str().to_owned(),
+        },
     )
     .await?;
     if spec.task_type == TaskType::Form {
@@ -268,8 +282,11 @@ async fn create_task(
                 None,
                 Some(company),
                 stream(ticket.id),
-                "task.assigned",
-                json!({ "task_id": task.id, "assigned_to": worker, "by": "auto_shortest_queue" }),
+                Payload::TaskAssigned {
+                    task_id: task.id,
+                    assigned_to: worker,
+                    by: "auto_shortest_queue".into(),
+                },
             )
             .await?;
         }
@@ -398,8 +415,10 @@ pub async fn set_error_status(
         Some(actor),
         Some(company),
         stream(error.ticket_id),
-        "workflow_error.status_changed",
-        json!({ "error_id": id, "status": to.as_str() }),
+        Payload::WorkflowErrorStatusChanged {
+            error_id: id,
+            status: to.as_str().to_owned(),
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -475,8 +494,7 @@ pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
         Some(actor),
         Some(company),
         stream(error.ticket_id),
-        "workflow_error.retried",
-        json!({ "error_id": id }),
+        Payload::WorkflowErrorRetried { error_id: id },
     )
     .await?;
     app.commit(tx).await?;

@@ -1,10 +1,9 @@
 //! Platform staff: the `superadmin` accounts that run the service itself, outside every
 //! company.
 
-use domain::event::NewEvent;
+use domain::event::{Payload, Stream};
 use domain::user::{User, UserStatus};
 use domain::{Email, SystemRole, ValidationErrors, password};
-use serde_json::json;
 
 use crate::{App, Result};
 
@@ -62,16 +61,12 @@ pub async fn create_superuser(
             (user, SuperuserOutcome::Created)
         }
     };
-    let kind = match outcome {
-        SuperuserOutcome::Created => "platform.superuser_created",
-        SuperuserOutcome::PasswordReset => "platform.superuser_password_reset",
+    let (user_id, email) = (user.id, user.email.to_string());
+    let payload = match outcome {
+        SuperuserOutcome::Created => Payload::SuperuserCreated { user_id, email },
+        SuperuserOutcome::PasswordReset => Payload::SuperuserPasswordReset { user_id, email },
     };
-    store::events::append(
-        &mut tx,
-        NewEvent::new(format!("user:{}", user.id), kind)
-            .payload(json!({ "user_id": user.id, "email": user.email })),
-    )
-    .await?;
+    crate::audit::record(&mut tx, None, None, Stream::User(user.id), payload).await?;
     app.commit(tx).await?;
     Ok((user, outcome))
 }
@@ -109,9 +104,10 @@ pub async fn create_company(
         &mut tx,
         Some(actor),
         Some(outcome.company.id),
-        format!("company:{}", outcome.company.id),
-        "company.created_by_staff",
-        json!({ "staff": actor.user_id }),
+        Stream::Company(outcome.company.id),
+        Payload::CompanyCreatedByStaff {
+            staff: actor.user_id,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -138,13 +134,12 @@ pub async fn set_suspended(
         &mut tx,
         Some(actor),
         Some(company),
-        format!("company:{company}"),
+        Stream::Company(company),
         if suspended {
-            "company.suspended"
+            Payload::CompanySuspended {}
         } else {
-            "company.reactivated"
+            Payload::CompanyReactivated {}
         },
-        json!({}),
     )
     .await?;
     app.commit(tx).await?;
@@ -176,9 +171,11 @@ pub async fn impersonate(
         &mut tx,
         Some(actor),
         Some(company),
-        format!("company:{company}"),
-        "company.impersonation_started",
-        json!({ "staff": staff.id, "staff_email": staff.email }),
+        Stream::Company(company),
+        Payload::ImpersonationStarted {
+            staff: staff.id,
+            staff_email: staff.email.to_string(),
+        },
     )
     .await?;
     app.commit(tx).await?;

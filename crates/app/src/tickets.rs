@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use domain::auth::Actor;
 use domain::event::Event;
+use domain::event::{Payload, Stream};
 use domain::roles::SystemRole;
 use domain::validation::ValidationErrors;
 use domain::workflow::{self as wf, Problem, TicketTypeSpec};
@@ -529,17 +530,19 @@ pub async fn submit(
     }
     store::tickets::index_text(&mut tx, company, id, &search_text(&data, &[]), "").await?;
     // The data is on the ticket; the event names its fields rather than copying it.
-    let field_names: Vec<&String> = fields.keys().collect();
+    let field_names: Vec<String> = fields.keys().cloned().collect();
     audit::record(
         &mut tx,
         Some(actor),
         Some(company),
         stream(id),
-        "ticket.submitted",
-        json!({
-            "number": number, "ticket_type": available.key, "fields": field_names,
-            "workflow_version": version.version, "attachments": names,
-        }),
+        Payload::TicketSubmitted {
+            number,
+            ticket_type: available.key.clone(),
+            fields: field_names,
+            workflow_version: version.version,
+            attachments: names,
+        },
     )
     .await?;
     crate::engine::step(app, &mut tx, company, id, None, None).await?;
@@ -550,8 +553,8 @@ pub async fn submit(
     })
 }
 
-pub(crate) fn stream(ticket: Uuid) -> String {
-    format!("ticket:{ticket}")
+pub(crate) fn stream(ticket: Uuid) -> Stream {
+    Stream::Ticket(ticket)
 }
 
 /// The searchable text of a ticket: every string and number in its data, and its comments.
@@ -771,7 +774,8 @@ pub async fn timeline(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Event>> 
     let team = is_team(actor);
     // Not the event feed's reader: that one holds back changes until every older
     // transaction in the database has ended, so the page after an action could miss it.
-    let events = store::events::of_stream(app.db(), company, &stream(id), MAX_TIMELINE).await?;
+    let events =
+        store::events::of_stream(app.db(), company, &stream(id).to_string(), MAX_TIMELINE).await?;
     Ok(events
         .into_iter()
         .filter(|e| {
@@ -821,8 +825,11 @@ pub async fn comment(
         Some(actor),
         Some(company),
         stream(id),
-        "comment.added",
-        json!({ "comment_id": comment.id, "body": body, "internal": internal }),
+        Payload::CommentAdded {
+            comment_id: comment.id,
+            body: body.to_owned(),
+            internal,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -920,9 +927,12 @@ pub async fn attach(
             Some(actor),
             Some(company),
             stream(id),
-            "attachment.added",
-            json!({ "attachment_id": meta.id, "file_name": meta.file_name, "size": meta.size,
-                    "content_type": meta.content_type }),
+            Payload::AttachmentAdded {
+                attachment_id: meta.id,
+                file_name: meta.file_name.clone(),
+                size: meta.size,
+                content_type: meta.content_type.clone(),
+            },
         )
         .await?;
         stored.push(meta);
@@ -1004,8 +1014,9 @@ pub async fn correct_data(app: &App, actor: &Actor, id: Uuid, patch: Value) -> R
         Some(actor),
         Some(company),
         stream(id),
-        "ticket.data_corrected",
-        json!({ "changes": changes }),
+        Payload::TicketDataCorrected {
+            changes: json!(changes),
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -1047,8 +1058,9 @@ pub async fn cancel(app: &App, actor: &Actor, id: Uuid) -> Result<TicketView> {
         Some(actor),
         Some(company),
         stream(id),
-        "ticket.cancelled",
-        json!({ "tasks_cancelled": cancelled }),
+        Payload::TicketCancelled {
+            tasks_cancelled: cancelled,
+        },
     )
     .await?;
     app.commit(tx).await?;

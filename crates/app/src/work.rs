@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::auth::Actor;
+use domain::event::Payload;
 use domain::roles::SystemRole;
 use domain::user::UserStatus;
 use domain::validation::ValidationErrors;
@@ -253,8 +254,10 @@ pub async fn claim(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
         Some(actor),
         Some(company),
         stream(task.ticket_id),
-        "task.claimed",
-        json!({ "task_id": id, "assigned_to": actor.user_id }),
+        Payload::TaskClaimed {
+            task_id: id,
+            assigned_to: actor.user_id,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -327,8 +330,11 @@ pub async fn assign(app: &App, actor: &Actor, id: Uuid, user: UserId) -> Result<
         Some(actor),
         Some(company),
         stream(task.ticket_id),
-        "task.assigned",
-        json!({ "task_id": id, "assigned_to": user, "by": "ticket_admin" }),
+        Payload::TaskAssigned {
+            task_id: id,
+            assigned_to: user,
+            by: "ticket_admin".into(),
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -360,8 +366,7 @@ pub async fn release(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
         Some(actor),
         Some(company),
         stream(task.ticket_id),
-        "task.released",
-        json!({ "task_id": id }),
+        Payload::TaskReleased { task_id: id },
     )
     .await?;
     app.commit(tx).await?;
@@ -398,8 +403,10 @@ pub async fn set_allowed_users(
         Some(actor),
         Some(company),
         stream(task.ticket_id),
-        "task.allowed_users_set",
-        json!({ "task_id": id, "user_ids": ids }),
+        Payload::TaskAllowedUsersSet {
+            task_id: id,
+            user_ids: ids,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -511,8 +518,11 @@ pub(crate) async fn finish(
         actor,
         Some(company),
         stream(ticket.id),
-        "task.completed",
-        json!({ "task_id": task.id, "task_key": task.task_key, "changes": merged.changes }),
+        Payload::TaskCompleted {
+            task_id: task.id,
+            task_key: task.task_key.clone(),
+            changes: json!(merged.changes),
+        },
     )
     .await?;
     crate::engine::step(

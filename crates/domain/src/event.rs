@@ -59,3 +59,219 @@ pub struct Event {
     pub payload: Value,
     pub created_at: DateTime<Utc>,
 }
+
+/// What an event is about: one entity's history. Written as `company:<id>`, `user:<id>`,
+/// `ticket:<id>` or `workflow:<id>`; conversations will add their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    Company(CompanyId),
+    User(UserId),
+    Ticket(uuid::Uuid),
+    Workflow(uuid::Uuid),
+}
+
+impl std::fmt::Display for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Company(id) => write!(f, "company:{id}"),
+            Self::User(id) => write!(f, "user:{id}"),
+            Self::Ticket(id) => write!(f, "ticket:{id}"),
+            Self::Workflow(id) => write!(f, "workflow:{id}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Stream {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let unknown = || UnknownName(s.to_owned());
+        let (kind, id) = s.split_once(':').ok_or_else(unknown)?;
+        let id: uuid::Uuid = id.parse().map_err(|_| unknown())?;
+        match kind {
+            "company" => Ok(Self::Company(CompanyId(id))),
+            "user" => Ok(Self::User(UserId(id))),
+            "ticket" => Ok(Self::Ticket(id)),
+            "workflow" => Ok(Self::Workflow(id)),
+            _ => Err(unknown()),
+        }
+    }
+}
+
+/// A stream or event kind this version does not know.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown name `{0}`")]
+pub struct UnknownName(pub String);
+
+/// Declares every event kind once: its name on the wire, and its payload's fields. From
+/// the one list come [`EventKind`] (the names) and [`Payload`] (the typed payloads), so a
+/// kind cannot exist without its payload nor be spelled two ways. `docs/events.md`
+/// documents each; a test keeps the two in step.
+macro_rules! event_kinds {
+    ($( $variant:ident = $name:literal { $($field:ident : $ty:ty),* $(,)? } ),* $(,)?) => {
+        /// The name of an event: what happened.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum EventKind { $($variant),* }
+
+        impl EventKind {
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),* }
+            }
+        }
+
+        impl std::str::FromStr for EventKind {
+            type Err = UnknownName;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($name => Ok(Self::$variant),)*
+                    _ => Err(UnknownName(s.to_owned())),
+                }
+            }
+        }
+
+        /// What happened, with the facts that belong to it. Serialised as the event row's
+        /// `kind` and `payload`.
+        #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+        #[serde(tag = "kind", content = "payload")]
+        pub enum Payload {
+            $(
+                #[serde(rename = $name)]
+                $variant { $($field: $ty),* }
+            ),*
+        }
+
+        impl Payload {
+            pub fn kind(&self) -> EventKind {
+                match self { $(Self::$variant { .. } => EventKind::$variant),* }
+            }
+        }
+    };
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Payload {
+    /// The payload's fields as the JSON object stored in the event row.
+    pub fn to_fields(&self) -> Value {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(mut map)) => map.remove("payload").unwrap_or(Value::Null),
+            _ => Value::Null,
+        }
+    }
+}
+
+use uuid::Uuid;
+
+event_kinds! {
+    // Companies and their settings (stream: company).
+    CompanyCreated = "company.created" { name: String },
+    CompanyCreatedByStaff = "company.created_by_staff" { staff: UserId },
+    CompanySuspended = "company.suspended" {},
+    CompanyReactivated = "company.reactivated" {},
+    ImpersonationStarted = "company.impersonation_started" { staff: UserId, staff_email: String },
+    InviteCodeRotated = "company.invite_code_rotated" {},
+    DataLimitsSet = "company.data_limits_set" { max_bytes: Option<u64>, max_nodes: Option<u64> },
+    CompanyRoleCreated = "company_role.created" { role_id: Uuid, name: String },
+    CompanyRoleUpdated = "company_role.updated" { role_id: Uuid },
+    CompanyRoleDeleted = "company_role.deleted" { role_id: Uuid, name: String },
+    ApiTokenIssued = "api_token.issued" { token_id: Uuid, name: String, roles: Vec<crate::SystemRole> },
+    ApiTokenRevoked = "api_token.revoked" { token_id: Uuid, name: String },
+    // People (stream: user).
+    UserCreated = "user.created" { email: String, roles: Vec<crate::SystemRole>, via: Option<String> },
+    UserRegistered = "user.registered" { email: String },
+    UserProfileUpdated = "user.profile_updated" {},
+    UserUpdated = "user.updated" {},
+    UserApproved = "user.approved" {},
+    UserBlocked = "user.blocked" {},
+    UserUnblocked = "user.unblocked" {},
+    UserRolesChanged = "user.roles_changed" { system_roles: Vec<crate::SystemRole>, company_roles: Vec<String> },
+    UserDeleted = "user.deleted" { email: String },
+    LoggedIn = "user.logged_in" { ip: String, platform: Option<String> },
+    LoggedOut = "user.logged_out" { session_id: Uuid },
+    RefreshTokenReused = "session.refresh_token_reused" { session_id: Uuid },
+    PasswordChanged = "user.password_changed" { other_sessions_ended: u64 },
+    PasswordResetRequested = "user.password_reset_requested" {},
+    PasswordReset = "user.password_reset" {},
+    SuperuserCreated = "platform.superuser_created" { user_id: UserId, email: String },
+    SuperuserPasswordReset = "platform.superuser_password_reset" { user_id: UserId, email: String },
+    // Workflow design (stream: workflow). `object` is workflow, task, transition or ticket_type.
+    DesignCreated = "design.created" { object: String, id: Uuid, key: String },
+    DesignUpdated = "design.updated" { object: String, id: Uuid, version: i64 },
+    DesignDeleted = "design.deleted" { object: String, id: Uuid, key: String },
+    WorkflowPublished = "workflow.published" { version: i32 },
+    WorkflowDeprecated = "workflow.deprecated" {},
+    WorkflowArchived = "workflow.archived" {},
+    BundleImported = "workflow.bundle_imported" { tasks: usize, transitions: usize, ticket_types: usize, created: bool },
+    // Tickets and their workflow (stream: ticket).
+    TicketSubmitted = "ticket.submitted" { number: i64, ticket_type: String, fields: Vec<String>, workflow_version: i32, attachments: Vec<String> },
+    TicketDataCorrected = "ticket.data_corrected" { changes: Value },
+    TicketCancelled = "ticket.cancelled" { tasks_cancelled: u64 },
+    CommentAdded = "comment.added" { comment_id: Uuid, body: String, internal: bool },
+    AttachmentAdded = "attachment.added" { attachment_id: Uuid, file_name: String, size: i64, content_type: String },
+    TaskCreated = "task.created" { task_id: Uuid, task_key: String, name: String, task_type: String },
+    TaskAssigned = "task.assigned" { task_id: Uuid, assigned_to: UserId, by: String },
+    TaskClaimed = "task.claimed" { task_id: Uuid, assigned_to: UserId },
+    TaskReleased = "task.released" { task_id: Uuid },
+    TaskAllowedUsersSet = "task.allowed_users_set" { task_id: Uuid, user_ids: Vec<Uuid> },
+    TaskCompleted = "task.completed" { task_id: Uuid, task_key: String, changes: Value },
+    ActionAccepted = "action.accepted" { task_id: Uuid, answer: Value },
+    WorkflowJoined = "workflow.joined" { from: Option<String>, into: Vec<String> },
+    WorkflowBranchEnded = "workflow.branch_ended" { from: Option<String>, status: String },
+    WorkflowCompleted = "workflow.completed" { from: Option<String>, status: String },
+    WorkflowErrorRaised = "workflow.error" { error_id: Uuid, error_type: String, message: String, task_id: Option<Uuid> },
+    WorkflowErrorStatusChanged = "workflow_error.status_changed" { error_id: Uuid, status: String },
+    WorkflowErrorRetried = "workflow_error.retried" { error_id: Uuid },
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod vocabulary_tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in EventKind::ALL {
+            assert_eq!(kind.as_str().parse::<EventKind>().unwrap(), *kind);
+            assert!(seen.insert(kind.as_str()), "{kind} twice");
+        }
+        let stream = Stream::Ticket(Uuid::nil());
+        assert_eq!(stream.to_string().parse::<Stream>().unwrap(), stream);
+        assert!("ticket:x".parse::<Stream>().is_err());
+    }
+
+    #[test]
+    fn payloads_serialise_as_kind_and_fields() {
+        let payload = Payload::TaskReleased {
+            task_id: Uuid::nil(),
+        };
+        assert_eq!(payload.kind(), EventKind::TaskReleased);
+        assert_eq!(
+            payload.to_fields(),
+            serde_json::json!({ "task_id": Uuid::nil() })
+        );
+        assert_eq!(
+            Payload::InviteCodeRotated {}.to_fields(),
+            serde_json::json!({})
+        );
+    }
+
+    /// `docs/events.md` is the public description of this vocabulary: every kind is there.
+    #[test]
+    fn every_kind_is_documented() {
+        let doc = include_str!("../../../docs/events.md");
+        for kind in EventKind::ALL {
+            assert!(
+                doc.contains(&format!("`{kind}`")),
+                "{kind} is not in docs/events.md"
+            );
+        }
+    }
+}

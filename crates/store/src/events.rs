@@ -89,6 +89,23 @@ pub async fn append(tx: &mut Tx, event: NewEvent) -> Result<i64> {
     Ok(id)
 }
 
+#[derive(sqlx::FromRow)]
+struct EpochRow {
+    epoch: String,
+}
+
+/// The database's epoch (migration 10): a random id that changes only with the database,
+/// so that a reader can tell that its cursor belongs to another one.
+pub async fn epoch(db: impl Exec) -> Result<String> {
+    let select = Raw {
+        sqlite: "SELECT epoch FROM database_epoch WHERE id = 1",
+        postgres: "SELECT epoch FROM database_epoch WHERE id = 1",
+        values: sea_query::Values(Vec::new()),
+    };
+    let row: Option<EpochRow> = db.fetch_optional(&select).await?;
+    row.map(|r| r.epoch).ok_or(crate::StoreError::NotFound)
+}
+
 /// Events after `cursor` (an event id, 0 = from the start) in commit order, at most `limit`.
 /// Never skips an event that commits later than the one at `cursor`.
 pub async fn read_after(

@@ -65,6 +65,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "a company's own bounds of ticket data",
         up: company_data_limits,
     },
+    Migration {
+        version: 10,
+        name: "the database's epoch: a random id made once, for event cursors",
+        up: database_epoch,
+    },
 ];
 
 /// Where the database stands relative to this binary's migrations.
@@ -820,6 +825,19 @@ fn note_search(backend: Backend) -> Vec<String> {
             drop_leaked.to_owned(),
         ],
     }
+}
+
+/// Event ids are cursors; a cursor of another database (restored from a backup, or a fresh
+/// one) must be told apart from one of this database. The epoch is made once, here, and
+/// readers hand it out with their cursors.
+fn database_epoch(_: Backend) -> Vec<String> {
+    vec![
+        "CREATE TABLE database_epoch (id integer PRIMARY KEY, epoch text NOT NULL)".to_owned(),
+        format!(
+            "INSERT INTO database_epoch (id, epoch) VALUES (1, '{}')",
+            uuid::Uuid::now_v7()
+        ),
+    ]
 }
 
 fn company_data_limits(backend: Backend) -> Vec<String> {

@@ -242,3 +242,15 @@ async fn a_committed_use_case_is_announced_to_subscribers_without_polling() {
     assert_eq!(last, Some(notice.up_to));
     app.stop().await;
 }
+
+/// Each database has its own epoch, made once: a cursor can be told to belong to another.
+#[tokio::test]
+async fn every_database_has_its_own_stable_epoch() {
+    let (one, two) = (spawn_app().await, spawn_app().await);
+    let first = events::epoch(one.app.db()).await.unwrap();
+    assert_eq!(events::epoch(one.app.db()).await.unwrap(), first);
+    assert!(first.parse::<uuid::Uuid>().is_ok(), "{first}");
+    assert_ne!(events::epoch(two.app.db()).await.unwrap(), first);
+    one.stop().await;
+    two.stop().await;
+}
