@@ -14,7 +14,7 @@ use std::time::Duration;
 use domain::CompanyId;
 use domain::event::Payload;
 use domain::job::Job;
-use domain::workflow::TaskType;
+use domain::workflow::{TaskStatus, TaskType};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -118,7 +118,15 @@ async fn call(app: &App, company: CompanyId, task_id: Uuid, body: Value) -> Resu
     let is_async = spec.task_type == TaskType::AsyncAction;
 
     let mut tx = app.db().begin().await?;
-    store::tasks::transition(&mut tx, company, task_id, &["OPEN"], "IN_PROGRESS", None).await?;
+    store::tasks::transition(
+        &mut tx,
+        company,
+        task_id,
+        &[TaskStatus::Open],
+        TaskStatus::InProgress,
+        None,
+    )
+    .await?;
     let mut payload = json!({
         "task_id": task_id,
         "ticket_id": ticket.id,
@@ -145,8 +153,15 @@ async fn call(app: &App, company: CompanyId, task_id: Uuid, body: Value) -> Resu
     match response {
         Ok(answer) if is_async => {
             let mut tx = app.db().begin().await?;
-            store::tasks::transition(&mut tx, company, task_id, &["IN_PROGRESS"], "PENDING", None)
-                .await?;
+            store::tasks::transition(
+                &mut tx,
+                company,
+                task_id,
+                &[TaskStatus::InProgress],
+                TaskStatus::Pending,
+                None,
+            )
+            .await?;
             audit::record(
                 &mut tx,
                 None,
@@ -186,8 +201,12 @@ async fn incident(
         &mut tx,
         company,
         task_id,
-        &["OPEN", "IN_PROGRESS", "PENDING"],
-        "ERROR",
+        &[
+            TaskStatus::Open,
+            TaskStatus::InProgress,
+            TaskStatus::Pending,
+        ],
+        TaskStatus::Error,
         Some(message),
     )
     .await?;
@@ -199,7 +218,7 @@ async fn incident(
         company,
         task.ticket_id,
         Some(task_id),
-        domain::workflow::WorkflowErrorType::TaskUpdate.as_str(),
+        domain::workflow::WorkflowErrorType::TaskUpdate,
         &format!(
             "action `{}` failed after {attempts} attempt(s): {message}",
             task.task_key

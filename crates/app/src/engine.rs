@@ -9,7 +9,10 @@ use domain::CompanyId;
 use domain::auth::Actor;
 use domain::event::Payload;
 use domain::job::NewJob;
-use domain::workflow::{self as wf, Step, TaskType};
+use domain::workflow::{
+    self as wf, Step, TaskStatus, TaskType, WorkflowErrorStatus, WorkflowErrorType,
+    WorkflowRunStatus,
+};
 use serde::Serialize;
 use serde_json::{Value, json};
 use store::Tx;
@@ -64,7 +67,7 @@ pub(crate) async fn step(
     let active: Vec<String> = store::tasks::of_ticket(&mut *tx, company, ticket_id)
         .await?
         .into_iter()
-        .filter(|t| store::tasks::ACTIVE_TASK_STATUSES.contains(&t.status.as_str()))
+        .filter(|t| t.status.is_active())
         .filter(|t| Some(t.id) != task)
         .map(|t| t.task_key)
         .collect();
@@ -74,13 +77,14 @@ pub(crate) async fn step(
         pending_end: ticket.pending_end.as_deref(),
     };
     let outcome = wf::step(&version.spec, from, &state, &limits);
-    let run = |status: &'static str, workflow_status: &'static str, pending, closed| RunChange {
-        status,
-        workflow_status,
-        workflow_data: &ticket.workflow_data,
-        pending_end: pending,
-        closed,
-    };
+    let run =
+        |status: &'static str, workflow_status: WorkflowRunStatus, pending, closed| RunChange {
+            status,
+            workflow_status,
+            workflow_data: &ticket.workflow_data,
+            pending_end: pending,
+            closed,
+        };
     match outcome {
         Ok(Step::Tasks { create, joined }) => {
             for new in &create {
@@ -94,8 +98,8 @@ pub(crate) async fn step(
                 company,
                 ticket_id,
                 run(
-                    "IN_PROGRESS",
-                    "IN_PROGRESS",
+                    store::tickets::OPEN,
+                    WorkflowRunStatus::InProgress,
                     ticket.pending_end.as_deref(),
                     false,
                 ),
@@ -120,7 +124,12 @@ pub(crate) async fn step(
                 tx,
                 company,
                 ticket_id,
-                run("IN_PROGRESS", "IN_PROGRESS", Some(&pending_end), false),
+                run(
+                    store::tickets::OPEN,
+                    WorkflowRunStatus::InProgress,
+                    Some(&pending_end),
+                    false,
+                ),
             )
             .await?;
             audit::record(
@@ -142,7 +151,7 @@ pub(crate) async fn step(
                 ticket_id,
                 RunChange {
                     status: &status,
-                    workflow_status: "COMPLETED",
+                    workflow_status: WorkflowRunStatus::Completed,
                     workflow_data: &ticket.workflow_data,
                     pending_end: None,
                     closed: true,
@@ -167,7 +176,7 @@ pub(crate) async fn step(
                 company,
                 ticket_id,
                 task,
-                error.error_type.as_str(),
+                error.error_type,
                 &error.message,
                 json!({ "kind": "step", "from": from, "task_id": task }),
             )
@@ -183,7 +192,7 @@ pub(crate) async fn raise(
     company: CompanyId,
     ticket: Uuid,
     task: Option<Uuid>,
-    error_type: &str,
+    error_type: WorkflowErrorType,
     message: &str,
     step: Value,
 ) -> Result<()> {
@@ -206,7 +215,7 @@ pub(crate) async fn raise(
         ticket,
         RunChange {
             status: "IN_PROGRESS",
-            workflow_status: "ON_HOLD",
+            workflow_status: WorkflowRunStatus::OnHold,
             workflow_data: &current.workflow_data,
             pending_end: current.pending_end.as_deref(),
             closed: false,
@@ -220,7 +229,7 @@ pub(crate) async fn raise(
         stream(ticket),
         Payload::WorkflowErrorRaised {
             error_id: error.id,
-            error_type: error_type.to_owned(),
+            error_type,
             message: message.to_owned(),
             task_id: task,
         },
@@ -254,8 +263,8 @@ async fn create_task(
             ticket_id: ticket.id,
             task_key: &spec.key,
             name: &spec.name,
-            task_type: spec.task_type.as_str(),
-            status: "OPEN",
+            task_type: spec.task_type,
+            status: TaskStatus::Open,
             allowed_users: &[],
             input_data: &new.input_data,
             assigned_to: worker,
@@ -271,7 +280,7 @@ async fn create_task(
             task_id: task.id,
             task_key: spec.key.clone(),
             name: spec.name.clone(),
-            task_type: spec.task_type.as_str().to_owned(),
+            task_type: spec.task_type,
         },
     )
     .await?;
@@ -317,8 +326,8 @@ pub struct ErrorView {
     pub ticket_id: Uuid,
     pub ticket_number: Option<i64>,
     pub task_id: Option<Uuid>,
-    pub error_type: String,
-    pub error_status: String,
+    pub error_type: WorkflowErrorType,
+    pub error_status: WorkflowErrorStatus,
     pub message: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -355,7 +364,7 @@ fn ticket_admin(actor: &Actor) -> Result<CompanyId> {
 pub async fn errors(
     app: &App,
     actor: &Actor,
-    statuses: Vec<String>,
+    statuses: Vec<WorkflowErrorStatus>,
     ticket: Option<Uuid>,
 ) -> Result<Vec<ErrorView>> {
     let company = ticket_admin(actor)?;
@@ -386,8 +395,7 @@ pub async fn set_error_status(
 ) -> Result<ErrorView> {
     let company = ticket_admin(actor)?;
     let error = store::tasks::get_error(app.db(), company, id).await?;
-    let current: wf::WorkflowErrorStatus =
-        error.error_status.parse().map_err(AppError::internal)?;
+    let current = error.error_status;
     if !current.can_change_to(to) {
         return Err(AppError::Conflict {
             field: Some("status".into()),
@@ -395,16 +403,7 @@ pub async fn set_error_status(
         });
     }
     let mut tx = app.db().begin().await?;
-    if !store::tasks::set_error_status(
-        &mut tx,
-        company,
-        id,
-        &[current.as_str()],
-        to.as_str(),
-        actor.user_id,
-    )
-    .await?
-    {
+    if !store::tasks::set_error_status(&mut tx, company, id, &[current], to, actor.user_id).await? {
         return Err(AppError::Conflict {
             field: Some("status".into()),
             message: "someone else changed the error meanwhile; reload it".into(),
@@ -417,7 +416,7 @@ pub async fn set_error_status(
         stream(error.ticket_id),
         Payload::WorkflowErrorStatusChanged {
             error_id: id,
-            status: to.as_str().to_owned(),
+            status: to,
         },
     )
     .await?;
@@ -430,7 +429,7 @@ pub async fn set_error_status(
 pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
     let company = ticket_admin(actor)?;
     let error = store::tasks::get_error(app.db(), company, id).await?;
-    if error.error_status == "RESOLVED" {
+    if error.error_status == WorkflowErrorStatus::Resolved {
         return Err(AppError::Conflict {
             field: None,
             message: "the error is already resolved".into(),
@@ -443,8 +442,8 @@ pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
         &mut tx,
         company,
         id,
-        &["NEW", "REVIEWED"],
-        "RESOLVED",
+        &[WorkflowErrorStatus::New, WorkflowErrorStatus::Reviewed],
+        WorkflowErrorStatus::Resolved,
         actor.user_id,
     )
     .await?
@@ -454,14 +453,14 @@ pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
             message: "the error is already resolved".into(),
         });
     }
-    if ticket.workflow_status == "ON_HOLD" {
+    if ticket.workflow_status == WorkflowRunStatus::OnHold {
         store::tickets::update_run(
             &mut tx,
             company,
             ticket.id,
             RunChange {
                 status: "IN_PROGRESS",
-                workflow_status: "IN_PROGRESS",
+                workflow_status: WorkflowRunStatus::InProgress,
                 workflow_data: &ticket.workflow_data,
                 pending_end: ticket.pending_end.as_deref(),
                 closed: false,
@@ -472,7 +471,15 @@ pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
     let action = error.step["kind"] == "action";
     if let (true, Some(task_id)) = (action, error.task_id) {
         let task = store::tasks::get(&mut tx, company, task_id).await?;
-        store::tasks::transition(&mut tx, company, task_id, &["ERROR"], "OPEN", None).await?;
+        store::tasks::transition(
+            &mut tx,
+            company,
+            task_id,
+            &[TaskStatus::Error],
+            TaskStatus::Open,
+            None,
+        )
+        .await?;
         let version = published(app, company, ticket.workflow_version_id).await?;
         let spec = version.task(&task.task_key).ok_or(AppError::NotFound)?;
         let limits = crate::design::limits(app);
@@ -504,7 +511,7 @@ pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
             let last = store::tasks::of_ticket(app.db(), company, error.ticket_id)
                 .await?
                 .into_iter()
-                .filter(|t| t.status == "COMPLETED")
+                .filter(|t| t.status == TaskStatus::Completed)
                 .max_by_key(|t| t.completed_at);
             (
                 last.as_ref().map(|t| t.task_key.clone()),
@@ -535,7 +542,7 @@ pub async fn sweep_stalled(app: &App) -> Result<usize> {
             *company,
             *ticket,
             None,
-            wf::WorkflowErrorType::WorkflowTransition.as_str(),
+            WorkflowErrorType::WorkflowTransition,
             "the workflow is stalled: it is running but has no unfinished task",
             json!({ "kind": "stalled" }),
         )

@@ -14,7 +14,9 @@ use domain::event::Event;
 use domain::event::{Payload, Stream};
 use domain::roles::SystemRole;
 use domain::validation::ValidationErrors;
-use domain::workflow::{self as wf, Problem, TicketTypeSpec};
+use domain::workflow::{
+    self as wf, Problem, TaskStatus, TaskType, TicketTypeSpec, WorkflowRunStatus,
+};
 use domain::{CompanyId, UserId};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -253,8 +255,8 @@ pub struct TaskSummary {
     pub id: Uuid,
     pub task_key: String,
     pub name: String,
-    pub task_type: String,
-    pub status: String,
+    pub task_type: TaskType,
+    pub status: TaskStatus,
     /// `null` while unassigned.
     pub assigned_to: Option<UserId>,
     pub created_at: DateTime<Utc>,
@@ -267,8 +269,8 @@ impl From<&store::tasks::TaskInstance> for TaskSummary {
             id: t.id,
             task_key: t.task_key.clone(),
             name: t.name.clone(),
-            task_type: t.task_type.clone(),
-            status: t.status.clone(),
+            task_type: t.task_type,
+            status: t.status,
             assigned_to: t.assigned_to,
             created_at: t.created_at,
             completed_at: t.completed_at,
@@ -284,7 +286,7 @@ pub struct TicketView {
     pub ticket_type_id: Uuid,
     pub ticket_type_key: String,
     pub status: String,
-    pub workflow_status: String,
+    pub workflow_status: WorkflowRunStatus,
     pub workflow_id: Uuid,
     pub workflow_version: Option<i32>,
     pub requester_id: UserId,
@@ -359,18 +361,19 @@ pub async fn graph_svg(app: &App, actor: &Actor, id: Uuid) -> Result<String> {
     let (company, ticket) = visible(app, actor, id).await?;
     let version = published(app, company, ticket.workflow_version_id).await?;
     let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
-    let keys = |keep: &dyn Fn(&str) -> bool| {
+    let keys = |keep: &dyn Fn(TaskStatus) -> bool| {
         tasks
             .iter()
-            .filter(|t| keep(&t.status))
+            .filter(|t| keep(t.status))
             .map(|t| t.task_key.clone())
             .collect()
     };
     let progress = wf::Progress {
-        done: keys(&|s| s == "COMPLETED"),
-        active: keys(&|s| store::tasks::ACTIVE_TASK_STATUSES.contains(&s)),
+        done: keys(&|s| s == TaskStatus::Completed),
+        active: keys(&TaskStatus::is_active),
         // A COMPLETED workflow's ticket status is the end status its design reached.
-        ended: (ticket.workflow_status == "COMPLETED").then(|| ticket.status.clone()),
+        ended: (ticket.workflow_status == WorkflowRunStatus::Completed)
+            .then(|| ticket.status.clone()),
     };
     Ok(wf::to_svg_progress(&version.spec, &progress))
 }
@@ -494,8 +497,8 @@ pub async fn submit(
             workflow_id: version.workflow_id,
             workflow_version_id: version.id,
             requester_id: actor.user_id,
-            status: "OPEN",
-            workflow_status: "NOT_STARTED",
+            status: store::tickets::OPEN,
+            workflow_status: WorkflowRunStatus::NotStarted,
             data: &data,
             workflow_data: &workflow_data,
         },
@@ -998,7 +1001,7 @@ pub async fn correct_data(app: &App, actor: &Actor, id: Uuid, patch: Value) -> R
         id,
         store::tickets::RunChange {
             status: &ticket.status,
-            workflow_status: &ticket.workflow_status,
+            workflow_status: ticket.workflow_status,
             workflow_data: &data,
             pending_end: ticket.pending_end.as_deref(),
             closed: ticket.closed_at.is_some(),
@@ -1033,7 +1036,7 @@ pub async fn cancel(app: &App, actor: &Actor, id: Uuid) -> Result<TicketView> {
     }
     let mut tx = app.db().begin().await?;
     let ticket = store::tickets::lock(&mut tx, company, id).await?;
-    if !store::tickets::ACTIVE_WORKFLOW_STATUSES.contains(&ticket.workflow_status.as_str()) {
+    if !WorkflowRunStatus::ACTIVE.contains(&ticket.workflow_status) {
         return Err(AppError::Conflict {
             field: None,
             message: format!("the ticket has already ended ({})", ticket.status),
@@ -1046,7 +1049,7 @@ pub async fn cancel(app: &App, actor: &Actor, id: Uuid) -> Result<TicketView> {
         id,
         store::tickets::RunChange {
             status: "CANCELLED",
-            workflow_status: "CANCELLED",
+            workflow_status: WorkflowRunStatus::Cancelled,
             workflow_data: &ticket.workflow_data,
             pending_end: None,
             closed: true,

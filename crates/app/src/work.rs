@@ -11,7 +11,7 @@ use domain::event::Payload;
 use domain::roles::SystemRole;
 use domain::user::UserStatus;
 use domain::validation::ValidationErrors;
-use domain::workflow::{self as wf, TaskType};
+use domain::workflow::{self as wf, TaskStatus, TaskType};
 use domain::{CompanyId, UserId};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -31,8 +31,8 @@ pub struct TaskView {
     pub task_key: String,
     pub name: String,
     pub description: String,
-    pub task_type: String,
-    pub status: String,
+    pub task_type: TaskType,
+    pub status: TaskStatus,
     pub assigned_to: Option<UserId>,
     pub allowed_users: Vec<Uuid>,
     pub input_data: Value,
@@ -171,7 +171,7 @@ pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
 pub struct TaskQuery {
     pub mine: bool,
     pub queue: bool,
-    pub statuses: Vec<String>,
+    pub statuses: Vec<TaskStatus>,
     pub cursor: Option<Uuid>,
     pub limit: u32,
 }
@@ -192,12 +192,12 @@ pub async fn list(
         assignee: query.mine.then_some(actor.user_id),
         unassigned: query.queue,
         statuses: if query.queue && query.statuses.is_empty() {
-            vec!["OPEN".into()]
+            vec![TaskStatus::Open]
         } else {
             query.statuses
         },
         task_types: if query.queue {
-            vec![TaskType::Form.as_str().into()]
+            vec![TaskType::Form]
         } else {
             Vec::new()
         },
@@ -221,7 +221,7 @@ pub async fn list(
 }
 
 fn not_form(task: &TaskInstance) -> Option<AppError> {
-    (task.task_type != TaskType::Form.as_str()).then(|| AppError::Conflict {
+    (task.task_type != TaskType::Form).then(|| AppError::Conflict {
         field: None,
         message: "action tasks are run by the engine, not by people".into(),
     })
@@ -503,7 +503,7 @@ pub(crate) async fn finish(
         ticket.id,
         store::tickets::RunChange {
             status: &ticket.status,
-            workflow_status: &ticket.workflow_status,
+            workflow_status: ticket.workflow_status,
             workflow_data: &merged.data,
             pending_end: ticket.pending_end.as_deref(),
             closed: false,

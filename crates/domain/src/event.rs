@@ -215,7 +215,7 @@ event_kinds! {
     TicketCancelled = "ticket.cancelled" { tasks_cancelled: u64 },
     CommentAdded = "comment.added" { comment_id: Uuid, body: String, internal: bool },
     AttachmentAdded = "attachment.added" { attachment_id: Uuid, file_name: String, size: i64, content_type: String },
-    TaskCreated = "task.created" { task_id: Uuid, task_key: String, name: String, task_type: String },
+    TaskCreated = "task.created" { task_id: Uuid, task_key: String, name: String, task_type: crate::workflow::TaskType },
     TaskAssigned = "task.assigned" { task_id: Uuid, assigned_to: UserId, by: String },
     TaskClaimed = "task.claimed" { task_id: Uuid, assigned_to: UserId },
     TaskReleased = "task.released" { task_id: Uuid },
@@ -225,8 +225,8 @@ event_kinds! {
     WorkflowJoined = "workflow.joined" { from: Option<String>, into: Vec<String> },
     WorkflowBranchEnded = "workflow.branch_ended" { from: Option<String>, status: String },
     WorkflowCompleted = "workflow.completed" { from: Option<String>, status: String },
-    WorkflowErrorRaised = "workflow.error" { error_id: Uuid, error_type: String, message: String, task_id: Option<Uuid> },
-    WorkflowErrorStatusChanged = "workflow_error.status_changed" { error_id: Uuid, status: String },
+    WorkflowErrorRaised = "workflow.error" { error_id: Uuid, error_type: crate::workflow::WorkflowErrorType, message: String, task_id: Option<Uuid> },
+    WorkflowErrorStatusChanged = "workflow_error.status_changed" { error_id: Uuid, status: crate::workflow::WorkflowErrorStatus },
     WorkflowErrorRetried = "workflow_error.retried" { error_id: Uuid },
 }
 

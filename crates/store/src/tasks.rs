@@ -4,6 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use domain::user::UserStatus;
+use domain::workflow::{
+    TaskStatus, TaskType, WorkflowErrorStatus, WorkflowErrorType, WorkflowRunStatus,
+};
 use domain::{CompanyId, SystemRole, UserId};
 use sea_query::{Expr, ExprTrait, Func, Order, Query};
 use serde_json::Value;
@@ -11,13 +14,13 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::db::{Exec, Tx};
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, corrupt};
 use crate::schema::{TaskInstances, Tickets, Users, WorkflowErrors};
 
-/// Task statuses in which a task still needs someone or something to finish it.
-pub const ACTIVE_TASK_STATUSES: [&str; 4] = ["OPEN", "IN_PROGRESS", "PENDING", "ERROR"];
-/// Task statuses that count towards a worker's queue.
-pub const QUEUED_TASK_STATUSES: [&str; 2] = ["OPEN", "IN_PROGRESS"];
+/// The stored names of statuses, for `IN (...)` filters.
+fn names<const N: usize>(statuses: [TaskStatus; N]) -> [&'static str; N] {
+    statuses.map(TaskStatus::as_str)
+}
 
 #[derive(Clone, Debug)]
 pub struct TaskInstance {
@@ -26,8 +29,8 @@ pub struct TaskInstance {
     pub ticket_id: Uuid,
     pub task_key: String,
     pub name: String,
-    pub task_type: String,
-    pub status: String,
+    pub task_type: TaskType,
+    pub status: TaskStatus,
     pub assigned_to: Option<UserId>,
     pub assigned_at: Option<DateTime<Utc>>,
     pub allowed_users: Vec<Uuid>,
@@ -61,16 +64,17 @@ struct TaskRow {
     completed_at: Option<DateTime<Utc>>,
 }
 
-impl From<TaskRow> for TaskInstance {
-    fn from(r: TaskRow) -> Self {
-        Self {
+impl TryFrom<TaskRow> for TaskInstance {
+    type Error = StoreError;
+    fn try_from(r: TaskRow) -> Result<Self> {
+        Ok(Self {
             id: r.id,
             company_id: CompanyId(r.company_id),
             ticket_id: r.ticket_id,
             task_key: r.task_key,
             name: r.name,
-            task_type: r.task_type,
-            status: r.status,
+            task_type: r.task_type.parse().map_err(|_| corrupt(&r.task_type))?,
+            status: r.status.parse().map_err(|_| corrupt(&r.status))?,
             assigned_to: r.assigned_to.map(UserId),
             assigned_at: r.assigned_at,
             allowed_users: r.allowed_users.0,
@@ -81,7 +85,7 @@ impl From<TaskRow> for TaskInstance {
             created_at: r.created_at,
             updated_at: r.updated_at,
             completed_at: r.completed_at,
-        }
+        })
     }
 }
 
@@ -110,8 +114,8 @@ pub struct NewTask<'a> {
     pub ticket_id: Uuid,
     pub task_key: &'a str,
     pub name: &'a str,
-    pub task_type: &'a str,
-    pub status: &'a str,
+    pub task_type: TaskType,
+    pub status: TaskStatus,
     pub allowed_users: &'a [Uuid],
     pub input_data: &'a Value,
     /// Given to this worker from the start (auto-assignment): the task is IN_PROGRESS.
@@ -130,12 +134,13 @@ pub async fn insert(tx: &mut Tx, new: NewTask<'_>) -> Result<TaskInstance> {
             new.ticket_id.into(),
             new.task_key.into(),
             new.name.into(),
-            new.task_type.into(),
+            new.task_type.as_str().into(),
             if new.assigned_to.is_some() {
-                "IN_PROGRESS"
+                TaskStatus::InProgress
             } else {
                 new.status
             }
+            .as_str()
             .into(),
             new.assigned_to.map(|u| u.0).into(),
             new.assigned_to.map(|_| now).into(),
@@ -154,7 +159,7 @@ pub async fn insert(tx: &mut Tx, new: NewTask<'_>) -> Result<TaskInstance> {
     if let Some(user) = new.assigned_to {
         note_assignment(tx, new.company_id, user, now).await?;
     }
-    row.map(Into::into).ok_or(StoreError::NotFound)
+    row.ok_or(StoreError::NotFound)?.try_into()
 }
 
 pub async fn get(db: impl Exec, company: CompanyId, id: Uuid) -> Result<TaskInstance> {
@@ -165,7 +170,7 @@ pub async fn get(db: impl Exec, company: CompanyId, id: Uuid) -> Result<TaskInst
         .and_where(Expr::col(TaskInstances::Id).eq(id))
         .to_owned();
     let row: Option<TaskRow> = db.fetch_optional(&select).await?;
-    row.map(Into::into).ok_or(StoreError::NotFound)
+    row.ok_or(StoreError::NotFound)?.try_into()
 }
 
 /// A task found by id alone: for the action callback, which proves itself with a token
@@ -177,7 +182,7 @@ pub async fn get_any_company(db: impl Exec, id: Uuid) -> Result<TaskInstance> {
         .and_where(Expr::col(TaskInstances::Id).eq(id))
         .to_owned();
     let row: Option<TaskRow> = db.fetch_optional(&select).await?;
-    row.map(Into::into).ok_or(StoreError::NotFound)
+    row.ok_or(StoreError::NotFound)?.try_into()
 }
 
 /// A ticket's tasks in the order they were created.
@@ -195,7 +200,7 @@ pub async fn of_ticket(
         .order_by(TaskInstances::Id, Order::Asc)
         .to_owned();
     let rows: Vec<TaskRow> = db.fetch_all(&select).await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    rows.into_iter().map(TryInto::try_into).collect()
 }
 
 #[derive(Clone, Debug, Default)]
@@ -203,8 +208,8 @@ pub struct TaskFilter {
     pub assignee: Option<UserId>,
     /// Only tasks nobody holds (a claim queue).
     pub unassigned: bool,
-    pub statuses: Vec<String>,
-    pub task_types: Vec<String>,
+    pub statuses: Vec<TaskStatus>,
+    pub task_types: Vec<TaskType>,
     /// Continue after this id (UUIDv7, so newest first is id order).
     pub after: Option<Uuid>,
     pub limit: u32,
@@ -230,16 +235,20 @@ pub async fn list(
         select.and_where(Expr::col(TaskInstances::AssignedTo).is_null());
     }
     if !filter.statuses.is_empty() {
-        select.and_where(Expr::col(TaskInstances::Status).is_in(filter.statuses.clone()));
+        select.and_where(
+            Expr::col(TaskInstances::Status).is_in(filter.statuses.iter().map(|s| s.as_str())),
+        );
     }
     if !filter.task_types.is_empty() {
-        select.and_where(Expr::col(TaskInstances::TaskType).is_in(filter.task_types.clone()));
+        select.and_where(
+            Expr::col(TaskInstances::TaskType).is_in(filter.task_types.iter().map(|t| t.as_str())),
+        );
     }
     if let Some(after) = filter.after {
         select.and_where(Expr::col(TaskInstances::Id).lt(after));
     }
     let rows: Vec<TaskRow> = db.fetch_all(&select).await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    rows.into_iter().map(TryInto::try_into).collect()
 }
 
 /// Gives an OPEN, unheld task to `user`. Returns false when someone else got it first.
@@ -250,13 +259,16 @@ pub async fn claim(tx: &mut Tx, company: CompanyId, id: Uuid, user: UserId) -> R
         .values([
             (TaskInstances::AssignedTo, user.0.into()),
             (TaskInstances::AssignedAt, now.into()),
-            (TaskInstances::Status, "IN_PROGRESS".into()),
+            (
+                TaskInstances::Status,
+                TaskStatus::InProgress.as_str().into(),
+            ),
             (TaskInstances::UpdatedAt, now.into()),
         ])
         .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
         .and_where(Expr::col(TaskInstances::Id).eq(id))
         .and_where(Expr::col(TaskInstances::AssignedTo).is_null())
-        .and_where(Expr::col(TaskInstances::Status).eq("OPEN"))
+        .and_where(Expr::col(TaskInstances::Status).eq(TaskStatus::Open.as_str()))
         .to_owned();
     let claimed = tx.execute(&update).await? == 1;
     if claimed {
@@ -282,17 +294,18 @@ pub async fn set_assignee(
             (
                 TaskInstances::Status,
                 if user.is_some() {
-                    "IN_PROGRESS"
+                    TaskStatus::InProgress
                 } else {
-                    "OPEN"
+                    TaskStatus::Open
                 }
+                .as_str()
                 .into(),
             ),
             (TaskInstances::UpdatedAt, now.into()),
         ])
         .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
         .and_where(Expr::col(TaskInstances::Id).eq(id))
-        .and_where(Expr::col(TaskInstances::Status).is_in(QUEUED_TASK_STATUSES))
+        .and_where(Expr::col(TaskInstances::Status).is_in(names(TaskStatus::QUEUED)))
         .to_owned();
     let changed = tx.execute(&update).await? == 1;
     if let (true, Some(user)) = (changed, user) {
@@ -306,21 +319,21 @@ pub async fn transition(
     tx: &mut Tx,
     company: CompanyId,
     id: Uuid,
-    from: &[&str],
-    to: &str,
+    from: &[TaskStatus],
+    to: TaskStatus,
     error: Option<&str>,
 ) -> Result<bool> {
     let now = Utc::now();
     let update = Query::update()
         .table(TaskInstances::Table)
         .values([
-            (TaskInstances::Status, to.into()),
+            (TaskInstances::Status, to.as_str().into()),
             (TaskInstances::Error, error.map(str::to_owned).into()),
             (TaskInstances::UpdatedAt, now.into()),
         ])
         .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
         .and_where(Expr::col(TaskInstances::Id).eq(id))
-        .and_where(Expr::col(TaskInstances::Status).is_in(from.iter().copied()))
+        .and_where(Expr::col(TaskInstances::Status).is_in(from.iter().map(|s| s.as_str())))
         .to_owned();
     Ok(tx.execute(&update).await? == 1)
 }
@@ -332,7 +345,7 @@ pub async fn complete(tx: &mut Tx, company: CompanyId, id: Uuid, output: &Value)
     let update = Query::update()
         .table(TaskInstances::Table)
         .values([
-            (TaskInstances::Status, "COMPLETED".into()),
+            (TaskInstances::Status, TaskStatus::Completed.as_str().into()),
             (TaskInstances::OutputData, output.clone().into()),
             (TaskInstances::Error, Option::<String>::None.into()),
             (
@@ -344,7 +357,7 @@ pub async fn complete(tx: &mut Tx, company: CompanyId, id: Uuid, output: &Value)
         ])
         .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
         .and_where(Expr::col(TaskInstances::Id).eq(id))
-        .and_where(Expr::col(TaskInstances::Status).is_in(ACTIVE_TASK_STATUSES))
+        .and_where(Expr::col(TaskInstances::Status).is_in(names(TaskStatus::ACTIVE)))
         .to_owned();
     Ok(tx.execute(&update).await? == 1)
 }
@@ -355,7 +368,7 @@ pub async fn cancel_open(tx: &mut Tx, company: CompanyId, ticket: Uuid) -> Resul
     let update = Query::update()
         .table(TaskInstances::Table)
         .values([
-            (TaskInstances::Status, "CANCELLED".into()),
+            (TaskInstances::Status, TaskStatus::Cancelled.as_str().into()),
             (
                 TaskInstances::CallbackTokenHash,
                 Option::<String>::None.into(),
@@ -365,7 +378,7 @@ pub async fn cancel_open(tx: &mut Tx, company: CompanyId, ticket: Uuid) -> Resul
         ])
         .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
         .and_where(Expr::col(TaskInstances::TicketId).eq(ticket))
-        .and_where(Expr::col(TaskInstances::Status).is_in(ACTIVE_TASK_STATUSES))
+        .and_where(Expr::col(TaskInstances::Status).is_in(names(TaskStatus::ACTIVE)))
         .to_owned();
     tx.execute(&update).await
 }
@@ -448,7 +461,8 @@ pub async fn worker_loads(
                 .equals((Users::Table, Users::Id)),
         )
         .and_where(
-            Expr::col((TaskInstances::Table, TaskInstances::Status)).is_in(QUEUED_TASK_STATUSES),
+            Expr::col((TaskInstances::Table, TaskInstances::Status))
+                .is_in(names(TaskStatus::QUEUED)),
         )
         .to_owned();
     let mut select = Query::select();
@@ -506,7 +520,7 @@ pub async fn active_count(db: impl Exec, company: CompanyId, ticket: Uuid) -> Re
         .from(TaskInstances::Table)
         .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
         .and_where(Expr::col(TaskInstances::TicketId).eq(ticket))
-        .and_where(Expr::col(TaskInstances::Status).is_in(ACTIVE_TASK_STATUSES))
+        .and_where(Expr::col(TaskInstances::Status).is_in(names(TaskStatus::ACTIVE)))
         .to_owned();
     let row: Option<CountRow> = db.fetch_optional(&select).await?;
     Ok(row.map_or(0, |r| r.n))
@@ -520,8 +534,8 @@ pub struct WorkflowError {
     pub company_id: CompanyId,
     pub ticket_id: Uuid,
     pub task_id: Option<Uuid>,
-    pub error_type: String,
-    pub error_status: String,
+    pub error_type: WorkflowErrorType,
+    pub error_status: WorkflowErrorStatus,
     pub message: String,
     pub step: Value,
     pub created_at: DateTime<Utc>,
@@ -546,22 +560,26 @@ struct ErrorRow {
     resolved_by: Option<Uuid>,
 }
 
-impl From<ErrorRow> for WorkflowError {
-    fn from(r: ErrorRow) -> Self {
-        Self {
+impl TryFrom<ErrorRow> for WorkflowError {
+    type Error = StoreError;
+    fn try_from(r: ErrorRow) -> Result<Self> {
+        Ok(Self {
             id: r.id,
             company_id: CompanyId(r.company_id),
             ticket_id: r.ticket_id,
             task_id: r.task_id,
-            error_type: r.error_type,
-            error_status: r.error_status,
+            error_type: r.error_type.parse().map_err(|_| corrupt(&r.error_type))?,
+            error_status: r
+                .error_status
+                .parse()
+                .map_err(|_| corrupt(&r.error_status))?,
             message: r.message,
             step: r.step.0,
             created_at: r.created_at,
             updated_at: r.updated_at,
             reviewed_by: r.reviewed_by,
             resolved_by: r.resolved_by,
-        }
+        })
     }
 }
 
@@ -584,7 +602,7 @@ pub struct NewWorkflowError<'a> {
     pub company_id: CompanyId,
     pub ticket_id: Uuid,
     pub task_id: Option<Uuid>,
-    pub error_type: &'a str,
+    pub error_type: WorkflowErrorType,
     pub message: &'a str,
     pub step: &'a Value,
 }
@@ -599,8 +617,8 @@ pub async fn insert_error(tx: &mut Tx, new: NewWorkflowError<'_>) -> Result<Work
             new.company_id.0.into(),
             new.ticket_id.into(),
             new.task_id.into(),
-            new.error_type.into(),
-            "NEW".into(),
+            new.error_type.as_str().into(),
+            WorkflowErrorStatus::New.as_str().into(),
             new.message.into(),
             new.step.clone().into(),
             now.into(),
@@ -611,7 +629,7 @@ pub async fn insert_error(tx: &mut Tx, new: NewWorkflowError<'_>) -> Result<Work
         .returning(Query::returning().columns(ERROR_COLUMNS))
         .to_owned();
     let row: Option<ErrorRow> = tx.fetch_optional(&insert).await?;
-    row.map(Into::into).ok_or(StoreError::NotFound)
+    row.ok_or(StoreError::NotFound)?.try_into()
 }
 
 pub async fn get_error(db: impl Exec, company: CompanyId, id: Uuid) -> Result<WorkflowError> {
@@ -622,12 +640,12 @@ pub async fn get_error(db: impl Exec, company: CompanyId, id: Uuid) -> Result<Wo
         .and_where(Expr::col(WorkflowErrors::Id).eq(id))
         .to_owned();
     let row: Option<ErrorRow> = db.fetch_optional(&select).await?;
-    row.map(Into::into).ok_or(StoreError::NotFound)
+    row.ok_or(StoreError::NotFound)?.try_into()
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct ErrorFilter {
-    pub statuses: Vec<String>,
+    pub statuses: Vec<WorkflowErrorStatus>,
     pub ticket: Option<Uuid>,
     pub limit: u32,
 }
@@ -646,13 +664,16 @@ pub async fn list_errors(
         .limit(u64::from(filter.limit.clamp(1, 500)))
         .to_owned();
     if !filter.statuses.is_empty() {
-        select.and_where(Expr::col(WorkflowErrors::ErrorStatus).is_in(filter.statuses.clone()));
+        select.and_where(
+            Expr::col(WorkflowErrors::ErrorStatus)
+                .is_in(filter.statuses.iter().map(|s| s.as_str())),
+        );
     }
     if let Some(ticket) = filter.ticket {
         select.and_where(Expr::col(WorkflowErrors::TicketId).eq(ticket));
     }
     let rows: Vec<ErrorRow> = db.fetch_all(&select).await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    rows.into_iter().map(TryInto::try_into).collect()
 }
 
 /// Moves an error on (REVIEWED by, RESOLVED by); only from the statuses in `from`.
@@ -660,11 +681,11 @@ pub async fn set_error_status(
     tx: &mut Tx,
     company: CompanyId,
     id: Uuid,
-    from: &[&str],
-    to: &str,
+    from: &[WorkflowErrorStatus],
+    to: WorkflowErrorStatus,
     by: UserId,
 ) -> Result<bool> {
-    let by_column = if to == "RESOLVED" {
+    let by_column = if to == WorkflowErrorStatus::Resolved {
         WorkflowErrors::ResolvedBy
     } else {
         WorkflowErrors::ReviewedBy
@@ -672,13 +693,13 @@ pub async fn set_error_status(
     let update = Query::update()
         .table(WorkflowErrors::Table)
         .values([
-            (WorkflowErrors::ErrorStatus, to.into()),
+            (WorkflowErrors::ErrorStatus, to.as_str().into()),
             (by_column, by.0.into()),
             (WorkflowErrors::UpdatedAt, Utc::now().into()),
         ])
         .and_where(Expr::col(WorkflowErrors::CompanyId).eq(company.0))
         .and_where(Expr::col(WorkflowErrors::Id).eq(id))
-        .and_where(Expr::col(WorkflowErrors::ErrorStatus).is_in(from.iter().copied()))
+        .and_where(Expr::col(WorkflowErrors::ErrorStatus).is_in(from.iter().map(|s| s.as_str())))
         .to_owned();
     Ok(tx.execute(&update).await? == 1)
 }
@@ -700,7 +721,8 @@ pub async fn stalled(db: impl Exec, older_than: DateTime<Utc>) -> Result<Vec<(Co
                 .equals((Tickets::Table, Tickets::Id)),
         )
         .and_where(
-            Expr::col((TaskInstances::Table, TaskInstances::Status)).is_in(ACTIVE_TASK_STATUSES),
+            Expr::col((TaskInstances::Table, TaskInstances::Status))
+                .is_in(names(TaskStatus::ACTIVE)),
         )
         .to_owned();
     let no_error = Query::select()
@@ -711,18 +733,18 @@ pub async fn stalled(db: impl Exec, older_than: DateTime<Utc>) -> Result<Vec<(Co
                 .equals((Tickets::Table, Tickets::Id)),
         )
         .and_where(
-            Expr::col((WorkflowErrors::Table, WorkflowErrors::ErrorStatus))
-                .is_in(["NEW", "REVIEWED"]),
+            Expr::col((WorkflowErrors::Table, WorkflowErrors::ErrorStatus)).is_in(
+                [WorkflowErrorStatus::New, WorkflowErrorStatus::Reviewed].map(|s| s.as_str()),
+            ),
         )
         .to_owned();
     let select = Query::select()
         .column((Tickets::Table, Tickets::CompanyId))
         .column((Tickets::Table, Tickets::Id))
         .from(Tickets::Table)
-        .and_where(
-            Expr::col((Tickets::Table, Tickets::WorkflowStatus))
-                .is_in(["NOT_STARTED", "IN_PROGRESS"]),
-        )
+        .and_where(Expr::col((Tickets::Table, Tickets::WorkflowStatus)).is_in(
+            [WorkflowRunStatus::NotStarted, WorkflowRunStatus::InProgress].map(|s| s.as_str()),
+        ))
         .and_where(Expr::col((Tickets::Table, Tickets::UpdatedAt)).lt(older_than))
         .and_where(Expr::exists(no_task).not())
         .and_where(Expr::exists(no_error).not())

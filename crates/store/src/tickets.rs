@@ -3,6 +3,7 @@
 //! another tenant's ticket is `NotFound`.
 
 use chrono::{DateTime, Utc};
+use domain::workflow::WorkflowRunStatus;
 use domain::{CompanyId, UserId};
 use sea_query::{Cond, Expr, ExprTrait, Func, Order, Query, Values};
 use serde_json::Value;
@@ -10,7 +11,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::db::{Backend, Exec, Raw, Statement, Tx};
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, corrupt};
 use crate::schema::{Attachments, IdempotencyKeys, TaskInstances, TicketComments, Tickets};
 
 /// A ticket and its workflow instance as stored.
@@ -25,8 +26,9 @@ pub struct Ticket {
     pub workflow_id: Uuid,
     pub workflow_version_id: Uuid,
     pub requester_id: UserId,
+    /// `OPEN` while the workflow runs ([`OPEN`]), then the design's end status.
     pub status: String,
-    pub workflow_status: String,
+    pub workflow_status: WorkflowRunStatus,
     pub data: Value,
     pub workflow_data: Value,
     pub pending_end: Option<String>,
@@ -56,9 +58,10 @@ struct TicketRow {
     closed_at: Option<DateTime<Utc>>,
 }
 
-impl From<TicketRow> for Ticket {
-    fn from(r: TicketRow) -> Self {
-        Self {
+impl TryFrom<TicketRow> for Ticket {
+    type Error = StoreError;
+    fn try_from(r: TicketRow) -> Result<Self> {
+        Ok(Self {
             id: r.id,
             company_id: CompanyId(r.company_id),
             number: r.number,
@@ -69,16 +72,22 @@ impl From<TicketRow> for Ticket {
             workflow_version_id: r.workflow_version_id,
             requester_id: UserId(r.requester_id),
             status: r.status,
-            workflow_status: r.workflow_status,
+            workflow_status: r
+                .workflow_status
+                .parse()
+                .map_err(|_| corrupt(&r.workflow_status))?,
             data: r.data.0,
             workflow_data: r.workflow_data.0,
             pending_end: r.pending_end,
             created_at: r.created_at,
             updated_at: r.updated_at,
             closed_at: r.closed_at,
-        }
+        })
     }
 }
+
+/// A ticket's status while its workflow runs; a design's end status replaces it.
+pub const OPEN: &str = "OPEN";
 
 const COLUMNS: [Tickets; 17] = [
     Tickets::Id,
@@ -132,7 +141,7 @@ pub struct NewTicket<'a> {
     pub workflow_version_id: Uuid,
     pub requester_id: UserId,
     pub status: &'a str,
-    pub workflow_status: &'a str,
+    pub workflow_status: WorkflowRunStatus,
     pub data: &'a Value,
     pub workflow_data: &'a Value,
 }
@@ -153,7 +162,7 @@ pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<Ticket> {
             new.workflow_version_id.into(),
             new.requester_id.0.into(),
             new.status.into(),
-            new.workflow_status.into(),
+            new.workflow_status.as_str().into(),
             new.data.clone().into(),
             new.workflow_data.clone().into(),
             Option::<String>::None.into(),
@@ -164,7 +173,7 @@ pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<Ticket> {
         .returning(Query::returning().columns(COLUMNS))
         .to_owned();
     let row: Option<TicketRow> = tx.fetch_optional(&insert).await?;
-    row.map(Into::into).ok_or(StoreError::NotFound)
+    row.ok_or(StoreError::NotFound)?.try_into()
 }
 
 pub async fn get(db: impl Exec, company: CompanyId, id: Uuid) -> Result<Ticket> {
@@ -175,7 +184,7 @@ pub async fn get(db: impl Exec, company: CompanyId, id: Uuid) -> Result<Ticket> 
         .and_where(Expr::col(Tickets::Id).eq(id))
         .to_owned();
     let row: Option<TicketRow> = db.fetch_optional(&select).await?;
-    row.map(Into::into).ok_or(StoreError::NotFound)
+    row.ok_or(StoreError::NotFound)?.try_into()
 }
 
 /// Reads a ticket for an engine step and holds it until the transaction ends, so two steps
@@ -192,13 +201,13 @@ pub async fn lock(tx: &mut Tx, company: CompanyId, id: Uuid) -> Result<Ticket> {
         select.lock(sea_query::LockType::Update);
     }
     let row: Option<TicketRow> = tx.fetch_optional(&select).await?;
-    row.map(Into::into).ok_or(StoreError::NotFound)
+    row.ok_or(StoreError::NotFound)?.try_into()
 }
 
 /// The runtime state of a ticket's workflow after an engine step or a task's output.
 pub struct RunChange<'a> {
     pub status: &'a str,
-    pub workflow_status: &'a str,
+    pub workflow_status: WorkflowRunStatus,
     pub workflow_data: &'a Value,
     pub pending_end: Option<&'a str>,
     pub closed: bool,
@@ -215,7 +224,10 @@ pub async fn update_run(
         .table(Tickets::Table)
         .values([
             (Tickets::Status, change.status.into()),
-            (Tickets::WorkflowStatus, change.workflow_status.into()),
+            (
+                Tickets::WorkflowStatus,
+                change.workflow_status.as_str().into(),
+            ),
             (Tickets::WorkflowData, change.workflow_data.clone().into()),
             (
                 Tickets::PendingEnd,
@@ -292,8 +304,6 @@ pub struct TicketFilter {
     pub limit: u32,
 }
 
-pub const ACTIVE_WORKFLOW_STATUSES: [&str; 3] = ["NOT_STARTED", "IN_PROGRESS", "ON_HOLD"];
-
 pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> Result<Vec<Ticket>> {
     let backend = db.backend();
     let sort_col = match filter.sort {
@@ -319,13 +329,13 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
         Some(true) => {
             select.and_where(
                 Expr::col((Tickets::Table, Tickets::WorkflowStatus))
-                    .is_in(ACTIVE_WORKFLOW_STATUSES),
+                    .is_in(WorkflowRunStatus::ACTIVE.map(WorkflowRunStatus::as_str)),
             );
         }
         Some(false) => {
             select.and_where(
                 Expr::col((Tickets::Table, Tickets::WorkflowStatus))
-                    .is_not_in(ACTIVE_WORKFLOW_STATUSES),
+                    .is_not_in(WorkflowRunStatus::ACTIVE.map(WorkflowRunStatus::as_str)),
             );
         }
         None => {}
@@ -416,7 +426,7 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
         );
     }
     let rows: Vec<TicketRow> = db.fetch_all(&select).await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    rows.into_iter().map(TryInto::try_into).collect()
 }
 
 /// Plain words of a search, each as a quoted FTS5 term (all must match).

@@ -130,6 +130,20 @@ impl fmt::Display for TaskType {
     }
 }
 
+impl std::str::FromStr for TaskType {
+    type Err = super::UnknownVariant;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Form, Self::SyncAction, Self::AsyncAction]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| super::UnknownVariant {
+                kind: "task type",
+                value: s.to_owned(),
+            })
+    }
+}
+
 /// How a new form task finds its worker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

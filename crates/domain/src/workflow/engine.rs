@@ -132,6 +132,11 @@ named_enum! {
 }
 
 impl TaskStatus {
+    /// The statuses of a task that still needs someone or something to finish it.
+    pub const ACTIVE: [Self; 4] = [Self::Open, Self::InProgress, Self::Pending, Self::Error];
+    /// The statuses that count towards a worker's queue.
+    pub const QUEUED: [Self; 2] = [Self::Open, Self::InProgress];
+
     /// Whether the task still holds its branch of the workflow. `ERROR` does: see the module
     /// docs.
     pub fn is_active(self) -> bool {
@@ -191,6 +196,16 @@ impl WorkflowErrorStatus {
 
     pub fn is_final(self) -> bool {
         self == Self::Resolved
+    }
+}
+
+impl WorkflowRunStatus {
+    /// A running workflow (the ticket is open), as opposed to the archive.
+    pub const ACTIVE: [Self; 3] = [Self::NotStarted, Self::InProgress, Self::OnHold];
+
+    /// Whether the engine may take a step.
+    pub fn can_step(self) -> bool {
+        matches!(self, Self::NotStarted | Self::InProgress)
     }
 }
 

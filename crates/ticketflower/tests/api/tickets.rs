@@ -1287,3 +1287,26 @@ async fn the_sweep_reports_a_stalled_workflow_once_and_leaves_busy_ones_alone() 
     .await;
     assert_eq!(errors["items"].as_array().unwrap().len(), 1, "{errors}");
 }
+
+/// The database itself refuses a runtime state the code does not define (migration 11).
+#[tokio::test]
+async fn the_database_refuses_states_the_code_does_not_define() {
+    let d = desk().await;
+    d.submit_review().await;
+    for sql in [
+        "UPDATE task_instances SET status = 'DONE'",
+        "UPDATE task_instances SET task_type = 'MANUAL'",
+        "UPDATE tickets SET workflow_status = 'RUNNING'",
+    ] {
+        let mut tx = d.app.app.db().begin().await.unwrap();
+        let refused = tx.execute_script(sql).await;
+        assert!(refused.is_err(), "{sql} was accepted");
+    }
+    // The states the code writes still pass.
+    let mut tx = d.app.app.db().begin().await.unwrap();
+    tx.execute_script("UPDATE task_instances SET status = 'IN_PROGRESS'")
+        .await
+        .unwrap();
+    drop(tx);
+    d.app.stop().await;
+}

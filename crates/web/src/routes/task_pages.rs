@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::Form;
 use domain::UserId;
-use domain::workflow::{TaskStatus, WorkflowErrorStatus};
+use domain::workflow::{TaskStatus, TaskType, WorkflowErrorStatus};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -24,9 +24,6 @@ use crate::routes::pages::Layout;
 use crate::routes::schema_form::{FormErrors, FormField, Posted, SchemaForm};
 use crate::routes::ticket_pages::{DataRow, data_rows, name_of};
 use crate::state::WebState;
-
-/// Statuses of a task someone still has to finish.
-const UNFINISHED: [&str; 4] = ["OPEN", "IN_PROGRESS", "PENDING", "ERROR"];
 
 pub struct TaskRow {
     pub id: String,
@@ -57,8 +54,8 @@ async fn rows(
             ticket_number: t.ticket_number,
             ticket_title: t.ticket_title,
             name: t.name,
-            task_type: t.task_type,
-            status: t.status,
+            task_type: t.task_type.to_string(),
+            status: t.status.to_string(),
             assignee: name_of(&names, t.assigned_to),
             created: when(t.created_at),
         })
@@ -83,7 +80,7 @@ pub async fn my_tasks(State(state): State<WebState>, headers: HeaderMap) -> Resp
         ctx.load(
             list(TaskQuery {
                 mine: true,
-                statuses: UNFINISHED.map(str::to_owned).to_vec(),
+                statuses: TaskStatus::ACTIVE.to_vec(),
                 limit: 100,
                 ..Default::default()
             })
@@ -104,7 +101,7 @@ pub async fn my_tasks(State(state): State<WebState>, headers: HeaderMap) -> Resp
         ctx.load(
             list(TaskQuery {
                 mine: true,
-                statuses: vec!["COMPLETED".into()],
+                statuses: vec![TaskStatus::Completed],
                 limit: 10,
                 ..Default::default()
             })
@@ -148,18 +145,14 @@ pub async fn all_tasks(
     Query(query): Query<AllTasksQuery>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::open(&state, &headers, "All tasks").await);
-    let status = query
-        .status
-        .parse::<TaskStatus>()
-        .ok()
-        .map(|s| s.as_str().to_owned());
+    let status = query.status.parse::<TaskStatus>().ok();
     let (tasks, next) = open_or_return!(
         ctx.load(
             app::work::list(
                 &state.app,
                 &ctx.actor,
                 TaskQuery {
-                    statuses: status.clone().into_iter().collect(),
+                    statuses: status.into_iter().collect(),
                     cursor: query.cursor.parse().ok(),
                     limit: 50,
                     ..Default::default()
@@ -169,7 +162,7 @@ pub async fn all_tasks(
         )
     );
     let rows = open_or_return!(rows(&state, &ctx, tasks).await);
-    let status = status.unwrap_or_default();
+    let status = status.map(|s| s.as_str().to_owned()).unwrap_or_default();
     ctx.render(&AllTasksPage {
         layout: ctx.layout.clone(),
         rows,
@@ -230,10 +223,10 @@ async fn task_page(
     let actor = &ctx.actor;
     let names =
         open_or_return!(ctx.load(app::tickets::names(&state.app, actor, task.assigned_to).await));
-    let form_task = task.task_type == "FORM";
+    let form_task = task.task_type == TaskType::Form;
     let held = task.assigned_to.is_some();
     let mine = task.assigned_to == Some(actor.user_id);
-    let queued = matches!(task.status.as_str(), "OPEN" | "IN_PROGRESS");
+    let queued = TaskStatus::QUEUED.contains(&task.status);
     let admin = app::tickets::is_ticket_admin(actor);
     let workers = if form_task && queued && admin {
         open_or_return!(ctx.load(app::work::workers(&state.app, actor).await))
@@ -255,7 +248,7 @@ async fn task_page(
         layout,
         id: task.id.to_string(),
         description: task.description.clone(),
-        task_type: task.task_type.clone(),
+        task_type: task.task_type.to_string(),
         ticket_id: task.ticket_id.to_string(),
         ticket_number: task.ticket_number,
         ticket_title: task.ticket_title.clone(),
@@ -272,11 +265,11 @@ async fn task_page(
         fields,
         general,
         can_complete: form_task && mine && queued,
-        can_claim: form_task && !held && task.status == "OPEN",
+        can_claim: form_task && !held && task.status == TaskStatus::Open,
         can_release: form_task && held && queued && (mine || admin),
         workers,
         name: task.name,
-        status: task.status,
+        status: task.status.to_string(),
     };
     let status = if posted.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -414,38 +407,31 @@ pub async fn workflow_errors(
     Query(query): Query<ErrorsQuery>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::open(&state, &headers, "Workflow errors").await);
-    let (show, statuses): (&str, &[&str]) = match query.show.as_str() {
-        "resolved" => ("resolved", &["RESOLVED"]),
-        "all" => ("all", &["NEW", "REVIEWED", "RESOLVED"]),
-        _ => ("open", &["NEW", "REVIEWED"]),
+    use WorkflowErrorStatus::{New, Resolved, Reviewed};
+    let (show, statuses): (&str, &[WorkflowErrorStatus]) = match query.show.as_str() {
+        "resolved" => ("resolved", &[Resolved]),
+        "all" => ("all", &[New, Reviewed, Resolved]),
+        _ => ("open", &[New, Reviewed]),
     };
     let errors = open_or_return!(
-        ctx.load(
-            app::engine::errors(
-                &state.app,
-                &ctx.actor,
-                statuses.iter().map(|s| (*s).to_owned()).collect(),
-                None,
-            )
-            .await
-        )
+        ctx.load(app::engine::errors(&state.app, &ctx.actor, statuses.to_vec(), None,).await)
     );
     let rows = errors
         .into_iter()
         .map(|e| {
-            let status = e.error_status.parse::<WorkflowErrorStatus>().ok();
+            let status = e.error_status;
             ErrorRow {
                 id: e.id.to_string(),
                 ticket_id: e.ticket_id.to_string(),
                 ticket_number: e
                     .ticket_number
                     .map_or_else(|| "?".into(), |n| n.to_string()),
-                error_type: e.error_type,
+                error_type: e.error_type.to_string(),
                 message: e.message,
                 created: when(e.created_at),
-                can_review: status.is_some_and(|s| s.can_change_to(WorkflowErrorStatus::Reviewed)),
-                can_retry: status.is_some_and(|s| !s.is_final()),
-                status: e.error_status,
+                can_review: status.can_change_to(Reviewed),
+                can_retry: !status.is_final(),
+                status: status.to_string(),
             }
         })
         .collect();

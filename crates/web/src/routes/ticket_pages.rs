@@ -395,7 +395,7 @@ async fn ticket_list(
             number: t.number,
             title: t.title,
             status: t.status,
-            workflow_status: t.workflow_status,
+            workflow_status: t.workflow_status.to_string(),
             requester: name_of(&names, Some(t.requester_id)),
             created: when(t.created_at),
             updated: when(t.updated_at),
@@ -664,10 +664,7 @@ pub async fn ticket(
     let workflow = data_rows(&view.workflow_data, &schemas, |k, v| {
         view.data.get(k) == Some(v)
     });
-    let active = matches!(
-        view.workflow_status.as_str(),
-        "NOT_STARTED" | "IN_PROGRESS" | "ON_HOLD"
-    );
+    let active = domain::workflow::WorkflowRunStatus::ACTIVE.contains(&view.workflow_status);
     let page = TicketPage {
         layout: {
             let mut layout = ctx.layout.clone();
@@ -688,7 +685,7 @@ pub async fn ticket(
             .map(|t| TaskLine {
                 id: t.id.to_string(),
                 name: t.name.clone(),
-                status: t.status.clone(),
+                status: t.status.to_string(),
                 assignee: name_of(&names, t.assigned_to),
                 created: when(t.created_at),
                 completed: t.completed_at.map(when).unwrap_or_default(),
@@ -734,7 +731,7 @@ pub async fn ticket(
             && (view.requester_id == actor.user_id || app::tickets::is_ticket_admin(actor)),
         title: view.title,
         status: view.status,
-        workflow_status: view.workflow_status,
+        workflow_status: view.workflow_status.to_string(),
     };
     ctx.render(&page)
 }

@@ -514,18 +514,14 @@ pub async fn tasks(
     AppQuery(query): AppQuery<TasksQuery>,
 ) -> ApiResult<Json<Value>> {
     let mut errors = ValidationErrors::new();
-    let statuses: Vec<String> = query
+    let statuses: Vec<domain::workflow::TaskStatus> = query
         .status
         .as_deref()
         .unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .filter_map(|s| {
-            errors
-                .check("status", s.parse::<domain::workflow::TaskStatus>())
-                .map(|s| s.as_str().to_owned())
-        })
+        .filter_map(|s| errors.check("status", s.parse()))
         .collect();
     errors.into_result()?;
     let query = TaskQuery {
@@ -681,22 +677,18 @@ pub async fn workflow_errors(
     AppQuery(query): AppQuery<ErrorsQuery>,
 ) -> ApiResult<Json<Value>> {
     let mut errors = ValidationErrors::new();
-    let mut statuses: Vec<String> = query
+    let mut statuses: Vec<WorkflowErrorStatus> = query
         .status
         .as_deref()
         .unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .filter_map(|s| {
-            errors
-                .check("status", s.parse::<WorkflowErrorStatus>())
-                .map(|s| s.as_str().to_owned())
-        })
+        .filter_map(|s| errors.check("status", s.parse()))
         .collect();
     errors.into_result()?;
     if statuses.is_empty() {
-        statuses = vec!["NEW".into(), "REVIEWED".into()];
+        statuses = vec![WorkflowErrorStatus::New, WorkflowErrorStatus::Reviewed];
     }
     let items = app::engine::errors(&state.app, &actor, statuses, query.ticket).await?;
     Ok(Json(json!({ "items": items })))
