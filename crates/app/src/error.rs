@@ -74,9 +74,25 @@ impl From<StoreError> for AppError {
             StoreError::Database(sqlx_error) if is_unavailable(&sqlx_error) => {
                 Self::Unavailable(format!("database unavailable: {sqlx_error}"))
             }
-            other => Self::Internal(other.to_string()),
+            other => Self::Internal(cause_chain(&other)),
         }
     }
+}
+
+/// An error with every cause under it, `outer: inner: innermost`, for the log line of a
+/// 500 (the client never sees it).
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn is_unavailable(error: &store::sqlx::Error) -> bool {

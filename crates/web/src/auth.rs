@@ -58,7 +58,18 @@ impl FromRequestParts<WebState> for Authed {
             );
         };
         let actor = app::auth::authenticate(&state.app, &token).await?;
+        record_actor(&actor);
         Ok(Authed(actor))
+    }
+}
+
+/// Names who is acting on the request's span (its log lines), by id only: never a token or
+/// an email.
+pub fn record_actor(actor: &Actor) {
+    let span = tracing::Span::current();
+    span.record("user", tracing::field::display(actor.user_id));
+    if let Some(company) = actor.company_id {
+        span.record("company", tracing::field::display(company));
     }
 }
 

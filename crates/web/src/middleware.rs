@@ -212,7 +212,15 @@ pub async fn finish_response(State(state): State<WebState>, req: Request, next: 
         .unwrap_or("-")
         .to_owned();
     let started = Instant::now();
-    let span = tracing::info_span!("request", id = %request_id, %method, path = %uri);
+    // `company` and `user` are filled in once the request is authenticated (`auth`).
+    let span = tracing::info_span!(
+        "request",
+        id = %request_id,
+        %method,
+        path = %uri,
+        company = tracing::field::Empty,
+        user = tracing::field::Empty,
+    );
     let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     let mut response = problem_for_bare_error(response, &method);
     let status = response.status();

@@ -154,6 +154,8 @@ async fn production_refuses_to_start_without_secrets_and_names_the_variable() {
 pub struct Server {
     pub child: Child,
     pub base_url: String,
+    /// The server's log lines (JSON), as it writes them.
+    pub logs: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 /// Starts `ticketflower serve` on a free port and waits until it listens.
@@ -177,10 +179,16 @@ pub async fn start_server(db: &TestDb) -> Server {
     .await
     .expect("server did not start listening");
     // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (sender, logs) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = sender.send(line);
+        }
+    });
     Server {
         child,
         base_url: format!("http://{address}"),
+        logs,
     }
 }
 
@@ -375,6 +383,51 @@ async fn hostile_ticket_data_does_not_grow_the_servers_memory() {
         grown < 48,
         "the server grew by {grown} MiB ({before} KiB before, {after} KiB after)"
     );
+    server.child.start_kill().unwrap();
+    let _ = server.child.wait().await;
+}
+
+/// The access log names who acted, by company and user id, never by token.
+#[tokio::test]
+async fn the_request_log_names_the_company_and_the_user() {
+    let db = TestDb::new().await;
+    let mut server = start_server(&db).await;
+    app::outbound::install_tls_provider();
+    let client = reqwest::Client::new();
+    let signed_up: serde_json::Value = client
+        .post(format!("{}/api/v1/signup", server.base_url))
+        .json(&serde_json::json!({
+            "company_name": "Acme", "admin_email": "ada@acme.io",
+            "admin_password": "logging passphrase 1", "admin_first_name": "A", "admin_last_name": "A",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed_up["access_token"].as_str().unwrap();
+    let me = client
+        .get(format!("{}/api/v1/me", server.base_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let line = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let line = server.logs.recv().await.unwrap();
+            if line.contains("\"path\":\"/api/v1/me\"") && line.contains("\"status\":200") {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("no access log line for /api/v1/me");
+    let user = signed_up["user"]["id"].as_str().unwrap();
+    let company = signed_up["company"]["id"].as_str().unwrap();
+    assert!(line.contains(user) && line.contains(company), "{line}");
+    assert!(!line.contains(token), "{line}");
     server.child.start_kill().unwrap();
     let _ = server.child.wait().await;
 }

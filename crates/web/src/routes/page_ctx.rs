@@ -154,6 +154,7 @@ pub async fn page_actor(
     if let Some(access) = cookie(headers, ACCESS_COOKIE)
         && let Ok(actor) = app::auth::authenticate(&state.app, &access).await
     {
+        crate::auth::record_actor(&actor);
         return Some((actor, None));
     }
     let refresh = cookie(headers, REFRESH_COOKIE)?;
@@ -161,6 +162,7 @@ pub async fn page_actor(
     let actor = app::auth::authenticate(&state.app, &pair.access_token)
         .await
         .ok()?;
+    crate::auth::record_actor(&actor);
     Some((actor, Some(pair)))
 }
 
