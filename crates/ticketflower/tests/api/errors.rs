@@ -115,3 +115,24 @@ async fn oversized_bodies_are_413_problems() {
     assert_eq!(json(response).await["status"], 413);
     app.stop().await;
 }
+
+/// A page whose session cannot be checked (the database is gone) answers with the error
+/// page, as the API answers 503; it does not pretend the person is signed out.
+#[tokio::test]
+async fn a_page_whose_session_cannot_be_checked_is_an_error_not_a_logout() {
+    let app = testkit::spawn_app().await;
+    let admin = crate::common::signup(&app, "Acme", "ada@acme.io").await;
+    let page = |app: &testkit::TestApp| {
+        app.client
+            .get(app.url("/dashboard"))
+            .header("cookie", format!("tf_access={}", admin.access))
+            .send()
+    };
+    assert_eq!(page(&app).await.unwrap().status(), 200);
+    app.app.db().close().await;
+    let response = page(&app).await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().get("location").is_none());
+    assert!(response.text().await.unwrap().contains("<html"));
+    app.stop().await;
+}

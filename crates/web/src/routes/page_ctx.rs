@@ -146,24 +146,41 @@ pub fn with_tokens(
 }
 
 /// The signed-in person of a page request, refreshing an expired access cookie with the
-/// refresh cookie. `None` means: go to the login page.
+/// refresh cookie. `Ok(None)` means: nobody is signed in, go to the login page. A failure to
+/// check (the database unavailable) is an error, not a logout, as in the API.
 pub async fn page_actor(
     state: &WebState,
     headers: &HeaderMap,
-) -> Option<(Actor, Option<app::auth::TokenPair>)> {
-    if let Some(access) = cookie(headers, ACCESS_COOKIE)
-        && let Ok(actor) = app::auth::authenticate(&state.app, &access).await
-    {
-        crate::auth::record_actor(&actor);
-        return Some((actor, None));
+) -> app::Result<Option<(Actor, Option<app::auth::TokenPair>)>> {
+    let signed_out = |error: &app::AppError| {
+        matches!(
+            error,
+            app::AppError::Unauthorized(_) | app::AppError::Forbidden(_)
+        )
+    };
+    if let Some(access) = cookie(headers, ACCESS_COOKIE) {
+        match app::auth::authenticate(&state.app, &access).await {
+            Ok(actor) => {
+                crate::auth::record_actor(&actor);
+                return Ok(Some((actor, None)));
+            }
+            Err(error) if signed_out(&error) => {}
+            Err(error) => return Err(error),
+        }
     }
-    let refresh = cookie(headers, REFRESH_COOKIE)?;
-    let pair = app::auth::refresh(&state.app, &refresh).await.ok()?;
-    let actor = app::auth::authenticate(&state.app, &pair.access_token)
-        .await
-        .ok()?;
+    let Some(refresh) = cookie(headers, REFRESH_COOKIE) else {
+        return Ok(None);
+    };
+    let pair = match app::auth::refresh(&state.app, &refresh).await {
+        Ok(pair) => pair,
+        Err(error) if signed_out(&error) || matches!(error, app::AppError::Validation(_)) => {
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
+    };
+    let actor = app::auth::authenticate(&state.app, &pair.access_token).await?;
     crate::auth::record_actor(&actor);
-    Some((actor, Some(pair)))
+    Ok(Some((actor, Some(pair))))
 }
 
 /// A message shown once on the next page, after a redirect.
@@ -360,7 +377,7 @@ impl PageCtx {
         headers: &HeaderMap,
         title: &str,
     ) -> Result<Self, Response> {
-        let Some((actor, refreshed)) = page_actor(state, headers).await else {
+        let Some((actor, refreshed)) = page_actor(state, headers).await.map_err(error_page)? else {
             return Err(Redirect::to("/login").into_response());
         };
         let profile = app::accounts::me(&state.app, &actor)
