@@ -158,6 +158,23 @@ pub struct Server {
     pub logs: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
+impl Server {
+    /// Signs up company Acme with its admin `ada@acme.io`; returns the sign-up's answer.
+    pub async fn sign_up(&self, client: &reqwest::Client) -> serde_json::Value {
+        let response = client
+            .post(format!("{}/api/v1/signup", self.base_url))
+            .json(&serde_json::json!({
+                "company_name": "Acme", "admin_email": "ada@acme.io",
+                "admin_password": "binary passphrase 1", "admin_first_name": "A", "admin_last_name": "A",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
+}
+
 /// Starts `ticketflower serve` on a free port and waits until it listens.
 pub async fn start_server(db: &TestDb) -> Server {
     let mut child = command(db)
@@ -283,18 +300,7 @@ async fn hostile_ticket_data_does_not_grow_the_servers_memory() {
     app::outbound::install_tls_provider();
     let client = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", server.base_url);
-    let signed_up: serde_json::Value = client
-        .post(url("/api/v1/signup"))
-        .json(&serde_json::json!({
-            "company_name": "Acme", "admin_email": "ada@acme.io",
-            "admin_password": "memory passphrase 1", "admin_first_name": "A", "admin_last_name": "A",
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let signed_up = server.sign_up(&client).await;
     let token = signed_up["access_token"].as_str().unwrap().to_owned();
     let role = client
         .post(url("/api/v1/company-roles"))
@@ -394,18 +400,7 @@ async fn the_request_log_names_the_company_and_the_user() {
     let mut server = start_server(&db).await;
     app::outbound::install_tls_provider();
     let client = reqwest::Client::new();
-    let signed_up: serde_json::Value = client
-        .post(format!("{}/api/v1/signup", server.base_url))
-        .json(&serde_json::json!({
-            "company_name": "Acme", "admin_email": "ada@acme.io",
-            "admin_password": "logging passphrase 1", "admin_first_name": "A", "admin_last_name": "A",
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let signed_up = server.sign_up(&client).await;
     let token = signed_up["access_token"].as_str().unwrap();
     let me = client
         .get(format!("{}/api/v1/me", server.base_url))
