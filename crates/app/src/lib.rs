@@ -4,34 +4,24 @@
 //! The web layer calls these and nothing below them, so the API and the pages cannot
 //! disagree about who may do what.
 
-pub mod accounts;
-pub mod actions;
-pub mod admin;
+pub mod access;
 mod audit;
-pub mod auth;
 pub mod design;
-pub mod engine;
 mod error;
-pub mod jobs;
-pub mod mail;
-pub mod outbound;
-pub mod passwords;
-pub mod platform;
-pub mod secrets;
-pub mod settings;
-pub mod system;
-pub mod throttle;
-pub mod tickets;
-pub mod tokens;
-pub mod vault;
-pub mod work;
+pub mod identity;
+pub mod infra;
+pub mod registry;
+pub mod runtime;
 
 use std::sync::Arc;
 
 pub use error::{AppError, Result};
-pub use jobs::{JobError, JobHandler, JobRegistry};
-pub use secrets::Secrets;
-pub use settings::{Environment, Settings};
+pub use infra::jobs::{JobError, JobHandler, JobRegistry};
+pub use infra::secrets::Secrets;
+pub use infra::settings::{Environment, Settings};
+
+use identity::passwords;
+use infra::{mail, outbound, throttle, vault};
 pub use store::Db;
 
 /// A committed transaction appended events of `company` up to id `up_to`.
@@ -61,7 +51,10 @@ struct Inner {
     committed: tokio::sync::broadcast::Sender<EventsCommitted>,
     /// Published workflow versions by id (they never change), with their company.
     versions: std::sync::Mutex<
-        std::collections::HashMap<uuid::Uuid, (domain::CompanyId, Arc<tickets::Published>)>,
+        std::collections::HashMap<
+            uuid::Uuid,
+            (domain::CompanyId, Arc<runtime::versions::Published>),
+        >,
     >,
 }
 
@@ -147,7 +140,7 @@ impl App {
     pub(crate) fn cached_version(
         &self,
         id: uuid::Uuid,
-    ) -> Option<(domain::CompanyId, Arc<tickets::Published>)> {
+    ) -> Option<(domain::CompanyId, Arc<runtime::versions::Published>)> {
         self.inner
             .versions
             .lock()
@@ -158,7 +151,7 @@ impl App {
     pub(crate) fn cache_version(
         &self,
         company: domain::CompanyId,
-        version: Arc<tickets::Published>,
+        version: Arc<runtime::versions::Published>,
     ) {
         if let Ok(mut cache) = self.inner.versions.lock() {
             if cache.len() >= VERSION_CACHE_SIZE {

@@ -64,7 +64,7 @@ pub async fn spawn_app_with(
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(web::run(app.clone(), listener, shutdown.clone()));
     // reqwest is built without a TLS provider of its own.
-    app::outbound::install_tls_provider();
+    app::infra::outbound::install_tls_provider();
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use app::settings::LogFormat;
+use app::infra::settings::LogFormat;
 use app::{App, JobRegistry, Secrets, Settings};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -114,14 +114,15 @@ async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result<()>
         }
         Command::CreateSuperuser { email, password } => {
             let app = build_app(settings).await?;
-            let (user, outcome) = app::platform::create_superuser(&app, &email, &password)
-                .await
-                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            let (user, outcome) =
+                app::identity::platform::create_superuser(&app, &email, &password)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("{error}"))?;
             match outcome {
-                app::platform::SuperuserOutcome::Created => {
+                app::identity::platform::SuperuserOutcome::Created => {
                     println!("created superuser {} ({})", user.email, user.id)
                 }
-                app::platform::SuperuserOutcome::PasswordReset => {
+                app::identity::platform::SuperuserOutcome::PasswordReset => {
                     println!("superuser {} existed; password replaced", user.email)
                 }
             }
@@ -143,7 +144,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<store::Db> {
 
 async fn build_app(settings: Settings) -> anyhow::Result<App> {
     let secrets = Secrets::load(&settings)?;
-    app::mail::Mailer::from_settings(&settings)?;
+    app::infra::mail::Mailer::from_settings(&settings)?;
     let db = connect(&settings).await?;
     if settings.migrate_on_start {
         store::migrations::run(&db)

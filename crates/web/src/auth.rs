@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use app::auth::ClientInfo;
+use app::identity::auth::ClientInfo;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -57,7 +57,7 @@ impl FromRequestParts<WebState> for Authed {
                 app::AppError::Unauthorized("send `Authorization: Bearer <token>`".into()).into(),
             );
         };
-        let actor = app::auth::authenticate(&state.app, &token).await?;
+        let actor = app::identity::auth::authenticate(&state.app, &token).await?;
         record_actor(&actor);
         Ok(Authed(actor))
     }

@@ -101,7 +101,7 @@ fn refuse(api: bool, problem: Problem, field: &str, message: &str) -> Response {
     } else {
         let status =
             StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-        crate::routes::pages::refused_input(status, &format!("{field}: {message}"))
+        crate::pages::kit::layout::refused_input(status, &format!("{field}: {message}"))
     }
 }
 

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use app::tickets::Upload;
+use app::runtime::tickets::Upload;
 
 use crate::problem::{ApiError, Problem};
 

@@ -2,12 +2,13 @@
 //! server-rendered pages, and the middleware around them. Handlers are thin: extract, call
 //! one `app` use case, map the result. Errors become RFC 9457 problems in `problem.rs`.
 
+mod api;
 mod auth;
 mod edge;
 pub mod extract;
 mod middleware;
+mod pages;
 pub mod problem;
-mod routes;
 mod serve;
 mod state;
 
@@ -29,14 +30,13 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use problem::{ApiError, ApiResult, Problem};
 pub use state::WebState;
 
+use crate::pages::kit::{assets, layout};
 use crate::problem::Problem as ProblemDoc;
-use crate::routes::{admin, assets, design, health, identity, ops, pages, session_pages, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -252,241 +252,24 @@ fn api_parts() -> (Router<WebState>, utoipa::openapi::OpenApi) {
 
 fn api_router() -> OpenApiRouter<WebState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(health::healthz))
-        .routes(routes!(health::readyz))
-        .routes(routes!(ops::metrics))
-        .routes(routes!(identity::signup))
-        .routes(routes!(identity::login))
-        .routes(routes!(identity::refresh))
-        .routes(routes!(identity::logout))
-        .routes(routes!(identity::verify))
-        .routes(routes!(identity::me, identity::update_me))
-        .routes(routes!(identity::change_password))
-        .routes(routes!(identity::my_logins))
-        .routes(routes!(identity::request_reset))
-        .routes(routes!(identity::confirm_reset))
-        .routes(routes!(identity::register))
-        .routes(routes!(admin::list_users, admin::create_user))
-        .routes(routes!(
-            admin::get_user,
-            admin::update_user,
-            admin::delete_user
-        ))
-        .routes(routes!(admin::approve_user))
-        .routes(routes!(admin::block_user))
-        .routes(routes!(admin::unblock_user))
-        .routes(routes!(admin::set_roles))
-        .routes(routes!(
-            admin::list_company_roles,
-            admin::create_company_role
-        ))
-        .routes(routes!(
-            admin::get_company_role,
-            admin::update_company_role,
-            admin::delete_company_role
-        ))
-        .routes(routes!(admin::company, admin::update_company))
-        .routes(routes!(admin::rotate_invite_code))
-        .routes(routes!(admin::create_api_token, admin::list_api_tokens))
-        .routes(routes!(admin::revoke_api_token))
-        .routes(routes!(admin::list_companies, admin::create_company))
-        .routes(routes!(admin::suspend_company))
-        .routes(routes!(admin::reactivate_company))
-        .routes(routes!(admin::impersonate))
-        .routes(routes!(design::list_workflows, design::create_workflow))
-        .routes(routes!(
-            design::get_workflow,
-            design::update_workflow,
-            design::delete_workflow
-        ))
-        .routes(routes!(design::list_tasks, design::create_task))
-        .routes(routes!(
-            design::get_task,
-            design::update_task,
-            design::delete_task
-        ))
-        .routes(routes!(design::list_transitions, design::create_transition))
-        .routes(routes!(
-            design::get_transition,
-            design::update_transition,
-            design::delete_transition
-        ))
-        .routes(routes!(
-            design::list_ticket_types,
-            design::create_ticket_type
-        ))
-        .routes(routes!(
-            design::get_ticket_type,
-            design::update_ticket_type,
-            design::delete_ticket_type
-        ))
-        .routes(routes!(design::publish))
-        .routes(routes!(design::deprecate))
-        .routes(routes!(design::archive))
-        .routes(routes!(design::versions))
-        .routes(routes!(design::export_bundle))
-        .routes(routes!(design::graph_svg))
-        .routes(routes!(design::graph_mermaid))
-        .routes(routes!(design::import_bundle))
-        .routes(routes!(tickets::available_types))
-        .routes(routes!(tickets::submit, tickets::list))
-        .routes(routes!(tickets::get, tickets::correct))
-        .routes(routes!(tickets::timeline))
-        .routes(routes!(tickets::comments, tickets::add_comment))
-        .routes(routes!(tickets::attachments, tickets::add_attachments))
-        .routes(routes!(tickets::download))
-        .routes(routes!(tickets::cancel))
-        .routes(routes!(tickets::tasks))
-        .routes(routes!(tickets::task))
-        .routes(routes!(tickets::claim))
-        .routes(routes!(tickets::assign))
-        .routes(routes!(tickets::release))
-        .routes(routes!(tickets::complete))
-        .routes(routes!(tickets::allowed_users))
-        .routes(routes!(tickets::workflow_errors))
-        .routes(routes!(tickets::review_error))
-        .routes(routes!(tickets::resolve_error))
-        .routes(routes!(tickets::retry_error))
-        .routes(routes!(tickets::action_callback))
-        .routes(routes!(tickets::action_secret))
+        .merge(api::health::router())
+        .merge(api::ops::router())
+        .merge(api::identity::router())
+        .merge(api::admin::router())
+        .merge(api::design::router())
+        .merge(api::tickets::router())
+        .merge(api::tasks::router())
 }
 
 /// The server-rendered pages.
 fn page_router() -> Router<WebState> {
-    use axum::routing::post;
-    use routes::{
-        account_pages as account, admin_pages as admin_page, design_pages as designer,
-        task_pages as task_page, ticket_pages as ticket_page,
-    };
     Router::new()
-        .route("/", get(pages::landing))
-        .route(
-            "/signup",
-            get(session_pages::signup_page).post(session_pages::signup_submit),
-        )
-        .route(
-            "/login",
-            get(session_pages::login_page).post(session_pages::login_submit),
-        )
-        .route("/logout", post(session_pages::logout_submit))
-        .route("/dashboard", get(session_pages::dashboard))
-        .route(
-            "/profile",
-            get(account::profile).post(account::profile_names),
-        )
-        .route("/profile/password", post(account::profile_password))
-        .route(
-            "/forgot-password",
-            get(account::forgot_page).post(account::forgot_submit),
-        )
-        .route(
-            "/reset-password",
-            get(account::reset_page).post(account::reset_submit),
-        )
-        .route(
-            "/register",
-            get(account::register_page).post(account::register_submit),
-        )
-        .route(
-            "/admin/users",
-            get(admin_page::users).post(admin_page::create_user),
-        )
-        .route(
-            "/admin/users/{id}",
-            get(admin_page::user).post(admin_page::rename_user),
-        )
-        .route("/admin/users/{id}/status", post(admin_page::change_status))
-        .route("/admin/users/{id}/roles", post(admin_page::set_roles))
-        .route("/admin/users/{id}/delete", post(admin_page::delete_user))
-        .route("/admin/invite-code", post(admin_page::rotate_invite_code))
-        .route(
-            "/admin/company-roles",
-            get(admin_page::company_roles).post(admin_page::create_company_role),
-        )
-        .route(
-            "/admin/company-roles/{id}",
-            post(admin_page::update_company_role),
-        )
-        .route(
-            "/admin/company-roles/{id}/delete",
-            post(admin_page::delete_company_role),
-        )
-        .route(
-            "/admin/api-tokens",
-            get(admin_page::api_tokens).post(admin_page::create_api_token),
-        )
-        .route(
-            "/admin/api-tokens/{id}/revoke",
-            post(admin_page::revoke_api_token),
-        )
-        .route(
-            "/staff/companies",
-            get(admin_page::companies).post(admin_page::create_company),
-        )
-        .route(
-            "/staff/companies/{id}/status",
-            post(admin_page::set_suspended),
-        )
-        .route(
-            "/staff/companies/{id}/impersonate",
-            post(admin_page::impersonate),
-        )
-        .route(
-            "/design/workflows",
-            get(designer::workflows).post(designer::create_workflow),
-        )
-        .route("/design/workflows/{id}", get(designer::workflow))
-        .route(
-            "/design/workflows/{id}/life-cycle",
-            post(designer::life_cycle),
-        )
-        .route(
-            "/design/workflows/{id}/add/{kind}",
-            post(designer::add_object),
-        )
-        .route(
-            "/design/bundles/new",
-            get(designer::bundle_page).post(designer::bundle_submit),
-        )
-        .route("/design/objects/{kind}/{id}", get(designer::object))
-        .route(
-            "/design/objects/{kind}/{id}/edit",
-            post(designer::update_object),
-        )
-        .route(
-            "/design/objects/{kind}/{id}/delete",
-            post(designer::delete_object),
-        )
-        .route("/tickets", get(ticket_page::my_tickets))
-        .route("/tickets/all", get(ticket_page::all_tickets))
-        .route("/tickets/new", get(ticket_page::new_ticket))
-        .route(
-            "/tickets/new/{type_id}",
-            get(ticket_page::submit_page).post(ticket_page::submit_ticket),
-        )
-        .route("/tickets/{id}", get(ticket_page::ticket))
-        .route("/tickets/{id}/comments", post(ticket_page::add_comment))
-        .route(
-            "/tickets/{id}/attachments",
-            post(ticket_page::add_attachments),
-        )
-        .route(
-            "/tickets/{id}/attachments/{aid}",
-            get(ticket_page::download),
-        )
-        .route("/tickets/{id}/cancel", post(ticket_page::cancel))
-        .route("/tasks", get(task_page::my_tasks))
-        .route("/tasks/all", get(task_page::all_tasks))
-        .route("/tasks/{id}", get(task_page::task))
-        .route("/tasks/{id}/claim", post(task_page::claim))
-        .route("/tasks/{id}/release", post(task_page::release))
-        .route("/tasks/{id}/assign", post(task_page::assign))
-        .route("/tasks/{id}/complete", post(task_page::complete))
-        .route("/workflow-errors", get(task_page::workflow_errors))
-        .route(
-            "/workflow-errors/{id}/{action}",
-            post(task_page::error_action),
-        )
+        .merge(pages::session::router())
+        .merge(pages::account::router())
+        .merge(pages::admin::router())
+        .merge(pages::design::router())
+        .merge(pages::tickets::router())
+        .merge(pages::tasks::router())
 }
 
 /// Every route of the server with its middleware.
@@ -571,7 +354,7 @@ async fn fallback(uri: Uri) -> Response {
             .detail(format!("No API endpoint at {}", uri.path()))
             .into_response()
     } else {
-        pages::not_found().await
+        layout::not_found().await
     }
 }
 
@@ -582,7 +365,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let workers = tokio::spawn(app::jobs::run_workers(
+    let workers = tokio::spawn(app::infra::jobs::run_workers(
         app.clone(),
         app.settings().job_workers,
         shutdown.clone(),

@@ -106,7 +106,10 @@ pub async fn refuse_cross_site(
         .detail(format!("The request {message}."))
         .into_response()
     } else {
-        crate::routes::pages::refused_input(StatusCode::FORBIDDEN, &format!("The form {message}."))
+        crate::pages::kit::layout::refused_input(
+            StatusCode::FORBIDDEN,
+            &format!("The form {message}."),
+        )
     }
 }
 

@@ -214,7 +214,7 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_write_and_exits_zero() {
     let db = TestDb::new().await;
     let mut server = start_server(&db).await;
     // reqwest is built without a TLS provider of its own.
-    app::outbound::install_tls_provider();
+    app::infra::outbound::install_tls_provider();
     let client = reqwest::Client::new();
     let mut burst = Vec::new();
     for n in 0..120 {
@@ -297,7 +297,7 @@ async fn hostile_ticket_data_does_not_grow_the_servers_memory() {
     let db = TestDb::new().await;
     let mut server = start_server(&db).await;
     let pid = server.child.id().unwrap();
-    app::outbound::install_tls_provider();
+    app::infra::outbound::install_tls_provider();
     let client = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", server.base_url);
     let signed_up = server.sign_up(&client).await;
@@ -398,7 +398,7 @@ async fn hostile_ticket_data_does_not_grow_the_servers_memory() {
 async fn the_request_log_names_the_company_and_the_user() {
     let db = TestDb::new().await;
     let mut server = start_server(&db).await;
-    app::outbound::install_tls_provider();
+    app::infra::outbound::install_tls_provider();
     let client = reqwest::Client::new();
     let signed_up = server.sign_up(&client).await;
     let token = signed_up["access_token"].as_str().unwrap();

@@ -87,9 +87,13 @@ pub async fn create_user(app: &TestApp, admin: &str, email: &str, roles: &[&str]
 
 /// Creates the platform staff account and returns its access token.
 pub async fn staff_token(app: &TestApp) -> String {
-    app::platform::create_superuser(&app.app, "staff@ticketflower.dev", "staff passphrase 1")
-        .await
-        .unwrap();
+    app::identity::platform::create_superuser(
+        &app.app,
+        "staff@ticketflower.dev",
+        "staff passphrase 1",
+    )
+    .await
+    .unwrap();
     login_ok(app, "staff@ticketflower.dev", "staff passphrase 1").await["access_token"]
         .as_str()
         .unwrap()

@@ -83,7 +83,7 @@ async fn a_rolled_back_change_enqueues_nothing() {
         .await
         .unwrap();
     drop(tx);
-    let counts = app::system::job_counts(&app.app).await.unwrap();
+    let counts = app::infra::system::job_counts(&app.app).await.unwrap();
     assert!(counts.iter().all(|(_, n)| *n == 0), "{counts:?}");
     app.stop().await;
 }
@@ -198,7 +198,11 @@ async fn a_crashed_workers_job_is_taken_again_after_its_lease() {
         .unwrap();
     assert_eq!(claimed.len(), 1);
     // The crashed worker can no longer complete it once another holds it.
-    assert!(app::jobs::run_one(&app.app, "rescuer").await.unwrap());
+    assert!(
+        app::infra::jobs::run_one(&app.app, "rescuer")
+            .await
+            .unwrap()
+    );
     assert!(
         !store::jobs::complete(app.app.db(), id, "crashed-worker")
             .await

@@ -1217,7 +1217,12 @@ async fn the_sweep_reports_a_stalled_workflow_once_and_leaves_busy_ones_alone() 
     }
     let (stalled, fresh, running) = (ids[0], ids[1], ids[2]);
     // Nothing is stalled while every ticket has its review task.
-    assert_eq!(app::engine::sweep_stalled(&d.app.app).await.unwrap(), 0);
+    assert_eq!(
+        app::runtime::engine::sweep_stalled(&d.app.app)
+            .await
+            .unwrap(),
+        0
+    );
 
     // Lose the task of two tickets behind the engine's back (a crash, a manual edit); one of them
     // has been quiet for an hour, the other changed a moment ago and may still be stepping.
@@ -1237,7 +1242,12 @@ async fn the_sweep_reports_a_stalled_workflow_once_and_leaves_busy_ones_alone() 
     )
     .await;
 
-    assert_eq!(app::engine::sweep_stalled(&d.app.app).await.unwrap(), 1);
+    assert_eq!(
+        app::runtime::engine::sweep_stalled(&d.app.app)
+            .await
+            .unwrap(),
+        1
+    );
     let (_, errors) = call(
         &d.app,
         Method::GET,
@@ -1276,7 +1286,12 @@ async fn the_sweep_reports_a_stalled_workflow_once_and_leaves_busy_ones_alone() 
     }
 
     // An open error is enough: the next sweep does not report the same ticket again.
-    assert_eq!(app::engine::sweep_stalled(&d.app.app).await.unwrap(), 0);
+    assert_eq!(
+        app::runtime::engine::sweep_stalled(&d.app.app)
+            .await
+            .unwrap(),
+        0
+    );
     let (_, errors) = call(
         &d.app,
         Method::GET,

@@ -381,9 +381,13 @@ async fn an_api_token_is_shown_once_works_and_is_revoked() {
 async fn staff_impersonate_a_company_whose_name_shows_on_every_page_and_suspend_it() {
     let app = spawn_app().await;
     company(&app, "Acme", "ada@acme.io").await;
-    app::platform::create_superuser(&app.app, "staff@ticketflower.dev", "staff passphrase 1")
-        .await
-        .unwrap();
+    app::identity::platform::create_superuser(
+        &app.app,
+        "staff@ticketflower.dev",
+        "staff passphrase 1",
+    )
+    .await
+    .unwrap();
     let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
     let client = &browser.client;
     log_in(client, &app, "staff@ticketflower.dev", "staff passphrase 1").await;

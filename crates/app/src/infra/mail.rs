@@ -1,0 +1,103 @@
+//! Delivering the mail outbox. Every mail is first a row of `mail_outbox`, written in the
+//! transaction of the change that caused it; the `mail.send` job then delivers it over
+//! SMTP when `smtp_url` is set (retrying with back-off like any job), or writes it to the
+//! server log, which is what development and the tests use.
+
+use domain::job::Job;
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+use crate::infra::jobs::JobError;
+use crate::{App, Settings};
+
+pub const JOB_KIND: &str = "mail.send";
+
+/// The configured SMTP connection pool and sender.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+/// The mail settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum MailConfigError {
+    #[error("TICKETFLOWER_SMTP_URL is not a usable SMTP URL: {0}")]
+    Url(String),
+    #[error("TICKETFLOWER_MAIL_FROM is not a mailbox: {0}")]
+    From(String),
+}
+
+impl Mailer {
+    /// `None` when no SMTP server is configured. The binary calls this at start-up, so a
+    /// bad URL stops the server instead of failing every mail later.
+    pub fn from_settings(settings: &Settings) -> Result<Option<Self>, MailConfigError> {
+        let Some(url) = &settings.smtp_url else {
+            return Ok(None);
+        };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+            .map_err(|e| MailConfigError::Url(e.to_string()))?
+            .build();
+        let from = settings
+            .mail_from
+            .parse()
+            .map_err(|e: lettre::address::AddressError| MailConfigError::From(e.to_string()))?;
+        Ok(Some(Self { transport, from }))
+    }
+}
+
+/// The `mail.send` job.
+pub async fn send(app: App, job: Job) -> Result<(), JobError> {
+    let id: Uuid = job
+        .payload
+        .get("mail_id")
+        .and_then(|v| v.as_str())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| JobError::Permanent("payload has no mail_id".into()))?;
+    let mail = store::mail::get(app.db(), id)
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    if mail.status == "sent" || mail.status == "logged" {
+        return Ok(());
+    }
+    let status = match app.mailer() {
+        Some(mailer) => {
+            let to: Mailbox = mail
+                .to_email
+                .parse()
+                .map_err(|e| JobError::Permanent(format!("bad recipient: {e}")))?;
+            let message = Message::builder()
+                .from(mailer.from.clone())
+                .to(to)
+                .subject(mail.subject.clone())
+                .header(ContentType::TEXT_PLAIN)
+                .body(mail.body.clone())
+                .map_err(|e| JobError::Permanent(format!("mail cannot be built: {e}")))?;
+            mailer.transport.send(message).await.map_err(|e| {
+                if e.is_permanent() {
+                    JobError::Permanent(format!("SMTP refused the mail: {e}"))
+                } else {
+                    JobError::Retry(format!("SMTP delivery failed: {e}"))
+                }
+            })?;
+            tracing::info!(to = %mail.to_email, subject = %mail.subject, "mail sent");
+            "sent"
+        }
+        None => {
+            tracing::info!(
+                to = %mail.to_email,
+                subject = %mail.subject,
+                "mail (no SMTP configured; logged instead of sent):\n{}",
+                mail.body
+            );
+            "logged"
+        }
+    };
+    store::mail::mark(app.db(), id, status)
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    Ok(())
+}

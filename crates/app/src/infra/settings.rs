@@ -1,0 +1,373 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `TICKETFLOWER_*`
+//! environment variables (and `DATABASE_URL`); command-line flags are applied last by the
+//! binary. One struct, passed around in [`crate::App`], never global.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use store::SqliteSync;
+
+/// Development generates missing secrets; production refuses to start without them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+/// Every setting, with its default in [`Settings::default`]. README lists them.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub env: Environment,
+    /// Where the default SQLite file and development secrets live.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; default: `<data_dir>/ticketflower.db`.
+    pub database_url: Option<String>,
+    pub bind: SocketAddr,
+    /// Public base URL; when it is `https://...` responses carry HSTS.
+    pub public_url: Option<String>,
+    pub log_format: LogFormat,
+    /// A tracing filter, e.g. `info` or `ticketflower=debug,sqlx=warn`.
+    pub log_level: String,
+    /// Apply pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest accepted `multipart/form-data` body (file uploads), in bytes.
+    pub max_upload_bytes: usize,
+    pub sqlite_synchronous: SqliteSync,
+    pub db_max_connections: u32,
+    /// Background job workers run by `serve` (0 disables them).
+    pub job_workers: usize,
+    /// How often idle workers look for due jobs, in milliseconds.
+    pub job_poll_ms: u64,
+    /// HS256 key for access tokens (base64, at least 32 bytes).
+    pub jwt_secret: Option<SecretString>,
+    /// AES/XChaCha key for data at rest (base64, exactly 32 bytes).
+    pub encryption_key: Option<SecretString>,
+    /// argon2id cost. The defaults follow OWASP's recommendation.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Access token lifetime, seconds.
+    pub access_token_secs: u64,
+    /// Refresh token lifetime, seconds.
+    pub refresh_token_secs: u64,
+    /// Failed logins for one account within `login_account_window_secs` that lock it.
+    pub login_account_max_failures: usize,
+    pub login_account_window_secs: u64,
+    /// Failed logins from one IP address within `login_ip_window_secs` that block it.
+    pub login_ip_max_failures: usize,
+    pub login_ip_window_secs: u64,
+    /// Outgoing mail server, as a URL: `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465`. Unset: mail is written to the log.
+    pub smtp_url: Option<SecretString>,
+    /// The `From` of every mail.
+    pub mail_from: String,
+    /// Bounds of an action task's `timeout_seconds`.
+    pub action_min_timeout_secs: u32,
+    pub action_max_timeout_secs: u32,
+    /// Calls of an action task before it goes to ERROR with an incident.
+    pub action_max_attempts: u32,
+    /// Hosts and networks that actions and webhooks may call although they are not public
+    /// (loopback, private, link-local...): host names and CIDR networks, e.g.
+    /// `127.0.0.1/32,hooks.internal`. A list in the TOML file; comma-separated in
+    /// `TICKETFLOWER_OUTBOUND_ALLOWLIST`. Checked at start-up by
+    /// [`crate::infra::outbound::Allowlist::parse`].
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub outbound_allowlist: Vec<String>,
+    /// Values (objects, arrays, scalars) a JSON request body may hold; a body with more is
+    /// refused before it is parsed, so a small body cannot become a large tree in memory.
+    pub max_json_nodes: usize,
+    /// Default bounds of a ticket's submitted data and of a task's output, in bytes of JSON
+    /// and in values; a company may set lower or higher ones (up to the JSON body bounds).
+    pub ticket_data_max_bytes: usize,
+    pub ticket_data_max_nodes: usize,
+    /// A connection that has not sent a whole request head within this many seconds is
+    /// closed (slow-loris).
+    pub header_timeout_secs: u64,
+    /// A request body that sends nothing for this many seconds fails (408); long uploads
+    /// that keep sending are not cut.
+    pub body_timeout_secs: u64,
+    /// A request (other than a file upload or a WebSocket) not answered within this many
+    /// seconds is answered 503.
+    pub request_timeout_secs: u64,
+    /// Open connections served at once; connections beyond it are closed at once. Lowered
+    /// at start-up to what the process's file descriptor limit allows.
+    pub max_connections: usize,
+    /// Per client address and hour: sign-ups, self-registrations, password reset requests
+    /// and reset confirmations (each counted on its own). 0 disables that throttle.
+    pub signup_per_ip_hour: u32,
+    pub register_per_ip_hour: u32,
+    pub password_reset_per_ip_hour: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            env: Environment::Development,
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            log_format: LogFormat::Pretty,
+            log_level: "info".into(),
+            migrate_on_start: true,
+            max_body_bytes: 2 * 1024 * 1024,
+            max_upload_bytes: 25 * 1024 * 1024,
+            sqlite_synchronous: SqliteSync::Full,
+            db_max_connections: 16,
+            job_workers: 2,
+            job_poll_ms: 1000,
+            jwt_secret: None,
+            encryption_key: None,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            access_token_secs: 15 * 60,
+            refresh_token_secs: 30 * 24 * 3600,
+            login_account_max_failures: 5,
+            login_account_window_secs: 15 * 60,
+            login_ip_max_failures: 20,
+            login_ip_window_secs: 5 * 60,
+            smtp_url: None,
+            mail_from: "TicketFlower <no-reply@localhost>".into(),
+            action_min_timeout_secs: 1,
+            action_max_timeout_secs: 300,
+            action_max_attempts: 5,
+            outbound_allowlist: Vec::new(),
+            max_json_nodes: 20_000,
+            ticket_data_max_bytes: 256 * 1024,
+            ticket_data_max_nodes: 5_000,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            request_timeout_secs: 60,
+            max_connections: 1024,
+            signup_per_ip_hour: 10,
+            register_per_ip_hour: 20,
+            password_reset_per_ip_hour: 20,
+        }
+    }
+}
+
+/// Serializable mirror of the defaults for figment (secrets are never defaulted).
+#[derive(Serialize)]
+struct Defaults {
+    env: Environment,
+    data_dir: PathBuf,
+    bind: SocketAddr,
+    log_format: LogFormat,
+    log_level: String,
+    migrate_on_start: bool,
+    max_body_bytes: usize,
+    max_upload_bytes: usize,
+    sqlite_synchronous: &'static str,
+    db_max_connections: u32,
+    job_workers: usize,
+    job_poll_ms: u64,
+    argon2_memory_kib: u32,
+    argon2_iterations: u32,
+    argon2_parallelism: u32,
+    access_token_secs: u64,
+    refresh_token_secs: u64,
+    login_account_max_failures: usize,
+    login_account_window_secs: u64,
+    login_ip_max_failures: usize,
+    login_ip_window_secs: u64,
+    mail_from: String,
+    action_min_timeout_secs: u32,
+    action_max_timeout_secs: u32,
+    action_max_attempts: u32,
+    outbound_allowlist: Vec<String>,
+    max_json_nodes: usize,
+    ticket_data_max_bytes: usize,
+    ticket_data_max_nodes: usize,
+    header_timeout_secs: u64,
+    body_timeout_secs: u64,
+    request_timeout_secs: u64,
+    max_connections: usize,
+    signup_per_ip_hour: u32,
+    register_per_ip_hour: u32,
+    password_reset_per_ip_hour: u32,
+}
+
+/// Accepts a list (TOML) or one comma-separated string (an environment variable), dropping
+/// blank items so a trailing comma is harmless.
+fn list_or_comma_separated<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    let items = match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(items) => items,
+        ListOrString::String(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect())
+}
+
+impl Settings {
+    /// Loads defaults → `config_file` (if given) → environment.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let d = Settings::default();
+        let defaults = Defaults {
+            env: d.env,
+            data_dir: d.data_dir,
+            bind: d.bind,
+            log_format: d.log_format,
+            log_level: d.log_level,
+            migrate_on_start: d.migrate_on_start,
+            max_body_bytes: d.max_body_bytes,
+            max_upload_bytes: d.max_upload_bytes,
+            sqlite_synchronous: "full",
+            db_max_connections: d.db_max_connections,
+            job_workers: d.job_workers,
+            job_poll_ms: d.job_poll_ms,
+            argon2_memory_kib: d.argon2_memory_kib,
+            argon2_iterations: d.argon2_iterations,
+            argon2_parallelism: d.argon2_parallelism,
+            access_token_secs: d.access_token_secs,
+            refresh_token_secs: d.refresh_token_secs,
+            login_account_max_failures: d.login_account_max_failures,
+            login_account_window_secs: d.login_account_window_secs,
+            login_ip_max_failures: d.login_ip_max_failures,
+            login_ip_window_secs: d.login_ip_window_secs,
+            mail_from: d.mail_from,
+            action_min_timeout_secs: d.action_min_timeout_secs,
+            action_max_timeout_secs: d.action_max_timeout_secs,
+            action_max_attempts: d.action_max_attempts.max(1),
+            outbound_allowlist: d.outbound_allowlist,
+            max_json_nodes: d.max_json_nodes,
+            ticket_data_max_bytes: d.ticket_data_max_bytes,
+            ticket_data_max_nodes: d.ticket_data_max_nodes,
+            header_timeout_secs: d.header_timeout_secs,
+            body_timeout_secs: d.body_timeout_secs,
+            request_timeout_secs: d.request_timeout_secs,
+            max_connections: d.max_connections,
+            signup_per_ip_hour: d.signup_per_ip_hour,
+            register_per_ip_hour: d.register_per_ip_hour,
+            password_reset_per_ip_hour: d.password_reset_per_ip_hour,
+        };
+        let mut figment = Figment::from(Serialized::defaults(defaults));
+        if let Some(path) = config_file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(Env::prefixed("TICKETFLOWER_").ignore(&["CONFIG"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The database URL in force: the configured one, or the SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.clone(),
+            _ => format!(
+                "sqlite://{}",
+                self.data_dir.join("ticketflower.db").display()
+            ),
+        }
+    }
+
+    pub fn db_options(&self) -> store::DbOptions {
+        let mut options = store::DbOptions::new(self.database_url());
+        options.max_connections = self.db_max_connections;
+        options.sqlite_sync = self.sqlite_synchronous;
+        options
+    }
+
+    /// Base URL for links in mail: the public URL, or the bind address.
+    pub fn base_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The bounds a workflow design must stay within.
+    pub fn workflow_limits(&self) -> domain::workflow::Limits {
+        domain::workflow::Limits {
+            min_timeout_seconds: self.action_min_timeout_secs,
+            max_timeout_seconds: self.action_max_timeout_secs,
+            ..Default::default()
+        }
+    }
+
+    pub fn serves_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Allowlist {
+        #[serde(deserialize_with = "list_or_comma_separated")]
+        outbound_allowlist: Vec<String>,
+    }
+
+    #[test]
+    fn the_outbound_allowlist_is_a_toml_list_or_a_comma_separated_variable() {
+        // Parsed the way figment parses an environment variable's value.
+        for (raw, expected) in [
+            ("127.0.0.1/32", vec!["127.0.0.1/32"]),
+            ("10.0.0.1", vec!["10.0.0.1"]),
+            (
+                "127.0.0.1/32, hooks.internal,,fd00::/8,",
+                vec!["127.0.0.1/32", "hooks.internal", "fd00::/8"],
+            ),
+            ("", vec![]),
+        ] {
+            let value: figment::value::Value = raw.parse().unwrap();
+            let parsed: Allowlist = Figment::new()
+                .merge(Serialized::default("outbound_allowlist", value))
+                .extract()
+                .unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(parsed.outbound_allowlist, expected, "{raw}");
+        }
+        let parsed: Allowlist = Figment::new()
+            .merge(Toml::string(
+                r#"outbound_allowlist = ["127.0.0.1/32", "hooks.internal"]"#,
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            parsed.outbound_allowlist,
+            ["127.0.0.1/32", "hooks.internal"]
+        );
+    }
+
+    #[test]
+    fn the_outbound_allowlist_defaults_to_empty() {
+        let settings = Settings::load(None).unwrap();
+        assert!(settings.outbound_allowlist.is_empty());
+    }
+}

@@ -1,0 +1,35 @@
+//! TicketFlower's own job handlers and periodic sweeps, assembled in one place above the
+//! contexts that define them, so the job queue (`infra::jobs`) depends on none of them.
+
+use crate::App;
+use crate::infra::jobs::JobRegistry;
+use crate::{identity, infra, runtime};
+
+/// Every job kind TicketFlower enqueues, with its handler, and the minute sweeps.
+pub fn standard() -> JobRegistry {
+    JobRegistry::default()
+        .register(infra::mail::JOB_KIND, infra::mail::send)
+        .register(runtime::engine::ACTION_JOB, runtime::actions::run)
+        .register(
+            identity::accounts::RESET_JOB,
+            identity::accounts::start_password_reset,
+        )
+        .sweep(stalled_workflows)
+        .sweep(search_index)
+}
+
+/// Reports workflows that stopped moving (see [`runtime::engine::sweep_stalled`]).
+async fn stalled_workflows(app: App) {
+    if let Err(error) = runtime::engine::sweep_stalled(&app).await {
+        tracing::warn!(%error, "stalled-workflow sweep failed");
+    }
+}
+
+/// Indexes tickets that have no search text yet (see [`runtime::data::reindex_missing`]).
+async fn search_index(app: App) {
+    match runtime::data::reindex_missing(&app).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "tickets indexed for search"),
+        Err(error) => tracing::warn!(%error, "search re-indexing failed"),
+    }
+}

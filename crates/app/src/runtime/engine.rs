@@ -1,0 +1,562 @@
+//! The workflow engine's side effects: a submission or a task completion runs the one engine
+//! step it causes in its own transaction, so both commit together, with one durable commit
+//! (see `domain::workflow::engine` for what a step decides). A step that cannot go on
+//! records a workflow error and puts the ticket ON_HOLD; the user's change stands either
+//! way. Ticket admins review, resolve and retry errors; a periodic sweep reports stalled
+//! workflows.
+
+use domain::CompanyId;
+use domain::UserId;
+use domain::auth::Actor;
+use domain::event::Payload;
+use domain::event::Stream;
+use domain::job::NewJob;
+use domain::workflow::{
+    self as wf, Step, TaskStatus, TaskType, WorkflowErrorStatus, WorkflowErrorType,
+    WorkflowRunStatus,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use store::Tx;
+use store::tickets::RunChange;
+use uuid::Uuid;
+
+use super::versions::published;
+use crate::{App, AppError, Result, audit};
+
+/// Job kind of an action task's HTTP call.
+pub const ACTION_JOB: &str = "action.run";
+
+/// Runs a step in a transaction of its own (a retried error). A failure of the step itself
+/// (the database gone) is logged; the stall sweep finds the ticket later.
+async fn advance(
+    app: &App,
+    company: CompanyId,
+    ticket: Uuid,
+    from: Option<String>,
+    task: Option<Uuid>,
+) {
+    let run = async {
+        let mut tx = app.db().begin().await?;
+        step(app, &mut tx, company, ticket, from.as_deref(), task).await?;
+        app.commit(tx).await?;
+        Ok::<_, AppError>(())
+    };
+    if let Err(error) = run.await {
+        tracing::error!(%ticket, %error, "engine step failed");
+    }
+}
+
+/// Runs the step after the submission (`from = None`) or after task `from` completed, in
+/// the caller's transaction (whose commit wakes the workers for any action it queued).
+pub(crate) async fn step(
+    app: &App,
+    tx: &mut Tx,
+    company: CompanyId,
+    ticket_id: Uuid,
+    from: Option<&str>,
+    task: Option<Uuid>,
+) -> Result<()> {
+    let limits = crate::design::limits(app);
+    let ticket = store::tickets::lock(tx, company, ticket_id).await?;
+    if !matches!(
+        ticket.workflow_status.as_str(),
+        "NOT_STARTED" | "IN_PROGRESS"
+    ) {
+        return Ok(());
+    }
+    let version = published(app, company, ticket.workflow_version_id).await?;
+    let active: Vec<String> = store::tasks::of_ticket(&mut *tx, company, ticket_id)
+        .await?
+        .into_iter()
+        .filter(|t| t.status.is_active())
+        .filter(|t| Some(t.id) != task)
+        .map(|t| t.task_key)
+        .collect();
+    let state = wf::RunState {
+        data: &ticket.workflow_data,
+        active_tasks: &active,
+        pending_end: ticket.pending_end.as_deref(),
+    };
+    let outcome = wf::step(&version.spec, from, &state, &limits);
+    let run =
+        |status: &'static str, workflow_status: WorkflowRunStatus, pending, closed| RunChange {
+            status,
+            workflow_status,
+            workflow_data: &ticket.workflow_data,
+            pending_end: pending,
+            closed,
+        };
+    match outcome {
+        Ok(Step::Tasks { create, joined }) => {
+            for new in &create {
+                let Some(spec) = version.task(&new.key) else {
+                    continue;
+                };
+                create_task(app, tx, company, &ticket, spec, new).await?;
+            }
+            store::tickets::update_run(
+                tx,
+                company,
+                ticket_id,
+                run(
+                    store::tickets::OPEN,
+                    WorkflowRunStatus::InProgress,
+                    ticket.pending_end.as_deref(),
+                    false,
+                ),
+            )
+            .await?;
+            if !joined.is_empty() {
+                audit::record(
+                    tx,
+                    None,
+                    Some(company),
+                    Stream::Ticket(ticket_id),
+                    Payload::WorkflowJoined {
+                        from: from.map(str::to_owned),
+                        into: joined,
+                    },
+                )
+                .await?;
+            }
+        }
+        Ok(Step::WaitForBranches { pending_end }) => {
+            store::tickets::update_run(
+                tx,
+                company,
+                ticket_id,
+                run(
+                    store::tickets::OPEN,
+                    WorkflowRunStatus::InProgress,
+                    Some(&pending_end),
+                    false,
+                ),
+            )
+            .await?;
+            audit::record(
+                tx,
+                None,
+                Some(company),
+                Stream::Ticket(ticket_id),
+                Payload::WorkflowBranchEnded {
+                    from: from.map(str::to_owned),
+                    status: pending_end,
+                },
+            )
+            .await?;
+        }
+        Ok(Step::End { status }) => {
+            store::tickets::update_run(
+                tx,
+                company,
+                ticket_id,
+                RunChange {
+                    status: &status,
+                    workflow_status: WorkflowRunStatus::Completed,
+                    workflow_data: &ticket.workflow_data,
+                    pending_end: None,
+                    closed: true,
+                },
+            )
+            .await?;
+            audit::record(
+                tx,
+                None,
+                Some(company),
+                Stream::Ticket(ticket_id),
+                Payload::WorkflowCompleted {
+                    from: from.map(str::to_owned),
+                    status,
+                },
+            )
+            .await?;
+        }
+        Err(error) => {
+            raise(
+                tx,
+                company,
+                ticket_id,
+                task,
+                error.error_type,
+                &error.message,
+                json!({ "kind": "step", "from": from, "task_id": task }),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a workflow error and holds the ticket until an admin acts on it.
+pub(crate) async fn raise(
+    tx: &mut Tx,
+    company: CompanyId,
+    ticket: Uuid,
+    task: Option<Uuid>,
+    error_type: WorkflowErrorType,
+    message: &str,
+    step: Value,
+) -> Result<()> {
+    let current = store::tickets::lock(tx, company, ticket).await?;
+    let error = store::tasks::insert_error(
+        tx,
+        store::tasks::NewWorkflowError {
+            company_id: company,
+            ticket_id: ticket,
+            task_id: task,
+            error_type,
+            message,
+            step: &step,
+        },
+    )
+    .await?;
+    store::tickets::update_run(
+        tx,
+        company,
+        ticket,
+        RunChange {
+            status: "IN_PROGRESS",
+            workflow_status: WorkflowRunStatus::OnHold,
+            workflow_data: &current.workflow_data,
+            pending_end: current.pending_end.as_deref(),
+            closed: false,
+        },
+    )
+    .await?;
+    audit::record(
+        tx,
+        None,
+        Some(company),
+        Stream::Ticket(ticket),
+        Payload::WorkflowErrorRaised {
+            error_id: error.id,
+            error_type,
+            message: message.to_owned(),
+            task_id: task,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Creates one task instance: a form is assigned by its strategy, an action is queued as a
+/// job.
+async fn create_task(
+    app: &App,
+    tx: &mut Tx,
+    company: CompanyId,
+    ticket: &store::tickets::Ticket,
+    spec: &wf::TaskSpec,
+    new: &wf::NewTask,
+) -> Result<()> {
+    // Chosen before the insert, so the task is stored already assigned.
+    let worker = if spec.task_type == TaskType::Form
+        && spec.assignment == wf::AssignmentStrategy::AutoShortestQueue
+    {
+        pick_worker(tx, company, spec, &[]).await?
+    } else {
+        None
+    };
+    let task = store::tasks::insert(
+        tx,
+        store::tasks::NewTask {
+            company_id: company,
+            ticket_id: ticket.id,
+            task_key: &spec.key,
+            name: &spec.name,
+            task_type: spec.task_type,
+            status: TaskStatus::Open,
+            allowed_users: &[],
+            input_data: &new.input_data,
+            assigned_to: worker,
+        },
+    )
+    .await?;
+    audit::record(
+        tx,
+        None,
+        Some(company),
+        Stream::Ticket(ticket.id),
+        Payload::TaskCreated {
+            task_id: task.id,
+            task_key: spec.key.clone(),
+            name: spec.name.clone(),
+            task_type: spec.task_type,
+        },
+    )
+    .await?;
+    if spec.task_type == TaskType::Form {
+        if let Some(worker) = worker {
+            audit::record(
+                tx,
+                None,
+                Some(company),
+                Stream::Ticket(ticket.id),
+                Payload::TaskAssigned {
+                    task_id: task.id,
+                    assigned_to: worker,
+                    by: "auto_shortest_queue".into(),
+                },
+            )
+            .await?;
+        }
+        return Ok(());
+    }
+    let body = new
+        .action_body
+        .clone()
+        .unwrap_or_else(|| new.input_data.clone());
+    store::jobs::enqueue(
+        &mut *tx,
+        NewJob::new(
+            ACTION_JOB,
+            json!({ "company_id": company, "task_id": task.id, "body": body }),
+        )
+        .company(company)
+        .max_attempts(app.settings().action_max_attempts),
+    )
+    .await?;
+    Ok(())
+}
+
+// ---- Workflow errors
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorView {
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    pub ticket_number: Option<i64>,
+    pub task_id: Option<Uuid>,
+    pub error_type: WorkflowErrorType,
+    pub error_status: WorkflowErrorStatus,
+    pub message: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<store::tasks::WorkflowError> for ErrorView {
+    fn from(e: store::tasks::WorkflowError) -> Self {
+        Self {
+            id: e.id,
+            ticket_id: e.ticket_id,
+            ticket_number: None,
+            task_id: e.task_id,
+            error_type: e.error_type,
+            error_status: e.error_status,
+            message: e.message,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+/// Workflow errors of the company (open ones unless `statuses` says otherwise).
+pub async fn errors(
+    app: &App,
+    actor: &Actor,
+    statuses: Vec<WorkflowErrorStatus>,
+    ticket: Option<Uuid>,
+) -> Result<Vec<ErrorView>> {
+    let company = crate::access::require_ticket_admin(actor)?;
+    let filter = store::tasks::ErrorFilter {
+        statuses,
+        ticket,
+        limit: 200,
+    };
+    let mut views = Vec::new();
+    for error in store::tasks::list_errors(app.db(), company, &filter).await? {
+        let number = store::tickets::get(app.db(), company, error.ticket_id)
+            .await
+            .ok()
+            .map(|t| t.number);
+        let mut view = ErrorView::from(error);
+        view.ticket_number = number;
+        views.push(view);
+    }
+    Ok(views)
+}
+
+/// Moves an error to REVIEWED or RESOLVED without retrying.
+pub async fn set_error_status(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+    to: wf::WorkflowErrorStatus,
+) -> Result<ErrorView> {
+    let company = crate::access::require_ticket_admin(actor)?;
+    let error = store::tasks::get_error(app.db(), company, id).await?;
+    let current = error.error_status;
+    if !current.can_change_to(to) {
+        return Err(AppError::Conflict {
+            field: Some("status".into()),
+            message: format!("a {} error cannot become {}", current.as_str(), to.as_str()),
+        });
+    }
+    let mut tx = app.db().begin().await?;
+    if !store::tasks::set_error_status(&mut tx, company, id, &[current], to, actor.user_id).await? {
+        return Err(AppError::Conflict {
+            field: Some("status".into()),
+            message: "someone else changed the error meanwhile; reload it".into(),
+        });
+    }
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        Stream::Ticket(error.ticket_id),
+        Payload::WorkflowErrorStatusChanged {
+            error_id: id,
+            status: to,
+        },
+    )
+    .await?;
+    app.commit(tx).await?;
+    Ok(store::tasks::get_error(app.db(), company, id).await?.into())
+}
+
+/// Resolves an error and runs its step again (for an action incident, the call). If it
+/// fails again a new error is raised.
+pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
+    let company = crate::access::require_ticket_admin(actor)?;
+    let error = store::tasks::get_error(app.db(), company, id).await?;
+    if error.error_status == WorkflowErrorStatus::Resolved {
+        return Err(AppError::Conflict {
+            field: None,
+            message: "the error is already resolved".into(),
+        });
+    }
+    let mut tx = app.db().begin().await?;
+    let ticket = store::tickets::lock(&mut tx, company, error.ticket_id).await?;
+    // Of two admins retrying at once only one may run the step (or call the action) again.
+    if !store::tasks::set_error_status(
+        &mut tx,
+        company,
+        id,
+        &[WorkflowErrorStatus::New, WorkflowErrorStatus::Reviewed],
+        WorkflowErrorStatus::Resolved,
+        actor.user_id,
+    )
+    .await?
+    {
+        return Err(AppError::Conflict {
+            field: None,
+            message: "the error is already resolved".into(),
+        });
+    }
+    if ticket.workflow_status == WorkflowRunStatus::OnHold {
+        store::tickets::update_run(
+            &mut tx,
+            company,
+            ticket.id,
+            RunChange {
+                status: "IN_PROGRESS",
+                workflow_status: WorkflowRunStatus::InProgress,
+                workflow_data: &ticket.workflow_data,
+                pending_end: ticket.pending_end.as_deref(),
+                closed: false,
+            },
+        )
+        .await?;
+    }
+    let action = error.step["kind"] == "action";
+    if let (true, Some(task_id)) = (action, error.task_id) {
+        let task = store::tasks::get(&mut tx, company, task_id).await?;
+        store::tasks::transition(
+            &mut tx,
+            company,
+            task_id,
+            &[TaskStatus::Error],
+            TaskStatus::Open,
+            None,
+        )
+        .await?;
+        let version = published(app, company, ticket.workflow_version_id).await?;
+        let spec = version.task(&task.task_key).ok_or(AppError::NotFound)?;
+        let limits = crate::design::limits(app);
+        let body = wf::action_body(spec, &ticket.workflow_data, &limits)
+            .unwrap_or_else(|_| task.input_data.clone());
+        store::jobs::enqueue(
+            &mut tx,
+            NewJob::new(
+                ACTION_JOB,
+                json!({ "company_id": company, "task_id": task_id, "body": body }),
+            )
+            .company(company)
+            .max_attempts(app.settings().action_max_attempts),
+        )
+        .await?;
+    }
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        Stream::Ticket(error.ticket_id),
+        Payload::WorkflowErrorRetried { error_id: id },
+    )
+    .await?;
+    app.commit(tx).await?;
+    if !action {
+        let (from, task) = if error.step["kind"] == "stalled" {
+            // Go on from the task that finished last (or the start, if none ever ran).
+            let last = store::tasks::of_ticket(app.db(), company, error.ticket_id)
+                .await?
+                .into_iter()
+                .filter(|t| t.status == TaskStatus::Completed)
+                .max_by_key(|t| t.completed_at);
+            (
+                last.as_ref().map(|t| t.task_key.clone()),
+                last.map(|t| t.id),
+            )
+        } else {
+            (
+                error.step["from"].as_str().map(str::to_owned),
+                error.step["task_id"]
+                    .as_str()
+                    .and_then(|s| s.parse::<Uuid>().ok()),
+            )
+        };
+        advance(app, company, error.ticket_id, from, task).await;
+    }
+    Ok(store::tasks::get_error(app.db(), company, id).await?.into())
+}
+
+/// Reports running workflows that have no unfinished task and no open error: nothing would
+/// ever move them. Returns how many were found.
+pub async fn sweep_stalled(app: &App) -> Result<usize> {
+    let quiet = chrono::Utc::now() - chrono::Duration::seconds(30);
+    let stalled = store::tasks::stalled(app.db(), quiet).await?;
+    for (company, ticket) in &stalled {
+        let mut tx = app.db().begin().await?;
+        raise(
+            &mut tx,
+            *company,
+            *ticket,
+            None,
+            WorkflowErrorType::WorkflowTransition,
+            "the workflow is stalled: it is running but has no unfinished task",
+            json!({ "kind": "stalled" }),
+        )
+        .await?;
+        app.commit(tx).await?;
+    }
+    Ok(stalled.len())
+}
+
+/// The eligible worker with the fewest open tasks; ties go to whoever was given a task
+/// longest ago (never: first), then by id, so equal workers take turns.
+pub(crate) async fn pick_worker(
+    tx: &mut Tx,
+    company: CompanyId,
+    spec: &wf::TaskSpec,
+    allowed: &[Uuid],
+) -> Result<Option<UserId>> {
+    // The rule of `eligible`, asked of the whole company at once.
+    let loads =
+        store::tasks::worker_loads(&mut *tx, company, &spec.company_role_access, allowed).await?;
+    let best = loads
+        .into_iter()
+        .map(|l| (l.open_tasks, l.last_assigned_at, l.user_id))
+        .min();
+    Ok(best.map(|(_, _, id)| UserId(id)))
+}

@@ -1,0 +1,500 @@
+//! Working tasks: who may work one, the queues, claiming, assigning, releasing and
+//! completing, and the automatic assignment by shortest queue.
+//!
+//! Who may work a task: an active user with system role `task_worker` who holds one of the
+//! task definition's `company_role_access` roles (none listed: anyone) and, when the task
+//! instance names allowed users, is one of them.
+
+use chrono::{DateTime, Utc};
+use domain::auth::Actor;
+use domain::event::Payload;
+use domain::event::Stream;
+use domain::roles::SystemRole;
+use domain::user::UserStatus;
+use domain::validation::ValidationErrors;
+use domain::workflow::{self as wf, TaskStatus, TaskType};
+use domain::{CompanyId, UserId};
+use serde::Serialize;
+use serde_json::{Value, json};
+use store::tasks::{TaskFilter, TaskInstance};
+use uuid::Uuid;
+
+use super::versions::{Published, published};
+use crate::{App, AppError, Result, audit};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskView {
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    pub ticket_number: i64,
+    pub ticket_title: String,
+    pub task_key: String,
+    pub name: String,
+    pub description: String,
+    pub task_type: TaskType,
+    pub status: TaskStatus,
+    pub assigned_to: Option<UserId>,
+    pub allowed_users: Vec<Uuid>,
+    pub input_data: Value,
+    pub output_data: Option<Value>,
+    /// The form to fill: the task's output schema.
+    pub output_schema: Option<Value>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+fn view(task: TaskInstance, ticket: &store::tickets::Ticket, version: &Published) -> TaskView {
+    let spec = version.task(&task.task_key);
+    TaskView {
+        id: task.id,
+        ticket_id: task.ticket_id,
+        ticket_number: ticket.number,
+        ticket_title: ticket.title.clone(),
+        task_key: task.task_key,
+        name: task.name,
+        description: spec.map(|s| s.description.clone()).unwrap_or_default(),
+        task_type: task.task_type,
+        status: task.status,
+        assigned_to: task.assigned_to,
+        allowed_users: task.allowed_users,
+        input_data: task.input_data,
+        output_data: task.output_data,
+        output_schema: spec.and_then(|s| s.output_schema.clone()),
+        error: task.error,
+        created_at: task.created_at,
+        updated_at: task.updated_at,
+        completed_at: task.completed_at,
+    }
+}
+
+async fn load(
+    app: &App,
+    company: CompanyId,
+    id: Uuid,
+) -> Result<(
+    TaskInstance,
+    store::tickets::Ticket,
+    std::sync::Arc<Published>,
+)> {
+    let task = store::tasks::get(app.db(), company, id).await?;
+    let ticket = store::tickets::get(app.db(), company, task.ticket_id).await?;
+    let version = published(app, company, ticket.workflow_version_id).await?;
+    Ok((task, ticket, version))
+}
+
+/// Whether the actor may work this task (see the module docs).
+async fn actor_may_work(
+    app: &App,
+    actor: &Actor,
+    company: CompanyId,
+    task: &TaskInstance,
+    version: &Published,
+) -> Result<bool> {
+    let Some(spec) = version.task(&task.task_key) else {
+        return Ok(false);
+    };
+    let roles = if spec.company_role_access.is_empty() {
+        Vec::new()
+    } else {
+        store::companies::user_role_names(app.db(), company, actor.user_id).await?
+    };
+    Ok(crate::access::may_work(
+        actor.user_id,
+        &actor.roles,
+        &roles,
+        spec,
+        &task.allowed_users,
+    ))
+}
+
+/// Who sees a task: ticket admins, its holder, and workers who may work it.
+async fn visible(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
+    let company = crate::access::company_of(actor)?;
+    let (task, ticket, version) = load(app, company, id).await?;
+    let ok = crate::access::is_ticket_admin(actor)
+        || task.assigned_to == Some(actor.user_id)
+        || actor_may_work(app, actor, company, &task, &version).await?;
+    if !ok {
+        return Err(AppError::NotFound);
+    }
+    Ok(view(task, &ticket, &version))
+}
+
+pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
+    visible(app, actor, id).await
+}
+
+/// A list of tasks: `mine` = held by the actor; `queue` = unheld tasks the actor may claim;
+/// otherwise every task (ticket admins only).
+#[derive(Clone, Debug, Default)]
+pub struct TaskQuery {
+    pub mine: bool,
+    pub queue: bool,
+    pub statuses: Vec<TaskStatus>,
+    pub cursor: Option<Uuid>,
+    pub limit: u32,
+}
+
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    query: TaskQuery,
+) -> Result<(Vec<TaskView>, Option<Uuid>)> {
+    let company = crate::access::company_of(actor)?;
+    if !query.mine && !query.queue && !crate::access::is_ticket_admin(actor) {
+        return Err(AppError::Forbidden(
+            "all tasks are for ticket admins; ask for mine=true or queue=true".into(),
+        ));
+    }
+    let limit = query.limit.clamp(1, 200);
+    let filter = TaskFilter {
+        assignee: query.mine.then_some(actor.user_id),
+        unassigned: query.queue,
+        statuses: if query.queue && query.statuses.is_empty() {
+            vec![TaskStatus::Open]
+        } else {
+            query.statuses
+        },
+        task_types: if query.queue {
+            vec![TaskType::Form]
+        } else {
+            Vec::new()
+        },
+        after: query.cursor,
+        limit,
+    };
+    let rows = store::tasks::list(app.db(), company, &filter).await?;
+    let next = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|t| t.id))
+        .flatten();
+    let mut out = Vec::new();
+    for task in rows {
+        let ticket = store::tickets::get(app.db(), company, task.ticket_id).await?;
+        let version = published(app, company, ticket.workflow_version_id).await?;
+        if query.queue && !actor_may_work(app, actor, company, &task, &version).await? {
+            continue;
+        }
+        out.push(view(task, &ticket, &version));
+    }
+    Ok((out, next))
+}
+
+fn not_form(task: &TaskInstance) -> Option<AppError> {
+    (task.task_type != TaskType::Form).then(|| AppError::Conflict {
+        field: None,
+        message: "action tasks are run by the engine, not by people".into(),
+    })
+}
+
+/// Takes an unheld task from the queue. Of two workers claiming at once, exactly one wins;
+/// the other gets a conflict.
+pub async fn claim(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
+    let company = crate::access::company_of(actor)?;
+    let (task, _, version) = load(app, company, id).await?;
+    if !actor_may_work(app, actor, company, &task, &version).await? {
+        return Err(if task.assigned_to == Some(actor.user_id) {
+            AppError::Forbidden("you may not work this task".into())
+        } else {
+            AppError::NotFound
+        });
+    }
+    if let Some(error) = not_form(&task) {
+        return Err(error);
+    }
+    let mut tx = app.db().begin().await?;
+    if !store::tasks::claim(&mut tx, company, id, actor.user_id).await? {
+        return Err(AppError::Conflict {
+            field: None,
+            message: "the task is no longer open: someone else has it or it is done".into(),
+        });
+    }
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        Stream::Ticket(task.ticket_id),
+        Payload::TaskClaimed {
+            task_id: id,
+            assigned_to: actor.user_id,
+        },
+    )
+    .await?;
+    app.commit(tx).await?;
+    get(app, actor, id).await
+}
+
+/// The company's active task workers as (id, name), for a ticket admin assigning tasks or
+/// filtering by assignee.
+pub async fn workers(app: &App, actor: &Actor) -> Result<Vec<(UserId, String)>> {
+    let company = crate::access::company_of(actor)?;
+    if !crate::access::is_ticket_admin(actor) {
+        return Err(AppError::Forbidden(
+            "the list of workers is for ticket admins".into(),
+        ));
+    }
+    let filter = store::users::UserFilter {
+        status: Some(UserStatus::Active),
+        role: Some(SystemRole::TaskWorker),
+        limit: 200,
+        ..Default::default()
+    };
+    Ok(store::users::list(app.db(), company, &filter)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, format!("{} {}", u.first_name, u.last_name)))
+        .collect())
+}
+
+/// A ticket admin gives a task to an eligible worker.
+pub async fn assign(app: &App, actor: &Actor, id: Uuid, user: UserId) -> Result<TaskView> {
+    let company = crate::access::company_of(actor)?;
+    if !crate::access::is_ticket_admin(actor) {
+        return Err(AppError::Forbidden(
+            "assigning tasks needs the ticket_admin role".into(),
+        ));
+    }
+    let (task, _, version) = load(app, company, id).await?;
+    if let Some(error) = not_form(&task) {
+        return Err(error);
+    }
+    let spec = version.task(&task.task_key).ok_or(AppError::NotFound)?;
+    let worker = store::users::get(app.db(), company, user)
+        .await
+        .map_err(|_| ValidationErrors::single("user_id", "is not a user of your company"))?;
+    let roles = store::companies::user_role_names(app.db(), company, user).await?;
+    if worker.status != UserStatus::Active
+        || !crate::access::may_work(
+            user,
+            &worker.system_roles,
+            &roles,
+            spec,
+            &task.allowed_users,
+        )
+    {
+        return Err(ValidationErrors::single(
+            "user_id",
+            "may not work this task (needs to be active, a task_worker, and hold one of its roles)",
+        )
+        .into());
+    }
+    let mut tx = app.db().begin().await?;
+    if !store::tasks::set_assignee(&mut tx, company, id, Some(user)).await? {
+        return Err(AppError::Conflict {
+            field: None,
+            message: "the task is already finished".into(),
+        });
+    }
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        Stream::Ticket(task.ticket_id),
+        Payload::TaskAssigned {
+            task_id: id,
+            assigned_to: user,
+            by: "ticket_admin".into(),
+        },
+    )
+    .await?;
+    app.commit(tx).await?;
+    get(app, actor, id).await
+}
+
+/// Gives a task back to the queue: its holder or a ticket admin.
+pub async fn release(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
+    let company = crate::access::company_of(actor)?;
+    let task = store::tasks::get(app.db(), company, id).await?;
+    let admin = crate::access::is_ticket_admin(actor);
+    if task.assigned_to != Some(actor.user_id) && !admin {
+        return Err(if visible(app, actor, id).await.is_ok() {
+            AppError::Forbidden("only the holder or a ticket admin can release a task".into())
+        } else {
+            AppError::NotFound
+        });
+    }
+    let mut tx = app.db().begin().await?;
+    if task.assigned_to.is_none() || !store::tasks::set_assignee(&mut tx, company, id, None).await?
+    {
+        return Err(AppError::Conflict {
+            field: None,
+            message: "the task is not held, or already finished".into(),
+        });
+    }
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        Stream::Ticket(task.ticket_id),
+        Payload::TaskReleased { task_id: id },
+    )
+    .await?;
+    app.commit(tx).await?;
+    get(app, actor, id).await
+}
+
+/// Sets the per-instance list of users allowed to work a task (ticket admins; empty: no
+/// restriction beyond the definition's).
+pub async fn set_allowed_users(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+    users: Vec<UserId>,
+) -> Result<TaskView> {
+    let company = crate::access::company_of(actor)?;
+    if !crate::access::is_ticket_admin(actor) {
+        return Err(AppError::Forbidden(
+            "this needs the ticket_admin role".into(),
+        ));
+    }
+    let task = store::tasks::get(app.db(), company, id).await?;
+    let mut errors = ValidationErrors::new();
+    for (i, user) in users.iter().enumerate() {
+        if store::users::get(app.db(), company, *user).await.is_err() {
+            errors.add(format!("user_ids/{i}"), "is not a user of your company");
+        }
+    }
+    errors.into_result()?;
+    let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
+    let mut tx = app.db().begin().await?;
+    store::tasks::set_allowed_users(&mut tx, company, id, &ids).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        Stream::Ticket(task.ticket_id),
+        Payload::TaskAllowedUsersSet {
+            task_id: id,
+            user_ids: ids,
+        },
+    )
+    .await?;
+    app.commit(tx).await?;
+    get(app, actor, id).await
+}
+
+/// The holder completes a form task with its output; the output is checked against the
+/// task's output schema (every violation listed) and written into the workflow data, each
+/// changed field recorded with its old and new value. Then the engine takes the next step.
+pub async fn complete(app: &App, actor: &Actor, id: Uuid, output: Value) -> Result<TaskView> {
+    let company = crate::access::company_of(actor)?;
+    let (task, _, version) = load(app, company, id).await?;
+    if task.assigned_to != Some(actor.user_id) {
+        return Err(if visible(app, actor, id).await.is_ok() {
+            AppError::Forbidden("only the task's holder can complete it; claim it first".into())
+        } else {
+            AppError::NotFound
+        });
+    }
+    if let Some(error) = not_form(&task) {
+        return Err(error);
+    }
+    // A person's output is bounded like a submission and holds only the declared fields;
+    // an action's response is the service's own and is mapped by the design instead.
+    super::data::check_size(app, company, "output", &output).await?;
+    if let Some(schema) = version
+        .task(&task.task_key)
+        .and_then(|spec| spec.output_schema.as_ref())
+    {
+        let undeclared = wf::undeclared_fields(schema, &output);
+        if !undeclared.is_empty() {
+            return Err(ValidationErrors::from_problems(undeclared, "output").into());
+        }
+    }
+    finish(
+        app,
+        Some(actor),
+        company,
+        &task,
+        &version,
+        output,
+        Finish::Form,
+    )
+    .await?;
+    get(app, actor, id).await
+}
+
+/// Where a task's result comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Finish {
+    /// A person's form output, checked against the output schema.
+    Form,
+    /// An action's response, mapped by the output transform first.
+    Action,
+}
+
+/// Completes a task exactly once and runs the engine step after it. Returns false when the
+/// task was already finished (a retried action, a repeated callback).
+pub(crate) async fn finish(
+    app: &App,
+    actor: Option<&Actor>,
+    company: CompanyId,
+    task: &TaskInstance,
+    version: &Published,
+    result: Value,
+    how: Finish,
+) -> Result<bool> {
+    let spec = version.task(&task.task_key).ok_or(AppError::NotFound)?;
+    let limits = crate::design::limits(app);
+    let mut tx = app.db().begin().await?;
+    let ticket = store::tickets::lock(&mut tx, company, task.ticket_id).await?;
+    let to_errors = |problems| ValidationErrors::from_problems(problems, "output");
+    let output = match how {
+        Finish::Form => result.clone(),
+        Finish::Action => wf::action_output(spec, &result, &limits).map_err(to_errors)?,
+    };
+    let merged = wf::apply_checked_output(
+        version.output_schema(&task.task_key),
+        &ticket.workflow_data,
+        &output,
+    )
+    .map_err(to_errors)?;
+    // A form's output is what the person entered; an action keeps the raw response.
+    let stored = match how {
+        Finish::Form => result,
+        Finish::Action => json!({ "response": result }),
+    };
+    if !store::tasks::complete(&mut tx, company, task.id, &stored).await? {
+        return Ok(false);
+    }
+    store::tickets::update_run(
+        &mut tx,
+        company,
+        ticket.id,
+        store::tickets::RunChange {
+            status: &ticket.status,
+            workflow_status: ticket.workflow_status,
+            workflow_data: &merged.data,
+            pending_end: ticket.pending_end.as_deref(),
+            closed: false,
+        },
+    )
+    .await?;
+    let mut updated = ticket.clone();
+    updated.workflow_data = merged.data.clone();
+    super::data::reindex(&mut tx, company, &updated).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Some(company),
+        Stream::Ticket(ticket.id),
+        Payload::TaskCompleted {
+            task_id: task.id,
+            task_key: task.task_key.clone(),
+            changes: json!(merged.changes),
+        },
+    )
+    .await?;
+    crate::runtime::engine::step(
+        app,
+        &mut tx,
+        company,
+        ticket.id,
+        Some(&task.task_key),
+        Some(task.id),
+    )
+    .await?;
+    app.commit(tx).await?;
+    Ok(true)
+}

@@ -1,0 +1,867 @@
+//! Tickets: what may be submitted, submission (idempotent, validated against the ticket
+//! type's schema, pinned to the ACTIVE workflow version), the lists and the detail,
+//! the timeline, comments, attachments, corrections by ticket admins, and cancelling.
+//!
+//! Who sees a ticket: its requester, ticket admins (and company admins), and anyone who
+//! holds or held one of its tasks. Everyone else gets `NotFound`, as for another tenant's.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use domain::auth::Actor;
+use domain::event::Event;
+use domain::event::{Payload, Stream};
+use domain::roles::SystemRole;
+use domain::validation::ValidationErrors;
+use domain::workflow::{self as wf, TaskStatus, TaskType, WorkflowRunStatus};
+use domain::{CompanyId, UserId};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use store::Tx;
+pub use store::tickets::{AttachmentMeta, Comment, TicketSort};
+use store::tickets::{NewAttachment, NewTicket, SortKey, Ticket, TicketFilter};
+use uuid::Uuid;
+
+use super::data::{check_size, reindex, search_text};
+use super::versions::{Published, published};
+use crate::{App, AppError, Result, audit};
+
+/// Largest attachment accepted.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
+/// Longest comment accepted.
+const MAX_COMMENT_CHARS: usize = 20_000;
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+/// Events shown of one ticket's history.
+const MAX_TIMELINE: u32 = 10_000;
+
+// ---- What may be submitted
+
+/// A ticket type someone may submit now.
+#[derive(Clone, Debug, Serialize)]
+pub struct AvailableType {
+    pub id: Uuid,
+    pub key: String,
+    pub title: String,
+    pub description: String,
+    /// JSON Schema of what the requester fills in.
+    pub fields: Value,
+    pub workflow_id: Uuid,
+    pub workflow_version: i32,
+}
+
+/// The ticket types of ACTIVE workflow versions this user may submit.
+pub async fn available(app: &App, actor: &Actor) -> Result<Vec<AvailableType>> {
+    let company = crate::access::company_of(actor)?;
+    let roles = store::companies::user_role_names(app.db(), company, actor.user_id).await?;
+    let objects = store::design::list(
+        app.db(),
+        company,
+        "ticket_type",
+        &store::design::DesignFilter {
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut out = Vec::new();
+    for row in store::design::active_versions(app.db(), company).await? {
+        let version = published(app, company, row.id).await?;
+        for spec in &version.bundle.ticket_types {
+            let Some(object) = objects
+                .iter()
+                .find(|o| o.workflow_id == version.workflow_id && o.key == spec.key)
+            else {
+                continue;
+            };
+            if crate::access::may_submit(spec, &roles) {
+                out.push(AvailableType {
+                    id: object.id,
+                    key: spec.key.clone(),
+                    title: spec.title.clone(),
+                    description: spec.description.clone(),
+                    fields: spec.fields.clone(),
+                    workflow_id: version.workflow_id,
+                    workflow_version: version.version,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.title.cmp(&b.title));
+    Ok(out)
+}
+
+/// One available ticket type, or `NotFound` (unknown, another tenant's, not ACTIVE, or not
+/// for this user: the same answer, so nobody learns which types exist).
+pub async fn available_type(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(AvailableType, Arc<Published>)> {
+    let company = crate::access::company_of(actor)?;
+    let object = store::design::get(app.db(), company, "ticket_type", id).await?;
+    let active = store::design::active_versions(app.db(), company)
+        .await?
+        .into_iter()
+        .find(|v| v.workflow_id == object.workflow_id)
+        .ok_or(AppError::NotFound)?;
+    let version = published(app, company, active.id).await?;
+    let spec = version.ticket_type(&object.key).ok_or(AppError::NotFound)?;
+    let roles = store::companies::user_role_names(app.db(), company, actor.user_id).await?;
+    if !crate::access::may_submit(spec, &roles) {
+        return Err(AppError::NotFound);
+    }
+    let available = AvailableType {
+        id: object.id,
+        key: spec.key.clone(),
+        title: spec.title.clone(),
+        description: spec.description.clone(),
+        fields: spec.fields.clone(),
+        workflow_id: version.workflow_id,
+        workflow_version: version.version,
+    };
+    Ok((available, version))
+}
+
+// ---- Views
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskSummary {
+    pub id: Uuid,
+    pub task_key: String,
+    pub name: String,
+    pub task_type: TaskType,
+    pub status: TaskStatus,
+    /// `null` while unassigned.
+    pub assigned_to: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&store::tasks::TaskInstance> for TaskSummary {
+    fn from(t: &store::tasks::TaskInstance) -> Self {
+        Self {
+            id: t.id,
+            task_key: t.task_key.clone(),
+            name: t.name.clone(),
+            task_type: t.task_type,
+            status: t.status,
+            assigned_to: t.assigned_to,
+            created_at: t.created_at,
+            completed_at: t.completed_at,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TicketView {
+    pub id: Uuid,
+    pub number: i64,
+    pub title: String,
+    pub ticket_type_id: Uuid,
+    pub ticket_type_key: String,
+    pub status: String,
+    pub workflow_status: WorkflowRunStatus,
+    pub workflow_id: Uuid,
+    pub workflow_version: Option<i32>,
+    pub requester_id: UserId,
+    /// What the requester submitted.
+    pub data: Value,
+    /// The workflow data: the submission plus every task's output.
+    pub workflow_data: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Vec<TaskSummary>>,
+}
+
+impl TicketView {
+    fn of(ticket: Ticket) -> Self {
+        Self {
+            id: ticket.id,
+            number: ticket.number,
+            title: ticket.title,
+            ticket_type_id: ticket.ticket_type_id,
+            ticket_type_key: ticket.ticket_type_key,
+            status: ticket.status,
+            workflow_status: ticket.workflow_status,
+            workflow_id: ticket.workflow_id,
+            workflow_version: None,
+            requester_id: ticket.requester_id,
+            data: ticket.data,
+            workflow_data: ticket.workflow_data,
+            created_at: ticket.created_at,
+            updated_at: ticket.updated_at,
+            closed_at: ticket.closed_at,
+            tasks: None,
+        }
+    }
+}
+
+/// The ticket if this actor may see it.
+pub(crate) async fn visible(app: &App, actor: &Actor, id: Uuid) -> Result<(CompanyId, Ticket)> {
+    let company = crate::access::company_of(actor)?;
+    let ticket = store::tickets::get(app.db(), company, id).await?;
+    if ticket.requester_id == actor.user_id || crate::access::is_ticket_admin(actor) {
+        return Ok((company, ticket));
+    }
+    let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
+    if tasks.iter().any(|t| t.assigned_to == Some(actor.user_id)) {
+        return Ok((company, ticket));
+    }
+    Err(AppError::NotFound)
+}
+
+/// A ticket with its tasks.
+pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<TicketView> {
+    let (company, ticket) = visible(app, actor, id).await?;
+    let version = published(app, company, ticket.workflow_version_id).await?;
+    let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
+    let mut view = TicketView::of(ticket);
+    view.workflow_version = Some(version.version);
+    view.tasks = Some(tasks.iter().map(TaskSummary::from).collect());
+    Ok(view)
+}
+
+/// The published version a ticket runs on (for drawing its progress).
+pub async fn version_of(app: &App, actor: &Actor, id: Uuid) -> Result<Arc<Published>> {
+    let (company, ticket) = visible(app, actor, id).await?;
+    published(app, company, ticket.workflow_version_id).await
+}
+
+/// The ticket's workflow drawn with how far the ticket got: completed tasks and the end it
+/// reached outlined green, running tasks purple.
+pub async fn graph_svg(app: &App, actor: &Actor, id: Uuid) -> Result<String> {
+    let (company, ticket) = visible(app, actor, id).await?;
+    let version = published(app, company, ticket.workflow_version_id).await?;
+    let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
+    let keys = |keep: &dyn Fn(TaskStatus) -> bool| {
+        tasks
+            .iter()
+            .filter(|t| keep(t.status))
+            .map(|t| t.task_key.clone())
+            .collect()
+    };
+    let progress = wf::Progress {
+        done: keys(&|s| s == TaskStatus::Completed),
+        active: keys(&TaskStatus::is_active),
+        // A COMPLETED workflow's ticket status is the end status its design reached.
+        ended: (ticket.workflow_status == WorkflowRunStatus::Completed)
+            .then(|| ticket.status.clone()),
+    };
+    Ok(wf::to_svg_progress(&version.spec, &progress))
+}
+
+/// Every ticket type of the company's ACTIVE workflows as (key, title), for a ticket
+/// admin's list filters.
+pub async fn ticket_types(app: &App, actor: &Actor) -> Result<Vec<(String, String)>> {
+    let company = crate::access::require_ticket_admin(actor)?;
+    let mut out = Vec::new();
+    for row in store::design::active_versions(app.db(), company).await? {
+        let version = published(app, company, row.id).await?;
+        for spec in &version.bundle.ticket_types {
+            out.push((spec.key.clone(), spec.title.clone()));
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out.dedup();
+    Ok(out)
+}
+
+/// Colleagues' names by id, for showing who did what on tickets and tasks. Ids of other
+/// companies and deleted users are left out.
+pub async fn names(
+    app: &App,
+    actor: &Actor,
+    ids: impl IntoIterator<Item = UserId>,
+) -> Result<HashMap<UserId, String>> {
+    let company = crate::access::company_of(actor)?;
+    let mut out = HashMap::new();
+    for id in ids {
+        if out.contains_key(&id) {
+            continue;
+        }
+        match store::users::get(app.db(), company, id).await {
+            Ok(user) => {
+                out.insert(id, format!("{} {}", user.first_name, user.last_name));
+            }
+            Err(store::StoreError::NotFound) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(out)
+}
+
+// ---- Submission
+
+/// An attachment as uploaded.
+pub struct Upload {
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The outcome of a submission: `created` is false when an idempotency key repeated.
+pub struct Submitted {
+    pub ticket: TicketView,
+    pub created: bool,
+}
+
+/// Submits a ticket: validates the data against the ticket type's schema (every violation
+/// listed), creates the ticket with the next number pinned to the ACTIVE version, and
+/// then starts its workflow in a step of its own.
+pub async fn submit(
+    app: &App,
+    actor: &Actor,
+    ticket_type_id: Uuid,
+    data: Value,
+    idempotency_key: Option<String>,
+    uploads: Vec<Upload>,
+) -> Result<Submitted> {
+    let company = crate::access::company_of(actor)?;
+    if let Some(key) = &idempotency_key {
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+            return Err(
+                ValidationErrors::single("Idempotency-Key", "must be 1 to 200 characters").into(),
+            );
+        }
+        if let Some(first) =
+            store::tickets::idempotent_ticket(app.db(), company, actor.user_id, key).await?
+        {
+            return Ok(Submitted {
+                ticket: get(app, actor, first).await?,
+                created: false,
+            });
+        }
+    }
+    let (available, version) =
+        available_type(app, actor, ticket_type_id)
+            .await
+            .map_err(|e| match e {
+                AppError::NotFound => ValidationErrors::single(
+                    "ticket_type_id",
+                    "is not a ticket type you can submit",
+                )
+                .into(),
+                other => other,
+            })?;
+    let Value::Object(fields) = &data else {
+        return Err(ValidationErrors::single("data", "must be a JSON object").into());
+    };
+    check_size(app, company, "data", &data).await?;
+    let problems = version.check_ticket_data(&available.key, &data);
+    if !problems.is_empty() {
+        return Err(ValidationErrors::from_problems(problems, "data").into());
+    }
+    check_uploads(&uploads)?;
+    // The workflow data starts as the submission: ticket fields fill the workflow fields of
+    // the same name.
+    let workflow_data = Value::Object(fields.clone());
+    let mut tx = app.db().begin().await?;
+    let number = store::tickets::next_number(&mut tx, company).await?;
+    let id = Uuid::now_v7();
+    store::tickets::insert(
+        &mut tx,
+        NewTicket {
+            id,
+            company_id: company,
+            number,
+            ticket_type_id: available.id,
+            ticket_type_key: &available.key,
+            title: &available.title,
+            workflow_id: version.workflow_id,
+            workflow_version_id: version.id,
+            requester_id: actor.user_id,
+            status: store::tickets::OPEN,
+            workflow_status: WorkflowRunStatus::NotStarted,
+            data: &data,
+            workflow_data: &workflow_data,
+        },
+    )
+    .await?;
+    if let Some(key) = &idempotency_key {
+        match store::tickets::remember_key(&mut tx, company, actor.user_id, key, id).await {
+            Ok(()) => {}
+            // Two requests with one key at once: the loser (rolled back here) answers with
+            // the winner's ticket.
+            Err(store::StoreError::Conflict { .. }) => {
+                drop(tx);
+                let first =
+                    store::tickets::idempotent_ticket(app.db(), company, actor.user_id, key)
+                        .await?
+                        .ok_or(AppError::internal("idempotency key vanished"))?;
+                return Ok(Submitted {
+                    ticket: get(app, actor, first).await?,
+                    created: false,
+                });
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let mut names = Vec::new();
+    for upload in uploads {
+        names.push(
+            store_upload(app, &mut tx, company, id, actor.user_id, upload)
+                .await?
+                .file_name,
+        );
+    }
+    store::tickets::index_text(&mut tx, company, id, &search_text(&data, &[]), "").await?;
+    // The data is on the ticket; the event names its fields rather than copying it.
+    let field_names: Vec<String> = fields.keys().cloned().collect();
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        Stream::Ticket(id),
+        Payload::TicketSubmitted {
+            number,
+            ticket_type: available.key.clone(),
+            fields: field_names,
+            workflow_version: version.version,
+            attachments: names,
+        },
+    )
+    .await?;
+    crate::runtime::engine::step(app, &mut tx, company, id, None, None).await?;
+    app.commit(tx).await?;
+    Ok(Submitted {
+        ticket: get(app, actor, id).await?,
+        created: true,
+    })
+}
+
+// ---- Lists
+
+/// The list query, already parsed by the web layer.
+#[derive(Clone, Debug, Default)]
+pub struct TicketQuery {
+    pub status: Option<String>,
+    pub active: Option<bool>,
+    pub ticket_type: Option<String>,
+    pub assignee: Option<UserId>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub q: Option<String>,
+    pub fields: Vec<(String, String)>,
+    pub sort: TicketSort,
+    pub cursor: Option<String>,
+    pub limit: u32,
+    /// Only the actor's own tickets even for a ticket admin ("my tickets").
+    pub mine: bool,
+}
+
+fn encode_cursor(ticket: &Ticket, sort: TicketSort) -> String {
+    use base64::Engine;
+    let value = match sort {
+        TicketSort::Created => json!(ticket.created_at),
+        TicketSort::Updated => json!(ticket.updated_at),
+        TicketSort::Number => json!(ticket.number),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([value, ticket.id]).to_string())
+}
+
+fn decode_cursor(cursor: &str, sort: TicketSort) -> Result<(SortKey, Uuid)> {
+    use base64::Engine;
+    let bad = || {
+        AppError::from(ValidationErrors::single(
+            "cursor",
+            "is not a cursor of this list",
+        ))
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
+    let (value, id): (Value, Uuid) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let key = match sort {
+        TicketSort::Number => SortKey::Number(value.as_i64().ok_or_else(bad)?),
+        TicketSort::Created | TicketSort::Updated => {
+            SortKey::Time(serde_json::from_value(value).map_err(|_| bad())?)
+        }
+    };
+    Ok((key, id))
+}
+
+/// `field.<name>` filters a list may carry at once.
+pub const MAX_FIELD_FILTERS: usize = 10;
+
+/// Field filters name top-level workflow fields: plain names, a few at a time.
+fn check_field_filters(fields: &[(String, String)]) -> Result<()> {
+    if fields.len() > MAX_FIELD_FILTERS {
+        return Err(ValidationErrors::single(
+            "field",
+            format!("at most {MAX_FIELD_FILTERS} field filters at once"),
+        )
+        .into());
+    }
+    let mut errors = ValidationErrors::new();
+    for (name, value) in fields {
+        let plain = !name.is_empty()
+            && name.len() <= 100
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !plain {
+            errors.add(
+                format!("field.{name}"),
+                "must name a field: letters, digits, `_`, `-` or `.`, at most 100 characters",
+            );
+        }
+        if value.len() > 1000 {
+            errors.add(format!("field.{name}"), "must be at most 1000 characters");
+        }
+    }
+    errors.into_result()?;
+    Ok(())
+}
+
+/// A page of tickets and the cursor of the next page.
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    query: TicketQuery,
+) -> Result<(Vec<TicketView>, Option<String>)> {
+    let company = crate::access::company_of(actor)?;
+    let limit = query.limit.clamp(1, 200);
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor(c, query.sort))
+        .transpose()?;
+    let q = query
+        .q
+        .map(|q| {
+            q.chars()
+                .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+                .collect::<String>()
+        })
+        .filter(|q| !q.trim().is_empty());
+    check_field_filters(&query.fields)?;
+    let filter = TicketFilter {
+        search_notes: is_team(actor),
+        requester: (query.mine || !crate::access::is_ticket_admin(actor)).then_some(actor.user_id),
+        status: query.status,
+        active: query.active,
+        ticket_type: query.ticket_type,
+        assignee: query.assignee,
+        created_from: query.created_from,
+        created_to: query.created_to,
+        q,
+        fields: query.fields,
+        sort: query.sort,
+        after,
+        limit,
+    };
+    let rows = store::tickets::list(app.db(), company, &filter).await?;
+    let next = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|t| encode_cursor(t, query.sort)))
+        .flatten();
+    Ok((rows.into_iter().map(TicketView::of).collect(), next))
+}
+
+// ---- Timeline and comments
+
+/// Every event of a ticket in order. Internal notes are left out for requesters who are
+/// not on the ticket team.
+pub async fn timeline(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Event>> {
+    let (company, _) = visible(app, actor, id).await?;
+    let team = is_team(actor);
+    // Not the event feed's reader: that one holds back changes until every older
+    // transaction in the database has ended, so the page after an action could miss it.
+    let events = store::events::of_stream(
+        app.db(),
+        company,
+        &Stream::Ticket(id).to_string(),
+        MAX_TIMELINE,
+    )
+    .await?;
+    Ok(events
+        .into_iter()
+        .filter(|e| {
+            team || !(e.kind == "comment.added" && e.payload["internal"] == Value::Bool(true))
+        })
+        .collect())
+}
+
+/// Ticket admins and task workers see internal notes.
+pub fn is_team(actor: &Actor) -> bool {
+    crate::access::is_ticket_admin(actor) || actor.has(SystemRole::TaskWorker)
+}
+
+pub async fn comments(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Comment>> {
+    let (company, _) = visible(app, actor, id).await?;
+    Ok(store::tickets::comments(app.db(), company, id, is_team(actor)).await?)
+}
+
+/// Adds a public comment or (ticket team only) an internal note.
+pub async fn comment(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+    body: &str,
+    internal: bool,
+) -> Result<Comment> {
+    let (company, _) = visible(app, actor, id).await?;
+    let body = body.trim();
+    let mut errors = ValidationErrors::new();
+    if body.is_empty() {
+        errors.add("body", "must not be empty");
+    } else if body.chars().count() > MAX_COMMENT_CHARS {
+        errors.add("body", "is longer than 20000 characters");
+    }
+    if internal && !is_team(actor) {
+        errors.add("internal", "only the ticket team can write internal notes");
+    }
+    errors.into_result()?;
+    let mut tx = app.db().begin().await?;
+    let ticket = store::tickets::lock(&mut tx, company, id).await?;
+    let comment =
+        store::tickets::add_comment(&mut tx, company, id, actor.user_id, body, internal).await?;
+    store::tickets::touch(&mut tx, company, id).await?;
+    reindex(&mut tx, company, &ticket).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        Stream::Ticket(id),
+        Payload::CommentAdded {
+            comment_id: comment.id,
+            body: body.to_owned(),
+            internal,
+        },
+    )
+    .await?;
+    app.commit(tx).await?;
+    Ok(comment)
+}
+
+// ---- Attachments
+
+fn check_uploads(uploads: &[Upload]) -> Result<()> {
+    let mut errors = ValidationErrors::new();
+    for (i, upload) in uploads.iter().enumerate() {
+        if upload.bytes.is_empty() {
+            errors.add(format!("attachments/{i}"), "is empty");
+        } else if upload.bytes.len() > MAX_ATTACHMENT_BYTES {
+            errors.add(format!("attachments/{i}"), "is larger than 10 MiB");
+        }
+        if upload.file_name.trim().is_empty() || upload.file_name.chars().count() > 255 {
+            errors.add(
+                format!("attachments/{i}"),
+                "needs a file name of 1 to 255 characters",
+            );
+        }
+    }
+    Ok(errors.into_result()?)
+}
+
+/// A file name safe for a `Content-Disposition` header and a page: no path, no controls.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .take(255)
+        .collect();
+    if cleaned.trim().is_empty() {
+        "attachment".into()
+    } else {
+        cleaned
+    }
+}
+
+fn aad(company: CompanyId, attachment: Uuid) -> Vec<u8> {
+    format!("{}|{attachment}", company.0).into_bytes()
+}
+
+async fn store_upload(
+    app: &App,
+    tx: &mut Tx,
+    company: CompanyId,
+    ticket: Uuid,
+    user: UserId,
+    upload: Upload,
+) -> Result<AttachmentMeta> {
+    let id = Uuid::now_v7();
+    let file_name = clean_name(&upload.file_name);
+    let content_type = crate::infra::vault::sniff(&upload.bytes, &file_name).mime;
+    let sealed = app
+        .vault()?
+        .seal(&upload.bytes, &aad(company, id))
+        .map_err(AppError::internal)?;
+    Ok(store::tickets::add_attachment(
+        tx,
+        NewAttachment {
+            id,
+            company_id: company,
+            ticket_id: ticket,
+            uploaded_by: user,
+            file_name: &file_name,
+            content_type: &content_type,
+            size: i64::try_from(upload.bytes.len()).unwrap_or(i64::MAX),
+            sealed: &sealed,
+        },
+    )
+    .await?)
+}
+
+/// Stores files on a ticket, all or none.
+pub async fn attach(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+    uploads: Vec<Upload>,
+) -> Result<Vec<AttachmentMeta>> {
+    let (company, _) = visible(app, actor, id).await?;
+    if uploads.is_empty() {
+        return Err(ValidationErrors::single("attachments", "no file was sent").into());
+    }
+    check_uploads(&uploads)?;
+    let mut tx = app.db().begin().await?;
+    let mut stored = Vec::with_capacity(uploads.len());
+    for upload in uploads {
+        let meta = store_upload(app, &mut tx, company, id, actor.user_id, upload).await?;
+        audit::record(
+            &mut tx,
+            Some(actor),
+            Some(company),
+            Stream::Ticket(id),
+            Payload::AttachmentAdded {
+                attachment_id: meta.id,
+                file_name: meta.file_name.clone(),
+                size: meta.size,
+                content_type: meta.content_type.clone(),
+            },
+        )
+        .await?;
+        stored.push(meta);
+    }
+    store::tickets::touch(&mut tx, company, id).await?;
+    app.commit(tx).await?;
+    Ok(stored)
+}
+
+pub async fn attachments(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<AttachmentMeta>> {
+    let (company, _) = visible(app, actor, id).await?;
+    Ok(store::tickets::attachments(app.db(), company, id).await?)
+}
+
+/// An attachment's metadata and its decrypted bytes.
+pub async fn download(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+    attachment: Uuid,
+) -> Result<(AttachmentMeta, Vec<u8>)> {
+    let (company, _) = visible(app, actor, id).await?;
+    let (meta, sealed) = store::tickets::attachment(app.db(), company, id, attachment).await?;
+    let bytes = app
+        .vault()?
+        .open(&sealed, &aad(company, attachment))
+        .map_err(AppError::internal)?;
+    Ok((meta, bytes))
+}
+
+// ---- Corrections and cancelling
+
+/// A ticket admin corrects workflow data (before retrying a failed step, say). Each changed
+/// field is recorded with its old and new value.
+pub async fn correct_data(app: &App, actor: &Actor, id: Uuid, patch: Value) -> Result<TicketView> {
+    let company = crate::access::require_ticket_admin(actor)?;
+    let Value::Object(patch) = patch else {
+        return Err(ValidationErrors::single("data", "must be a JSON object").into());
+    };
+    let mut tx = app.db().begin().await?;
+    let ticket = store::tickets::lock(&mut tx, company, id).await?;
+    let mut data = match ticket.workflow_data.clone() {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let mut changes = Vec::new();
+    for (field, new) in patch {
+        let old = data.get(&field).cloned();
+        if old.as_ref() == Some(&new) {
+            continue;
+        }
+        changes.push(json!({ "field": field, "old": old, "new": new }));
+        if new.is_null() {
+            data.remove(&field);
+        } else {
+            data.insert(field, new);
+        }
+    }
+    let data = Value::Object(data);
+    store::tickets::update_run(
+        &mut tx,
+        company,
+        id,
+        store::tickets::RunChange {
+            status: &ticket.status,
+            workflow_status: ticket.workflow_status,
+            workflow_data: &data,
+            pending_end: ticket.pending_end.as_deref(),
+            closed: ticket.closed_at.is_some(),
+        },
+    )
+    .await?;
+    // The search must find the corrected values, not the old ones.
+    let mut corrected = ticket.clone();
+    corrected.workflow_data = data;
+    reindex(&mut tx, company, &corrected).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        Stream::Ticket(id),
+        Payload::TicketDataCorrected {
+            changes: json!(changes),
+        },
+    )
+    .await?;
+    app.commit(tx).await?;
+    get(app, actor, id).await
+}
+
+/// Cancels a running ticket: its requester or a ticket admin. Unfinished tasks are cancelled.
+pub async fn cancel(app: &App, actor: &Actor, id: Uuid) -> Result<TicketView> {
+    let (company, ticket) = visible(app, actor, id).await?;
+    if ticket.requester_id != actor.user_id && !crate::access::is_ticket_admin(actor) {
+        return Err(AppError::Forbidden(
+            "only the requester or a ticket admin can cancel a ticket".into(),
+        ));
+    }
+    let mut tx = app.db().begin().await?;
+    let ticket = store::tickets::lock(&mut tx, company, id).await?;
+    if !WorkflowRunStatus::ACTIVE.contains(&ticket.workflow_status) {
+        return Err(AppError::Conflict {
+            field: None,
+            message: format!("the ticket has already ended ({})", ticket.status),
+        });
+    }
+    let cancelled = store::tasks::cancel_open(&mut tx, company, id).await?;
+    store::tickets::update_run(
+        &mut tx,
+        company,
+        id,
+        store::tickets::RunChange {
+            status: "CANCELLED",
+            workflow_status: WorkflowRunStatus::Cancelled,
+            workflow_data: &ticket.workflow_data,
+            pending_end: None,
+            closed: true,
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        Stream::Ticket(id),
+        Payload::TicketCancelled {
+            tasks_cancelled: cancelled,
+        },
+    )
+    .await?;
+    app.commit(tx).await?;
+    get(app, actor, id).await
+}

@@ -1,0 +1,690 @@
+//! Company administration pages (users, company roles, API tokens) and the platform
+//! staff's companies page. Every decision is the `app` layer's, as for the API: these
+//! handlers only translate forms into the same use cases and their outcomes into pages.
+
+// A page helper fails with the response to send (a redirect, an error page); it is built
+// once per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use chrono::{DateTime, Utc};
+use domain::auth::Actor;
+use domain::user::UserStatus;
+use domain::{CompanyId, SystemRole, UserId};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::Client;
+use crate::pages::account::{day, when};
+use crate::pages::kit::context::{
+    CsrfForm, Flash, PageCtx, REFRESH_COOKIE, cookie, open_or_return, with_tokens,
+};
+use crate::pages::kit::layout::Layout;
+use crate::state::WebState;
+
+/// A checkbox of a role list.
+pub struct RoleChoice {
+    pub name: String,
+    pub checked: bool,
+}
+
+/// The system roles an actor may hand out, ticked where `held` has them. `user` is always
+/// held and therefore not offered.
+fn system_role_choices(actor: &Actor, held: &[SystemRole]) -> Vec<RoleChoice> {
+    SystemRole::ALL
+        .into_iter()
+        .filter(|r| *r != SystemRole::User && r.level() <= actor.level())
+        .filter(|r| *r != SystemRole::Superadmin)
+        .map(|r| RoleChoice {
+            name: r.as_str().to_owned(),
+            checked: held.contains(&r),
+        })
+        .collect()
+}
+
+/// Role names from a form; unknown names are reported by field rather than dropped.
+fn parse_system_roles(names: &[String], field: &str) -> Result<Vec<SystemRole>, Flash> {
+    names
+        .iter()
+        .map(|n| {
+            n.parse::<SystemRole>()
+                .map_err(|_| Flash::error(format!("{field}: `{n}` is not a system role")))
+        })
+        .collect()
+}
+
+// ---- Users
+
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub status: &'static str,
+    pub roles: String,
+    pub joined: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<UserRow>,
+    status: String,
+    role: String,
+    q: String,
+    joined_from: String,
+    joined_to: String,
+    statuses: [&'static str; 3],
+    roles: Vec<&'static str>,
+    grantable: Vec<RoleChoice>,
+    invite_code: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct UserFilterQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    joined_from: String,
+    #[serde(default)]
+    joined_to: String,
+}
+
+pub async fn users(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(filter): Query<UserFilterQuery>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Users").await);
+    let query = app::identity::admin::UserFilter {
+        status: filter.status.parse::<UserStatus>().ok(),
+        role: filter.role.parse().ok(),
+        q: Some(filter.q.trim().to_owned()).filter(|q| !q.is_empty()),
+        joined_from: day(&filter.joined_from, false),
+        joined_to: day(&filter.joined_to, true),
+        after: None,
+        limit: 200,
+    };
+    let found = open_or_return!(
+        ctx.load(app::identity::admin::list_users(&state.app, &ctx.actor, query).await)
+    );
+    let company =
+        open_or_return!(ctx.load(app::identity::admin::company(&state.app, &ctx.actor).await));
+    let users = found
+        .into_iter()
+        .map(|u| UserRow {
+            id: u.id.to_string(),
+            name: format!("{} {}", u.first_name, u.last_name),
+            email: u.email.to_string(),
+            status: u.status.as_str(),
+            roles: u
+                .system_roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            joined: when(u.created_at),
+        })
+        .collect();
+    ctx.render(&UsersPage {
+        layout: ctx.layout.clone(),
+        users,
+        status: filter.status,
+        role: filter.role,
+        q: filter.q,
+        joined_from: filter.joined_from,
+        joined_to: filter.joined_to,
+        statuses: ["active", "pending", "blocked"],
+        roles: SystemRole::ALL
+            .into_iter()
+            .filter(|r| *r != SystemRole::Superadmin)
+            .map(SystemRole::as_str)
+            .collect(),
+        grantable: system_role_choices(&ctx.actor, &[]),
+        invite_code: company.invite_code,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    csrf_token: String,
+    email: String,
+    password: String,
+    first_name: String,
+    last_name: String,
+    #[serde(default)]
+    system_roles: Vec<String>,
+}
+
+pub async fn create_user(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<NewUserForm>,
+) -> Response {
+    let ctx =
+        open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/admin/users").await);
+    let roles = match parse_system_roles(&form.system_roles, "system roles") {
+        Ok(roles) => roles,
+        Err(flash) => return ctx.redirect("/admin/users", flash),
+    };
+    let input = app::identity::admin::NewUserInput {
+        email: form.email,
+        password: form.password,
+        first_name: form.first_name,
+        last_name: form.last_name,
+        system_roles: roles,
+    };
+    let result = app::identity::admin::create_user(&state.app, &ctx.actor, input).await;
+    ctx.outcome("/admin/users", result, |v| {
+        format!("{} was added and can log in now.", v.user.email)
+    })
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    csrf_token: String,
+    action: String,
+    /// `list` sends the admin back to the list, anything else to the user's page.
+    #[serde(default)]
+    from: String,
+}
+
+pub async fn change_status(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<StatusForm>,
+) -> Response {
+    let back = if form.from == "list" {
+        "/admin/users".to_owned()
+    } else {
+        format!("/admin/users/{id}")
+    };
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
+    let (change, done) = match form.action.as_str() {
+        "approve" => (app::identity::admin::StatusChange::Approve, "approved"),
+        "block" => (app::identity::admin::StatusChange::Block, "blocked"),
+        "unblock" => (app::identity::admin::StatusChange::Unblock, "unblocked"),
+        _ => return ctx.redirect(&back, Flash::error("action: unknown action")),
+    };
+    let result =
+        app::identity::admin::change_status(&state.app, &ctx.actor, UserId(id), change).await;
+    ctx.outcome(&back, result, |v| format!("{} was {done}.", v.user.email))
+}
+
+#[derive(Template)]
+#[template(path = "admin_user.html")]
+struct UserPage {
+    layout: Layout,
+    id: String,
+    email: String,
+    first_name: String,
+    last_name: String,
+    status: &'static str,
+    joined: String,
+    last_login: String,
+    is_self: bool,
+    system_roles: Vec<RoleChoice>,
+    company_roles: Vec<RoleChoice>,
+}
+
+pub async fn user(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "User").await);
+    let view = open_or_return!(
+        ctx.load(app::identity::admin::get_user(&state.app, &ctx.actor, UserId(id)).await)
+    );
+    let all_roles = open_or_return!(
+        ctx.load(app::identity::admin::list_company_roles(&state.app, &ctx.actor).await)
+    );
+    let user = view.user;
+    let mut layout = ctx.layout.clone();
+    layout.title = format!("{} {} — TicketFlower", user.first_name, user.last_name);
+    ctx.render(&UserPage {
+        layout,
+        id: user.id.to_string(),
+        email: user.email.to_string(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        status: user.status.as_str(),
+        joined: when(user.created_at),
+        last_login: user.last_login_at.map_or_else(|| "never".into(), when),
+        is_self: user.id == ctx.actor.user_id,
+        system_roles: system_role_choices(&ctx.actor, &user.system_roles),
+        company_roles: all_roles
+            .into_iter()
+            .map(|r| RoleChoice {
+                checked: view.company_roles.contains(&r.name),
+                name: r.name,
+            })
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct UserNamesForm {
+    #[serde(default)]
+    csrf_token: String,
+    first_name: String,
+    last_name: String,
+}
+
+pub async fn rename_user(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<UserNamesForm>,
+) -> Response {
+    let back = format!("/admin/users/{id}");
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
+    let result = app::identity::admin::update_user_names(
+        &state.app,
+        &ctx.actor,
+        UserId(id),
+        Some(&form.first_name),
+        Some(&form.last_name),
+    )
+    .await;
+    ctx.outcome(&back, result, |_| "The name was saved.".into())
+}
+
+#[derive(Deserialize)]
+pub struct RolesForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    system_roles: Vec<String>,
+    #[serde(default)]
+    company_roles: Vec<String>,
+}
+
+pub async fn set_roles(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<RolesForm>,
+) -> Response {
+    let back = format!("/admin/users/{id}");
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
+    let roles = match parse_system_roles(&form.system_roles, "system roles") {
+        Ok(roles) => roles,
+        Err(flash) => return ctx.redirect(&back, flash),
+    };
+    let result = app::identity::admin::set_roles(
+        &state.app,
+        &ctx.actor,
+        UserId(id),
+        roles,
+        form.company_roles,
+    )
+    .await;
+    ctx.outcome(&back, result, |_| "The roles were saved.".into())
+}
+
+pub async fn delete_user(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let back = format!("/admin/users/{id}");
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
+    match app::identity::admin::delete_user(&state.app, &ctx.actor, UserId(id)).await {
+        Ok(()) => ctx.redirect("/admin/users", Flash::ok("The user was deleted.")),
+        Err(error) => ctx.failed(&back, error),
+    }
+}
+
+pub async fn rotate_invite_code(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let ctx =
+        open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/admin/users").await);
+    let result = app::identity::admin::rotate_invite_code(&state.app, &ctx.actor).await;
+    ctx.outcome("/admin/users", result, |_| {
+        "A new invite code was made; the old one no longer works.".into()
+    })
+}
+
+// ---- Company roles
+
+#[derive(Template)]
+#[template(path = "admin_roles.html")]
+struct RolesPage {
+    layout: Layout,
+    roles: Vec<domain::company::CompanyRole>,
+}
+
+pub async fn company_roles(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Company roles").await);
+    let roles = open_or_return!(
+        ctx.load(app::identity::admin::list_company_roles(&state.app, &ctx.actor).await)
+    );
+    ctx.render(&RolesPage {
+        layout: ctx.layout.clone(),
+        roles,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    csrf_token: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+const ROLES: &str = "/admin/company-roles";
+
+pub async fn create_company_role(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, ROLES).await);
+    let result = app::identity::admin::create_company_role(
+        &state.app,
+        &ctx.actor,
+        &form.name,
+        &form.description,
+    )
+    .await;
+    ctx.outcome(ROLES, result, |r| {
+        format!("The role `{}` was added.", r.name)
+    })
+}
+
+pub async fn update_company_role(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, ROLES).await);
+    let result = app::identity::admin::update_company_role(
+        &state.app,
+        &ctx.actor,
+        id,
+        Some(&form.name),
+        Some(&form.description),
+    )
+    .await;
+    ctx.outcome(ROLES, result, |r| {
+        format!("The role `{}` was saved.", r.name)
+    })
+}
+
+pub async fn delete_company_role(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, ROLES).await);
+    let result = app::identity::admin::delete_company_role(&state.app, &ctx.actor, id).await;
+    ctx.outcome(ROLES, result, |()| "The role was deleted.".into())
+}
+
+// ---- API tokens
+
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub expires: String,
+    pub last_used: String,
+    pub state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin_tokens.html")]
+struct TokensPage {
+    layout: Layout,
+    tokens: Vec<TokenRow>,
+    grantable: Vec<RoleChoice>,
+    /// The secret of a token made just now: shown on this one response only.
+    issued: Option<(String, String)>,
+}
+
+const TOKENS: &str = "/admin/api-tokens";
+
+async fn tokens_page(
+    state: &WebState,
+    ctx: &PageCtx,
+    issued: Option<(String, String)>,
+) -> Result<Response, Response> {
+    let now = Utc::now();
+    let tokens = ctx
+        .load(app::identity::admin::list_api_tokens(&state.app, &ctx.actor).await)?
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.id.to_string(),
+            state: if t.revoked_at.is_some() {
+                "revoked"
+            } else if t.expires_at.is_some_and(|at| at <= now) {
+                "expired"
+            } else {
+                "active"
+            },
+            name: t.name,
+            created: when(t.created_at),
+            expires: t.expires_at.map_or_else(|| "never".into(), when),
+            last_used: t.last_used_at.map_or_else(|| "never".into(), when),
+        })
+        .collect();
+    Ok(ctx.render(&TokensPage {
+        layout: ctx.layout.clone(),
+        tokens,
+        grantable: system_role_choices(&ctx.actor, &[]),
+        issued,
+    }))
+}
+
+pub async fn api_tokens(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "API tokens").await);
+    tokens_page(&state, &ctx, None)
+        .await
+        .unwrap_or_else(|response| response)
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    csrf_token: String,
+    name: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    /// A date (`YYYY-MM-DD`); the token works until the end of that day (UTC).
+    #[serde(default)]
+    expires_on: String,
+}
+
+pub async fn create_api_token(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, TOKENS).await);
+    let roles = match parse_system_roles(&form.roles, "roles") {
+        Ok(roles) => roles,
+        Err(flash) => return ctx.redirect(TOKENS, flash),
+    };
+    let expires: Option<DateTime<Utc>> = match form.expires_on.trim() {
+        "" => None,
+        value => match day(value, true) {
+            Some(at) => Some(at),
+            None => return ctx.redirect(TOKENS, Flash::error("expires on: is not a date")),
+        },
+    };
+    match app::identity::admin::create_api_token(&state.app, &ctx.actor, &form.name, roles, expires)
+        .await
+    {
+        Ok(issued) => tokens_page(&state, &ctx, Some((issued.token.name, issued.secret)))
+            .await
+            .unwrap_or_else(|response| response),
+        Err(error) => ctx.failed(TOKENS, error),
+    }
+}
+
+pub async fn revoke_api_token(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, TOKENS).await);
+    let result = app::identity::admin::revoke_api_token(&state.app, &ctx.actor, id).await;
+    ctx.outcome(TOKENS, result, |()| "The token was revoked.".into())
+}
+
+// ---- Platform staff: companies
+
+pub struct CompanyRow {
+    pub id: String,
+    pub name: String,
+    pub status: &'static str,
+    pub created: String,
+    pub suspended: bool,
+}
+
+#[derive(Template)]
+#[template(path = "staff_companies.html")]
+struct CompaniesPage {
+    layout: Layout,
+    companies: Vec<CompanyRow>,
+}
+
+const COMPANIES: &str = "/staff/companies";
+
+pub async fn companies(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Companies").await);
+    let companies = open_or_return!(
+        ctx.load(app::identity::platform::list_companies(&state.app, &ctx.actor).await)
+    );
+    let companies = companies
+        .into_iter()
+        .map(|c| CompanyRow {
+            id: c.id.to_string(),
+            suspended: c.status == domain::company::CompanyStatus::Suspended,
+            status: c.status.as_str(),
+            name: c.name,
+            created: when(c.created_at),
+        })
+        .collect();
+    ctx.render(&CompaniesPage {
+        layout: ctx.layout.clone(),
+        companies,
+    })
+}
+
+pub async fn create_company(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<crate::pages::session::SignupForm>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, COMPANIES).await);
+    let result =
+        app::identity::platform::create_company(&state.app, &ctx.actor, form.input()).await;
+    ctx.outcome(COMPANIES, result, |o| {
+        format!("{} was created with its first admin.", o.company.name)
+    })
+}
+
+#[derive(Deserialize)]
+pub struct SuspendForm {
+    #[serde(default)]
+    csrf_token: String,
+    /// `suspend` or `reactivate`.
+    action: String,
+}
+
+pub async fn set_suspended(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<SuspendForm>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, COMPANIES).await);
+    let suspend = match form.action.as_str() {
+        "suspend" => true,
+        "reactivate" => false,
+        _ => return ctx.redirect(COMPANIES, Flash::error("action: unknown action")),
+    };
+    let result =
+        app::identity::platform::set_suspended(&state.app, &ctx.actor, CompanyId(id), suspend)
+            .await;
+    ctx.outcome(COMPANIES, result, |c| {
+        format!("{} is now {}.", c.name, c.status.as_str())
+    })
+}
+
+/// Staff step into a company: the browser's session becomes the impersonation session
+/// (the staff member's own session is ended, so only one is ever live in the browser).
+pub async fn impersonate(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Client(client): Client,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, COMPANIES).await);
+    match app::identity::platform::impersonate(&state.app, &ctx.actor, CompanyId(id), &client).await
+    {
+        Ok(pair) => {
+            if let Some(refresh) = cookie(&headers, REFRESH_COOKIE)
+                && let Err(error) =
+                    app::identity::auth::logout_refresh_token(&state.app, &refresh).await
+            {
+                tracing::warn!(%error, "could not end the staff session before impersonating");
+            }
+            with_tokens(
+                Redirect::to("/dashboard").into_response(),
+                &pair,
+                state.app.settings().refresh_token_secs,
+            )
+        }
+        Err(error) => ctx.failed(COMPANIES, error),
+    }
+}
+
+/// This module's pages.
+pub fn router() -> axum::Router<crate::state::WebState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/admin/users", get(users).post(create_user))
+        .route("/admin/users/{id}", get(user).post(rename_user))
+        .route("/admin/users/{id}/status", post(change_status))
+        .route("/admin/users/{id}/roles", post(set_roles))
+        .route("/admin/users/{id}/delete", post(delete_user))
+        .route("/admin/invite-code", post(rotate_invite_code))
+        .route(
+            "/admin/company-roles",
+            get(company_roles).post(create_company_role),
+        )
+        .route("/admin/company-roles/{id}", post(update_company_role))
+        .route(
+            "/admin/company-roles/{id}/delete",
+            post(delete_company_role),
+        )
+        .route("/admin/api-tokens", get(api_tokens).post(create_api_token))
+        .route("/admin/api-tokens/{id}/revoke", post(revoke_api_token))
+        .route("/staff/companies", get(companies).post(create_company))
+        .route("/staff/companies/{id}/status", post(set_suspended))
+        .route("/staff/companies/{id}/impersonate", post(impersonate))
+}

@@ -1,0 +1,369 @@
+//! The designer's field-by-field forms: one form shape per kind of design object, filled
+//! from a stored spec for editing and read back into the JSON body the API takes, so the
+//! pages and the API go through the same `app::design` checks. Schemas, conditions and
+//! transforms stay JSON text (they are JSON documents); everything else is a plain input.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use app::design::Kind;
+
+use crate::pages::kit::context::Flash;
+
+/// One option of a select or one check box.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// What a form shows: the stored values as text, or a new object's defaults.
+#[derive(Default)]
+pub struct FormValues {
+    pub key: String,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub task_type: String,
+    pub assignment: String,
+    pub action_url: String,
+    pub timeout_seconds: String,
+    pub input_schema: String,
+    pub output_schema: String,
+    pub input_transform: String,
+    pub output_transform: String,
+    pub from_tasks: Vec<Choice>,
+    pub to_tasks: Vec<Choice>,
+    pub to_status: String,
+    pub condition: String,
+    pub priority: String,
+    pub fields: String,
+    /// `label | description | uri`, one link per line.
+    pub ext_ref: String,
+    pub roles: Vec<Choice>,
+}
+
+pub const TASK_TYPES: [&str; 3] = ["FORM", "SYNC_ACTION", "ASYNC_ACTION"];
+pub const ASSIGNMENTS: [&str; 3] = ["claim", "auto_shortest_queue", "manual"];
+
+fn text(spec: &Value, field: &str) -> String {
+    match spec.get(field) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) => serde_json::to_string_pretty(other).unwrap_or_default(),
+    }
+}
+
+impl FormValues {
+    /// The form of a stored object. `tasks` are the workflow's tasks as (id, name), and
+    /// `roles` the company's role names.
+    pub fn of(spec: &Value, tasks: &[(String, String)], roles: &[String]) -> Self {
+        let granted: Vec<&str> = spec
+            .get("company_role_access")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let choices = |selected: &str, none: &str| {
+            std::iter::once(("", none))
+                .chain(tasks.iter().map(|(id, name)| (id.as_str(), name.as_str())))
+                .map(|(value, label)| Choice {
+                    value: value.to_owned(),
+                    label: label.to_owned(),
+                    selected: value == selected,
+                })
+                .collect()
+        };
+        let ext_ref = spec
+            .get("ext_ref")
+            .and_then(Value::as_array)
+            .map(|links| {
+                links
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{} | {} | {}",
+                            text(l, "label"),
+                            text(l, "desc"),
+                            text(l, "uri")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default();
+        Self {
+            key: text(spec, "key"),
+            name: text(spec, "name"),
+            title: text(spec, "title"),
+            description: text(spec, "description"),
+            task_type: text(spec, "task_type"),
+            assignment: text(spec, "assignment"),
+            action_url: text(spec, "action_url"),
+            timeout_seconds: text(spec, "timeout_seconds"),
+            input_schema: text(spec, "input_schema"),
+            output_schema: text(spec, "output_schema"),
+            input_transform: text(spec, "input_transform"),
+            output_transform: text(spec, "output_transform"),
+            from_tasks: choices(&text(spec, "from_task"), "— the ticket is submitted —"),
+            to_tasks: choices(&text(spec, "to_task"), "— none: end with the status —"),
+            to_status: text(spec, "to_status"),
+            condition: text(spec, "condition"),
+            priority: text(spec, "priority"),
+            fields: text(spec, "fields"),
+            ext_ref,
+            roles: roles
+                .iter()
+                .map(|r| Choice {
+                    value: r.clone(),
+                    label: r.clone(),
+                    selected: granted.contains(&r.as_str()),
+                })
+                .collect(),
+        }
+    }
+
+    /// A new object's form, with the defaults a designer most often wants.
+    pub fn new_object(kind: Kind, tasks: &[(String, String)], roles: &[String]) -> Self {
+        let spec = match kind {
+            Kind::Task => serde_json::json!({
+                "task_type": "FORM",
+                "assignment": "claim",
+                "output_schema": {"type": "object", "properties": {}},
+            }),
+            Kind::Transition => serde_json::json!({ "to_status": "COMPLETED", "priority": 0 }),
+            Kind::TicketType | Kind::Workflow => {
+                serde_json::json!({ "fields": {"type": "object", "properties": {}} })
+            }
+        };
+        Self::of(&spec, tasks, roles)
+    }
+}
+
+/// A submitted design form; which members matter depends on the kind.
+#[derive(Deserialize, Default)]
+pub struct ObjectForm {
+    #[serde(default)]
+    pub csrf_token: String,
+    key: Option<String>,
+    name: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    task_type: Option<String>,
+    assignment: Option<String>,
+    action_url: Option<String>,
+    timeout_seconds: Option<String>,
+    input_schema: Option<String>,
+    output_schema: Option<String>,
+    input_transform: Option<String>,
+    output_transform: Option<String>,
+    from_task: Option<String>,
+    to_task: Option<String>,
+    to_status: Option<String>,
+    condition: Option<String>,
+    priority: Option<String>,
+    fields: Option<String>,
+    ext_ref: Option<String>,
+    #[serde(default)]
+    company_role_access: Vec<String>,
+}
+
+/// Reads the form into the JSON body of a create or a full update. Empty optional inputs
+/// become `null` (absent on create, removed on update). A new object's empty key is left
+/// out so one is made from its name.
+pub fn body_of(kind: Kind, form: ObjectForm, creating: bool) -> Result<Value, Flash> {
+    let mut body = Map::new();
+    let mut put = |name: &str, value: Value| {
+        body.insert(name.to_owned(), value);
+    };
+    let plain = |v: Option<String>| -> Value {
+        match v.map(|s| s.trim().to_owned()) {
+            Some(s) if !s.is_empty() => Value::String(s),
+            _ => Value::Null,
+        }
+    };
+    let roles = Value::from(form.company_role_access.clone());
+    if kind != Kind::Workflow {
+        match plain(form.key) {
+            Value::Null if creating => {}
+            key => put("key", key),
+        }
+    }
+    match kind {
+        Kind::Workflow => {
+            put("title", Value::String(form.title.unwrap_or_default()));
+            put("description", plain(form.description));
+            put("fields", json_input("Fields", form.fields)?);
+            put(
+                "ext_ref",
+                links(form.ext_ref.as_deref().unwrap_or_default())?,
+            );
+        }
+        Kind::Task => {
+            put("name", Value::String(form.name.unwrap_or_default()));
+            put("description", plain(form.description));
+            put("task_type", plain(form.task_type));
+            put("assignment", plain(form.assignment));
+            put("action_url", plain(form.action_url));
+            put("timeout_seconds", number("Timeout", form.timeout_seconds)?);
+            put(
+                "input_schema",
+                json_input("Input schema", form.input_schema)?,
+            );
+            put(
+                "output_schema",
+                json_input("Output schema", form.output_schema)?,
+            );
+            put(
+                "input_transform",
+                json_input("Input transform", form.input_transform)?,
+            );
+            put(
+                "output_transform",
+                json_input("Output transform", form.output_transform)?,
+            );
+            put("company_role_access", roles);
+        }
+        Kind::Transition => {
+            put("from_task", plain(form.from_task));
+            put("to_task", plain(form.to_task));
+            put("to_status", plain(form.to_status));
+            put("condition", json_input("Condition", form.condition)?);
+            put(
+                "priority",
+                match number("Priority", form.priority)? {
+                    Value::Null => Value::from(0),
+                    n => n,
+                },
+            );
+        }
+        Kind::TicketType => {
+            put("title", Value::String(form.title.unwrap_or_default()));
+            put("description", plain(form.description));
+            put("fields", json_input("Fields", form.fields)?);
+            put("company_role_access", roles);
+        }
+    }
+    // The description is a plain string in every spec: empty, not absent.
+    if body.get("description") == Some(&Value::Null) {
+        body.insert("description".into(), Value::String(String::new()));
+    }
+    Ok(Value::Object(body))
+}
+
+fn json_input(label: &str, text: Option<String>) -> Result<Value, Flash> {
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(Value::Null),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| Flash::error(format!("{label}: the JSON cannot be read ({e})."))),
+    }
+}
+
+fn number(label: &str, text: Option<String>) -> Result<Value, Flash> {
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(Value::Null),
+        Some(text) => text
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| Flash::error(format!("{label}: `{text}` is not a whole number."))),
+    }
+}
+
+/// `label | description | uri` lines into ext_ref entries; the description may be left
+/// out (`label | uri`).
+fn links(text: &str) -> Result<Value, Flash> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (label, desc, uri) = match parts.as_slice() {
+            [label, uri] => (*label, "", *uri),
+            [label, desc, uri] => (*label, *desc, *uri),
+            _ => {
+                return Err(Flash::error(format!(
+                    "Links, line {}: write `label | description | uri`.",
+                    n + 1
+                )));
+            }
+        };
+        out.push(serde_json::json!({ "label": label, "desc": desc, "uri": uri }));
+    }
+    Ok(Value::Array(out))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn form(pairs: &[(&str, &str)]) -> ObjectForm {
+        let mut map = serde_json::Map::new();
+        for (k, v) in pairs {
+            let value = if *k == "company_role_access" {
+                json!([v])
+            } else {
+                json!(v)
+            };
+            map.insert((*k).to_owned(), value);
+        }
+        serde_json::from_value(Value::Object(map)).unwrap()
+    }
+
+    #[test]
+    fn a_task_form_reads_into_the_api_body_and_back() {
+        let spec = json!({
+            "key": "review", "name": "Review", "description": "", "task_type": "FORM",
+            "assignment": "claim", "output_schema": {"type": "object"},
+            "company_role_access": ["reviewers"],
+        });
+        let roles = ["reviewers".to_owned(), "legal".to_owned()];
+        let values = FormValues::of(&spec, &[], &roles);
+        assert_eq!(values.key, "review");
+        assert!(values.roles[0].selected && !values.roles[1].selected);
+        let body = body_of(
+            Kind::Task,
+            form(&[
+                ("key", &values.key),
+                ("name", &values.name),
+                ("task_type", &values.task_type),
+                ("assignment", &values.assignment),
+                ("output_schema", &values.output_schema),
+                ("company_role_access", "reviewers"),
+                ("timeout_seconds", ""),
+            ]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(body["output_schema"], json!({"type": "object"}));
+        assert_eq!(body["company_role_access"], json!(["reviewers"]));
+        assert_eq!(body["timeout_seconds"], Value::Null);
+        assert_eq!(body["key"], json!("review"));
+    }
+
+    #[test]
+    fn bad_json_and_numbers_name_the_input() {
+        let bad = body_of(Kind::Task, form(&[("output_schema", "{oops")]), true);
+        assert!(bad.unwrap_err().text.starts_with("Output schema"));
+        let bad = body_of(Kind::Transition, form(&[("priority", "high")]), true);
+        assert!(bad.unwrap_err().text.starts_with("Priority"));
+    }
+
+    #[test]
+    fn links_read_with_or_without_a_description() {
+        let value =
+            links("Policy | The rules | https://x.io/p\nRunbook | https://x.io/r\n").unwrap();
+        assert_eq!(value[0]["desc"], "The rules");
+        assert_eq!(value[1]["uri"], "https://x.io/r");
+        assert!(links("just a label").is_err());
+    }
+
+    #[test]
+    fn a_new_objects_empty_key_is_left_to_the_name() {
+        let body = body_of(Kind::TicketType, form(&[("title", "Laptop")]), true).unwrap();
+        assert!(body.get("key").is_none());
+        assert_eq!(body["title"], "Laptop");
+    }
+}

@@ -1,0 +1,495 @@
+//! What every signed-in page shares: the cookies that carry the API's tokens, the
+//! double-submit CSRF token, the header (who is signed in, links by role, the impersonated
+//! company) and one-shot flash messages that survive the redirect after a form post.
+
+// A page helper fails with the response to send (a redirect, an error page); it is built
+// once per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+use askama::Template;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::SystemRole;
+use domain::auth::Actor;
+
+use crate::auth::ACCESS_COOKIE;
+use crate::pages::kit::layout::{Layout, render};
+use crate::state::WebState;
+
+/// Answers an `Err` of a page helper (a redirect to login, a rejected form) as is.
+macro_rules! open_or_return {
+    ($e:expr) => {
+        match $e {
+            Ok(ctx) => ctx,
+            Err(response) => return response,
+        }
+    };
+}
+pub(crate) use open_or_return;
+
+pub const REFRESH_COOKIE: &str = "tf_refresh";
+pub const CSRF_COOKIE: &str = "tf_csrf";
+const FLASH_COOKIE: &str = "tf_flash";
+
+/// Reads one cookie.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+pub fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: Option<u64>) {
+    let age = max_age.map_or(String::new(), |s| format!("; Max-Age={s}"));
+    let cookie = format!("{name}={value}; Path=/; HttpOnly; Secure; SameSite=Lax{age}");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+pub fn clear_cookie(response: &mut Response, name: &str) {
+    set_cookie(response, name, "", Some(0));
+}
+
+/// This browser's CSRF cookie (a random nonce), whether it was minted just now, and the
+/// token its forms carry (see [`app::identity::tokens::csrf_token`]).
+pub struct Csrf {
+    pub nonce: String,
+    pub minted: bool,
+    pub field: String,
+}
+
+/// The CSRF state of a signed-out page; signed-in pages bind the token to their session.
+pub fn csrf_token(state: &WebState, headers: &HeaderMap) -> Csrf {
+    let (nonce, minted) = match cookie(headers, CSRF_COOKIE).filter(|c| c.len() >= 32) {
+        Some(nonce) => (nonce, false),
+        None => (app::identity::tokens::opaque(""), true),
+    };
+    let field = app::identity::tokens::csrf_token(state.app.secrets(), &nonce, None);
+    Csrf {
+        nonce,
+        minted,
+        field,
+    }
+}
+
+/// Renders a page, (re)issuing the CSRF cookie when the browser had none.
+pub fn page(status: StatusCode, template: &impl Template, csrf: &Csrf) -> Response {
+    let mut response = render(status, template);
+    if csrf.minted {
+        set_cookie(&mut response, CSRF_COOKIE, &csrf.nonce, None);
+    }
+    response
+}
+
+/// Whether a signed-out form's token belongs to this browser's CSRF cookie.
+pub fn csrf_ok(state: &WebState, headers: &HeaderMap, submitted: &str) -> bool {
+    csrf_ok_for(state, headers, None, submitted)
+}
+
+fn csrf_ok_for(
+    state: &WebState,
+    headers: &HeaderMap,
+    session: Option<uuid::Uuid>,
+    submitted: &str,
+) -> bool {
+    cookie(headers, CSRF_COOKIE).is_some_and(|nonce| {
+        app::identity::tokens::csrf_matches(state.app.secrets(), &nonce, session, submitted)
+    })
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message {
+    pub layout: Layout,
+    pub heading: String,
+    pub message: String,
+    pub back: String,
+}
+
+pub fn csrf_rejected(back: &str) -> Response {
+    render(
+        StatusCode::FORBIDDEN,
+        &Message {
+            layout: Layout::new("Form rejected"),
+            heading: "This form could not be accepted".into(),
+            message: "The security token of the form is missing or does not match. Reload the page and try again.".into(),
+            back: back.into(),
+        },
+    )
+}
+
+pub fn with_tokens(
+    mut response: Response,
+    tokens: &app::identity::auth::TokenPair,
+    refresh_max_age: u64,
+) -> Response {
+    set_cookie(
+        &mut response,
+        ACCESS_COOKIE,
+        &tokens.access_token,
+        Some(tokens.expires_in),
+    );
+    set_cookie(
+        &mut response,
+        REFRESH_COOKIE,
+        &tokens.refresh_token,
+        Some(refresh_max_age),
+    );
+    response
+}
+
+/// The signed-in person of a page request, refreshing an expired access cookie with the
+/// refresh cookie. `Ok(None)` means: nobody is signed in, go to the login page. A failure to
+/// check (the database unavailable) is an error, not a logout, as in the API.
+pub async fn page_actor(
+    state: &WebState,
+    headers: &HeaderMap,
+) -> app::Result<Option<(Actor, Option<app::identity::auth::TokenPair>)>> {
+    let signed_out = |error: &app::AppError| {
+        matches!(
+            error,
+            app::AppError::Unauthorized(_) | app::AppError::Forbidden(_)
+        )
+    };
+    if let Some(access) = cookie(headers, ACCESS_COOKIE) {
+        match app::identity::auth::authenticate(&state.app, &access).await {
+            Ok(actor) => {
+                crate::auth::record_actor(&actor);
+                return Ok(Some((actor, None)));
+            }
+            Err(error) if signed_out(&error) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    let Some(refresh) = cookie(headers, REFRESH_COOKIE) else {
+        return Ok(None);
+    };
+    let pair = match app::identity::auth::refresh(&state.app, &refresh).await {
+        Ok(pair) => pair,
+        Err(error) if signed_out(&error) || matches!(error, app::AppError::Validation(_)) => {
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
+    };
+    let actor = app::identity::auth::authenticate(&state.app, &pair.access_token).await?;
+    crate::auth::record_actor(&actor);
+    Ok(Some((actor, Some(pair))))
+}
+
+/// A message shown once on the next page, after a redirect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flash {
+    pub ok: bool,
+    pub text: String,
+}
+
+impl Flash {
+    pub fn ok(text: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            text: text.into(),
+        }
+    }
+
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            text: text.into(),
+        }
+    }
+
+    /// Cookie-safe encoding: base64 of `"1:" | "0:"` and the text.
+    fn encode(&self) -> String {
+        let raw = format!("{}:{}", u8::from(self.ok), self.text);
+        URL_SAFE_NO_PAD.encode(raw.as_bytes())
+    }
+
+    fn decode(value: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
+        let raw = String::from_utf8(bytes).ok()?;
+        let (ok, text) = raw.split_once(':')?;
+        Some(Self {
+            ok: ok == "1",
+            text: text.chars().take(500).collect(),
+        })
+    }
+
+    /// Turns a use-case error into a message for the person who filled the form; errors
+    /// that are not theirs to fix become the usual problem response.
+    pub fn from_error(error: app::AppError) -> Result<Self, Response> {
+        use app::AppError;
+        let text = match error {
+            AppError::Validation(errors) => errors
+                .0
+                .iter()
+                .map(|e| format!("{}: {}", e.field.replace('_', " "), e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            AppError::Conflict { field, message } => match field {
+                Some(field) => format!("{}: {message}", field.replace('_', " ")),
+                None => message,
+            },
+            AppError::Forbidden(why) => format!("Not allowed: {why}."),
+            AppError::NotFound => "That no longer exists.".into(),
+            other => return Err(error_page(other)),
+        };
+        Ok(Self::error(text))
+    }
+}
+
+/// An error no form can fix, as an HTML page. The status and the response extensions
+/// (the internal cause the logging middleware reports) are those of the API's problem.
+pub fn error_page(error: app::AppError) -> Response {
+    let (mut parts, _) = crate::problem::ApiError::from(error)
+        .into_response()
+        .into_parts();
+    let heading = parts
+        .status
+        .canonical_reason()
+        .unwrap_or("Something went wrong");
+    let message = if parts.status.is_server_error() {
+        "The server could not finish this request. Try again in a moment."
+    } else {
+        "This page cannot be shown to you."
+    };
+    let (html_parts, body) = render(
+        parts.status,
+        &Message {
+            layout: Layout::new(heading),
+            heading: heading.into(),
+            message: message.into(),
+            back: "/dashboard".into(),
+        },
+    )
+    .into_parts();
+    parts.headers = html_parts.headers;
+    Response::from_parts(parts, body)
+}
+
+/// A link in the header.
+#[derive(Clone)]
+pub struct NavLink {
+    pub href: &'static str,
+    pub title: &'static str,
+}
+
+/// The pages a person may open, by role; the dashboard and the header share this list.
+pub fn nav_for(actor: &Actor) -> Vec<NavLink> {
+    let mut links = vec![
+        NavLink {
+            href: "/dashboard",
+            title: "Dashboard",
+        },
+        NavLink {
+            href: "/profile",
+            title: "Profile",
+        },
+    ];
+    if actor.company_id.is_some() && actor.has(SystemRole::Admin) {
+        links.extend([
+            NavLink {
+                href: "/admin/users",
+                title: "Users",
+            },
+            NavLink {
+                href: "/admin/company-roles",
+                title: "Company roles",
+            },
+            NavLink {
+                href: "/admin/api-tokens",
+                title: "API tokens",
+            },
+        ]);
+    }
+    if app::access::can_read_designs(actor) {
+        links.push(NavLink {
+            href: "/design/workflows",
+            title: "Workflows",
+        });
+    }
+    if actor.company_id.is_some() {
+        links.extend([
+            NavLink {
+                href: "/tickets/new",
+                title: "New ticket",
+            },
+            NavLink {
+                href: "/tickets",
+                title: "My tickets",
+            },
+        ]);
+    }
+    if actor.company_id.is_some() && actor.has(SystemRole::TaskWorker) {
+        links.push(NavLink {
+            href: "/tasks",
+            title: "My tasks",
+        });
+    }
+    if actor.company_id.is_some() && app::access::is_ticket_admin(actor) {
+        links.extend([
+            NavLink {
+                href: "/tickets/all",
+                title: "All tickets",
+            },
+            NavLink {
+                href: "/tasks/all",
+                title: "All tasks",
+            },
+            NavLink {
+                href: "/workflow-errors",
+                title: "Workflow errors",
+            },
+        ]);
+    }
+    if actor.is_staff() && actor.impersonator.is_none() {
+        links.push(NavLink {
+            href: "/staff/companies",
+            title: "Companies",
+        });
+    }
+    links
+}
+
+/// A signed-in page request: who is asking, the layout to render them and what has to be
+/// sent back with any response (renewed tokens, a fresh CSRF cookie, a consumed flash).
+pub struct PageCtx {
+    pub actor: Actor,
+    pub profile: app::identity::accounts::Profile,
+    pub layout: Layout,
+    csrf_minted: bool,
+    csrf_nonce: String,
+    refreshed: Option<app::identity::auth::TokenPair>,
+    flash_seen: bool,
+    refresh_max_age: u64,
+}
+
+impl PageCtx {
+    /// Opens a page for GET: redirects to the login page when nobody is signed in.
+    pub async fn open(
+        state: &WebState,
+        headers: &HeaderMap,
+        title: &str,
+    ) -> Result<Self, Response> {
+        let Some((actor, refreshed)) = page_actor(state, headers).await.map_err(error_page)? else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        let profile = app::identity::accounts::me(&state.app, &actor)
+            .await
+            .map_err(error_page)?;
+        let csrf = csrf_token(state, headers);
+        let mut layout = Layout::new(format!("{title} — TicketFlower"));
+        layout.csrf =
+            app::identity::tokens::csrf_token(state.app.secrets(), &csrf.nonce, actor.session_id);
+        layout.signed_in = Some(format!(
+            "{} {}",
+            profile.user.first_name, profile.user.last_name
+        ));
+        if actor.impersonator.is_some() {
+            layout.impersonating = profile.company.as_ref().map(|c| c.name.clone());
+        }
+        layout.nav = nav_for(&actor);
+        let flash = cookie(headers, FLASH_COOKIE);
+        layout.flash = flash.as_deref().and_then(Flash::decode);
+        Ok(Self {
+            actor,
+            profile,
+            layout,
+            csrf_minted: csrf.minted,
+            csrf_nonce: csrf.nonce,
+            refreshed,
+            flash_seen: flash.is_some(),
+            refresh_max_age: state.app.settings().refresh_token_secs,
+        })
+    }
+
+    /// Opens a form post: the CSRF token must belong to this browser and this session
+    /// before anything else happens.
+    pub async fn post(
+        state: &WebState,
+        headers: &HeaderMap,
+        submitted_csrf: &str,
+        back: &str,
+    ) -> Result<Self, Response> {
+        let ctx = Self::open(state, headers, "").await?;
+        if !csrf_ok_for(state, headers, ctx.actor.session_id, submitted_csrf) {
+            return Err(ctx.finish(csrf_rejected(back)));
+        }
+        Ok(ctx)
+    }
+
+    /// Adds what this request owes the browser to a response.
+    fn finish(&self, mut response: Response) -> Response {
+        if self.csrf_minted {
+            set_cookie(&mut response, CSRF_COOKIE, &self.csrf_nonce, None);
+        }
+        if self.flash_seen {
+            clear_cookie(&mut response, FLASH_COOKIE);
+        }
+        match &self.refreshed {
+            Some(pair) => with_tokens(response, pair, self.refresh_max_age),
+            None => response,
+        }
+    }
+
+    pub fn render(&self, template: &impl Template) -> Response {
+        self.finish(render(StatusCode::OK, template))
+    }
+
+    /// Renders with another status: a form shown again with its errors is a 422.
+    pub fn render_status(&self, status: StatusCode, template: &impl Template) -> Response {
+        self.finish(render(status, template))
+    }
+
+    /// Sends a response that is not a page (a download) with what the request owes.
+    pub fn send(&self, response: Response) -> Response {
+        self.finish(response)
+    }
+
+    /// Post/redirect/get with a message for the next page.
+    pub fn redirect(&self, to: &str, flash: Flash) -> Response {
+        // Set after `finish`, which may clear a consumed flash: the later cookie wins.
+        let mut response = self.finish(Redirect::to(to).into_response());
+        set_cookie(&mut response, FLASH_COOKIE, &flash.encode(), Some(60));
+        response
+    }
+
+    /// Redirects with the outcome of a use case: `done` on success, the error otherwise.
+    pub fn outcome<T>(
+        &self,
+        to: &str,
+        result: app::Result<T>,
+        done: impl FnOnce(T) -> String,
+    ) -> Response {
+        match result {
+            Ok(value) => self.redirect(to, Flash::ok(done(value))),
+            Err(error) => match Flash::from_error(error) {
+                Ok(flash) => self.redirect(to, flash),
+                Err(response) => self.finish(response),
+            },
+        }
+    }
+
+    /// Redirects with a use case's error: a message for the person, or the error page.
+    pub fn failed(&self, to: &str, error: app::AppError) -> Response {
+        self.outcome(to, Err::<(), _>(error), |()| String::new())
+    }
+
+    /// The page's data, or the error page.
+    pub fn load<T>(&self, result: app::Result<T>) -> Result<T, Response> {
+        result.map_err(|e| self.finish(error_page(e)))
+    }
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf_token: String,
+}

@@ -1,0 +1,102 @@
+//! Server-rendered pages. Templates live in `crates/web/templates/` and are compiled into
+//! the binary by askama, so a typo in a template is a build error.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::pages::kit::assets;
+
+/// Values every page's layout needs.
+#[derive(Clone)]
+pub struct Layout {
+    pub asset_version: &'static str,
+    pub title: String,
+    /// Name shown in the header when someone is signed in.
+    pub signed_in: Option<String>,
+    /// The company being impersonated by platform staff, shown on every page.
+    pub impersonating: Option<String>,
+    /// The CSRF token every form on the page carries.
+    pub csrf: String,
+    /// Header links for the signed-in person's roles.
+    pub nav: Vec<crate::pages::kit::context::NavLink>,
+    /// A one-shot message from the previous form post.
+    pub flash: Option<crate::pages::kit::context::Flash>,
+}
+
+impl Layout {
+    pub fn new(title: impl Into<String>) -> Self {
+        Self {
+            asset_version: assets::VERSION.as_str(),
+            title: title.into(),
+            signed_in: None,
+            impersonating: None,
+            csrf: String::new(),
+            nav: Vec::new(),
+            flash: None,
+        }
+    }
+}
+
+/// Renders a template, turning a render failure into a logged 500 instead of a panic.
+pub fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "template failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<h1>Internal server error</h1>"),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct Landing {
+    layout: Layout,
+    version: &'static str,
+}
+
+/// `/`: what TicketFlower is, and the way in.
+pub async fn landing() -> Response {
+    render(
+        StatusCode::OK,
+        &Landing {
+            layout: Layout::new("TicketFlower — your service desk"),
+            version: env!("CARGO_PKG_VERSION"),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFound {
+    layout: Layout,
+}
+
+/// A page request refused before any handler saw it (see `edge`): what was wrong, and a
+/// way back.
+pub fn refused_input(status: StatusCode, message: &str) -> Response {
+    render(
+        status,
+        &crate::pages::kit::context::Message {
+            layout: Layout::new("Request refused"),
+            heading: "This request could not be accepted".into(),
+            message: message.to_owned(),
+            back: "/".into(),
+        },
+    )
+}
+
+/// Pages that do not exist get a page, not JSON.
+pub async fn not_found() -> Response {
+    render(
+        StatusCode::NOT_FOUND,
+        &NotFound {
+            layout: Layout::new("Page not found"),
+        },
+    )
+}

@@ -1,0 +1,11 @@
+//! The server-rendered pages, one module per context with its own `router()`; `kit` holds
+//! what they share (the layout, the page context, schema forms, assets).
+
+pub mod account;
+pub mod admin;
+pub mod design;
+pub mod design_forms;
+pub mod kit;
+pub mod session;
+pub mod tasks;
+pub mod tickets;

@@ -1,0 +1,334 @@
+//! Sign-up, login, logout and the dashboard as server-rendered pages. The pages use the
+//! same access and refresh tokens as the API, kept in `HttpOnly; Secure; SameSite=Lax`
+//! cookies, and every form carries a CSRF token that must match the `tf_csrf` cookie
+//! (double submit), so a form posted from another site is refused.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::FieldError;
+use serde::Deserialize;
+
+use crate::auth::{ACCESS_COOKIE, Client};
+use crate::pages::kit::context::{
+    CsrfForm, PageCtx, REFRESH_COOKIE, clear_cookie, cookie, csrf_ok, csrf_rejected, csrf_token,
+    nav_for, open_or_return, page, with_tokens,
+};
+use crate::pages::kit::layout::Layout;
+use crate::state::WebState;
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage {
+    layout: Layout,
+    company_name: String,
+    first_name: String,
+    last_name: String,
+    email: String,
+    errors: Vec<FieldError>,
+}
+
+impl SignupPage {
+    fn err(&self, field: &str) -> String {
+        self.errors
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+pub async fn signup_page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let csrf = csrf_token(&state, &headers);
+    let mut layout = Layout::new("Sign up — TicketFlower");
+    layout.csrf = csrf.field.clone();
+    page(
+        StatusCode::OK,
+        &SignupPage {
+            layout,
+            company_name: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            email: String::new(),
+            errors: Vec::new(),
+        },
+        &csrf,
+    )
+}
+
+/// A company with its first admin, as the sign-up page and the staff's companies page post it.
+#[derive(Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    pub csrf_token: String,
+    pub company_name: String,
+    pub admin_email: String,
+    pub admin_password: String,
+    pub admin_first_name: String,
+    pub admin_last_name: String,
+}
+
+impl SignupForm {
+    pub fn input(&self) -> app::identity::accounts::SignupInput {
+        app::identity::accounts::SignupInput {
+            company_name: self.company_name.clone(),
+            admin_email: self.admin_email.clone(),
+            admin_password: self.admin_password.clone(),
+            admin_first_name: self.admin_first_name.clone(),
+            admin_last_name: self.admin_last_name.clone(),
+        }
+    }
+}
+
+pub async fn signup_submit(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Client(client): Client,
+    Form(form): Form<SignupForm>,
+) -> Response {
+    if !csrf_ok(&state, &headers, &form.csrf_token) {
+        return csrf_rejected("/signup");
+    }
+    let errors = match app::identity::accounts::signup(&state.app, form.input(), &client).await {
+        Ok(outcome) => {
+            let refresh_age = state.app.settings().refresh_token_secs;
+            return with_tokens(
+                Redirect::to("/dashboard").into_response(),
+                &outcome.tokens,
+                refresh_age,
+            );
+        }
+        Err(app::AppError::Validation(errors)) => errors.0,
+        Err(app::AppError::Conflict { field, message }) => vec![FieldError {
+            field: field.unwrap_or_default(),
+            message,
+        }],
+        Err(other) => return crate::problem::ApiError::from(other).into_response(),
+    };
+    let csrf = csrf_token(&state, &headers);
+    let mut layout = Layout::new("Sign up — TicketFlower");
+    layout.csrf = csrf.field.clone();
+    page(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &SignupPage {
+            layout,
+            company_name: form.company_name,
+            first_name: form.admin_first_name,
+            last_name: form.admin_last_name,
+            email: form.admin_email,
+            errors,
+        },
+        &csrf,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    email: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn login_page_with(
+    state: &WebState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    email: String,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
+    let csrf = csrf_token(state, headers);
+    let mut layout = Layout::new("Log in — TicketFlower");
+    layout.csrf = csrf.field.clone();
+    page(
+        status,
+        &LoginPage {
+            layout,
+            email,
+            error,
+            notice,
+        },
+        &csrf,
+    )
+}
+
+pub async fn login_page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    login_page_with(&state, &headers, StatusCode::OK, String::new(), None, None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf_token: String,
+    email: String,
+    password: String,
+}
+
+pub async fn login_submit(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Client(client): Client,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if !csrf_ok(&state, &headers, &form.csrf_token) {
+        return csrf_rejected("/login");
+    }
+    match app::identity::auth::login(
+        &state.app,
+        &form.email,
+        &form.password,
+        Some("web"),
+        &client,
+    )
+    .await
+    {
+        Ok((_, tokens)) => {
+            let refresh_age = state.app.settings().refresh_token_secs;
+            with_tokens(
+                Redirect::to("/dashboard").into_response(),
+                &tokens,
+                refresh_age,
+            )
+        }
+        Err(error) => {
+            let (status, message) = match &error {
+                app::AppError::Unauthorized(_) => (
+                    StatusCode::UNAUTHORIZED,
+                    "Email or password is incorrect.".to_owned(),
+                ),
+                app::AppError::Forbidden(why) => {
+                    (StatusCode::FORBIDDEN, format!("You cannot log in: {why}."))
+                }
+                app::AppError::TooManyRequests { retry_after } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many failed attempts. Try again in {} seconds.",
+                        retry_after.as_secs().max(1)
+                    ),
+                ),
+                app::AppError::Validation(errors) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    errors.0.first().map_or("Check the form.".to_owned(), |e| {
+                        format!("The {} {}.", e.field, e.message)
+                    }),
+                ),
+                _ => return crate::problem::ApiError::from(error).into_response(),
+            };
+            login_page_with(&state, &headers, status, form.email, Some(message), None)
+        }
+    }
+}
+
+pub async fn logout_submit(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    // The form is on a signed-in page, so its token is bound to the session.
+    open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/dashboard").await);
+    if let Some(refresh) = cookie(&headers, REFRESH_COOKIE)
+        && let Err(error) = app::identity::auth::logout_refresh_token(&state.app, &refresh).await
+    {
+        tracing::warn!(%error, "logout could not revoke the session");
+    }
+    let mut response = login_page_with(
+        &state,
+        &headers,
+        StatusCode::OK,
+        String::new(),
+        None,
+        Some("You have been logged out.".into()),
+    );
+    clear_cookie(&mut response, ACCESS_COOKIE);
+    clear_cookie(&mut response, REFRESH_COOKIE);
+    response
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard {
+    layout: Layout,
+    first_name: String,
+    email: String,
+    company: Option<String>,
+    roles: String,
+    links: Vec<Link>,
+}
+
+pub struct Link {
+    pub href: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+}
+
+fn links_for(actor: &domain::auth::Actor) -> Vec<Link> {
+    let describe = |href: &str| match href {
+        "/profile" => "Your name, password and login history.",
+        "/admin/users" => "Approve, block and assign roles.",
+        "/admin/company-roles" => "The roles that decide who may submit what.",
+        "/admin/api-tokens" => "Credentials for integrations.",
+        "/staff/companies" => "Suspend, reactivate and impersonate.",
+        "/design/workflows" => "Design ticket types, workflows, tasks and transitions.",
+        "/tickets/new" => "Ask for something: choose a ticket type and fill in its form.",
+        "/tickets" => "What you asked for, running and done.",
+        "/tasks" => "The tasks you hold and the ones you can claim.",
+        "/tickets/all" => "Every ticket of the company, with filters and search.",
+        "/tasks/all" => "Every task of the company.",
+        "/workflow-errors" => "Workflows that stopped: review, resolve or retry.",
+        _ => "",
+    };
+    let mut links: Vec<Link> = nav_for(actor)
+        .into_iter()
+        .filter(|l| l.href != "/dashboard")
+        .map(|l| Link {
+            href: l.href,
+            title: l.title,
+            description: describe(l.href),
+        })
+        .collect();
+    links.push(Link {
+        href: "/api/docs",
+        title: "API reference",
+        description: "Integrate with your desk.",
+    });
+    links
+}
+
+pub async fn dashboard(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let ctx = match PageCtx::open(&state, &headers, "Dashboard").await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let roles = ctx
+        .actor
+        .roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let user = &ctx.profile.user;
+    ctx.render(&Dashboard {
+        layout: ctx.layout.clone(),
+        first_name: user.first_name.clone(),
+        email: user.email.to_string(),
+        company: ctx.profile.company.as_ref().map(|c| c.name.clone()),
+        roles,
+        links: links_for(&ctx.actor),
+    })
+}
+
+/// This module's pages.
+pub fn router() -> axum::Router<crate::state::WebState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/", get(super::kit::layout::landing))
+        .route("/signup", get(signup_page).post(signup_submit))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout_submit))
+        .route("/dashboard", get(dashboard))
+}

@@ -1,0 +1,490 @@
+//! The task pages: my tasks with the queue of tasks I may claim, every task for ticket
+//! admins, a task's page (its input, the form generated from its output schema, claim,
+//! release, assign, complete), and the workflow errors page for ticket admins.
+
+// A page helper fails with the response to send; it is built once per request.
+#![allow(clippy::result_large_err)]
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum_extra::extract::Form;
+use domain::UserId;
+use domain::workflow::{TaskStatus, TaskType, WorkflowErrorStatus};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use app::runtime::tasks::{TaskQuery, TaskView};
+
+use crate::pages::account::when;
+use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, open_or_return};
+use crate::pages::kit::layout::Layout;
+use crate::pages::kit::schema_form::{FormErrors, FormField, Posted, SchemaForm};
+use crate::pages::tickets::{DataRow, data_rows, name_of};
+use crate::state::WebState;
+
+pub struct TaskRow {
+    pub id: String,
+    pub ticket_id: String,
+    pub ticket_number: i64,
+    pub ticket_title: String,
+    pub name: String,
+    pub task_type: String,
+    pub status: String,
+    pub assignee: String,
+    pub created: String,
+}
+
+async fn rows(
+    state: &WebState,
+    ctx: &PageCtx,
+    tasks: Vec<TaskView>,
+) -> Result<Vec<TaskRow>, Response> {
+    // Collected first: a borrowing iterator held across the await makes the handler's
+    // future fail the `Send` bound.
+    let holders: Vec<UserId> = tasks.iter().filter_map(|t| t.assigned_to).collect();
+    let names = ctx.load(app::runtime::tickets::names(&state.app, &ctx.actor, holders).await)?;
+    Ok(tasks
+        .into_iter()
+        .map(|t| TaskRow {
+            id: t.id.to_string(),
+            ticket_id: t.ticket_id.to_string(),
+            ticket_number: t.ticket_number,
+            ticket_title: t.ticket_title,
+            name: t.name,
+            task_type: t.task_type.to_string(),
+            status: t.status.to_string(),
+            assignee: name_of(&names, t.assigned_to),
+            created: when(t.created_at),
+        })
+        .collect())
+}
+
+// ---- My tasks
+
+#[derive(Template)]
+#[template(path = "tasks.html")]
+struct TasksPage {
+    layout: Layout,
+    mine: Vec<TaskRow>,
+    queue: Vec<TaskRow>,
+    done: Vec<TaskRow>,
+}
+
+pub async fn my_tasks(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "My tasks").await);
+    let list = |query: TaskQuery| app::runtime::tasks::list(&state.app, &ctx.actor, query);
+    let (mine, _) = open_or_return!(
+        ctx.load(
+            list(TaskQuery {
+                mine: true,
+                statuses: TaskStatus::ACTIVE.to_vec(),
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+        )
+    );
+    let (queue, _) = open_or_return!(
+        ctx.load(
+            list(TaskQuery {
+                queue: true,
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+        )
+    );
+    let (done, _) = open_or_return!(
+        ctx.load(
+            list(TaskQuery {
+                mine: true,
+                statuses: vec![TaskStatus::Completed],
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+        )
+    );
+    let mine = open_or_return!(rows(&state, &ctx, mine).await);
+    let queue = open_or_return!(rows(&state, &ctx, queue).await);
+    let done = open_or_return!(rows(&state, &ctx, done).await);
+    ctx.render(&TasksPage {
+        layout: ctx.layout.clone(),
+        mine,
+        queue,
+        done,
+    })
+}
+
+// ---- All tasks
+
+#[derive(Template)]
+#[template(path = "tasks_all.html")]
+struct AllTasksPage {
+    layout: Layout,
+    rows: Vec<TaskRow>,
+    status: String,
+    statuses: Vec<&'static str>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AllTasksQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+pub async fn all_tasks(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(query): Query<AllTasksQuery>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "All tasks").await);
+    let status = query.status.parse::<TaskStatus>().ok();
+    let (tasks, next) = open_or_return!(
+        ctx.load(
+            app::runtime::tasks::list(
+                &state.app,
+                &ctx.actor,
+                TaskQuery {
+                    statuses: status.into_iter().collect(),
+                    cursor: query.cursor.parse().ok(),
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .await
+        )
+    );
+    let rows = open_or_return!(rows(&state, &ctx, tasks).await);
+    let status = status.map(|s| s.as_str().to_owned()).unwrap_or_default();
+    ctx.render(&AllTasksPage {
+        layout: ctx.layout.clone(),
+        rows,
+        next: next.map(|cursor| {
+            let mut href = format!("/tasks/all?cursor={cursor}");
+            if !status.is_empty() {
+                href.push_str(&format!("&status={status}"));
+            }
+            href
+        }),
+        status,
+        statuses: TaskStatus::ALL.iter().map(|s| s.as_str()).collect(),
+    })
+}
+
+// ---- A task
+
+#[derive(Template)]
+#[template(path = "task.html")]
+struct TaskPage {
+    layout: Layout,
+    id: String,
+    name: String,
+    description: String,
+    task_type: String,
+    status: String,
+    ticket_id: String,
+    ticket_number: i64,
+    ticket_title: String,
+    assignee: String,
+    created: String,
+    completed: Option<String>,
+    error: Option<String>,
+    input: Vec<DataRow>,
+    output: Vec<DataRow>,
+    fields: Vec<FormField>,
+    general: Vec<String>,
+    can_complete: bool,
+    can_claim: bool,
+    can_release: bool,
+    /// Active workers as (id, name, currently assigned), for a ticket admin.
+    workers: Vec<(String, String, bool)>,
+}
+
+impl TaskPage {
+    fn invalid(&self) -> bool {
+        !self.general.is_empty() || self.fields.iter().any(|f| !f.error.is_empty())
+    }
+}
+
+/// Renders a task's page; `posted` is a rejected completion to show again.
+async fn task_page(
+    state: &WebState,
+    ctx: &PageCtx,
+    task: TaskView,
+    posted: Option<(Posted, FormErrors)>,
+) -> Response {
+    let actor = &ctx.actor;
+    let names = open_or_return!(
+        ctx.load(app::runtime::tickets::names(&state.app, actor, task.assigned_to).await)
+    );
+    let form_task = task.task_type == TaskType::Form;
+    let held = task.assigned_to.is_some();
+    let mine = task.assigned_to == Some(actor.user_id);
+    let queued = TaskStatus::QUEUED.contains(&task.status);
+    let admin = app::access::is_ticket_admin(actor);
+    let workers = if form_task && queued && admin {
+        open_or_return!(ctx.load(app::runtime::tasks::workers(&state.app, actor).await))
+            .into_iter()
+            .map(|(id, name)| (id.0.to_string(), name, task.assigned_to == Some(id)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let schema = task.output_schema.clone().unwrap_or(Value::Null);
+    let form = SchemaForm::new("output", &schema);
+    let (fields, general) = match &posted {
+        Some((typed, errors)) => (form.fields(Some(typed), errors), errors.general.clone()),
+        None => (form.fields(None, &FormErrors::default()), Vec::new()),
+    };
+    let mut layout = ctx.layout.clone();
+    layout.title = format!("{} — TicketFlower", task.name);
+    let page = TaskPage {
+        layout,
+        id: task.id.to_string(),
+        description: task.description.clone(),
+        task_type: task.task_type.to_string(),
+        ticket_id: task.ticket_id.to_string(),
+        ticket_number: task.ticket_number,
+        ticket_title: task.ticket_title.clone(),
+        assignee: name_of(&names, task.assigned_to),
+        created: when(task.created_at),
+        completed: task.completed_at.map(when),
+        error: task.error.clone(),
+        input: data_rows(&task.input_data, &[], |_, _| false),
+        output: task
+            .output_data
+            .as_ref()
+            .map(|o| data_rows(o, &[&schema], |_, _| false))
+            .unwrap_or_default(),
+        fields,
+        general,
+        can_complete: form_task && mine && queued,
+        can_claim: form_task && !held && task.status == TaskStatus::Open,
+        can_release: form_task && held && queued && (mine || admin),
+        workers,
+        name: task.name,
+        status: task.status.to_string(),
+    };
+    let status = if posted.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    ctx.render_status(status, &page)
+}
+
+pub async fn task(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Task").await);
+    let task =
+        open_or_return!(ctx.load(app::runtime::tasks::get(&state.app, &ctx.actor, id).await));
+    task_page(&state, &ctx, task, None).await
+}
+
+pub async fn claim(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/tasks").await);
+    match app::runtime::tasks::claim(&state.app, &ctx.actor, id).await {
+        Ok(task) => ctx.redirect(
+            &format!("/tasks/{id}"),
+            Flash::ok(format!("“{}” is yours now.", task.name)),
+        ),
+        Err(error) => ctx.failed("/tasks", error),
+    }
+}
+
+pub async fn release(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let back = format!("/tasks/{id}");
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
+    match app::runtime::tasks::release(&state.app, &ctx.actor, id).await {
+        Ok(task) => ctx.redirect(
+            "/tasks",
+            Flash::ok(format!("“{}” is back in the queue.", task.name)),
+        ),
+        Err(error) => ctx.failed(&back, error),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    user_id: String,
+}
+
+pub async fn assign(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<AssignForm>,
+) -> Response {
+    let back = format!("/tasks/{id}");
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
+    let Ok(user) = form.user_id.parse::<Uuid>() else {
+        return ctx.redirect(&back, Flash::error("Choose who should do the task."));
+    };
+    let result = app::runtime::tasks::assign(&state.app, &ctx.actor, id, UserId(user)).await;
+    ctx.outcome(&back, result, |task| {
+        format!("“{}” was assigned.", task.name)
+    })
+}
+
+pub async fn complete(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    axum::extract::Form(pairs): axum::extract::Form<Vec<(String, String)>>,
+) -> Response {
+    let back = format!("/tasks/{id}");
+    let csrf = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf_token")
+        .map_or("", |(_, v)| v.as_str());
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, csrf, &back).await);
+    let task =
+        open_or_return!(ctx.load(app::runtime::tasks::get(&state.app, &ctx.actor, id).await));
+    let schema = task.output_schema.clone().unwrap_or(Value::Null);
+    let form = SchemaForm::new("output", &schema);
+    let (output, typed) = form.read(&pairs);
+    match app::runtime::tasks::complete(&state.app, &ctx.actor, id, output).await {
+        Ok(done) => ctx.redirect("/tasks", Flash::ok(format!("“{}” is done.", done.name))),
+        Err(app::AppError::Validation(errors)) => {
+            let errors = form.errors(&errors);
+            task_page(&state, &ctx, task, Some((typed, errors))).await
+        }
+        Err(error) => ctx.failed(&back, error),
+    }
+}
+
+// ---- Workflow errors
+
+pub struct ErrorRow {
+    pub id: String,
+    pub ticket_id: String,
+    pub ticket_number: String,
+    pub error_type: String,
+    pub status: String,
+    pub message: String,
+    pub created: String,
+    pub can_review: bool,
+    pub can_retry: bool,
+}
+
+#[derive(Template)]
+#[template(path = "workflow_errors.html")]
+struct ErrorsPage {
+    layout: Layout,
+    rows: Vec<ErrorRow>,
+    show: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ErrorsQuery {
+    #[serde(default)]
+    show: String,
+}
+
+pub async fn workflow_errors(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(query): Query<ErrorsQuery>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Workflow errors").await);
+    use WorkflowErrorStatus::{New, Resolved, Reviewed};
+    let (show, statuses): (&str, &[WorkflowErrorStatus]) = match query.show.as_str() {
+        "resolved" => ("resolved", &[Resolved]),
+        "all" => ("all", &[New, Reviewed, Resolved]),
+        _ => ("open", &[New, Reviewed]),
+    };
+    let errors = open_or_return!(ctx.load(
+        app::runtime::engine::errors(&state.app, &ctx.actor, statuses.to_vec(), None,).await
+    ));
+    let rows = errors
+        .into_iter()
+        .map(|e| {
+            let status = e.error_status;
+            ErrorRow {
+                id: e.id.to_string(),
+                ticket_id: e.ticket_id.to_string(),
+                ticket_number: e
+                    .ticket_number
+                    .map_or_else(|| "?".into(), |n| n.to_string()),
+                error_type: e.error_type.to_string(),
+                message: e.message,
+                created: when(e.created_at),
+                can_review: status.can_change_to(Reviewed),
+                can_retry: !status.is_final(),
+                status: status.to_string(),
+            }
+        })
+        .collect();
+    ctx.render(&ErrorsPage {
+        layout: ctx.layout.clone(),
+        rows,
+        show: show.into(),
+    })
+}
+
+pub async fn error_action(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(Uuid, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let back = "/workflow-errors";
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, back).await);
+    let (app, actor) = (&state.app, &ctx.actor);
+    let (result, done) = match action.as_str() {
+        "review" => (
+            app::runtime::engine::set_error_status(app, actor, id, WorkflowErrorStatus::Reviewed)
+                .await,
+            "The error is marked reviewed.",
+        ),
+        "resolve" => (
+            app::runtime::engine::set_error_status(app, actor, id, WorkflowErrorStatus::Resolved)
+                .await,
+            "The error is resolved.",
+        ),
+        "retry" => (
+            app::runtime::engine::retry(app, actor, id).await,
+            "Retried: the step ran again. If it failed again, a new error is listed.",
+        ),
+        _ => return ctx.failed(back, app::AppError::NotFound),
+    };
+    ctx.outcome(back, result, |_| done.to_owned())
+}
+
+/// This module's pages.
+pub fn router() -> axum::Router<crate::state::WebState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/tasks", get(my_tasks))
+        .route("/tasks/all", get(all_tasks))
+        .route("/tasks/{id}", get(task))
+        .route("/tasks/{id}/claim", post(claim))
+        .route("/tasks/{id}/release", post(release))
+        .route("/tasks/{id}/assign", post(assign))
+        .route("/tasks/{id}/complete", post(complete))
+        .route("/workflow-errors", get(workflow_errors))
+        .route("/workflow-errors/{id}/{action}", post(error_action))
+}

@@ -1,0 +1,855 @@
+//! The ticket pages: choosing a ticket type and submitting its generated form (with
+//! attachments), my tickets (active / archive), every ticket for ticket admins, and a
+//! ticket's page: its data, its progress drawn on the workflow graph, tasks, timeline,
+//! comments and attachments.
+
+// A page helper fails with the response to send; it is built once per request.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum_extra::extract::Form;
+use domain::UserId;
+use domain::event::Event;
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use app::runtime::tickets::{TicketQuery, TicketSort, TicketView};
+
+use crate::extract::MultipartForm;
+use crate::pages::account::when;
+use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, error_page, open_or_return};
+use crate::pages::kit::layout::Layout;
+use crate::pages::kit::schema_form::{FormErrors, FormField, SchemaForm};
+use crate::state::WebState;
+
+const PAGE_SIZE: u32 = 25;
+
+/// A workflow value as a person reads it.
+pub(crate) fn display(value: &Value) -> String {
+    match value {
+        Value::Null => "—".into(),
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+            items.iter().map(display).collect::<Vec<_>>().join(", ")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A field's label from the schemas that may describe it (first `title` found), or its
+/// name.
+pub(crate) fn label(name: &str, schemas: &[&Value]) -> String {
+    schemas
+        .iter()
+        .find_map(|s| {
+            s.pointer(&format!(
+                "/properties/{}/title",
+                name.replace('~', "~0").replace('/', "~1")
+            ))
+        })
+        .and_then(Value::as_str)
+        .map_or_else(|| name.replace('_', " "), str::to_owned)
+}
+
+pub struct DataRow {
+    pub name: String,
+    pub label: String,
+    pub value: String,
+}
+
+pub(crate) fn data_rows(
+    data: &Value,
+    schemas: &[&Value],
+    skip: impl Fn(&str, &Value) -> bool,
+) -> Vec<DataRow> {
+    data.as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(k, v)| !skip(k, v))
+                .map(|(k, v)| DataRow {
+                    name: k.clone(),
+                    label: label(k, schemas),
+                    value: display(v),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A name for a user id: the colleague's name, or a placeholder for someone deleted.
+pub(crate) fn name_of(names: &HashMap<UserId, String>, id: Option<UserId>) -> String {
+    match id {
+        None => String::new(),
+        Some(id) => names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| "a former user".into()),
+    }
+}
+
+// ---- Choosing a ticket type
+
+pub struct TypeCard {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+}
+
+#[derive(Template)]
+#[template(path = "tickets_new.html")]
+struct NewTicketPage {
+    layout: Layout,
+    types: Vec<TypeCard>,
+}
+
+pub async fn new_ticket(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "New ticket").await);
+    let types =
+        open_or_return!(ctx.load(app::runtime::tickets::available(&state.app, &ctx.actor).await));
+    ctx.render(&NewTicketPage {
+        layout: ctx.layout.clone(),
+        types: types
+            .into_iter()
+            .map(|t| TypeCard {
+                id: t.id.to_string(),
+                title: t.title,
+                description: t.description,
+            })
+            .collect(),
+    })
+}
+
+// ---- Submitting
+
+#[derive(Template)]
+#[template(path = "ticket_submit.html")]
+struct SubmitPage {
+    layout: Layout,
+    type_id: String,
+    title: String,
+    description: String,
+    fields: Vec<FormField>,
+    general: Vec<String>,
+    /// Sent back with the form so a double click or a reload makes one ticket.
+    idempotency_key: String,
+    /// Files cannot be kept across a rejected post; the page says so.
+    had_files: bool,
+}
+
+impl SubmitPage {
+    fn invalid(&self) -> bool {
+        !self.general.is_empty() || self.fields.iter().any(|f| !f.error.is_empty())
+    }
+}
+
+pub async fn submit_page(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "New ticket").await);
+    let (available, _) = open_or_return!(
+        ctx.load(app::runtime::tickets::available_type(&state.app, &ctx.actor, id).await)
+    );
+    let form = SchemaForm::new("data", &available.fields);
+    let mut layout = ctx.layout.clone();
+    layout.title = format!("{} — TicketFlower", available.title);
+    ctx.render(&SubmitPage {
+        layout,
+        type_id: id.to_string(),
+        fields: form.fields(None, &FormErrors::default()),
+        title: available.title,
+        description: available.description,
+        general: Vec::new(),
+        idempotency_key: Uuid::now_v7().to_string(),
+        had_files: false,
+    })
+}
+
+pub async fn submit_ticket(
+    State(state): State<WebState>,
+    Path(id): Path<Uuid>,
+    request: Request,
+) -> Response {
+    let headers = request.headers().clone();
+    let back = format!("/tickets/new/{id}");
+    let posted = match MultipartForm::read(request).await {
+        Ok(posted) => posted,
+        Err(failure) => {
+            let ctx = open_or_return!(PageCtx::open(&state, &headers, "").await);
+            return ctx.redirect(&back, Flash::error(failure.message()));
+        }
+    };
+    let ctx =
+        open_or_return!(PageCtx::post(&state, &headers, posted.value("csrf_token"), &back).await);
+    let (available, _) = open_or_return!(
+        ctx.load(app::runtime::tickets::available_type(&state.app, &ctx.actor, id).await)
+    );
+    let form = SchemaForm::new("data", &available.fields);
+    let (data, typed) = form.read(&posted.fields);
+    let key = Some(posted.value("idempotency_key").to_owned()).filter(|k| !k.is_empty());
+    let had_files = !posted.files.is_empty();
+    let uploads = posted.into_uploads();
+    let submitted =
+        app::runtime::tickets::submit(&state.app, &ctx.actor, id, data, key.clone(), uploads).await;
+    match submitted {
+        Ok(done) => {
+            let number = done.ticket.number;
+            let text = if done.created {
+                format!("Ticket #{number} submitted.")
+            } else {
+                format!("Ticket #{number} was already submitted.")
+            };
+            ctx.redirect(&format!("/tickets/{}", done.ticket.id), Flash::ok(text))
+        }
+        Err(app::AppError::Validation(errors)) => {
+            let errors = form.errors(&errors);
+            let mut layout = ctx.layout.clone();
+            layout.title = format!("{} — TicketFlower", available.title);
+            let page = SubmitPage {
+                layout,
+                type_id: id.to_string(),
+                fields: form.fields(Some(&typed), &errors),
+                title: available.title,
+                description: available.description,
+                general: errors.general,
+                idempotency_key: key.unwrap_or_else(|| Uuid::now_v7().to_string()),
+                had_files,
+            };
+            ctx.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(error) => ctx.failed(&back, error),
+    }
+}
+
+// ---- Lists
+
+pub struct TicketRow {
+    pub id: String,
+    pub number: i64,
+    pub title: String,
+    pub status: String,
+    pub workflow_status: String,
+    pub requester: String,
+    pub created: String,
+    pub updated: String,
+}
+
+/// A link of a tab strip or a sortable column.
+pub struct Tab {
+    pub label: &'static str,
+    pub href: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "tickets.html")]
+struct TicketsPage {
+    layout: Layout,
+    heading: &'static str,
+    /// The ticket admins' page: filters and the requester column.
+    all: bool,
+    tab: &'static str,
+    tabs: Vec<Tab>,
+    sorts: Vec<Tab>,
+    rows: Vec<TicketRow>,
+    next: Option<String>,
+    status: String,
+    ticket_type: String,
+    q: String,
+    assignee: String,
+    types: Vec<(String, String)>,
+    workers: Vec<(String, String)>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    tab: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    cursor: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default, rename = "type")]
+    ticket_type: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    assignee: String,
+}
+
+impl ListQuery {
+    fn href(&self, path: &str, tab: &str, sort: &str, cursor: &str) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("tab", tab),
+            ("sort", sort),
+            ("status", &self.status),
+            ("type", &self.ticket_type),
+            ("q", &self.q),
+            ("assignee", &self.assignee),
+            ("cursor", cursor),
+        ] {
+            if !value.is_empty() {
+                query.append_pair(key, value);
+            }
+        }
+        format!("{path}?{}", query.finish())
+    }
+
+    fn sort(&self) -> (TicketSort, &'static str) {
+        match self.sort.as_str() {
+            "updated" => (TicketSort::Updated, "updated"),
+            "number" => (TicketSort::Number, "number"),
+            _ => (TicketSort::Created, "created"),
+        }
+    }
+}
+
+async fn ticket_list(
+    state: &WebState,
+    headers: &HeaderMap,
+    query: ListQuery,
+    all: bool,
+) -> Response {
+    let heading = if all { "All tickets" } else { "My tickets" };
+    let ctx = open_or_return!(PageCtx::open(state, headers, heading).await);
+    let path = if all { "/tickets/all" } else { "/tickets" };
+    let tabs: &[(&'static str, &'static str)] = if all {
+        &[("active", "Active"), ("archive", "Archive"), ("any", "All")]
+    } else {
+        &[("active", "Active"), ("archive", "Archive")]
+    };
+    let tab = tabs
+        .iter()
+        .map(|(t, _)| *t)
+        .find(|t| *t == query.tab)
+        .unwrap_or("active");
+    let (sort, sort_name) = query.sort();
+    // The filters' choices are for ticket admins only, so loading them is also what keeps
+    // everyone else out of this page (the list itself would show them their own tickets).
+    let (types, workers) = if all {
+        let types = open_or_return!(
+            ctx.load(app::runtime::tickets::ticket_types(&state.app, &ctx.actor).await)
+        );
+        let workers =
+            open_or_return!(ctx.load(app::runtime::tasks::workers(&state.app, &ctx.actor).await));
+        (
+            types,
+            workers
+                .into_iter()
+                .map(|(id, name)| (id.0.to_string(), name))
+                .collect(),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let filter = TicketQuery {
+        status: Some(query.status.trim().to_owned()).filter(|s| all && !s.is_empty()),
+        active: match tab {
+            "active" => Some(true),
+            "archive" => Some(false),
+            _ => None,
+        },
+        ticket_type: Some(query.ticket_type.clone()).filter(|t| all && !t.is_empty()),
+        assignee: query
+            .assignee
+            .parse::<Uuid>()
+            .ok()
+            .filter(|_| all)
+            .map(UserId),
+        q: Some(query.q.clone()).filter(|q| all && !q.trim().is_empty()),
+        sort,
+        cursor: Some(query.cursor.clone()).filter(|c| !c.is_empty()),
+        limit: PAGE_SIZE,
+        mine: !all,
+        ..Default::default()
+    };
+    let (tickets, next) = match app::runtime::tickets::list(&state.app, &ctx.actor, filter).await {
+        Ok(found) => found,
+        // A stale cursor or a hand-made query: start over rather than fail.
+        Err(app::AppError::Validation(_)) => {
+            return ctx.redirect(
+                path,
+                Flash::error("That page of the list is gone; here is the first."),
+            );
+        }
+        Err(error) => return ctx.send(error_page(error)),
+    };
+    // Collected first: a borrowing iterator held across the await makes the handler's
+    // future fail the `Send` bound.
+    let requesters: Vec<UserId> = tickets.iter().map(|t| t.requester_id).collect();
+    let names = open_or_return!(
+        ctx.load(app::runtime::tickets::names(&state.app, &ctx.actor, requesters).await)
+    );
+    let rows = tickets
+        .into_iter()
+        .map(|t| TicketRow {
+            id: t.id.to_string(),
+            number: t.number,
+            title: t.title,
+            status: t.status,
+            workflow_status: t.workflow_status.to_string(),
+            requester: name_of(&names, Some(t.requester_id)),
+            created: when(t.created_at),
+            updated: when(t.updated_at),
+        })
+        .collect();
+    ctx.render(&TicketsPage {
+        layout: ctx.layout.clone(),
+        heading,
+        all,
+        tab,
+        tabs: tabs
+            .iter()
+            .map(|(t, label)| Tab {
+                label,
+                href: query.href(path, t, sort_name, ""),
+                current: *t == tab,
+            })
+            .collect(),
+        sorts: [
+            ("number", "Number"),
+            ("created", "Created"),
+            ("updated", "Updated"),
+        ]
+        .into_iter()
+        .map(|(s, label)| Tab {
+            label,
+            href: query.href(path, tab, s, ""),
+            current: s == sort_name,
+        })
+        .collect(),
+        rows,
+        next: next.map(|cursor| query.href(path, tab, sort_name, &cursor)),
+        status: query.status,
+        ticket_type: query.ticket_type,
+        q: query.q,
+        assignee: query.assignee,
+        types,
+        workers,
+    })
+}
+
+pub async fn my_tickets(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    ticket_list(&state, &headers, query, false).await
+}
+
+pub async fn all_tickets(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    ticket_list(&state, &headers, query, true).await
+}
+
+// ---- A ticket
+
+pub struct TaskLine {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub assignee: String,
+    pub created: String,
+    pub completed: String,
+}
+
+pub struct TimelineItem {
+    pub kind: String,
+    pub when: String,
+    pub who: String,
+    pub text: String,
+    pub details: Vec<String>,
+}
+
+pub struct CommentItem {
+    pub who: String,
+    pub when: String,
+    pub body: String,
+    pub internal: bool,
+}
+
+pub struct AttachmentItem {
+    pub id: String,
+    pub file_name: String,
+    pub size: String,
+    pub who: String,
+    pub when: String,
+}
+
+#[derive(Template)]
+#[template(path = "ticket.html")]
+struct TicketPage {
+    layout: Layout,
+    id: String,
+    number: i64,
+    title: String,
+    status: String,
+    workflow_status: String,
+    requester: String,
+    created: String,
+    updated: String,
+    closed: Option<String>,
+    data: Vec<DataRow>,
+    workflow: Vec<DataRow>,
+    /// The workflow drawn by the domain, every text in it escaped there.
+    graph: String,
+    tasks: Vec<TaskLine>,
+    timeline: Vec<TimelineItem>,
+    comments: Vec<CommentItem>,
+    attachments: Vec<AttachmentItem>,
+    /// Ticket team: task links and internal notes.
+    team: bool,
+    can_cancel: bool,
+}
+
+fn size(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+fn uuid_in(payload: &Value, key: &str) -> Option<Uuid> {
+    payload.get(key)?.as_str()?.parse().ok()
+}
+
+/// What an event of the ticket's stream says, in words.
+fn describe(
+    event: &Event,
+    tasks: &HashMap<Uuid, String>,
+    names: &HashMap<UserId, String>,
+) -> (String, Vec<String>) {
+    let p = &event.payload;
+    let task = || {
+        uuid_in(p, "task_id")
+            .and_then(|id| tasks.get(&id).cloned())
+            .map_or_else(|| "a task".to_owned(), |n| format!("“{n}”"))
+    };
+    let changes = |key: &str| -> Vec<String> {
+        p.get(key)
+            .and_then(Value::as_array)
+            .map(|changes| {
+                changes
+                    .iter()
+                    .map(|c| {
+                        let old = c.get("old").filter(|v| !v.is_null());
+                        format!(
+                            "{}: {} → {}",
+                            c.get("field").and_then(Value::as_str).unwrap_or_default(),
+                            old.map_or_else(|| "(none)".to_owned(), display),
+                            display(c.get("new").unwrap_or(&Value::Null)),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let text = |key: &str| {
+        p.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match event.kind.as_str() {
+        "ticket.submitted" => {
+            let files: Vec<String> = p
+                .get("attachments")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(display).collect())
+                .unwrap_or_default();
+            let details = if files.is_empty() {
+                Vec::new()
+            } else {
+                vec![format!("attached {}", files.join(", "))]
+            };
+            ("submitted the ticket".into(), details)
+        }
+        "task.created" => (
+            format!(
+                "task “{}” was created",
+                p.get("name").and_then(Value::as_str).unwrap_or_default()
+            ),
+            Vec::new(),
+        ),
+        "task.claimed" => (format!("claimed {}", task()), Vec::new()),
+        "task.assigned" => {
+            let to = name_of(names, uuid_in(p, "assigned_to").map(UserId));
+            (format!("{} was assigned to {to}", task()), Vec::new())
+        }
+        "task.released" => (format!("gave {} back to the queue", task()), Vec::new()),
+        "task.completed" => (format!("completed {}", task()), changes("changes")),
+        "task.allowed_users_set" => (format!("changed who may work on {}", task()), Vec::new()),
+        "workflow.completed" => (
+            format!("the workflow ended: {}", text("status")),
+            Vec::new(),
+        ),
+        "workflow.error" => (
+            "the workflow stopped with an error".into(),
+            vec![text("message")],
+        ),
+        "workflow.joined" => ("parallel branches joined".into(), Vec::new()),
+        "workflow.branch_ended" => ("a parallel branch ended".into(), Vec::new()),
+        "workflow_error.retried" => ("retried the workflow".into(), Vec::new()),
+        "workflow_error.status_changed" => (
+            format!("marked a workflow error {}", text("status")),
+            Vec::new(),
+        ),
+        "comment.added" if p["internal"] == Value::Bool(true) => {
+            ("added an internal note".into(), Vec::new())
+        }
+        "comment.added" => ("commented".into(), Vec::new()),
+        "attachment.added" => (format!("attached {}", text("file_name")), Vec::new()),
+        "ticket.cancelled" => ("cancelled the ticket".into(), Vec::new()),
+        "ticket.data_corrected" => ("corrected the data".into(), changes("changes")),
+        "action.accepted" => (
+            format!("{} was accepted by its service", task()),
+            Vec::new(),
+        ),
+        other => (other.replace(['.', '_'], " "), Vec::new()),
+    }
+}
+
+pub async fn ticket(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Ticket").await);
+    let (app, actor) = (&state.app, &ctx.actor);
+    let view: TicketView =
+        open_or_return!(ctx.load(app::runtime::tickets::get(app, actor, id).await));
+    let version =
+        open_or_return!(ctx.load(app::runtime::tickets::version_of(app, actor, id).await));
+    let graph = open_or_return!(ctx.load(app::runtime::tickets::graph_svg(app, actor, id).await));
+    let events = open_or_return!(ctx.load(app::runtime::tickets::timeline(app, actor, id).await));
+    let comments = open_or_return!(ctx.load(app::runtime::tickets::comments(app, actor, id).await));
+    let files = open_or_return!(ctx.load(app::runtime::tickets::attachments(app, actor, id).await));
+    let tasks = view.tasks.clone().unwrap_or_default();
+    let mut people: Vec<UserId> = vec![view.requester_id];
+    people.extend(tasks.iter().filter_map(|t| t.assigned_to));
+    people.extend(events.iter().filter_map(|e| e.actor_id));
+    people.extend(
+        events
+            .iter()
+            .filter_map(|e| uuid_in(&e.payload, "assigned_to").map(UserId)),
+    );
+    people.extend(comments.iter().map(|c| UserId(c.author_id)));
+    people.extend(files.iter().map(|f| UserId(f.uploaded_by)));
+    let names = open_or_return!(ctx.load(app::runtime::tickets::names(app, actor, people).await));
+    let task_names: HashMap<Uuid, String> = tasks.iter().map(|t| (t.id, t.name.clone())).collect();
+
+    let type_fields = version
+        .ticket_type(&view.ticket_type_key)
+        .map(|t| t.fields.clone())
+        .unwrap_or(Value::Null);
+    let output_schemas: Vec<&Value> = version
+        .spec
+        .tasks
+        .iter()
+        .filter_map(|t| t.output_schema.as_ref())
+        .collect();
+    let mut schemas = vec![&type_fields, &version.spec.fields];
+    schemas.extend(output_schemas);
+    let data = data_rows(&view.data, &schemas, |_, _| false);
+    let workflow = data_rows(&view.workflow_data, &schemas, |k, v| {
+        view.data.get(k) == Some(v)
+    });
+    let active = domain::workflow::WorkflowRunStatus::ACTIVE.contains(&view.workflow_status);
+    let page = TicketPage {
+        layout: {
+            let mut layout = ctx.layout.clone();
+            layout.title = format!("#{} {} — TicketFlower", view.number, view.title);
+            layout
+        },
+        id: id.to_string(),
+        number: view.number,
+        requester: name_of(&names, Some(view.requester_id)),
+        created: when(view.created_at),
+        updated: when(view.updated_at),
+        closed: view.closed_at.map(when),
+        data,
+        workflow,
+        graph,
+        tasks: tasks
+            .iter()
+            .map(|t| TaskLine {
+                id: t.id.to_string(),
+                name: t.name.clone(),
+                status: t.status.to_string(),
+                assignee: name_of(&names, t.assigned_to),
+                created: when(t.created_at),
+                completed: t.completed_at.map(when).unwrap_or_default(),
+            })
+            .collect(),
+        timeline: events
+            .iter()
+            .map(|e| {
+                let (text, details) = describe(e, &task_names, &names);
+                TimelineItem {
+                    kind: e.kind.clone(),
+                    when: when(e.created_at),
+                    who: match e.actor_id {
+                        Some(id) => name_of(&names, Some(id)),
+                        None => "TicketFlower".into(),
+                    },
+                    text,
+                    details,
+                }
+            })
+            .collect(),
+        comments: comments
+            .into_iter()
+            .map(|c| CommentItem {
+                who: name_of(&names, Some(UserId(c.author_id))),
+                when: when(c.created_at),
+                body: c.body,
+                internal: c.internal,
+            })
+            .collect(),
+        attachments: files
+            .into_iter()
+            .map(|f| AttachmentItem {
+                id: f.id.to_string(),
+                file_name: f.file_name,
+                size: size(f.size),
+                who: name_of(&names, Some(UserId(f.uploaded_by))),
+                when: when(f.created_at),
+            })
+            .collect(),
+        team: app::runtime::tickets::is_team(actor),
+        can_cancel: active
+            && (view.requester_id == actor.user_id || app::access::is_ticket_admin(actor)),
+        title: view.title,
+        status: view.status,
+        workflow_status: view.workflow_status.to_string(),
+    };
+    ctx.render(&page)
+}
+
+#[derive(Deserialize)]
+pub struct CommentForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    internal: Option<String>,
+}
+
+pub async fn add_comment(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CommentForm>,
+) -> Response {
+    let back = format!("/tickets/{id}");
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
+    let internal = form.internal.is_some();
+    let result =
+        app::runtime::tickets::comment(&state.app, &ctx.actor, id, &form.body, internal).await;
+    ctx.outcome(&format!("{back}#comments"), result, |_| {
+        if internal {
+            "Your internal note was added.".into()
+        } else {
+            "Your comment was added.".into()
+        }
+    })
+}
+
+pub async fn add_attachments(
+    State(state): State<WebState>,
+    Path(id): Path<Uuid>,
+    request: Request,
+) -> Response {
+    let headers = request.headers().clone();
+    let back = format!("/tickets/{id}");
+    let posted = match MultipartForm::read(request).await {
+        Ok(posted) => posted,
+        Err(failure) => {
+            let ctx = open_or_return!(PageCtx::open(&state, &headers, "").await);
+            return ctx.redirect(&back, Flash::error(failure.message()));
+        }
+    };
+    let ctx =
+        open_or_return!(PageCtx::post(&state, &headers, posted.value("csrf_token"), &back).await);
+    if posted.files.is_empty() {
+        return ctx.redirect(&back, Flash::error("Choose a file to attach."));
+    }
+    let names: Vec<String> = match app::runtime::tickets::attach(
+        &state.app,
+        &ctx.actor,
+        id,
+        posted.into_uploads(),
+    )
+    .await
+    {
+        Ok(stored) => stored.into_iter().map(|meta| meta.file_name).collect(),
+        Err(error) => return ctx.failed(&back, error),
+    };
+    ctx.redirect(
+        &format!("{back}#attachments"),
+        Flash::ok(format!("Attached {}.", names.join(", "))),
+    )
+}
+
+pub async fn download(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path((id, aid)): Path<(Uuid, Uuid)>,
+) -> Response {
+    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Attachment").await);
+    let (meta, bytes) = open_or_return!(
+        ctx.load(app::runtime::tickets::download(&state.app, &ctx.actor, id, aid).await)
+    );
+    ctx.send(crate::api::tickets::attachment_response(&meta, bytes))
+}
+
+pub async fn cancel(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let back = format!("/tickets/{id}");
+    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
+    let result = app::runtime::tickets::cancel(&state.app, &ctx.actor, id).await;
+    ctx.outcome(&back, result, |t| {
+        format!("Ticket #{} was cancelled.", t.number)
+    })
+}
+
+/// This module's pages.
+pub fn router() -> axum::Router<crate::state::WebState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/tickets", get(my_tickets))
+        .route("/tickets/all", get(all_tickets))
+        .route("/tickets/new", get(new_ticket))
+        .route(
+            "/tickets/new/{type_id}",
+            get(submit_page).post(submit_ticket),
+        )
+        .route("/tickets/{id}", get(ticket))
+        .route("/tickets/{id}/comments", post(add_comment))
+        .route("/tickets/{id}/attachments", post(add_attachments))
+        .route("/tickets/{id}/attachments/{aid}", get(download))
+        .route("/tickets/{id}/cancel", post(cancel))
+}
