@@ -7,9 +7,9 @@
 
 use domain::CompanyId;
 use domain::SystemRole;
+use domain::UserId;
 use domain::auth::Actor;
 use domain::workflow as wf;
-use uuid::Uuid;
 
 use crate::{AppError, Result};
 
@@ -107,7 +107,7 @@ pub fn may_work(
     system: &[SystemRole],
     company_roles: &[String],
     spec: &wf::TaskSpec,
-    allowed: &[Uuid],
+    allowed: &[UserId],
 ) -> bool {
     system.contains(&SystemRole::TaskWorker)
         && (spec.company_role_access.is_empty()
@@ -115,5 +115,5 @@ pub fn may_work(
                 .company_role_access
                 .iter()
                 .any(|r| company_roles.contains(r)))
-        && (allowed.is_empty() || allowed.contains(&user.0))
+        && (allowed.is_empty() || allowed.contains(&user))
 }

@@ -52,7 +52,7 @@ struct Inner {
     /// Published workflow versions by id (they never change), with their company.
     versions: std::sync::Mutex<
         std::collections::HashMap<
-            uuid::Uuid,
+            domain::WorkflowVersionId,
             (domain::CompanyId, Arc<runtime::versions::Published>),
         >,
     >,
@@ -139,7 +139,7 @@ impl App {
 
     pub(crate) fn cached_version(
         &self,
-        id: uuid::Uuid,
+        id: domain::WorkflowVersionId,
     ) -> Option<(domain::CompanyId, Arc<runtime::versions::Published>)> {
         self.inner
             .versions

@@ -24,7 +24,7 @@ pub struct Actor {
     pub roles: Vec<SystemRole>,
     pub kind: ActorKind,
     /// The session (refresh-token family) of a person's access token.
-    pub session_id: Option<uuid::Uuid>,
+    pub session_id: Option<crate::SessionId>,
     /// Platform staff member acting inside a company (impersonation).
     pub impersonator: Option<UserId>,
 }

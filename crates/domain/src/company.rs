@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::CompanyId;
 
@@ -109,7 +108,7 @@ impl CompanyStatus {
 /// submit and which tasks they may work.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CompanyRole {
-    pub id: Uuid,
+    pub id: crate::CompanyRoleId,
     pub company_id: CompanyId,
     pub name: String,
     pub description: String,

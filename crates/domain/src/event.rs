@@ -66,8 +66,8 @@ pub struct Event {
 pub enum Stream {
     Company(CompanyId),
     User(UserId),
-    Ticket(uuid::Uuid),
-    Workflow(uuid::Uuid),
+    Ticket(crate::TicketId),
+    Workflow(crate::WorkflowId),
 }
 
 impl std::fmt::Display for Stream {
@@ -91,8 +91,8 @@ impl std::str::FromStr for Stream {
         match kind {
             "company" => Ok(Self::Company(CompanyId(id))),
             "user" => Ok(Self::User(UserId(id))),
-            "ticket" => Ok(Self::Ticket(id)),
-            "workflow" => Ok(Self::Workflow(id)),
+            "ticket" => Ok(Self::Ticket(crate::TicketId(id))),
+            "workflow" => Ok(Self::Workflow(crate::WorkflowId(id))),
             _ => Err(unknown()),
         }
     }
@@ -167,8 +167,6 @@ impl Payload {
     }
 }
 
-use uuid::Uuid;
-
 event_kinds! {
     // Companies and their settings (stream: company).
     CompanyCreated = "company.created" { name: String },
@@ -178,11 +176,11 @@ event_kinds! {
     ImpersonationStarted = "company.impersonation_started" { staff: UserId, staff_email: String },
     InviteCodeRotated = "company.invite_code_rotated" {},
     DataLimitsSet = "company.data_limits_set" { max_bytes: Option<u64>, max_nodes: Option<u64> },
-    CompanyRoleCreated = "company_role.created" { role_id: Uuid, name: String },
-    CompanyRoleUpdated = "company_role.updated" { role_id: Uuid },
-    CompanyRoleDeleted = "company_role.deleted" { role_id: Uuid, name: String },
-    ApiTokenIssued = "api_token.issued" { token_id: Uuid, name: String, roles: Vec<crate::SystemRole> },
-    ApiTokenRevoked = "api_token.revoked" { token_id: Uuid, name: String },
+    CompanyRoleCreated = "company_role.created" { role_id: crate::CompanyRoleId, name: String },
+    CompanyRoleUpdated = "company_role.updated" { role_id: crate::CompanyRoleId },
+    CompanyRoleDeleted = "company_role.deleted" { role_id: crate::CompanyRoleId, name: String },
+    ApiTokenIssued = "api_token.issued" { token_id: crate::ApiTokenId, name: String, roles: Vec<crate::SystemRole> },
+    ApiTokenRevoked = "api_token.revoked" { token_id: crate::ApiTokenId, name: String },
     // People (stream: user).
     UserCreated = "user.created" { email: String, roles: Vec<crate::SystemRole>, via: Option<String> },
     UserRegistered = "user.registered" { email: String },
@@ -194,17 +192,17 @@ event_kinds! {
     UserRolesChanged = "user.roles_changed" { system_roles: Vec<crate::SystemRole>, company_roles: Vec<String> },
     UserDeleted = "user.deleted" { email: String },
     LoggedIn = "user.logged_in" { ip: String, platform: Option<String> },
-    LoggedOut = "user.logged_out" { session_id: Uuid },
-    RefreshTokenReused = "session.refresh_token_reused" { session_id: Uuid },
+    LoggedOut = "user.logged_out" { session_id: crate::SessionId },
+    RefreshTokenReused = "session.refresh_token_reused" { session_id: crate::SessionId },
     PasswordChanged = "user.password_changed" { other_sessions_ended: u64 },
     PasswordResetRequested = "user.password_reset_requested" {},
     PasswordReset = "user.password_reset" {},
     SuperuserCreated = "platform.superuser_created" { user_id: UserId, email: String },
     SuperuserPasswordReset = "platform.superuser_password_reset" { user_id: UserId, email: String },
     // Workflow design (stream: workflow). `object` is workflow, task, transition or ticket_type.
-    DesignCreated = "design.created" { object: String, id: Uuid, key: String },
-    DesignUpdated = "design.updated" { object: String, id: Uuid, version: i64 },
-    DesignDeleted = "design.deleted" { object: String, id: Uuid, key: String },
+    DesignCreated = "design.created" { object: String, id: crate::DesignObjectId, key: String },
+    DesignUpdated = "design.updated" { object: String, id: crate::DesignObjectId, version: i64 },
+    DesignDeleted = "design.deleted" { object: String, id: crate::DesignObjectId, key: String },
     WorkflowPublished = "workflow.published" { version: i32 },
     WorkflowDeprecated = "workflow.deprecated" {},
     WorkflowArchived = "workflow.archived" {},
@@ -213,21 +211,21 @@ event_kinds! {
     TicketSubmitted = "ticket.submitted" { number: i64, ticket_type: String, fields: Vec<String>, workflow_version: i32, attachments: Vec<String> },
     TicketDataCorrected = "ticket.data_corrected" { changes: Value },
     TicketCancelled = "ticket.cancelled" { tasks_cancelled: u64 },
-    CommentAdded = "comment.added" { comment_id: Uuid, body: String, internal: bool },
-    AttachmentAdded = "attachment.added" { attachment_id: Uuid, file_name: String, size: i64, content_type: String },
-    TaskCreated = "task.created" { task_id: Uuid, task_key: String, name: String, task_type: crate::workflow::TaskType },
-    TaskAssigned = "task.assigned" { task_id: Uuid, assigned_to: UserId, by: String },
-    TaskClaimed = "task.claimed" { task_id: Uuid, assigned_to: UserId },
-    TaskReleased = "task.released" { task_id: Uuid },
-    TaskAllowedUsersSet = "task.allowed_users_set" { task_id: Uuid, user_ids: Vec<Uuid> },
-    TaskCompleted = "task.completed" { task_id: Uuid, task_key: String, changes: Value },
-    ActionAccepted = "action.accepted" { task_id: Uuid, answer: Value },
+    CommentAdded = "comment.added" { comment_id: crate::CommentId, body: String, internal: bool },
+    AttachmentAdded = "attachment.added" { attachment_id: crate::AttachmentId, file_name: String, size: i64, content_type: String },
+    TaskCreated = "task.created" { task_id: crate::TaskId, task_key: String, name: String, task_type: crate::workflow::TaskType },
+    TaskAssigned = "task.assigned" { task_id: crate::TaskId, assigned_to: UserId, by: String },
+    TaskClaimed = "task.claimed" { task_id: crate::TaskId, assigned_to: UserId },
+    TaskReleased = "task.released" { task_id: crate::TaskId },
+    TaskAllowedUsersSet = "task.allowed_users_set" { task_id: crate::TaskId, user_ids: Vec<UserId> },
+    TaskCompleted = "task.completed" { task_id: crate::TaskId, task_key: String, changes: Value },
+    ActionAccepted = "action.accepted" { task_id: crate::TaskId, answer: Value },
     WorkflowJoined = "workflow.joined" { from: Option<String>, into: Vec<String> },
     WorkflowBranchEnded = "workflow.branch_ended" { from: Option<String>, status: String },
     WorkflowCompleted = "workflow.completed" { from: Option<String>, status: String },
-    WorkflowErrorRaised = "workflow.error" { error_id: Uuid, error_type: crate::workflow::WorkflowErrorType, message: String, task_id: Option<Uuid> },
-    WorkflowErrorStatusChanged = "workflow_error.status_changed" { error_id: Uuid, status: crate::workflow::WorkflowErrorStatus },
-    WorkflowErrorRetried = "workflow_error.retried" { error_id: Uuid },
+    WorkflowErrorRaised = "workflow.error" { error_id: crate::WorkflowErrorId, error_type: crate::workflow::WorkflowErrorType, message: String, task_id: Option<crate::TaskId> },
+    WorkflowErrorStatusChanged = "workflow_error.status_changed" { error_id: crate::WorkflowErrorId, status: crate::workflow::WorkflowErrorStatus },
+    WorkflowErrorRetried = "workflow_error.retried" { error_id: crate::WorkflowErrorId },
 }
 
 #[cfg(test)]
@@ -242,7 +240,7 @@ mod vocabulary_tests {
             assert_eq!(kind.as_str().parse::<EventKind>().unwrap(), *kind);
             assert!(seen.insert(kind.as_str()), "{kind} twice");
         }
-        let stream = Stream::Ticket(Uuid::nil());
+        let stream = Stream::Ticket(crate::TicketId(uuid::Uuid::nil()));
         assert_eq!(stream.to_string().parse::<Stream>().unwrap(), stream);
         assert!("ticket:x".parse::<Stream>().is_err());
     }
@@ -250,12 +248,12 @@ mod vocabulary_tests {
     #[test]
     fn payloads_serialise_as_kind_and_fields() {
         let payload = Payload::TaskReleased {
-            task_id: Uuid::nil(),
+            task_id: crate::TaskId(uuid::Uuid::nil()),
         };
         assert_eq!(payload.kind(), EventKind::TaskReleased);
         assert_eq!(
             payload.to_fields(),
-            serde_json::json!({ "task_id": Uuid::nil() })
+            serde_json::json!({ "task_id": uuid::Uuid::nil() })
         );
         assert_eq!(
             Payload::InviteCodeRotated {}.to_fields(),

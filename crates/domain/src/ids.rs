@@ -12,8 +12,17 @@ macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = uuid::Uuid))]
+        #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
+
+        #[cfg(feature = "sqlx")]
+        impl From<$name> for sea_query::Value {
+            fn from(value: $name) -> Self {
+                value.0.into()
+            }
+        }
 
         impl $name {
             /// A fresh, time-ordered id.
@@ -46,6 +55,18 @@ macro_rules! id_type {
                 Self(value)
             }
         }
+
+        impl From<$name> for Uuid {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl PartialEq<Uuid> for $name {
+            fn eq(&self, other: &Uuid) -> bool {
+                self.0 == *other
+            }
+        }
     };
 }
 
@@ -61,3 +82,101 @@ id_type!(
     /// A background job in the durable queue.
     JobId
 );
+id_type!(
+    /// A company-defined role.
+    CompanyRoleId
+);
+id_type!(
+    /// A login session (the refresh-token family of one sign-in).
+    SessionId
+);
+id_type!(
+    /// An API token of an integration.
+    ApiTokenId
+);
+id_type!(
+    /// A mail in the outbox.
+    MailId
+);
+id_type!(
+    /// A design object: a workflow, one of its tasks or transitions, or a ticket type.
+    DesignObjectId
+);
+id_type!(
+    /// A workflow (its design object's id).
+    WorkflowId
+);
+id_type!(
+    /// A published version of a workflow.
+    WorkflowVersionId
+);
+id_type!(
+    /// A ticket type (its design object's id).
+    TicketTypeId
+);
+id_type!(
+    /// A ticket.
+    TicketId
+);
+id_type!(
+    /// A task instance of a running ticket.
+    TaskId
+);
+id_type!(
+    /// A workflow error the engine raised.
+    WorkflowErrorId
+);
+id_type!(
+    /// A comment or internal note on a ticket.
+    CommentId
+);
+id_type!(
+    /// A file attached to a ticket.
+    AttachmentId
+);
+
+/// A workflow and a ticket type are design objects too.
+impl From<WorkflowId> for DesignObjectId {
+    fn from(value: WorkflowId) -> Self {
+        Self(value.0)
+    }
+}
+
+impl DesignObjectId {
+    /// This object's id as a workflow's, for an object whose kind is `workflow`.
+    pub fn as_workflow(self) -> WorkflowId {
+        WorkflowId(self.0)
+    }
+
+    /// This object's id as a ticket type's, for an object whose kind is `ticket_type`.
+    pub fn as_ticket_type(self) -> TicketTypeId {
+        TicketTypeId(self.0)
+    }
+}
+
+impl From<TicketTypeId> for DesignObjectId {
+    fn from(value: TicketTypeId) -> Self {
+        Self(value.0)
+    }
+}
+
+/// An event of the log: ids are assigned by the database in commit order, so they are
+/// integers, not UUIDs, and a stream cursor is one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = i64))]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
+#[serde(transparent)]
+pub struct EventId(pub i64);
+
+#[cfg(feature = "sqlx")]
+impl From<EventId> for sea_query::Value {
+    fn from(value: EventId) -> Self {
+        value.0.into()
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}

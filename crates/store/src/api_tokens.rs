@@ -2,6 +2,7 @@
 //! is attributed like a person's actions.
 
 use chrono::{DateTime, Utc};
+use domain::ids::ApiTokenId;
 use domain::{CompanyId, UserId};
 use sea_query::{Expr, ExprTrait, Order, Query};
 use uuid::Uuid;
@@ -13,11 +14,11 @@ use crate::schema::ApiTokens;
 /// An API token as listed (never with its secret).
 #[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct ApiToken {
-    pub id: Uuid,
-    pub company_id: Uuid,
-    pub user_id: Uuid,
+    pub id: ApiTokenId,
+    pub company_id: CompanyId,
+    pub user_id: UserId,
     pub name: String,
-    pub created_by: Uuid,
+    pub created_by: UserId,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -84,7 +85,7 @@ pub async fn list(db: impl Exec, company: CompanyId) -> Result<Vec<ApiToken>> {
     db.fetch_all(&select).await
 }
 
-pub async fn get(db: impl Exec, company: CompanyId, id: Uuid) -> Result<ApiToken> {
+pub async fn get(db: impl Exec, company: CompanyId, id: ApiTokenId) -> Result<ApiToken> {
     let select = Query::select()
         .columns(COLUMNS)
         .from(ApiTokens::Table)
@@ -104,7 +105,7 @@ pub async fn find_by_hash(db: impl Exec, token_hash: &str) -> Result<Option<ApiT
     db.fetch_optional(&select).await
 }
 
-pub async fn revoke(tx: &mut Tx, company: CompanyId, id: Uuid) -> Result<()> {
+pub async fn revoke(tx: &mut Tx, company: CompanyId, id: ApiTokenId) -> Result<()> {
     let update = Query::update()
         .table(ApiTokens::Table)
         .value(ApiTokens::RevokedAt, Utc::now())
@@ -118,7 +119,7 @@ pub async fn revoke(tx: &mut Tx, company: CompanyId, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-pub async fn touch(db: impl Exec, id: Uuid) -> Result<()> {
+pub async fn touch(db: impl Exec, id: ApiTokenId) -> Result<()> {
     let update = Query::update()
         .table(ApiTokens::Table)
         .value(ApiTokens::LastUsedAt, Utc::now())

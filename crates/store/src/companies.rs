@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::company::{Company, CompanyRole, CompanyStatus, DataLimits};
+use domain::ids::CompanyRoleId;
 use domain::{CompanyId, UserId};
 use sea_query::{Expr, ExprTrait, Order, Query};
 use uuid::Uuid;
@@ -12,7 +13,7 @@ use crate::schema::{Companies, CompanyRoles, UserCompanyRoles};
 
 #[derive(sqlx::FromRow)]
 struct CompanyRow {
-    id: Uuid,
+    id: CompanyId,
     name: String,
     status: String,
     invite_code: String,
@@ -25,7 +26,7 @@ impl TryFrom<CompanyRow> for Company {
     type Error = StoreError;
     fn try_from(row: CompanyRow) -> Result<Self> {
         Ok(Company {
-            id: CompanyId(row.id),
+            id: row.id,
             name: row.name,
             status: CompanyStatus::parse(&row.status).ok_or_else(|| corrupt(&row.status))?,
             invite_code: row.invite_code,
@@ -154,8 +155,8 @@ pub async fn set_invite_code(tx: &mut Tx, id: CompanyId, code: &str) -> Result<(
 
 #[derive(sqlx::FromRow)]
 struct RoleRow {
-    id: Uuid,
-    company_id: Uuid,
+    id: CompanyRoleId,
+    company_id: CompanyId,
     name: String,
     description: String,
     is_default: bool,
@@ -167,7 +168,7 @@ impl From<RoleRow> for CompanyRole {
     fn from(row: RoleRow) -> Self {
         CompanyRole {
             id: row.id,
-            company_id: CompanyId(row.company_id),
+            company_id: row.company_id,
             name: row.name,
             description: row.description,
             is_default: row.is_default,
@@ -233,7 +234,7 @@ pub async fn list_roles(db: impl Exec, company: CompanyId) -> Result<Vec<Company
     Ok(rows.into_iter().map(CompanyRole::from).collect())
 }
 
-pub async fn get_role(db: impl Exec, company: CompanyId, id: Uuid) -> Result<CompanyRole> {
+pub async fn get_role(db: impl Exec, company: CompanyId, id: CompanyRoleId) -> Result<CompanyRole> {
     find_role(db, company, Expr::col(CompanyRoles::Id).eq(id)).await
 }
 
@@ -256,7 +257,7 @@ async fn find_role(db: impl Exec, company: CompanyId, condition: Expr) -> Result
 pub async fn update_role(
     tx: &mut Tx,
     company: CompanyId,
-    id: Uuid,
+    id: CompanyRoleId,
     name: Option<&str>,
     description: Option<&str>,
 ) -> Result<()> {
@@ -278,7 +279,7 @@ pub async fn update_role(
     Ok(())
 }
 
-pub async fn delete_role(tx: &mut Tx, company: CompanyId, id: Uuid) -> Result<()> {
+pub async fn delete_role(tx: &mut Tx, company: CompanyId, id: CompanyRoleId) -> Result<()> {
     let delete = Query::delete()
         .from_table(CompanyRoles::Table)
         .and_where(Expr::col(CompanyRoles::CompanyId).eq(company.0))
@@ -295,7 +296,7 @@ pub async fn set_user_roles(
     tx: &mut Tx,
     company: CompanyId,
     user: UserId,
-    roles: &[Uuid],
+    roles: &[CompanyRoleId],
 ) -> Result<()> {
     let delete = Query::delete()
         .from_table(UserCompanyRoles::Table)

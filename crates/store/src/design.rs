@@ -3,6 +3,7 @@
 //! another tenant are `NotFound`.
 
 use chrono::{DateTime, Utc};
+use domain::ids::{DesignObjectId, WorkflowId, WorkflowVersionId};
 use domain::{CompanyId, UserId};
 use sea_query::{Expr, ExprTrait, Func, Order, Query};
 use serde_json::Value;
@@ -16,10 +17,10 @@ use crate::schema::{DesignObjects, WorkflowVersions};
 /// One design object as stored.
 #[derive(Clone, Debug)]
 pub struct DesignObject {
-    pub id: Uuid,
+    pub id: DesignObjectId,
     pub company_id: CompanyId,
     /// The workflow it belongs to; a workflow's own id for a workflow.
-    pub workflow_id: Uuid,
+    pub workflow_id: WorkflowId,
     pub kind: String,
     pub key: String,
     pub title: String,
@@ -33,16 +34,16 @@ pub struct DesignObject {
 
 #[derive(sqlx::FromRow)]
 struct ObjectRow {
-    id: Uuid,
-    company_id: Uuid,
-    workflow_id: Uuid,
+    id: DesignObjectId,
+    company_id: CompanyId,
+    workflow_id: WorkflowId,
     kind: String,
     key: String,
     title: String,
     status: String,
     version: i32,
     spec: Json<Value>,
-    created_by: Uuid,
+    created_by: UserId,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -51,7 +52,7 @@ impl From<ObjectRow> for DesignObject {
     fn from(row: ObjectRow) -> Self {
         Self {
             id: row.id,
-            company_id: CompanyId(row.company_id),
+            company_id: row.company_id,
             workflow_id: row.workflow_id,
             kind: row.kind,
             key: row.key,
@@ -59,7 +60,7 @@ impl From<ObjectRow> for DesignObject {
             status: row.status,
             version: row.version,
             spec: row.spec.0,
-            created_by: UserId(row.created_by),
+            created_by: row.created_by,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -82,9 +83,9 @@ const COLUMNS: [DesignObjects; 12] = [
 ];
 
 pub struct NewDesignObject<'a> {
-    pub id: Uuid,
+    pub id: DesignObjectId,
     pub company_id: CompanyId,
-    pub workflow_id: Uuid,
+    pub workflow_id: WorkflowId,
     pub kind: &'a str,
     pub key: &'a str,
     pub title: &'a str,
@@ -118,7 +119,13 @@ pub async fn insert(tx: &mut Tx, new: NewDesignObject<'_>) -> Result<DesignObjec
     row.map(Into::into).ok_or(StoreError::NotFound)
 }
 
-pub async fn get(db: impl Exec, company: CompanyId, kind: &str, id: Uuid) -> Result<DesignObject> {
+pub async fn get(
+    db: impl Exec,
+    company: CompanyId,
+    kind: &str,
+    id: impl Into<DesignObjectId>,
+) -> Result<DesignObject> {
+    let id: DesignObjectId = id.into();
     let select = Query::select()
         .columns(COLUMNS)
         .from(DesignObjects::Table)
@@ -134,7 +141,7 @@ pub async fn get(db: impl Exec, company: CompanyId, kind: &str, id: Uuid) -> Res
 #[derive(Clone, Debug, Default)]
 pub struct DesignFilter {
     pub status: Option<String>,
-    pub workflow: Option<Uuid>,
+    pub workflow: Option<WorkflowId>,
     /// Case-insensitive substring of the title or key.
     pub q: Option<String>,
     pub limit: u32,
@@ -178,7 +185,7 @@ pub async fn list(
 pub async fn of_workflow(
     db: impl Exec,
     company: CompanyId,
-    workflow: Uuid,
+    workflow: WorkflowId,
 ) -> Result<Vec<DesignObject>> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -203,9 +210,10 @@ pub struct DesignChange<'a> {
 pub async fn update(
     tx: &mut Tx,
     company: CompanyId,
-    id: Uuid,
+    id: impl Into<DesignObjectId>,
     change: DesignChange<'_>,
 ) -> Result<DesignObject> {
+    let id: DesignObjectId = id.into();
     let update = Query::update()
         .table(DesignObjects::Table)
         .value(DesignObjects::Key, change.key)
@@ -229,7 +237,7 @@ pub async fn update(
 pub async fn set_workflow_status(
     tx: &mut Tx,
     company: CompanyId,
-    workflow: Uuid,
+    workflow: WorkflowId,
     status: &str,
 ) -> Result<u64> {
     let update = Query::update()
@@ -242,7 +250,8 @@ pub async fn set_workflow_status(
     tx.execute(&update).await
 }
 
-pub async fn delete(tx: &mut Tx, company: CompanyId, id: Uuid) -> Result<()> {
+pub async fn delete(tx: &mut Tx, company: CompanyId, id: impl Into<DesignObjectId>) -> Result<()> {
+    let id: DesignObjectId = id.into();
     let delete = Query::delete()
         .from_table(DesignObjects::Table)
         .and_where(Expr::col(DesignObjects::CompanyId).eq(company.0))
@@ -255,7 +264,7 @@ pub async fn delete(tx: &mut Tx, company: CompanyId, id: Uuid) -> Result<()> {
 }
 
 /// Deletes a whole workflow with its tasks, transitions and ticket types.
-pub async fn delete_workflow(tx: &mut Tx, company: CompanyId, workflow: Uuid) -> Result<()> {
+pub async fn delete_workflow(tx: &mut Tx, company: CompanyId, workflow: WorkflowId) -> Result<()> {
     let delete = Query::delete()
         .from_table(DesignObjects::Table)
         .and_where(Expr::col(DesignObjects::CompanyId).eq(company.0))
@@ -271,9 +280,9 @@ pub async fn delete_workflow(tx: &mut Tx, company: CompanyId, workflow: Uuid) ->
 
 #[derive(Clone, Debug)]
 pub struct WorkflowVersion {
-    pub id: Uuid,
+    pub id: WorkflowVersionId,
     pub company_id: CompanyId,
-    pub workflow_id: Uuid,
+    pub workflow_id: WorkflowId,
     pub version: i32,
     pub status: String,
     pub snapshot: Value,
@@ -284,13 +293,13 @@ pub struct WorkflowVersion {
 
 #[derive(sqlx::FromRow)]
 struct VersionRow {
-    id: Uuid,
-    company_id: Uuid,
-    workflow_id: Uuid,
+    id: WorkflowVersionId,
+    company_id: CompanyId,
+    workflow_id: WorkflowId,
     version: i32,
     status: String,
     snapshot: Json<Value>,
-    published_by: Uuid,
+    published_by: UserId,
     published_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -299,12 +308,12 @@ impl From<VersionRow> for WorkflowVersion {
     fn from(row: VersionRow) -> Self {
         Self {
             id: row.id,
-            company_id: CompanyId(row.company_id),
+            company_id: row.company_id,
             workflow_id: row.workflow_id,
             version: row.version,
             status: row.status,
             snapshot: row.snapshot.0,
-            published_by: UserId(row.published_by),
+            published_by: row.published_by,
             published_at: row.published_at,
             updated_at: row.updated_at,
         }
@@ -325,7 +334,7 @@ const VERSION_COLUMNS: [WorkflowVersions; 9] = [
 
 pub struct NewVersion<'a> {
     pub company_id: CompanyId,
-    pub workflow_id: Uuid,
+    pub workflow_id: WorkflowId,
     pub version: i32,
     pub status: &'a str,
     pub snapshot: &'a Value,
@@ -358,7 +367,7 @@ pub async fn insert_version(tx: &mut Tx, new: NewVersion<'_>) -> Result<Workflow
 pub async fn versions(
     db: impl Exec,
     company: CompanyId,
-    workflow: Uuid,
+    workflow: WorkflowId,
 ) -> Result<Vec<WorkflowVersion>> {
     let select = Query::select()
         .columns(VERSION_COLUMNS)
@@ -385,7 +394,11 @@ pub async fn active_versions(db: impl Exec, company: CompanyId) -> Result<Vec<Wo
 }
 
 /// One published version by id (a ticket's pinned version).
-pub async fn version_by_id(db: impl Exec, company: CompanyId, id: Uuid) -> Result<WorkflowVersion> {
+pub async fn version_by_id(
+    db: impl Exec,
+    company: CompanyId,
+    id: WorkflowVersionId,
+) -> Result<WorkflowVersion> {
     let select = Query::select()
         .columns(VERSION_COLUMNS)
         .from(WorkflowVersions::Table)
@@ -400,7 +413,7 @@ pub async fn version_by_id(db: impl Exec, company: CompanyId, id: Uuid) -> Resul
 pub async fn set_version_status(
     tx: &mut Tx,
     company: CompanyId,
-    workflow: Uuid,
+    workflow: WorkflowId,
     from: &[&str],
     to: &str,
 ) -> Result<u64> {

@@ -13,7 +13,6 @@ use domain::event::{Event, NewEvent};
 use domain::{CompanyId, UserId};
 use sea_query::{ExprTrait, Query};
 use sqlx::types::Json;
-use uuid::Uuid;
 
 use crate::db::{Backend, Exec, Raw, Tx};
 use crate::error::Result;
@@ -33,10 +32,10 @@ pub enum Scope {
 #[derive(sqlx::FromRow)]
 struct EventRow {
     id: i64,
-    company_id: Option<Uuid>,
+    company_id: Option<CompanyId>,
     stream: String,
     kind: String,
-    actor_id: Option<Uuid>,
+    actor_id: Option<UserId>,
     payload: Json<serde_json::Value>,
     created_at: DateTime<Utc>,
 }
@@ -45,10 +44,10 @@ impl From<EventRow> for Event {
     fn from(row: EventRow) -> Self {
         Event {
             id: row.id,
-            company_id: row.company_id.map(CompanyId),
+            company_id: row.company_id,
             stream: row.stream,
             kind: row.kind,
-            actor_id: row.actor_id.map(UserId),
+            actor_id: row.actor_id,
             payload: row.payload.0,
             created_at: row.created_at,
         }

@@ -9,7 +9,6 @@ use domain::job::{Job, JobStatus, NewJob};
 use domain::{CompanyId, JobId};
 use sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
 use sqlx::types::Json;
-use uuid::Uuid;
 
 use crate::db::{Backend, Db, Exec, Tx};
 use crate::error::{Result, corrupt};
@@ -17,8 +16,8 @@ use crate::schema::Jobs;
 
 #[derive(sqlx::FromRow)]
 struct JobRow {
-    id: Uuid,
-    company_id: Option<Uuid>,
+    id: JobId,
+    company_id: Option<CompanyId>,
     kind: String,
     payload: Json<serde_json::Value>,
     status: String,
@@ -34,8 +33,8 @@ impl TryFrom<JobRow> for Job {
     type Error = crate::StoreError;
     fn try_from(row: JobRow) -> Result<Self> {
         Ok(Job {
-            id: JobId(row.id),
-            company_id: row.company_id.map(CompanyId),
+            id: row.id,
+            company_id: row.company_id,
             kind: row.kind,
             payload: row.payload.0,
             status: row.status.parse().map_err(corrupt)?,

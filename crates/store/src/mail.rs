@@ -2,6 +2,7 @@
 //! transaction that causes it and delivered by the `mail.send` job.
 
 use chrono::{DateTime, Utc};
+use domain::ids::MailId;
 use domain::{CompanyId, UserId};
 use sea_query::{Expr, ExprTrait, Order, Query};
 use uuid::Uuid;
@@ -13,7 +14,7 @@ use crate::schema::{MailOutbox, PasswordResets};
 /// A message in the outbox.
 #[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct Mail {
-    pub id: Uuid,
+    pub id: MailId,
     pub to_email: String,
     pub subject: String,
     pub body: String,
@@ -36,7 +37,7 @@ pub async fn enqueue(
     to: &str,
     subject: &str,
     body: &str,
-) -> Result<Uuid> {
+) -> Result<MailId> {
     let id = Uuid::now_v7();
     let insert = Query::insert()
         .into_table(MailOutbox::Table)
@@ -60,10 +61,10 @@ pub async fn enqueue(
         ])
         .to_owned();
     tx.execute(&insert).await?;
-    Ok(id)
+    Ok(MailId(id))
 }
 
-pub async fn get(db: impl Exec, id: Uuid) -> Result<Mail> {
+pub async fn get(db: impl Exec, id: MailId) -> Result<Mail> {
     let select = Query::select()
         .columns(MAIL_COLUMNS)
         .from(MailOutbox::Table)
@@ -84,7 +85,7 @@ pub async fn to_address(db: impl Exec, to: &str) -> Result<Vec<Mail>> {
     db.fetch_all(&select).await
 }
 
-pub async fn mark(db: impl Exec, id: Uuid, status: &str) -> Result<()> {
+pub async fn mark(db: impl Exec, id: MailId, status: &str) -> Result<()> {
     let update = Query::update()
         .table(MailOutbox::Table)
         .values([
@@ -124,14 +125,14 @@ pub async fn insert_reset(
 
 #[derive(sqlx::FromRow)]
 struct ResetRow {
-    user_id: Uuid,
+    user_id: UserId,
 }
 
 /// Uses up a reset token that is unused and unexpired; returns its user.
 /// The user of a reset token that is unused and unexpired, without using it.
 pub async fn pending_reset(db: impl Exec, token_hash: &str) -> Result<Option<UserId>> {
     let row: Option<ResetRow> = db.fetch_optional(&pending_reset_query(token_hash)).await?;
-    Ok(row.map(|r| UserId(r.user_id)))
+    Ok(row.map(|r| r.user_id))
 }
 
 fn pending_reset_query(token_hash: &str) -> sea_query::SelectStatement {
@@ -159,5 +160,5 @@ pub async fn consume_reset(tx: &mut Tx, token_hash: &str) -> Result<Option<UserI
     if tx.execute(&update).await? != 1 {
         return Ok(None);
     }
-    Ok(Some(UserId(row.user_id)))
+    Ok(Some(row.user_id))
 }

@@ -3,6 +3,7 @@
 //! token presented again means it was stolen, and the whole session is revoked.
 
 use chrono::{DateTime, Utc};
+use domain::ids::SessionId;
 use domain::{CompanyId, UserId};
 use sea_query::{Expr, ExprTrait, Query};
 use uuid::Uuid;
@@ -14,10 +15,10 @@ use crate::schema::{RefreshTokens, Sessions};
 /// A session as stored.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct Session {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub company_id: Option<Uuid>,
-    pub impersonator_id: Option<Uuid>,
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub company_id: Option<CompanyId>,
+    pub impersonator_id: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -39,7 +40,7 @@ pub struct NewSession<'a> {
     pub user_agent: &'a str,
 }
 
-pub async fn insert(tx: &mut Tx, session: NewSession<'_>) -> Result<Uuid> {
+pub async fn insert(tx: &mut Tx, session: NewSession<'_>) -> Result<SessionId> {
     let id = Uuid::now_v7();
     let insert = Query::insert()
         .into_table(Sessions::Table)
@@ -63,10 +64,10 @@ pub async fn insert(tx: &mut Tx, session: NewSession<'_>) -> Result<Uuid> {
         ])
         .to_owned();
     tx.execute(&insert).await?;
-    Ok(id)
+    Ok(SessionId(id))
 }
 
-pub async fn get(db: impl Exec, id: Uuid) -> Result<Session> {
+pub async fn get(db: impl Exec, id: SessionId) -> Result<Session> {
     let select = Query::select()
         .columns(COLUMNS)
         .from(Sessions::Table)
@@ -77,7 +78,7 @@ pub async fn get(db: impl Exec, id: Uuid) -> Result<Session> {
 }
 
 /// Revokes one session (logout, token reuse).
-pub async fn revoke(db: impl Exec, id: Uuid) -> Result<()> {
+pub async fn revoke(db: impl Exec, id: SessionId) -> Result<()> {
     let update = Query::update()
         .table(Sessions::Table)
         .value(Sessions::RevokedAt, Utc::now())
@@ -89,7 +90,11 @@ pub async fn revoke(db: impl Exec, id: Uuid) -> Result<()> {
 }
 
 /// Revokes every session of a user except `keep` (password change, block).
-pub async fn revoke_all_for_user(db: impl Exec, user: UserId, keep: Option<Uuid>) -> Result<u64> {
+pub async fn revoke_all_for_user(
+    db: impl Exec,
+    user: UserId,
+    keep: Option<SessionId>,
+) -> Result<u64> {
     let mut update = Query::update();
     update
         .table(Sessions::Table)
@@ -104,7 +109,7 @@ pub async fn revoke_all_for_user(db: impl Exec, user: UserId, keep: Option<Uuid>
 
 pub async fn insert_refresh_token(
     tx: &mut Tx,
-    session: Uuid,
+    session: SessionId,
     token_hash: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<()> {
@@ -130,7 +135,7 @@ pub async fn insert_refresh_token(
 /// A refresh token as stored.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct RefreshToken {
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     pub used_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
 }

@@ -3,6 +3,7 @@
 //! exactly one of two concurrent attempts wins on either backend.
 
 use chrono::{DateTime, Utc};
+use domain::ids::{TaskId, TicketId, WorkflowErrorId};
 use domain::user::UserStatus;
 use domain::workflow::{
     TaskStatus, TaskType, WorkflowErrorStatus, WorkflowErrorType, WorkflowRunStatus,
@@ -24,16 +25,16 @@ fn names<const N: usize>(statuses: [TaskStatus; N]) -> [&'static str; N] {
 
 #[derive(Clone, Debug)]
 pub struct TaskInstance {
-    pub id: Uuid,
+    pub id: TaskId,
     pub company_id: CompanyId,
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub task_key: String,
     pub name: String,
     pub task_type: TaskType,
     pub status: TaskStatus,
     pub assigned_to: Option<UserId>,
     pub assigned_at: Option<DateTime<Utc>>,
-    pub allowed_users: Vec<Uuid>,
+    pub allowed_users: Vec<UserId>,
     pub input_data: Value,
     pub output_data: Option<Value>,
     pub callback_token_hash: Option<String>,
@@ -45,16 +46,16 @@ pub struct TaskInstance {
 
 #[derive(sqlx::FromRow)]
 struct TaskRow {
-    id: Uuid,
-    company_id: Uuid,
-    ticket_id: Uuid,
+    id: TaskId,
+    company_id: CompanyId,
+    ticket_id: TicketId,
     task_key: String,
     name: String,
     task_type: String,
     status: String,
-    assigned_to: Option<Uuid>,
+    assigned_to: Option<UserId>,
     assigned_at: Option<DateTime<Utc>>,
-    allowed_users: Json<Vec<Uuid>>,
+    allowed_users: Json<Vec<UserId>>,
     input_data: Json<Value>,
     output_data: Option<Json<Value>>,
     callback_token_hash: Option<String>,
@@ -69,13 +70,13 @@ impl TryFrom<TaskRow> for TaskInstance {
     fn try_from(r: TaskRow) -> Result<Self> {
         Ok(Self {
             id: r.id,
-            company_id: CompanyId(r.company_id),
+            company_id: r.company_id,
             ticket_id: r.ticket_id,
             task_key: r.task_key,
             name: r.name,
             task_type: r.task_type.parse().map_err(|_| corrupt(&r.task_type))?,
             status: r.status.parse().map_err(|_| corrupt(&r.status))?,
-            assigned_to: r.assigned_to.map(UserId),
+            assigned_to: r.assigned_to,
             assigned_at: r.assigned_at,
             allowed_users: r.allowed_users.0,
             input_data: r.input_data.0,
@@ -111,12 +112,12 @@ const COLUMNS: [TaskInstances; 17] = [
 
 pub struct NewTask<'a> {
     pub company_id: CompanyId,
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub task_key: &'a str,
     pub name: &'a str,
     pub task_type: TaskType,
     pub status: TaskStatus,
-    pub allowed_users: &'a [Uuid],
+    pub allowed_users: &'a [UserId],
     pub input_data: &'a Value,
     /// Given to this worker from the start (auto-assignment): the task is IN_PROGRESS.
     pub assigned_to: Option<UserId>,
@@ -162,7 +163,7 @@ pub async fn insert(tx: &mut Tx, new: NewTask<'_>) -> Result<TaskInstance> {
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
-pub async fn get(db: impl Exec, company: CompanyId, id: Uuid) -> Result<TaskInstance> {
+pub async fn get(db: impl Exec, company: CompanyId, id: TaskId) -> Result<TaskInstance> {
     let select = Query::select()
         .columns(COLUMNS)
         .from(TaskInstances::Table)
@@ -175,7 +176,7 @@ pub async fn get(db: impl Exec, company: CompanyId, id: Uuid) -> Result<TaskInst
 
 /// A task found by id alone: for the action callback, which proves itself with a token
 /// rather than a login and so has no company to scope by until the task is read.
-pub async fn get_any_company(db: impl Exec, id: Uuid) -> Result<TaskInstance> {
+pub async fn get_any_company(db: impl Exec, id: TaskId) -> Result<TaskInstance> {
     let select = Query::select()
         .columns(COLUMNS)
         .from(TaskInstances::Table)
@@ -189,7 +190,7 @@ pub async fn get_any_company(db: impl Exec, id: Uuid) -> Result<TaskInstance> {
 pub async fn of_ticket(
     db: impl Exec,
     company: CompanyId,
-    ticket: Uuid,
+    ticket: TicketId,
 ) -> Result<Vec<TaskInstance>> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -211,7 +212,7 @@ pub struct TaskFilter {
     pub statuses: Vec<TaskStatus>,
     pub task_types: Vec<TaskType>,
     /// Continue after this id (UUIDv7, so newest first is id order).
-    pub after: Option<Uuid>,
+    pub after: Option<TaskId>,
     pub limit: u32,
 }
 
@@ -252,7 +253,7 @@ pub async fn list(
 }
 
 /// Gives an OPEN, unheld task to `user`. Returns false when someone else got it first.
-pub async fn claim(tx: &mut Tx, company: CompanyId, id: Uuid, user: UserId) -> Result<bool> {
+pub async fn claim(tx: &mut Tx, company: CompanyId, id: TaskId, user: UserId) -> Result<bool> {
     let now = Utc::now();
     let update = Query::update()
         .table(TaskInstances::Table)
@@ -282,7 +283,7 @@ pub async fn claim(tx: &mut Tx, company: CompanyId, id: Uuid, user: UserId) -> R
 pub async fn set_assignee(
     tx: &mut Tx,
     company: CompanyId,
-    id: Uuid,
+    id: TaskId,
     user: Option<UserId>,
 ) -> Result<bool> {
     let now = Utc::now();
@@ -318,7 +319,7 @@ pub async fn set_assignee(
 pub async fn transition(
     tx: &mut Tx,
     company: CompanyId,
-    id: Uuid,
+    id: TaskId,
     from: &[TaskStatus],
     to: TaskStatus,
     error: Option<&str>,
@@ -340,7 +341,7 @@ pub async fn transition(
 
 /// Completes a task that is still to be done, exactly once: a second attempt (a retried
 /// action, a repeated callback, two clicks) changes nothing and returns false.
-pub async fn complete(tx: &mut Tx, company: CompanyId, id: Uuid, output: &Value) -> Result<bool> {
+pub async fn complete(tx: &mut Tx, company: CompanyId, id: TaskId, output: &Value) -> Result<bool> {
     let now = Utc::now();
     let update = Query::update()
         .table(TaskInstances::Table)
@@ -363,7 +364,7 @@ pub async fn complete(tx: &mut Tx, company: CompanyId, id: Uuid, output: &Value)
 }
 
 /// Cancels every unfinished task of a ticket.
-pub async fn cancel_open(tx: &mut Tx, company: CompanyId, ticket: Uuid) -> Result<u64> {
+pub async fn cancel_open(tx: &mut Tx, company: CompanyId, ticket: TicketId) -> Result<u64> {
     let now = Utc::now();
     let update = Query::update()
         .table(TaskInstances::Table)
@@ -387,8 +388,8 @@ pub async fn cancel_open(tx: &mut Tx, company: CompanyId, ticket: Uuid) -> Resul
 pub async fn set_allowed_users(
     tx: &mut Tx,
     company: CompanyId,
-    id: Uuid,
-    users: &[Uuid],
+    id: TaskId,
+    users: &[UserId],
 ) -> Result<()> {
     let allowed = serde_json::to_value(users).unwrap_or(Value::Array(Vec::new()));
     let update = Query::update()
@@ -410,7 +411,7 @@ pub async fn set_allowed_users(
 pub async fn set_callback(
     tx: &mut Tx,
     company: CompanyId,
-    id: Uuid,
+    id: TaskId,
     hash: Option<&str>,
 ) -> Result<()> {
     let update = Query::update()
@@ -432,7 +433,7 @@ pub async fn set_callback(
 /// A worker's queue length and when they were last given a task.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct QueueLoad {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub open_tasks: i64,
     pub last_assigned_at: Option<DateTime<Utc>>,
 }
@@ -447,7 +448,7 @@ pub async fn worker_loads(
     db: impl Exec,
     company: CompanyId,
     roles: &[String],
-    allowed: &[Uuid],
+    allowed: &[UserId],
 ) -> Result<Vec<QueueLoad>> {
     let open = Query::select()
         .expr(Func::cast_as(
@@ -511,7 +512,7 @@ struct CountRow {
 }
 
 /// Unfinished tasks of a ticket.
-pub async fn active_count(db: impl Exec, company: CompanyId, ticket: Uuid) -> Result<i64> {
+pub async fn active_count(db: impl Exec, company: CompanyId, ticket: TicketId) -> Result<i64> {
     let select = Query::select()
         .expr_as(
             Func::cast_as(Func::count(Expr::col(TaskInstances::Id)), "BIGINT"),
@@ -530,34 +531,34 @@ pub async fn active_count(db: impl Exec, company: CompanyId, ticket: Uuid) -> Re
 
 #[derive(Clone, Debug)]
 pub struct WorkflowError {
-    pub id: Uuid,
+    pub id: WorkflowErrorId,
     pub company_id: CompanyId,
-    pub ticket_id: Uuid,
-    pub task_id: Option<Uuid>,
+    pub ticket_id: TicketId,
+    pub task_id: Option<TaskId>,
     pub error_type: WorkflowErrorType,
     pub error_status: WorkflowErrorStatus,
     pub message: String,
     pub step: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub reviewed_by: Option<Uuid>,
-    pub resolved_by: Option<Uuid>,
+    pub reviewed_by: Option<UserId>,
+    pub resolved_by: Option<UserId>,
 }
 
 #[derive(sqlx::FromRow)]
 struct ErrorRow {
-    id: Uuid,
-    company_id: Uuid,
-    ticket_id: Uuid,
-    task_id: Option<Uuid>,
+    id: WorkflowErrorId,
+    company_id: CompanyId,
+    ticket_id: TicketId,
+    task_id: Option<TaskId>,
     error_type: String,
     error_status: String,
     message: String,
     step: Json<Value>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    reviewed_by: Option<Uuid>,
-    resolved_by: Option<Uuid>,
+    reviewed_by: Option<UserId>,
+    resolved_by: Option<UserId>,
 }
 
 impl TryFrom<ErrorRow> for WorkflowError {
@@ -565,7 +566,7 @@ impl TryFrom<ErrorRow> for WorkflowError {
     fn try_from(r: ErrorRow) -> Result<Self> {
         Ok(Self {
             id: r.id,
-            company_id: CompanyId(r.company_id),
+            company_id: r.company_id,
             ticket_id: r.ticket_id,
             task_id: r.task_id,
             error_type: r.error_type.parse().map_err(|_| corrupt(&r.error_type))?,
@@ -600,8 +601,8 @@ const ERROR_COLUMNS: [WorkflowErrors; 12] = [
 
 pub struct NewWorkflowError<'a> {
     pub company_id: CompanyId,
-    pub ticket_id: Uuid,
-    pub task_id: Option<Uuid>,
+    pub ticket_id: TicketId,
+    pub task_id: Option<TaskId>,
     pub error_type: WorkflowErrorType,
     pub message: &'a str,
     pub step: &'a Value,
@@ -616,7 +617,7 @@ pub async fn insert_error(tx: &mut Tx, new: NewWorkflowError<'_>) -> Result<Work
             Uuid::now_v7().into(),
             new.company_id.0.into(),
             new.ticket_id.into(),
-            new.task_id.into(),
+            new.task_id.map(|t| t.0).into(),
             new.error_type.as_str().into(),
             WorkflowErrorStatus::New.as_str().into(),
             new.message.into(),
@@ -632,7 +633,11 @@ pub async fn insert_error(tx: &mut Tx, new: NewWorkflowError<'_>) -> Result<Work
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
-pub async fn get_error(db: impl Exec, company: CompanyId, id: Uuid) -> Result<WorkflowError> {
+pub async fn get_error(
+    db: impl Exec,
+    company: CompanyId,
+    id: WorkflowErrorId,
+) -> Result<WorkflowError> {
     let select = Query::select()
         .columns(ERROR_COLUMNS)
         .from(WorkflowErrors::Table)
@@ -646,7 +651,7 @@ pub async fn get_error(db: impl Exec, company: CompanyId, id: Uuid) -> Result<Wo
 #[derive(Clone, Debug, Default)]
 pub struct ErrorFilter {
     pub statuses: Vec<WorkflowErrorStatus>,
-    pub ticket: Option<Uuid>,
+    pub ticket: Option<TicketId>,
     pub limit: u32,
 }
 
@@ -680,7 +685,7 @@ pub async fn list_errors(
 pub async fn set_error_status(
     tx: &mut Tx,
     company: CompanyId,
-    id: Uuid,
+    id: WorkflowErrorId,
     from: &[WorkflowErrorStatus],
     to: WorkflowErrorStatus,
     by: UserId,
@@ -706,13 +711,16 @@ pub async fn set_error_status(
 
 #[derive(sqlx::FromRow)]
 struct StalledRow {
-    company_id: Uuid,
-    id: Uuid,
+    company_id: CompanyId,
+    id: TicketId,
 }
 
 /// Running workflows with no unfinished task and no open error: nothing will move them, so
 /// the engine's sweep reports them. `older_than` leaves steps that are under way alone.
-pub async fn stalled(db: impl Exec, older_than: DateTime<Utc>) -> Result<Vec<(CompanyId, Uuid)>> {
+pub async fn stalled(
+    db: impl Exec,
+    older_than: DateTime<Utc>,
+) -> Result<Vec<(CompanyId, TicketId)>> {
     let no_task = Query::select()
         .expr(Expr::val(1))
         .from(TaskInstances::Table)
@@ -751,8 +759,5 @@ pub async fn stalled(db: impl Exec, older_than: DateTime<Utc>) -> Result<Vec<(Co
         .limit(500)
         .to_owned();
     let rows: Vec<StalledRow> = db.fetch_all(&select).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (CompanyId(r.company_id), r.id))
-        .collect())
+    Ok(rows.into_iter().map(|r| (r.company_id, r.id)).collect())
 }

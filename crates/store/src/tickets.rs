@@ -3,6 +3,7 @@
 //! another tenant's ticket is `NotFound`.
 
 use chrono::{DateTime, Utc};
+use domain::ids::{AttachmentId, CommentId, TicketId, TicketTypeId, WorkflowId, WorkflowVersionId};
 use domain::workflow::WorkflowRunStatus;
 use domain::{CompanyId, UserId};
 use sea_query::{Cond, Expr, ExprTrait, Func, Order, Query, Values};
@@ -17,14 +18,14 @@ use crate::schema::{Attachments, IdempotencyKeys, TaskInstances, TicketComments,
 /// A ticket and its workflow instance as stored.
 #[derive(Clone, Debug)]
 pub struct Ticket {
-    pub id: Uuid,
+    pub id: TicketId,
     pub company_id: CompanyId,
     pub number: i64,
-    pub ticket_type_id: Uuid,
+    pub ticket_type_id: TicketTypeId,
     pub ticket_type_key: String,
     pub title: String,
-    pub workflow_id: Uuid,
-    pub workflow_version_id: Uuid,
+    pub workflow_id: WorkflowId,
+    pub workflow_version_id: WorkflowVersionId,
     pub requester_id: UserId,
     /// `OPEN` while the workflow runs ([`OPEN`]), then the design's end status.
     pub status: String,
@@ -39,15 +40,15 @@ pub struct Ticket {
 
 #[derive(sqlx::FromRow)]
 struct TicketRow {
-    id: Uuid,
-    company_id: Uuid,
+    id: TicketId,
+    company_id: CompanyId,
     number: i64,
-    ticket_type_id: Uuid,
+    ticket_type_id: TicketTypeId,
     ticket_type_key: String,
     title: String,
-    workflow_id: Uuid,
-    workflow_version_id: Uuid,
-    requester_id: Uuid,
+    workflow_id: WorkflowId,
+    workflow_version_id: WorkflowVersionId,
+    requester_id: UserId,
     status: String,
     workflow_status: String,
     data: Json<Value>,
@@ -63,14 +64,14 @@ impl TryFrom<TicketRow> for Ticket {
     fn try_from(r: TicketRow) -> Result<Self> {
         Ok(Self {
             id: r.id,
-            company_id: CompanyId(r.company_id),
+            company_id: r.company_id,
             number: r.number,
             ticket_type_id: r.ticket_type_id,
             ticket_type_key: r.ticket_type_key,
             title: r.title,
             workflow_id: r.workflow_id,
             workflow_version_id: r.workflow_version_id,
-            requester_id: UserId(r.requester_id),
+            requester_id: r.requester_id,
             status: r.status,
             workflow_status: r
                 .workflow_status
@@ -131,14 +132,14 @@ pub async fn next_number(tx: &mut Tx, company: CompanyId) -> Result<i64> {
 }
 
 pub struct NewTicket<'a> {
-    pub id: Uuid,
+    pub id: TicketId,
     pub company_id: CompanyId,
     pub number: i64,
-    pub ticket_type_id: Uuid,
+    pub ticket_type_id: TicketTypeId,
     pub ticket_type_key: &'a str,
     pub title: &'a str,
-    pub workflow_id: Uuid,
-    pub workflow_version_id: Uuid,
+    pub workflow_id: WorkflowId,
+    pub workflow_version_id: WorkflowVersionId,
     pub requester_id: UserId,
     pub status: &'a str,
     pub workflow_status: WorkflowRunStatus,
@@ -176,7 +177,7 @@ pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<Ticket> {
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
-pub async fn get(db: impl Exec, company: CompanyId, id: Uuid) -> Result<Ticket> {
+pub async fn get(db: impl Exec, company: CompanyId, id: TicketId) -> Result<Ticket> {
     let select = Query::select()
         .columns(COLUMNS)
         .from(Tickets::Table)
@@ -190,7 +191,7 @@ pub async fn get(db: impl Exec, company: CompanyId, id: Uuid) -> Result<Ticket> 
 /// Reads a ticket for an engine step and holds it until the transaction ends, so two steps
 /// of one ticket (parallel branches finishing together) run one after the other. SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers.
-pub async fn lock(tx: &mut Tx, company: CompanyId, id: Uuid) -> Result<Ticket> {
+pub async fn lock(tx: &mut Tx, company: CompanyId, id: TicketId) -> Result<Ticket> {
     let mut select = Query::select()
         .columns(COLUMNS)
         .from(Tickets::Table)
@@ -216,7 +217,7 @@ pub struct RunChange<'a> {
 pub async fn update_run(
     tx: &mut Tx,
     company: CompanyId,
-    id: Uuid,
+    id: TicketId,
     change: RunChange<'_>,
 ) -> Result<()> {
     let now = Utc::now();
@@ -254,7 +255,7 @@ pub async fn update_run(
 }
 
 /// Marks a ticket as changed (a comment, an attachment) for sorting by `updated`.
-pub async fn touch(tx: &mut Tx, company: CompanyId, id: Uuid) -> Result<()> {
+pub async fn touch(tx: &mut Tx, company: CompanyId, id: TicketId) -> Result<()> {
     let update = Query::update()
         .table(Tickets::Table)
         .value(Tickets::UpdatedAt, Utc::now())
@@ -300,7 +301,7 @@ pub struct TicketFilter {
     /// Top-level workflow data field = value (compared as text).
     pub fields: Vec<(String, String)>,
     pub sort: TicketSort,
-    pub after: Option<(SortKey, Uuid)>,
+    pub after: Option<(SortKey, TicketId)>,
     pub limit: u32,
 }
 
@@ -444,7 +445,7 @@ fn fts5_query(q: &str) -> String {
 pub async fn index_text(
     tx: &mut Tx,
     company: CompanyId,
-    ticket: Uuid,
+    ticket: TicketId,
     public: &str,
     notes: &str,
 ) -> Result<()> {
@@ -505,13 +506,13 @@ pub async fn index_text(
 
 #[derive(sqlx::FromRow)]
 struct UnindexedRow {
-    company_id: Uuid,
-    id: Uuid,
+    company_id: CompanyId,
+    id: TicketId,
 }
 
 /// Tickets of any company without searchable text (migration 8 removed the text of those
 /// with internal notes, which used to be searchable by everyone), at most `limit`.
-pub async fn unindexed(db: impl Exec, limit: i64) -> Result<Vec<(CompanyId, Uuid)>> {
+pub async fn unindexed(db: impl Exec, limit: i64) -> Result<Vec<(CompanyId, TicketId)>> {
     let select = Raw {
         sqlite: "SELECT t.company_id, t.id FROM tickets t WHERE NOT EXISTS \
                  (SELECT 1 FROM ticket_search_rows r JOIN ticket_search s ON s.rowid = r.id \
@@ -521,17 +522,14 @@ pub async fn unindexed(db: impl Exec, limit: i64) -> Result<Vec<(CompanyId, Uuid
         values: Values(vec![limit.into()]),
     };
     let rows: Vec<UnindexedRow> = db.fetch_all(&select).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (CompanyId(r.company_id), r.id))
-        .collect())
+    Ok(rows.into_iter().map(|r| (r.company_id, r.id)).collect())
 }
 
 // ---- Idempotency keys
 
 #[derive(sqlx::FromRow)]
 struct TicketIdRow {
-    ticket_id: Uuid,
+    ticket_id: TicketId,
 }
 
 /// The ticket an earlier submission with this key created, if any.
@@ -540,7 +538,7 @@ pub async fn idempotent_ticket(
     company: CompanyId,
     user: UserId,
     key: &str,
-) -> Result<Option<Uuid>> {
+) -> Result<Option<TicketId>> {
     let select = Query::select()
         .column(IdempotencyKeys::TicketId)
         .from(IdempotencyKeys::Table)
@@ -559,7 +557,7 @@ pub async fn remember_key(
     company: CompanyId,
     user: UserId,
     key: &str,
-    ticket: Uuid,
+    ticket: TicketId,
 ) -> Result<()> {
     let insert = Query::insert()
         .into_table(IdempotencyKeys::Table)
@@ -586,9 +584,9 @@ pub async fn remember_key(
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Comment {
-    pub id: Uuid,
-    pub ticket_id: Uuid,
-    pub author_id: Uuid,
+    pub id: CommentId,
+    pub ticket_id: TicketId,
+    pub author_id: UserId,
     pub body: String,
     pub internal: bool,
     pub created_at: DateTime<Utc>,
@@ -606,7 +604,7 @@ const COMMENT_COLUMNS: [TicketComments; 6] = [
 pub async fn add_comment(
     tx: &mut Tx,
     company: CompanyId,
-    ticket: Uuid,
+    ticket: TicketId,
     author: UserId,
     body: &str,
     internal: bool,
@@ -641,7 +639,7 @@ pub async fn add_comment(
 pub async fn comments(
     db: impl Exec,
     company: CompanyId,
-    ticket: Uuid,
+    ticket: TicketId,
     with_internal: bool,
 ) -> Result<Vec<Comment>> {
     let mut select = Query::select()
@@ -662,9 +660,9 @@ pub async fn comments(
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct AttachmentMeta {
-    pub id: Uuid,
-    pub ticket_id: Uuid,
-    pub uploaded_by: Uuid,
+    pub id: AttachmentId,
+    pub ticket_id: TicketId,
+    pub uploaded_by: UserId,
     pub file_name: String,
     pub content_type: String,
     pub size: i64,
@@ -682,9 +680,9 @@ const ATTACHMENT_COLUMNS: [Attachments; 7] = [
 ];
 
 pub struct NewAttachment<'a> {
-    pub id: Uuid,
+    pub id: AttachmentId,
     pub company_id: CompanyId,
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub uploaded_by: UserId,
     pub file_name: &'a str,
     pub content_type: &'a str,
@@ -726,7 +724,7 @@ pub async fn add_attachment(tx: &mut Tx, new: NewAttachment<'_>) -> Result<Attac
 pub async fn attachments(
     db: impl Exec,
     company: CompanyId,
-    ticket: Uuid,
+    ticket: TicketId,
 ) -> Result<Vec<AttachmentMeta>> {
     let select = Query::select()
         .columns(ATTACHMENT_COLUMNS)
@@ -749,8 +747,8 @@ struct FullAttachment {
 pub async fn attachment(
     db: impl Exec,
     company: CompanyId,
-    ticket: Uuid,
-    id: Uuid,
+    ticket: TicketId,
+    id: AttachmentId,
 ) -> Result<(AttachmentMeta, Vec<u8>)> {
     let select = Query::select()
         .columns(ATTACHMENT_COLUMNS)

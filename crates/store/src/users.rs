@@ -1,11 +1,11 @@
 //! Users. Emails are unique across the whole platform because login is by email alone.
 
 use chrono::{DateTime, Utc};
+use domain::ids::SessionId;
 use domain::user::User;
 use domain::{CompanyId, Email, SystemRole, UserId};
 use sea_query::{Alias, Expr, ExprTrait, Func, Order, Query};
 use sqlx::types::Json;
-use uuid::Uuid;
 
 use crate::db::{Exec, Tx};
 use crate::error::{Result, StoreError, corrupt};
@@ -27,8 +27,8 @@ pub struct NewUser {
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
-    id: Uuid,
-    company_id: Option<Uuid>,
+    id: UserId,
+    company_id: Option<CompanyId>,
     email: String,
     first_name: String,
     last_name: String,
@@ -43,8 +43,8 @@ impl TryFrom<UserRow> for User {
     type Error = StoreError;
     fn try_from(row: UserRow) -> Result<Self> {
         Ok(User {
-            id: UserId(row.id),
-            company_id: row.company_id.map(CompanyId),
+            id: row.id,
+            company_id: row.company_id,
             email: Email::parse(&row.email).map_err(corrupt)?,
             first_name: row.first_name,
             last_name: row.last_name,
@@ -216,9 +216,9 @@ pub struct SessionPrincipal {
 struct PrincipalRow {
     #[sqlx(flatten)]
     user: UserRow,
-    session_id: Uuid,
-    session_company_id: Option<Uuid>,
-    session_impersonator_id: Option<Uuid>,
+    session_id: SessionId,
+    session_company_id: Option<CompanyId>,
+    session_impersonator_id: Option<UserId>,
     session_created_at: DateTime<Utc>,
     session_revoked_at: Option<DateTime<Utc>>,
     company_status: Option<String>,
@@ -227,7 +227,7 @@ struct PrincipalRow {
 /// A session, its user and its company's status in one query: authentication runs on
 /// every request, and three round trips to the database thread cost more than the list it
 /// guards (docs/performance.md).
-pub async fn by_session(db: impl Exec, session: Uuid) -> Result<SessionPrincipal> {
+pub async fn by_session(db: impl Exec, session: SessionId) -> Result<SessionPrincipal> {
     use crate::schema::{Companies, Sessions};
     let select = Query::select()
         .columns(COLUMNS.map(|c| (Users::Table, c)))

@@ -11,6 +11,7 @@
 //! references); whether the graph is complete is checked on publish and shown as
 //! `problems` of the workflow, since a design is incomplete while it is being drawn.
 
+use domain::ids::{DesignObjectId, WorkflowId};
 use std::collections::BTreeMap;
 
 use domain::auth::Actor;
@@ -25,7 +26,6 @@ use serde_json::{Map, Value, json};
 use store::Tx;
 pub use store::design::DesignFilter;
 use store::design::{DesignChange, DesignObject, NewDesignObject};
-use uuid::Uuid;
 
 use crate::error::{AppError, Result};
 use crate::{App, audit};
@@ -76,9 +76,9 @@ struct StoredTransition {
     #[serde(default)]
     key: String,
     #[serde(default)]
-    from_task: Option<Uuid>,
+    from_task: Option<DesignObjectId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    to_task: Option<Uuid>,
+    to_task: Option<DesignObjectId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     to_status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,8 +90,8 @@ struct StoredTransition {
 /// A design object as the API shows it: its own fields, plus the bookkeeping.
 #[derive(Clone, Debug, Serialize)]
 pub struct DesignView {
-    pub id: Uuid,
-    pub workflow_id: Uuid,
+    pub id: DesignObjectId,
+    pub workflow_id: WorkflowId,
     #[serde(flatten)]
     pub spec: Value,
     pub status: String,
@@ -207,7 +207,7 @@ pub struct Design {
     pub ticket_types: Vec<DesignObject>,
 }
 
-async fn load(db: impl store::Exec, company: CompanyId, workflow: Uuid) -> Result<Design> {
+async fn load(db: impl store::Exec, company: CompanyId, workflow: WorkflowId) -> Result<Design> {
     let objects = store::design::of_workflow(db, company, workflow).await?;
     let mut design: Option<DesignObject> = None;
     let (mut tasks, mut transitions, mut ticket_types) = (Vec::new(), Vec::new(), Vec::new());
@@ -287,7 +287,7 @@ impl Design {
         Ok(fields)
     }
 
-    fn task_key(&self, id: Option<Uuid>) -> Option<String> {
+    fn task_key(&self, id: Option<DesignObjectId>) -> Option<String> {
         let id = id?;
         Some(
             self.tasks
@@ -356,14 +356,14 @@ pub async fn list(
     Ok(objects.into_iter().map(Into::into).collect())
 }
 
-pub async fn get(app: &App, actor: &Actor, kind: Kind, id: Uuid) -> Result<DesignView> {
+pub async fn get(app: &App, actor: &Actor, kind: Kind, id: DesignObjectId) -> Result<DesignView> {
     let company = crate::access::require_design_reader(actor)?;
     Ok(store::design::get(app.db(), company, kind.as_str(), id)
         .await?
         .into())
 }
 
-pub async fn workflow_detail(app: &App, actor: &Actor, id: Uuid) -> Result<WorkflowDetail> {
+pub async fn workflow_detail(app: &App, actor: &Actor, id: WorkflowId) -> Result<WorkflowDetail> {
     let company = crate::access::require_design_reader(actor)?;
     let design = load(app.db(), company, id).await?;
     let problems = design.bundle()?.problems(&limits(app));
@@ -392,7 +392,7 @@ pub struct VersionEntry {
     pub published_by: Option<UserId>,
 }
 
-pub async fn versions(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<VersionEntry>> {
+pub async fn versions(app: &App, actor: &Actor, id: WorkflowId) -> Result<Vec<VersionEntry>> {
     let company = crate::access::require_design_reader(actor)?;
     let workflow = store::design::get(app.db(), company, Kind::Workflow.as_str(), id).await?;
     let published = store::design::versions(app.db(), company, id).await?;
@@ -415,7 +415,12 @@ pub async fn versions(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<VersionE
 }
 
 /// The bundle of a published version, or of the working copy when `version` is `None`.
-pub async fn bundle(app: &App, actor: &Actor, id: Uuid, version: Option<i32>) -> Result<Bundle> {
+pub async fn bundle(
+    app: &App,
+    actor: &Actor,
+    id: WorkflowId,
+    version: Option<i32>,
+) -> Result<Bundle> {
     let company = crate::access::require_design_reader(actor)?;
     match version {
         None => load(app.db(), company, id).await?.bundle(),
@@ -436,7 +441,7 @@ pub async fn bundle(app: &App, actor: &Actor, id: Uuid, version: Option<i32>) ->
 async fn editable_workflow(
     db: impl store::Exec,
     company: CompanyId,
-    id: Uuid,
+    id: WorkflowId,
 ) -> Result<DesignObject> {
     let workflow = store::design::get(db, company, Kind::Workflow.as_str(), id).await?;
     if workflow.status == WorkflowStatus::Archived.as_str() {
@@ -464,7 +469,7 @@ async fn touch_workflow(tx: &mut Tx, company: CompanyId, workflow: &DesignObject
     )
     .await?;
     if workflow.status != WorkflowStatus::Draft.as_str() {
-        store::design::set_workflow_status(tx, company, workflow.id, "DRAFT").await?;
+        store::design::set_workflow_status(tx, company, workflow.id.as_workflow(), "DRAFT").await?;
     }
     Ok(())
 }
@@ -475,7 +480,7 @@ fn checked_spec(
     kind: Kind,
     body: Value,
     design: Option<&Design>,
-    current_id: Option<Uuid>,
+    current_id: Option<DesignObjectId>,
     limits: &Limits,
 ) -> Result<(Value, String, String)> {
     let taken: Vec<&str> = design
@@ -602,7 +607,7 @@ fn fill_key(body: &mut Value, name_field: &str, taken: &[&str]) {
 struct Owner {
     company: CompanyId,
     /// For a new workflow: its own, fresh id.
-    workflow_id: Uuid,
+    workflow_id: WorkflowId,
     created_by: UserId,
 }
 
@@ -616,9 +621,9 @@ async fn insert_draft(
     spec: &Value,
 ) -> Result<DesignObject> {
     let id = if kind == Kind::Workflow {
-        owner.workflow_id
+        owner.workflow_id.into()
     } else {
-        Uuid::now_v7()
+        DesignObjectId::new()
     };
     Ok(store::design::insert(
         tx,
@@ -650,13 +655,13 @@ pub async fn create(app: &App, actor: &Actor, kind: Kind, body: Value) -> Result
         let (spec, key, title) = checked_spec(kind, Value::Object(map), None, None, &limits)?;
         let owner = Owner {
             company,
-            workflow_id: Uuid::now_v7(),
+            workflow_id: WorkflowId::new(),
             created_by: actor.user_id,
         };
         insert_draft(&mut tx, owner, kind, &key, &title, &spec).await?
     } else {
         let workflow_id = match map.remove("workflow_id") {
-            Some(Value::String(id)) => id.parse::<Uuid>().ok(),
+            Some(Value::String(id)) => id.parse::<WorkflowId>().ok(),
             _ => None,
         }
         .ok_or_else(|| ValidationErrors::single("workflow_id", "is required: a workflow id"))?;
@@ -705,7 +710,7 @@ pub async fn update(
     app: &App,
     actor: &Actor,
     kind: Kind,
-    id: Uuid,
+    id: DesignObjectId,
     patch: Value,
 ) -> Result<DesignView> {
     let company = crate::access::require_designer(actor)?;
@@ -751,7 +756,13 @@ pub async fn update(
     .await?;
     if kind == Kind::Workflow {
         if workflow.status != WorkflowStatus::Draft.as_str() {
-            store::design::set_workflow_status(&mut tx, company, workflow.id, "DRAFT").await?;
+            store::design::set_workflow_status(
+                &mut tx,
+                company,
+                workflow.id.as_workflow(),
+                "DRAFT",
+            )
+            .await?;
         }
     } else {
         touch_workflow(&mut tx, company, &workflow).await?;
@@ -775,7 +786,7 @@ pub async fn update(
 
 /// Deletes a DRAFT object nothing uses. A workflow goes with everything in it, and only if
 /// it was never published.
-pub async fn delete(app: &App, actor: &Actor, kind: Kind, id: Uuid) -> Result<()> {
+pub async fn delete(app: &App, actor: &Actor, kind: Kind, id: DesignObjectId) -> Result<()> {
     let company = crate::access::require_designer(actor)?;
     let mut tx = app.db().begin().await?;
     let object = store::design::get(&mut tx, company, kind.as_str(), id).await?;
@@ -784,7 +795,7 @@ pub async fn delete(app: &App, actor: &Actor, kind: Kind, id: Uuid) -> Result<()
     }
     match kind {
         Kind::Workflow => {
-            if !store::design::versions(&mut tx, company, id)
+            if !store::design::versions(&mut tx, company, id.as_workflow())
                 .await?
                 .is_empty()
             {
@@ -792,7 +803,7 @@ pub async fn delete(app: &App, actor: &Actor, kind: Kind, id: Uuid) -> Result<()
                     "this workflow was published; deprecate or archive it instead",
                 ));
             }
-            store::design::delete_workflow(&mut tx, company, id).await?;
+            store::design::delete_workflow(&mut tx, company, id.as_workflow()).await?;
         }
         _ => {
             let workflow = editable_workflow(&mut tx, company, object.workflow_id).await?;
@@ -840,7 +851,7 @@ fn in_use(message: &str) -> AppError {
 
 /// Validates the working copy and makes it the ACTIVE version; the previously ACTIVE
 /// version is DEPRECATED (tickets running on it keep it).
-pub async fn publish(app: &App, actor: &Actor, id: Uuid) -> Result<VersionEntry> {
+pub async fn publish(app: &App, actor: &Actor, id: WorkflowId) -> Result<VersionEntry> {
     let company = crate::access::require_designer(actor)?;
     let mut tx = app.db().begin().await?;
     let design = load(&mut tx, company, id).await?;
@@ -901,7 +912,12 @@ pub async fn publish(app: &App, actor: &Actor, id: Uuid) -> Result<VersionEntry>
 
 /// DEPRECATED: no new tickets, running ones finish. ARCHIVED: also hidden from lists of
 /// what can be used, and frozen.
-pub async fn retire(app: &App, actor: &Actor, id: Uuid, to: WorkflowStatus) -> Result<DesignView> {
+pub async fn retire(
+    app: &App,
+    actor: &Actor,
+    id: WorkflowId,
+    to: WorkflowStatus,
+) -> Result<DesignView> {
     let company = crate::access::require_designer(actor)?;
     let mut tx = app.db().begin().await?;
     let workflow = store::design::get(&mut tx, company, Kind::Workflow.as_str(), id).await?;
@@ -955,10 +971,10 @@ pub async fn retire(app: &App, actor: &Actor, id: Uuid, to: WorkflowStatus) -> R
 /// What an import created or updated, by key.
 #[derive(Clone, Debug, Serialize)]
 pub struct ImportOutcome {
-    pub workflow_id: Uuid,
-    pub task_ids: BTreeMap<String, Uuid>,
-    pub transition_ids: BTreeMap<String, Uuid>,
-    pub ticket_type_ids: BTreeMap<String, Uuid>,
+    pub workflow_id: WorkflowId,
+    pub task_ids: BTreeMap<String, DesignObjectId>,
+    pub transition_ids: BTreeMap<String, DesignObjectId>,
+    pub ticket_type_ids: BTreeMap<String, DesignObjectId>,
     pub created: bool,
 }
 
@@ -1065,7 +1081,7 @@ pub async fn check_bundle(
     app: &App,
     actor: &Actor,
     bundle: &Bundle,
-    into: Option<Uuid>,
+    into: Option<WorkflowId>,
 ) -> Result<()> {
     let company = crate::access::require_designer(actor)?;
     if let Some(id) = into {
@@ -1088,7 +1104,7 @@ pub async fn import_bundle(
     app: &App,
     actor: &Actor,
     bundle: Bundle,
-    into: Option<Uuid>,
+    into: Option<WorkflowId>,
 ) -> Result<ImportOutcome> {
     let company = crate::access::require_designer(actor)?;
     bundle_problems(app, company, &bundle)
@@ -1123,7 +1139,7 @@ pub async fn import_bundle(
         None => {
             let owner = Owner {
                 company,
-                workflow_id: Uuid::now_v7(),
+                workflow_id: WorkflowId::new(),
                 created_by: actor.user_id,
             };
             let spec = to_value(&header)?;
@@ -1259,7 +1275,7 @@ impl Sync<'_> {
         key: &str,
         title: &str,
         spec: &Value,
-    ) -> Result<Uuid> {
+    ) -> Result<DesignObjectId> {
         match old.iter().find(|o| o.key == key) {
             Some(found) if found.spec == *spec => Ok(found.id),
             Some(found) => {
@@ -1289,7 +1305,7 @@ impl Sync<'_> {
 pub async fn graph(
     app: &App,
     actor: &Actor,
-    id: Uuid,
+    id: WorkflowId,
     version: Option<i32>,
     mermaid: bool,
 ) -> Result<String> {

@@ -75,7 +75,7 @@ pub(crate) fn check_person(
 pub(crate) async fn add_person(
     tx: &mut store::Tx,
     company: CompanyId,
-    default_role: uuid::Uuid,
+    default_role: domain::CompanyRoleId,
     person: PersonInput,
     password_hash: String,
     status: UserStatus,

@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use domain::auth::{Actor, first_role_out_of_reach};
 use domain::company::{Company, CompanyRole, DataLimits};
 use domain::event::{Payload, Stream};
+use domain::ids::{ApiTokenId, CompanyRoleId};
 use domain::user::{User, UserStatus};
 use domain::validation::required_text;
 use domain::{CompanyId, Email, SystemRole, UserId, ValidationErrors};
 use serde::Serialize;
-use uuid::Uuid;
 
 pub use store::users::UserFilter;
 
@@ -267,7 +267,7 @@ pub async fn set_roles(
     let mut errors = ValidationErrors::new();
     let roles = grantable_roles(actor, system_roles, &mut errors, "system_roles");
     let defined = store::companies::list_roles(app.db(), company).await?;
-    let mut role_ids: Vec<Uuid> = defined
+    let mut role_ids: Vec<CompanyRoleId> = defined
         .iter()
         .filter(|r| r.is_default)
         .map(|r| r.id)
@@ -355,7 +355,7 @@ pub async fn list_company_roles(app: &App, actor: &Actor) -> Result<Vec<CompanyR
     Ok(store::companies::list_roles(app.db(), company).await?)
 }
 
-pub async fn get_company_role(app: &App, actor: &Actor, id: Uuid) -> Result<CompanyRole> {
+pub async fn get_company_role(app: &App, actor: &Actor, id: CompanyRoleId) -> Result<CompanyRole> {
     let company = crate::access::require_admin(actor)?;
     Ok(store::companies::get_role(app.db(), company, id).await?)
 }
@@ -398,7 +398,7 @@ pub async fn create_company_role(
 pub async fn update_company_role(
     app: &App,
     actor: &Actor,
-    id: Uuid,
+    id: CompanyRoleId,
     name: Option<&str>,
     description: Option<&str>,
 ) -> Result<CompanyRole> {
@@ -435,7 +435,7 @@ pub async fn update_company_role(
     Ok(store::companies::get_role(app.db(), company, id).await?)
 }
 
-pub async fn delete_company_role(app: &App, actor: &Actor, id: Uuid) -> Result<()> {
+pub async fn delete_company_role(app: &App, actor: &Actor, id: CompanyRoleId) -> Result<()> {
     let company = crate::access::require_admin(actor)?;
     let role = store::companies::get_role(app.db(), company, id).await?;
     if role.is_default {
@@ -619,7 +619,7 @@ pub async fn list_api_tokens(app: &App, actor: &Actor) -> Result<Vec<store::api_
     Ok(store::api_tokens::list(app.db(), company).await?)
 }
 
-pub async fn revoke_api_token(app: &App, actor: &Actor, id: Uuid) -> Result<()> {
+pub async fn revoke_api_token(app: &App, actor: &Actor, id: ApiTokenId) -> Result<()> {
     let company = crate::access::require_admin(actor)?;
     let token = store::api_tokens::get(app.db(), company, id).await?;
     if token.revoked_at.is_some() {

@@ -1,6 +1,7 @@
 //! Logging in and staying logged in: login with throttling and a login log, refresh-token
 //! rotation with reuse detection, logout, and resolving a bearer token into an [`Actor`].
 
+use domain::ids::SessionId;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -10,7 +11,6 @@ use domain::event::{Payload, Stream};
 use domain::user::{User, UserStatus};
 use domain::{CompanyId, Email, SystemRole, UserId, ValidationErrors};
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::tokens;
 use crate::error::{AppError, Result};
@@ -187,7 +187,7 @@ fn lock_end(
 fn person_actor(
     user: &User,
     company: Option<CompanyId>,
-    session: Option<Uuid>,
+    session: Option<SessionId>,
     impersonator: Option<UserId>,
 ) -> Actor {
     Actor {
@@ -234,7 +234,7 @@ async fn issue_pair(
     user: UserId,
     company: Option<CompanyId>,
     roles: &[SystemRole],
-    session: Uuid,
+    session: SessionId,
     impersonator: Option<UserId>,
 ) -> Result<TokenPair> {
     let settings = app.settings();
@@ -245,13 +245,13 @@ async fn issue_pair(
     let claims = tokens::Claims {
         iss: tokens::ISSUER.into(),
         aud: tokens::AUDIENCE.into(),
-        sub: user.0,
+        sub: user,
         exp: now + settings.access_token_secs as i64,
         iat: now,
-        company: company.map(|c| c.0),
+        company,
         roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
         sid: session,
-        imp: impersonator.map(|u| u.0),
+        imp: impersonator,
         typ: "access".into(),
     };
     Ok(TokenPair {
@@ -283,8 +283,8 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
         audit::record(
             &mut tx,
             None,
-            session.company_id.map(CompanyId),
-            Stream::User(UserId(session.user_id)),
+            session.company_id,
+            Stream::User(session.user_id),
             Payload::RefreshTokenReused {
                 session_id: session.id,
             },
@@ -295,14 +295,8 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
             "refresh token already used; the session has been revoked".into(),
         ));
     }
-    let user = store::users::get_any(&mut tx, UserId(session.user_id)).await?;
-    check_can_act(
-        app,
-        &user,
-        session.company_id.map(CompanyId),
-        session.impersonator_id.map(UserId),
-    )
-    .await?;
+    let user = store::users::get_any(&mut tx, session.user_id).await?;
+    check_can_act(app, &user, session.company_id, session.impersonator_id).await?;
     let roles = if session.impersonator_id.is_some() {
         vec![SystemRole::Admin]
     } else {
@@ -312,10 +306,10 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
         app,
         &mut tx,
         user.id,
-        session.company_id.map(CompanyId),
+        session.company_id,
         &roles,
         session.id,
-        session.impersonator_id.map(UserId),
+        session.impersonator_id,
     )
     .await?;
     app.commit(tx).await?;
@@ -339,15 +333,15 @@ pub async fn logout(app: &App, actor: &Actor) -> Result<()> {
     Ok(())
 }
 
-async fn end_session(app: &App, session: Uuid) -> Result<()> {
+async fn end_session(app: &App, session: SessionId) -> Result<()> {
     let found = store::sessions::get(app.db(), session).await?;
     let mut tx = app.db().begin().await?;
     store::sessions::revoke(&mut tx, session).await?;
     audit::record(
         &mut tx,
         None,
-        found.company_id.map(CompanyId),
-        Stream::User(UserId(found.user_id)),
+        found.company_id,
+        Stream::User(found.user_id),
         Payload::LoggedOut {
             session_id: session,
         },
@@ -424,8 +418,8 @@ pub async fn authenticate(app: &App, bearer: &str) -> Result<Actor> {
     if session.revoked_at.is_some() || session.user_id != claims.sub {
         return Err(AppError::Unauthorized("the session has ended".into()));
     }
-    let company = session.company_id.map(CompanyId);
-    let impersonator = session.impersonator_id.map(UserId);
+    let company = session.company_id;
+    let impersonator = session.impersonator_id;
     check_person(app, &user, company, impersonator).await?;
     if company.is_some() && found.company_status.is_none() {
         return Err(AppError::Unauthorized("unknown company".into()));
@@ -449,8 +443,8 @@ async fn authenticate_api_token(app: &App, token: &str) -> Result<Actor> {
     if found.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(invalid("the API token has expired"));
     }
-    let user = store::users::get_any(app.db(), UserId(found.user_id)).await?;
-    check_can_act(app, &user, Some(CompanyId(found.company_id)), None).await?;
+    let user = store::users::get_any(app.db(), found.user_id).await?;
+    check_can_act(app, &user, Some(found.company_id), None).await?;
     // Recording every use would put a write on every API request; a minute's precision is enough.
     let stale = Utc::now() - chrono::Duration::minutes(1);
     if found.last_used_at.is_none_or(|at| at < stale) {
@@ -458,7 +452,7 @@ async fn authenticate_api_token(app: &App, token: &str) -> Result<Actor> {
     }
     Ok(Actor {
         user_id: user.id,
-        company_id: Some(CompanyId(found.company_id)),
+        company_id: Some(found.company_id),
         roles: user.system_roles,
         kind: ActorKind::ApiToken,
         session_id: None,

@@ -6,12 +6,12 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
+use domain::ids::{CompanyId, SessionId, UserId};
 use hmac::Mac;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::error::{AppError, Result};
 use crate::infra::secrets::Secrets;
@@ -30,18 +30,18 @@ pub const RESET_PREFIX: &str = "tfp_";
 pub struct Claims {
     pub iss: String,
     pub aud: String,
-    pub sub: Uuid,
+    pub sub: UserId,
     pub exp: i64,
     pub iat: i64,
     /// The company the token acts in (absent for platform staff).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company: Option<Uuid>,
+    pub company: Option<CompanyId>,
     pub roles: Vec<String>,
     /// The session (refresh-token family); logout revokes it.
-    pub sid: Uuid,
+    pub sid: SessionId,
     /// Platform staff member impersonating inside `company`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub imp: Option<Uuid>,
+    pub imp: Option<UserId>,
     /// Always `access`.
     pub typ: String,
 }
@@ -97,7 +97,7 @@ pub fn now() -> i64 {
 /// the session it is signed in with (empty when signed out), under a key derived from the
 /// JWT secret. A cookie and field chosen by an attacker do not match, and a token taken from
 /// one session is useless in another.
-pub fn csrf_token(secrets: &Secrets, nonce: &str, session: Option<Uuid>) -> String {
+pub fn csrf_token(secrets: &Secrets, nonce: &str, session: Option<SessionId>) -> String {
     csrf_mac(secrets, nonce, session)
         .map(|mac| URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
         .unwrap_or_default()
@@ -107,7 +107,7 @@ pub fn csrf_token(secrets: &Secrets, nonce: &str, session: Option<Uuid>) -> Stri
 pub fn csrf_matches(
     secrets: &Secrets,
     nonce: &str,
-    session: Option<Uuid>,
+    session: Option<SessionId>,
     submitted: &str,
 ) -> bool {
     let Ok(tag) = URL_SAFE_NO_PAD.decode(submitted) else {
@@ -117,7 +117,11 @@ pub fn csrf_matches(
         && csrf_mac(secrets, nonce, session).is_some_and(|mac| mac.verify_slice(&tag).is_ok())
 }
 
-fn csrf_mac(secrets: &Secrets, nonce: &str, session: Option<Uuid>) -> Option<hmac::Hmac<Sha256>> {
+fn csrf_mac(
+    secrets: &Secrets,
+    nonce: &str,
+    session: Option<SessionId>,
+) -> Option<hmac::Hmac<Sha256>> {
     let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(secrets.jwt_key()).ok()?;
     mac.update(b"ticketflower csrf v1\0");
     mac.update(nonce.as_bytes());

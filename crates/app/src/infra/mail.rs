@@ -3,12 +3,12 @@
 //! SMTP when `smtp_url` is set (retrying with back-off like any job), or writes it to the
 //! server log, which is what development and the tests use.
 
+use domain::MailId;
 use domain::job::Job;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
-use uuid::Uuid;
 
 use crate::infra::jobs::JobError;
 use crate::{App, Settings};
@@ -51,7 +51,7 @@ impl Mailer {
 
 /// The `mail.send` job.
 pub async fn send(app: App, job: Job) -> Result<(), JobError> {
-    let id: Uuid = job
+    let id: MailId = job
         .payload
         .get("mail_id")
         .and_then(|v| v.as_str())

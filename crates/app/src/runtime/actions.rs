@@ -10,6 +10,7 @@
 //! Completion is exactly once however many calls or callbacks arrive.
 
 use domain::event::Stream;
+use domain::ids::TaskId;
 use std::time::Duration;
 
 use domain::CompanyId;
@@ -65,7 +66,7 @@ pub async fn run(app: App, job: Job) -> Result<(), JobError> {
         .ok_or_else(|| permanent("payload without company_id"))?;
     let task_id = job.payload["task_id"]
         .as_str()
-        .and_then(|s| s.parse::<Uuid>().ok())
+        .and_then(|s| s.parse::<TaskId>().ok())
         .ok_or_else(|| permanent("payload without task_id"))?;
     let body = job.payload["body"].clone();
     let last_attempt = job.attempts >= job.max_attempts;
@@ -100,7 +101,7 @@ impl From<store::StoreError> for Failure {
     }
 }
 
-async fn call(app: &App, company: CompanyId, task_id: Uuid, body: Value) -> Result<(), Failure> {
+async fn call(app: &App, company: CompanyId, task_id: TaskId, body: Value) -> Result<(), Failure> {
     let task = store::tasks::get(app.db(), company, task_id).await?;
     if !matches!(task.status.as_str(), "OPEN" | "IN_PROGRESS") {
         // Done already (or cancelled, or waiting for its callback): nothing to call.
@@ -149,7 +150,7 @@ async fn call(app: &App, company: CompanyId, task_id: Uuid, body: Value) -> Resu
     let signer = company_signer(app, company)?;
     let response = app
         .outbound()?
-        .post_webhook(&url, &payload, &signer, task_id, timeout)
+        .post_webhook(&url, &payload, &signer, task_id.0, timeout)
         .await;
     match response {
         Ok(answer) if is_async => {
@@ -192,7 +193,7 @@ async fn call(app: &App, company: CompanyId, task_id: Uuid, body: Value) -> Resu
 async fn incident(
     app: &App,
     company: CompanyId,
-    task_id: Uuid,
+    task_id: TaskId,
     message: &str,
     attempts: u32,
 ) -> Result<()> {
@@ -233,7 +234,7 @@ async fn incident(
 
 /// Completes an async action with its result, once: the token is single-use and the task
 /// must be waiting for it. A wrong token is `NotFound`, like an unknown task.
-pub async fn callback(app: &App, task_id: Uuid, token: &str, result: Value) -> Result<()> {
+pub async fn callback(app: &App, task_id: TaskId, token: &str, result: Value) -> Result<()> {
     let task = store::tasks::get_any_company(app.db(), task_id).await?;
     let company = task.company_id;
     let expected = task

@@ -10,6 +10,7 @@ use domain::UserId;
 use domain::auth::Actor;
 use domain::event::Payload;
 use domain::event::Stream;
+use domain::ids::{TaskId, TicketId, WorkflowErrorId};
 use domain::job::NewJob;
 use domain::workflow::{
     self as wf, Step, TaskStatus, TaskType, WorkflowErrorStatus, WorkflowErrorType,
@@ -19,7 +20,6 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use store::Tx;
 use store::tickets::RunChange;
-use uuid::Uuid;
 
 use super::versions::published;
 use crate::{App, AppError, Result, audit};
@@ -32,9 +32,9 @@ pub const ACTION_JOB: &str = "action.run";
 async fn advance(
     app: &App,
     company: CompanyId,
-    ticket: Uuid,
+    ticket: TicketId,
     from: Option<String>,
-    task: Option<Uuid>,
+    task: Option<TaskId>,
 ) {
     let run = async {
         let mut tx = app.db().begin().await?;
@@ -53,9 +53,9 @@ pub(crate) async fn step(
     app: &App,
     tx: &mut Tx,
     company: CompanyId,
-    ticket_id: Uuid,
+    ticket_id: TicketId,
     from: Option<&str>,
-    task: Option<Uuid>,
+    task: Option<TaskId>,
 ) -> Result<()> {
     let limits = crate::design::limits(app);
     let ticket = store::tickets::lock(tx, company, ticket_id).await?;
@@ -192,8 +192,8 @@ pub(crate) async fn step(
 pub(crate) async fn raise(
     tx: &mut Tx,
     company: CompanyId,
-    ticket: Uuid,
-    task: Option<Uuid>,
+    ticket: TicketId,
+    task: Option<TaskId>,
     error_type: WorkflowErrorType,
     message: &str,
     step: Value,
@@ -324,10 +324,10 @@ async fn create_task(
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ErrorView {
-    pub id: Uuid,
-    pub ticket_id: Uuid,
+    pub id: WorkflowErrorId,
+    pub ticket_id: TicketId,
     pub ticket_number: Option<i64>,
-    pub task_id: Option<Uuid>,
+    pub task_id: Option<TaskId>,
     pub error_type: WorkflowErrorType,
     pub error_status: WorkflowErrorStatus,
     pub message: String,
@@ -356,7 +356,7 @@ pub async fn errors(
     app: &App,
     actor: &Actor,
     statuses: Vec<WorkflowErrorStatus>,
-    ticket: Option<Uuid>,
+    ticket: Option<TicketId>,
 ) -> Result<Vec<ErrorView>> {
     let company = crate::access::require_ticket_admin(actor)?;
     let filter = store::tasks::ErrorFilter {
@@ -381,7 +381,7 @@ pub async fn errors(
 pub async fn set_error_status(
     app: &App,
     actor: &Actor,
-    id: Uuid,
+    id: WorkflowErrorId,
     to: wf::WorkflowErrorStatus,
 ) -> Result<ErrorView> {
     let company = crate::access::require_ticket_admin(actor)?;
@@ -417,7 +417,7 @@ pub async fn set_error_status(
 
 /// Resolves an error and runs its step again (for an action incident, the call). If it
 /// fails again a new error is raised.
-pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
+pub async fn retry(app: &App, actor: &Actor, id: WorkflowErrorId) -> Result<ErrorView> {
     let company = crate::access::require_ticket_admin(actor)?;
     let error = store::tasks::get_error(app.db(), company, id).await?;
     if error.error_status == WorkflowErrorStatus::Resolved {
@@ -513,7 +513,7 @@ pub async fn retry(app: &App, actor: &Actor, id: Uuid) -> Result<ErrorView> {
                 error.step["from"].as_str().map(str::to_owned),
                 error.step["task_id"]
                     .as_str()
-                    .and_then(|s| s.parse::<Uuid>().ok()),
+                    .and_then(|s| s.parse::<TaskId>().ok()),
             )
         };
         advance(app, company, error.ticket_id, from, task).await;
@@ -549,7 +549,7 @@ pub(crate) async fn pick_worker(
     tx: &mut Tx,
     company: CompanyId,
     spec: &wf::TaskSpec,
-    allowed: &[Uuid],
+    allowed: &[UserId],
 ) -> Result<Option<UserId>> {
     // The rule of `eligible`, asked of the whole company at once.
     let loads =
@@ -558,5 +558,5 @@ pub(crate) async fn pick_worker(
         .into_iter()
         .map(|l| (l.open_tasks, l.last_assigned_at, l.user_id))
         .min();
-    Ok(best.map(|(_, _, id)| UserId(id)))
+    Ok(best.map(|(_, _, id)| id))
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use domain::auth::Actor;
 use domain::event::Payload;
 use domain::event::Stream;
+use domain::ids::{TaskId, TicketId};
 use domain::roles::SystemRole;
 use domain::user::UserStatus;
 use domain::validation::ValidationErrors;
@@ -17,15 +18,14 @@ use domain::{CompanyId, UserId};
 use serde::Serialize;
 use serde_json::{Value, json};
 use store::tasks::{TaskFilter, TaskInstance};
-use uuid::Uuid;
 
 use super::versions::{Published, published};
 use crate::{App, AppError, Result, audit};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct TaskView {
-    pub id: Uuid,
-    pub ticket_id: Uuid,
+    pub id: TaskId,
+    pub ticket_id: TicketId,
     pub ticket_number: i64,
     pub ticket_title: String,
     pub task_key: String,
@@ -34,7 +34,7 @@ pub struct TaskView {
     pub task_type: TaskType,
     pub status: TaskStatus,
     pub assigned_to: Option<UserId>,
-    pub allowed_users: Vec<Uuid>,
+    pub allowed_users: Vec<UserId>,
     pub input_data: Value,
     pub output_data: Option<Value>,
     /// The form to fill: the task's output schema.
@@ -72,7 +72,7 @@ fn view(task: TaskInstance, ticket: &store::tickets::Ticket, version: &Published
 async fn load(
     app: &App,
     company: CompanyId,
-    id: Uuid,
+    id: TaskId,
 ) -> Result<(
     TaskInstance,
     store::tickets::Ticket,
@@ -110,7 +110,7 @@ async fn actor_may_work(
 }
 
 /// Who sees a task: ticket admins, its holder, and workers who may work it.
-async fn visible(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
+async fn visible(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
     let company = crate::access::company_of(actor)?;
     let (task, ticket, version) = load(app, company, id).await?;
     let ok = crate::access::is_ticket_admin(actor)
@@ -122,7 +122,7 @@ async fn visible(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
     Ok(view(task, &ticket, &version))
 }
 
-pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
+pub async fn get(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
     visible(app, actor, id).await
 }
 
@@ -133,7 +133,7 @@ pub struct TaskQuery {
     pub mine: bool,
     pub queue: bool,
     pub statuses: Vec<TaskStatus>,
-    pub cursor: Option<Uuid>,
+    pub cursor: Option<TaskId>,
     pub limit: u32,
 }
 
@@ -141,7 +141,7 @@ pub async fn list(
     app: &App,
     actor: &Actor,
     query: TaskQuery,
-) -> Result<(Vec<TaskView>, Option<Uuid>)> {
+) -> Result<(Vec<TaskView>, Option<TaskId>)> {
     let company = crate::access::company_of(actor)?;
     if !query.mine && !query.queue && !crate::access::is_ticket_admin(actor) {
         return Err(AppError::Forbidden(
@@ -190,7 +190,7 @@ fn not_form(task: &TaskInstance) -> Option<AppError> {
 
 /// Takes an unheld task from the queue. Of two workers claiming at once, exactly one wins;
 /// the other gets a conflict.
-pub async fn claim(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
+pub async fn claim(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
     let company = crate::access::company_of(actor)?;
     let (task, _, version) = load(app, company, id).await?;
     if !actor_may_work(app, actor, company, &task, &version).await? {
@@ -248,7 +248,7 @@ pub async fn workers(app: &App, actor: &Actor) -> Result<Vec<(UserId, String)>> 
 }
 
 /// A ticket admin gives a task to an eligible worker.
-pub async fn assign(app: &App, actor: &Actor, id: Uuid, user: UserId) -> Result<TaskView> {
+pub async fn assign(app: &App, actor: &Actor, id: TaskId, user: UserId) -> Result<TaskView> {
     let company = crate::access::company_of(actor)?;
     if !crate::access::is_ticket_admin(actor) {
         return Err(AppError::Forbidden(
@@ -303,7 +303,7 @@ pub async fn assign(app: &App, actor: &Actor, id: Uuid, user: UserId) -> Result<
 }
 
 /// Gives a task back to the queue: its holder or a ticket admin.
-pub async fn release(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
+pub async fn release(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
     let company = crate::access::company_of(actor)?;
     let task = store::tasks::get(app.db(), company, id).await?;
     let admin = crate::access::is_ticket_admin(actor);
@@ -339,7 +339,7 @@ pub async fn release(app: &App, actor: &Actor, id: Uuid) -> Result<TaskView> {
 pub async fn set_allowed_users(
     app: &App,
     actor: &Actor,
-    id: Uuid,
+    id: TaskId,
     users: Vec<UserId>,
 ) -> Result<TaskView> {
     let company = crate::access::company_of(actor)?;
@@ -356,7 +356,7 @@ pub async fn set_allowed_users(
         }
     }
     errors.into_result()?;
-    let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
+    let ids: Vec<UserId> = users.to_vec();
     let mut tx = app.db().begin().await?;
     store::tasks::set_allowed_users(&mut tx, company, id, &ids).await?;
     audit::record(
@@ -377,7 +377,7 @@ pub async fn set_allowed_users(
 /// The holder completes a form task with its output; the output is checked against the
 /// task's output schema (every violation listed) and written into the workflow data, each
 /// changed field recorded with its old and new value. Then the engine takes the next step.
-pub async fn complete(app: &App, actor: &Actor, id: Uuid, output: Value) -> Result<TaskView> {
+pub async fn complete(app: &App, actor: &Actor, id: TaskId, output: Value) -> Result<TaskView> {
     let company = crate::access::company_of(actor)?;
     let (task, _, version) = load(app, company, id).await?;
     if task.assigned_to != Some(actor.user_id) {

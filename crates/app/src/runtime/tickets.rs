@@ -5,6 +5,7 @@
 //! Who sees a ticket: its requester, ticket admins (and company admins), and anyone who
 //! holds or held one of its tasks. Everyone else gets `NotFound`, as for another tenant's.
 
+use domain::ids::{AttachmentId, TaskId, TicketId, TicketTypeId, WorkflowId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -21,7 +22,6 @@ use serde_json::{Map, Value, json};
 use store::Tx;
 pub use store::tickets::{AttachmentMeta, Comment, TicketSort};
 use store::tickets::{NewAttachment, NewTicket, SortKey, Ticket, TicketFilter};
-use uuid::Uuid;
 
 use super::data::{check_size, reindex, search_text};
 use super::versions::{Published, published};
@@ -40,13 +40,13 @@ const MAX_TIMELINE: u32 = 10_000;
 /// A ticket type someone may submit now.
 #[derive(Clone, Debug, Serialize)]
 pub struct AvailableType {
-    pub id: Uuid,
+    pub id: TicketTypeId,
     pub key: String,
     pub title: String,
     pub description: String,
     /// JSON Schema of what the requester fills in.
     pub fields: Value,
-    pub workflow_id: Uuid,
+    pub workflow_id: WorkflowId,
     pub workflow_version: i32,
 }
 
@@ -76,7 +76,7 @@ pub async fn available(app: &App, actor: &Actor) -> Result<Vec<AvailableType>> {
             };
             if crate::access::may_submit(spec, &roles) {
                 out.push(AvailableType {
-                    id: object.id,
+                    id: object.id.as_ticket_type(),
                     key: spec.key.clone(),
                     title: spec.title.clone(),
                     description: spec.description.clone(),
@@ -96,7 +96,7 @@ pub async fn available(app: &App, actor: &Actor) -> Result<Vec<AvailableType>> {
 pub async fn available_type(
     app: &App,
     actor: &Actor,
-    id: Uuid,
+    id: TicketTypeId,
 ) -> Result<(AvailableType, Arc<Published>)> {
     let company = crate::access::company_of(actor)?;
     let object = store::design::get(app.db(), company, "ticket_type", id).await?;
@@ -112,7 +112,7 @@ pub async fn available_type(
         return Err(AppError::NotFound);
     }
     let available = AvailableType {
-        id: object.id,
+        id: object.id.as_ticket_type(),
         key: spec.key.clone(),
         title: spec.title.clone(),
         description: spec.description.clone(),
@@ -127,7 +127,7 @@ pub async fn available_type(
 
 #[derive(Clone, Debug, Serialize)]
 pub struct TaskSummary {
-    pub id: Uuid,
+    pub id: TaskId,
     pub task_key: String,
     pub name: String,
     pub task_type: TaskType,
@@ -155,14 +155,14 @@ impl From<&store::tasks::TaskInstance> for TaskSummary {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct TicketView {
-    pub id: Uuid,
+    pub id: TicketId,
     pub number: i64,
     pub title: String,
-    pub ticket_type_id: Uuid,
+    pub ticket_type_id: TicketTypeId,
     pub ticket_type_key: String,
     pub status: String,
     pub workflow_status: WorkflowRunStatus,
-    pub workflow_id: Uuid,
+    pub workflow_id: WorkflowId,
     pub workflow_version: Option<i32>,
     pub requester_id: UserId,
     /// What the requester submitted.
@@ -200,7 +200,7 @@ impl TicketView {
 }
 
 /// The ticket if this actor may see it.
-pub(crate) async fn visible(app: &App, actor: &Actor, id: Uuid) -> Result<(CompanyId, Ticket)> {
+pub(crate) async fn visible(app: &App, actor: &Actor, id: TicketId) -> Result<(CompanyId, Ticket)> {
     let company = crate::access::company_of(actor)?;
     let ticket = store::tickets::get(app.db(), company, id).await?;
     if ticket.requester_id == actor.user_id || crate::access::is_ticket_admin(actor) {
@@ -214,7 +214,7 @@ pub(crate) async fn visible(app: &App, actor: &Actor, id: Uuid) -> Result<(Compa
 }
 
 /// A ticket with its tasks.
-pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<TicketView> {
+pub async fn get(app: &App, actor: &Actor, id: TicketId) -> Result<TicketView> {
     let (company, ticket) = visible(app, actor, id).await?;
     let version = published(app, company, ticket.workflow_version_id).await?;
     let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
@@ -225,14 +225,14 @@ pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<TicketView> {
 }
 
 /// The published version a ticket runs on (for drawing its progress).
-pub async fn version_of(app: &App, actor: &Actor, id: Uuid) -> Result<Arc<Published>> {
+pub async fn version_of(app: &App, actor: &Actor, id: TicketId) -> Result<Arc<Published>> {
     let (company, ticket) = visible(app, actor, id).await?;
     published(app, company, ticket.workflow_version_id).await
 }
 
 /// The ticket's workflow drawn with how far the ticket got: completed tasks and the end it
 /// reached outlined green, running tasks purple.
-pub async fn graph_svg(app: &App, actor: &Actor, id: Uuid) -> Result<String> {
+pub async fn graph_svg(app: &App, actor: &Actor, id: TicketId) -> Result<String> {
     let (company, ticket) = visible(app, actor, id).await?;
     let version = published(app, company, ticket.workflow_version_id).await?;
     let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
@@ -313,7 +313,7 @@ pub struct Submitted {
 pub async fn submit(
     app: &App,
     actor: &Actor,
-    ticket_type_id: Uuid,
+    ticket_type_id: TicketTypeId,
     data: Value,
     idempotency_key: Option<String>,
     uploads: Vec<Upload>,
@@ -359,7 +359,7 @@ pub async fn submit(
     let workflow_data = Value::Object(fields.clone());
     let mut tx = app.db().begin().await?;
     let number = store::tickets::next_number(&mut tx, company).await?;
-    let id = Uuid::now_v7();
+    let id = TicketId::new();
     store::tickets::insert(
         &mut tx,
         NewTicket {
@@ -461,7 +461,7 @@ fn encode_cursor(ticket: &Ticket, sort: TicketSort) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([value, ticket.id]).to_string())
 }
 
-fn decode_cursor(cursor: &str, sort: TicketSort) -> Result<(SortKey, Uuid)> {
+fn decode_cursor(cursor: &str, sort: TicketSort) -> Result<(SortKey, TicketId)> {
     use base64::Engine;
     let bad = || {
         AppError::from(ValidationErrors::single(
@@ -472,7 +472,7 @@ fn decode_cursor(cursor: &str, sort: TicketSort) -> Result<(SortKey, Uuid)> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| bad())?;
-    let (value, id): (Value, Uuid) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let (value, id): (Value, TicketId) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     let key = match sort {
         TicketSort::Number => SortKey::Number(value.as_i64().ok_or_else(bad)?),
         TicketSort::Created | TicketSort::Updated => {
@@ -563,7 +563,7 @@ pub async fn list(
 
 /// Every event of a ticket in order. Internal notes are left out for requesters who are
 /// not on the ticket team.
-pub async fn timeline(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Event>> {
+pub async fn timeline(app: &App, actor: &Actor, id: TicketId) -> Result<Vec<Event>> {
     let (company, _) = visible(app, actor, id).await?;
     let team = is_team(actor);
     // Not the event feed's reader: that one holds back changes until every older
@@ -588,7 +588,7 @@ pub fn is_team(actor: &Actor) -> bool {
     crate::access::is_ticket_admin(actor) || actor.has(SystemRole::TaskWorker)
 }
 
-pub async fn comments(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Comment>> {
+pub async fn comments(app: &App, actor: &Actor, id: TicketId) -> Result<Vec<Comment>> {
     let (company, _) = visible(app, actor, id).await?;
     Ok(store::tickets::comments(app.db(), company, id, is_team(actor)).await?)
 }
@@ -597,7 +597,7 @@ pub async fn comments(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Comment>
 pub async fn comment(
     app: &App,
     actor: &Actor,
-    id: Uuid,
+    id: TicketId,
     body: &str,
     internal: bool,
 ) -> Result<Comment> {
@@ -670,7 +670,7 @@ fn clean_name(name: &str) -> String {
     }
 }
 
-fn aad(company: CompanyId, attachment: Uuid) -> Vec<u8> {
+fn aad(company: CompanyId, attachment: AttachmentId) -> Vec<u8> {
     format!("{}|{attachment}", company.0).into_bytes()
 }
 
@@ -678,11 +678,11 @@ async fn store_upload(
     app: &App,
     tx: &mut Tx,
     company: CompanyId,
-    ticket: Uuid,
+    ticket: TicketId,
     user: UserId,
     upload: Upload,
 ) -> Result<AttachmentMeta> {
-    let id = Uuid::now_v7();
+    let id = AttachmentId::new();
     let file_name = clean_name(&upload.file_name);
     let content_type = crate::infra::vault::sniff(&upload.bytes, &file_name).mime;
     let sealed = app
@@ -709,7 +709,7 @@ async fn store_upload(
 pub async fn attach(
     app: &App,
     actor: &Actor,
-    id: Uuid,
+    id: TicketId,
     uploads: Vec<Upload>,
 ) -> Result<Vec<AttachmentMeta>> {
     let (company, _) = visible(app, actor, id).await?;
@@ -741,7 +741,7 @@ pub async fn attach(
     Ok(stored)
 }
 
-pub async fn attachments(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<AttachmentMeta>> {
+pub async fn attachments(app: &App, actor: &Actor, id: TicketId) -> Result<Vec<AttachmentMeta>> {
     let (company, _) = visible(app, actor, id).await?;
     Ok(store::tickets::attachments(app.db(), company, id).await?)
 }
@@ -750,8 +750,8 @@ pub async fn attachments(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Attac
 pub async fn download(
     app: &App,
     actor: &Actor,
-    id: Uuid,
-    attachment: Uuid,
+    id: TicketId,
+    attachment: AttachmentId,
 ) -> Result<(AttachmentMeta, Vec<u8>)> {
     let (company, _) = visible(app, actor, id).await?;
     let (meta, sealed) = store::tickets::attachment(app.db(), company, id, attachment).await?;
@@ -766,7 +766,12 @@ pub async fn download(
 
 /// A ticket admin corrects workflow data (before retrying a failed step, say). Each changed
 /// field is recorded with its old and new value.
-pub async fn correct_data(app: &App, actor: &Actor, id: Uuid, patch: Value) -> Result<TicketView> {
+pub async fn correct_data(
+    app: &App,
+    actor: &Actor,
+    id: TicketId,
+    patch: Value,
+) -> Result<TicketView> {
     let company = crate::access::require_ticket_admin(actor)?;
     let Value::Object(patch) = patch else {
         return Err(ValidationErrors::single("data", "must be a JSON object").into());
@@ -823,7 +828,7 @@ pub async fn correct_data(app: &App, actor: &Actor, id: Uuid, patch: Value) -> R
 }
 
 /// Cancels a running ticket: its requester or a ticket admin. Unfinished tasks are cancelled.
-pub async fn cancel(app: &App, actor: &Actor, id: Uuid) -> Result<TicketView> {
+pub async fn cancel(app: &App, actor: &Actor, id: TicketId) -> Result<TicketView> {
     let (company, ticket) = visible(app, actor, id).await?;
     if ticket.requester_id != actor.user_id && !crate::access::is_ticket_admin(actor) {
         return Err(AppError::Forbidden(

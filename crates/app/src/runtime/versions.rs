@@ -1,13 +1,13 @@
 //! Published workflow versions as the runtime uses them: parsed, with their schemas compiled
 //! once, and cached by id because a published version never changes.
 
+use domain::ids::{WorkflowId, WorkflowVersionId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::CompanyId;
 use domain::workflow::{self as wf, Problem, TicketTypeSpec};
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::design::Bundle;
 use crate::{App, AppError, Result};
@@ -15,8 +15,8 @@ use crate::{App, AppError, Result};
 /// A published workflow version as the runtime uses it. Versions never change once
 /// published, so they are cached by id.
 pub struct Published {
-    pub id: Uuid,
-    pub workflow_id: Uuid,
+    pub id: WorkflowVersionId,
+    pub workflow_id: WorkflowId,
     pub version: i32,
     pub bundle: Bundle,
     pub spec: wf::WorkflowSpec,
@@ -91,7 +91,11 @@ impl Published {
 }
 
 /// A published version by id, from the cache when it has been read before.
-pub(crate) async fn published(app: &App, company: CompanyId, id: Uuid) -> Result<Arc<Published>> {
+pub(crate) async fn published(
+    app: &App,
+    company: CompanyId,
+    id: WorkflowVersionId,
+) -> Result<Arc<Published>> {
     if let Some(found) = app.cached_version(id) {
         if found.0 == company {
             return Ok(found.1);

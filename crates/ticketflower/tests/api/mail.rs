@@ -10,7 +10,7 @@ use testkit::spawn_app_with;
 
 use crate::common::signup;
 
-async fn wait_for_status(app: &testkit::TestApp, id: uuid::Uuid, want: &str) {
+async fn wait_for_status(app: &testkit::TestApp, id: domain::MailId, want: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
         let mail = store::mail::get(app.app.db(), id).await.unwrap();

@@ -6,13 +6,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
+use domain::ids::{ApiTokenId, CompanyRoleId};
 use domain::{CompanyId, SystemRole, UserId, ValidationErrors};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::api::identity::{SignupRequest, signup_body};
 use crate::auth::{Authed, Client};
@@ -42,7 +42,7 @@ pub struct UsersQuery {
     pub joined_from: Option<DateTime<Utc>>,
     pub joined_to: Option<DateTime<Utc>>,
     pub limit: Option<u32>,
-    pub cursor: Option<Uuid>,
+    pub cursor: Option<UserId>,
 }
 
 /// The company's users, newest first.
@@ -89,7 +89,7 @@ fn store_filter(
     q: Option<String>,
     joined_from: Option<DateTime<Utc>>,
     joined_to: Option<DateTime<Utc>>,
-    cursor: Option<Uuid>,
+    cursor: Option<UserId>,
     limit: u32,
 ) -> app::identity::admin::UserFilter {
     app::identity::admin::UserFilter {
@@ -98,7 +98,7 @@ fn store_filter(
         q,
         joined_from,
         joined_to,
-        after: cursor.map(UserId),
+        after: cursor,
         limit,
     }
 }
@@ -152,10 +152,10 @@ pub async fn create_user(
 pub async fn get_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<UserId>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        app::identity::admin::get_user(&state.app, &actor, UserId(id)).await?
+        app::identity::admin::get_user(&state.app, &actor, id).await?
     )))
 }
 
@@ -176,13 +176,13 @@ pub struct UpdateUserRequest {
 pub async fn update_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<UserId>,
     AppJson(body): AppJson<UpdateUserRequest>,
 ) -> ApiResult<Json<Value>> {
     let user = app::identity::admin::update_user_names(
         &state.app,
         &actor,
-        UserId(id),
+        id,
         body.first_name.as_deref(),
         body.last_name.as_deref(),
     )
@@ -200,20 +200,20 @@ pub async fn update_user(
 pub async fn delete_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<UserId>,
 ) -> ApiResult<StatusCode> {
-    app::identity::admin::delete_user(&state.app, &actor, UserId(id)).await?;
+    app::identity::admin::delete_user(&state.app, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn status_change(
     state: &WebState,
     actor: &domain::auth::Actor,
-    id: Uuid,
+    id: UserId,
     change: app::identity::admin::StatusChange,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        app::identity::admin::change_status(&state.app, actor, UserId(id), change).await?
+        app::identity::admin::change_status(&state.app, actor, id, change).await?
     )))
 }
 
@@ -227,7 +227,7 @@ async fn status_change(
 pub async fn approve_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<UserId>,
 ) -> ApiResult<Json<Value>> {
     status_change(
         &state,
@@ -248,7 +248,7 @@ pub async fn approve_user(
 pub async fn block_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<UserId>,
 ) -> ApiResult<Json<Value>> {
     status_change(
         &state,
@@ -269,7 +269,7 @@ pub async fn block_user(
 pub async fn unblock_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<UserId>,
 ) -> ApiResult<Json<Value>> {
     status_change(
         &state,
@@ -299,13 +299,12 @@ pub struct RolesRequest {
 pub async fn set_roles(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<UserId>,
     AppJson(body): AppJson<RolesRequest>,
 ) -> ApiResult<Json<Value>> {
     let roles = parse_roles("system_roles", &body.system_roles)?;
     let user =
-        app::identity::admin::set_roles(&state.app, &actor, UserId(id), roles, body.company_roles)
-            .await?;
+        app::identity::admin::set_roles(&state.app, &actor, id, roles, body.company_roles).await?;
     Ok(Json(json!(user)))
 }
 
@@ -362,7 +361,7 @@ pub async fn create_company_role(
 pub async fn get_company_role(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<CompanyRoleId>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
         app::identity::admin::get_company_role(&state.app, &actor, id).await?
@@ -379,7 +378,7 @@ pub async fn get_company_role(
 pub async fn update_company_role(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<CompanyRoleId>,
     AppJson(body): AppJson<CompanyRoleRequest>,
 ) -> ApiResult<Json<Value>> {
     let role = app::identity::admin::update_company_role(
@@ -403,7 +402,7 @@ pub async fn update_company_role(
 pub async fn delete_company_role(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<CompanyRoleId>,
 ) -> ApiResult<StatusCode> {
     app::identity::admin::delete_company_role(&state.app, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -528,7 +527,7 @@ pub async fn list_api_tokens(
 pub async fn revoke_api_token(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<ApiTokenId>,
 ) -> ApiResult<StatusCode> {
     app::identity::admin::revoke_api_token(&state.app, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -573,10 +572,10 @@ pub async fn create_company(
 pub async fn suspend_company(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<CompanyId>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        app::identity::platform::set_suspended(&state.app, &actor, CompanyId(id), true).await?
+        app::identity::platform::set_suspended(&state.app, &actor, id, true).await?
     )))
 }
 
@@ -589,10 +588,10 @@ pub async fn suspend_company(
 pub async fn reactivate_company(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<CompanyId>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        app::identity::platform::set_suspended(&state.app, &actor, CompanyId(id), false).await?
+        app::identity::platform::set_suspended(&state.app, &actor, id, false).await?
     )))
 }
 
@@ -608,10 +607,10 @@ pub async fn impersonate(
     State(state): State<WebState>,
     Authed(actor): Authed,
     Client(client): Client,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<CompanyId>,
 ) -> ApiResult<Json<app::identity::auth::TokenPair>> {
     Ok(Json(
-        app::identity::platform::impersonate(&state.app, &actor, CompanyId(id), &client).await?,
+        app::identity::platform::impersonate(&state.app, &actor, id, &client).await?,
     ))
 }
 

@@ -8,13 +8,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use domain::ids::{DesignObjectId, WorkflowId};
 use domain::workflow::WorkflowStatus;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use app::design::Kind;
 
@@ -30,7 +30,7 @@ pub struct DesignQuery {
     /// `DRAFT`, `ACTIVE`, `DEPRECATED` or `ARCHIVED`.
     pub status: Option<String>,
     /// Only objects of this workflow.
-    pub workflow: Option<Uuid>,
+    pub workflow: Option<WorkflowId>,
     /// Substring of the title, name or key.
     pub q: Option<String>,
     pub limit: Option<u32>,
@@ -110,10 +110,10 @@ macro_rules! design_crud {
         pub async fn $get(
             State(state): State<WebState>,
             Authed(actor): Authed,
-            AppPath(id): AppPath<Uuid>,
+            AppPath(id): AppPath<DesignObjectId>,
         ) -> ApiResult<Json<Value>> {
             if $kind == Kind::Workflow {
-                let detail = app::design::workflow_detail(&state.app, &actor, id).await?;
+                let detail = app::design::workflow_detail(&state.app, &actor, id.as_workflow()).await?;
                 return Ok(Json(json!(detail)));
             }
             Ok(Json(json!(app::design::get(&state.app, &actor, $kind, id).await?)))
@@ -129,7 +129,7 @@ macro_rules! design_crud {
         pub async fn $update(
             State(state): State<WebState>,
             Authed(actor): Authed,
-            AppPath(id): AppPath<Uuid>,
+            AppPath(id): AppPath<DesignObjectId>,
             AppJson(body): AppJson<Value>,
         ) -> ApiResult<Json<Value>> {
             Ok(Json(json!(
@@ -147,7 +147,7 @@ macro_rules! design_crud {
         pub async fn $delete(
             State(state): State<WebState>,
             Authed(actor): Authed,
-            AppPath(id): AppPath<Uuid>,
+            AppPath(id): AppPath<DesignObjectId>,
         ) -> ApiResult<StatusCode> {
             app::design::delete(&state.app, &actor, $kind, id).await?;
             Ok(StatusCode::NO_CONTENT)
@@ -211,7 +211,7 @@ design_crud!(
 pub async fn publish(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<WorkflowId>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
         app::design::publish(&state.app, &actor, id).await?
@@ -228,7 +228,7 @@ pub async fn publish(
 pub async fn deprecate(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<WorkflowId>,
 ) -> ApiResult<Json<Value>> {
     let workflow = app::design::retire(&state.app, &actor, id, WorkflowStatus::Deprecated).await?;
     Ok(Json(json!(workflow)))
@@ -244,7 +244,7 @@ pub async fn deprecate(
 pub async fn archive(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<WorkflowId>,
 ) -> ApiResult<Json<Value>> {
     let workflow = app::design::retire(&state.app, &actor, id, WorkflowStatus::Archived).await?;
     Ok(Json(json!(workflow)))
@@ -257,7 +257,7 @@ pub async fn archive(
 pub async fn versions(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<WorkflowId>,
 ) -> ApiResult<Json<Value>> {
     let items = app::design::versions(&state.app, &actor, id).await?;
     Ok(Json(json!({ "items": items })))
@@ -286,7 +286,7 @@ pub struct VersionQuery {
 pub async fn export_bundle(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<WorkflowId>,
     AppQuery(query): AppQuery<VersionQuery>,
 ) -> ApiResult<Response> {
     let bundle = app::design::bundle(&state.app, &actor, id, query.version).await?;
@@ -321,7 +321,7 @@ fn typed(body: String, content_type: &'static str) -> Response {
 pub async fn graph_svg(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<WorkflowId>,
     AppQuery(query): AppQuery<VersionQuery>,
 ) -> ApiResult<Response> {
     let svg = app::design::graph(&state.app, &actor, id, query.version, false).await?;
@@ -338,7 +338,7 @@ pub async fn graph_svg(
 pub async fn graph_mermaid(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<WorkflowId>,
     AppQuery(query): AppQuery<VersionQuery>,
 ) -> ApiResult<Response> {
     let text = app::design::graph(&state.app, &actor, id, query.version, true).await?;
@@ -353,7 +353,7 @@ pub struct BundleQuery {
     #[serde(default)]
     pub dry_run: bool,
     /// Update this workflow's working copy instead of creating a new workflow.
-    pub workflow_id: Option<Uuid>,
+    pub workflow_id: Option<WorkflowId>,
 }
 
 /// Reads a bundle body: JSON, or YAML (`application/yaml`, `text/yaml`).

@@ -9,6 +9,7 @@ use app::runtime::tasks::TaskQuery;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::ids::{TaskId, TicketId, WorkflowErrorId};
 use domain::workflow::WorkflowErrorStatus;
 use domain::{UserId, ValidationErrors};
 use serde::Deserialize;
@@ -16,7 +17,6 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 // ---- Tasks
 
@@ -29,7 +29,7 @@ pub struct TasksQuery {
     pub queue: Option<bool>,
     /// Comma-separated task statuses.
     pub status: Option<String>,
-    pub cursor: Option<Uuid>,
+    pub cursor: Option<TaskId>,
     pub limit: Option<u32>,
 }
 
@@ -75,7 +75,7 @@ pub async fn tasks(
 pub async fn task(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TaskId>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
         app::runtime::tasks::get(&state.app, &actor, id).await?
@@ -92,7 +92,7 @@ pub async fn task(
 pub async fn claim(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TaskId>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
         app::runtime::tasks::claim(&state.app, &actor, id).await?
@@ -101,7 +101,7 @@ pub async fn claim(
 
 #[derive(Deserialize, ToSchema)]
 pub struct AssignBody {
-    user_id: Uuid,
+    user_id: UserId,
 }
 
 /// A ticket admin assigns a task to an eligible worker.
@@ -115,11 +115,11 @@ pub struct AssignBody {
 pub async fn assign(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TaskId>,
     AppJson(body): AppJson<AssignBody>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
-        app::runtime::tasks::assign(&state.app, &actor, id, UserId(body.user_id)).await?
+        app::runtime::tasks::assign(&state.app, &actor, id, body.user_id).await?
     )))
 }
 
@@ -133,7 +133,7 @@ pub async fn assign(
 pub async fn release(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TaskId>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
         app::runtime::tasks::release(&state.app, &actor, id).await?
@@ -158,7 +158,7 @@ pub struct CompleteBody {
 pub async fn complete(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TaskId>,
     AppJson(body): AppJson<CompleteBody>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
@@ -168,7 +168,7 @@ pub async fn complete(
 
 #[derive(Deserialize, ToSchema)]
 pub struct AllowedUsersBody {
-    user_ids: Vec<Uuid>,
+    user_ids: Vec<UserId>,
 }
 
 /// Limits who may work this task instance (ticket admins; empty lifts the limit).
@@ -181,10 +181,10 @@ pub struct AllowedUsersBody {
 pub async fn allowed_users(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TaskId>,
     AppJson(body): AppJson<AllowedUsersBody>,
 ) -> ApiResult<Json<Value>> {
-    let users = body.user_ids.into_iter().map(UserId).collect();
+    let users = body.user_ids;
     Ok(Json(json!(
         app::runtime::tasks::set_allowed_users(&state.app, &actor, id, users).await?
     )))
@@ -197,7 +197,7 @@ pub async fn allowed_users(
 pub struct ErrorsQuery {
     /// Comma-separated `NEW`, `REVIEWED`, `RESOLVED`; default: the open ones.
     pub status: Option<String>,
-    pub ticket: Option<Uuid>,
+    pub ticket: Option<TicketId>,
 }
 
 /// Workflow errors of the company (ticket admins).
@@ -242,7 +242,7 @@ macro_rules! error_action {
         pub async fn $name(
             State(state): State<WebState>,
             Authed(actor): Authed,
-            AppPath(id): AppPath<Uuid>,
+            AppPath(id): AppPath<WorkflowErrorId>,
         ) -> ApiResult<Json<Value>> {
             let call = $call;
             Ok(Json(json!(call(&state.app, &actor, id).await?)))
@@ -300,7 +300,7 @@ pub struct CallbackQuery {
     ))]
 pub async fn action_callback(
     State(state): State<WebState>,
-    AppPath(task_id): AppPath<Uuid>,
+    AppPath(task_id): AppPath<TaskId>,
     AppQuery(query): AppQuery<CallbackQuery>,
     AppJson(result): AppJson<Value>,
 ) -> ApiResult<StatusCode> {

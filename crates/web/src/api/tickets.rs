@@ -8,13 +8,13 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use domain::ids::{AttachmentId, TicketId, TicketTypeId};
 use domain::{UserId, ValidationErrors};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use app::runtime::tickets::{TicketQuery, Upload};
 
@@ -40,7 +40,7 @@ pub async fn available_types(
 /// `POST /tickets` body as JSON.
 #[derive(Deserialize, ToSchema)]
 struct SubmitBody {
-    ticket_type_id: Uuid,
+    ticket_type_id: TicketTypeId,
     /// The submission form's fields; `{}` when absent.
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
@@ -51,7 +51,7 @@ struct SubmitBody {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct SubmitForm {
-    ticket_type_id: Uuid,
+    ticket_type_id: TicketTypeId,
     /// The submission form's fields as JSON text; `{}` when absent.
     #[schema(required = false)]
     data: String,
@@ -80,7 +80,7 @@ fn is_file_field(name: &str) -> bool {
 
 /// Reads a submission: JSON `{ticket_type_id, data}`, or multipart with a `ticket_type_id`
 /// part, a `data` part (JSON text) and any number of `attachments` file parts.
-async fn read_submission(request: Request<Body>) -> ApiResult<(Uuid, Value, Vec<Upload>)> {
+async fn read_submission(request: Request<Body>) -> ApiResult<(TicketTypeId, Value, Vec<Upload>)> {
     let is_multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -98,7 +98,7 @@ async fn read_submission(request: Request<Body>) -> ApiResult<(Uuid, Value, Vec<
             "ticket_type_id" => {
                 type_id = Some(
                     text.trim()
-                        .parse::<Uuid>()
+                        .parse::<TicketTypeId>()
                         .map_err(|_| bad("ticket_type_id", "is not an id"))?,
                 );
             }
@@ -162,7 +162,7 @@ pub struct TicketsQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
     pub ticket_type: Option<String>,
-    pub assignee: Option<Uuid>,
+    pub assignee: Option<UserId>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
     /// Full-text search over the data and comments.
@@ -254,7 +254,7 @@ pub fn ticket_query(query: TicketsQuery) -> Result<TicketQuery, ValidationErrors
         status: query.status.filter(|s| !s.is_empty()),
         active: query.active,
         ticket_type: query.ticket_type.filter(|s| !s.is_empty()),
-        assignee: query.assignee.map(UserId),
+        assignee: query.assignee,
         created_from: query.created_from,
         created_to: query.created_to,
         q: query.q,
@@ -275,7 +275,7 @@ pub fn ticket_query(query: TicketsQuery) -> Result<TicketQuery, ValidationErrors
 pub async fn get(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TicketId>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
         app::runtime::tickets::get(&state.app, &actor, id).await?
@@ -299,7 +299,7 @@ pub struct CorrectionBody {
 pub async fn correct(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TicketId>,
     AppJson(body): AppJson<CorrectionBody>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
@@ -316,7 +316,7 @@ pub async fn correct(
 pub async fn timeline(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TicketId>,
 ) -> ApiResult<Json<Value>> {
     let items = app::runtime::tickets::timeline(&state.app, &actor, id).await?;
     Ok(Json(json!({ "items": items })))
@@ -338,7 +338,7 @@ pub struct CommentBody {
 pub async fn comments(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TicketId>,
 ) -> ApiResult<Json<Value>> {
     let items = app::runtime::tickets::comments(&state.app, &actor, id).await?;
     Ok(Json(
@@ -361,7 +361,7 @@ fn comment_json(c: app::runtime::tickets::Comment) -> Value {
 pub async fn add_comment(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TicketId>,
     AppJson(body): AppJson<CommentBody>,
 ) -> ApiResult<Response> {
     let comment =
@@ -384,7 +384,7 @@ fn attachment_json(a: app::runtime::tickets::AttachmentMeta) -> Value {
 pub async fn attachments(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TicketId>,
 ) -> ApiResult<Json<Value>> {
     let items = app::runtime::tickets::attachments(&state.app, &actor, id).await?;
     Ok(Json(
@@ -403,7 +403,7 @@ pub async fn attachments(
 pub async fn add_attachments(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TicketId>,
     request: Request<Body>,
 ) -> ApiResult<Response> {
     let posted = MultipartForm::read(request).await?;
@@ -428,7 +428,7 @@ pub async fn add_attachments(
 pub async fn download(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath((id, aid)): AppPath<(Uuid, Uuid)>,
+    AppPath((id, aid)): AppPath<(TicketId, AttachmentId)>,
 ) -> ApiResult<Response> {
     let (meta, bytes) = app::runtime::tickets::download(&state.app, &actor, id, aid).await?;
     Ok(attachment_response(&meta, bytes))
@@ -484,7 +484,7 @@ pub fn attachment_response(
 pub async fn cancel(
     State(state): State<WebState>,
     Authed(actor): Authed,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(id): AppPath<TicketId>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(
         app::runtime::tickets::cancel(&state.app, &actor, id).await?

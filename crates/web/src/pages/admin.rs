@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use chrono::{DateTime, Utc};
 use domain::auth::Actor;
+use domain::ids::{ApiTokenId, CompanyRoleId};
 use domain::user::UserStatus;
 use domain::{CompanyId, SystemRole, UserId};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::Client;
 use crate::pages::account::{day, when};
@@ -202,7 +202,7 @@ pub struct StatusForm {
 pub async fn change_status(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
     Form(form): Form<StatusForm>,
 ) -> Response {
     let back = if form.from == "list" {
@@ -217,8 +217,7 @@ pub async fn change_status(
         "unblock" => (app::identity::admin::StatusChange::Unblock, "unblocked"),
         _ => return ctx.redirect(&back, Flash::error("action: unknown action")),
     };
-    let result =
-        app::identity::admin::change_status(&state.app, &ctx.actor, UserId(id), change).await;
+    let result = app::identity::admin::change_status(&state.app, &ctx.actor, id, change).await;
     ctx.outcome(&back, result, |v| format!("{} was {done}.", v.user.email))
 }
 
@@ -241,12 +240,11 @@ struct UserPage {
 pub async fn user(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::open(&state, &headers, "User").await);
-    let view = open_or_return!(
-        ctx.load(app::identity::admin::get_user(&state.app, &ctx.actor, UserId(id)).await)
-    );
+    let view =
+        open_or_return!(ctx.load(app::identity::admin::get_user(&state.app, &ctx.actor, id).await));
     let all_roles = open_or_return!(
         ctx.load(app::identity::admin::list_company_roles(&state.app, &ctx.actor).await)
     );
@@ -285,7 +283,7 @@ pub struct UserNamesForm {
 pub async fn rename_user(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
     Form(form): Form<UserNamesForm>,
 ) -> Response {
     let back = format!("/admin/users/{id}");
@@ -293,7 +291,7 @@ pub async fn rename_user(
     let result = app::identity::admin::update_user_names(
         &state.app,
         &ctx.actor,
-        UserId(id),
+        id,
         Some(&form.first_name),
         Some(&form.last_name),
     )
@@ -314,7 +312,7 @@ pub struct RolesForm {
 pub async fn set_roles(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
     Form(form): Form<RolesForm>,
 ) -> Response {
     let back = format!("/admin/users/{id}");
@@ -323,26 +321,21 @@ pub async fn set_roles(
         Ok(roles) => roles,
         Err(flash) => return ctx.redirect(&back, flash),
     };
-    let result = app::identity::admin::set_roles(
-        &state.app,
-        &ctx.actor,
-        UserId(id),
-        roles,
-        form.company_roles,
-    )
-    .await;
+    let result =
+        app::identity::admin::set_roles(&state.app, &ctx.actor, id, roles, form.company_roles)
+            .await;
     ctx.outcome(&back, result, |_| "The roles were saved.".into())
 }
 
 pub async fn delete_user(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let back = format!("/admin/users/{id}");
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
-    match app::identity::admin::delete_user(&state.app, &ctx.actor, UserId(id)).await {
+    match app::identity::admin::delete_user(&state.app, &ctx.actor, id).await {
         Ok(()) => ctx.redirect("/admin/users", Flash::ok("The user was deleted.")),
         Err(error) => ctx.failed(&back, error),
     }
@@ -413,7 +406,7 @@ pub async fn create_company_role(
 pub async fn update_company_role(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<CompanyRoleId>,
     Form(form): Form<RoleForm>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, ROLES).await);
@@ -433,7 +426,7 @@ pub async fn update_company_role(
 pub async fn delete_company_role(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<CompanyRoleId>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, ROLES).await);
@@ -545,7 +538,7 @@ pub async fn create_api_token(
 pub async fn revoke_api_token(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ApiTokenId>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, TOKENS).await);
@@ -617,7 +610,7 @@ pub struct SuspendForm {
 pub async fn set_suspended(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<CompanyId>,
     Form(form): Form<SuspendForm>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, COMPANIES).await);
@@ -626,9 +619,7 @@ pub async fn set_suspended(
         "reactivate" => false,
         _ => return ctx.redirect(COMPANIES, Flash::error("action: unknown action")),
     };
-    let result =
-        app::identity::platform::set_suspended(&state.app, &ctx.actor, CompanyId(id), suspend)
-            .await;
+    let result = app::identity::platform::set_suspended(&state.app, &ctx.actor, id, suspend).await;
     ctx.outcome(COMPANIES, result, |c| {
         format!("{} is now {}.", c.name, c.status.as_str())
     })
@@ -640,12 +631,11 @@ pub async fn impersonate(
     State(state): State<WebState>,
     headers: HeaderMap,
     Client(client): Client,
-    Path(id): Path<Uuid>,
+    Path(id): Path<CompanyId>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, COMPANIES).await);
-    match app::identity::platform::impersonate(&state.app, &ctx.actor, CompanyId(id), &client).await
-    {
+    match app::identity::platform::impersonate(&state.app, &ctx.actor, id, &client).await {
         Ok(pair) => {
             if let Some(refresh) = cookie(&headers, REFRESH_COOKIE)
                 && let Err(error) =

@@ -11,10 +11,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::Form;
+use domain::ids::{DesignObjectId, WorkflowId};
 use domain::workflow::{Condition, WorkflowStatus};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use app::design::{DesignFilter, DesignView, Kind};
 
@@ -250,7 +250,7 @@ fn field_rows(schema: &Value) -> Vec<FieldRow> {
 pub async fn workflow(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<WorkflowId>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::open(&state, &headers, "Workflow").await);
     let detail =
@@ -408,7 +408,7 @@ pub struct LifeCycleForm {
 pub async fn life_cycle(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<WorkflowId>,
     Form(form): Form<LifeCycleForm>,
 ) -> Response {
     let back = format!("/design/workflows/{id}");
@@ -434,7 +434,7 @@ pub async fn life_cycle(
 pub async fn add_object(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path((id, kind)): Path<(Uuid, String)>,
+    Path((id, kind)): Path<(WorkflowId, String)>,
     Form(form): Form<ObjectForm>,
 ) -> Response {
     let back = format!("/design/workflows/{id}");
@@ -497,7 +497,7 @@ struct ObjectPage {
 pub async fn object(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path((segment, id)): Path<(String, Uuid)>,
+    Path((segment, id)): Path<(String, DesignObjectId)>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::open(&state, &headers, "Design").await);
     let Some(kind) = kind_of(&segment).filter(|k| *k != Kind::Workflow) else {
@@ -558,7 +558,7 @@ pub async fn object(
 }
 
 /// Where an object's page is: a workflow has its own.
-fn object_page(segment: &str, id: Uuid) -> String {
+fn object_page(segment: &str, id: DesignObjectId) -> String {
     if segment == "workflows" {
         format!("/design/workflows/{id}")
     } else {
@@ -570,7 +570,7 @@ fn object_page(segment: &str, id: Uuid) -> String {
 pub async fn update_object(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path((segment, id)): Path<(String, Uuid)>,
+    Path((segment, id)): Path<(String, DesignObjectId)>,
     Form(form): Form<ObjectForm>,
 ) -> Response {
     let back = object_page(&segment, id);
@@ -591,7 +591,7 @@ pub async fn update_object(
 pub async fn delete_object(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path((segment, id)): Path<(String, Uuid)>,
+    Path((segment, id)): Path<(String, DesignObjectId)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let back = object_page(&segment, id);
@@ -671,7 +671,7 @@ pub async fn bundle_submit(
     let ctx = open_or_return!(
         PageCtx::post(&state, &headers, &form.csrf_token, "/design/bundles/new").await
     );
-    let into = form.workflow_id.trim().parse::<Uuid>().ok();
+    let into = form.workflow_id.trim().parse::<WorkflowId>().ok();
     // JSON is YAML; one parser reads both, behind the API's nesting guard.
     let outcome = match crate::api::design::parse_bundle_text(&form.document) {
         Err(message) => Err(vec![ProblemRow {

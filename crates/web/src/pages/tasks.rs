@@ -11,10 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::Form;
 use domain::UserId;
+use domain::ids::{TaskId, WorkflowErrorId};
 use domain::workflow::{TaskStatus, TaskType, WorkflowErrorStatus};
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use app::runtime::tasks::{TaskQuery, TaskView};
 
@@ -283,7 +283,7 @@ async fn task_page(
 pub async fn task(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TaskId>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::open(&state, &headers, "Task").await);
     let task =
@@ -294,7 +294,7 @@ pub async fn task(
 pub async fn claim(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TaskId>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/tasks").await);
@@ -310,7 +310,7 @@ pub async fn claim(
 pub async fn release(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TaskId>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let back = format!("/tasks/{id}");
@@ -335,15 +335,15 @@ pub struct AssignForm {
 pub async fn assign(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TaskId>,
     Form(form): Form<AssignForm>,
 ) -> Response {
     let back = format!("/tasks/{id}");
     let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
-    let Ok(user) = form.user_id.parse::<Uuid>() else {
+    let Ok(user) = form.user_id.parse::<UserId>() else {
         return ctx.redirect(&back, Flash::error("Choose who should do the task."));
     };
-    let result = app::runtime::tasks::assign(&state.app, &ctx.actor, id, UserId(user)).await;
+    let result = app::runtime::tasks::assign(&state.app, &ctx.actor, id, user).await;
     ctx.outcome(&back, result, |task| {
         format!("“{}” was assigned.", task.name)
     })
@@ -352,7 +352,7 @@ pub async fn assign(
 pub async fn complete(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TaskId>,
     axum::extract::Form(pairs): axum::extract::Form<Vec<(String, String)>>,
 ) -> Response {
     let back = format!("/tasks/{id}");
@@ -448,7 +448,7 @@ pub async fn workflow_errors(
 pub async fn error_action(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path((id, action)): Path<(Uuid, String)>,
+    Path((id, action)): Path<(WorkflowErrorId, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let back = "/workflow-errors";

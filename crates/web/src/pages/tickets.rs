@@ -6,6 +6,8 @@
 // A page helper fails with the response to send; it is built once per request.
 #![allow(clippy::result_large_err)]
 
+use domain::TaskId;
+use domain::ids::{AttachmentId, TicketId, TicketTypeId};
 use std::collections::HashMap;
 
 use askama::Template;
@@ -155,7 +157,7 @@ impl SubmitPage {
 pub async fn submit_page(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TicketTypeId>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::open(&state, &headers, "New ticket").await);
     let (available, _) = open_or_return!(
@@ -178,7 +180,7 @@ pub async fn submit_page(
 
 pub async fn submit_ticket(
     State(state): State<WebState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TicketTypeId>,
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
@@ -364,12 +366,7 @@ async fn ticket_list(
             _ => None,
         },
         ticket_type: Some(query.ticket_type.clone()).filter(|t| all && !t.is_empty()),
-        assignee: query
-            .assignee
-            .parse::<Uuid>()
-            .ok()
-            .filter(|_| all)
-            .map(UserId),
+        assignee: query.assignee.parse::<UserId>().ok().filter(|_| all),
         q: Some(query.q.clone()).filter(|q| all && !q.trim().is_empty()),
         sort,
         cursor: Some(query.cursor.clone()).filter(|c| !c.is_empty()),
@@ -527,19 +524,19 @@ fn size(bytes: i64) -> String {
     }
 }
 
-fn uuid_in(payload: &Value, key: &str) -> Option<Uuid> {
+fn id_in<T: std::str::FromStr>(payload: &Value, key: &str) -> Option<T> {
     payload.get(key)?.as_str()?.parse().ok()
 }
 
 /// What an event of the ticket's stream says, in words.
 fn describe(
     event: &Event,
-    tasks: &HashMap<Uuid, String>,
+    tasks: &HashMap<TaskId, String>,
     names: &HashMap<UserId, String>,
 ) -> (String, Vec<String>) {
     let p = &event.payload;
     let task = || {
-        uuid_in(p, "task_id")
+        id_in(p, "task_id")
             .and_then(|id| tasks.get(&id).cloned())
             .map_or_else(|| "a task".to_owned(), |n| format!("“{n}”"))
     };
@@ -591,7 +588,7 @@ fn describe(
         ),
         "task.claimed" => (format!("claimed {}", task()), Vec::new()),
         "task.assigned" => {
-            let to = name_of(names, uuid_in(p, "assigned_to").map(UserId));
+            let to = name_of(names, id_in(p, "assigned_to").map(UserId));
             (format!("{} was assigned to {to}", task()), Vec::new())
         }
         "task.released" => (format!("gave {} back to the queue", task()), Vec::new()),
@@ -630,7 +627,7 @@ fn describe(
 pub async fn ticket(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TicketId>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::open(&state, &headers, "Ticket").await);
     let (app, actor) = (&state.app, &ctx.actor);
@@ -649,12 +646,13 @@ pub async fn ticket(
     people.extend(
         events
             .iter()
-            .filter_map(|e| uuid_in(&e.payload, "assigned_to").map(UserId)),
+            .filter_map(|e| id_in(&e.payload, "assigned_to").map(UserId)),
     );
-    people.extend(comments.iter().map(|c| UserId(c.author_id)));
-    people.extend(files.iter().map(|f| UserId(f.uploaded_by)));
+    people.extend(comments.iter().map(|c| c.author_id));
+    people.extend(files.iter().map(|f| f.uploaded_by));
     let names = open_or_return!(ctx.load(app::runtime::tickets::names(app, actor, people).await));
-    let task_names: HashMap<Uuid, String> = tasks.iter().map(|t| (t.id, t.name.clone())).collect();
+    let task_names: HashMap<TaskId, String> =
+        tasks.iter().map(|t| (t.id, t.name.clone())).collect();
 
     let type_fields = version
         .ticket_type(&view.ticket_type_key)
@@ -718,7 +716,7 @@ pub async fn ticket(
         comments: comments
             .into_iter()
             .map(|c| CommentItem {
-                who: name_of(&names, Some(UserId(c.author_id))),
+                who: name_of(&names, Some(c.author_id)),
                 when: when(c.created_at),
                 body: c.body,
                 internal: c.internal,
@@ -730,7 +728,7 @@ pub async fn ticket(
                 id: f.id.to_string(),
                 file_name: f.file_name,
                 size: size(f.size),
-                who: name_of(&names, Some(UserId(f.uploaded_by))),
+                who: name_of(&names, Some(f.uploaded_by)),
                 when: when(f.created_at),
             })
             .collect(),
@@ -757,7 +755,7 @@ pub struct CommentForm {
 pub async fn add_comment(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TicketId>,
     Form(form): Form<CommentForm>,
 ) -> Response {
     let back = format!("/tickets/{id}");
@@ -776,7 +774,7 @@ pub async fn add_comment(
 
 pub async fn add_attachments(
     State(state): State<WebState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TicketId>,
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
@@ -813,7 +811,7 @@ pub async fn add_attachments(
 pub async fn download(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path((id, aid)): Path<(Uuid, Uuid)>,
+    Path((id, aid)): Path<(TicketId, AttachmentId)>,
 ) -> Response {
     let ctx = open_or_return!(PageCtx::open(&state, &headers, "Attachment").await);
     let (meta, bytes) = open_or_return!(
@@ -825,7 +823,7 @@ pub async fn download(
 pub async fn cancel(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TicketId>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let back = format!("/tickets/{id}");

@@ -96,7 +96,7 @@ pub fn csrf_ok(state: &WebState, headers: &HeaderMap, submitted: &str) -> bool {
 fn csrf_ok_for(
     state: &WebState,
     headers: &HeaderMap,
-    session: Option<uuid::Uuid>,
+    session: Option<domain::SessionId>,
     submitted: &str,
 ) -> bool {
     cookie(headers, CSRF_COOKIE).is_some_and(|nonce| {
