@@ -89,6 +89,8 @@ impl TryFrom<TicketRow> for Ticket {
 
 /// A ticket's status while its workflow runs; a design's end status replaces it.
 pub const OPEN: &str = "OPEN";
+/// A ticket's status once someone cancelled it; the other end statuses are the design's.
+pub const CANCELLED: &str = "CANCELLED";
 
 const COLUMNS: [Tickets; 17] = [
     Tickets::Id,

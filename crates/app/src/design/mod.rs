@@ -469,7 +469,13 @@ async fn touch_workflow(tx: &mut Tx, company: CompanyId, workflow: &DesignObject
     )
     .await?;
     if workflow.status != WorkflowStatus::Draft.as_str() {
-        store::design::set_workflow_status(tx, company, workflow.id.as_workflow(), "DRAFT").await?;
+        store::design::set_workflow_status(
+            tx,
+            company,
+            workflow.id.as_workflow(),
+            WorkflowStatus::Draft.as_str(),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -760,7 +766,7 @@ pub async fn update(
                 &mut tx,
                 company,
                 workflow.id.as_workflow(),
-                "DRAFT",
+                WorkflowStatus::Draft.as_str(),
             )
             .await?;
         }
@@ -941,8 +947,11 @@ pub async fn retire(
         });
     }
     let from: &[&str] = match to {
-        WorkflowStatus::Deprecated => &["ACTIVE"],
-        _ => &["ACTIVE", "DEPRECATED"],
+        WorkflowStatus::Deprecated => &[WorkflowStatus::Active.as_str()],
+        _ => &[
+            WorkflowStatus::Active.as_str(),
+            WorkflowStatus::Deprecated.as_str(),
+        ],
     };
     store::design::set_version_status(&mut tx, company, id, from, to.as_str()).await?;
     store::design::set_workflow_status(&mut tx, company, id, to.as_str()).await?;
@@ -1133,7 +1142,13 @@ pub async fn import_bundle(
                 },
             )
             .await?;
-            store::design::set_workflow_status(&mut tx, company, id, "DRAFT").await?;
+            store::design::set_workflow_status(
+                &mut tx,
+                company,
+                id,
+                WorkflowStatus::Draft.as_str(),
+            )
+            .await?;
             (id, Some(design))
         }
         None => {

@@ -103,7 +103,7 @@ impl From<store::StoreError> for Failure {
 
 async fn call(app: &App, company: CompanyId, task_id: TaskId, body: Value) -> Result<(), Failure> {
     let task = store::tasks::get(app.db(), company, task_id).await?;
-    if !matches!(task.status.as_str(), "OPEN" | "IN_PROGRESS") {
+    if !matches!(task.status, TaskStatus::Open | TaskStatus::InProgress) {
         // Done already (or cancelled, or waiting for its callback): nothing to call.
         return Ok(());
     }
@@ -246,7 +246,7 @@ pub async fn callback(app: &App, task_id: TaskId, token: &str, result: Value) ->
     if expected != given {
         return Err(AppError::NotFound);
     }
-    if !matches!(task.status.as_str(), "PENDING" | "IN_PROGRESS") {
+    if !matches!(task.status, TaskStatus::Pending | TaskStatus::InProgress) {
         return Err(AppError::Conflict {
             field: None,
             message: "the task is not waiting for a callback".into(),

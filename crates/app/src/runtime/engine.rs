@@ -60,8 +60,8 @@ pub(crate) async fn step(
     let limits = crate::design::limits(app);
     let ticket = store::tickets::lock(tx, company, ticket_id).await?;
     if !matches!(
-        ticket.workflow_status.as_str(),
-        "NOT_STARTED" | "IN_PROGRESS"
+        ticket.workflow_status,
+        WorkflowRunStatus::NotStarted | WorkflowRunStatus::InProgress
     ) {
         return Ok(());
     }
@@ -216,7 +216,7 @@ pub(crate) async fn raise(
         company,
         ticket,
         RunChange {
-            status: "IN_PROGRESS",
+            status: store::tickets::OPEN,
             workflow_status: WorkflowRunStatus::OnHold,
             workflow_data: &current.workflow_data,
             pending_end: current.pending_end.as_deref(),
@@ -450,7 +450,7 @@ pub async fn retry(app: &App, actor: &Actor, id: WorkflowErrorId) -> Result<Erro
             company,
             ticket.id,
             RunChange {
-                status: "IN_PROGRESS",
+                status: store::tickets::OPEN,
                 workflow_status: WorkflowRunStatus::InProgress,
                 workflow_data: &ticket.workflow_data,
                 pending_end: ticket.pending_end.as_deref(),

@@ -8,6 +8,8 @@
 use domain::ids::{AttachmentId, TaskId, TicketId, TicketTypeId, WorkflowId};
 use std::collections::HashMap;
 use std::sync::Arc;
+/// The statuses the system gives a ticket (a design adds its end statuses).
+pub use store::tickets::{CANCELLED, OPEN};
 
 use chrono::{DateTime, Utc};
 use domain::auth::Actor;
@@ -849,7 +851,7 @@ pub async fn cancel(app: &App, actor: &Actor, id: TicketId) -> Result<TicketView
         company,
         id,
         store::tickets::RunChange {
-            status: "CANCELLED",
+            status: store::tickets::CANCELLED,
             workflow_status: WorkflowRunStatus::Cancelled,
             workflow_data: &ticket.workflow_data,
             pending_end: None,

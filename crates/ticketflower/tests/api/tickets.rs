@@ -514,6 +514,9 @@ async fn a_step_that_cannot_go_on_is_an_error_an_admin_can_retry_after_fixing_da
     .await;
     assert_eq!(status, 201, "{ticket}");
     assert_eq!(ticket["workflow_status"], "ON_HOLD", "{ticket}");
+    // Held, not ended: the ticket stays OPEN (it used to become "IN_PROGRESS", a status
+    // tickets do not have, and dropped out of the open lists).
+    assert_eq!(ticket["status"], "OPEN", "{ticket}");
     let id = ticket["id"].as_str().unwrap();
     let (_, errors) = call(&app, Method::GET, "/api/v1/workflow-errors", &admin, None).await;
     let error = &errors["items"][0];

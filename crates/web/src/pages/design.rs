@@ -177,6 +177,8 @@ pub struct ProblemRow {
 pub struct VersionRow {
     pub version: i32,
     pub status: String,
+    /// Published (not a draft): it has a graph and a bundle.
+    pub released: bool,
     pub published: String,
 }
 
@@ -377,6 +379,7 @@ pub async fn workflow(
             .into_iter()
             .map(|v| VersionRow {
                 version: v.version,
+                released: v.status != WorkflowStatus::Draft.as_str(),
                 status: v.status,
                 published: v.published_at.map_or_else(|| "not published".into(), when),
             })

@@ -8,6 +8,7 @@
 
 use domain::TaskId;
 use domain::ids::{AttachmentId, TicketId, TicketTypeId};
+use domain::workflow::WorkflowRunStatus;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -241,7 +242,8 @@ pub struct TicketRow {
     pub number: i64,
     pub title: String,
     pub status: String,
-    pub workflow_status: String,
+    /// Paused by a workflow error.
+    pub on_hold: bool,
     pub requester: String,
     pub created: String,
     pub updated: String,
@@ -266,6 +268,8 @@ struct TicketsPage {
     sorts: Vec<Tab>,
     rows: Vec<TicketRow>,
     next: Option<String>,
+    /// Suggested for the status filter: the statuses the system gives; designs add their own.
+    statuses: [&'static str; 2],
     status: String,
     ticket_type: String,
     q: String,
@@ -398,7 +402,7 @@ async fn ticket_list(
             number: t.number,
             title: t.title,
             status: t.status,
-            workflow_status: t.workflow_status.to_string(),
+            on_hold: t.workflow_status == WorkflowRunStatus::OnHold,
             requester: name_of(&names, Some(t.requester_id)),
             created: when(t.created_at),
             updated: when(t.updated_at),
@@ -431,6 +435,10 @@ async fn ticket_list(
         .collect(),
         rows,
         next: next.map(|cursor| query.href(path, tab, sort_name, &cursor)),
+        statuses: [
+            app::runtime::tickets::OPEN,
+            app::runtime::tickets::CANCELLED,
+        ],
         status: query.status,
         ticket_type: query.ticket_type,
         q: query.q,
@@ -498,7 +506,7 @@ struct TicketPage {
     number: i64,
     title: String,
     status: String,
-    workflow_status: String,
+    on_hold: bool,
     requester: String,
     created: String,
     updated: String,
@@ -737,7 +745,7 @@ pub async fn ticket(
             && (view.requester_id == actor.user_id || app::access::is_ticket_admin(actor)),
         title: view.title,
         status: view.status,
-        workflow_status: view.workflow_status.to_string(),
+        on_hold: view.workflow_status == WorkflowRunStatus::OnHold,
     };
     ctx.render(&page)
 }
