@@ -9,7 +9,7 @@ use domain::CompanyId;
 use domain::SystemRole;
 use domain::UserId;
 use domain::auth::Actor;
-use domain::workflow as wf;
+use domain::workflow::{self as wf, TaskStatus, TaskType, WorkflowRunStatus, WorkflowStatus};
 
 use crate::{AppError, Result};
 
@@ -116,4 +116,107 @@ pub fn may_work(
                 .iter()
                 .any(|r| company_roles.contains(r)))
         && (allowed.is_empty() || allowed.contains(&user))
+}
+
+/// What an actor may do with a ticket now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TicketActions {
+    /// Cancel it: its requester or a ticket admin, while its workflow runs.
+    pub cancel: bool,
+    /// Correct its data: ticket admins, while its workflow runs.
+    pub correct: bool,
+    /// Comment on it and attach files: everyone who sees it.
+    pub comment: bool,
+    /// Write internal notes only the team reads.
+    pub note: bool,
+}
+
+/// The actions on a ticket requested by `requester` whose workflow is in `run`, for someone
+/// who sees it.
+pub fn ticket_actions(
+    actor: &Actor,
+    requester: domain::UserId,
+    run: WorkflowRunStatus,
+) -> TicketActions {
+    let running = WorkflowRunStatus::ACTIVE.contains(&run);
+    let admin = is_ticket_admin(actor);
+    TicketActions {
+        cancel: running && (requester == actor.user_id || admin),
+        correct: running && admin,
+        comment: true,
+        note: is_team(actor),
+    }
+}
+
+/// The ticket team: ticket admins and task workers read internal notes.
+pub fn is_team(actor: &Actor) -> bool {
+    is_ticket_admin(actor) || actor.has(SystemRole::TaskWorker)
+}
+
+/// What an actor may do with a task now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TaskActions {
+    /// Take it from the queue: an eligible worker, while nobody holds it.
+    pub claim: bool,
+    /// Give it back to the queue: its holder or a ticket admin.
+    pub release: bool,
+    /// Give it to a worker: ticket admins.
+    pub assign: bool,
+    /// Fill in its form and complete it: its holder.
+    pub complete: bool,
+}
+
+/// The actions on a task of `task_type` in `status` held by `holder`, for an actor who
+/// `may_work` it (see [`may_work`]). Action tasks are the engine's: nobody works them.
+pub fn task_actions(
+    actor: &Actor,
+    task_type: TaskType,
+    status: TaskStatus,
+    holder: Option<domain::UserId>,
+    may_work: bool,
+) -> TaskActions {
+    if task_type != TaskType::Form {
+        return TaskActions::default();
+    }
+    let queued = TaskStatus::QUEUED.contains(&status);
+    let mine = holder == Some(actor.user_id);
+    let admin = is_ticket_admin(actor);
+    TaskActions {
+        claim: holder.is_none() && status == TaskStatus::Open && may_work,
+        release: holder.is_some() && queued && (mine || admin),
+        assign: queued && admin,
+        complete: mine && queued,
+    }
+}
+
+/// What an actor may do with a workflow now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct WorkflowActions {
+    /// Change its working copy (which makes an ACTIVE workflow a DRAFT again).
+    pub edit: bool,
+    /// Publish the working copy as a new ACTIVE version: a DRAFT without problems.
+    pub publish: bool,
+    /// Stop new tickets on its ACTIVE version.
+    pub deprecate: bool,
+    /// Retire it for good.
+    pub archive: bool,
+}
+
+/// The actions on a workflow whose working copy is in `status`, with `problems` problems,
+/// and which has an ACTIVE version or not.
+pub fn workflow_actions(
+    actor: &Actor,
+    status: WorkflowStatus,
+    problems: usize,
+    has_active: bool,
+) -> WorkflowActions {
+    let designer = can_design(actor);
+    WorkflowActions {
+        edit: designer && status != WorkflowStatus::Archived,
+        publish: designer && status == WorkflowStatus::Draft && problems == 0,
+        deprecate: designer && (status == WorkflowStatus::Active || has_active),
+        archive: designer
+            && status != WorkflowStatus::Archived
+            && (status != WorkflowStatus::Draft || has_active),
+    }
 }

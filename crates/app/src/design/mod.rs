@@ -128,6 +128,8 @@ pub struct WorkflowDetail {
     pub ticket_types: Vec<DesignView>,
     /// What publishing would refuse right now, located by JSON pointers into the bundle.
     pub problems: Vec<Problem>,
+    /// What the caller may do with the workflow now.
+    pub actions: crate::access::WorkflowActions,
 }
 
 /// Body keys no create or update may set: they belong to the server or to dedicated
@@ -372,7 +374,15 @@ pub async fn workflow_detail(app: &App, actor: &Actor, id: WorkflowId) -> Result
         .iter()
         .find(|v| v.status == WorkflowStatus::Active.as_str())
         .map(|v| v.version);
+    let status = design
+        .workflow
+        .status
+        .parse()
+        .unwrap_or(WorkflowStatus::Draft);
+    let actions =
+        crate::access::workflow_actions(actor, status, problems.len(), active_version.is_some());
     Ok(WorkflowDetail {
+        actions,
         workflow: design.workflow.into(),
         active_version,
         tasks: design.tasks.into_iter().map(Into::into).collect(),

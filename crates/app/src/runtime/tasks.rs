@@ -43,11 +43,27 @@ pub struct TaskView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// What the caller may do with the task now.
+    pub actions: crate::access::TaskActions,
 }
 
-fn view(task: TaskInstance, ticket: &store::tickets::Ticket, version: &Published) -> TaskView {
+/// The task as `actor` sees it; `may_work` is [`actor_may_work`]'s answer.
+fn view(
+    actor: &Actor,
+    task: TaskInstance,
+    ticket: &store::tickets::Ticket,
+    version: &Published,
+    may_work: bool,
+) -> TaskView {
     let spec = version.task(&task.task_key);
     TaskView {
+        actions: crate::access::task_actions(
+            actor,
+            task.task_type,
+            task.status,
+            task.assigned_to,
+            may_work,
+        ),
         id: task.id,
         ticket_id: task.ticket_id,
         ticket_number: ticket.number,
@@ -113,13 +129,14 @@ async fn actor_may_work(
 async fn visible(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
     let company = crate::access::company_of(actor)?;
     let (task, ticket, version) = load(app, company, id).await?;
+    let may_work = actor_may_work(app, actor, company, &task, &version).await?;
     let ok = crate::access::is_ticket_admin(actor)
         || task.assigned_to == Some(actor.user_id)
-        || actor_may_work(app, actor, company, &task, &version).await?;
+        || may_work;
     if !ok {
         return Err(AppError::NotFound);
     }
-    Ok(view(task, &ticket, &version))
+    Ok(view(actor, task, &ticket, &version, may_work))
 }
 
 pub async fn get(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
@@ -173,10 +190,11 @@ pub async fn list(
     for task in rows {
         let ticket = store::tickets::get(app.db(), company, task.ticket_id).await?;
         let version = published(app, company, ticket.workflow_version_id).await?;
-        if query.queue && !actor_may_work(app, actor, company, &task, &version).await? {
+        let may_work = actor_may_work(app, actor, company, &task, &version).await?;
+        if query.queue && !may_work {
             continue;
         }
-        out.push(view(task, &ticket, &version));
+        out.push(view(actor, task, &ticket, &version, may_work));
     }
     Ok((out, next))
 }

@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use domain::auth::Actor;
 use domain::event::Event;
 use domain::event::{Payload, Stream};
-use domain::roles::SystemRole;
 use domain::validation::ValidationErrors;
 use domain::workflow::{self as wf, TaskStatus, TaskType, WorkflowRunStatus};
 use domain::{CompanyId, UserId};
@@ -176,11 +175,18 @@ pub struct TicketView {
     pub closed_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tasks: Option<Vec<TaskSummary>>,
+    /// What the caller may do with the ticket now.
+    pub actions: crate::access::TicketActions,
 }
 
 impl TicketView {
-    fn of(ticket: Ticket) -> Self {
+    fn of(ticket: Ticket, actor: &Actor) -> Self {
         Self {
+            actions: crate::access::ticket_actions(
+                actor,
+                ticket.requester_id,
+                ticket.workflow_status,
+            ),
             id: ticket.id,
             number: ticket.number,
             title: ticket.title,
@@ -220,7 +226,7 @@ pub async fn get(app: &App, actor: &Actor, id: TicketId) -> Result<TicketView> {
     let (company, ticket) = visible(app, actor, id).await?;
     let version = published(app, company, ticket.workflow_version_id).await?;
     let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
-    let mut view = TicketView::of(ticket);
+    let mut view = TicketView::of(ticket, actor);
     view.workflow_version = Some(version.version);
     view.tasks = Some(tasks.iter().map(TaskSummary::from).collect());
     Ok(view)
@@ -540,7 +546,7 @@ pub async fn list(
         .filter(|q| !q.trim().is_empty());
     check_field_filters(&query.fields)?;
     let filter = TicketFilter {
-        search_notes: is_team(actor),
+        search_notes: crate::access::is_team(actor),
         requester: (query.mine || !crate::access::is_ticket_admin(actor)).then_some(actor.user_id),
         status: query.status,
         active: query.active,
@@ -558,7 +564,10 @@ pub async fn list(
     let next = (rows.len() == limit as usize)
         .then(|| rows.last().map(|t| encode_cursor(t, query.sort)))
         .flatten();
-    Ok((rows.into_iter().map(TicketView::of).collect(), next))
+    Ok((
+        rows.into_iter().map(|t| TicketView::of(t, actor)).collect(),
+        next,
+    ))
 }
 
 // ---- Timeline and comments
@@ -567,7 +576,7 @@ pub async fn list(
 /// not on the ticket team.
 pub async fn timeline(app: &App, actor: &Actor, id: TicketId) -> Result<Vec<Event>> {
     let (company, _) = visible(app, actor, id).await?;
-    let team = is_team(actor);
+    let team = crate::access::is_team(actor);
     // Not the event feed's reader: that one holds back changes until every older
     // transaction in the database has ended, so the page after an action could miss it.
     let events = store::events::of_stream(
@@ -585,14 +594,9 @@ pub async fn timeline(app: &App, actor: &Actor, id: TicketId) -> Result<Vec<Even
         .collect())
 }
 
-/// Ticket admins and task workers see internal notes.
-pub fn is_team(actor: &Actor) -> bool {
-    crate::access::is_ticket_admin(actor) || actor.has(SystemRole::TaskWorker)
-}
-
 pub async fn comments(app: &App, actor: &Actor, id: TicketId) -> Result<Vec<Comment>> {
     let (company, _) = visible(app, actor, id).await?;
-    Ok(store::tickets::comments(app.db(), company, id, is_team(actor)).await?)
+    Ok(store::tickets::comments(app.db(), company, id, crate::access::is_team(actor)).await?)
 }
 
 /// Adds a public comment or (ticket team only) an internal note.
@@ -611,7 +615,7 @@ pub async fn comment(
     } else if body.chars().count() > MAX_COMMENT_CHARS {
         errors.add("body", "is longer than 20000 characters");
     }
-    if internal && !is_team(actor) {
+    if internal && !crate::access::is_team(actor) {
         errors.add("internal", "only the ticket team can write internal notes");
     }
     errors.into_result()?;

@@ -281,6 +281,79 @@ async fn the_document_review_loop_runs_to_its_end_status() {
     );
 }
 
+/// Each view says what its caller may do, from the same rules the use cases enforce: the
+/// pages draw their buttons from these and nothing else.
+#[tokio::test]
+async fn views_carry_what_their_caller_may_do() {
+    let d = desk().await;
+    let ticket = d.submit_review().await;
+    let id = ticket["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ticket["actions"],
+        json!({"cancel": true, "correct": false, "comment": true, "note": false}),
+        "the requester: {ticket}"
+    );
+    let get = |token: &str, path: String| {
+        let app = &d.app;
+        let token = token.to_owned();
+        async move { call(app, Method::GET, &path, &token, None).await.1 }
+    };
+    let as_admin = get(&d.admin, format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(
+        as_admin["actions"],
+        json!({"cancel": true, "correct": true, "comment": true, "note": true}),
+        "a ticket admin: {as_admin}"
+    );
+
+    // The review is the reviewer's: they complete or release it; the admin assigns it.
+    let review = task_of(&d.app, &d.reviewer, &id, "review").await;
+    let task = format!("/api/v1/tasks/{}", review["id"].as_str().unwrap());
+    let holder = get(&d.reviewer, task.clone()).await;
+    assert_eq!(
+        holder["actions"],
+        json!({"claim": false, "release": true, "assign": false, "complete": true}),
+        "the holder: {holder}"
+    );
+    let admin = get(&d.admin, task.clone()).await;
+    assert_eq!(
+        admin["actions"],
+        json!({"claim": false, "release": true, "assign": true, "complete": false}),
+        "a ticket admin: {admin}"
+    );
+    // Released, it may be claimed by an eligible worker, and nothing more.
+    let (status, released) = call(
+        &d.app,
+        Method::POST,
+        &format!("{task}/release"),
+        &d.reviewer,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{released}");
+    let queued = get(&d.reviewer, task.clone()).await;
+    assert_eq!(
+        queued["actions"],
+        json!({"claim": true, "release": false, "assign": false, "complete": false}),
+        "in the queue: {queued}"
+    );
+
+    // Once cancelled, the ticket offers nothing but comments and notes.
+    let (status, cancelled) = call(
+        &d.app,
+        Method::POST,
+        &format!("/api/v1/tickets/{id}/cancel"),
+        &d.requester,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(
+        cancelled["actions"],
+        json!({"cancel": false, "correct": false, "comment": true, "note": false}),
+        "{cancelled}"
+    );
+}
+
 /// Auto-assignment gives each review to the reviewer with the fewest open tasks, breaking
 /// ties by who was given one longest ago, and never to a worker without the task's role.
 #[tokio::test]

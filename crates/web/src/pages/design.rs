@@ -296,13 +296,6 @@ pub async fn workflow(
             priority: t.spec.get("priority").and_then(Value::as_i64).unwrap_or(0),
         })
         .collect();
-    let status: WorkflowStatus = detail
-        .workflow
-        .status
-        .parse()
-        .unwrap_or(WorkflowStatus::Draft);
-    let has_active = detail.active_version.is_some();
-    let can_design = app::access::can_design(&ctx.actor);
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} — TicketFlower", text(spec, "title"));
     let page = WorkflowPage {
@@ -390,12 +383,10 @@ pub async fn workflow(
         new_ticket_type: FormValues::new_object(Kind::TicketType, &tasks, &roles),
         task_types: TASK_TYPES,
         assignments: ASSIGNMENTS,
-        can_design,
-        can_publish: can_design && status == WorkflowStatus::Draft && detail.problems.is_empty(),
-        can_deprecate: can_design && (status == WorkflowStatus::Active || has_active),
-        can_archive: can_design
-            && status != WorkflowStatus::Archived
-            && (status != WorkflowStatus::Draft || has_active),
+        can_design: detail.actions.edit,
+        can_publish: detail.actions.publish,
+        can_deprecate: detail.actions.deprecate,
+        can_archive: detail.actions.archive,
     };
     ctx.render(&page)
 }

@@ -12,7 +12,7 @@ use axum::response::Response;
 use axum_extra::extract::Form;
 use domain::UserId;
 use domain::ids::{TaskId, WorkflowErrorId};
-use domain::workflow::{TaskStatus, TaskType, WorkflowErrorStatus};
+use domain::workflow::{TaskStatus, WorkflowErrorStatus};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -224,12 +224,8 @@ async fn task_page(
     let names = open_or_return!(
         ctx.load(app::runtime::tickets::names(&state.app, actor, task.assigned_to).await)
     );
-    let form_task = task.task_type == TaskType::Form;
-    let held = task.assigned_to.is_some();
-    let mine = task.assigned_to == Some(actor.user_id);
-    let queued = TaskStatus::QUEUED.contains(&task.status);
-    let admin = app::access::is_ticket_admin(actor);
-    let workers = if form_task && queued && admin {
+    let actions = task.actions;
+    let workers = if actions.assign {
         open_or_return!(ctx.load(app::runtime::tasks::workers(&state.app, actor).await))
             .into_iter()
             .map(|(id, name)| (id.0.to_string(), name, task.assigned_to == Some(id)))
@@ -265,9 +261,9 @@ async fn task_page(
             .unwrap_or_default(),
         fields,
         general,
-        can_complete: form_task && mine && queued,
-        can_claim: form_task && !held && task.status == TaskStatus::Open,
-        can_release: form_task && held && queued && (mine || admin),
+        can_complete: actions.complete,
+        can_claim: actions.claim,
+        can_release: actions.release,
         workers,
         name: task.name,
         status: task.status.to_string(),

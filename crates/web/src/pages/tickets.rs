@@ -678,7 +678,6 @@ pub async fn ticket(
     let workflow = data_rows(&view.workflow_data, &schemas, |k, v| {
         view.data.get(k) == Some(v)
     });
-    let active = domain::workflow::WorkflowRunStatus::ACTIVE.contains(&view.workflow_status);
     let page = TicketPage {
         layout: {
             let mut layout = ctx.layout.clone();
@@ -740,9 +739,8 @@ pub async fn ticket(
                 when: when(f.created_at),
             })
             .collect(),
-        team: app::runtime::tickets::is_team(actor),
-        can_cancel: active
-            && (view.requester_id == actor.user_id || app::access::is_ticket_admin(actor)),
+        team: view.actions.note,
+        can_cancel: view.actions.cancel,
         title: view.title,
         status: view.status,
         on_hold: view.workflow_status == WorkflowRunStatus::OnHold,
