@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::auth::Client;
 use crate::pages::kit::context::{
-    Csrf, Flash, PageCtx, csrf_ok, csrf_rejected, csrf_token, open_or_return, page,
+    Csrf, Flash, PageCtx, PagePost, PageResult, csrf_ok, csrf_rejected, csrf_token, page,
 };
 use crate::pages::kit::layout::Layout;
 use crate::state::WebState;
@@ -65,21 +65,19 @@ pub fn when(at: DateTime<Utc>) -> String {
 
 pub async fn profile(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Query(range): Query<HistoryRange>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Profile").await);
-    let logins = open_or_return!(
-        ctx.load(
-            app::identity::accounts::my_logins(
-                &state.app,
-                &ctx.actor,
-                day(&range.from, false),
-                day(&range.to, true),
-            )
-            .await
+) -> PageResult {
+    let ctx = ctx.titled("Profile");
+    let logins = ctx.load(
+        app::identity::accounts::my_logins(
+            &state.app,
+            &ctx.actor,
+            day(&range.from, false),
+            day(&range.to, true),
         )
-    );
+        .await,
+    )?;
     let logins = logins
         .into_iter()
         .map(|l| LoginRow {
@@ -96,7 +94,7 @@ pub async fn profile(
         })
         .collect();
     let user = &ctx.profile.user;
-    ctx.render(&ProfilePage {
+    Ok(ctx.render(&ProfilePage {
         layout: ctx.layout.clone(),
         first_name: user.first_name.clone(),
         last_name: user.last_name.clone(),
@@ -109,23 +107,19 @@ pub async fn profile(
         from: range.from,
         to: range.to,
         logins,
-    })
+    }))
 }
 
 #[derive(Deserialize)]
 pub struct NamesForm {
-    #[serde(default)]
-    csrf_token: String,
     first_name: String,
     last_name: String,
 }
 
 pub async fn profile_names(
     State(state): State<WebState>,
-    headers: HeaderMap,
-    Form(form): Form<NamesForm>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/profile").await);
+    PagePost { ctx, form }: PagePost<NamesForm>,
+) -> PageResult {
     let result = app::identity::accounts::update_me(
         &state.app,
         &ctx.actor,
@@ -133,23 +127,19 @@ pub async fn profile_names(
         Some(&form.last_name),
     )
     .await;
-    ctx.outcome("/profile", result, |_| "Your name was saved.".into())
+    Ok(ctx.outcome("/profile", result, |_| "Your name was saved.".into()))
 }
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
-    #[serde(default)]
-    csrf_token: String,
     current_password: String,
     new_password: String,
 }
 
 pub async fn profile_password(
     State(state): State<WebState>,
-    headers: HeaderMap,
-    Form(form): Form<PasswordForm>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/profile").await);
+    PagePost { ctx, form }: PagePost<PasswordForm>,
+) -> PageResult {
     let result = app::identity::accounts::change_password(
         &state.app,
         &ctx.actor,
@@ -157,9 +147,9 @@ pub async fn profile_password(
         &form.new_password,
     )
     .await;
-    ctx.outcome("/profile", result, |()| {
+    Ok(ctx.outcome("/profile", result, |()| {
         "Your password was changed; every other session was logged out.".into()
-    })
+    }))
 }
 
 // ---- Forgotten password

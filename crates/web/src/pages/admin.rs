@@ -10,7 +10,6 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use chrono::{DateTime, Utc};
 use domain::auth::Actor;
 use domain::ids::{ApiTokenId, CompanyRoleId};
@@ -21,7 +20,7 @@ use serde::Deserialize;
 use crate::auth::Client;
 use crate::pages::account::{day, when};
 use crate::pages::kit::context::{
-    CsrfForm, Flash, PageCtx, REFRESH_COOKIE, cookie, open_or_return, with_tokens,
+    CsrfForm, Flash, PageCtx, PagePost, PageResult, REFRESH_COOKIE, cookie, with_tokens,
 };
 use crate::pages::kit::layout::Layout;
 use crate::state::WebState;
@@ -100,10 +99,10 @@ pub struct UserFilterQuery {
 
 pub async fn users(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Query(filter): Query<UserFilterQuery>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Users").await);
+) -> PageResult {
+    let ctx = ctx.titled("Users");
     let query = app::identity::admin::UserFilter {
         status: filter.status.parse::<UserStatus>().ok(),
         role: filter.role.parse().ok(),
@@ -113,11 +112,8 @@ pub async fn users(
         after: None,
         limit: 200,
     };
-    let found = open_or_return!(
-        ctx.load(app::identity::admin::list_users(&state.app, &ctx.actor, query).await)
-    );
-    let company =
-        open_or_return!(ctx.load(app::identity::admin::company(&state.app, &ctx.actor).await));
+    let found = ctx.load(app::identity::admin::list_users(&state.app, &ctx.actor, query).await)?;
+    let company = ctx.load(app::identity::admin::company(&state.app, &ctx.actor).await)?;
     let users = found
         .into_iter()
         .map(|u| UserRow {
@@ -134,7 +130,7 @@ pub async fn users(
             joined: when(u.created_at),
         })
         .collect();
-    ctx.render(&UsersPage {
+    Ok(ctx.render(&UsersPage {
         layout: ctx.layout.clone(),
         users,
         status: filter.status,
@@ -150,13 +146,11 @@ pub async fn users(
             .collect(),
         grantable: system_role_choices(&ctx.actor, &[]),
         invite_code: company.invite_code,
-    })
+    }))
 }
 
 #[derive(Deserialize)]
 pub struct NewUserForm {
-    #[serde(default)]
-    csrf_token: String,
     email: String,
     password: String,
     first_name: String,
@@ -167,14 +161,11 @@ pub struct NewUserForm {
 
 pub async fn create_user(
     State(state): State<WebState>,
-    headers: HeaderMap,
-    Form(form): Form<NewUserForm>,
-) -> Response {
-    let ctx =
-        open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/admin/users").await);
+    PagePost { ctx, form }: PagePost<NewUserForm>,
+) -> PageResult {
     let roles = match parse_system_roles(&form.system_roles, "system roles") {
         Ok(roles) => roles,
-        Err(flash) => return ctx.redirect("/admin/users", flash),
+        Err(flash) => return Ok(ctx.redirect("/admin/users", flash)),
     };
     let input = app::identity::admin::NewUserInput {
         email: form.email,
@@ -184,15 +175,13 @@ pub async fn create_user(
         system_roles: roles,
     };
     let result = app::identity::admin::create_user(&state.app, &ctx.actor, input).await;
-    ctx.outcome("/admin/users", result, |v| {
+    Ok(ctx.outcome("/admin/users", result, |v| {
         format!("{} was added and can log in now.", v.user.email)
-    })
+    }))
 }
 
 #[derive(Deserialize)]
 pub struct StatusForm {
-    #[serde(default)]
-    csrf_token: String,
     action: String,
     /// `list` sends the admin back to the list, anything else to the user's page.
     #[serde(default)]
@@ -201,24 +190,22 @@ pub struct StatusForm {
 
 pub async fn change_status(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<UserId>,
-    Form(form): Form<StatusForm>,
-) -> Response {
+    PagePost { ctx, form }: PagePost<StatusForm>,
+) -> PageResult {
     let back = if form.from == "list" {
         "/admin/users".to_owned()
     } else {
         format!("/admin/users/{id}")
     };
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let (change, done) = match form.action.as_str() {
         "approve" => (app::identity::admin::StatusChange::Approve, "approved"),
         "block" => (app::identity::admin::StatusChange::Block, "blocked"),
         "unblock" => (app::identity::admin::StatusChange::Unblock, "unblocked"),
-        _ => return ctx.redirect(&back, Flash::error("action: unknown action")),
+        _ => return Ok(ctx.redirect(&back, Flash::error("action: unknown action"))),
     };
     let result = app::identity::admin::change_status(&state.app, &ctx.actor, id, change).await;
-    ctx.outcome(&back, result, |v| format!("{} was {done}.", v.user.email))
+    Ok(ctx.outcome(&back, result, |v| format!("{} was {done}.", v.user.email)))
 }
 
 #[derive(Template)]
@@ -239,19 +226,17 @@ struct UserPage {
 
 pub async fn user(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Path(id): Path<UserId>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "User").await);
-    let view =
-        open_or_return!(ctx.load(app::identity::admin::get_user(&state.app, &ctx.actor, id).await));
-    let all_roles = open_or_return!(
-        ctx.load(app::identity::admin::list_company_roles(&state.app, &ctx.actor).await)
-    );
+) -> PageResult {
+    let ctx = ctx.titled("User");
+    let view = ctx.load(app::identity::admin::get_user(&state.app, &ctx.actor, id).await)?;
+    let all_roles =
+        ctx.load(app::identity::admin::list_company_roles(&state.app, &ctx.actor).await)?;
     let user = view.user;
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} {} — TicketFlower", user.first_name, user.last_name);
-    ctx.render(&UserPage {
+    Ok(ctx.render(&UserPage {
         layout,
         id: user.id.to_string(),
         email: user.email.to_string(),
@@ -269,25 +254,21 @@ pub async fn user(
                 name: r.name,
             })
             .collect(),
-    })
+    }))
 }
 
 #[derive(Deserialize)]
 pub struct UserNamesForm {
-    #[serde(default)]
-    csrf_token: String,
     first_name: String,
     last_name: String,
 }
 
 pub async fn rename_user(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<UserId>,
-    Form(form): Form<UserNamesForm>,
-) -> Response {
+    PagePost { ctx, form }: PagePost<UserNamesForm>,
+) -> PageResult {
     let back = format!("/admin/users/{id}");
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let result = app::identity::admin::update_user_names(
         &state.app,
         &ctx.actor,
@@ -296,13 +277,11 @@ pub async fn rename_user(
         Some(&form.last_name),
     )
     .await;
-    ctx.outcome(&back, result, |_| "The name was saved.".into())
+    Ok(ctx.outcome(&back, result, |_| "The name was saved.".into()))
 }
 
 #[derive(Deserialize)]
 pub struct RolesForm {
-    #[serde(default)]
-    csrf_token: String,
     #[serde(default)]
     system_roles: Vec<String>,
     #[serde(default)]
@@ -311,47 +290,42 @@ pub struct RolesForm {
 
 pub async fn set_roles(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<UserId>,
-    Form(form): Form<RolesForm>,
-) -> Response {
+    PagePost { ctx, form }: PagePost<RolesForm>,
+) -> PageResult {
     let back = format!("/admin/users/{id}");
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let roles = match parse_system_roles(&form.system_roles, "system roles") {
         Ok(roles) => roles,
-        Err(flash) => return ctx.redirect(&back, flash),
+        Err(flash) => return Ok(ctx.redirect(&back, flash)),
     };
     let result =
         app::identity::admin::set_roles(&state.app, &ctx.actor, id, roles, form.company_roles)
             .await;
-    ctx.outcome(&back, result, |_| "The roles were saved.".into())
+    Ok(ctx.outcome(&back, result, |_| "The roles were saved.".into()))
 }
 
 pub async fn delete_user(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<UserId>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
     let back = format!("/admin/users/{id}");
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
-    match app::identity::admin::delete_user(&state.app, &ctx.actor, id).await {
-        Ok(()) => ctx.redirect("/admin/users", Flash::ok("The user was deleted.")),
-        Err(error) => ctx.failed(&back, error),
-    }
+    Ok(
+        match app::identity::admin::delete_user(&state.app, &ctx.actor, id).await {
+            Ok(()) => ctx.redirect("/admin/users", Flash::ok("The user was deleted.")),
+            Err(error) => ctx.failed(&back, error),
+        },
+    )
 }
 
 pub async fn rotate_invite_code(
     State(state): State<WebState>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let ctx =
-        open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/admin/users").await);
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
     let result = app::identity::admin::rotate_invite_code(&state.app, &ctx.actor).await;
-    ctx.outcome("/admin/users", result, |_| {
+    Ok(ctx.outcome("/admin/users", result, |_| {
         "A new invite code was made; the old one no longer works.".into()
-    })
+    }))
 }
 
 // ---- Company roles
@@ -363,21 +337,17 @@ struct RolesPage {
     roles: Vec<domain::company::CompanyRole>,
 }
 
-pub async fn company_roles(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Company roles").await);
-    let roles = open_or_return!(
-        ctx.load(app::identity::admin::list_company_roles(&state.app, &ctx.actor).await)
-    );
-    ctx.render(&RolesPage {
+pub async fn company_roles(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
+    let ctx = ctx.titled("Company roles");
+    let roles = ctx.load(app::identity::admin::list_company_roles(&state.app, &ctx.actor).await)?;
+    Ok(ctx.render(&RolesPage {
         layout: ctx.layout.clone(),
         roles,
-    })
+    }))
 }
 
 #[derive(Deserialize)]
 pub struct RoleForm {
-    #[serde(default)]
-    csrf_token: String,
     name: String,
     #[serde(default)]
     description: String,
@@ -387,10 +357,8 @@ const ROLES: &str = "/admin/company-roles";
 
 pub async fn create_company_role(
     State(state): State<WebState>,
-    headers: HeaderMap,
-    Form(form): Form<RoleForm>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, ROLES).await);
+    PagePost { ctx, form }: PagePost<RoleForm>,
+) -> PageResult {
     let result = app::identity::admin::create_company_role(
         &state.app,
         &ctx.actor,
@@ -398,18 +366,16 @@ pub async fn create_company_role(
         &form.description,
     )
     .await;
-    ctx.outcome(ROLES, result, |r| {
+    Ok(ctx.outcome(ROLES, result, |r| {
         format!("The role `{}` was added.", r.name)
-    })
+    }))
 }
 
 pub async fn update_company_role(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<CompanyRoleId>,
-    Form(form): Form<RoleForm>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, ROLES).await);
+    PagePost { ctx, form }: PagePost<RoleForm>,
+) -> PageResult {
     let result = app::identity::admin::update_company_role(
         &state.app,
         &ctx.actor,
@@ -418,20 +384,18 @@ pub async fn update_company_role(
         Some(&form.description),
     )
     .await;
-    ctx.outcome(ROLES, result, |r| {
+    Ok(ctx.outcome(ROLES, result, |r| {
         format!("The role `{}` was saved.", r.name)
-    })
+    }))
 }
 
 pub async fn delete_company_role(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<CompanyRoleId>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, ROLES).await);
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
     let result = app::identity::admin::delete_company_role(&state.app, &ctx.actor, id).await;
-    ctx.outcome(ROLES, result, |()| "The role was deleted.".into())
+    Ok(ctx.outcome(ROLES, result, |()| "The role was deleted.".into()))
 }
 
 // ---- API tokens
@@ -489,17 +453,15 @@ async fn tokens_page(
     }))
 }
 
-pub async fn api_tokens(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "API tokens").await);
-    tokens_page(&state, &ctx, None)
+pub async fn api_tokens(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
+    let ctx = ctx.titled("API tokens");
+    Ok(tokens_page(&state, &ctx, None)
         .await
-        .unwrap_or_else(|response| response)
+        .unwrap_or_else(|response| response))
 }
 
 #[derive(Deserialize)]
 pub struct TokenForm {
-    #[serde(default)]
-    csrf_token: String,
     name: String,
     #[serde(default)]
     roles: Vec<String>,
@@ -510,40 +472,40 @@ pub struct TokenForm {
 
 pub async fn create_api_token(
     State(state): State<WebState>,
-    headers: HeaderMap,
-    Form(form): Form<TokenForm>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, TOKENS).await);
+    PagePost { ctx, form }: PagePost<TokenForm>,
+) -> PageResult {
     let roles = match parse_system_roles(&form.roles, "roles") {
         Ok(roles) => roles,
-        Err(flash) => return ctx.redirect(TOKENS, flash),
+        Err(flash) => return Ok(ctx.redirect(TOKENS, flash)),
     };
     let expires: Option<DateTime<Utc>> = match form.expires_on.trim() {
         "" => None,
         value => match day(value, true) {
             Some(at) => Some(at),
-            None => return ctx.redirect(TOKENS, Flash::error("expires on: is not a date")),
+            None => return Ok(ctx.redirect(TOKENS, Flash::error("expires on: is not a date"))),
         },
     };
-    match app::identity::admin::create_api_token(&state.app, &ctx.actor, &form.name, roles, expires)
+    Ok(
+        match app::identity::admin::create_api_token(
+            &state.app, &ctx.actor, &form.name, roles, expires,
+        )
         .await
-    {
-        Ok(issued) => tokens_page(&state, &ctx, Some((issued.token.name, issued.secret)))
-            .await
-            .unwrap_or_else(|response| response),
-        Err(error) => ctx.failed(TOKENS, error),
-    }
+        {
+            Ok(issued) => tokens_page(&state, &ctx, Some((issued.token.name, issued.secret)))
+                .await
+                .unwrap_or_else(|response| response),
+            Err(error) => ctx.failed(TOKENS, error),
+        },
+    )
 }
 
 pub async fn revoke_api_token(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<ApiTokenId>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, TOKENS).await);
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
     let result = app::identity::admin::revoke_api_token(&state.app, &ctx.actor, id).await;
-    ctx.outcome(TOKENS, result, |()| "The token was revoked.".into())
+    Ok(ctx.outcome(TOKENS, result, |()| "The token was revoked.".into()))
 }
 
 // ---- Platform staff: companies
@@ -565,11 +527,10 @@ struct CompaniesPage {
 
 const COMPANIES: &str = "/staff/companies";
 
-pub async fn companies(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Companies").await);
-    let companies = open_or_return!(
-        ctx.load(app::identity::platform::list_companies(&state.app, &ctx.actor).await)
-    );
+pub async fn companies(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
+    let ctx = ctx.titled("Companies");
+    let companies =
+        ctx.load(app::identity::platform::list_companies(&state.app, &ctx.actor).await)?;
     let companies = companies
         .into_iter()
         .map(|c| CompanyRow {
@@ -580,49 +541,43 @@ pub async fn companies(State(state): State<WebState>, headers: HeaderMap) -> Res
             created: when(c.created_at),
         })
         .collect();
-    ctx.render(&CompaniesPage {
+    Ok(ctx.render(&CompaniesPage {
         layout: ctx.layout.clone(),
         companies,
-    })
+    }))
 }
 
 pub async fn create_company(
     State(state): State<WebState>,
-    headers: HeaderMap,
-    Form(form): Form<crate::pages::session::SignupForm>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, COMPANIES).await);
+    PagePost { ctx, form }: PagePost<crate::pages::session::SignupForm>,
+) -> PageResult {
     let result =
         app::identity::platform::create_company(&state.app, &ctx.actor, form.input()).await;
-    ctx.outcome(COMPANIES, result, |o| {
+    Ok(ctx.outcome(COMPANIES, result, |o| {
         format!("{} was created with its first admin.", o.company.name)
-    })
+    }))
 }
 
 #[derive(Deserialize)]
 pub struct SuspendForm {
-    #[serde(default)]
-    csrf_token: String,
     /// `suspend` or `reactivate`.
     action: String,
 }
 
 pub async fn set_suspended(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<CompanyId>,
-    Form(form): Form<SuspendForm>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, COMPANIES).await);
+    PagePost { ctx, form }: PagePost<SuspendForm>,
+) -> PageResult {
     let suspend = match form.action.as_str() {
         "suspend" => true,
         "reactivate" => false,
-        _ => return ctx.redirect(COMPANIES, Flash::error("action: unknown action")),
+        _ => return Ok(ctx.redirect(COMPANIES, Flash::error("action: unknown action"))),
     };
     let result = app::identity::platform::set_suspended(&state.app, &ctx.actor, id, suspend).await;
-    ctx.outcome(COMPANIES, result, |c| {
+    Ok(ctx.outcome(COMPANIES, result, |c| {
         format!("{} is now {}.", c.name, c.status.as_str())
-    })
+    }))
 }
 
 /// Staff step into a company: the browser's session becomes the impersonation session
@@ -632,25 +587,26 @@ pub async fn impersonate(
     headers: HeaderMap,
     Client(client): Client,
     Path(id): Path<CompanyId>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, COMPANIES).await);
-    match app::identity::platform::impersonate(&state.app, &ctx.actor, id, &client).await {
-        Ok(pair) => {
-            if let Some(refresh) = cookie(&headers, REFRESH_COOKIE)
-                && let Err(error) =
-                    app::identity::auth::logout_refresh_token(&state.app, &refresh).await
-            {
-                tracing::warn!(%error, "could not end the staff session before impersonating");
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
+    Ok(
+        match app::identity::platform::impersonate(&state.app, &ctx.actor, id, &client).await {
+            Ok(pair) => {
+                if let Some(refresh) = cookie(&headers, REFRESH_COOKIE)
+                    && let Err(error) =
+                        app::identity::auth::logout_refresh_token(&state.app, &refresh).await
+                {
+                    tracing::warn!(%error, "could not end the staff session before impersonating");
+                }
+                with_tokens(
+                    Redirect::to("/dashboard").into_response(),
+                    &pair,
+                    state.app.settings().refresh_token_secs,
+                )
             }
-            with_tokens(
-                Redirect::to("/dashboard").into_response(),
-                &pair,
-                state.app.settings().refresh_token_secs,
-            )
-        }
-        Err(error) => ctx.failed(COMPANIES, error),
-    }
+            Err(error) => ctx.failed(COMPANIES, error),
+        },
+    )
 }
 
 /// This module's pages.

@@ -8,9 +8,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum_extra::extract::Form;
+use axum::http::StatusCode;
 use domain::ids::{DesignObjectId, WorkflowId};
 use domain::workflow::{Condition, WorkflowStatus};
 use serde::Deserialize;
@@ -20,7 +18,7 @@ use app::design::{DesignFilter, DesignView, Kind};
 
 use crate::pages::account::when;
 use crate::pages::design_forms::{ASSIGNMENTS, FormValues, ObjectForm, TASK_TYPES, body_of};
-use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, error_page, open_or_return};
+use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, PagePost, PageResult, error_page};
 use crate::pages::kit::layout::Layout;
 use crate::state::WebState;
 
@@ -66,10 +64,10 @@ pub struct ListQuery {
 
 pub async fn workflows(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Query(query): Query<ListQuery>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Workflows").await);
+) -> PageResult {
+    let ctx = ctx.titled("Workflows");
     let filter = DesignFilter {
         status: query
             .status
@@ -80,9 +78,8 @@ pub async fn workflows(
         q: Some(query.q.trim().to_owned()).filter(|q| !q.is_empty()),
         limit: 500,
     };
-    let items = open_or_return!(
-        ctx.load(app::design::list(&state.app, &ctx.actor, Kind::Workflow, filter).await)
-    );
+    let items =
+        ctx.load(app::design::list(&state.app, &ctx.actor, Kind::Workflow, filter).await)?;
     let rows = items
         .into_iter()
         .map(|w| WorkflowRow {
@@ -93,20 +90,18 @@ pub async fn workflows(
             updated: when(w.updated_at),
         })
         .collect();
-    ctx.render(&WorkflowsPage {
+    Ok(ctx.render(&WorkflowsPage {
         layout: ctx.layout.clone(),
         rows,
         status: query.status,
         q: query.q,
         statuses: WorkflowStatus::ALL.iter().map(|s| s.as_str()).collect(),
         can_design: app::access::can_design(&ctx.actor),
-    })
+    }))
 }
 
 #[derive(Deserialize)]
 pub struct NewWorkflowForm {
-    #[serde(default)]
-    csrf_token: String,
     title: String,
     #[serde(default)]
     description: String,
@@ -114,20 +109,18 @@ pub struct NewWorkflowForm {
 
 pub async fn create_workflow(
     State(state): State<WebState>,
-    headers: HeaderMap,
-    Form(form): Form<NewWorkflowForm>,
-) -> Response {
-    let ctx = open_or_return!(
-        PageCtx::post(&state, &headers, &form.csrf_token, "/design/workflows").await
-    );
+    PagePost { ctx, form }: PagePost<NewWorkflowForm>,
+) -> PageResult {
     let body = json!({ "title": form.title, "description": form.description });
-    match app::design::create(&state.app, &ctx.actor, Kind::Workflow, body).await {
-        Ok(created) => ctx.redirect(
-            &format!("/design/workflows/{}", created.id),
-            Flash::ok("The workflow was created. Add its fields, tasks and transitions."),
-        ),
-        Err(error) => ctx.failed("/design/workflows", error),
-    }
+    Ok(
+        match app::design::create(&state.app, &ctx.actor, Kind::Workflow, body).await {
+            Ok(created) => ctx.redirect(
+                &format!("/design/workflows/{}", created.id),
+                Flash::ok("The workflow was created. Add its fields, tasks and transitions."),
+            ),
+            Err(error) => ctx.failed("/design/workflows", error),
+        },
+    )
 }
 
 // ---- Workflow detail
@@ -251,16 +244,14 @@ fn field_rows(schema: &Value) -> Vec<FieldRow> {
 
 pub async fn workflow(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Path(id): Path<WorkflowId>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Workflow").await);
-    let detail =
-        open_or_return!(ctx.load(app::design::workflow_detail(&state.app, &ctx.actor, id).await));
-    let versions =
-        open_or_return!(ctx.load(app::design::versions(&state.app, &ctx.actor, id).await));
+) -> PageResult {
+    let ctx = ctx.titled("Workflow");
+    let detail = ctx.load(app::design::workflow_detail(&state.app, &ctx.actor, id).await)?;
+    let versions = ctx.load(app::design::versions(&state.app, &ctx.actor, id).await)?;
     let spec = &detail.workflow.spec;
-    let roles = open_or_return!(ctx.load(app::design::role_names(&state.app, &ctx.actor).await));
+    let roles = ctx.load(app::design::role_names(&state.app, &ctx.actor).await)?;
     let tasks: Vec<(String, String)> = detail
         .tasks
         .iter()
@@ -388,25 +379,21 @@ pub async fn workflow(
         can_deprecate: detail.actions.deprecate,
         can_archive: detail.actions.archive,
     };
-    ctx.render(&page)
+    Ok(ctx.render(&page))
 }
 
 #[derive(Deserialize)]
 pub struct LifeCycleForm {
-    #[serde(default)]
-    csrf_token: String,
     /// `publish`, `deprecate` or `archive`.
     action: String,
 }
 
 pub async fn life_cycle(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<WorkflowId>,
-    Form(form): Form<LifeCycleForm>,
-) -> Response {
+    PagePost { ctx, form }: PagePost<LifeCycleForm>,
+) -> PageResult {
     let back = format!("/design/workflows/{id}");
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let result = match form.action.as_str() {
         "publish" => app::design::publish(&state.app, &ctx.actor, id)
             .await
@@ -417,9 +404,9 @@ pub async fn life_cycle(
         "archive" => app::design::retire(&state.app, &ctx.actor, id, WorkflowStatus::Archived)
             .await
             .map(|_| "The workflow is ARCHIVED.".into()),
-        _ => return ctx.redirect(&back, Flash::error("action: unknown action")),
+        _ => return Ok(ctx.redirect(&back, Flash::error("action: unknown action"))),
     };
-    ctx.outcome(&back, result, |message| message)
+    Ok(ctx.outcome(&back, result, |message| message))
 }
 
 // ---- Adding and editing objects
@@ -427,26 +414,24 @@ pub async fn life_cycle(
 /// Adds a task, transition or ticket type to a workflow from its JSON form.
 pub async fn add_object(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path((id, kind)): Path<(WorkflowId, String)>,
-    Form(form): Form<ObjectForm>,
-) -> Response {
+    PagePost { ctx, form }: PagePost<ObjectForm>,
+) -> PageResult {
     let back = format!("/design/workflows/{id}");
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let Some(kind) = kind_of(&kind) else {
-        return ctx.redirect(&back, Flash::error("Unknown kind of object."));
+        return Ok(ctx.redirect(&back, Flash::error("Unknown kind of object.")));
     };
     let mut body = match body_of(kind, form, true) {
         Ok(body) => body,
-        Err(flash) => return ctx.redirect(&back, flash),
+        Err(flash) => return Ok(ctx.redirect(&back, flash)),
     };
     if let Value::Object(map) = &mut body {
         map.insert("workflow_id".into(), Value::String(id.to_string()));
     }
     let result = app::design::create(&state.app, &ctx.actor, kind, body).await;
-    ctx.outcome(&back, result, |v| {
+    Ok(ctx.outcome(&back, result, |v| {
         format!("Added `{}`.", text(&v.spec, "key"))
-    })
+    }))
 }
 
 fn kind_of(segment: &str) -> Option<Kind> {
@@ -490,27 +475,25 @@ struct ObjectPage {
 /// A task, transition or ticket type: its fields and its edit form.
 pub async fn object(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Path((segment, id)): Path<(String, DesignObjectId)>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Design").await);
+) -> PageResult {
+    let ctx = ctx.titled("Design");
     let Some(kind) = kind_of(&segment).filter(|k| *k != Kind::Workflow) else {
-        return crate::pages::kit::layout::not_found().await;
+        return Ok(crate::pages::kit::layout::not_found().await);
     };
-    let view: DesignView =
-        open_or_return!(ctx.load(app::design::get(&state.app, &ctx.actor, kind, id).await));
-    let roles = open_or_return!(ctx.load(app::design::role_names(&state.app, &ctx.actor).await));
+    let view: DesignView = ctx.load(app::design::get(&state.app, &ctx.actor, kind, id).await)?;
+    let roles = ctx.load(app::design::role_names(&state.app, &ctx.actor).await)?;
     let filter = DesignFilter {
         workflow: Some(view.workflow_id),
         limit: 500,
         ..Default::default()
     };
-    let tasks: Vec<(String, String)> = open_or_return!(
-        ctx.load(app::design::list(&state.app, &ctx.actor, Kind::Task, filter).await)
-    )
-    .into_iter()
-    .map(|t| (t.id.to_string(), text(&t.spec, "name")))
-    .collect();
+    let tasks: Vec<(String, String)> = ctx
+        .load(app::design::list(&state.app, &ctx.actor, Kind::Task, filter).await)?
+        .into_iter()
+        .map(|t| (t.id.to_string(), text(&t.spec, "name")))
+        .collect();
     let heading = [text(&view.spec, "name"), text(&view.spec, "title")]
         .into_iter()
         .find(|s| !s.is_empty())
@@ -533,7 +516,7 @@ pub async fn object(
         .unwrap_or_default();
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} {heading} — TicketFlower", kind_label(kind));
-    ctx.render(&ObjectPage {
+    Ok(ctx.render(&ObjectPage {
         layout,
         kind: kind_label(kind),
         segment,
@@ -548,7 +531,7 @@ pub async fn object(
         task_types: TASK_TYPES,
         assignments: ASSIGNMENTS,
         can_design: app::access::can_design(&ctx.actor),
-    })
+    }))
 }
 
 /// Where an object's page is: a workflow has its own.
@@ -563,49 +546,47 @@ fn object_page(segment: &str, id: DesignObjectId) -> String {
 /// Saves an object (a workflow included) from its JSON form.
 pub async fn update_object(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path((segment, id)): Path<(String, DesignObjectId)>,
-    Form(form): Form<ObjectForm>,
-) -> Response {
+    PagePost { ctx, form }: PagePost<ObjectForm>,
+) -> PageResult {
     let back = object_page(&segment, id);
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let Some(kind) = kind_of(&segment) else {
-        return crate::pages::kit::layout::not_found().await;
+        return Ok(crate::pages::kit::layout::not_found().await);
     };
     let body = match body_of(kind, form, false) {
         Ok(body) => body,
-        Err(flash) => return ctx.redirect(&back, flash),
+        Err(flash) => return Ok(ctx.redirect(&back, flash)),
     };
     let result = app::design::update(&state.app, &ctx.actor, kind, id, body).await;
-    ctx.outcome(&back, result, |v| {
+    Ok(ctx.outcome(&back, result, |v| {
         format!("Saved; this is now version {}.", v.version)
-    })
+    }))
 }
 
 pub async fn delete_object(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path((segment, id)): Path<(String, DesignObjectId)>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
     let back = object_page(&segment, id);
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let Some(kind) = kind_of(&segment) else {
-        return crate::pages::kit::layout::not_found().await;
+        return Ok(crate::pages::kit::layout::not_found().await);
     };
     let view = match app::design::get(&state.app, &ctx.actor, kind, id).await {
         Ok(view) => view,
-        Err(error) => return ctx.failed(&back, error),
+        Err(error) => return Ok(ctx.failed(&back, error)),
     };
     let after = if kind == Kind::Workflow {
         "/design/workflows".to_owned()
     } else {
         format!("/design/workflows/{}", view.workflow_id)
     };
-    match app::design::delete(&state.app, &ctx.actor, kind, id).await {
-        Ok(()) => ctx.redirect(&after, Flash::ok("Deleted.")),
-        Err(error) => ctx.failed(&back, error),
-    }
+    Ok(
+        match app::design::delete(&state.app, &ctx.actor, kind, id).await {
+            Ok(()) => ctx.redirect(&after, Flash::ok("Deleted.")),
+            Err(error) => ctx.failed(&back, error),
+        },
+    )
 }
 
 // ---- Bundles
@@ -627,27 +608,27 @@ pub struct BundleQuery {
 }
 
 pub async fn bundle_page(
-    State(state): State<WebState>,
-    headers: HeaderMap,
+    State(_state): State<WebState>,
+    ctx: PageCtx,
     Query(query): Query<BundleQuery>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Upload a bundle").await);
+) -> PageResult {
+    let ctx = ctx.titled("Upload a bundle");
     if !app::access::can_design(&ctx.actor) {
-        return error_page(app::AppError::Forbidden("needs workflow_creator".into()));
+        return Ok(error_page(app::AppError::Forbidden(
+            "needs workflow_creator".into(),
+        )));
     }
-    ctx.render(&BundlePage {
+    Ok(ctx.render(&BundlePage {
         layout: ctx.layout.clone(),
         document: String::new(),
         workflow_id: query.workflow_id,
         problems: Vec::new(),
         valid: false,
-    })
+    }))
 }
 
 #[derive(Deserialize)]
 pub struct BundleForm {
-    #[serde(default)]
-    csrf_token: String,
     document: String,
     /// Update this workflow instead of creating one.
     #[serde(default)]
@@ -659,12 +640,8 @@ pub struct BundleForm {
 
 pub async fn bundle_submit(
     State(state): State<WebState>,
-    headers: HeaderMap,
-    Form(form): Form<BundleForm>,
-) -> Response {
-    let ctx = open_or_return!(
-        PageCtx::post(&state, &headers, &form.csrf_token, "/design/bundles/new").await
-    );
+    PagePost { ctx, form }: PagePost<BundleForm>,
+) -> PageResult {
     let into = form.workflow_id.trim().parse::<WorkflowId>().ok();
     // JSON is YAML; one parser reads both, behind the API's nesting guard.
     let outcome = match crate::api::design::parse_bundle_text(&form.document) {
@@ -688,7 +665,7 @@ pub async fn bundle_submit(
             }
         },
     };
-    match outcome {
+    Ok(match outcome {
         Ok(Some(workflow)) => ctx.redirect(
             &format!("/design/workflows/{workflow}"),
             Flash::ok("The bundle was imported."),
@@ -710,7 +687,7 @@ pub async fn bundle_submit(
             }
             response
         }
-    }
+    })
 }
 
 fn problem_rows(error: app::AppError) -> Vec<ProblemRow> {

@@ -143,8 +143,6 @@ impl FormValues {
 /// A submitted design form; which members matter depends on the kind.
 #[derive(Deserialize, Default)]
 pub struct ObjectForm {
-    #[serde(default)]
-    pub csrf_token: String,
     key: Option<String>,
     name: Option<String>,
     title: Option<String>,

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use crate::auth::{ACCESS_COOKIE, Client};
 use crate::pages::kit::context::{
-    CsrfForm, PageCtx, REFRESH_COOKIE, clear_cookie, cookie, csrf_ok, csrf_rejected, csrf_token,
-    nav_for, open_or_return, page, with_tokens,
+    CsrfForm, PageCtx, PagePost, REFRESH_COOKIE, clear_cookie, cookie, csrf_ok, csrf_rejected,
+    csrf_token, nav_for, page, with_tokens,
 };
 use crate::pages::kit::layout::Layout;
 use crate::state::WebState;
@@ -224,13 +224,13 @@ pub async fn login_submit(
     }
 }
 
+/// The form is on a signed-in page, so its token is bound to the session: `PagePost`
+/// checks it before anything is revoked.
 pub async fn logout_submit(
     State(state): State<WebState>,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    _: PagePost<CsrfForm>,
 ) -> Response {
-    // The form is on a signed-in page, so its token is bound to the session.
-    open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/dashboard").await);
     if let Some(refresh) = cookie(&headers, REFRESH_COOKIE)
         && let Err(error) = app::identity::auth::logout_refresh_token(&state.app, &refresh).await
     {

@@ -7,9 +7,8 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum_extra::extract::Form;
 use domain::UserId;
 use domain::ids::{TaskId, WorkflowErrorId};
 use domain::workflow::{TaskStatus, WorkflowErrorStatus};
@@ -19,7 +18,7 @@ use serde_json::Value;
 use app::runtime::tasks::{TaskQuery, TaskView};
 
 use crate::pages::account::when;
-use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, open_or_return};
+use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, PagePost, PageResult};
 use crate::pages::kit::layout::Layout;
 use crate::pages::kit::schema_form::{FormErrors, FormField, Posted, SchemaForm};
 use crate::pages::tickets::{DataRow, data_rows, name_of};
@@ -73,50 +72,44 @@ struct TasksPage {
     done: Vec<TaskRow>,
 }
 
-pub async fn my_tasks(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "My tasks").await);
+pub async fn my_tasks(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
+    let ctx = ctx.titled("My tasks");
     let list = |query: TaskQuery| app::runtime::tasks::list(&state.app, &ctx.actor, query);
-    let (mine, _) = open_or_return!(
-        ctx.load(
-            list(TaskQuery {
-                mine: true,
-                statuses: TaskStatus::ACTIVE.to_vec(),
-                limit: 100,
-                ..Default::default()
-            })
-            .await
-        )
-    );
-    let (queue, _) = open_or_return!(
-        ctx.load(
-            list(TaskQuery {
-                queue: true,
-                limit: 100,
-                ..Default::default()
-            })
-            .await
-        )
-    );
-    let (done, _) = open_or_return!(
-        ctx.load(
-            list(TaskQuery {
-                mine: true,
-                statuses: vec![TaskStatus::Completed],
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-        )
-    );
-    let mine = open_or_return!(rows(&state, &ctx, mine).await);
-    let queue = open_or_return!(rows(&state, &ctx, queue).await);
-    let done = open_or_return!(rows(&state, &ctx, done).await);
-    ctx.render(&TasksPage {
+    let (mine, _) = ctx.load(
+        list(TaskQuery {
+            mine: true,
+            statuses: TaskStatus::ACTIVE.to_vec(),
+            limit: 100,
+            ..Default::default()
+        })
+        .await,
+    )?;
+    let (queue, _) = ctx.load(
+        list(TaskQuery {
+            queue: true,
+            limit: 100,
+            ..Default::default()
+        })
+        .await,
+    )?;
+    let (done, _) = ctx.load(
+        list(TaskQuery {
+            mine: true,
+            statuses: vec![TaskStatus::Completed],
+            limit: 10,
+            ..Default::default()
+        })
+        .await,
+    )?;
+    let mine = rows(&state, &ctx, mine).await?;
+    let queue = rows(&state, &ctx, queue).await?;
+    let done = rows(&state, &ctx, done).await?;
+    Ok(ctx.render(&TasksPage {
         layout: ctx.layout.clone(),
         mine,
         queue,
         done,
-    })
+    }))
 }
 
 // ---- All tasks
@@ -141,29 +134,27 @@ pub struct AllTasksQuery {
 
 pub async fn all_tasks(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Query(query): Query<AllTasksQuery>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "All tasks").await);
+) -> PageResult {
+    let ctx = ctx.titled("All tasks");
     let status = query.status.parse::<TaskStatus>().ok();
-    let (tasks, next) = open_or_return!(
-        ctx.load(
-            app::runtime::tasks::list(
-                &state.app,
-                &ctx.actor,
-                TaskQuery {
-                    statuses: status.into_iter().collect(),
-                    cursor: query.cursor.parse().ok(),
-                    limit: 50,
-                    ..Default::default()
-                },
-            )
-            .await
+    let (tasks, next) = ctx.load(
+        app::runtime::tasks::list(
+            &state.app,
+            &ctx.actor,
+            TaskQuery {
+                statuses: status.into_iter().collect(),
+                cursor: query.cursor.parse().ok(),
+                limit: 50,
+                ..Default::default()
+            },
         )
-    );
-    let rows = open_or_return!(rows(&state, &ctx, tasks).await);
+        .await,
+    )?;
+    let rows = rows(&state, &ctx, tasks).await?;
     let status = status.map(|s| s.as_str().to_owned()).unwrap_or_default();
-    ctx.render(&AllTasksPage {
+    Ok(ctx.render(&AllTasksPage {
         layout: ctx.layout.clone(),
         rows,
         next: next.map(|cursor| {
@@ -175,7 +166,7 @@ pub async fn all_tasks(
         }),
         status,
         statuses: TaskStatus::ALL.iter().map(|s| s.as_str()).collect(),
-    })
+    }))
 }
 
 // ---- A task
@@ -219,14 +210,13 @@ async fn task_page(
     ctx: &PageCtx,
     task: TaskView,
     posted: Option<(Posted, FormErrors)>,
-) -> Response {
+) -> PageResult {
     let actor = &ctx.actor;
-    let names = open_or_return!(
-        ctx.load(app::runtime::tickets::names(&state.app, actor, task.assigned_to).await)
-    );
+    let names =
+        ctx.load(app::runtime::tickets::names(&state.app, actor, task.assigned_to).await)?;
     let actions = task.actions;
     let workers = if actions.assign {
-        open_or_return!(ctx.load(app::runtime::tasks::workers(&state.app, actor).await))
+        ctx.load(app::runtime::tasks::workers(&state.app, actor).await)?
             .into_iter()
             .map(|(id, name)| (id.0.to_string(), name, task.assigned_to == Some(id)))
             .collect()
@@ -273,102 +263,91 @@ async fn task_page(
     } else {
         StatusCode::OK
     };
-    ctx.render_status(status, &page)
+    Ok(ctx.render_status(status, &page))
 }
 
 pub async fn task(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Path(id): Path<TaskId>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Task").await);
-    let task =
-        open_or_return!(ctx.load(app::runtime::tasks::get(&state.app, &ctx.actor, id).await));
+) -> PageResult {
+    let ctx = ctx.titled("Task");
+    let task = ctx.load(app::runtime::tasks::get(&state.app, &ctx.actor, id).await)?;
     task_page(&state, &ctx, task, None).await
 }
 
 pub async fn claim(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<TaskId>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, "/tasks").await);
-    match app::runtime::tasks::claim(&state.app, &ctx.actor, id).await {
-        Ok(task) => ctx.redirect(
-            &format!("/tasks/{id}"),
-            Flash::ok(format!("“{}” is yours now.", task.name)),
-        ),
-        Err(error) => ctx.failed("/tasks", error),
-    }
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
+    Ok(
+        match app::runtime::tasks::claim(&state.app, &ctx.actor, id).await {
+            Ok(task) => ctx.redirect(
+                &format!("/tasks/{id}"),
+                Flash::ok(format!("“{}” is yours now.", task.name)),
+            ),
+            Err(error) => ctx.failed("/tasks", error),
+        },
+    )
 }
 
 pub async fn release(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<TaskId>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
     let back = format!("/tasks/{id}");
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
-    match app::runtime::tasks::release(&state.app, &ctx.actor, id).await {
-        Ok(task) => ctx.redirect(
-            "/tasks",
-            Flash::ok(format!("“{}” is back in the queue.", task.name)),
-        ),
-        Err(error) => ctx.failed(&back, error),
-    }
+    Ok(
+        match app::runtime::tasks::release(&state.app, &ctx.actor, id).await {
+            Ok(task) => ctx.redirect(
+                "/tasks",
+                Flash::ok(format!("“{}” is back in the queue.", task.name)),
+            ),
+            Err(error) => ctx.failed(&back, error),
+        },
+    )
 }
 
 #[derive(Deserialize)]
 pub struct AssignForm {
-    #[serde(default)]
-    csrf_token: String,
     #[serde(default)]
     user_id: String,
 }
 
 pub async fn assign(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<TaskId>,
-    Form(form): Form<AssignForm>,
-) -> Response {
+    PagePost { ctx, form }: PagePost<AssignForm>,
+) -> PageResult {
     let back = format!("/tasks/{id}");
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let Ok(user) = form.user_id.parse::<UserId>() else {
-        return ctx.redirect(&back, Flash::error("Choose who should do the task."));
+        return Ok(ctx.redirect(&back, Flash::error("Choose who should do the task.")));
     };
     let result = app::runtime::tasks::assign(&state.app, &ctx.actor, id, user).await;
-    ctx.outcome(&back, result, |task| {
+    Ok(ctx.outcome(&back, result, |task| {
         format!("“{}” was assigned.", task.name)
-    })
+    }))
 }
 
+/// The form's fields are the task's output schema's, so they are read as pairs.
 pub async fn complete(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<TaskId>,
-    axum::extract::Form(pairs): axum::extract::Form<Vec<(String, String)>>,
-) -> Response {
+    PagePost { ctx, form: pairs }: PagePost<Vec<(String, String)>>,
+) -> PageResult {
     let back = format!("/tasks/{id}");
-    let csrf = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf_token")
-        .map_or("", |(_, v)| v.as_str());
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, csrf, &back).await);
-    let task =
-        open_or_return!(ctx.load(app::runtime::tasks::get(&state.app, &ctx.actor, id).await));
+    let task = ctx.load(app::runtime::tasks::get(&state.app, &ctx.actor, id).await)?;
     let schema = task.output_schema.clone().unwrap_or(Value::Null);
     let form = SchemaForm::new("output", &schema);
     let (output, typed) = form.read(&pairs);
     match app::runtime::tasks::complete(&state.app, &ctx.actor, id, output).await {
-        Ok(done) => ctx.redirect("/tasks", Flash::ok(format!("“{}” is done.", done.name))),
+        Ok(done) => Ok(ctx.redirect("/tasks", Flash::ok(format!("“{}” is done.", done.name)))),
         Err(app::AppError::Validation(errors)) => {
             let errors = form.errors(&errors);
             task_page(&state, &ctx, task, Some((typed, errors))).await
         }
-        Err(error) => ctx.failed(&back, error),
+        Err(error) => Ok(ctx.failed(&back, error)),
     }
 }
 
@@ -402,19 +381,19 @@ pub struct ErrorsQuery {
 
 pub async fn workflow_errors(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Query(query): Query<ErrorsQuery>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Workflow errors").await);
+) -> PageResult {
+    let ctx = ctx.titled("Workflow errors");
     use WorkflowErrorStatus::{New, Resolved, Reviewed};
     let (show, statuses): (&str, &[WorkflowErrorStatus]) = match query.show.as_str() {
         "resolved" => ("resolved", &[Resolved]),
         "all" => ("all", &[New, Reviewed, Resolved]),
         _ => ("open", &[New, Reviewed]),
     };
-    let errors = open_or_return!(ctx.load(
-        app::runtime::engine::errors(&state.app, &ctx.actor, statuses.to_vec(), None,).await
-    ));
+    let errors = ctx.load(
+        app::runtime::engine::errors(&state.app, &ctx.actor, statuses.to_vec(), None).await,
+    )?;
     let rows = errors
         .into_iter()
         .map(|e| {
@@ -434,21 +413,19 @@ pub async fn workflow_errors(
             }
         })
         .collect();
-    ctx.render(&ErrorsPage {
+    Ok(ctx.render(&ErrorsPage {
         layout: ctx.layout.clone(),
         rows,
         show: show.into(),
-    })
+    }))
 }
 
 pub async fn error_action(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path((id, action)): Path<(WorkflowErrorId, String)>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
     let back = "/workflow-errors";
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, back).await);
     let (app, actor) = (&state.app, &ctx.actor);
     let (result, done) = match action.as_str() {
         "review" => (
@@ -465,9 +442,9 @@ pub async fn error_action(
             app::runtime::engine::retry(app, actor, id).await,
             "Retried: the step ran again. If it failed again, a new error is listed.",
         ),
-        _ => return ctx.failed(back, app::AppError::NotFound),
+        _ => return Ok(ctx.failed(back, app::AppError::NotFound)),
     };
-    ctx.outcome(back, result, |_| done.to_owned())
+    Ok(ctx.outcome(back, result, |_| done.to_owned()))
 }
 
 /// This module's pages.

@@ -12,10 +12,8 @@ use domain::workflow::WorkflowRunStatus;
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum_extra::extract::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use domain::UserId;
 use domain::event::Event;
 use serde::Deserialize;
@@ -24,9 +22,10 @@ use uuid::Uuid;
 
 use app::runtime::tickets::{TicketQuery, TicketSort, TicketView};
 
-use crate::extract::MultipartForm;
 use crate::pages::account::when;
-use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, error_page, open_or_return};
+use crate::pages::kit::context::{
+    CsrfForm, Flash, PageCtx, PagePost, PageResult, PageUpload, error_page,
+};
 use crate::pages::kit::layout::Layout;
 use crate::pages::kit::schema_form::{FormErrors, FormField, SchemaForm};
 use crate::state::WebState;
@@ -115,11 +114,10 @@ struct NewTicketPage {
     types: Vec<TypeCard>,
 }
 
-pub async fn new_ticket(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "New ticket").await);
-    let types =
-        open_or_return!(ctx.load(app::runtime::tickets::available(&state.app, &ctx.actor).await));
-    ctx.render(&NewTicketPage {
+pub async fn new_ticket(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
+    let ctx = ctx.titled("New ticket");
+    let types = ctx.load(app::runtime::tickets::available(&state.app, &ctx.actor).await)?;
+    Ok(ctx.render(&NewTicketPage {
         layout: ctx.layout.clone(),
         types: types
             .into_iter()
@@ -129,7 +127,7 @@ pub async fn new_ticket(State(state): State<WebState>, headers: HeaderMap) -> Re
                 description: t.description,
             })
             .collect(),
-    })
+    }))
 }
 
 // ---- Submitting
@@ -157,17 +155,16 @@ impl SubmitPage {
 
 pub async fn submit_page(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Path(id): Path<TicketTypeId>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "New ticket").await);
-    let (available, _) = open_or_return!(
-        ctx.load(app::runtime::tickets::available_type(&state.app, &ctx.actor, id).await)
-    );
+) -> PageResult {
+    let ctx = ctx.titled("New ticket");
+    let (available, _) =
+        ctx.load(app::runtime::tickets::available_type(&state.app, &ctx.actor, id).await)?;
     let form = SchemaForm::new("data", &available.fields);
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} — TicketFlower", available.title);
-    ctx.render(&SubmitPage {
+    Ok(ctx.render(&SubmitPage {
         layout,
         type_id: id.to_string(),
         fields: form.fields(None, &FormErrors::default()),
@@ -176,28 +173,17 @@ pub async fn submit_page(
         general: Vec::new(),
         idempotency_key: Uuid::now_v7().to_string(),
         had_files: false,
-    })
+    }))
 }
 
 pub async fn submit_ticket(
     State(state): State<WebState>,
     Path(id): Path<TicketTypeId>,
-    request: Request,
-) -> Response {
-    let headers = request.headers().clone();
+    PageUpload { ctx, form: posted }: PageUpload,
+) -> PageResult {
     let back = format!("/tickets/new/{id}");
-    let posted = match MultipartForm::read(request).await {
-        Ok(posted) => posted,
-        Err(failure) => {
-            let ctx = open_or_return!(PageCtx::open(&state, &headers, "").await);
-            return ctx.redirect(&back, Flash::error(failure.message()));
-        }
-    };
-    let ctx =
-        open_or_return!(PageCtx::post(&state, &headers, posted.value("csrf_token"), &back).await);
-    let (available, _) = open_or_return!(
-        ctx.load(app::runtime::tickets::available_type(&state.app, &ctx.actor, id).await)
-    );
+    let (available, _) =
+        ctx.load(app::runtime::tickets::available_type(&state.app, &ctx.actor, id).await)?;
     let form = SchemaForm::new("data", &available.fields);
     let (data, typed) = form.read(&posted.fields);
     let key = Some(posted.value("idempotency_key").to_owned()).filter(|k| !k.is_empty());
@@ -213,7 +199,7 @@ pub async fn submit_ticket(
             } else {
                 format!("Ticket #{number} was already submitted.")
             };
-            ctx.redirect(&format!("/tickets/{}", done.ticket.id), Flash::ok(text))
+            Ok(ctx.redirect(&format!("/tickets/{}", done.ticket.id), Flash::ok(text)))
         }
         Err(app::AppError::Validation(errors)) => {
             let errors = form.errors(&errors);
@@ -229,9 +215,9 @@ pub async fn submit_ticket(
                 idempotency_key: key.unwrap_or_else(|| Uuid::now_v7().to_string()),
                 had_files,
             };
-            ctx.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+            Ok(ctx.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
-        Err(error) => ctx.failed(&back, error),
+        Err(error) => Ok(ctx.failed(&back, error)),
     }
 }
 
@@ -324,14 +310,9 @@ impl ListQuery {
     }
 }
 
-async fn ticket_list(
-    state: &WebState,
-    headers: &HeaderMap,
-    query: ListQuery,
-    all: bool,
-) -> Response {
+async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool) -> PageResult {
     let heading = if all { "All tickets" } else { "My tickets" };
-    let ctx = open_or_return!(PageCtx::open(state, headers, heading).await);
+    let ctx = ctx.titled(heading);
     let path = if all { "/tickets/all" } else { "/tickets" };
     let tabs: &[(&'static str, &'static str)] = if all {
         &[("active", "Active"), ("archive", "Archive"), ("any", "All")]
@@ -347,11 +328,8 @@ async fn ticket_list(
     // The filters' choices are for ticket admins only, so loading them is also what keeps
     // everyone else out of this page (the list itself would show them their own tickets).
     let (types, workers) = if all {
-        let types = open_or_return!(
-            ctx.load(app::runtime::tickets::ticket_types(&state.app, &ctx.actor).await)
-        );
-        let workers =
-            open_or_return!(ctx.load(app::runtime::tasks::workers(&state.app, &ctx.actor).await));
+        let types = ctx.load(app::runtime::tickets::ticket_types(&state.app, &ctx.actor).await)?;
+        let workers = ctx.load(app::runtime::tasks::workers(&state.app, &ctx.actor).await)?;
         (
             types,
             workers
@@ -382,19 +360,17 @@ async fn ticket_list(
         Ok(found) => found,
         // A stale cursor or a hand-made query: start over rather than fail.
         Err(app::AppError::Validation(_)) => {
-            return ctx.redirect(
+            return Ok(ctx.redirect(
                 path,
                 Flash::error("That page of the list is gone; here is the first."),
-            );
+            ));
         }
-        Err(error) => return ctx.send(error_page(error)),
+        Err(error) => return Ok(ctx.send(error_page(error))),
     };
     // Collected first: a borrowing iterator held across the await makes the handler's
     // future fail the `Send` bound.
     let requesters: Vec<UserId> = tickets.iter().map(|t| t.requester_id).collect();
-    let names = open_or_return!(
-        ctx.load(app::runtime::tickets::names(&state.app, &ctx.actor, requesters).await)
-    );
+    let names = ctx.load(app::runtime::tickets::names(&state.app, &ctx.actor, requesters).await)?;
     let rows = tickets
         .into_iter()
         .map(|t| TicketRow {
@@ -408,7 +384,7 @@ async fn ticket_list(
             updated: when(t.updated_at),
         })
         .collect();
-    ctx.render(&TicketsPage {
+    Ok(ctx.render(&TicketsPage {
         layout: ctx.layout.clone(),
         heading,
         all,
@@ -445,23 +421,23 @@ async fn ticket_list(
         assignee: query.assignee,
         types,
         workers,
-    })
+    }))
 }
 
 pub async fn my_tickets(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Query(query): Query<ListQuery>,
-) -> Response {
-    ticket_list(&state, &headers, query, false).await
+) -> PageResult {
+    ticket_list(&state, ctx, query, false).await
 }
 
 pub async fn all_tickets(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Query(query): Query<ListQuery>,
-) -> Response {
-    ticket_list(&state, &headers, query, true).await
+) -> PageResult {
+    ticket_list(&state, ctx, query, true).await
 }
 
 // ---- A ticket
@@ -634,19 +610,17 @@ fn describe(
 
 pub async fn ticket(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Path(id): Path<TicketId>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Ticket").await);
+) -> PageResult {
+    let ctx = ctx.titled("Ticket");
     let (app, actor) = (&state.app, &ctx.actor);
-    let view: TicketView =
-        open_or_return!(ctx.load(app::runtime::tickets::get(app, actor, id).await));
-    let version =
-        open_or_return!(ctx.load(app::runtime::tickets::version_of(app, actor, id).await));
-    let graph = open_or_return!(ctx.load(app::runtime::tickets::graph_svg(app, actor, id).await));
-    let events = open_or_return!(ctx.load(app::runtime::tickets::timeline(app, actor, id).await));
-    let comments = open_or_return!(ctx.load(app::runtime::tickets::comments(app, actor, id).await));
-    let files = open_or_return!(ctx.load(app::runtime::tickets::attachments(app, actor, id).await));
+    let view: TicketView = ctx.load(app::runtime::tickets::get(app, actor, id).await)?;
+    let version = ctx.load(app::runtime::tickets::version_of(app, actor, id).await)?;
+    let graph = ctx.load(app::runtime::tickets::graph_svg(app, actor, id).await)?;
+    let events = ctx.load(app::runtime::tickets::timeline(app, actor, id).await)?;
+    let comments = ctx.load(app::runtime::tickets::comments(app, actor, id).await)?;
+    let files = ctx.load(app::runtime::tickets::attachments(app, actor, id).await)?;
     let tasks = view.tasks.clone().unwrap_or_default();
     let mut people: Vec<UserId> = vec![view.requester_id];
     people.extend(tasks.iter().filter_map(|t| t.assigned_to));
@@ -658,7 +632,7 @@ pub async fn ticket(
     );
     people.extend(comments.iter().map(|c| c.author_id));
     people.extend(files.iter().map(|f| f.uploaded_by));
-    let names = open_or_return!(ctx.load(app::runtime::tickets::names(app, actor, people).await));
+    let names = ctx.load(app::runtime::tickets::names(app, actor, people).await)?;
     let task_names: HashMap<TaskId, String> =
         tasks.iter().map(|t| (t.id, t.name.clone())).collect();
 
@@ -745,13 +719,11 @@ pub async fn ticket(
         status: view.status,
         on_hold: view.workflow_status == WorkflowRunStatus::OnHold,
     };
-    ctx.render(&page)
+    Ok(ctx.render(&page))
 }
 
 #[derive(Deserialize)]
 pub struct CommentForm {
-    #[serde(default)]
-    csrf_token: String,
     #[serde(default)]
     body: String,
     #[serde(default)]
@@ -760,42 +732,30 @@ pub struct CommentForm {
 
 pub async fn add_comment(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<TicketId>,
-    Form(form): Form<CommentForm>,
-) -> Response {
+    PagePost { ctx, form }: PagePost<CommentForm>,
+) -> PageResult {
     let back = format!("/tickets/{id}");
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let internal = form.internal.is_some();
     let result =
         app::runtime::tickets::comment(&state.app, &ctx.actor, id, &form.body, internal).await;
-    ctx.outcome(&format!("{back}#comments"), result, |_| {
+    Ok(ctx.outcome(&format!("{back}#comments"), result, |_| {
         if internal {
             "Your internal note was added.".into()
         } else {
             "Your comment was added.".into()
         }
-    })
+    }))
 }
 
 pub async fn add_attachments(
     State(state): State<WebState>,
     Path(id): Path<TicketId>,
-    request: Request,
-) -> Response {
-    let headers = request.headers().clone();
+    PageUpload { ctx, form: posted }: PageUpload,
+) -> PageResult {
     let back = format!("/tickets/{id}");
-    let posted = match MultipartForm::read(request).await {
-        Ok(posted) => posted,
-        Err(failure) => {
-            let ctx = open_or_return!(PageCtx::open(&state, &headers, "").await);
-            return ctx.redirect(&back, Flash::error(failure.message()));
-        }
-    };
-    let ctx =
-        open_or_return!(PageCtx::post(&state, &headers, posted.value("csrf_token"), &back).await);
     if posted.files.is_empty() {
-        return ctx.redirect(&back, Flash::error("Choose a file to attach."));
+        return Ok(ctx.redirect(&back, Flash::error("Choose a file to attach.")));
     }
     let names: Vec<String> = match app::runtime::tickets::attach(
         &state.app,
@@ -806,38 +766,35 @@ pub async fn add_attachments(
     .await
     {
         Ok(stored) => stored.into_iter().map(|meta| meta.file_name).collect(),
-        Err(error) => return ctx.failed(&back, error),
+        Err(error) => return Ok(ctx.failed(&back, error)),
     };
-    ctx.redirect(
+    Ok(ctx.redirect(
         &format!("{back}#attachments"),
         Flash::ok(format!("Attached {}.", names.join(", "))),
-    )
+    ))
 }
 
 pub async fn download(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    ctx: PageCtx,
     Path((id, aid)): Path<(TicketId, AttachmentId)>,
-) -> Response {
-    let ctx = open_or_return!(PageCtx::open(&state, &headers, "Attachment").await);
-    let (meta, bytes) = open_or_return!(
-        ctx.load(app::runtime::tickets::download(&state.app, &ctx.actor, id, aid).await)
-    );
-    ctx.send(crate::api::tickets::attachment_response(&meta, bytes))
+) -> PageResult {
+    let ctx = ctx.titled("Attachment");
+    let (meta, bytes) =
+        ctx.load(app::runtime::tickets::download(&state.app, &ctx.actor, id, aid).await)?;
+    Ok(ctx.send(crate::api::tickets::attachment_response(&meta, bytes)))
 }
 
 pub async fn cancel(
     State(state): State<WebState>,
-    headers: HeaderMap,
     Path(id): Path<TicketId>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
     let back = format!("/tickets/{id}");
-    let ctx = open_or_return!(PageCtx::post(&state, &headers, &form.csrf_token, &back).await);
     let result = app::runtime::tickets::cancel(&state.app, &ctx.actor, id).await;
-    ctx.outcome(&back, result, |t| {
+    Ok(ctx.outcome(&back, result, |t| {
         format!("Ticket #{} was cancelled.", t.number)
-    })
+    }))
 }
 
 /// This module's pages.

@@ -7,6 +7,8 @@
 #![allow(clippy::result_large_err)]
 
 use askama::Template;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
@@ -19,15 +21,9 @@ use crate::pages::kit::layout::{Layout, render};
 use crate::state::WebState;
 
 /// Answers an `Err` of a page helper (a redirect to login, a rejected form) as is.
-macro_rules! open_or_return {
-    ($e:expr) => {
-        match $e {
-            Ok(ctx) => ctx,
-            Err(response) => return response,
-        }
-    };
-}
-pub(crate) use open_or_return;
+/// What a page handler answers: the page, or the response that ended it early (the login
+/// page, an error page, a refused form), so handlers read top to bottom with `?`.
+pub type PageResult = Result<Response, Response>;
 
 pub const REFRESH_COOKIE: &str = "tf_refresh";
 pub const CSRF_COOKIE: &str = "tf_csrf";
@@ -409,21 +405,6 @@ impl PageCtx {
         })
     }
 
-    /// Opens a form post: the CSRF token must belong to this browser and this session
-    /// before anything else happens.
-    pub async fn post(
-        state: &WebState,
-        headers: &HeaderMap,
-        submitted_csrf: &str,
-        back: &str,
-    ) -> Result<Self, Response> {
-        let ctx = Self::open(state, headers, "").await?;
-        if !csrf_ok_for(state, headers, ctx.actor.session_id, submitted_csrf) {
-            return Err(ctx.finish(csrf_rejected(back)));
-        }
-        Ok(ctx)
-    }
-
     /// Adds what this request owes the browser to a response.
     fn finish(&self, mut response: Response) -> Response {
         if self.csrf_minted {
@@ -487,8 +468,117 @@ impl PageCtx {
     }
 }
 
+/// A signed-in page: extracting it signs the request in (or answers with the login page or
+/// the error page).
+impl FromRequestParts<WebState> for PageCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
+        Self::open(state, &parts.headers, "").await
+    }
+}
+
+impl PageCtx {
+    /// Names the page in the browser's title bar.
+    pub fn titled(mut self, title: &str) -> Self {
+        self.layout.title = format!("{title} — TicketFlower");
+        self
+    }
+}
+
+/// Where a refused form sends the person back to: the page the form was on (our pages send
+/// same-origin referrers), else the dashboard.
+fn back_of(headers: &HeaderMap) -> String {
+    headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| url::Url::parse(v).ok())
+        .map(|url| match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        })
+        .unwrap_or_else(|| "/dashboard".into())
+}
+
+/// Opens a form post: the signed-in person, and the form's CSRF token checked against this
+/// browser and this session before anything else happens.
+async fn open_post(
+    parts: &mut Parts,
+    state: &WebState,
+    submitted_csrf: &str,
+) -> Result<PageCtx, Response> {
+    let ctx = PageCtx::from_request_parts(parts, state).await?;
+    if !csrf_ok_for(state, &parts.headers, ctx.actor.session_id, submitted_csrf) {
+        return Err(ctx.finish(csrf_rejected(&back_of(&parts.headers))));
+    }
+    Ok(ctx)
+}
+
+/// A signed-in form post (`application/x-www-form-urlencoded`) whose CSRF token matched,
+/// with its fields.
+pub struct PagePost<F> {
+    pub ctx: PageCtx,
+    pub form: F,
+}
+
+impl<F> FromRequest<WebState> for PagePost<F>
+where
+    F: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &WebState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        // Read as any extractor reads, within the server's body limits.
+        let bytes =
+            axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let token: CsrfForm = serde_html_form::from_bytes(&bytes).unwrap_or_default();
+        let ctx = open_post(&mut parts, state, &token.csrf_token).await?;
+        match serde_html_form::from_bytes(&bytes) {
+            Ok(form) => Ok(Self { ctx, form }),
+            Err(_) => Err(ctx.finish(unreadable_form())),
+        }
+    }
+}
+
+/// A signed-in multipart post (files) whose CSRF token matched. A body that cannot be read
+/// (too large, malformed) sends the person back with the reason.
+pub struct PageUpload {
+    pub ctx: PageCtx,
+    pub form: crate::extract::MultipartForm,
+}
+
+impl FromRequest<WebState> for PageUpload {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &WebState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let headers = parts.headers.clone();
+        let request = Request::from_parts(parts.clone(), body);
+        match crate::extract::MultipartForm::read(request).await {
+            Ok(form) => {
+                let ctx = open_post(&mut parts, state, form.value("csrf_token")).await?;
+                Ok(Self { ctx, form })
+            }
+            Err(failure) => {
+                let ctx = PageCtx::from_request_parts(&mut parts, state).await?;
+                Err(ctx.redirect(&back_of(&headers), Flash::error(failure.message())))
+            }
+        }
+    }
+}
+
+fn unreadable_form() -> Response {
+    crate::pages::kit::layout::refused_input(
+        StatusCode::BAD_REQUEST,
+        "The form could not be read; reload the page and try again.",
+    )
+}
+
 /// A form with nothing but its CSRF token.
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
     pub csrf_token: String,
