@@ -23,10 +23,10 @@ use serde_json::{Value, json};
 pub enum Body {
     Empty,
     Json(Value),
-    /// A text document with its content type (a YAML bundle, say).
-    Text {
-        content_type: &'static str,
-        text: String,
+    /// Bytes sent as they are, with their content type (a YAML bundle, a malformed body).
+    Raw {
+        content_type: String,
+        bytes: Vec<u8>,
     },
     /// `multipart/form-data`: text fields, then files as (field, file name, bytes).
     Multipart {
@@ -36,6 +36,14 @@ pub enum Body {
 }
 
 impl Body {
+    /// Bytes with their content type.
+    pub fn raw(content_type: &str, bytes: impl Into<Vec<u8>>) -> Self {
+        Self::Raw {
+            content_type: content_type.to_owned(),
+            bytes: bytes.into(),
+        }
+    }
+
     /// Files in `attachments` parts, as the ticket endpoints take them.
     pub fn attachments(files: &[(&str, &[u8])]) -> Self {
         Self::Multipart {
@@ -72,6 +80,13 @@ impl ApiResponse {
     pub fn expect(self, status: u16) -> Value {
         assert_eq!(self.status.as_u16(), status, "{self}");
         self.body
+    }
+
+    /// Asserts the status and hands over the body as text (SVG, Mermaid, YAML, a file).
+    #[track_caller]
+    pub fn expect_text(self, status: u16) -> String {
+        assert_eq!(self.status.as_u16(), status, "{self}");
+        self.text()
     }
 
     /// Asserts a 2xx status and hands over the body.
@@ -213,9 +228,10 @@ impl ApiClient {
         match body {
             Body::Empty => request,
             Body::Json(value) => request.json(&value),
-            Body::Text { content_type, text } => {
-                request.header("content-type", content_type).body(text)
-            }
+            Body::Raw {
+                content_type,
+                bytes,
+            } => request.header("content-type", content_type).body(bytes),
             Body::Multipart { fields, files } => {
                 let mut form = reqwest::multipart::Form::new();
                 for (name, value) in fields {
@@ -629,10 +645,7 @@ impl ApiClient {
     /// `POST /design/bundles?dry_run&workflow_id` with a YAML bundle.
     pub async fn import_bundle_yaml(&self, yaml: &str, query: &str) -> ApiResponse {
         let path = with_query("/api/v1/design/bundles".into(), query);
-        let body = Body::Text {
-            content_type: "application/yaml",
-            text: yaml.to_owned(),
-        };
+        let body = Body::raw("application/yaml", yaml);
         self.send(Method::POST, &path, body).await
     }
 

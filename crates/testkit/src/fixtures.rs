@@ -115,6 +115,18 @@ impl Company {
     }
 }
 
+/// The platform staff's email, signed in by [`platform_staff`].
+pub const STAFF_EMAIL: &str = "staff@ticketflower.dev";
+
+/// Creates the platform staff account and signs it in. Staff accounts are made by the CLI
+/// (`create-superuser`), not over HTTP, so the use case is called directly.
+pub async fn platform_staff(app: &TestApp) -> ApiClient {
+    app::identity::platform::create_superuser(&app.app, STAFF_EMAIL, PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create the platform staff account: {e}"));
+    log_in(&app.api(), STAFF_EMAIL).await
+}
+
 /// Signs `email` in with [`PASSWORD`]; a client of the same server holding the token.
 pub async fn log_in(any: &ApiClient, email: &str) -> ApiClient {
     let tokens = any.anonymous().login(email, PASSWORD).await.expect(200);
