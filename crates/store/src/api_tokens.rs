@@ -46,6 +46,7 @@ pub struct NewApiToken<'a> {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(tx: &mut Tx, token: NewApiToken<'_>) -> Result<ApiToken> {
     let insert = Query::insert()
         .into_table(ApiTokens::Table)
@@ -75,6 +76,7 @@ pub async fn insert(tx: &mut Tx, token: NewApiToken<'_>) -> Result<ApiToken> {
     row.ok_or(StoreError::NotFound)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn list(db: impl Exec, company: CompanyId) -> Result<Vec<ApiToken>> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -85,6 +87,7 @@ pub async fn list(db: impl Exec, company: CompanyId) -> Result<Vec<ApiToken>> {
     db.fetch_all(&select).await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn get(db: impl Exec, company: CompanyId, id: ApiTokenId) -> Result<ApiToken> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -96,6 +99,7 @@ pub async fn get(db: impl Exec, company: CompanyId, id: ApiTokenId) -> Result<Ap
     row.ok_or(StoreError::NotFound)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_by_hash(db: impl Exec, token_hash: &str) -> Result<Option<ApiToken>> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -105,6 +109,7 @@ pub async fn find_by_hash(db: impl Exec, token_hash: &str) -> Result<Option<ApiT
     db.fetch_optional(&select).await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn revoke(tx: &mut Tx, company: CompanyId, id: ApiTokenId) -> Result<()> {
     let update = Query::update()
         .table(ApiTokens::Table)
@@ -119,6 +124,7 @@ pub async fn revoke(tx: &mut Tx, company: CompanyId, id: ApiTokenId) -> Result<(
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn touch(db: impl Exec, id: ApiTokenId) -> Result<()> {
     let update = Query::update()
         .table(ApiTokens::Table)

@@ -49,6 +49,7 @@ const COMPANY_COLUMNS: [Companies; 7] = [
     Companies::CreatedAt,
 ];
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(tx: &mut Tx, name: &str, invite_code: &str) -> Result<Company> {
     let now = Utc::now();
     let insert = Query::insert()
@@ -75,6 +76,7 @@ pub async fn insert(tx: &mut Tx, name: &str, invite_code: &str) -> Result<Compan
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(db: impl Exec, id: CompanyId) -> Result<Company> {
     let select = Query::select()
         .columns(COMPANY_COLUMNS)
@@ -85,6 +87,7 @@ pub async fn get(db: impl Exec, id: CompanyId) -> Result<Company> {
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_by_invite_code(db: impl Exec, code: &str) -> Result<Option<Company>> {
     let select = Query::select()
         .columns(COMPANY_COLUMNS)
@@ -96,6 +99,7 @@ pub async fn find_by_invite_code(db: impl Exec, code: &str) -> Result<Option<Com
 }
 
 /// Every company, newest first (platform staff only).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(db: impl Exec, limit: u32) -> Result<Vec<Company>> {
     let select = Query::select()
         .columns(COMPANY_COLUMNS)
@@ -107,6 +111,7 @@ pub async fn list(db: impl Exec, limit: u32) -> Result<Vec<Company>> {
     rows.into_iter().map(Company::try_from).collect()
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_status(tx: &mut Tx, id: CompanyId, status: CompanyStatus) -> Result<()> {
     let update = Query::update()
         .table(Companies::Table)
@@ -123,6 +128,7 @@ pub async fn set_status(tx: &mut Tx, id: CompanyId, status: CompanyStatus) -> Re
 }
 
 /// Sets (or with `None` unsets) the company's own bounds of ticket data.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_data_limits(tx: &mut Tx, id: CompanyId, limits: DataLimits) -> Result<()> {
     let as_sql = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
     let update = Query::update()
@@ -140,6 +146,7 @@ pub async fn set_data_limits(tx: &mut Tx, id: CompanyId, limits: DataLimits) -> 
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_invite_code(tx: &mut Tx, id: CompanyId, code: &str) -> Result<()> {
     let update = Query::update()
         .table(Companies::Table)
@@ -189,6 +196,7 @@ const ROLE_COLUMNS: [CompanyRoles; 7] = [
 ];
 
 /// Creates a company role; a duplicate name is `company_roles_company_id_name_key`.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn insert_role(
     tx: &mut Tx,
     company: CompanyId,
@@ -223,6 +231,7 @@ pub async fn insert_role(
     Ok(row.ok_or(StoreError::NotFound)?.into())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn list_roles(db: impl Exec, company: CompanyId) -> Result<Vec<CompanyRole>> {
     let select = Query::select()
         .columns(ROLE_COLUMNS)
@@ -234,11 +243,13 @@ pub async fn list_roles(db: impl Exec, company: CompanyId) -> Result<Vec<Company
     Ok(rows.into_iter().map(CompanyRole::from).collect())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn get_role(db: impl Exec, company: CompanyId, id: CompanyRoleId) -> Result<CompanyRole> {
     find_role(db, company, Expr::col(CompanyRoles::Id).eq(id)).await
 }
 
 /// The company's default role `user`.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn default_role(db: impl Exec, company: CompanyId) -> Result<CompanyRole> {
     find_role(db, company, Expr::col(CompanyRoles::IsDefault).eq(true)).await
 }
@@ -254,6 +265,7 @@ async fn find_role(db: impl Exec, company: CompanyId, condition: Expr) -> Result
     Ok(row.ok_or(StoreError::NotFound)?.into())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn update_role(
     tx: &mut Tx,
     company: CompanyId,
@@ -279,6 +291,7 @@ pub async fn update_role(
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn delete_role(tx: &mut Tx, company: CompanyId, id: CompanyRoleId) -> Result<()> {
     let delete = Query::delete()
         .from_table(CompanyRoles::Table)
@@ -292,6 +305,7 @@ pub async fn delete_role(tx: &mut Tx, company: CompanyId, id: CompanyRoleId) -> 
 }
 
 /// Replaces the company roles a user holds.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn set_user_roles(
     tx: &mut Tx,
     company: CompanyId,
@@ -354,6 +368,7 @@ pub(crate) fn holding_any(company: CompanyId, names: &[String]) -> sea_query::Se
 }
 
 /// Names of the company roles a user holds.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn user_role_names(
     db: impl Exec,
     company: CompanyId,

@@ -94,6 +94,7 @@ pub struct NewDesignObject<'a> {
     pub created_by: UserId,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(tx: &mut Tx, new: NewDesignObject<'_>) -> Result<DesignObject> {
     let now = Utc::now();
     let insert = Query::insert()
@@ -119,6 +120,7 @@ pub async fn insert(tx: &mut Tx, new: NewDesignObject<'_>) -> Result<DesignObjec
     row.map(Into::into).ok_or(StoreError::NotFound)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn get(
     db: impl Exec,
     company: CompanyId,
@@ -147,6 +149,7 @@ pub struct DesignFilter {
     pub limit: u32,
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn list(
     db: impl Exec,
     company: CompanyId,
@@ -182,6 +185,7 @@ pub async fn list(
 }
 
 /// Every object of one workflow (itself included), oldest first.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn of_workflow(
     db: impl Exec,
     company: CompanyId,
@@ -207,6 +211,7 @@ pub struct DesignChange<'a> {
     pub spec: &'a Value,
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn update(
     tx: &mut Tx,
     company: CompanyId,
@@ -234,6 +239,7 @@ pub async fn update(
 }
 
 /// Sets the status of every object of a workflow (publishing, deprecating, archiving).
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn set_workflow_status(
     tx: &mut Tx,
     company: CompanyId,
@@ -250,6 +256,7 @@ pub async fn set_workflow_status(
     tx.execute(&update).await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn delete(tx: &mut Tx, company: CompanyId, id: impl Into<DesignObjectId>) -> Result<()> {
     let id: DesignObjectId = id.into();
     let delete = Query::delete()
@@ -264,6 +271,7 @@ pub async fn delete(tx: &mut Tx, company: CompanyId, id: impl Into<DesignObjectI
 }
 
 /// Deletes a whole workflow with its tasks, transitions and ticket types.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn delete_workflow(tx: &mut Tx, company: CompanyId, workflow: WorkflowId) -> Result<()> {
     let delete = Query::delete()
         .from_table(DesignObjects::Table)
@@ -341,6 +349,7 @@ pub struct NewVersion<'a> {
     pub published_by: UserId,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_version(tx: &mut Tx, new: NewVersion<'_>) -> Result<WorkflowVersion> {
     let now = Utc::now();
     let insert = Query::insert()
@@ -364,6 +373,7 @@ pub async fn insert_version(tx: &mut Tx, new: NewVersion<'_>) -> Result<Workflow
 }
 
 /// The published versions of a workflow, newest first.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn versions(
     db: impl Exec,
     company: CompanyId,
@@ -381,6 +391,7 @@ pub async fn versions(
 }
 
 /// The company's ACTIVE published versions (at most one per workflow), for submission.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn active_versions(db: impl Exec, company: CompanyId) -> Result<Vec<WorkflowVersion>> {
     let select = Query::select()
         .columns(VERSION_COLUMNS)
@@ -394,6 +405,7 @@ pub async fn active_versions(db: impl Exec, company: CompanyId) -> Result<Vec<Wo
 }
 
 /// One published version by id (a ticket's pinned version).
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn version_by_id(
     db: impl Exec,
     company: CompanyId,
@@ -410,6 +422,7 @@ pub async fn version_by_id(
 }
 
 /// Changes the status of published versions of a workflow that are now `from`.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn set_version_status(
     tx: &mut Tx,
     company: CompanyId,

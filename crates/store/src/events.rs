@@ -60,6 +60,7 @@ struct IdRow {
 }
 
 /// Appends an event inside the transaction that made the change; returns its id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn append(tx: &mut Tx, event: NewEvent) -> Result<i64> {
     let insert = Query::insert()
         .into_table(Events::Table)
@@ -95,6 +96,7 @@ struct EpochRow {
 
 /// The database's epoch (migration 10): a random id that changes only with the database,
 /// so that a reader can tell that its cursor belongs to another one.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn epoch(db: impl Exec) -> Result<String> {
     let select = Raw {
         sqlite: "SELECT epoch FROM database_epoch WHERE id = 1",
@@ -107,6 +109,7 @@ pub async fn epoch(db: impl Exec) -> Result<String> {
 
 /// Events after `cursor` (an event id, 0 = from the start) in commit order, at most `limit`.
 /// Never skips an event that commits later than the one at `cursor`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn read_after(
     db: impl Exec,
     scope: &Scope,
@@ -174,6 +177,7 @@ pub async fn read_after(
 /// Every committed event of one stream, oldest first, at most `limit`: a history to show
 /// (a ticket's timeline), not a feed to resume. So unlike [`read_after`] it does not wait
 /// for older transactions elsewhere to finish, and a change is in it as soon as it commits.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn of_stream(
     db: impl Exec,
     company: CompanyId,
@@ -202,6 +206,7 @@ pub async fn of_stream(
 
 /// The position a new live subscriber starts from: the last event in read order (0 if
 /// none), so that everything committed from now on is delivered to it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn head(db: impl Exec, scope: &Scope) -> Result<i64> {
     let (company, stream) = match scope {
         Scope::All => (None, None),

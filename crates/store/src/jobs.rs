@@ -71,6 +71,7 @@ fn attempts_value(n: u32) -> i32 {
 }
 
 /// Adds a job to the queue; call it inside the transaction of the change that causes it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn enqueue(tx: &mut Tx, job: NewJob) -> Result<JobId> {
     tx.noted_job();
     let id = JobId::new();
@@ -168,6 +169,7 @@ pub async fn claim(
 }
 
 /// Marks a claimed job done. Returns false if `worker` no longer holds its lease.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn complete(db: &Db, id: JobId, worker: &str) -> Result<bool> {
     let update = Query::update()
         .table(Jobs::Table)
@@ -187,6 +189,7 @@ pub async fn complete(db: &Db, id: JobId, worker: &str) -> Result<bool> {
 
 /// Records a failed attempt: back to the queue at `retry_at`, or a dead letter when
 /// `retry_at` is `None` (permanent failure or attempts used up).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn fail(
     db: &Db,
     id: JobId,
@@ -217,6 +220,7 @@ pub async fn fail(
 }
 
 /// Puts a dead letter back in the queue with a fresh set of attempts.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn retry_dead(db: &Db, id: JobId) -> Result<bool> {
     let now = Utc::now();
     let update = Query::update()
@@ -233,6 +237,7 @@ pub async fn retry_dead(db: &Db, id: JobId) -> Result<bool> {
     Ok(db.execute(&update).await? == 1)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(db: impl Exec, id: JobId) -> Result<Job> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -244,6 +249,7 @@ pub async fn get(db: impl Exec, id: JobId) -> Result<Job> {
 }
 
 /// Jobs in one status, newest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(db: impl Exec, status: JobStatus, limit: u32) -> Result<Vec<Job>> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -262,6 +268,7 @@ struct CountRow {
 }
 
 /// How many jobs are in each status (for `/metrics` and the operations page).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn counts(db: impl Exec) -> Result<Vec<(JobStatus, i64)>> {
     let select = Query::select()
         .column(Jobs::Status)

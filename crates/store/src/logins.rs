@@ -22,6 +22,7 @@ pub struct NewAttempt<'a> {
 }
 
 /// Writes an attempt; returns its id, for [`set_outcome`].
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn record(db: impl Exec, attempt: NewAttempt<'_>) -> Result<Uuid> {
     let id = Uuid::now_v7();
     let insert = Query::insert()
@@ -56,6 +57,7 @@ pub async fn record(db: impl Exec, attempt: NewAttempt<'_>) -> Result<Uuid> {
 }
 
 /// Changes the outcome of an attempt written before its password was checked.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_outcome(
     db: impl Exec,
     id: Uuid,
@@ -82,6 +84,7 @@ struct TimeRow {
 
 /// Times of counted failures for an email since `since` and after its last success,
 /// oldest first. Throttled attempts are not counted, so a lock cannot extend itself.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn failures_for_email(
     db: impl Exec + Copy,
     email: &str,
@@ -101,6 +104,7 @@ pub async fn failures_for_email(
 }
 
 /// Times of counted failures from one IP address since `since`, oldest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn failures_for_ip(
     db: impl Exec,
     ip: &str,
@@ -139,6 +143,7 @@ pub struct LoginEntry {
 }
 
 /// A user's login history between two times, newest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn for_user(
     db: impl Exec,
     user: UserId,

@@ -31,6 +31,7 @@ const MAIL_COLUMNS: [MailOutbox; 6] = [
     MailOutbox::CreatedAt,
 ];
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn enqueue(
     tx: &mut Tx,
     company: Option<CompanyId>,
@@ -64,6 +65,7 @@ pub async fn enqueue(
     Ok(MailId(id))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(db: impl Exec, id: MailId) -> Result<Mail> {
     let select = Query::select()
         .columns(MAIL_COLUMNS)
@@ -75,6 +77,7 @@ pub async fn get(db: impl Exec, id: MailId) -> Result<Mail> {
 }
 
 /// Messages to one address, newest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn to_address(db: impl Exec, to: &str) -> Result<Vec<Mail>> {
     let select = Query::select()
         .columns(MAIL_COLUMNS)
@@ -85,6 +88,7 @@ pub async fn to_address(db: impl Exec, to: &str) -> Result<Vec<Mail>> {
     db.fetch_all(&select).await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn mark(db: impl Exec, id: MailId, status: &str) -> Result<()> {
     let update = Query::update()
         .table(MailOutbox::Table)
@@ -98,6 +102,7 @@ pub async fn mark(db: impl Exec, id: MailId, status: &str) -> Result<()> {
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_reset(
     tx: &mut Tx,
     user: UserId,
@@ -130,6 +135,7 @@ struct ResetRow {
 
 /// Uses up a reset token that is unused and unexpired; returns its user.
 /// The user of a reset token that is unused and unexpired, without using it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn pending_reset(db: impl Exec, token_hash: &str) -> Result<Option<UserId>> {
     let row: Option<ResetRow> = db.fetch_optional(&pending_reset_query(token_hash)).await?;
     Ok(row.map(|r| r.user_id))
@@ -145,6 +151,7 @@ fn pending_reset_query(token_hash: &str) -> sea_query::SelectStatement {
         .to_owned()
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn consume_reset(tx: &mut Tx, token_hash: &str) -> Result<Option<UserId>> {
     let now = Utc::now();
     let row: Option<ResetRow> = (&mut *tx)

@@ -40,6 +40,7 @@ pub struct NewSession<'a> {
     pub user_agent: &'a str,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(tx: &mut Tx, session: NewSession<'_>) -> Result<SessionId> {
     let id = Uuid::now_v7();
     let insert = Query::insert()
@@ -67,6 +68,7 @@ pub async fn insert(tx: &mut Tx, session: NewSession<'_>) -> Result<SessionId> {
     Ok(SessionId(id))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(db: impl Exec, id: SessionId) -> Result<Session> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -78,6 +80,7 @@ pub async fn get(db: impl Exec, id: SessionId) -> Result<Session> {
 }
 
 /// Revokes one session (logout, token reuse).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke(db: impl Exec, id: SessionId) -> Result<()> {
     let update = Query::update()
         .table(Sessions::Table)
@@ -90,6 +93,7 @@ pub async fn revoke(db: impl Exec, id: SessionId) -> Result<()> {
 }
 
 /// Revokes every session of a user except `keep` (password change, block).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke_all_for_user(
     db: impl Exec,
     user: UserId,
@@ -107,6 +111,7 @@ pub async fn revoke_all_for_user(
     db.execute(&update).await
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_refresh_token(
     tx: &mut Tx,
     session: SessionId,
@@ -140,6 +145,7 @@ pub struct RefreshToken {
     pub expires_at: DateTime<Utc>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_refresh_token(db: impl Exec, token_hash: &str) -> Result<Option<RefreshToken>> {
     let select = Query::select()
         .columns([
@@ -154,6 +160,7 @@ pub async fn find_refresh_token(db: impl Exec, token_hash: &str) -> Result<Optio
 }
 
 /// Marks a refresh token used; false if it already was (a concurrent or replayed use).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn use_refresh_token(tx: &mut Tx, token_hash: &str) -> Result<bool> {
     let update = Query::update()
         .table(RefreshTokens::Table)

@@ -123,6 +123,7 @@ pub struct NewTask<'a> {
     pub assigned_to: Option<UserId>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(tx: &mut Tx, new: NewTask<'_>) -> Result<TaskInstance> {
     let now = Utc::now();
     let allowed = serde_json::to_value(new.allowed_users).unwrap_or(Value::Array(Vec::new()));
@@ -163,6 +164,7 @@ pub async fn insert(tx: &mut Tx, new: NewTask<'_>) -> Result<TaskInstance> {
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn get(db: impl Exec, company: CompanyId, id: TaskId) -> Result<TaskInstance> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -176,6 +178,7 @@ pub async fn get(db: impl Exec, company: CompanyId, id: TaskId) -> Result<TaskIn
 
 /// A task found by id alone: for the action callback, which proves itself with a token
 /// rather than a login and so has no company to scope by until the task is read.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_any_company(db: impl Exec, id: TaskId) -> Result<TaskInstance> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -187,6 +190,7 @@ pub async fn get_any_company(db: impl Exec, id: TaskId) -> Result<TaskInstance> 
 }
 
 /// A ticket's tasks in the order they were created.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn of_ticket(
     db: impl Exec,
     company: CompanyId,
@@ -217,6 +221,7 @@ pub struct TaskFilter {
 }
 
 /// Tasks of the company, newest first.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn list(
     db: impl Exec,
     company: CompanyId,
@@ -253,6 +258,7 @@ pub async fn list(
 }
 
 /// Gives an OPEN, unheld task to `user`. Returns false when someone else got it first.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn claim(tx: &mut Tx, company: CompanyId, id: TaskId, user: UserId) -> Result<bool> {
     let now = Utc::now();
     let update = Query::update()
@@ -280,6 +286,7 @@ pub async fn claim(tx: &mut Tx, company: CompanyId, id: TaskId, user: UserId) ->
 
 /// Sets or clears the holder of a task that is still to be done; `None` puts it back in
 /// the queue (OPEN). Returns false when the task was already finished.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn set_assignee(
     tx: &mut Tx,
     company: CompanyId,
@@ -316,6 +323,7 @@ pub async fn set_assignee(
 }
 
 /// Moves a task between statuses only if it is in one of `from`; returns whether it did.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn transition(
     tx: &mut Tx,
     company: CompanyId,
@@ -341,6 +349,7 @@ pub async fn transition(
 
 /// Completes a task that is still to be done, exactly once: a second attempt (a retried
 /// action, a repeated callback, two clicks) changes nothing and returns false.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn complete(tx: &mut Tx, company: CompanyId, id: TaskId, output: &Value) -> Result<bool> {
     let now = Utc::now();
     let update = Query::update()
@@ -364,6 +373,7 @@ pub async fn complete(tx: &mut Tx, company: CompanyId, id: TaskId, output: &Valu
 }
 
 /// Cancels every unfinished task of a ticket.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn cancel_open(tx: &mut Tx, company: CompanyId, ticket: TicketId) -> Result<u64> {
     let now = Utc::now();
     let update = Query::update()
@@ -385,6 +395,7 @@ pub async fn cancel_open(tx: &mut Tx, company: CompanyId, ticket: TicketId) -> R
 }
 
 /// Replaces the per-instance list of users allowed to work a task.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn set_allowed_users(
     tx: &mut Tx,
     company: CompanyId,
@@ -408,6 +419,7 @@ pub async fn set_allowed_users(
 }
 
 /// Stores the hash of an async action's single-use callback token.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn set_callback(
     tx: &mut Tx,
     company: CompanyId,
@@ -444,6 +456,7 @@ pub struct QueueLoad {
 /// given. Open tasks are counted through the `(company_id, assigned_to, status)` index and
 /// the last assignment comes from the user row, so the cost follows the queues, not the
 /// company's history.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn worker_loads(
     db: impl Exec,
     company: CompanyId,
@@ -512,6 +525,7 @@ struct CountRow {
 }
 
 /// Unfinished tasks of a ticket.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn active_count(db: impl Exec, company: CompanyId, ticket: TicketId) -> Result<i64> {
     let select = Query::select()
         .expr_as(
@@ -608,6 +622,7 @@ pub struct NewWorkflowError<'a> {
     pub step: &'a Value,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_error(tx: &mut Tx, new: NewWorkflowError<'_>) -> Result<WorkflowError> {
     let now = Utc::now();
     let insert = Query::insert()
@@ -633,6 +648,7 @@ pub async fn insert_error(tx: &mut Tx, new: NewWorkflowError<'_>) -> Result<Work
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn get_error(
     db: impl Exec,
     company: CompanyId,
@@ -656,6 +672,7 @@ pub struct ErrorFilter {
 }
 
 /// Workflow errors, newest first.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn list_errors(
     db: impl Exec,
     company: CompanyId,
@@ -682,6 +699,7 @@ pub async fn list_errors(
 }
 
 /// Moves an error on (REVIEWED by, RESOLVED by); only from the statuses in `from`.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn set_error_status(
     tx: &mut Tx,
     company: CompanyId,
@@ -717,6 +735,7 @@ struct StalledRow {
 
 /// Running workflows with no unfinished task and no open error: nothing will move them, so
 /// the engine's sweep reports them. `older_than` leaves steps that are under way alone.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn stalled(
     db: impl Exec,
     older_than: DateTime<Utc>,

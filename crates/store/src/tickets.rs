@@ -119,6 +119,7 @@ struct NumberRow {
 
 /// The company's next ticket number. The counter row is written in the caller's
 /// transaction, so two submissions cannot take the same number on either backend.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn next_number(tx: &mut Tx, company: CompanyId) -> Result<i64> {
     let raw = Raw {
         sqlite: "INSERT INTO ticket_counters (company_id, last_number) VALUES (?, 1) \
@@ -149,6 +150,7 @@ pub struct NewTicket<'a> {
     pub workflow_data: &'a Value,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<Ticket> {
     let now = Utc::now();
     let insert = Query::insert()
@@ -179,6 +181,7 @@ pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<Ticket> {
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn get(db: impl Exec, company: CompanyId, id: TicketId) -> Result<Ticket> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -193,6 +196,7 @@ pub async fn get(db: impl Exec, company: CompanyId, id: TicketId) -> Result<Tick
 /// Reads a ticket for an engine step and holds it until the transaction ends, so two steps
 /// of one ticket (parallel branches finishing together) run one after the other. SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn lock(tx: &mut Tx, company: CompanyId, id: TicketId) -> Result<Ticket> {
     let mut select = Query::select()
         .columns(COLUMNS)
@@ -216,6 +220,7 @@ pub struct RunChange<'a> {
     pub closed: bool,
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn update_run(
     tx: &mut Tx,
     company: CompanyId,
@@ -257,6 +262,7 @@ pub async fn update_run(
 }
 
 /// Marks a ticket as changed (a comment, an attachment) for sorting by `updated`.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn touch(tx: &mut Tx, company: CompanyId, id: TicketId) -> Result<()> {
     let update = Query::update()
         .table(Tickets::Table)
@@ -307,6 +313,7 @@ pub struct TicketFilter {
     pub limit: u32,
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> Result<Vec<Ticket>> {
     let backend = db.backend();
     let sort_col = match filter.sort {
@@ -444,6 +451,7 @@ fn fts5_query(q: &str) -> String {
 /// everyone who may see the ticket searches, and `notes` (its internal notes), which only
 /// the ticket team searches. Ids are bound as uuids on both backends so they compare equal
 /// to the tickets' own ids.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn index_text(
     tx: &mut Tx,
     company: CompanyId,
@@ -514,6 +522,7 @@ struct UnindexedRow {
 
 /// Tickets of any company without searchable text (migration 8 removed the text of those
 /// with internal notes, which used to be searchable by everyone), at most `limit`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn unindexed(db: impl Exec, limit: i64) -> Result<Vec<(CompanyId, TicketId)>> {
     let select = Raw {
         sqlite: "SELECT t.company_id, t.id FROM tickets t WHERE NOT EXISTS \
@@ -535,6 +544,7 @@ struct TicketIdRow {
 }
 
 /// The ticket an earlier submission with this key created, if any.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn idempotent_ticket(
     db: impl Exec,
     company: CompanyId,
@@ -554,6 +564,7 @@ pub async fn idempotent_ticket(
 
 /// Records a key in the submission's transaction; a concurrent submission with the same key
 /// fails on the primary key (`Conflict`) and rolls back.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn remember_key(
     tx: &mut Tx,
     company: CompanyId,
@@ -603,6 +614,7 @@ const COMMENT_COLUMNS: [TicketComments; 6] = [
     TicketComments::CreatedAt,
 ];
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn add_comment(
     tx: &mut Tx,
     company: CompanyId,
@@ -638,6 +650,7 @@ pub async fn add_comment(
 }
 
 /// A ticket's comments, oldest first; internal notes only when asked for.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn comments(
     db: impl Exec,
     company: CompanyId,
@@ -692,6 +705,7 @@ pub struct NewAttachment<'a> {
     pub sealed: &'a [u8],
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_attachment(tx: &mut Tx, new: NewAttachment<'_>) -> Result<AttachmentMeta> {
     let insert = Query::insert()
         .into_table(Attachments::Table)
@@ -723,6 +737,7 @@ pub async fn add_attachment(tx: &mut Tx, new: NewAttachment<'_>) -> Result<Attac
     row.ok_or(StoreError::NotFound)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn attachments(
     db: impl Exec,
     company: CompanyId,
@@ -746,6 +761,7 @@ struct FullAttachment {
 }
 
 /// One attachment's metadata and sealed bytes.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn attachment(
     db: impl Exec,
     company: CompanyId,

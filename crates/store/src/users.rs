@@ -85,6 +85,7 @@ fn roles_json(roles: &[SystemRole]) -> serde_json::Value {
 }
 
 /// Inserts a user; a taken email is `Conflict { constraint: "users_email_key" }`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(tx: &mut Tx, user: NewUser) -> Result<User> {
     let id = UserId::new();
     let now = Utc::now();
@@ -136,6 +137,7 @@ struct CredentialsRow {
 }
 
 /// Finds a user by (normalised) email, with the password hash.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_credentials(db: impl Exec, email: &Email) -> Result<Option<Credentials>> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -154,6 +156,7 @@ pub async fn find_credentials(db: impl Exec, email: &Email) -> Result<Option<Cre
 }
 
 /// A user of one company. Users of other companies are `NotFound`, like missing ones.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn get(db: impl Exec, company: CompanyId, id: UserId) -> Result<User> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -166,6 +169,7 @@ pub async fn get(db: impl Exec, company: CompanyId, id: UserId) -> Result<User> 
 }
 
 /// A platform staff account (no company) by id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_staff(db: impl Exec, id: UserId) -> Result<User> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -178,6 +182,7 @@ pub async fn get_staff(db: impl Exec, id: UserId) -> Result<User> {
 }
 
 /// Replaces a user's password hash (e.g. `create-superuser` on an existing staff account).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_password_hash(tx: &mut Tx, id: UserId, hash: &str) -> Result<()> {
     let update = Query::update()
         .table(Users::Table)
@@ -193,6 +198,7 @@ pub async fn set_password_hash(tx: &mut Tx, id: UserId, hash: &str) -> Result<()
 
 /// Any user by id, whatever the company (for resolving a token's subject; the caller then
 /// checks the token's company matches).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_any(db: impl Exec, id: UserId) -> Result<User> {
     let select = Query::select()
         .columns(COLUMNS)
@@ -227,6 +233,7 @@ struct PrincipalRow {
 /// A session, its user and its company's status in one query: authentication runs on
 /// every request, and three round trips to the database thread cost more than the list it
 /// guards (docs/performance.md).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_session(db: impl Exec, session: SessionId) -> Result<SessionPrincipal> {
     use crate::schema::{Companies, Sessions};
     let select = Query::select()
@@ -289,6 +296,7 @@ pub async fn by_session(db: impl Exec, session: SessionId) -> Result<SessionPrin
 }
 
 /// The stored password hash of a user of one company (or of staff when `company` is None).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn password_hash(db: impl Exec, id: UserId) -> Result<String> {
     #[derive(sqlx::FromRow)]
     struct HashRow {
@@ -318,6 +326,7 @@ pub struct UserFilter {
 }
 
 /// A company's people (not service accounts), newest first.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn list(db: impl Exec, company: CompanyId, filter: &UserFilter) -> Result<Vec<User>> {
     let mut select = Query::select();
     select
@@ -373,6 +382,7 @@ pub struct UserChanges {
 }
 
 /// Applies changes to a user of `company` (`None` = platform staff).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     db: impl Exec,
     company: Option<CompanyId>,
@@ -409,6 +419,7 @@ pub async fn update(
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn delete(tx: &mut Tx, company: CompanyId, id: UserId) -> Result<()> {
     let delete = Query::delete()
         .from_table(Users::Table)
@@ -422,6 +433,7 @@ pub async fn delete(tx: &mut Tx, company: CompanyId, id: UserId) -> Result<()> {
 }
 
 /// How many active people of the company hold `admin`.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn count_active_admins(db: impl Exec, company: CompanyId) -> Result<i64> {
     #[derive(sqlx::FromRow)]
     struct CountRow {

@@ -1,5 +1,6 @@
 //! `spawn_app()`: the real router and job workers, served on `127.0.0.1:0`, exactly as
-//! `ticketflower serve` runs them, with a reqwest client pointed at it.
+//! `ticketflower serve` runs them, with a reqwest client pointed at it and a typed API
+//! client ([`TestApp::api`]).
 
 use std::net::SocketAddr;
 
@@ -9,6 +10,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::ApiClient;
 use crate::db::TestDb;
 
 pub struct TestApp {
@@ -81,6 +83,11 @@ pub async fn spawn_app_with(
 }
 
 impl TestApp {
+    /// A typed client of the API, without credentials; `.as_user(token)` signs it in.
+    pub fn api(&self) -> ApiClient {
+        ApiClient::new(self.client.clone(), self.base_url.clone())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }

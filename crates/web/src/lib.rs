@@ -57,7 +57,25 @@ use crate::problem::Problem as ProblemDoc;
         (name = "company", description = "Company settings for integrations"),
     ),
     modifiers(&BearerAuth),
-    components(schemas(problem::Problem, problem::ProblemField)),
+    // The typed ids, which parameters refer to by name.
+    components(schemas(
+        problem::Problem,
+        problem::ProblemField,
+        domain::CompanyId,
+        domain::UserId,
+        domain::CompanyRoleId,
+        domain::ApiTokenId,
+        domain::SessionId,
+        domain::DesignObjectId,
+        domain::WorkflowId,
+        domain::WorkflowVersionId,
+        domain::TicketTypeId,
+        domain::TicketId,
+        domain::TaskId,
+        domain::WorkflowErrorId,
+        domain::CommentId,
+        domain::AttachmentId,
+    )),
 )]
 struct ApiDoc;
 

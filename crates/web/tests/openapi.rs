@@ -254,3 +254,36 @@ fn operation_ids_are_unique() {
         .collect();
     assert_none("repeated operation ids", offences);
 }
+
+#[test]
+fn every_reference_names_a_schema_of_the_document() {
+    let doc = document();
+    let mut offences = Vec::new();
+    fn walk(doc: &Value, value: &Value, at: &str, offences: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(target) = map.get("$ref").and_then(Value::as_str) {
+                    let name = target.trim_start_matches("#/components/");
+                    let mut node = &doc["components"];
+                    for part in name.split('/') {
+                        node = &node[part];
+                    }
+                    if node.is_null() {
+                        offences.push(format!("{at}: {target}"));
+                    }
+                }
+                for (key, inner) in map {
+                    walk(doc, inner, &format!("{at}/{key}"), offences);
+                }
+            }
+            Value::Array(items) => {
+                for (i, inner) in items.iter().enumerate() {
+                    walk(doc, inner, &format!("{at}/{i}"), offences);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(&doc, &doc, "", &mut offences);
+    assert_none("references to schemas the document lacks", offences);
+}

@@ -1,10 +1,12 @@
-//! Helpers shared by the API tests: sign-ups, logins and authenticated requests.
+//! Helpers shared by the API tests: sign-ups, logins and authenticated requests. The
+//! typed client (`TestApp::api`) and the fixtures shared with the browser tests
+//! (`testkit::fixtures`) are in the testkit; these serve the tests not yet written with them.
 
 use reqwest::Response;
 use serde_json::{Value, json};
-use testkit::{TestApp, json};
+use testkit::{TestApp, fixtures, json};
 
-pub const PASSWORD: &str = "correct horse battery";
+pub use testkit::fixtures::PASSWORD;
 
 /// A company admin after sign-up.
 pub struct Admin {
@@ -14,26 +16,14 @@ pub struct Admin {
     pub user_id: String,
 }
 
+/// Signs a company up through [`fixtures::sign_up`].
 pub async fn signup(app: &TestApp, company: &str, email: &str) -> Admin {
-    let response = app
-        .post_json(
-            "/api/v1/signup",
-            &json!({
-                "company_name": company,
-                "admin_email": email,
-                "admin_password": PASSWORD,
-                "admin_first_name": "Ada",
-                "admin_last_name": "Admin",
-            }),
-        )
-        .await;
-    assert_eq!(response.status(), 201, "signup failed");
-    let body = json(response).await;
+    let company = fixtures::sign_up(app, company, email).await;
     Admin {
-        access: body["access_token"].as_str().unwrap().to_owned(),
-        refresh: body["refresh_token"].as_str().unwrap().to_owned(),
-        company_id: body["company"]["id"].as_str().unwrap().to_owned(),
-        user_id: body["user"]["id"].as_str().unwrap().to_owned(),
+        access: company.access_token().to_owned(),
+        refresh: company.refresh_token,
+        company_id: company.id,
+        user_id: company.admin_id,
     }
 }
 
@@ -85,19 +75,11 @@ pub async fn create_user(app: &TestApp, admin: &str, email: &str, roles: &[&str]
     json(response).await["id"].as_str().unwrap().to_owned()
 }
 
-/// Creates the platform staff account and returns its access token.
+/// Creates the platform staff account ([`fixtures::platform_staff`]) and returns its
+/// access token.
 pub async fn staff_token(app: &TestApp) -> String {
-    app::identity::platform::create_superuser(
-        &app.app,
-        "staff@ticketflower.dev",
-        "staff passphrase 1",
-    )
-    .await
-    .unwrap();
-    login_ok(app, "staff@ticketflower.dev", "staff passphrase 1").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let staff = fixtures::platform_staff(app).await;
+    staff.token().unwrap_or_default().to_owned()
 }
 
 /// The company roles the example bundles grant tasks and ticket types to.
@@ -127,7 +109,8 @@ pub fn form_token(html: &str) -> String {
         .to_owned()
 }
 
-/// The mail sent to `address`, waiting up to 10 s for the jobs that write it.
+/// The mail sent to `address`, waiting up to 10 s for the jobs that write it. Read from the
+/// store: no endpoint shows the outbox.
 pub async fn wait_for_mail(app: &TestApp, address: &str) -> Vec<store::mail::Mail> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {

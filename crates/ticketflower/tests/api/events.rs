@@ -1,5 +1,6 @@
 //! The event spine: appended in the writer's transaction, read in commit order, and never
 //! skipped even when transactions commit out of id order (PostgreSQL's sequence caveat).
+//! White-box: no endpoint reads the spine, so these drive `store::events` directly.
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;

@@ -21,6 +21,7 @@ async fn status_of(
 
 /// The company's event kinds once all of `expected` are visible. (On PostgreSQL the
 /// reader holds events back while any older transaction on the server is still open.)
+/// Read from the store: no endpoint lists a company's events.
 async fn event_kinds(app: &TestApp, company: &str, expected: &[&str]) -> Vec<String> {
     let company = domain::CompanyId(company.parse().unwrap());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -438,6 +439,7 @@ async fn password_reset_by_mail_is_single_use() {
         )
         .await;
     assert_eq!(known.status(), 202);
+    // Read from the store: no endpoint shows the outbox.
     assert!(
         store::mail::to_address(app.app.db(), "ghost@acme.io")
             .await
@@ -1066,6 +1068,7 @@ async fn platform_staff_suspend_and_impersonate() {
         &["company_role.created", "company.impersonation_started"],
     )
     .await;
+    // Read from the store: no endpoint lists a company's events.
     let events = store::events::read_after(
         app.app.db(),
         &store::events::Scope::Company(domain::CompanyId(company.parse().unwrap())),

@@ -1,5 +1,6 @@
 //! The durable job queue and its workers: completion, retries with back-off, dead letters,
-//! lease recovery, and exclusive claims under concurrency.
+//! lease recovery, and exclusive claims under concurrency. White-box: no endpoint exposes the
+//! queue, so these drive `store::jobs` directly.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -10,6 +10,7 @@ use testkit::spawn_app_with;
 
 use crate::common::signup;
 
+/// Waits for a mail's delivery status, read from the store: no endpoint shows the outbox.
 async fn wait_for_status(app: &testkit::TestApp, id: domain::MailId, want: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {

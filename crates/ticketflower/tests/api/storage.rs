@@ -1,5 +1,6 @@
 //! How values survive a round trip through each backend: UUIDs, timestamps, JSON, and the
-//! unique-violation mapping that turns a duplicate into a 409 instead of a 500.
+//! unique-violation mapping that turns a duplicate into a 409 instead of a 500. White-box:
+//! these check the store's own mapping, below any endpoint.
 
 use domain::user::UserStatus;
 use domain::{Email, SystemRole};

@@ -11,22 +11,10 @@ use testkit::{TestApp, spawn_app};
 
 use super::{fill, submit, text_of, wait_for_path};
 
-/// Signs a company up through the API; returns its sign-up answer.
+/// Signs a company up through the API ([`testkit::fixtures::sign_up`]; its admin's password
+/// is `correct horse 42`); returns its sign-up answer.
 pub(crate) async fn company(app: &TestApp, name: &str, email: &str) -> Value {
-    let response = app
-        .post_json(
-            "/api/v1/signup",
-            &json!({
-                "company_name": name,
-                "admin_email": email,
-                "admin_password": "correct horse 42",
-                "admin_first_name": "Ada",
-                "admin_last_name": "Admin",
-            }),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    testkit::json(response).await
+    testkit::fixtures::sign_up(app, name, email).await.signed_up
 }
 
 pub(crate) async fn log_in(client: &Client, app: &TestApp, email: &str, password: &str) {
@@ -173,7 +161,8 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link() {
     submit(client).await;
     assert!(text_of(client, "#reset-sent").await.contains("on its way"));
 
-    // A job writes the mail after the page has answered.
+    // A job writes the mail after the page has answered (read from the store: no endpoint
+    // shows the outbox).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mail = loop {
         let mail = store::mail::to_address(app.app.db(), "ada@acme.io")
@@ -418,6 +407,7 @@ async fn staff_impersonate_a_company_whose_name_shows_on_every_page_and_suspend_
     flash(client, "was added").await;
     // On PostgreSQL the event reader holds back rows until every older transaction has
     // ended, and other tests' transactions run alongside: wait for the horizon to pass.
+    // Read from the store: no endpoint lists a company's events.
     let mut created = None;
     for _ in 0..100 {
         let events = store::events::read_after(app.app.db(), &store::events::Scope::All, 0, 1000)

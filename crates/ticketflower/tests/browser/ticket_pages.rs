@@ -7,134 +7,11 @@
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use testkit::browser::Browser;
+use testkit::fixtures::{PASSWORD, purchase_desk, when_approved};
 use testkit::{TestApp, spawn_app};
 
-use super::identity_pages::{click, company, fill_in, flash, log_in, log_out, submit_in};
+use super::identity_pages::{click, fill_in, flash, log_in, log_out, submit_in};
 use super::{text_of, text_with, wait_for_path};
-
-const PASSWORD: &str = "tickets flow 2026";
-
-/// Purchases: reviewed by `reviewers`, bought by `buyers` when approved, else rejected.
-/// `approved_when` is the condition of the branch to the buyers.
-fn purchase_bundle(approved_when: Value) -> Value {
-    json!({
-        "title": "Purchase request",
-        "fields": {"type": "object", "properties": {
-            "amount": {"type": "integer"}, "reason": {"type": "string"},
-            "approved": {"type": "boolean"}, "note": {"type": "string"},
-            "done_note": {"type": "string"}
-        }},
-        "tasks": [
-            {"key": "review", "name": "Review the request", "task_type": "FORM",
-             "assignment": "claim", "company_role_access": ["reviewers"],
-             "output_schema": {"type": "object", "required": ["approved"], "properties": {
-                 "approved": {"type": "boolean", "title": "Approve the purchase"},
-                 "note": {"type": "string", "title": "Note", "maxLength": 1000}
-             }}},
-            {"key": "fulfil", "name": "Buy it", "task_type": "FORM",
-             "assignment": "claim", "company_role_access": ["buyers"],
-             "output_schema": {"type": "object", "required": ["done_note"], "properties": {
-                 "done_note": {"type": "string", "title": "What was bought", "minLength": 5}
-             }}}
-        ],
-        "transitions": [
-            {"key": "start", "to_task": "review"},
-            {"key": "approved", "from_task": "review", "to_task": "fulfil",
-             "condition": approved_when},
-            {"key": "rejected", "from_task": "review", "to_status": "REJECTED",
-             "condition": {"approved": {"$eq": false}}},
-            {"key": "bought", "from_task": "fulfil", "to_status": "COMPLETED"}
-        ],
-        "ticket_types": [
-            {"key": "purchase", "title": "Purchase request",
-             "description": "Ask for something to be bought.",
-             "fields": {"type": "object", "required": ["amount", "reason"], "properties": {
-                 "amount": {"type": "integer", "title": "Amount (EUR)", "minimum": 1,
-                            "maximum": 10000},
-                 "reason": {"type": "string", "title": "Reason", "minLength": 3,
-                            "description": "What it is for"}
-             }}}
-        ]
-    })
-}
-
-async fn api(app: &TestApp, token: &str, method: &str, path: &str, body: Value) -> Value {
-    let request = match method {
-        "POST" => app.client.post(app.url(path)),
-        "PUT" => app.client.put(app.url(path)),
-        "PATCH" => app.client.patch(app.url(path)),
-        _ => app.client.get(app.url(path)),
-    };
-    let response = request.bearer_auth(token).json(&body).send().await.unwrap();
-    let status = response.status();
-    let body = testkit::json(response).await;
-    assert!(status.is_success(), "{method} {path}: {status} {body}");
-    body
-}
-
-/// A company with a published purchase workflow, a requester, a reviewer and a buyer.
-/// Returns the admin's token.
-async fn purchase_desk(app: &TestApp, approved_when: Value) -> String {
-    let acme = company(app, "Acme", "ada@acme.io").await;
-    let token = acme["access_token"].as_str().unwrap().to_owned();
-    for role in ["reviewers", "buyers"] {
-        api(
-            app,
-            &token,
-            "POST",
-            "/api/v1/company-roles",
-            json!({ "name": role }),
-        )
-        .await;
-    }
-    for (email, first, system, company_roles) in [
-        ("rita@acme.io", "Rita", "user", json!([])),
-        (
-            "victor@acme.io",
-            "Victor",
-            "task_worker",
-            json!(["reviewers"]),
-        ),
-        ("bea@acme.io", "Bea", "task_worker", json!(["buyers"])),
-    ] {
-        let user = api(
-            app,
-            &token,
-            "POST",
-            "/api/v1/users",
-            json!({ "email": email, "password": PASSWORD, "first_name": first,
-                    "last_name": "Acme", "system_roles": [system] }),
-        )
-        .await;
-        let id = user["id"].as_str().unwrap();
-        api(
-            app,
-            &token,
-            "PUT",
-            &format!("/api/v1/users/{id}/roles"),
-            json!({ "system_roles": [system], "company_roles": company_roles }),
-        )
-        .await;
-    }
-    let imported = api(
-        app,
-        &token,
-        "POST",
-        "/api/v1/design/bundles",
-        purchase_bundle(approved_when),
-    )
-    .await;
-    let workflow = imported["workflow_id"].as_str().unwrap();
-    api(
-        app,
-        &token,
-        "POST",
-        &format!("/api/v1/design/workflows/{workflow}/publish"),
-        json!({}),
-    )
-    .await;
-    token
-}
 
 /// Lets the form post what the browser's own checks would stop, to see the server's.
 async fn skip_browser_checks(client: &Client, form: &str) {
@@ -268,7 +145,8 @@ async fn submit_purchase(client: &Client, app: &TestApp, receipt: &std::path::Pa
 #[tokio::test]
 async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
     let app = spawn_app().await;
-    let token = purchase_desk(&app, json!({"approved": {"$eq": true}})).await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    let admin = &desk.company.admin;
     let receipt = app.db.dir.path().join("quote.txt");
     std::fs::write(&receipt, "Laptop, 14 inch: 1,250 EUR\n").unwrap();
     let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
@@ -432,17 +310,11 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
 
     // A ticket admin's correction of a closed ticket keeps when it was closed, and the
     // search finds the corrected words.
-    let path = format!("/api/v1/tickets/{}", href.split('/').nth(2).unwrap());
-    let before = api(&app, &token, "GET", &path, json!({})).await;
+    let ticket = href.split('/').nth(2).unwrap();
+    let before = admin.ticket(ticket).await.expect(200);
     assert!(before["closed_at"].is_string(), "{before}");
-    let after = api(
-        &app,
-        &token,
-        "PATCH",
-        &path,
-        json!({"data": {"reason": "A laptop and a docking station"}}),
-    )
-    .await;
+    let data = json!({"reason": "A laptop and a docking station"});
+    let after = admin.correct_ticket(ticket, data).await.expect(200);
     assert_eq!(after["closed_at"], before["closed_at"]);
     // The API's list filters: words of the corrected data, and workflow fields.
     for query in [
@@ -451,14 +323,7 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
         "field.amount=250",
         "status=COMPLETED",
     ] {
-        let found = api(
-            &app,
-            &token,
-            "GET",
-            &format!("/api/v1/tickets?{query}"),
-            json!({}),
-        )
-        .await;
+        let found = admin.tickets(query).await.expect(200);
         assert_eq!(
             found["items"].as_array().unwrap().len(),
             1,
@@ -471,19 +336,12 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
         "field.amount=251",
         "status=REJECTED",
     ] {
-        let found = api(
-            &app,
-            &token,
-            "GET",
-            &format!("/api/v1/tickets?{query}"),
-            json!({}),
-        )
-        .await;
+        let found = admin.tickets(query).await.expect(200);
         assert_eq!(found["items"], json!([]), "{query}");
     }
 
     // A ticket admin finds it among all tickets by a word of its data.
-    log_in(client, &app, "ada@acme.io", "correct horse 42").await;
+    log_in(client, &app, "ada@acme.io", PASSWORD).await;
     click(client, "//nav//a[text()='All tickets']").await;
     wait_for_path(client, "/tickets/all").await;
     click(client, "//nav[@id='ticket-tabs']//a[text()='All']").await;
@@ -528,60 +386,28 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
 async fn a_ticket_admin_retries_a_workflow_that_stopped() {
     let app = spawn_app().await;
     // An approval of a small amount matches no transition: the workflow stops.
-    let token = purchase_desk(
+    let desk = purchase_desk(
         &app,
         json!({"$and": [{"approved": {"$eq": true}}, {"amount": {"$gte": 100}}]}),
     )
     .await;
-    let types = api(
-        &app,
-        &token,
-        "GET",
-        "/api/v1/ticket-types/available",
-        json!({}),
-    )
-    .await;
-    let type_id = types["items"][0]["id"].as_str().unwrap();
-    let victor = app
-        .post_json(
-            "/api/v1/auth/login",
-            &json!({"email": "victor@acme.io", "password": PASSWORD}),
-        )
-        .await;
-    let victor = testkit::json(victor).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let ticket = api(
-        &app,
-        &token,
-        "POST",
-        "/api/v1/tickets",
-        json!({"ticket_type_id": type_id, "data": {"amount": 20, "reason": "Pens"}}),
-    )
-    .await;
-    let ticket_id = ticket["id"].as_str().unwrap().to_owned();
-    let task = ticket["tasks"][0]["id"].as_str().unwrap().to_owned();
-    api(
-        &app,
-        &victor,
-        "POST",
-        &format!("/api/v1/tasks/{task}/claim"),
-        json!({}),
-    )
-    .await;
-    api(
-        &app,
-        &victor,
-        "POST",
-        &format!("/api/v1/tasks/{task}/complete"),
-        json!({"output": {"approved": true}}),
-    )
-    .await;
+    let admin = &desk.company.admin;
+    let ticket = admin
+        .submit_ticket(&desk.type_id, json!({"amount": 20, "reason": "Pens"}))
+        .await
+        .expect(201);
+    let ticket_id = testkit::id(&ticket);
+    let task = ticket["tasks"][0]["id"].as_str().unwrap();
+    let victor = &desk.reviewer.api;
+    victor.claim_task(task).await.expect(200);
+    victor
+        .complete_task(task, json!({"approved": true}))
+        .await
+        .expect(200);
 
     let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
     let client = &browser.client;
-    log_in(client, &app, "ada@acme.io", "correct horse 42").await;
+    log_in(client, &app, "ada@acme.io", PASSWORD).await;
     click(client, "//nav//a[text()='Workflow errors']").await;
     wait_for_path(client, "/workflow-errors").await;
     let errors = text_with(client, "#workflow-errors", "#1").await;
@@ -599,14 +425,10 @@ async fn a_ticket_admin_retries_a_workflow_that_stopped() {
     click(client, "//button[text()='Retry']").await;
     flash(client, "Retried").await;
     text_with(client, "#workflow-errors", "NEW").await;
-    api(
-        &app,
-        &token,
-        "PATCH",
-        &format!("/api/v1/tickets/{ticket_id}"),
-        json!({"data": {"amount": 120}}),
-    )
-    .await;
+    admin
+        .correct_ticket(&ticket_id, json!({"amount": 120}))
+        .await
+        .expect(200);
     click(client, "//button[text()='Retry']").await;
     flash(client, "Retried").await;
     text_with(client, "#workflow-errors", "No errors here.").await;
@@ -628,19 +450,6 @@ async fn a_ticket_admin_retries_a_workflow_that_stopped() {
     app.stop().await;
 }
 
-async fn log_in_api(app: &TestApp, email: &str) -> String {
-    let response = app
-        .post_json(
-            "/api/v1/auth/login",
-            &json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
-    testkit::json(response).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// The ticket numbers of the list's rows, top to bottom.
 async fn numbers(client: &Client) -> Vec<String> {
     let mut out = Vec::new();
@@ -657,35 +466,22 @@ async fn numbers(client: &Client) -> Vec<String> {
 #[tokio::test]
 async fn tickets_are_sorted_commented_attached_cancelled_and_tasks_released_and_assigned() {
     let app = spawn_app().await;
-    purchase_desk(&app, json!({"approved": {"$eq": true}})).await;
-    let rita = log_in_api(&app, "rita@acme.io").await;
-    let types = api(
-        &app,
-        &rita,
-        "GET",
-        "/api/v1/ticket-types/available",
-        json!({}),
-    )
-    .await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    let rita = &desk.requester.api;
+    let types = rita.available_ticket_types().await.expect(200);
     let type_id = types["items"][0]["id"].as_str().unwrap();
     let mut ids = Vec::new();
     for (amount, reason) in [(100, "Chairs"), (300, "Desks")] {
-        let ticket = api(
-            &app,
-            &rita,
-            "POST",
-            "/api/v1/tickets",
-            json!({"ticket_type_id": type_id, "data": {"amount": amount, "reason": reason}}),
-        )
-        .await;
-        ids.push(ticket["id"].as_str().unwrap().to_owned());
+        let data = json!({"amount": amount, "reason": reason});
+        let ticket = rita.submit_ticket(type_id, data).await.expect(201);
+        ids.push(testkit::id(&ticket));
     }
     // Lists page through every sort with their cursors.
     for sort in ["created", "updated", "number"] {
         let mut seen = Vec::new();
-        let mut path = format!("/api/v1/tickets?limit=1&sort={sort}");
+        let mut query = format!("limit=1&sort={sort}");
         loop {
-            let page = api(&app, &rita, "GET", &path, json!({})).await;
+            let page = rita.tickets(&query).await.expect(200);
             seen.extend(
                 page["items"]
                     .as_array()
@@ -694,9 +490,7 @@ async fn tickets_are_sorted_commented_attached_cancelled_and_tasks_released_and_
                     .map(|t| t["number"].clone()),
             );
             match page["next_cursor"].as_str() {
-                Some(cursor) => {
-                    path = format!("/api/v1/tickets?limit=1&sort={sort}&cursor={cursor}")
-                }
+                Some(cursor) => query = format!("limit=1&sort={sort}&cursor={cursor}"),
                 None => break,
             }
         }
@@ -776,7 +570,7 @@ async fn tickets_are_sorted_commented_attached_cancelled_and_tasks_released_and_
     log_out(client).await;
 
     // A ticket admin hands it to him.
-    log_in(client, &app, "ada@acme.io", "correct horse 42").await;
+    log_in(client, &app, "ada@acme.io", PASSWORD).await;
     click(client, "//nav//a[text()='All tasks']").await;
     text_with(client, "#all-tasks", "#1").await;
     client
@@ -812,17 +606,8 @@ async fn tickets_are_sorted_commented_attached_cancelled_and_tasks_released_and_
         assert!(timeline.contains(expected), "{expected} in\n{timeline}");
     }
     // Only workers who may do the task can be given it: Bea holds the wrong role.
-    let task = api(
-        &app,
-        &log_in_api(&app, "victor@acme.io").await,
-        "GET",
-        "/api/v1/tasks?mine=true",
-        json!({}),
-    )
-    .await["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mine = desk.reviewer.api.tasks("mine=true").await.expect(200);
+    let task = mine["items"][0]["id"].as_str().unwrap();
     client
         .goto(&app.url(&format!("/tasks/{task}")))
         .await
