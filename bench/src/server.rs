@@ -46,6 +46,9 @@ impl Server {
             .env("DATABASE_URL", &config.database_url)
             .env("TICKETFLOWER_DATA_DIR", &config.data_dir)
             .env("TICKETFLOWER_BIND", addr.to_string())
+            // The bench never scrapes; port 0 keeps a busy 9090 (Prometheus's own) from
+            // stopping the start.
+            .env("TICKETFLOWER_METRICS_BIND", "127.0.0.1:0")
             .env("TICKETFLOWER_LOG_LEVEL", "warn")
             .env("TICKETFLOWER_LOG_FORMAT", "json")
             .env_remove("RUST_LOG")

@@ -1,8 +1,9 @@
-//! `spawn_app()`: the real router and job workers, served on `127.0.0.1:0`, exactly as
-//! `ticketflower serve` runs them, with a reqwest client pointed at it and a typed API
-//! client ([`TestApp::api`]).
+//! `spawn_app()`: the real router, metrics listener and job workers, served on
+//! `127.0.0.1:0`, exactly as `ticketflower serve` runs them, with a reqwest client pointed
+//! at it and a typed API client ([`TestApp::api`]).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use app::{App, JobRegistry, Secrets, Settings};
 use reqwest::{Client, Response};
@@ -16,6 +17,8 @@ use crate::db::TestDb;
 pub struct TestApp {
     pub address: SocketAddr,
     pub base_url: String,
+    /// The metrics listener's address; `None` when the test turned it off.
+    pub metrics_address: Option<SocketAddr>,
     pub client: Client,
     pub app: App,
     pub db: TestDb,
@@ -23,12 +26,15 @@ pub struct TestApp {
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-/// Settings for tests: cheap (but real) argon2id, fast job polling.
+/// Settings for tests: cheap (but real) argon2id, fast job polling, job gauges refreshed
+/// every second.
 pub fn test_settings(db: &TestDb) -> Settings {
     Settings {
         data_dir: db.dir.path().to_path_buf(),
         database_url: Some(db.url.clone()),
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        metrics_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        metrics_refresh_secs: 1,
         argon2_memory_kib: 1024,
         argon2_iterations: 1,
         job_poll_ms: 50,
@@ -56,6 +62,7 @@ pub async fn spawn_app_with(
     store::migrations::run(&store_db)
         .await
         .unwrap_or_else(|e| panic!("migrations failed: {e}"));
+    let metrics_bind = settings.metrics_bind;
     let app = App::new(store_db, settings, Secrets::generate(), jobs);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -63,8 +70,21 @@ pub async fn spawn_app_with(
     let address = listener
         .local_addr()
         .unwrap_or_else(|e| panic!("no local address: {e}"));
+    let metrics = match metrics_bind {
+        Some(bind) => Some(
+            tokio::net::TcpListener::bind(bind)
+                .await
+                .unwrap_or_else(|e| panic!("cannot bind the metrics listener {bind}: {e}")),
+        ),
+        None => None,
+    };
+    let metrics_address = metrics.as_ref().map(|listener| {
+        listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("no local address: {e}"))
+    });
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(web::run(app.clone(), listener, shutdown.clone()));
+    let server = tokio::spawn(web::run(app.clone(), listener, metrics, shutdown.clone()));
     // reqwest is built without a TLS provider of its own.
     app::infra::outbound::install_tls_provider();
     let client = Client::builder()
@@ -74,6 +94,7 @@ pub async fn spawn_app_with(
     TestApp {
         address,
         base_url: format!("http://{address}"),
+        metrics_address,
         client,
         app,
         db,
@@ -90,6 +111,43 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
+    }
+
+    /// Where the metrics listener serves Prometheus text.
+    pub fn metrics_url(&self) -> String {
+        match self.metrics_address {
+            Some(address) => format!("http://{address}/metrics"),
+            None => panic!("this test turned the metrics listener off"),
+        }
+    }
+
+    /// One scrape of the metrics listener: its status and text.
+    pub async fn scrape(&self) -> (reqwest::StatusCode, String) {
+        let response = self
+            .client
+            .get(self.metrics_url())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {} failed: {e}", self.metrics_url()));
+        let status = response.status();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// Scrapes until the text holds `line` (the job gauges are counted in the background,
+    /// every second in tests); panics with the last scrape after 10 s.
+    pub async fn scrape_until(&self, line: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, text) = self.scrape().await;
+            assert_eq!(status, 200, "{text}");
+            if text.contains(line) {
+                return text;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("no {line} in the metrics after 10 s:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn get(&self, path: &str) -> Response {

@@ -161,10 +161,25 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {bind}"))?;
     let local = listener.local_addr()?;
+    let metrics = match app.settings().metrics_bind {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding the metrics listener {address}"))?,
+        ),
+        None => None,
+    };
     tracing::info!(address = %local, backend = ?app.db().backend(), "TicketFlower listening on http://{local}");
+    match &metrics {
+        Some(metrics) => {
+            let metrics_address = metrics.local_addr()?;
+            tracing::info!(%metrics_address, "metrics on http://{metrics_address}/metrics");
+        }
+        None => tracing::info!("metrics listener off (metrics_bind = off)"),
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    web::run(app.clone(), listener, shutdown).await?;
+    web::run(app.clone(), listener, metrics, shutdown).await?;
     app.db().close().await;
     tracing::info!("stopped");
     Ok(())

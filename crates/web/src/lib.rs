@@ -11,8 +11,8 @@ mod pages;
 pub mod problem;
 mod serve;
 mod state;
+mod telemetry;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use app::App;
@@ -21,7 +21,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
@@ -45,7 +44,7 @@ use crate::problem::Problem as ProblemDoc;
         description = "Multi-tenant service desk. Errors are RFC 9457 `application/problem+json` documents whose `errors` list names each bad field. Lists answer `{items, next_cursor}`.",
     ),
     tags(
-        (name = "operations", description = "Health, readiness and metrics"),
+        (name = "operations", description = "Health and readiness"),
         (name = "identity", description = "Sign-up, login, tokens, one's own profile"),
         (name = "users", description = "Company user administration (admin)"),
         (name = "company roles", description = "Company-defined roles and the invite code (admin)"),
@@ -230,32 +229,6 @@ impl utoipa::Modify for ErrorResponses {
     }
 }
 
-/// The process-wide Prometheus recorder (the `metrics` facade allows exactly one).
-pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let buckets = [
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                10.0,
-            ];
-            let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full("http_request_duration_seconds".into()),
-                    &buckets,
-                )
-                .unwrap_or_else(|_| PrometheusBuilder::new());
-            match builder.install_recorder() {
-                Ok(handle) => handle,
-                Err(error) => {
-                    tracing::warn!(%error, "metrics recorder already installed elsewhere");
-                    PrometheusBuilder::new().build_recorder().handle()
-                }
-            }
-        })
-        .clone()
-}
-
 /// The OpenAPI document, also served at `/api/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api_parts().1
@@ -271,7 +244,6 @@ fn api_parts() -> (Router<WebState>, utoipa::openapi::OpenApi) {
 fn api_router() -> OpenApiRouter<WebState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::health::router())
-        .merge(api::ops::router())
         .merge(api::identity::router())
         .merge(api::admin::router())
         .merge(api::design::router())
@@ -305,7 +277,6 @@ pub fn router(app: App) -> Router {
             .as_deref()
             .and_then(|u| url::Url::parse(u).ok())
             .map(|u| u.origin().ascii_serialization()),
-        metrics: metrics_handle(),
         app,
     };
     // Extractors read at most this much; `limit_body` sets each request's own bound below it.
@@ -376,11 +347,17 @@ async fn fallback(uri: Uri) -> Response {
     }
 }
 
-/// Serves HTTP on `listener` and runs the job workers until `shutdown` is cancelled, then
-/// lets in-flight requests and jobs finish before returning.
+/// Open connections to the metrics listener served at once: a scraper or two, and an
+/// operator's `curl`.
+const METRICS_CONNECTIONS: usize = 16;
+
+/// Serves HTTP on `listener`, Prometheus metrics on `metrics` (when given, with the job
+/// gauges refreshed in the background) and runs the job workers until `shutdown` is
+/// cancelled, then lets in-flight requests and jobs finish before returning.
 pub async fn run(
     app: App,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let workers = tokio::spawn(app::infra::jobs::run_workers(
@@ -389,6 +366,27 @@ pub async fn run(
         shutdown.clone(),
     ));
     let limits = serve::ConnectionLimits::from_settings(app.settings());
+    // Before the main router serves anything, so that the global recorder is installed
+    // when the first request is counted.
+    let telemetry = metrics.map(|metrics| {
+        let gauges = telemetry::JobGauges::default();
+        let refresher = tokio::spawn(telemetry::refresh_job_gauges(
+            app.clone(),
+            gauges.clone(),
+            Duration::from_secs(app.settings().metrics_refresh_secs.max(1)),
+            shutdown.clone(),
+        ));
+        let scrapes = tokio::spawn(serve::serve(
+            metrics,
+            telemetry::router(gauges),
+            serve::ConnectionLimits {
+                max_connections: METRICS_CONNECTIONS,
+                ..limits
+            },
+            shutdown.clone(),
+        ));
+        (refresher, scrapes)
+    });
     let router = router(app);
     let served = serve::serve(listener, router, limits, shutdown.clone()).await;
     shutdown.cancel();
@@ -397,6 +395,16 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!("job workers did not stop within 90 s");
+    }
+    if let Some((refresher, scrapes)) = telemetry {
+        if let Err(error) = refresher.await {
+            tracing::warn!(%error, "the job gauge refresher failed");
+        }
+        match scrapes.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "the metrics listener failed"),
+            Err(error) => tracing::warn!(%error, "the metrics listener failed"),
+        }
     }
     served
 }

@@ -171,6 +171,16 @@ pub async fn run_one(app: &App, worker: &str) -> crate::Result<bool> {
     else {
         return Ok(false);
     };
+    run_job(app, worker, job).await?;
+    Ok(true)
+}
+
+/// Runs one claimed job and records its outcome. The span names the job by kind, id and
+/// attempt only: payloads may hold personal data.
+#[tracing::instrument(name = "job", skip_all,
+    fields(job.kind = %job.kind, job.id = %job.id, job.attempt = job.attempts, worker = %worker))]
+async fn run_job(app: &App, worker: &str, job: Job) -> crate::Result<()> {
+    let registry = app.job_registry();
     let outcome = match registry.handler(&job.kind) {
         None => Err(JobError::Permanent(format!(
             "no handler for job kind `{}`",
@@ -206,12 +216,12 @@ pub async fn run_one(app: &App, worker: &str) -> crate::Result<bool> {
                 _ => None,
             };
             let outcome = if retry_at.is_some() { "retry" } else { "dead" };
-            tracing::warn!(job = %job.id, kind = %kind, attempt = job.attempts, %error, outcome, "job failed");
+            tracing::warn!(%error, outcome, "job failed");
             store::jobs::fail(app.db(), job.id, worker, &error.to_string(), retry_at).await?;
             metrics_outcome(&kind, outcome);
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 fn metrics_outcome(kind: &str, outcome: &'static str) {

@@ -49,7 +49,13 @@ impl Mailer {
     }
 }
 
-/// The `mail.send` job.
+/// The `mail.send` job. Its span names the mail by id and how it went out (`smtp` or
+/// `log`), never by recipient, subject or body.
+#[tracing::instrument(name = "mail.send", skip_all, fields(
+    job.id = %job.id,
+    mail.id = tracing::field::Empty,
+    mail.delivery = tracing::field::Empty,
+))]
 pub async fn send(app: App, job: Job) -> Result<(), JobError> {
     let id: MailId = job
         .payload
@@ -57,6 +63,8 @@ pub async fn send(app: App, job: Job) -> Result<(), JobError> {
         .and_then(|v| v.as_str())
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| JobError::Permanent("payload has no mail_id".into()))?;
+    let span = tracing::Span::current();
+    span.record("mail.id", tracing::field::display(id));
     let mail = store::mail::get(app.db(), id)
         .await
         .map_err(|e| JobError::Retry(e.to_string()))?;
@@ -65,6 +73,7 @@ pub async fn send(app: App, job: Job) -> Result<(), JobError> {
     }
     let status = match app.mailer() {
         Some(mailer) => {
+            span.record("mail.delivery", "smtp");
             let to: Mailbox = mail
                 .to_email
                 .parse()
@@ -87,6 +96,7 @@ pub async fn send(app: App, job: Job) -> Result<(), JobError> {
             "sent"
         }
         None => {
+            span.record("mail.delivery", "log");
             tracing::info!(
                 to = %mail.to_email,
                 subject = %mail.subject,

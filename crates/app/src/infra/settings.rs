@@ -37,6 +37,13 @@ pub struct Settings {
     /// `sqlite://...` or `postgres://...`; default: `<data_dir>/ticketflower.db`.
     pub database_url: Option<String>,
     pub bind: SocketAddr,
+    /// Where `/metrics` is served, apart from the main port so it need not be exposed with
+    /// it; `None` (the value `off` or an empty one) serves no metrics at all.
+    #[serde(deserialize_with = "address_or_off")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// How often the job queue's gauges are counted from the database, in seconds; a
+    /// scrape only reads the last count.
+    pub metrics_refresh_secs: u64,
     /// Public base URL; when it is `https://...` responses carry HSTS.
     pub public_url: Option<String>,
     pub log_format: LogFormat,
@@ -122,6 +129,8 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_bind: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+            metrics_refresh_secs: 15,
             public_url: None,
             log_format: LogFormat::Pretty,
             log_level: "info".into(),
@@ -169,6 +178,8 @@ struct Defaults {
     env: Environment,
     data_dir: PathBuf,
     bind: SocketAddr,
+    metrics_bind: String,
+    metrics_refresh_secs: u64,
     log_format: LogFormat,
     log_level: String,
     migrate_on_start: bool,
@@ -204,6 +215,26 @@ struct Defaults {
     password_reset_per_ip_hour: u32,
 }
 
+/// The value of `metrics_bind` that turns the metrics listener off.
+const METRICS_OFF: &str = "off";
+
+/// Parses `metrics_bind`: an `address:port` like `bind`, or `off` (or nothing) for none.
+fn address_or_off<'de, D>(deserializer: D) -> Result<Option<SocketAddr>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let text = String::deserialize(deserializer)?;
+    let text = text.trim();
+    if text.is_empty() || text.eq_ignore_ascii_case(METRICS_OFF) {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{text:?} is neither an address:port (e.g. 127.0.0.1:9090) nor `{METRICS_OFF}`"
+        ))
+    })
+}
+
 /// Accepts a list (TOML) or one comma-separated string (an environment variable), dropping
 /// blank items so a trailing comma is harmless.
 fn list_or_comma_separated<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
@@ -235,6 +266,10 @@ impl Settings {
             env: d.env,
             data_dir: d.data_dir,
             bind: d.bind,
+            metrics_bind: d
+                .metrics_bind
+                .map_or_else(|| METRICS_OFF.to_owned(), |addr| addr.to_string()),
+            metrics_refresh_secs: d.metrics_refresh_secs,
             log_format: d.log_format,
             log_level: d.log_level,
             migrate_on_start: d.migrate_on_start,
@@ -363,6 +398,51 @@ mod tests {
             parsed.outbound_allowlist,
             ["127.0.0.1/32", "hooks.internal"]
         );
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct MetricsBind {
+        #[serde(deserialize_with = "address_or_off")]
+        metrics_bind: Option<SocketAddr>,
+    }
+
+    fn metrics_bind(raw: &str) -> Result<Option<SocketAddr>, String> {
+        // Parsed the way figment parses an environment variable's value.
+        let value: figment::value::Value = raw.parse().unwrap();
+        Figment::new()
+            .merge(Serialized::default("metrics_bind", value))
+            .extract::<MetricsBind>()
+            .map(|parsed| parsed.metrics_bind)
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn the_metrics_listener_takes_an_address_or_is_off() {
+        assert_eq!(
+            metrics_bind("0.0.0.0:9191").unwrap(),
+            Some(SocketAddr::from(([0, 0, 0, 0], 9191)))
+        );
+        assert_eq!(
+            metrics_bind("[::1]:0").unwrap(),
+            Some("[::1]:0".parse().unwrap())
+        );
+        for off in ["off", "OFF", " off ", ""] {
+            assert_eq!(metrics_bind(off).unwrap(), None, "{off:?}");
+        }
+        for bad in ["localhost:9090", "9090", "127.0.0.1", "127.0.0.1:99999"] {
+            let error = metrics_bind(bad).unwrap_err();
+            assert!(error.contains("metrics_bind"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_metrics_listener_defaults_to_loopback_9090() {
+        let settings = Settings::load(None).unwrap();
+        assert_eq!(
+            settings.metrics_bind,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9090)))
+        );
+        assert_eq!(settings.metrics_refresh_secs, 15);
     }
 
     #[test]

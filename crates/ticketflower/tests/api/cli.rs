@@ -20,6 +20,8 @@ fn command(db: &TestDb) -> Command {
         .env("TICKETFLOWER_ARGON2_MEMORY_KIB", "1024")
         .env("TICKETFLOWER_ARGON2_ITERATIONS", "1")
         .env("TICKETFLOWER_LOG_FORMAT", "json")
+        // Servers run side by side here; the default 9090 would let only one start.
+        .env("TICKETFLOWER_METRICS_BIND", "127.0.0.1:0")
         // The burst below signs up many companies from loopback.
         .env("TICKETFLOWER_SIGNUP_PER_IP_HOUR", "0")
         .kill_on_drop(true);
@@ -150,10 +152,12 @@ async fn production_refuses_to_start_without_secrets_and_names_the_variable() {
     assert!(!db.dir.path().join("dev-secrets.json").exists());
 }
 
-/// A running `serve` process and the address it reported.
+/// A running `serve` process and the addresses it reported.
 pub struct Server {
     pub child: Child,
     pub base_url: String,
+    /// `http://…/metrics` on the metrics listener; `None` when it is off.
+    pub metrics_url: Option<String>,
     /// The server's log lines (JSON), as it writes them.
     pub logs: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
@@ -177,7 +181,18 @@ impl Server {
 
 /// Starts `ticketflower serve` on a free port and waits until it listens.
 pub async fn start_server(db: &TestDb) -> Server {
-    let mut child = command(db)
+    start(command(db)).await
+}
+
+/// The value of `"field":"…"` in a JSON log line.
+fn logged<'a>(line: &'a str, field: &str) -> Option<&'a str> {
+    let rest = line.split(&format!("\"{field}\":\"")).nth(1)?;
+    rest.split('"').next()
+}
+
+/// Starts `serve` from `command` and waits until it reports both listeners.
+async fn start(mut command: Command) -> Server {
+    let mut child = command
         .args(["serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -185,10 +200,15 @@ pub async fn start_server(db: &TestDb) -> Server {
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
-    let address = tokio::time::timeout(Duration::from_secs(30), async {
+    let (address, metrics_address) = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut address = None;
         while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("\"address\":\"").nth(1) {
-                return rest.split('"').next().unwrap().to_owned();
+            if let Some(found) = logged(&line, "address") {
+                address = Some(found.to_owned());
+            } else if let Some(found) = logged(&line, "metrics_address") {
+                return (address.unwrap(), Some(found.to_owned()));
+            } else if line.contains("metrics listener off") {
+                return (address.unwrap(), None);
             }
         }
         panic!("server exited before listening");
@@ -205,8 +225,93 @@ pub async fn start_server(db: &TestDb) -> Server {
     Server {
         child,
         base_url: format!("http://{address}"),
+        metrics_url: metrics_address.map(|a| format!("http://{a}/metrics")),
         logs,
     }
+}
+
+#[tokio::test]
+async fn the_binary_serves_metrics_on_their_own_listener_only() {
+    let db = TestDb::new().await;
+    let mut server = start_server(&db).await;
+    app::infra::outbound::install_tls_provider();
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{}/healthz", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let main_port = client
+        .get(format!("{}/metrics", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(main_port.status(), 404);
+
+    let metrics_url = server.metrics_url.clone().unwrap();
+    // The job gauges are counted in the background, the first time as the server starts.
+    let text = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let response = client.get(&metrics_url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let text = response.text().await.unwrap();
+            if text.contains(r#"ticketflower_jobs{status="queued"}"#) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("no job gauges in the metrics");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("http_requests_total{") && l.contains(r#"route="/healthz""#)),
+        "{text}"
+    );
+    assert!(!text.contains(r#"route="/metrics""#), "{text}");
+
+    // Both listeners close on SIGTERM.
+    let pid = server.child.id().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), server.child.wait())
+        .await
+        .expect("server did not exit after SIGTERM")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "exit status {status:?}");
+    assert!(client.get(&metrics_url).send().await.is_err());
+}
+
+#[tokio::test]
+async fn metrics_bind_may_be_off_and_a_bad_one_stops_the_start() {
+    let db = TestDb::new().await;
+    let mut bad = command(&db);
+    bad.args(["serve", "--bind", "127.0.0.1:0"])
+        .env("TICKETFLOWER_METRICS_BIND", "localhost:nine");
+    let (ok, _, stderr) = output(&mut bad).await;
+    assert!(!ok);
+    assert!(stderr.contains("configuration error"), "{stderr}");
+    assert!(stderr.contains("METRICS_BIND"), "{stderr}");
+    assert!(stderr.contains("localhost:nine"), "{stderr}");
+
+    let mut off = command(&db);
+    off.env("TICKETFLOWER_METRICS_BIND", "off");
+    let mut server = start(off).await;
+    assert!(server.metrics_url.is_none());
+    app::infra::outbound::install_tls_provider();
+    let ready = reqwest::Client::new()
+        .get(format!("{}/readyz", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    server.child.start_kill().unwrap();
+    let _ = server.child.wait().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -319,7 +319,7 @@ async fn every_login_attempt_counts_and_a_lock_adds_no_rows() {
         assert_eq!(locked.status(), 429);
         assert!(locked.headers().contains_key("retry-after"));
     }
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let (_, metrics) = app.scrape().await;
     let throttled: f64 = metrics
         .lines()
         .find(|l| l.starts_with("login_attempts_throttled_total"))

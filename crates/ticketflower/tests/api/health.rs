@@ -1,7 +1,12 @@
-//! Operations endpoints, the error format, headers and the page shell.
+//! Operations endpoints (probes on the main port, metrics on their own listener), the error
+//! format, headers and the page shell.
+
+use std::time::Duration;
 
 use serde_json::Value;
 use testkit::{json, spawn_app};
+
+use crate::common::signup;
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_ok() {
@@ -124,12 +129,12 @@ async fn hsts_is_sent_when_the_public_url_is_https() {
 }
 
 #[tokio::test]
-async fn metrics_expose_request_counts_latency_and_queue_depth() {
+async fn metrics_are_served_on_their_own_listener_with_request_and_job_metrics() {
     let app = spawn_app().await;
     for _ in 0..3 {
         assert_eq!(app.get("/healthz").await.status(), 200);
     }
-    let metrics = app.get("/metrics").await;
+    let metrics = app.client.get(app.metrics_url()).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
     assert!(
         metrics.headers()["content-type"]
@@ -137,7 +142,10 @@ async fn metrics_expose_request_counts_latency_and_queue_depth() {
             .unwrap()
             .starts_with("text/plain")
     );
-    let text = metrics.text().await.unwrap();
+    // The job gauges are counted in the background, once at start and then every second.
+    let text = app
+        .scrape_until(r#"ticketflower_jobs{status="queued"} 0"#)
+        .await;
     let line = text
         .lines()
         .find(|l| {
@@ -152,14 +160,93 @@ async fn metrics_expose_request_counts_latency_and_queue_depth() {
         text.contains(r#"http_request_duration_seconds_bucket{method="GET",route="/healthz""#),
         "no latency histogram in:\n{text}"
     );
+    for status in ["running", "done", "dead"] {
+        assert!(
+            text.contains(&format!(r#"ticketflower_jobs{{status="{status}"}}"#)),
+            "{status}: {text}"
+        );
+    }
+    assert!(
+        text.contains("ticketflower_jobs_refreshed_timestamp_seconds "),
+        "{text}"
+    );
+    // The metrics listener serves metrics and nothing else.
+    let address = app.metrics_address.unwrap();
+    let other = app
+        .client
+        .get(format!("http://{address}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_main_port_does_not_serve_metrics() {
+    let app = spawn_app().await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 404);
+    assert!(
+        response.text().await.unwrap().contains("Page not found"),
+        "the main port's 404 page"
+    );
+    let doc = json(app.get("/api/openapi.json").await).await;
+    assert!(doc["paths"].get("/metrics").is_none(), "{}", doc["paths"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_scrape_reads_the_last_counts_and_never_the_database() {
+    let app = testkit::spawn_app_with(|settings, jobs| {
+        // Nothing runs the job queued below, and no refresh comes while the test runs.
+        settings.job_workers = 0;
+        settings.metrics_refresh_secs = 3600;
+        jobs
+    })
+    .await;
+    app.scrape_until(r#"ticketflower_jobs{status="queued"} 0"#)
+        .await;
+
+    // A password reset queues its mail: the database now holds a queued job...
+    signup(&app, "Acme", "ada@acme.io").await;
+    let reset = app
+        .post_json(
+            "/api/v1/auth/password-reset",
+            &serde_json::json!({ "email": "ada@acme.io" }),
+        )
+        .await;
+    assert_eq!(reset.status(), 202);
+    let counted = app::infra::system::job_counts(&app.app).await.unwrap();
+    assert!(
+        counted
+            .iter()
+            .any(|(status, n)| *status == domain::job::JobStatus::Queued && *n > 0),
+        "{counted:?}"
+    );
+    // ...which a scrape does not show, as it only renders the counts of the last refresh.
+    let (status, text) = app.scrape().await;
+    assert_eq!(status, 200);
     assert!(
         text.contains(r#"ticketflower_jobs{status="queued"} 0"#),
         "{text}"
     );
+
+    // With the database closed under the server, the main port is not ready...
+    app.app.db().close().await;
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    assert_eq!(json(ready).await["status"], "not_ready");
+    // ...and a scrape still answers at once, with the job gauges.
+    let (status, text) = tokio::time::timeout(Duration::from_secs(5), app.scrape())
+        .await
+        .expect("a scrape waited on the closed database");
+    assert_eq!(status, 200);
     assert!(
-        text.contains(r#"ticketflower_jobs{status="dead"}"#),
+        text.contains(r#"ticketflower_jobs{status="queued"} 0"#),
         "{text}"
     );
+    assert!(text.contains("http_requests_total{"), "{text}");
     app.stop().await;
 }
 

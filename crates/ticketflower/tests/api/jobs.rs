@@ -149,11 +149,8 @@ async fn exhausted_job_becomes_a_dead_letter_and_can_be_retried() {
     assert_eq!(dead.attempts, 3);
     assert_eq!(dead.last_error.as_deref(), Some("connection refused"));
 
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics.contains(r#"ticketflower_jobs{status="dead"} 1"#),
-        "{metrics}"
-    );
+    app.scrape_until(r#"ticketflower_jobs{status="dead"} 1"#)
+        .await;
     let dead_list = store::jobs::list(app.app.db(), JobStatus::Dead, 10)
         .await
         .unwrap();

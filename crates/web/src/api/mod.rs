@@ -6,6 +6,5 @@ pub mod admin;
 pub mod design;
 pub mod health;
 pub mod identity;
-pub mod ops;
 pub mod tasks;
 pub mod tickets;
