@@ -52,15 +52,18 @@ impl Kind {
 
 /// What a workflow row stores: the workflow's own fields (its tasks and transitions are
 /// rows of their own).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct WorkflowHeader {
+#[schema(as = WorkflowFields)]
+pub struct WorkflowHeader {
     title: String,
     #[serde(default)]
     description: String,
     #[serde(default)]
     ext_ref: Vec<wf::ExtRef>,
+    /// JSON Schema 2020-12 of the workflow data.
     #[serde(default = "empty_object_schema")]
+    #[schema(value_type = Value)]
     fields: Value,
 }
 
@@ -70,30 +73,41 @@ fn empty_object_schema() -> Value {
 
 /// What a transition row stores: task references by id, so renaming a task's key keeps
 /// its transitions.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StoredTransition {
+#[schema(as = TransitionFields)]
+pub struct StoredTransition {
     #[serde(default)]
     key: String,
+    /// The task it leaves; `null`: fired by the ticket's submission.
     #[serde(default)]
     from_task: Option<DesignObjectId>,
+    /// The task it starts; exactly one of `to_task` and `to_status` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     to_task: Option<DesignObjectId>,
+    /// Ends the workflow with this upper-case status, e.g. `COMPLETED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     to_status: Option<String>,
+    /// A condition over the workflow data; absent = always.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     condition: Option<Value>,
     #[serde(default)]
     priority: i32,
 }
 
 /// A design object as the API shows it: its own fields, plus the bookkeeping.
-#[derive(Clone, Debug, Serialize)]
+///
+/// Its own schema holds only the bookkeeping: the fields depend on the kind, so the API
+/// documents each kind as its own schema ([`DesignWorkflow`], [`DesignTask`], ...).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct DesignView {
     pub id: DesignObjectId,
     pub workflow_id: WorkflowId,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub spec: Value,
+    /// The workflow's status: `DRAFT`, `ACTIVE`, `DEPRECATED` or `ARCHIVED`.
     pub status: String,
     pub version: i32,
     pub created_by: UserId,
@@ -116,15 +130,92 @@ impl From<DesignObject> for DesignView {
     }
 }
 
+/// How the API documents a [`DesignView`] of one kind: the bookkeeping and the kind's own
+/// stored fields side by side in one object, as the view flattens them. Deriving cannot say
+/// this: a flattened `Value` has no fields, and `allOf` with a spec that refuses unknown
+/// fields (`additionalProperties: false`) would refuse the bookkeeping.
+macro_rules! design_object_schema {
+    ($name:ident, $spec:ty, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                side_by_side(
+                    [
+                        <$spec as utoipa::PartialSchema>::schema(),
+                        <DesignView as utoipa::PartialSchema>::schema(),
+                    ],
+                    $doc,
+                )
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn schemas(
+                schemas: &mut Vec<(
+                    String,
+                    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+                )>,
+            ) {
+                <$spec as utoipa::ToSchema>::schemas(schemas);
+                <DesignView as utoipa::ToSchema>::schemas(schemas);
+            }
+        }
+    };
+}
+
+design_object_schema!(
+    DesignWorkflow,
+    WorkflowHeader,
+    "A workflow: its own fields in the working copy, and the bookkeeping."
+);
+design_object_schema!(DesignTask, TaskSpec, "A task of a workflow's working copy.");
+design_object_schema!(
+    DesignTransition,
+    StoredTransition,
+    "A transition of a workflow's working copy; it names its tasks by id."
+);
+design_object_schema!(
+    DesignTicketType,
+    TicketTypeSpec,
+    "A ticket type of a workflow's working copy."
+);
+
+/// One object holding the properties of every part (each an inline object schema).
+fn side_by_side(
+    parts: [utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>; 2],
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(description))
+        .build();
+    for part in parts {
+        if let RefOr::T(Schema::Object(part)) = part {
+            object.properties.extend(part.properties);
+            object.required.extend(part.required);
+        }
+    }
+    RefOr::T(Schema::Object(object))
+}
+
 /// A workflow with everything in it, as its detail page and API show it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = DesignWorkflowDetail)]
 pub struct WorkflowDetail {
     #[serde(flatten)]
+    #[schema(value_type = DesignWorkflow)]
     pub workflow: DesignView,
     /// The version new tickets start on, if one is ACTIVE.
     pub active_version: Option<i32>,
+    #[schema(value_type = Vec<DesignTask>)]
     pub tasks: Vec<DesignView>,
+    #[schema(value_type = Vec<DesignTransition>)]
     pub transitions: Vec<DesignView>,
+    #[schema(value_type = Vec<DesignTicketType>)]
     pub ticket_types: Vec<DesignView>,
     /// What publishing would refuse right now, located by JSON pointers into the bundle.
     pub problems: Vec<Problem>,
@@ -232,7 +323,7 @@ async fn load(db: impl store::Exec, company: CompanyId, workflow: WorkflowId) ->
 /// The bundle document: a workflow with its tasks, transitions (by task key) and ticket
 /// types. It is the import/export format, the published snapshot, and what validation
 /// problems point into.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
     pub title: String,
@@ -240,7 +331,9 @@ pub struct Bundle {
     pub description: String,
     #[serde(default)]
     pub ext_ref: Vec<wf::ExtRef>,
+    /// JSON Schema 2020-12 of the workflow data.
     #[serde(default = "empty_object_schema")]
+    #[schema(value_type = Value)]
     pub fields: Value,
     #[serde(default)]
     pub tasks: Vec<TaskSpec>,
@@ -383,9 +476,10 @@ pub async fn workflow_detail(app: &App, actor: &Actor, id: WorkflowId) -> Result
 }
 
 /// One entry of a workflow's history.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct VersionEntry {
     pub version: i32,
+    /// `DRAFT` (the working copy), `ACTIVE`, `DEPRECATED` or `ARCHIVED`.
     pub status: String,
     /// `None` for the unpublished working copy.
     pub published_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -978,12 +1072,13 @@ pub async fn retire(
 // ---- Bundles
 
 /// What an import created or updated, by key.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportOutcome {
     pub workflow_id: WorkflowId,
     pub task_ids: BTreeMap<String, DesignObjectId>,
     pub transition_ids: BTreeMap<String, DesignObjectId>,
     pub ticket_type_ids: BTreeMap<String, DesignObjectId>,
+    /// `true`: a new workflow; `false`: the `workflow_id`'s working copy was updated.
     pub created: bool,
 }
 
@@ -1343,5 +1438,60 @@ mod tests {
         assert_eq!(slug("  "), "item");
         assert_eq!(free_key("review", &["review", "review_2"]), "review_3");
         assert_eq!(free_key("review", &[]), "review");
+    }
+
+    /// Each kind's schema has every key its `DesignView` serializes, and requires only keys
+    /// that are always there.
+    #[test]
+    fn each_kind_is_documented_as_it_is_serialized() {
+        use utoipa::PartialSchema;
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        let view = |spec: Value| DesignView {
+            id: DesignObjectId::new(),
+            workflow_id: WorkflowId::new(),
+            spec,
+            status: WorkflowStatus::Draft.as_str().into(),
+            version: 1,
+            created_by: UserId::new(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let header: WorkflowHeader = parse(json!({ "title": "Access" })).unwrap();
+        let task: TaskSpec = parse(json!({
+            "key": "check", "name": "Check", "task_type": "SYNC_ACTION",
+            "action_url": "https://example.com", "input_transform": {}, "timeout_seconds": 5,
+        }))
+        .unwrap();
+        let transition: StoredTransition = parse(json!({
+            "from_task": DesignObjectId::new(), "to_status": "DONE", "condition": {},
+        }))
+        .unwrap();
+        let ticket_type: TicketTypeSpec =
+            parse(json!({ "key": "access", "title": "Access", "fields": {} })).unwrap();
+        let cases = [
+            (DesignWorkflow::schema(), to_value(&header).unwrap()),
+            (DesignTask::schema(), to_value(&task).unwrap()),
+            (DesignTransition::schema(), to_value(&transition).unwrap()),
+            (DesignTicketType::schema(), to_value(&ticket_type).unwrap()),
+        ];
+        for (schema, spec) in cases {
+            let RefOr::T(Schema::Object(schema)) = schema else {
+                panic!("not an inline object");
+            };
+            let json = serde_json::to_value(view(spec)).unwrap();
+            let keys = json.as_object().unwrap();
+            for key in keys.keys() {
+                assert!(
+                    schema.properties.contains_key(key),
+                    "{key} is not documented"
+                );
+            }
+            for key in &schema.required {
+                assert!(keys.contains_key(key), "{key} is required but absent");
+            }
+            // An answer holds the bookkeeping beside the kind's own (closed) fields.
+            assert!(schema.additional_properties.is_none());
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::state::WebState;
 /// Prometheus text: request counts and latency histograms by route, and the job queue's
 /// depth by status (read from the database at scrape time, so every server reports it).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<WebState>) -> impl IntoResponse {
     match app::infra::system::job_counts(&state.app).await {
         Ok(counts) => {
