@@ -3,8 +3,10 @@
 //! (JSON or YAML) and the workflow graph as SVG or Mermaid.
 
 use app::design::{
-    Bundle, DesignFilter, DesignTask, DesignTicketType, DesignTransition, DesignView,
-    DesignWorkflow, ImportOutcome, VersionEntry, WorkflowDetail,
+    Bundle, DesignFilter, DesignTask, DesignTaskChange, DesignTicketType, DesignTicketTypeChange,
+    DesignTransition, DesignTransitionChange, DesignView, DesignWorkflow, DesignWorkflowChange,
+    ImportOutcome, NewDesignTask, NewDesignTicketType, NewDesignTransition, NewDesignWorkflow,
+    VersionEntry, WorkflowDetail,
 };
 use axum::Json;
 use axum::body::Bytes;
@@ -77,9 +79,11 @@ async fn create(
 }
 
 /// The five handlers of one kind of design object, documented for OpenAPI: `$object` is
-/// how the kind's `DesignView` is documented, `$detail` what `GET` of one answers.
+/// how the kind's `DesignView` is documented, `$detail` what `GET` of one answers, `$new`
+/// and `$change` the bodies of `POST` and `PATCH` (the app reads them per kind).
 macro_rules! design_crud {
-    ($kind:expr, $tag:literal, $collection:literal, $item:literal, $object:ty, $detail:ty,
+    ($kind:expr, $tag:literal, $collection:literal, $item:literal,
+     $object:ty, $detail:ty, $new:ty, $change:ty,
      $list:ident, $create:ident, $get:ident, $update:ident, $delete:ident) => {
         #[doc = concat!("Lists ", $tag, " of the company.")]
         #[utoipa::path(get, path = $collection, tag = "design", params(DesignQuery),
@@ -94,7 +98,7 @@ macro_rules! design_crud {
         }
 
         #[doc = concat!("Creates one of the ", $tag, ".")]
-        #[utoipa::path(post, path = $collection, tag = "design", request_body = Object,
+        #[utoipa::path(post, path = $collection, tag = "design", request_body = $new,
             responses(
                 (status = 201, description = "The object", body = $object),
                 (status = 409, description = "The key is taken in the workflow, or the workflow is archived", body = Problem, content_type = "application/problem+json"),
@@ -127,7 +131,7 @@ macro_rules! design_crud {
         }
 
         #[doc = concat!("Changes one of the ", $tag, ": given top-level fields replace the stored ones, `null` removes one. The workflow becomes a new DRAFT version.")]
-        #[utoipa::path(patch, path = $item, tag = "design", params(("id" = Uuid, Path, description = "The object")), request_body = Object,
+        #[utoipa::path(patch, path = $item, tag = "design", params(("id" = Uuid, Path, description = "The object")), request_body = $change,
             responses(
                 (status = 200, description = "The object", body = $object),
                 (status = 409, description = "The key is taken in the workflow, or the workflow is archived", body = Problem, content_type = "application/problem+json"),
@@ -169,6 +173,8 @@ design_crud!(
     "/api/v1/design/workflows/{id}",
     DesignWorkflow,
     WorkflowDetail,
+    NewDesignWorkflow,
+    DesignWorkflowChange,
     list_workflows,
     create_workflow,
     get_workflow,
@@ -182,6 +188,8 @@ design_crud!(
     "/api/v1/design/tasks/{id}",
     DesignTask,
     DesignTask,
+    NewDesignTask,
+    DesignTaskChange,
     list_tasks,
     create_task,
     get_task,
@@ -195,6 +203,8 @@ design_crud!(
     "/api/v1/design/transitions/{id}",
     DesignTransition,
     DesignTransition,
+    NewDesignTransition,
+    DesignTransitionChange,
     list_transitions,
     create_transition,
     get_transition,
@@ -208,6 +218,8 @@ design_crud!(
     "/api/v1/design/ticket-types/{id}",
     DesignTicketType,
     DesignTicketType,
+    NewDesignTicketType,
+    DesignTicketTypeChange,
     list_ticket_types,
     create_ticket_type,
     get_ticket_type,
@@ -454,8 +466,8 @@ fn yaml_nesting_ok(text: &str) -> Result<(), String> {
 /// once, located by a JSON pointer into the document.
 #[utoipa::path(post, path = "/api/v1/design/bundles", tag = "design", params(BundleQuery),
     request_body(description = "The bundle, as JSON or YAML", content(
-        (Object = "application/json"),
-        (Object = "application/yaml"),
+        (Bundle = "application/json"),
+        (Bundle = "application/yaml"),
     )),
     responses(
         (status = 201, description = "The new workflow, with the ids of its objects by key", body = ImportOutcome),
