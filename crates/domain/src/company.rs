@@ -7,6 +7,7 @@ use crate::CompanyId;
 
 /// A tenant.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Company {
     pub id: CompanyId,
     pub name: String,
@@ -24,6 +25,7 @@ pub struct Company {
 /// make the server hold, copy and index megabytes per ticket. `None` means the server's
 /// default (`ticket_data_max_bytes`, `ticket_data_max_nodes`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DataLimits {
     pub max_bytes: Option<u64>,
     pub max_nodes: Option<u64>,
@@ -81,6 +83,7 @@ pub fn check_data_size(
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CompanyStatus {
     Active,
@@ -107,6 +110,7 @@ impl CompanyStatus {
 /// A role a company defines (e.g. "IT staff"); decides which ticket types its holders may
 /// submit and which tasks they may work.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompanyRole {
     pub id: crate::CompanyRoleId,
     pub company_id: CompanyId,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A syntactically plausible, normalised email address.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 

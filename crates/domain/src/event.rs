@@ -50,12 +50,15 @@ impl NewEvent {
 
 /// A committed event. `id` is the position in the log and the cursor clients resume from.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: i64,
     pub company_id: Option<CompanyId>,
     pub stream: String,
     pub kind: String,
     pub actor_id: Option<UserId>,
+    /// What happened, shaped by `kind`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload: Value,
     pub created_at: DateTime<Utc>,
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A role whose meaning is built into TicketFlower.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SystemRole {
     Superadmin,

@@ -10,6 +10,7 @@ use crate::{CompanyId, Email, SystemRole, UserId};
 
 /// Whether a user may log in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {
     Active,
@@ -53,6 +54,7 @@ impl FromStr for UserStatus {
 
 /// A user as the rest of the system sees it (never with the password hash).
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: UserId,
     /// `None` for platform staff.

@@ -287,3 +287,117 @@ fn every_reference_names_a_schema_of_the_document() {
     walk(&doc, &doc, "", &mut offences);
     assert_none("references to schemas the document lacks", offences);
 }
+
+/// Whether a schema says what its object holds: a `$ref` to a named schema, an object with
+/// properties, a list of such, or a non-object (a string, bytes).
+fn describes_its_shape(doc: &Value, schema: &Value) -> bool {
+    if let Some(target) = schema["$ref"].as_str() {
+        let name = target.trim_start_matches("#/components/schemas/");
+        return describes_its_shape(doc, &doc["components"]["schemas"][name]);
+    }
+    for combinator in ["allOf", "oneOf", "anyOf"] {
+        if let Some(parts) = schema[combinator].as_array() {
+            return parts.iter().all(|part| describes_its_shape(doc, part));
+        }
+    }
+    match schema["type"].as_str() {
+        Some("object") => {
+            schema["properties"]
+                .as_object()
+                .is_some_and(|p| !p.is_empty())
+                || schema["additionalProperties"].is_object()
+        }
+        Some("array") => describes_its_shape(doc, &schema["items"]),
+        Some(_) => true,
+        // No type: `{}` says nothing, a type list (`["object", "null"]`) is read as its parts.
+        None => schema["type"].is_array() && schema["properties"].is_object(),
+    }
+}
+
+#[test]
+fn every_success_answer_has_a_typed_body() {
+    let doc = document();
+    let mut offences = Vec::new();
+    for (name, _, _, operation) in operations(&doc) {
+        for (status, response) in operation["responses"].as_object().expect("responses") {
+            if !status.starts_with('2') || status == "204" {
+                continue;
+            }
+            let Some(content) = response["content"].as_object() else {
+                // A 202 may acknowledge with nothing to say, as `POST /auth/password-reset`
+                // does (an empty body, the same for every email); it has no body to describe.
+                if status != "202" {
+                    offences.push(format!("{name} {status}: no body described"));
+                }
+                continue;
+            };
+            for (media, body) in content {
+                if !describes_its_shape(&doc, &body["schema"]) {
+                    offences.push(format!("{name} {status} {media}: {}", body["schema"]));
+                }
+            }
+        }
+    }
+    assert_none("2xx answers whose body is a bare object", offences);
+}
+
+/// The values serde writes for these variants.
+fn spellings<T: serde::Serialize>(variants: &[T]) -> BTreeSet<String> {
+    variants
+        .iter()
+        .map(|v| serde_json::to_string(v).expect("a variant serializes"))
+        .collect()
+}
+
+/// Enums are documented as serde spells them: a rename the derive cannot see would document
+/// the Rust names, and every real answer would break the document.
+#[test]
+fn enum_schemas_are_spelled_as_serialized() {
+    use domain::company::CompanyStatus;
+    use domain::user::UserStatus;
+    use domain::workflow::{
+        AssignmentStrategy, TaskStatus, TaskType, WorkflowErrorStatus, WorkflowErrorType,
+        WorkflowRunStatus,
+    };
+    let doc = document();
+    let expected = [
+        ("TaskStatus", spellings(TaskStatus::ALL)),
+        ("WorkflowRunStatus", spellings(WorkflowRunStatus::ALL)),
+        ("WorkflowErrorType", spellings(WorkflowErrorType::ALL)),
+        ("WorkflowErrorStatus", spellings(WorkflowErrorStatus::ALL)),
+        ("SystemRole", spellings(&domain::SystemRole::ALL)),
+        (
+            "TaskType",
+            spellings(&[TaskType::Form, TaskType::SyncAction, TaskType::AsyncAction]),
+        ),
+        (
+            "AssignmentStrategy",
+            spellings(&[
+                AssignmentStrategy::AutoShortestQueue,
+                AssignmentStrategy::Claim,
+                AssignmentStrategy::Manual,
+            ]),
+        ),
+        (
+            "UserStatus",
+            spellings(&[UserStatus::Active, UserStatus::Pending, UserStatus::Blocked]),
+        ),
+        (
+            "CompanyStatus",
+            spellings(&[CompanyStatus::Active, CompanyStatus::Suspended]),
+        ),
+    ];
+    let mut offences = Vec::new();
+    for (name, serialized) in expected {
+        let documented: BTreeSet<String> = doc["components"]["schemas"][name]["enum"]
+            .as_array()
+            .map(|values| values.iter().map(Value::to_string).collect())
+            .unwrap_or_default();
+        if documented != serialized {
+            offences.push(format!(
+                "{name}: documented {documented:?}, serialized {serialized:?}"
+            ));
+        }
+    }
+    assert_none("enums documented unlike their JSON", offences);
+}

@@ -30,6 +30,13 @@ use store::design::{DesignChange, DesignObject, NewDesignObject};
 use crate::error::{AppError, Result};
 use crate::{App, audit};
 
+mod openapi;
+pub use openapi::{
+    DesignTask, DesignTaskChange, DesignTicketType, DesignTicketTypeChange, DesignTransition,
+    DesignTransitionChange, DesignWorkflow, DesignWorkflowChange, NewDesignTask,
+    NewDesignTicketType, NewDesignTransition, NewDesignWorkflow,
+};
+
 /// The four kinds of design object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -52,15 +59,18 @@ impl Kind {
 
 /// What a workflow row stores: the workflow's own fields (its tasks and transitions are
 /// rows of their own).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct WorkflowHeader {
+#[schema(as = WorkflowFields)]
+pub struct WorkflowHeader {
     title: String,
     #[serde(default)]
     description: String,
     #[serde(default)]
     ext_ref: Vec<wf::ExtRef>,
+    /// JSON Schema 2020-12 of the workflow data.
     #[serde(default = "empty_object_schema")]
+    #[schema(value_type = Value)]
     fields: Value,
 }
 
@@ -70,30 +80,41 @@ fn empty_object_schema() -> Value {
 
 /// What a transition row stores: task references by id, so renaming a task's key keeps
 /// its transitions.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StoredTransition {
+#[schema(as = TransitionFields)]
+pub struct StoredTransition {
     #[serde(default)]
     key: String,
+    /// The task it leaves; `null`: fired by the ticket's submission.
     #[serde(default)]
     from_task: Option<DesignObjectId>,
+    /// The task it starts; exactly one of `to_task` and `to_status` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     to_task: Option<DesignObjectId>,
+    /// Ends the workflow with this upper-case status, e.g. `COMPLETED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     to_status: Option<String>,
+    /// A condition over the workflow data; absent = always.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     condition: Option<Value>,
     #[serde(default)]
     priority: i32,
 }
 
 /// A design object as the API shows it: its own fields, plus the bookkeeping.
-#[derive(Clone, Debug, Serialize)]
+///
+/// Its own schema holds only the bookkeeping: the fields depend on the kind, so the API
+/// documents each kind as its own schema ([`DesignWorkflow`], [`DesignTask`], ...).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct DesignView {
     pub id: DesignObjectId,
     pub workflow_id: WorkflowId,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub spec: Value,
+    /// The workflow's status: `DRAFT`, `ACTIVE`, `DEPRECATED` or `ARCHIVED`.
     pub status: String,
     pub version: i32,
     pub created_by: UserId,
@@ -117,14 +138,19 @@ impl From<DesignObject> for DesignView {
 }
 
 /// A workflow with everything in it, as its detail page and API show it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = DesignWorkflowDetail)]
 pub struct WorkflowDetail {
     #[serde(flatten)]
+    #[schema(value_type = DesignWorkflow)]
     pub workflow: DesignView,
     /// The version new tickets start on, if one is ACTIVE.
     pub active_version: Option<i32>,
+    #[schema(value_type = Vec<DesignTask>)]
     pub tasks: Vec<DesignView>,
+    #[schema(value_type = Vec<DesignTransition>)]
     pub transitions: Vec<DesignView>,
+    #[schema(value_type = Vec<DesignTicketType>)]
     pub ticket_types: Vec<DesignView>,
     /// What publishing would refuse right now, located by JSON pointers into the bundle.
     pub problems: Vec<Problem>,
@@ -234,7 +260,7 @@ async fn load(db: impl store::Exec, company: CompanyId, workflow: WorkflowId) ->
 /// The bundle document: a workflow with its tasks, transitions (by task key) and ticket
 /// types. It is the import/export format, the published snapshot, and what validation
 /// problems point into.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
     pub title: String,
@@ -242,7 +268,9 @@ pub struct Bundle {
     pub description: String,
     #[serde(default)]
     pub ext_ref: Vec<wf::ExtRef>,
+    /// JSON Schema 2020-12 of the workflow data.
     #[serde(default = "empty_object_schema")]
+    #[schema(value_type = Value)]
     pub fields: Value,
     #[serde(default)]
     pub tasks: Vec<TaskSpec>,
@@ -393,9 +421,10 @@ pub async fn workflow_detail(app: &App, actor: &Actor, id: WorkflowId) -> Result
 }
 
 /// One entry of a workflow's history.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct VersionEntry {
     pub version: i32,
+    /// `DRAFT` (the working copy), `ACTIVE`, `DEPRECATED` or `ARCHIVED`.
     pub status: String,
     /// `None` for the unpublished working copy.
     pub published_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -988,12 +1017,13 @@ pub async fn retire(
 // ---- Bundles
 
 /// What an import created or updated, by key.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportOutcome {
     pub workflow_id: WorkflowId,
     pub task_ids: BTreeMap<String, DesignObjectId>,
     pub transition_ids: BTreeMap<String, DesignObjectId>,
     pub ticket_type_ids: BTreeMap<String, DesignObjectId>,
+    /// `true`: a new workflow; `false`: the `workflow_id`'s working copy was updated.
     pub created: bool,
 }
 

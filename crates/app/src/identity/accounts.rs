@@ -10,6 +10,7 @@ use domain::validation::required_text;
 use domain::{CompanyId, Email, SystemRole, ValidationErrors, password};
 use serde::Serialize;
 use serde_json::json;
+pub use store::logins::LoginEntry;
 
 use super::tokens;
 use crate::error::{AppError, Result};
@@ -268,11 +269,13 @@ pub async fn register(
 }
 
 /// One's own profile.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Profile {
     #[serde(flatten)]
     pub user: User,
+    /// `null` for platform staff.
     pub company: Option<Company>,
+    /// The names of the company roles held.
     pub company_roles: Vec<String>,
     /// Set when platform staff act inside this company.
     pub impersonated_by: Option<domain::UserId>,

@@ -12,6 +12,7 @@ use domain::validation::required_text;
 use domain::{CompanyId, Email, SystemRole, UserId, ValidationErrors};
 use serde::Serialize;
 
+pub use store::api_tokens::ApiToken;
 pub use store::users::UserFilter;
 
 use super::tokens;
@@ -20,10 +21,11 @@ use crate::identity::accounts::{add_person, check_person};
 use crate::{App, audit};
 
 /// A user as the admin list shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     #[serde(flatten)]
     pub user: User,
+    /// The names of the company roles held.
     pub company_roles: Vec<String>,
 }
 

@@ -24,10 +24,11 @@ pub struct ClientInfo {
 }
 
 /// A fresh pair of tokens.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub refresh_token: String,
+    /// Always `Bearer`.
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
@@ -461,9 +462,10 @@ async fn authenticate_api_token(app: &App, token: &str) -> Result<Actor> {
 }
 
 /// The answer of `POST /auth/verify`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Verification {
     pub valid: bool,
+    /// The token's claims while it is valid, else `null`.
     pub claims: Option<tokens::Claims>,
 }
 

@@ -26,7 +26,7 @@ pub const API_PREFIX: &str = "tfk_";
 pub const RESET_PREFIX: &str = "tfp_";
 
 /// The claims of an access token.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Claims {
     pub iss: String,
     pub aud: String,

@@ -322,7 +322,7 @@ async fn create_task(
 
 // ---- Workflow errors
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorView {
     pub id: WorkflowErrorId,
     pub ticket_id: TicketId,

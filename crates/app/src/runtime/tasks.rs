@@ -22,7 +22,7 @@ use store::tasks::{TaskFilter, TaskInstance};
 use super::versions::{Published, published};
 use crate::{App, AppError, Result, audit};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskView {
     pub id: TaskId,
     pub ticket_id: TicketId,
@@ -35,9 +35,14 @@ pub struct TaskView {
     pub status: TaskStatus,
     pub assigned_to: Option<UserId>,
     pub allowed_users: Vec<UserId>,
+    /// What the task reads: the workflow data, narrowed to its `input_schema`'s fields.
+    #[schema(value_type = Object)]
     pub input_data: Value,
+    /// What the task produced, once completed.
+    #[schema(value_type = Option<Value>)]
     pub output_data: Option<Value>,
     /// The form to fill: the task's output schema.
+    #[schema(value_type = Option<Value>)]
     pub output_schema: Option<Value>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,

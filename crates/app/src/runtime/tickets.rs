@@ -39,13 +39,14 @@ const MAX_TIMELINE: u32 = 10_000;
 // ---- What may be submitted
 
 /// A ticket type someone may submit now.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AvailableType {
     pub id: TicketTypeId,
     pub key: String,
     pub title: String,
     pub description: String,
     /// JSON Schema of what the requester fills in.
+    #[schema(value_type = Value)]
     pub fields: Value,
     pub workflow_id: WorkflowId,
     pub workflow_version: i32,
@@ -126,7 +127,7 @@ pub async fn available_type(
 
 // ---- Views
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskSummary {
     pub id: TaskId,
     pub task_key: String,
@@ -154,25 +155,29 @@ impl From<&store::tasks::TaskInstance> for TaskSummary {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TicketView {
     pub id: TicketId,
     pub number: i64,
     pub title: String,
     pub ticket_type_id: TicketTypeId,
     pub ticket_type_key: String,
+    /// `OPEN`, `CANCELLED`, or the end status the workflow reached.
     pub status: String,
     pub workflow_status: WorkflowRunStatus,
     pub workflow_id: WorkflowId,
     pub workflow_version: Option<i32>,
     pub requester_id: UserId,
     /// What the requester submitted.
+    #[schema(value_type = Object)]
     pub data: Value,
     /// The workflow data: the submission plus every task's output.
+    #[schema(value_type = Object)]
     pub workflow_data: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The ticket's tasks, in its detail only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tasks: Option<Vec<TaskSummary>>,
     /// What the caller may do with the ticket now.

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 /// Where a workflow definition is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum WorkflowStatus {
     /// Being designed; no ticket can start it.
@@ -99,6 +100,7 @@ pub struct StatusChangeError {
 
 /// Who or what completes a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskType {
     /// A person fills in a form.
@@ -146,6 +148,7 @@ impl std::str::FromStr for TaskType {
 
 /// How a new form task finds its worker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AssignmentStrategy {
     /// The eligible worker with the fewest open tasks gets it.
@@ -159,6 +162,7 @@ pub enum AssignmentStrategy {
 
 /// A link from a workflow to something outside TicketFlower (a policy, a runbook).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExtRef {
     pub label: String,
@@ -169,6 +173,7 @@ pub struct ExtRef {
 
 /// One task definition.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
     /// Unique within the workflow; transitions refer to the task by it.
@@ -179,18 +184,22 @@ pub struct TaskSpec {
     pub task_type: TaskType,
     /// JSON Schema 2020-12 of the data the task reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Value>))]
     pub input_schema: Option<Value>,
     /// JSON Schema 2020-12 of the data the task produces; required for forms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Value>))]
     pub output_schema: Option<Value>,
     /// Actions only: the http(s) URL the engine calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_url: Option<String>,
     /// Actions only: request body key → JSONPath over the workflow data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub input_transform: Option<Value>,
     /// Actions only: output key → JSONPath over the response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub output_transform: Option<Value>,
     /// Actions only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -204,6 +213,7 @@ pub struct TaskSpec {
 
 /// An edge of the workflow graph.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TransitionSpec {
     /// Unique within the workflow.
@@ -217,8 +227,10 @@ pub struct TransitionSpec {
     /// Ends the workflow with this upper-case status, e.g. `COMPLETED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_status: Option<String>,
-    /// A [`super::Condition`] over the workflow data; `None` = always.
+    /// A condition over the workflow data (`{field: value}`, `$and`, `$or`, operators such as
+    /// `$gt`); absent = always.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub condition: Option<Value>,
     /// Orders the transitions leaving the same task.
     #[serde(default)]
@@ -243,6 +255,7 @@ pub struct WorkflowSpec {
 
 /// A ticket type that starts a workflow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TicketTypeSpec {
     pub key: String,
@@ -251,6 +264,7 @@ pub struct TicketTypeSpec {
     pub description: String,
     /// JSON Schema 2020-12 of what the submitter enters; each field fills the workflow field
     /// of the same name.
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub fields: Value,
     /// Company role names allowed to submit; empty = any user of the company.
     #[serde(default)]

@@ -71,15 +71,18 @@ pub struct UnknownVariant {
 
 /// Declares a runtime enum whose upper-case name is written once: serde, [`Self::as_str`],
 /// `Display` and `FromStr` all use it, so the stored and the displayed spelling cannot drift.
+/// The names are `tt`, not `literal`: a `literal` fragment reaches derives wrapped in an
+/// invisible group, which utoipa's reading of `#[serde(rename)]` does not look into.
 macro_rules! named_enum {
     (
         $(#[$meta:meta])*
         $name:ident, $kind:literal {
-            $( $(#[$variant_meta:meta])* $variant:ident = $text:literal, )+
+            $( $(#[$variant_meta:meta])* $variant:ident = $text:tt, )+
         }
     ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
             $( $(#[$variant_meta])* #[serde(rename = $text)] $variant, )+
         }

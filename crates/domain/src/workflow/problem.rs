@@ -17,6 +17,8 @@ use crate::validation::FieldError;
 
 /// One thing wrong with a design, located so an editor can highlight it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+// `Problem` in the API document is the RFC 9457 error document.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = DesignProblem))]
 pub struct Problem {
     /// JSON pointer into the checked document (see the module docs).
     pub location: String,

@@ -1,20 +1,24 @@
 //! Company administration API (users, company roles, invite code, API tokens) and the
 //! platform staff API (companies, suspension, impersonation).
 
+use app::identity::admin::{ApiToken, IssuedToken, UserView};
+use app::identity::auth::TokenPair;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
+use domain::company::{Company, CompanyRole};
 use domain::ids::{ApiTokenId, CompanyRoleId};
+use domain::user::User;
 use domain::{CompanyId, SystemRole, UserId, ValidationErrors};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::identity::{SignupRequest, signup_body};
+use crate::api::Page;
+use crate::api::identity::{SignupRequest, SignupResponse};
 use crate::auth::{Authed, Client};
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::problem::{ApiResult, Problem};
@@ -48,14 +52,14 @@ pub struct UsersQuery {
 /// The company's users, newest first.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UsersQuery),
     responses(
-        (status = 200, description = "`{items, next_cursor}`", body = Object),
+        (status = 200, description = "A page of users (without their company roles)", body = Page<User>),
     ),
     security(("bearer" = [])))]
 pub async fn list_users(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppQuery(query): AppQuery<UsersQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<User>>> {
     let mut errors = ValidationErrors::new();
     let status = query
         .status
@@ -77,10 +81,10 @@ pub async fn list_users(
         limit,
     );
     let items = app::identity::admin::list_users(&state.app, &actor, filter).await?;
-    let next = (items.len() == limit as usize)
-        .then(|| items.last().map(|u| u.id))
+    let next_cursor = (items.len() == limit as usize)
+        .then(|| items.last().map(|u| u.id.to_string()))
         .flatten();
-    Ok(Json(json!({ "items": items, "next_cursor": next })))
+    Ok(Json(Page { items, next_cursor }))
 }
 
 fn store_filter(
@@ -118,7 +122,7 @@ pub struct CreateUserRequest {
 /// Creates an active user of the company.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
     responses(
-        (status = 201, description = "The user", body = Object),
+        (status = 201, description = "The user", body = UserView),
         (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -140,23 +144,23 @@ pub async fn create_user(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!(user))))
+    Ok((StatusCode::CREATED, Json(user)))
 }
 
 /// One user of the company.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "The user")),
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = UserView),
     ),
     security(("bearer" = [])))]
 pub async fn get_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<UserId>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::identity::admin::get_user(&state.app, &actor, id).await?
-    )))
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(
+        app::identity::admin::get_user(&state.app, &actor, id).await?,
+    ))
 }
 
 /// `PATCH /users/{id}` body.
@@ -170,7 +174,7 @@ pub struct UpdateUserRequest {
 /// Changes a user's names (status and roles have their own endpoints).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "The user")), request_body = UpdateUserRequest,
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = UserView),
     ),
     security(("bearer" = [])))]
 pub async fn update_user(
@@ -178,7 +182,7 @@ pub async fn update_user(
     Authed(actor): Authed,
     AppPath(id): AppPath<UserId>,
     AppJson(body): AppJson<UpdateUserRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserView>> {
     let user = app::identity::admin::update_user_names(
         &state.app,
         &actor,
@@ -187,7 +191,7 @@ pub async fn update_user(
         body.last_name.as_deref(),
     )
     .await?;
-    Ok(Json(json!(user)))
+    Ok(Json(user))
 }
 
 /// Deletes a user of the company.
@@ -211,16 +215,16 @@ async fn status_change(
     actor: &domain::auth::Actor,
     id: UserId,
     change: app::identity::admin::StatusChange,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::identity::admin::change_status(&state.app, actor, id, change).await?
-    )))
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(
+        app::identity::admin::change_status(&state.app, actor, id, change).await?,
+    ))
 }
 
 /// Approves a pending user.
 #[utoipa::path(post, path = "/api/v1/users/{id}/approve", tag = "users", params(("id" = Uuid, Path, description = "The user")),
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = UserView),
         (status = 409, description = "The user is not pending", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -228,7 +232,7 @@ pub async fn approve_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<UserId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserView>> {
     status_change(
         &state,
         &actor,
@@ -241,7 +245,7 @@ pub async fn approve_user(
 /// Blocks a user (never the last active admin); their sessions end.
 #[utoipa::path(post, path = "/api/v1/users/{id}/block", tag = "users", params(("id" = Uuid, Path, description = "The user")),
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = UserView),
         (status = 409, description = "Already blocked, or the company's last active admin", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -249,7 +253,7 @@ pub async fn block_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<UserId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserView>> {
     status_change(
         &state,
         &actor,
@@ -262,7 +266,7 @@ pub async fn block_user(
 /// Unblocks a blocked user.
 #[utoipa::path(post, path = "/api/v1/users/{id}/unblock", tag = "users", params(("id" = Uuid, Path, description = "The user")),
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = UserView),
         (status = 409, description = "The user is not blocked", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -270,7 +274,7 @@ pub async fn unblock_user(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<UserId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserView>> {
     status_change(
         &state,
         &actor,
@@ -292,7 +296,7 @@ pub struct RolesRequest {
 /// Replaces a user's roles (at or below your own level; never your own).
 #[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users", params(("id" = Uuid, Path, description = "The user")), request_body = RolesRequest,
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = UserView),
         (status = 409, description = "The change would leave no active admin", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -301,25 +305,25 @@ pub async fn set_roles(
     Authed(actor): Authed,
     AppPath(id): AppPath<UserId>,
     AppJson(body): AppJson<RolesRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserView>> {
     let roles = parse_roles("system_roles", &body.system_roles)?;
     let user =
         app::identity::admin::set_roles(&state.app, &actor, id, roles, body.company_roles).await?;
-    Ok(Json(json!(user)))
+    Ok(Json(user))
 }
 
 /// The company's own roles.
 #[utoipa::path(get, path = "/api/v1/company-roles", tag = "company roles",
     responses(
-        (status = 200, description = "`{items, next_cursor}`", body = Object),
+        (status = 200, description = "Every company role (`next_cursor` is always `null`)", body = Page<CompanyRole>),
     ),
     security(("bearer" = [])))]
 pub async fn list_company_roles(
     State(state): State<WebState>,
     Authed(actor): Authed,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<CompanyRole>>> {
     let items = app::identity::admin::list_company_roles(&state.app, &actor).await?;
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Ok(Json(Page::whole(items)))
 }
 
 /// `POST /company-roles` and `PATCH /company-roles/{id}` body.
@@ -333,7 +337,7 @@ pub struct CompanyRoleRequest {
 /// Defines a company role (name unique in the company).
 #[utoipa::path(post, path = "/api/v1/company-roles", tag = "company roles", request_body = CompanyRoleRequest,
     responses(
-        (status = 201, description = "The role", body = Object),
+        (status = 201, description = "The role", body = CompanyRole),
         (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -349,29 +353,29 @@ pub async fn create_company_role(
         body.description.as_deref().unwrap_or(""),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!(role))))
+    Ok((StatusCode::CREATED, Json(role)))
 }
 
 /// One company role.
 #[utoipa::path(get, path = "/api/v1/company-roles/{id}", tag = "company roles", params(("id" = Uuid, Path, description = "The company role")),
     responses(
-        (status = 200, description = "The role", body = Object),
+        (status = 200, description = "The role", body = CompanyRole),
     ),
     security(("bearer" = [])))]
 pub async fn get_company_role(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<CompanyRoleId>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::identity::admin::get_company_role(&state.app, &actor, id).await?
-    )))
+) -> ApiResult<Json<CompanyRole>> {
+    Ok(Json(
+        app::identity::admin::get_company_role(&state.app, &actor, id).await?,
+    ))
 }
 
 /// Renames or re-describes a company role.
 #[utoipa::path(patch, path = "/api/v1/company-roles/{id}", tag = "company roles", params(("id" = Uuid, Path, description = "The company role")), request_body = CompanyRoleRequest,
     responses(
-        (status = 200, description = "The role", body = Object),
+        (status = 200, description = "The role", body = CompanyRole),
         (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -380,7 +384,7 @@ pub async fn update_company_role(
     Authed(actor): Authed,
     AppPath(id): AppPath<CompanyRoleId>,
     AppJson(body): AppJson<CompanyRoleRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CompanyRole>> {
     let role = app::identity::admin::update_company_role(
         &state.app,
         &actor,
@@ -389,7 +393,7 @@ pub async fn update_company_role(
         body.description.as_deref(),
     )
     .await?;
-    Ok(Json(json!(role)))
+    Ok(Json(role))
 }
 
 /// Deletes a company role (never the default `user`).
@@ -411,16 +415,16 @@ pub async fn delete_company_role(
 /// The admin's company, with its invite code.
 #[utoipa::path(get, path = "/api/v1/company", tag = "company roles",
     responses(
-        (status = 200, description = "The company with its invite code", body = Object),
+        (status = 200, description = "The company with its invite code", body = Company),
     ),
     security(("bearer" = [])))]
 pub async fn company(
     State(state): State<WebState>,
     Authed(actor): Authed,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::identity::admin::company(&state.app, &actor).await?
-    )))
+) -> ApiResult<Json<Company>> {
+    Ok(Json(
+        app::identity::admin::company(&state.app, &actor).await?,
+    ))
 }
 
 /// `PATCH /company` body: the company's own bounds of ticket data and task outputs, both
@@ -440,35 +444,35 @@ pub struct CompanyUpdate {
 /// refused with a 422 naming the limit.
 #[utoipa::path(patch, path = "/api/v1/company", tag = "company roles",
     request_body = CompanyUpdate,
-    responses((status = 200, description = "The company with its data bounds", body = Object)),
+    responses((status = 200, description = "The company with its data bounds", body = Company)),
     security(("bearer" = [])))]
 pub async fn update_company(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppJson(body): AppJson<CompanyUpdate>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Company>> {
     let limits = domain::company::DataLimits {
         max_bytes: body.ticket_data_max_bytes,
         max_nodes: body.ticket_data_max_nodes,
     };
-    Ok(Json(json!(
-        app::identity::admin::set_data_limits(&state.app, &actor, limits).await?
-    )))
+    Ok(Json(
+        app::identity::admin::set_data_limits(&state.app, &actor, limits).await?,
+    ))
 }
 
 /// Replaces the company's invite code; the old one stops working.
 #[utoipa::path(post, path = "/api/v1/company/invite-code", tag = "company roles",
     responses(
-        (status = 200, description = "The company with its new invite code", body = Object),
+        (status = 200, description = "The company with its new invite code", body = Company),
     ),
     security(("bearer" = [])))]
 pub async fn rotate_invite_code(
     State(state): State<WebState>,
     Authed(actor): Authed,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::identity::admin::rotate_invite_code(&state.app, &actor).await?
-    )))
+) -> ApiResult<Json<Company>> {
+    Ok(Json(
+        app::identity::admin::rotate_invite_code(&state.app, &actor).await?,
+    ))
 }
 
 /// `POST /api-tokens` body.
@@ -484,7 +488,7 @@ pub struct ApiTokenRequest {
 /// Issues an API token; its `secret` is shown only in this answer.
 #[utoipa::path(post, path = "/api/v1/api-tokens", tag = "api tokens", request_body = ApiTokenRequest,
     responses(
-        (status = 201, description = "The token with its `secret`", body = Object),
+        (status = 201, description = "The token with its `secret`", body = IssuedTokenView),
     ),
     security(("bearer" = [])))]
 pub async fn create_api_token(
@@ -501,21 +505,91 @@ pub async fn create_api_token(
         body.expires_at,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!(issued))))
+    Ok((StatusCode::CREATED, Json(IssuedTokenView::from(issued))))
+}
+
+/// An API token as listed (never with its secret).
+#[derive(Serialize, ToSchema)]
+pub struct ApiTokenView {
+    pub id: ApiTokenId,
+    pub company_id: CompanyId,
+    /// The service account the token acts as.
+    pub user_id: UserId,
+    pub name: String,
+    pub created_by: UserId,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<ApiToken> for ApiTokenView {
+    fn from(token: ApiToken) -> Self {
+        // Every field named, so a new one in the store is a decision here, not a leak.
+        let ApiToken {
+            id,
+            company_id,
+            user_id,
+            name,
+            created_by,
+            expires_at,
+            revoked_at,
+            last_used_at,
+            created_at,
+        } = token;
+        Self {
+            id,
+            company_id,
+            user_id,
+            name,
+            created_by,
+            expires_at,
+            revoked_at,
+            last_used_at,
+            created_at,
+        }
+    }
+}
+
+/// A newly issued API token: the secret is shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct IssuedTokenView {
+    #[serde(flatten)]
+    pub token: ApiTokenView,
+    pub roles: Vec<SystemRole>,
+    /// The bearer token (`tfk_...`); it cannot be shown again.
+    pub secret: String,
+}
+
+impl From<IssuedToken> for IssuedTokenView {
+    fn from(issued: IssuedToken) -> Self {
+        let IssuedToken {
+            token,
+            roles,
+            secret,
+        } = issued;
+        Self {
+            token: token.into(),
+            roles,
+            secret,
+        }
+    }
 }
 
 /// The company's API tokens (without secrets).
 #[utoipa::path(get, path = "/api/v1/api-tokens", tag = "api tokens",
     responses(
-        (status = 200, description = "`{items, next_cursor}`", body = Object),
+        (status = 200, description = "Every API token of the company (`next_cursor` is always `null`)", body = Page<ApiTokenView>),
     ),
     security(("bearer" = [])))]
 pub async fn list_api_tokens(
     State(state): State<WebState>,
     Authed(actor): Authed,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<ApiTokenView>>> {
     let items = app::identity::admin::list_api_tokens(&state.app, &actor).await?;
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Ok(Json(Page::whole(
+        items.into_iter().map(ApiTokenView::from).collect(),
+    )))
 }
 
 /// Revokes an API token at once.
@@ -536,21 +610,21 @@ pub async fn revoke_api_token(
 /// Every company (platform staff).
 #[utoipa::path(get, path = "/api/v1/admin/companies", tag = "platform",
     responses(
-        (status = 200, description = "`{items, next_cursor}`", body = Object),
+        (status = 200, description = "The companies (at most 1000; `next_cursor` is always `null`)", body = Page<Company>),
     ),
     security(("bearer" = [])))]
 pub async fn list_companies(
     State(state): State<WebState>,
     Authed(actor): Authed,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<Company>>> {
     let items = app::identity::platform::list_companies(&state.app, &actor).await?;
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Ok(Json(Page::whole(items)))
 }
 
 /// Creates a company with its first admin (platform staff).
 #[utoipa::path(post, path = "/api/v1/admin/companies", tag = "platform", request_body = SignupRequest,
     responses(
-        (status = 201, description = "`{company, user, access_token, refresh_token}`", body = Object),
+        (status = 201, description = "The company, its admin and the admin's tokens", body = SignupResponse),
         (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -560,46 +634,46 @@ pub async fn create_company(
     AppJson(body): AppJson<SignupRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let outcome = app::identity::platform::create_company(&state.app, &actor, body.into()).await?;
-    Ok((StatusCode::CREATED, Json(signup_body(&outcome))))
+    Ok((StatusCode::CREATED, Json(SignupResponse::from(outcome))))
 }
 
 /// Suspends a company: its users can no longer log in or use tokens.
 #[utoipa::path(post, path = "/api/v1/admin/companies/{id}/suspend", tag = "platform", params(("id" = Uuid, Path, description = "The company")),
     responses(
-        (status = 200, description = "The company", body = Object),
+        (status = 200, description = "The company", body = Company),
     ),
     security(("bearer" = [])))]
 pub async fn suspend_company(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<CompanyId>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::identity::platform::set_suspended(&state.app, &actor, id, true).await?
-    )))
+) -> ApiResult<Json<Company>> {
+    Ok(Json(
+        app::identity::platform::set_suspended(&state.app, &actor, id, true).await?,
+    ))
 }
 
 /// Reactivates a suspended company.
 #[utoipa::path(post, path = "/api/v1/admin/companies/{id}/reactivate", tag = "platform", params(("id" = Uuid, Path, description = "The company")),
     responses(
-        (status = 200, description = "The company", body = Object),
+        (status = 200, description = "The company", body = Company),
     ),
     security(("bearer" = [])))]
 pub async fn reactivate_company(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<CompanyId>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::identity::platform::set_suspended(&state.app, &actor, id, false).await?
-    )))
+) -> ApiResult<Json<Company>> {
+    Ok(Json(
+        app::identity::platform::set_suspended(&state.app, &actor, id, false).await?,
+    ))
 }
 
 /// Gives platform staff a token that acts as an admin inside the company; every event it
 /// causes records the impersonation.
 #[utoipa::path(post, path = "/api/v1/admin/companies/{id}/impersonate", tag = "platform", params(("id" = Uuid, Path, description = "The company")),
     responses(
-        (status = 200, description = "A token pair acting as an admin of the company", body = Object),
+        (status = 200, description = "A token pair acting as an admin of the company", body = TokenPair),
         (status = 409, description = "The company is suspended", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -608,7 +682,7 @@ pub async fn impersonate(
     Authed(actor): Authed,
     Client(client): Client,
     AppPath(id): AppPath<CompanyId>,
-) -> ApiResult<Json<app::identity::auth::TokenPair>> {
+) -> ApiResult<Json<TokenPair>> {
     Ok(Json(
         app::identity::platform::impersonate(&state.app, &actor, id, &client).await?,
     ))

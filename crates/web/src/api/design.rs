@@ -2,7 +2,12 @@
 //! types (list, create, get, patch, delete), the workflow life cycle, versions, bundles
 //! (JSON or YAML) and the workflow graph as SVG or Mermaid.
 
-use app::design::DesignFilter;
+use app::design::{
+    Bundle, DesignFilter, DesignTask, DesignTaskChange, DesignTicketType, DesignTicketTypeChange,
+    DesignTransition, DesignTransitionChange, DesignView, DesignWorkflow, DesignWorkflowChange,
+    ImportOutcome, NewDesignTask, NewDesignTicketType, NewDesignTransition, NewDesignWorkflow,
+    VersionEntry, WorkflowDetail,
+};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -10,14 +15,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::ids::{DesignObjectId, WorkflowId};
 use domain::workflow::WorkflowStatus;
-use serde::Deserialize;
-use serde_json::{Value, json};
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use app::design::Kind;
 
+use crate::api::Items;
 use crate::auth::Authed;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -57,9 +63,9 @@ async fn list(
     actor: &domain::auth::Actor,
     kind: Kind,
     query: DesignQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<DesignView>>> {
     let items = app::design::list(&state.app, actor, kind, filter(query)?).await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
 async fn create(
@@ -72,26 +78,29 @@ async fn create(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
-/// The five handlers of one kind of design object, documented for OpenAPI.
+/// The five handlers of one kind of design object, documented for OpenAPI: `$object` is
+/// how the kind's `DesignView` is documented, `$detail` what `GET` of one answers, `$new`
+/// and `$change` the bodies of `POST` and `PATCH` (the app reads them per kind).
 macro_rules! design_crud {
     ($kind:expr, $tag:literal, $collection:literal, $item:literal,
+     $object:ty, $detail:ty, $new:ty, $change:ty,
      $list:ident, $create:ident, $get:ident, $update:ident, $delete:ident) => {
         #[doc = concat!("Lists ", $tag, " of the company.")]
         #[utoipa::path(get, path = $collection, tag = "design", params(DesignQuery),
-            responses((status = 200, description = "`{items}`", body = Object)),
+            responses((status = 200, description = "The objects", body = Items<$object>)),
             security(("bearer" = [])))]
         pub async fn $list(
             State(state): State<WebState>,
             Authed(actor): Authed,
             AppQuery(query): AppQuery<DesignQuery>,
-        ) -> ApiResult<Json<Value>> {
+        ) -> ApiResult<Json<Items<DesignView>>> {
             list(&state, &actor, $kind, query).await
         }
 
         #[doc = concat!("Creates one of the ", $tag, ".")]
-        #[utoipa::path(post, path = $collection, tag = "design", request_body = Object,
+        #[utoipa::path(post, path = $collection, tag = "design", request_body = $new,
             responses(
-                (status = 201, description = "The object", body = Object),
+                (status = 201, description = "The object", body = $object),
                 (status = 409, description = "The key is taken in the workflow, or the workflow is archived", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
@@ -105,24 +114,26 @@ macro_rules! design_crud {
 
         #[doc = concat!("One of the ", $tag, ".")]
         #[utoipa::path(get, path = $item, tag = "design", params(("id" = Uuid, Path, description = "The object")),
-            responses((status = 200, description = "The object", body = Object)),
+            responses((status = 200, description = "The object", body = $detail)),
             security(("bearer" = [])))]
         pub async fn $get(
             State(state): State<WebState>,
             Authed(actor): Authed,
             AppPath(id): AppPath<DesignObjectId>,
-        ) -> ApiResult<Json<Value>> {
+        ) -> ApiResult<Response> {
             if $kind == Kind::Workflow {
-                let detail = app::design::workflow_detail(&state.app, &actor, id.as_workflow()).await?;
-                return Ok(Json(json!(detail)));
+                let detail =
+                    app::design::workflow_detail(&state.app, &actor, id.as_workflow()).await?;
+                return Ok(Json(detail).into_response());
             }
-            Ok(Json(json!(app::design::get(&state.app, &actor, $kind, id).await?)))
+            let object = app::design::get(&state.app, &actor, $kind, id).await?;
+            Ok(Json(object).into_response())
         }
 
         #[doc = concat!("Changes one of the ", $tag, ": given top-level fields replace the stored ones, `null` removes one. The workflow becomes a new DRAFT version.")]
-        #[utoipa::path(patch, path = $item, tag = "design", params(("id" = Uuid, Path, description = "The object")), request_body = Object,
+        #[utoipa::path(patch, path = $item, tag = "design", params(("id" = Uuid, Path, description = "The object")), request_body = $change,
             responses(
-                (status = 200, description = "The object", body = Object),
+                (status = 200, description = "The object", body = $object),
                 (status = 409, description = "The key is taken in the workflow, or the workflow is archived", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
@@ -131,10 +142,10 @@ macro_rules! design_crud {
             Authed(actor): Authed,
             AppPath(id): AppPath<DesignObjectId>,
             AppJson(body): AppJson<Value>,
-        ) -> ApiResult<Json<Value>> {
-            Ok(Json(json!(
-                app::design::update(&state.app, &actor, $kind, id, body).await?
-            )))
+        ) -> ApiResult<Json<DesignView>> {
+            Ok(Json(
+                app::design::update(&state.app, &actor, $kind, id, body).await?,
+            ))
         }
 
         #[doc = concat!("Deletes one of the ", $tag, " while it is a DRAFT and unused.")]
@@ -160,6 +171,10 @@ design_crud!(
     "workflows",
     "/api/v1/design/workflows",
     "/api/v1/design/workflows/{id}",
+    DesignWorkflow,
+    WorkflowDetail,
+    NewDesignWorkflow,
+    DesignWorkflowChange,
     list_workflows,
     create_workflow,
     get_workflow,
@@ -171,6 +186,10 @@ design_crud!(
     "tasks",
     "/api/v1/design/tasks",
     "/api/v1/design/tasks/{id}",
+    DesignTask,
+    DesignTask,
+    NewDesignTask,
+    DesignTaskChange,
     list_tasks,
     create_task,
     get_task,
@@ -182,6 +201,10 @@ design_crud!(
     "transitions",
     "/api/v1/design/transitions",
     "/api/v1/design/transitions/{id}",
+    DesignTransition,
+    DesignTransition,
+    NewDesignTransition,
+    DesignTransitionChange,
     list_transitions,
     create_transition,
     get_transition,
@@ -193,6 +216,10 @@ design_crud!(
     "ticket types",
     "/api/v1/design/ticket-types",
     "/api/v1/design/ticket-types/{id}",
+    DesignTicketType,
+    DesignTicketType,
+    NewDesignTicketType,
+    DesignTicketTypeChange,
     list_ticket_types,
     create_ticket_type,
     get_ticket_type,
@@ -203,7 +230,7 @@ design_crud!(
 /// Validates the working copy and makes it the ACTIVE version.
 #[utoipa::path(post, path = "/api/v1/design/workflows/{id}/publish", tag = "design", params(("id" = Uuid, Path, description = "The workflow")),
     responses(
-        (status = 200, description = "The new version", body = Object),
+        (status = 200, description = "The new version", body = VersionEntry),
         (status = 409, description = "The workflow is not a DRAFT", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Every problem, located by JSON pointer", body = Problem, content_type = "application/problem+json"),
     ),
@@ -212,16 +239,14 @@ pub async fn publish(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<WorkflowId>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::design::publish(&state.app, &actor, id).await?
-    )))
+) -> ApiResult<Json<VersionEntry>> {
+    Ok(Json(app::design::publish(&state.app, &actor, id).await?))
 }
 
 /// No new tickets start on the workflow; running ones finish.
 #[utoipa::path(post, path = "/api/v1/design/workflows/{id}/deprecate", tag = "design", params(("id" = Uuid, Path, description = "The workflow")),
     responses(
-        (status = 200, description = "The workflow", body = Object),
+        (status = 200, description = "The workflow", body = DesignWorkflow),
         (status = 409, description = "The workflow cannot go to this status from its own", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -229,15 +254,15 @@ pub async fn deprecate(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<WorkflowId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DesignView>> {
     let workflow = app::design::retire(&state.app, &actor, id, WorkflowStatus::Deprecated).await?;
-    Ok(Json(json!(workflow)))
+    Ok(Json(workflow))
 }
 
 /// Freezes the workflow and hides it from what can be used.
 #[utoipa::path(post, path = "/api/v1/design/workflows/{id}/archive", tag = "design", params(("id" = Uuid, Path, description = "The workflow")),
     responses(
-        (status = 200, description = "The workflow", body = Object),
+        (status = 200, description = "The workflow", body = DesignWorkflow),
         (status = 409, description = "The workflow cannot go to this status from its own", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -245,22 +270,22 @@ pub async fn archive(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<WorkflowId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DesignView>> {
     let workflow = app::design::retire(&state.app, &actor, id, WorkflowStatus::Archived).await?;
-    Ok(Json(json!(workflow)))
+    Ok(Json(workflow))
 }
 
 /// The published versions, newest first, after the working copy if it is a DRAFT.
 #[utoipa::path(get, path = "/api/v1/design/workflows/{id}/versions", tag = "design", params(("id" = Uuid, Path, description = "The workflow")),
-    responses((status = 200, description = "`{items}`", body = Object)),
+    responses((status = 200, description = "The versions", body = Items<VersionEntry>)),
     security(("bearer" = [])))]
 pub async fn versions(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<WorkflowId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<VersionEntry>>> {
     let items = app::design::versions(&state.app, &actor, id).await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
 /// Which version to read, and in which format.
@@ -277,8 +302,8 @@ pub struct VersionQuery {
 #[utoipa::path(get, path = "/api/v1/design/workflows/{id}/bundle", tag = "design", params(("id" = Uuid, Path, description = "The workflow"), VersionQuery),
     responses(
         (status = 200, description = "The bundle, as JSON or (`format=yaml`) YAML", content(
-            (Object = "application/json"),
-            (Object = "application/yaml"),
+            (Bundle = "application/json"),
+            (Bundle = "application/yaml"),
         )),
         (status = 404, description = "No such workflow or version", body = Problem, content_type = "application/problem+json"),
     ),
@@ -441,12 +466,12 @@ fn yaml_nesting_ok(text: &str) -> Result<(), String> {
 /// once, located by a JSON pointer into the document.
 #[utoipa::path(post, path = "/api/v1/design/bundles", tag = "design", params(BundleQuery),
     request_body(description = "The bundle, as JSON or YAML", content(
-        (Object = "application/json"),
-        (Object = "application/yaml"),
+        (Bundle = "application/json"),
+        (Bundle = "application/yaml"),
     )),
     responses(
-        (status = 201, description = "`{workflow_id, task_ids, transition_ids, ticket_type_ids}`", body = Object),
-        (status = 200, description = "Dry run: `{valid: true}`; or the `workflow_id`'s working copy was updated", body = Object),
+        (status = 201, description = "The new workflow, with the ids of its objects by key", body = ImportOutcome),
+        (status = 200, description = "Dry run: `{valid: true}`; or the `workflow_id`'s working copy was updated", body = BundleAnswer),
         (status = 400, description = "The body is not JSON or YAML", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such `workflow_id`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The `workflow_id` is archived", body = Problem, content_type = "application/problem+json"),
@@ -465,7 +490,8 @@ pub async fn import_bundle(
     let bundle = app::design::read_bundle(document)?;
     if query.dry_run {
         app::design::check_bundle(&state.app, &actor, &bundle, query.workflow_id).await?;
-        return Ok(Json(json!({ "valid": true })).into_response());
+        let answer = BundleAnswer::Checked(BundleChecked { valid: true });
+        return Ok(Json(answer).into_response());
     }
     let outcome = app::design::import_bundle(&state.app, &actor, bundle, query.workflow_id).await?;
     let status = if outcome.created {
@@ -473,7 +499,22 @@ pub async fn import_bundle(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(outcome)).into_response())
+    Ok((status, Json(BundleAnswer::Imported(outcome))).into_response())
+}
+
+/// What a bundle import answers: a dry run's verdict, or what was written.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BundleAnswer {
+    Checked(BundleChecked),
+    Imported(ImportOutcome),
+}
+
+/// A dry run's verdict: a bundle with problems is answered 422 instead.
+#[derive(Serialize, ToSchema)]
+pub struct BundleChecked {
+    /// Always `true`.
+    pub valid: bool,
 }
 
 /// This module's operations, with their OpenAPI descriptions.

@@ -1,17 +1,21 @@
 //! Identity API: sign-up, login and tokens, one's own profile, self-registration and
 //! password reset. Every handler is one call into `app::identity::auth` or `app::identity::accounts`.
 
+use app::identity::accounts::{LoginEntry, Profile, SignupOutcome};
+use app::identity::auth::{TokenPair, Verification};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use domain::company::Company;
+use domain::user::User;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::Page;
 use crate::auth::{Authed, Client};
 use crate::extract::{AppJson, AppQuery};
 use crate::problem::{ApiResult, Problem};
@@ -40,21 +44,30 @@ impl From<SignupRequest> for app::identity::accounts::SignupInput {
     }
 }
 
-pub(crate) fn signup_body(outcome: &app::identity::accounts::SignupOutcome) -> Value {
-    json!({
-        "company": outcome.company,
-        "user": outcome.user,
-        "access_token": outcome.tokens.access_token,
-        "refresh_token": outcome.tokens.refresh_token,
-        "token_type": outcome.tokens.token_type,
-        "expires_in": outcome.tokens.expires_in,
-    })
+/// The answer of `POST /signup` and `POST /admin/companies`: the new company, its first
+/// admin, and a token pair for that admin.
+#[derive(Serialize, ToSchema)]
+pub struct SignupResponse {
+    pub company: Company,
+    pub user: User,
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+}
+
+impl From<SignupOutcome> for SignupResponse {
+    fn from(outcome: SignupOutcome) -> Self {
+        Self {
+            company: outcome.company,
+            user: outcome.user,
+            tokens: outcome.tokens,
+        }
+    }
 }
 
 /// Creates a company, its default role `user` and its first admin, and logs the admin in.
 #[utoipa::path(post, path = "/api/v1/signup", tag = "identity", request_body = SignupRequest,
     responses(
-        (status = 201, description = "`{company, user, access_token, refresh_token}`", body = Object),
+        (status = 201, description = "The company, its admin and the admin's tokens", body = SignupResponse),
         (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many sign-ups from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -65,11 +78,12 @@ pub async fn signup(
     AppJson(body): AppJson<SignupRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let outcome = app::identity::accounts::signup(&state.app, body.into(), &client).await?;
-    Ok((StatusCode::CREATED, Json(signup_body(&outcome))))
+    Ok((StatusCode::CREATED, Json(SignupResponse::from(outcome))))
 }
 
 /// `POST /auth/login` body.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -80,7 +94,7 @@ pub struct LoginRequest {
 /// Logs in by email and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "identity", request_body = LoginRequest,
     responses(
-        (status = 200, description = "`{access_token, refresh_token, token_type, expires_in, user}`", body = Object),
+        (status = 200, description = "A token pair and the user", body = LoginResponse),
         (status = 401, description = "Unknown email or wrong password (one answer for both)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Pending, blocked, or company suspended", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failures; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -89,7 +103,7 @@ pub async fn login(
     State(state): State<WebState>,
     Client(client): Client,
     AppJson(body): AppJson<LoginRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LoginResponse>> {
     let (user, pair) = app::identity::auth::login(
         &state.app,
         &body.email,
@@ -98,17 +112,20 @@ pub async fn login(
         &client,
     )
     .await?;
-    Ok(Json(json!({
-        "access_token": pair.access_token,
-        "refresh_token": pair.refresh_token,
-        "token_type": pair.token_type,
-        "expires_in": pair.expires_in,
-        "user": user,
-    })))
+    Ok(Json(LoginResponse { tokens: pair, user }))
 }
 
-/// `POST /auth/refresh` and `/auth/logout` body.
+/// The answer of `POST /auth/login`.
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+    pub user: User,
+}
+
+/// `POST /auth/refresh` body.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
@@ -116,13 +133,13 @@ pub struct RefreshRequest {
 /// Swaps a refresh token for a new pair; a reused token revokes its whole session.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "identity", request_body = RefreshRequest,
     responses(
-        (status = 200, description = "A new token pair", body = Object),
+        (status = 200, description = "A new token pair", body = TokenPair),
         (status = 401, description = "Invalid, expired or reused token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn refresh(
     State(state): State<WebState>,
     AppJson(body): AppJson<RefreshRequest>,
-) -> ApiResult<Json<app::identity::auth::TokenPair>> {
+) -> ApiResult<Json<TokenPair>> {
     Ok(Json(
         app::identity::auth::refresh(&state.app, &body.refresh_token).await?,
     ))
@@ -130,6 +147,7 @@ pub async fn refresh(
 
 /// `POST /auth/logout` body (optional when an access token is sent).
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
     pub refresh_token: Option<String>,
 }
@@ -172,28 +190,27 @@ pub async fn logout(
 
 /// `POST /auth/verify` body.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     pub token: String,
 }
 
 /// Tells whether an access token is valid now, with its claims.
 #[utoipa::path(post, path = "/api/v1/auth/verify", tag = "identity", request_body = VerifyRequest,
-    responses((status = 200, description = "`{valid, claims}`", body = Object)))]
+    responses((status = 200, description = "Whether the token is valid, with its claims", body = Verification)))]
 pub async fn verify(
     State(state): State<WebState>,
     AppJson(body): AppJson<VerifyRequest>,
-) -> Json<app::identity::auth::Verification> {
+) -> Json<Verification> {
     Json(app::identity::auth::verify(&state.app, &body.token).await)
 }
 
 /// The caller's profile: user, company and company roles.
 #[utoipa::path(get, path = "/api/v1/me", tag = "identity",
-    responses((status = 200, description = "`{user, company, company_roles, impersonated_by}`", body = Object)),
+    responses((status = 200, description = "The user's fields, with `company`, `company_roles` and `impersonated_by`", body = Profile)),
     security(("bearer" = [])))]
-pub async fn me(State(state): State<WebState>, Authed(actor): Authed) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::identity::accounts::me(&state.app, &actor).await?
-    )))
+pub async fn me(State(state): State<WebState>, Authed(actor): Authed) -> ApiResult<Json<Profile>> {
+    Ok(Json(app::identity::accounts::me(&state.app, &actor).await?))
 }
 
 /// `PATCH /me` body.
@@ -206,13 +223,13 @@ pub struct UpdateMeRequest {
 
 /// Changes one's own names (nothing else can be changed here).
 #[utoipa::path(patch, path = "/api/v1/me", tag = "identity", request_body = UpdateMeRequest,
-    responses((status = 200, description = "The profile, as `GET /me` answers it", body = Object)),
+    responses((status = 200, description = "The profile, as `GET /me` answers it", body = Profile)),
     security(("bearer" = [])))]
 pub async fn update_me(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppJson(body): AppJson<UpdateMeRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Profile>> {
     let profile = app::identity::accounts::update_me(
         &state.app,
         &actor,
@@ -220,11 +237,12 @@ pub async fn update_me(
         body.last_name.as_deref(),
     )
     .await?;
-    Ok(Json(json!(profile)))
+    Ok(Json(profile))
 }
 
 /// `POST /me/password` body.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     pub new_password: String,
@@ -262,20 +280,58 @@ pub struct LoginsQuery {
 
 /// One's own login history, newest first.
 #[utoipa::path(get, path = "/api/v1/me/logins", tag = "identity", params(LoginsQuery),
-    responses((status = 200, description = "`{items, next_cursor}`", body = Object)),
+    responses((status = 200, description = "The attempts, newest first (at most 200; `next_cursor` is always `null`)", body = Page<LoginView>)),
     security(("bearer" = [])))]
 pub async fn my_logins(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppQuery(query): AppQuery<LoginsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<LoginView>>> {
     let items =
         app::identity::accounts::my_logins(&state.app, &actor, query.from, query.to).await?;
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Ok(Json(Page::whole(
+        items.into_iter().map(LoginView::from).collect(),
+    )))
+}
+
+/// One login attempt of one's own.
+#[derive(Serialize, ToSchema)]
+pub struct LoginView {
+    pub created_at: DateTime<Utc>,
+    pub ip: String,
+    pub user_agent: String,
+    /// What the client said it is at login, e.g. `web`.
+    pub platform: Option<String>,
+    pub success: bool,
+    /// Why it failed; `null` for a success.
+    pub failure_reason: Option<String>,
+}
+
+impl From<LoginEntry> for LoginView {
+    fn from(entry: LoginEntry) -> Self {
+        // Every field named, so a new one in the store is a decision here, not a leak.
+        let LoginEntry {
+            created_at,
+            ip,
+            user_agent,
+            platform,
+            success,
+            failure_reason,
+        } = entry;
+        Self {
+            created_at,
+            ip,
+            user_agent,
+            platform,
+            success,
+            failure_reason,
+        }
+    }
 }
 
 /// `POST /auth/password-reset` body.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     pub email: String,
 }
@@ -297,6 +353,7 @@ pub async fn request_reset(
 
 /// `POST /auth/password-reset/confirm` body.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResetConfirmRequest {
     pub token: String,
     pub new_password: String,
@@ -339,7 +396,7 @@ pub struct RegisterRequest {
 /// Registers with a company's invite code; the account waits for an admin's approval.
 #[utoipa::path(post, path = "/api/v1/register", tag = "identity", request_body = RegisterRequest,
     responses(
-        (status = 202, description = "Registered, pending approval: `{user}`", body = Object),
+        (status = 202, description = "Registered, pending approval", body = RegisterResponse),
         (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or unknown invite code", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many registrations from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -359,7 +416,14 @@ pub async fn register(
         &client,
     )
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "user": user }))))
+    Ok((StatusCode::ACCEPTED, Json(RegisterResponse { user })))
+}
+
+/// The answer of `POST /register`.
+#[derive(Serialize, ToSchema)]
+pub struct RegisterResponse {
+    /// The new user, `pending` until an admin approves them.
+    pub user: User,
 }
 
 /// This module's operations, with their OpenAPI descriptions.

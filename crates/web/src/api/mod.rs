@@ -8,3 +8,32 @@ pub mod health;
 pub mod identity;
 pub mod tasks;
 pub mod tickets;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One page of a list; `next_cursor` continues it and is `null` on the last page. Serialized
+/// straight from the items: building a `serde_json::Value` first cost a copy of every field
+/// (a tenth of the list's CPU in the benchmark profile).
+#[derive(Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A list answered whole: there is no next page.
+    pub fn whole(items: Vec<T>) -> Self {
+        Self {
+            items,
+            next_cursor: None,
+        }
+    }
+}
+
+/// A list answered whole, without paging.
+#[derive(Serialize, ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}

@@ -1,19 +1,21 @@
 //! Tasks: the lists and the queue, claiming, assigning, releasing and completing, workflow
 //! errors, and the callback of asynchronous action tasks.
 
+use crate::api::{Items, Page};
 use crate::auth::Authed;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::problem::{ApiResult, Problem};
 use crate::state::WebState;
-use app::runtime::tasks::TaskQuery;
+use app::runtime::engine::ErrorView;
+use app::runtime::tasks::{TaskQuery, TaskView};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use domain::ids::{TaskId, TicketId, WorkflowErrorId};
 use domain::workflow::WorkflowErrorStatus;
 use domain::{UserId, ValidationErrors};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -36,14 +38,14 @@ pub struct TasksQuery {
 /// Tasks: `mine=true`, `queue=true`, or (ticket admins) all.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TasksQuery),
     responses(
-        (status = 200, description = "`{items, next_cursor}`", body = Object),
+        (status = 200, description = "A page of tasks", body = Page<TaskView>),
     ),
     security(("bearer" = [])))]
 pub async fn tasks(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppQuery(query): AppQuery<TasksQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<TaskView>>> {
     let mut errors = ValidationErrors::new();
     let statuses: Vec<domain::workflow::TaskStatus> = query
         .status
@@ -63,29 +65,32 @@ pub async fn tasks(
         limit: query.limit.unwrap_or(50),
     };
     let (items, next) = app::runtime::tasks::list(&state.app, &actor, query).await?;
-    Ok(Json(json!({ "items": items, "next_cursor": next })))
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|id| id.to_string()),
+    }))
 }
 
 /// A task: its input, the form to fill (`output_schema`), and its state.
 #[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
     responses(
-        (status = 200, description = "The task", body = Object),
+        (status = 200, description = "The task", body = TaskView),
     ),
     security(("bearer" = [])))]
 pub async fn task(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<TaskId>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::runtime::tasks::get(&state.app, &actor, id).await?
-    )))
+) -> ApiResult<Json<TaskView>> {
+    Ok(Json(
+        app::runtime::tasks::get(&state.app, &actor, id).await?,
+    ))
 }
 
 /// Takes an open task from the queue; of two at once exactly one wins (409 for the other).
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
     responses(
-        (status = 200, description = "The task", body = Object),
+        (status = 200, description = "The task", body = TaskView),
         (status = 409, description = "Already held, finished, or an action task", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -93,13 +98,15 @@ pub async fn claim(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<TaskId>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::runtime::tasks::claim(&state.app, &actor, id).await?
-    )))
+) -> ApiResult<Json<TaskView>> {
+    Ok(Json(
+        app::runtime::tasks::claim(&state.app, &actor, id).await?,
+    ))
 }
 
+/// `POST /tasks/{id}/assign` body.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AssignBody {
     user_id: UserId,
 }
@@ -108,7 +115,7 @@ pub struct AssignBody {
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/assign", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
     request_body = AssignBody,
     responses(
-        (status = 200, description = "The task", body = Object),
+        (status = 200, description = "The task", body = TaskView),
         (status = 409, description = "Finished, or an action task", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -117,16 +124,16 @@ pub async fn assign(
     Authed(actor): Authed,
     AppPath(id): AppPath<TaskId>,
     AppJson(body): AppJson<AssignBody>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::runtime::tasks::assign(&state.app, &actor, id, body.user_id).await?
-    )))
+) -> ApiResult<Json<TaskView>> {
+    Ok(Json(
+        app::runtime::tasks::assign(&state.app, &actor, id, body.user_id).await?,
+    ))
 }
 
 /// Gives a task back to the queue.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/release", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
     responses(
-        (status = 200, description = "The task", body = Object),
+        (status = 200, description = "The task", body = TaskView),
         (status = 409, description = "Not held, or finished", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -134,15 +141,18 @@ pub async fn release(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<TaskId>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::runtime::tasks::release(&state.app, &actor, id).await?
-    )))
+) -> ApiResult<Json<TaskView>> {
+    Ok(Json(
+        app::runtime::tasks::release(&state.app, &actor, id).await?,
+    ))
 }
 
+/// `POST /tasks/{id}/complete` body.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CompleteBody {
     /// The form's output, checked against the task's `output_schema`.
+    #[schema(value_type = Value)]
     output: Value,
 }
 
@@ -150,7 +160,7 @@ pub struct CompleteBody {
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
     request_body = CompleteBody,
     responses(
-        (status = 200, description = "The task", body = Object),
+        (status = 200, description = "The task", body = TaskView),
         (status = 409, description = "Already finished, or an action task", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The output does not match the task's schema; every violation is listed", body = Problem, content_type = "application/problem+json"),
     ),
@@ -160,13 +170,15 @@ pub async fn complete(
     Authed(actor): Authed,
     AppPath(id): AppPath<TaskId>,
     AppJson(body): AppJson<CompleteBody>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(
-        app::runtime::tasks::complete(&state.app, &actor, id, body.output).await?
-    )))
+) -> ApiResult<Json<TaskView>> {
+    Ok(Json(
+        app::runtime::tasks::complete(&state.app, &actor, id, body.output).await?,
+    ))
 }
 
+/// `PUT /tasks/{id}/allowed-users` body.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AllowedUsersBody {
     user_ids: Vec<UserId>,
 }
@@ -175,7 +187,7 @@ pub struct AllowedUsersBody {
 #[utoipa::path(put, path = "/api/v1/tasks/{id}/allowed-users", tag = "tasks", params(("id" = Uuid, Path, description = "The task")),
     request_body = AllowedUsersBody,
     responses(
-        (status = 200, description = "The task", body = Object),
+        (status = 200, description = "The task", body = TaskView),
     ),
     security(("bearer" = [])))]
 pub async fn allowed_users(
@@ -183,11 +195,11 @@ pub async fn allowed_users(
     Authed(actor): Authed,
     AppPath(id): AppPath<TaskId>,
     AppJson(body): AppJson<AllowedUsersBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TaskView>> {
     let users = body.user_ids;
-    Ok(Json(json!(
-        app::runtime::tasks::set_allowed_users(&state.app, &actor, id, users).await?
-    )))
+    Ok(Json(
+        app::runtime::tasks::set_allowed_users(&state.app, &actor, id, users).await?,
+    ))
 }
 
 // ---- Workflow errors
@@ -203,14 +215,14 @@ pub struct ErrorsQuery {
 /// Workflow errors of the company (ticket admins).
 #[utoipa::path(get, path = "/api/v1/workflow-errors", tag = "tasks", params(ErrorsQuery),
     responses(
-        (status = 200, description = "`{items}`", body = Object),
+        (status = 200, description = "The workflow errors", body = Items<ErrorView>),
     ),
     security(("bearer" = [])))]
 pub async fn workflow_errors(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppQuery(query): AppQuery<ErrorsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<ErrorView>>> {
     let mut errors = ValidationErrors::new();
     let mut statuses: Vec<WorkflowErrorStatus> = query
         .status
@@ -226,7 +238,7 @@ pub async fn workflow_errors(
         statuses = vec![WorkflowErrorStatus::New, WorkflowErrorStatus::Reviewed];
     }
     let items = app::runtime::engine::errors(&state.app, &actor, statuses, query.ticket).await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
 macro_rules! error_action {
@@ -235,7 +247,7 @@ macro_rules! error_action {
         #[utoipa::path(post, path = $path, tag = "tasks",
             params(("id" = Uuid, Path, description = "The workflow error")),
             responses(
-                (status = 200, description = "The workflow error", body = Object),
+                (status = 200, description = "The workflow error", body = ErrorView),
                 (status = 409, description = "The error is already resolved, or cannot be retried now", body = Problem, content_type = "application/problem+json"),
             ),
             security(("bearer" = [])))]
@@ -243,9 +255,9 @@ macro_rules! error_action {
             State(state): State<WebState>,
             Authed(actor): Authed,
             AppPath(id): AppPath<WorkflowErrorId>,
-        ) -> ApiResult<Json<Value>> {
+        ) -> ApiResult<Json<ErrorView>> {
             let call = $call;
-            Ok(Json(json!(call(&state.app, &actor, id).await?)))
+            Ok(Json(call(&state.app, &actor, id).await?))
         }
     };
 }
@@ -311,15 +323,22 @@ pub async fn action_callback(
 /// The company's action signing secret (`whsec_...`), for verifying action calls.
 #[utoipa::path(get, path = "/api/v1/company/action-secret", tag = "company",
     responses(
-        (status = 200, description = "`{secret}`", body = Object),
+        (status = 200, description = "The signing secret", body = ActionSecret),
     ),
     security(("bearer" = [])))]
 pub async fn action_secret(
     State(state): State<WebState>,
     Authed(actor): Authed,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ActionSecret>> {
     let secret = app::runtime::actions::action_secret(&state.app, &actor).await?;
-    Ok(Json(json!({ "secret": secret })))
+    Ok(Json(ActionSecret { secret }))
+}
+
+/// The answer of `GET /company/action-secret`.
+#[derive(Serialize, ToSchema)]
+pub struct ActionSecret {
+    /// `whsec_...`: the key that signs every action call.
+    pub secret: String,
 }
 
 /// This module's operations, with their OpenAPI descriptions.
