@@ -63,7 +63,7 @@ const VERSION_CACHE_SIZE: usize = 512;
 
 impl App {
     /// Builds the application over an open database. `jobs` holds the handlers the workers
-    /// run; [`JobRegistry::standard`] has TicketFlower's own.
+    /// run; [`registry::standard`] has TicketFlower's own.
     pub fn new(db: Db, settings: Settings, secrets: Secrets, jobs: JobRegistry) -> Self {
         let passwords = passwords::Passwords::new(&settings);
         // The binary checks the mail settings before it gets here (see `Mailer`).

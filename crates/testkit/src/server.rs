@@ -55,7 +55,7 @@ pub async fn spawn_app_with(
 ) -> TestApp {
     let db = TestDb::new().await;
     let mut settings = test_settings(&db);
-    let jobs = configure(&mut settings, JobRegistry::standard());
+    let jobs = configure(&mut settings, app::registry::standard());
     let store_db = store::Db::connect(&settings.db_options())
         .await
         .unwrap_or_else(|e| panic!("cannot open test database {}: {e}", db.url));

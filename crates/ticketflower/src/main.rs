@@ -151,7 +151,7 @@ async fn build_app(settings: Settings) -> anyhow::Result<App> {
             .await
             .context("applying migrations")?;
     }
-    Ok(App::new(db, settings, secrets, JobRegistry::standard()))
+    Ok(App::new(db, settings, secrets, app::registry::standard()))
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

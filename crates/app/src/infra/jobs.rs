@@ -85,11 +85,6 @@ impl Default for JobRegistry {
 }
 
 impl JobRegistry {
-    /// TicketFlower's own handlers and sweeps (see [`crate::registry::standard`]).
-    pub fn standard() -> Self {
-        crate::registry::standard()
-    }
-
     /// Adds a sweep the workers run once a minute.
     pub fn sweep(mut self, sweep: impl Sweep) -> Self {
         self.sweeps.push(Arc::new(sweep));

@@ -579,7 +579,9 @@ pub async fn list(
 
 /// Every event of a ticket in order. Internal notes are left out for requesters who are
 /// not on the ticket team.
-pub async fn timeline(app: &App, actor: &Actor, id: TicketId) -> Result<Vec<Event>> {
+/// The ticket's events the actor may read, with the database's epoch (see
+/// `store::events::epoch`): event ids are cursors only within one epoch.
+pub async fn timeline(app: &App, actor: &Actor, id: TicketId) -> Result<(String, Vec<Event>)> {
     let (company, _) = visible(app, actor, id).await?;
     let team = crate::access::is_team(actor);
     // Not the event feed's reader: that one holds back changes until every older
@@ -591,12 +593,16 @@ pub async fn timeline(app: &App, actor: &Actor, id: TicketId) -> Result<Vec<Even
         MAX_TIMELINE,
     )
     .await?;
-    Ok(events
+    let epoch = store::events::epoch(app.db()).await?;
+    Ok((
+        epoch,
+        events
         .into_iter()
         .filter(|e| {
             team || !(e.kind == "comment.added" && e.payload["internal"] == Value::Bool(true))
         })
-        .collect())
+        .collect(),
+    ))
 }
 
 pub async fn comments(app: &App, actor: &Actor, id: TicketId) -> Result<Vec<Comment>> {

@@ -258,6 +258,9 @@ async fn the_document_review_loop_runs_to_its_end_status() {
         None,
     )
     .await;
+    // The events come with the database's epoch: their ids are cursors within it.
+    let epoch = store::events::epoch(d.app.app.db()).await.unwrap();
+    assert_eq!(timeline["epoch"], epoch.as_str(), "{timeline}");
     let kinds: Vec<&str> = timeline["items"]
         .as_array()
         .unwrap()

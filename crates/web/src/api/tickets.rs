@@ -304,19 +304,29 @@ pub async fn correct(
     ))
 }
 
+/// A ticket's events, with the database's epoch.
+#[derive(Serialize, ToSchema)]
+pub struct Timeline {
+    /// Made once with the database: event ids (cursors) are comparable only under the same
+    /// epoch, so a client that kept one can tell a restored or another database apart.
+    pub epoch: String,
+    /// Oldest first; each event's `id` is a cursor of the company's event log.
+    pub items: Vec<Event>,
+}
+
 /// Every event of the ticket in order.
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/timeline", tag = "tickets", params(("id" = Uuid, Path, description = "The ticket")),
     responses(
-        (status = 200, description = "The ticket's events, oldest first", body = Items<Event>),
+        (status = 200, description = "The ticket's events, oldest first", body = Timeline),
     ),
     security(("bearer" = [])))]
 pub async fn timeline(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<TicketId>,
-) -> ApiResult<Json<Items<Event>>> {
-    let items = app::runtime::tickets::timeline(&state.app, &actor, id).await?;
-    Ok(Json(Items { items }))
+) -> ApiResult<Json<Timeline>> {
+    let (epoch, items) = app::runtime::tickets::timeline(&state.app, &actor, id).await?;
+    Ok(Json(Timeline { epoch, items }))
 }
 
 /// `POST /tickets/{id}/comments` body.

@@ -618,7 +618,7 @@ pub async fn ticket(
     let view: TicketView = ctx.load(app::runtime::tickets::get(app, actor, id).await)?;
     let version = ctx.load(app::runtime::tickets::version_of(app, actor, id).await)?;
     let graph = ctx.load(app::runtime::tickets::graph_svg(app, actor, id).await)?;
-    let events = ctx.load(app::runtime::tickets::timeline(app, actor, id).await)?;
+    let (_, events) = ctx.load(app::runtime::tickets::timeline(app, actor, id).await)?;
     let comments = ctx.load(app::runtime::tickets::comments(app, actor, id).await)?;
     let files = ctx.load(app::runtime::tickets::attachments(app, actor, id).await)?;
     let tasks = view.tasks.clone().unwrap_or_default();

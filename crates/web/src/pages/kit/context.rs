@@ -17,6 +17,7 @@ use domain::SystemRole;
 use domain::auth::Actor;
 
 use crate::auth::ACCESS_COOKIE;
+pub use crate::pages::kit::layout::{Flash, Message, NavLink};
 use crate::pages::kit::layout::{Layout, render};
 use crate::state::WebState;
 
@@ -100,15 +101,6 @@ fn csrf_ok_for(
     })
 }
 
-#[derive(Template)]
-#[template(path = "message.html")]
-pub struct Message {
-    pub layout: Layout,
-    pub heading: String,
-    pub message: String,
-    pub back: String,
-}
-
 pub fn csrf_rejected(back: &str) -> Response {
     render(
         StatusCode::FORBIDDEN,
@@ -179,44 +171,7 @@ pub async fn page_actor(
     Ok(Some((actor, Some(pair))))
 }
 
-/// A message shown once on the next page, after a redirect.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Flash {
-    pub ok: bool,
-    pub text: String,
-}
-
 impl Flash {
-    pub fn ok(text: impl Into<String>) -> Self {
-        Self {
-            ok: true,
-            text: text.into(),
-        }
-    }
-
-    pub fn error(text: impl Into<String>) -> Self {
-        Self {
-            ok: false,
-            text: text.into(),
-        }
-    }
-
-    /// Cookie-safe encoding: base64 of `"1:" | "0:"` and the text.
-    fn encode(&self) -> String {
-        let raw = format!("{}:{}", u8::from(self.ok), self.text);
-        URL_SAFE_NO_PAD.encode(raw.as_bytes())
-    }
-
-    fn decode(value: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
-        let raw = String::from_utf8(bytes).ok()?;
-        let (ok, text) = raw.split_once(':')?;
-        Some(Self {
-            ok: ok == "1",
-            text: text.chars().take(500).collect(),
-        })
-    }
-
     /// Turns a use-case error into a message for the person who filled the form; errors
     /// that are not theirs to fix become the usual problem response.
     pub fn from_error(error: app::AppError) -> Result<Self, Response> {
@@ -267,13 +222,6 @@ pub fn error_page(error: app::AppError) -> Response {
     .into_parts();
     parts.headers = html_parts.headers;
     Response::from_parts(parts, body)
-}
-
-/// A link in the header.
-#[derive(Clone)]
-pub struct NavLink {
-    pub href: &'static str,
-    pub title: &'static str,
 }
 
 /// The pages a person may open, by role; the dashboard and the header share this list.

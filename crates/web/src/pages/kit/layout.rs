@@ -5,6 +5,9 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use crate::pages::kit::assets;
 
 /// Values every page's layout needs.
@@ -19,9 +22,9 @@ pub struct Layout {
     /// The CSRF token every form on the page carries.
     pub csrf: String,
     /// Header links for the signed-in person's roles.
-    pub nav: Vec<crate::pages::kit::context::NavLink>,
+    pub nav: Vec<NavLink>,
     /// A one-shot message from the previous form post.
-    pub flash: Option<crate::pages::kit::context::Flash>,
+    pub flash: Option<Flash>,
 }
 
 impl Layout {
@@ -82,7 +85,7 @@ struct NotFound {
 pub fn refused_input(status: StatusCode, message: &str) -> Response {
     render(
         status,
-        &crate::pages::kit::context::Message {
+        &Message {
             layout: Layout::new("Request refused"),
             heading: "This request could not be accepted".into(),
             message: message.to_owned(),
@@ -99,4 +102,59 @@ pub async fn not_found() -> Response {
             layout: Layout::new("Page not found"),
         },
     )
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message {
+    pub layout: Layout,
+    pub heading: String,
+    pub message: String,
+    pub back: String,
+}
+
+/// A link in the header.
+#[derive(Clone)]
+pub struct NavLink {
+    pub href: &'static str,
+    pub title: &'static str,
+}
+
+/// A message shown once on the next page, after a redirect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flash {
+    pub ok: bool,
+    pub text: String,
+}
+
+impl Flash {
+    pub fn ok(text: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            text: text.into(),
+        }
+    }
+
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            text: text.into(),
+        }
+    }
+
+    /// Cookie-safe encoding: base64 of `"1:" | "0:"` and the text.
+    pub(crate) fn encode(&self) -> String {
+        let raw = format!("{}:{}", u8::from(self.ok), self.text);
+        URL_SAFE_NO_PAD.encode(raw.as_bytes())
+    }
+
+    pub(crate) fn decode(value: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
+        let raw = String::from_utf8(bytes).ok()?;
+        let (ok, text) = raw.split_once(':')?;
+        Some(Self {
+            ok: ok == "1",
+            text: text.chars().take(500).collect(),
+        })
+    }
 }
