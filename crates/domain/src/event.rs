@@ -213,7 +213,7 @@ event_kinds! {
     // Tickets and their workflow (stream: ticket).
     TicketSubmitted = "ticket.submitted" { number: i64, ticket_type: String, fields: Vec<String>, workflow_version: i32, attachments: Vec<String> },
     TicketDataCorrected = "ticket.data_corrected" { changes: Value },
-    TicketCancelled = "ticket.cancelled" { tasks_cancelled: u64 },
+    TicketCancelled = "ticket.cancelled" { tasks_cancelled: u64, errors_resolved: u64 },
     CommentAdded = "comment.added" { comment_id: crate::CommentId, body: String, internal: bool },
     AttachmentAdded = "attachment.added" { attachment_id: crate::AttachmentId, file_name: String, size: i64, content_type: String },
     TaskCreated = "task.created" { task_id: crate::TaskId, task_key: String, name: String, task_type: crate::workflow::TaskType },

@@ -281,3 +281,33 @@ pub async fn counts(db: impl Exec) -> Result<Vec<(JobStatus, i64)>> {
         .map(|row| Ok((row.status.parse().map_err(corrupt)?, row.n)))
         .collect()
 }
+
+/// The newest unfinished job of `kind` for a task of `company` (its payload's `task_id`), if
+/// one is queued or running: what a retried action is doing now.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn pending_for_task(
+    db: impl Exec,
+    company: CompanyId,
+    kind: &str,
+    task: domain::TaskId,
+) -> Result<Option<Job>> {
+    let task_of_payload = match db.backend() {
+        Backend::Sqlite => "json_extract(payload, '$.task_id')",
+        Backend::Postgres => "payload->>'task_id'",
+    };
+    let select = Query::select()
+        .columns(COLUMNS)
+        .from(Jobs::Table)
+        .and_where(Expr::col(Jobs::CompanyId).eq(company.0))
+        .and_where(Expr::col(Jobs::Kind).eq(kind))
+        .and_where(
+            Expr::col(Jobs::Status)
+                .is_in([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]),
+        )
+        .and_where(Expr::cust(task_of_payload).eq(task.0.to_string()))
+        .order_by(Jobs::CreatedAt, Order::Desc)
+        .limit(1)
+        .to_owned();
+    let row: Option<JobRow> = db.fetch_optional(&select).await?;
+    row.map(TryInto::try_into).transpose()
+}

@@ -727,6 +727,35 @@ pub async fn set_error_status(
     Ok(tx.execute(&update).await? == 1)
 }
 
+/// Resolves every open (NEW or REVIEWED) error of a ticket, e.g. when it is cancelled;
+/// returns how many.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn resolve_open_errors(
+    tx: &mut Tx,
+    company: CompanyId,
+    ticket: TicketId,
+    by: UserId,
+) -> Result<u64> {
+    let update = Query::update()
+        .table(WorkflowErrors::Table)
+        .values([
+            (
+                WorkflowErrors::ErrorStatus,
+                WorkflowErrorStatus::Resolved.as_str().into(),
+            ),
+            (WorkflowErrors::ResolvedBy, by.0.into()),
+            (WorkflowErrors::UpdatedAt, Utc::now().into()),
+        ])
+        .and_where(Expr::col(WorkflowErrors::CompanyId).eq(company.0))
+        .and_where(Expr::col(WorkflowErrors::TicketId).eq(ticket))
+        .and_where(Expr::col(WorkflowErrors::ErrorStatus).is_in([
+            WorkflowErrorStatus::New.as_str(),
+            WorkflowErrorStatus::Reviewed.as_str(),
+        ]))
+        .to_owned();
+    tx.execute(&update).await
+}
+
 #[derive(sqlx::FromRow)]
 struct StalledRow {
     company_id: CompanyId,

@@ -333,6 +333,17 @@ pub struct ErrorView {
     pub message: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// A retried action still at work: resolved by the retry, the error is not over until
+    /// the action's job is.
+    pub retrying: Option<Retrying>,
+}
+
+/// Where a retried action's job stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Retrying {
+    /// The attempt running or due next, counting from 1.
+    pub attempt: u32,
+    pub max_attempts: u32,
 }
 
 impl From<store::tasks::WorkflowError> for ErrorView {
@@ -347,6 +358,7 @@ impl From<store::tasks::WorkflowError> for ErrorView {
             message: e.message,
             created_at: e.created_at,
             updated_at: e.updated_at,
+            retrying: None,
         }
     }
 }
@@ -370,8 +382,21 @@ pub async fn errors(
             .await
             .ok()
             .map(|t| t.number);
+        let retrying = match error.task_id {
+            Some(task) if error.error_status == WorkflowErrorStatus::Resolved => {
+                store::jobs::pending_for_task(app.db(), company, ACTION_JOB, task)
+                    .await?
+                    .map(|job| Retrying {
+                        attempt: job.attempts
+                            + u32::from(job.status == domain::job::JobStatus::Queued),
+                        max_attempts: job.max_attempts,
+                    })
+            }
+            _ => None,
+        };
         let mut view = ErrorView::from(error);
         view.ticket_number = number;
+        view.retrying = retrying;
         views.push(view);
     }
     Ok(views)
@@ -428,6 +453,15 @@ pub async fn retry(app: &App, actor: &Actor, id: WorkflowErrorId) -> Result<Erro
     }
     let mut tx = app.db().begin().await?;
     let ticket = store::tickets::lock(&mut tx, company, error.ticket_id).await?;
+    if !WorkflowRunStatus::ACTIVE.contains(&ticket.workflow_status) {
+        return Err(AppError::Conflict {
+            field: None,
+            message: format!(
+                "the ticket has ended ({}); there is nothing to retry",
+                ticket.status
+            ),
+        });
+    }
     // Of two admins retrying at once only one may run the step (or call the action) again.
     if !store::tasks::set_error_status(
         &mut tx,

@@ -597,11 +597,11 @@ pub async fn timeline(app: &App, actor: &Actor, id: TicketId) -> Result<(String,
     Ok((
         epoch,
         events
-        .into_iter()
-        .filter(|e| {
-            team || !(e.kind == "comment.added" && e.payload["internal"] == Value::Bool(true))
-        })
-        .collect(),
+            .into_iter()
+            .filter(|e| {
+                team || !(e.kind == "comment.added" && e.payload["internal"] == Value::Bool(true))
+            })
+            .collect(),
     ))
 }
 
@@ -861,6 +861,8 @@ pub async fn cancel(app: &App, actor: &Actor, id: TicketId) -> Result<TicketView
         });
     }
     let cancelled = store::tasks::cancel_open(&mut tx, company, id).await?;
+    // Nothing is left to retry on a cancelled ticket, so its errors end with it.
+    let resolved = store::tasks::resolve_open_errors(&mut tx, company, id, actor.user_id).await?;
     store::tickets::update_run(
         &mut tx,
         company,
@@ -881,6 +883,7 @@ pub async fn cancel(app: &App, actor: &Actor, id: TicketId) -> Result<TicketView
         Stream::Ticket(id),
         Payload::TicketCancelled {
             tasks_cancelled: cancelled,
+            errors_resolved: resolved,
         },
     )
     .await?;

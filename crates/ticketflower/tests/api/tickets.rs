@@ -566,6 +566,110 @@ async fn of_many_concurrent_claims_exactly_one_wins() {
     assert_eq!(queue["items"].as_array().unwrap().len(), 0, "{queue}");
 }
 
+/// A cancelled ticket takes its open workflow errors with it: nothing is left to retry, and a
+/// retry is refused instead of running the step again on a cancelled ticket.
+#[tokio::test]
+async fn cancelling_a_ticket_resolves_its_errors_and_refuses_a_retry() {
+    let app = spawn_app().await;
+    let admin = signup(&app, "Acme", "ada@acme.io").await.access;
+    let bundle = json!({
+        "title": "Gap", "fields": {"type": "object", "properties": {"amount": {"type": "integer"}}},
+        "transitions": [
+            {"key": "small", "to_status": "SMALL", "condition": {"amount": {"$lt": 100}}},
+            {"key": "large", "to_status": "LARGE", "condition": {"amount": {"$gt": 100}}}
+        ],
+        "ticket_types": [{"key": "t", "title": "T", "fields": {"type": "object", "properties": {"amount": {"type": "integer"}}, "required": ["amount"]}}]
+    });
+    let type_id = publish_type(&app, &admin, &bundle).await;
+    let api = app.api().as_user(&admin);
+    let ticket = api
+        .submit_ticket(&type_id, json!({"amount": 100}))
+        .await
+        .expect(201);
+    assert_eq!(ticket["workflow_status"], "ON_HOLD", "{ticket}");
+    let id = ticket["id"].as_str().unwrap();
+    let errors = api.workflow_errors("").await.expect(200);
+    let error_id = errors["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let cancelled = api.cancel_ticket(id).await.expect(200);
+    assert_eq!(cancelled["status"], "CANCELLED", "{cancelled}");
+    let open = api.workflow_errors("").await.expect(200);
+    assert_eq!(open["items"], json!([]), "no open error is left: {open}");
+    let all = api.workflow_errors("status=RESOLVED").await.expect(200);
+    assert_eq!(all["items"][0]["id"], error_id.as_str(), "{all}");
+
+    let refused = api.retry_error(&error_id).await;
+    assert_eq!(refused.status, 409, "{refused}");
+    let (_, timeline) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/tickets/{id}/timeline"),
+        &admin,
+        None,
+    )
+    .await;
+    let cancel = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "ticket.cancelled")
+        .unwrap();
+    assert_eq!(cancel["payload"]["errors_resolved"], 1, "{cancel}");
+}
+
+/// A retried action is at work until its job ends: the error it resolved says which attempt
+/// is running or due, and stops saying so once the job is over (here: refused again, which
+/// raises a new error). Workers are off so the test runs each attempt itself.
+#[tokio::test]
+async fn a_retried_action_shows_its_attempts_until_its_job_ends() {
+    let (url, calls) = receiver(vec![], Duration::ZERO, json!({"id": "acct-1"})).await;
+    let app = spawn_app_with(|settings, jobs| {
+        settings.job_workers = 0;
+        jobs
+    })
+    .await;
+    let admin = signup(&app, "Acme", "ada@acme.io").await.access;
+    let type_id = publish_type(&app, &admin, &action_bundle(&url)).await;
+    let api = app.api().as_user(&admin);
+    api.submit_ticket(&type_id, json!({"user": "kim"}))
+        .await
+        .expect(201);
+    // The action is refused (loopback, no allowlist): an incident.
+    assert!(app::infra::jobs::run_one(&app.app, "test").await.unwrap());
+    let errors = api.workflow_errors("").await.expect(200);
+    let error_id = errors["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(errors["items"][0]["retrying"], Value::Null, "{errors}");
+
+    api.retry_error(&error_id).await.expect(200);
+    let all = api.workflow_errors("status=RESOLVED").await.expect(200);
+    assert_eq!(all["items"][0]["id"], error_id.as_str(), "{all}");
+    assert_eq!(
+        all["items"][0]["retrying"],
+        json!({"attempt": 1, "max_attempts": 5}),
+        "{all}"
+    );
+    // The page lists it with the open errors, with its attempt.
+    let page = app
+        .client
+        .get(app.url("/workflow-errors"))
+        .header("cookie", format!("tf_access={admin}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("retrying (attempt 1 of 5)"), "{page}");
+
+    // The attempt is refused again: a new error, and the old one is over.
+    assert!(app::infra::jobs::run_one(&app.app, "test").await.unwrap());
+    let all = api.workflow_errors("status=RESOLVED").await.expect(200);
+    assert_eq!(all["items"][0]["retrying"], Value::Null, "{all}");
+    let open = api.workflow_errors("").await.expect(200);
+    assert_ne!(open["items"][0]["id"], error_id.as_str(), "{open}");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
 #[tokio::test]
 async fn a_step_that_cannot_go_on_is_an_error_an_admin_can_retry_after_fixing_data() {
     let app = spawn_app().await;

@@ -363,6 +363,8 @@ pub struct ErrorRow {
     pub created: String,
     pub can_review: bool,
     pub can_retry: bool,
+    /// "retrying (attempt n of m)" while a retried action's job is at work.
+    pub retrying: String,
 }
 
 #[derive(Template)]
@@ -389,11 +391,15 @@ pub async fn workflow_errors(
     let (show, statuses): (&str, &[WorkflowErrorStatus]) = match query.show.as_str() {
         "resolved" => ("resolved", &[Resolved]),
         "all" => ("all", &[New, Reviewed, Resolved]),
-        _ => ("open", &[New, Reviewed]),
+        // Open: those waiting for someone, and those whose retried action is still at work.
+        _ => ("open", &[New, Reviewed, Resolved]),
     };
-    let errors = ctx.load(
+    let mut errors = ctx.load(
         app::runtime::engine::errors(&state.app, &ctx.actor, statuses.to_vec(), None).await,
     )?;
+    if show == "open" {
+        errors.retain(|e| e.error_status != Resolved || e.retrying.is_some());
+    }
     let rows = errors
         .into_iter()
         .map(|e| {
@@ -409,6 +415,9 @@ pub async fn workflow_errors(
                 created: when(e.created_at),
                 can_review: status.can_change_to(Reviewed),
                 can_retry: !status.is_final(),
+                retrying: e.retrying.map_or_else(String::new, |r| {
+                    format!("retrying (attempt {} of {})", r.attempt, r.max_attempts)
+                }),
                 status: status.to_string(),
             }
         })
@@ -440,7 +449,7 @@ pub async fn error_action(
         ),
         "retry" => (
             app::runtime::engine::retry(app, actor, id).await,
-            "Retried: the step ran again. If it failed again, a new error is listed.",
+            "Retried. An action runs again in the background (its attempts are shown here); if the step fails again, a new error is listed.",
         ),
         _ => return Ok(ctx.failed(back, app::AppError::NotFound)),
     };
