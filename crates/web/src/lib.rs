@@ -336,14 +336,21 @@ pub fn router(app: App) -> Router {
         .with_state(state)
 }
 
-/// Unknown API paths get a problem document; unknown pages get a page.
-async fn fallback(uri: Uri) -> Response {
+/// Unknown API paths get a problem document; unknown pages get a page, inside the signed-in
+/// person's layout when someone is signed in.
+async fn fallback(
+    axum::extract::State(state): axum::extract::State<WebState>,
+    headers: axum::http::HeaderMap,
+    uri: Uri,
+) -> Response {
     if uri.path().starts_with("/api/") {
-        ProblemDoc::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+        return ProblemDoc::new(StatusCode::NOT_FOUND, "not-found", "Not found")
             .detail(format!("No API endpoint at {}", uri.path()))
-            .into_response()
-    } else {
-        layout::not_found().await
+            .into_response();
+    }
+    match pages::kit::context::PageCtx::open(&state, &headers, "", None).await {
+        Ok(ctx) => ctx.not_found(),
+        Err(_) => layout::not_found().await,
     }
 }
 

@@ -225,7 +225,7 @@ pub async fn finish_response(State(state): State<WebState>, req: Request, next: 
         user = tracing::field::Empty,
     );
     let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
-    let mut response = problem_for_bare_error(response, &method);
+    let mut response = problem_for_bare_error(response, &method, &uri);
     let status = response.status();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let _guard = span.enter();
@@ -268,7 +268,7 @@ fn set_security_headers(response: &mut Response, https: bool) {
 
 /// The router answers 404/405 and tower layers answer 408/413 with empty bodies; give every
 /// error a problem document so that clients can rely on one error format.
-fn problem_for_bare_error(response: Response, method: &axum::http::Method) -> Response {
+fn problem_for_bare_error(response: Response, method: &axum::http::Method, path: &str) -> Response {
     let status = response.status();
     // Layers (body limit, timeouts) answer in plain text; handlers answer in JSON or HTML.
     let bare = response
@@ -279,6 +279,12 @@ fn problem_for_bare_error(response: Response, method: &axum::http::Method) -> Re
         return response;
     }
     let (parts, _) = response.into_parts();
+    // A browser asked for a page: it gets a page, whatever answered.
+    if !path.starts_with("/api/") && method == axum::http::Method::GET {
+        let mut page = crate::pages::kit::layout::status_page(status);
+        *page.extensions_mut() = parts.extensions;
+        return page;
+    }
     let mut problem = Problem::for_status(status);
     if status == StatusCode::METHOD_NOT_ALLOWED {
         let allowed = parts

@@ -126,3 +126,98 @@ async fn a_page_whose_session_cannot_be_checked_is_an_error_not_a_logout() {
     acme.admin.me().await.expect(503);
     app.stop().await;
 }
+
+/// The value of the page's first hidden `name` field.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .map(|i| i + marker.len())
+        .unwrap_or_else(|| panic!("no {name} in {html}"));
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A page asked for before logging in is where the login leads back to (a page of this
+/// site only); a page address that names nothing, or an id that does not parse, is the
+/// not-found page inside the signed-in person's layout, never JSON.
+#[tokio::test]
+async fn deep_links_survive_the_login_and_pages_answer_with_pages() {
+    let app = spawn_app().await;
+    let acme = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+
+    let asked = app.get("/tickets/all?tab=archive").await;
+    assert_eq!(asked.status(), 303);
+    let login = asked.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(login, "/login?next=%2Ftickets%2Fall%3Ftab%3Darchive");
+
+    let page = app.get(&login).await;
+    let nonce = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|c| c.to_str().unwrap().strip_prefix("tf_csrf="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .unwrap();
+    let html = page.text().await.unwrap();
+    assert_eq!(hidden(&html, "next"), "/tickets/all?tab=archive");
+    let token = hidden(&html, "csrf_token");
+    let log_in = |next: &str| {
+        let body = format!(
+            "csrf_token={token}&email=ada%40acme.io&password={}&next={}",
+            fixtures::PASSWORD.replace(' ', "+"),
+            url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        );
+        app.client
+            .post(app.url("/login"))
+            .header("cookie", format!("tf_csrf={nonce}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let back = log_in("/tickets/all?tab=archive").await.unwrap();
+    assert_eq!(back.status(), 303);
+    assert_eq!(back.headers()["location"], "/tickets/all?tab=archive");
+    // Another site is never where a login leads.
+    for elsewhere in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
+        let answer = log_in(elsewhere).await.unwrap();
+        assert_eq!(answer.headers()["location"], "/dashboard", "{elsewhere}");
+    }
+
+    // Signed in: a malformed id and an unknown page are pages, with the person's header.
+    let cookie = format!("tf_access={}", acme.access_token());
+    for path in ["/tickets/abc", "/tasks/not-an-id", "/no/such/page"] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("Log out"),
+            "{path} shows the signed-in header: {html}"
+        );
+    }
+    // Signed out, an unknown page is still a page.
+    let response = app.get("/no/such/page").await;
+    assert_eq!(response.status(), 404);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}

@@ -7,7 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use crate::auth::Client;
 use crate::pages::account::{day, when};
 use crate::pages::kit::context::{
-    CsrfForm, Flash, PageCtx, PagePost, PageResult, REFRESH_COOKIE, cookie, with_tokens,
+    CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, REFRESH_COOKIE, cookie, with_tokens,
 };
 use crate::pages::kit::layout::Layout;
 use crate::state::WebState;
@@ -190,7 +190,7 @@ pub struct StatusForm {
 
 pub async fn change_status(
     State(state): State<WebState>,
-    Path(id): Path<UserId>,
+    PagePath(id): PagePath<UserId>,
     PagePost { ctx, form }: PagePost<StatusForm>,
 ) -> PageResult {
     let back = if form.from == "list" {
@@ -227,7 +227,7 @@ struct UserPage {
 pub async fn user(
     State(state): State<WebState>,
     ctx: PageCtx,
-    Path(id): Path<UserId>,
+    PagePath(id): PagePath<UserId>,
 ) -> PageResult {
     let ctx = ctx.titled("User");
     let view = ctx.load(app::identity::admin::get_user(&state.app, &ctx.actor, id).await)?;
@@ -265,7 +265,7 @@ pub struct UserNamesForm {
 
 pub async fn rename_user(
     State(state): State<WebState>,
-    Path(id): Path<UserId>,
+    PagePath(id): PagePath<UserId>,
     PagePost { ctx, form }: PagePost<UserNamesForm>,
 ) -> PageResult {
     let back = format!("/admin/users/{id}");
@@ -290,7 +290,7 @@ pub struct RolesForm {
 
 pub async fn set_roles(
     State(state): State<WebState>,
-    Path(id): Path<UserId>,
+    PagePath(id): PagePath<UserId>,
     PagePost { ctx, form }: PagePost<RolesForm>,
 ) -> PageResult {
     let back = format!("/admin/users/{id}");
@@ -306,7 +306,7 @@ pub async fn set_roles(
 
 pub async fn delete_user(
     State(state): State<WebState>,
-    Path(id): Path<UserId>,
+    PagePath(id): PagePath<UserId>,
     PagePost { ctx, form: _ }: PagePost<CsrfForm>,
 ) -> PageResult {
     let back = format!("/admin/users/{id}");
@@ -373,7 +373,7 @@ pub async fn create_company_role(
 
 pub async fn update_company_role(
     State(state): State<WebState>,
-    Path(id): Path<CompanyRoleId>,
+    PagePath(id): PagePath<CompanyRoleId>,
     PagePost { ctx, form }: PagePost<RoleForm>,
 ) -> PageResult {
     let result = app::identity::admin::update_company_role(
@@ -391,7 +391,7 @@ pub async fn update_company_role(
 
 pub async fn delete_company_role(
     State(state): State<WebState>,
-    Path(id): Path<CompanyRoleId>,
+    PagePath(id): PagePath<CompanyRoleId>,
     PagePost { ctx, form: _ }: PagePost<CsrfForm>,
 ) -> PageResult {
     let result = app::identity::admin::delete_company_role(&state.app, &ctx.actor, id).await;
@@ -501,7 +501,7 @@ pub async fn create_api_token(
 
 pub async fn revoke_api_token(
     State(state): State<WebState>,
-    Path(id): Path<ApiTokenId>,
+    PagePath(id): PagePath<ApiTokenId>,
     PagePost { ctx, form: _ }: PagePost<CsrfForm>,
 ) -> PageResult {
     let result = app::identity::admin::revoke_api_token(&state.app, &ctx.actor, id).await;
@@ -566,7 +566,7 @@ pub struct SuspendForm {
 
 pub async fn set_suspended(
     State(state): State<WebState>,
-    Path(id): Path<CompanyId>,
+    PagePath(id): PagePath<CompanyId>,
     PagePost { ctx, form }: PagePost<SuspendForm>,
 ) -> PageResult {
     let suspend = match form.action.as_str() {
@@ -586,7 +586,7 @@ pub async fn impersonate(
     State(state): State<WebState>,
     headers: HeaderMap,
     Client(client): Client,
-    Path(id): Path<CompanyId>,
+    PagePath(id): PagePath<CompanyId>,
     PagePost { ctx, form: _ }: PagePost<CsrfForm>,
 ) -> PageResult {
     Ok(

@@ -7,7 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use domain::ids::{DesignObjectId, WorkflowId};
 use domain::workflow::{Condition, WorkflowStatus};
@@ -18,7 +18,9 @@ use app::design::{DesignFilter, DesignView, Kind};
 
 use crate::pages::account::when;
 use crate::pages::design_forms::{ASSIGNMENTS, FormValues, ObjectForm, TASK_TYPES, body_of};
-use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, PagePost, PageResult, error_page};
+use crate::pages::kit::context::{
+    CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, error_page,
+};
 use crate::pages::kit::layout::Layout;
 use crate::state::WebState;
 
@@ -245,7 +247,7 @@ fn field_rows(schema: &Value) -> Vec<FieldRow> {
 pub async fn workflow(
     State(state): State<WebState>,
     ctx: PageCtx,
-    Path(id): Path<WorkflowId>,
+    PagePath(id): PagePath<WorkflowId>,
 ) -> PageResult {
     let ctx = ctx.titled("Workflow");
     let detail = ctx.load(app::design::workflow_detail(&state.app, &ctx.actor, id).await)?;
@@ -390,7 +392,7 @@ pub struct LifeCycleForm {
 
 pub async fn life_cycle(
     State(state): State<WebState>,
-    Path(id): Path<WorkflowId>,
+    PagePath(id): PagePath<WorkflowId>,
     PagePost { ctx, form }: PagePost<LifeCycleForm>,
 ) -> PageResult {
     let back = format!("/design/workflows/{id}");
@@ -414,7 +416,7 @@ pub async fn life_cycle(
 /// Adds a task, transition or ticket type to a workflow from its JSON form.
 pub async fn add_object(
     State(state): State<WebState>,
-    Path((id, kind)): Path<(WorkflowId, String)>,
+    PagePath((id, kind)): PagePath<(WorkflowId, String)>,
     PagePost { ctx, form }: PagePost<ObjectForm>,
 ) -> PageResult {
     let back = format!("/design/workflows/{id}");
@@ -476,11 +478,11 @@ struct ObjectPage {
 pub async fn object(
     State(state): State<WebState>,
     ctx: PageCtx,
-    Path((segment, id)): Path<(String, DesignObjectId)>,
+    PagePath((segment, id)): PagePath<(String, DesignObjectId)>,
 ) -> PageResult {
     let ctx = ctx.titled("Design");
     let Some(kind) = kind_of(&segment).filter(|k| *k != Kind::Workflow) else {
-        return Ok(crate::pages::kit::layout::not_found().await);
+        return Ok(ctx.not_found());
     };
     let view: DesignView = ctx.load(app::design::get(&state.app, &ctx.actor, kind, id).await)?;
     let roles = ctx.load(app::design::role_names(&state.app, &ctx.actor).await)?;
@@ -546,12 +548,12 @@ fn object_page(segment: &str, id: DesignObjectId) -> String {
 /// Saves an object (a workflow included) from its JSON form.
 pub async fn update_object(
     State(state): State<WebState>,
-    Path((segment, id)): Path<(String, DesignObjectId)>,
+    PagePath((segment, id)): PagePath<(String, DesignObjectId)>,
     PagePost { ctx, form }: PagePost<ObjectForm>,
 ) -> PageResult {
     let back = object_page(&segment, id);
     let Some(kind) = kind_of(&segment) else {
-        return Ok(crate::pages::kit::layout::not_found().await);
+        return Ok(ctx.not_found());
     };
     let body = match body_of(kind, form, false) {
         Ok(body) => body,
@@ -565,12 +567,12 @@ pub async fn update_object(
 
 pub async fn delete_object(
     State(state): State<WebState>,
-    Path((segment, id)): Path<(String, DesignObjectId)>,
+    PagePath((segment, id)): PagePath<(String, DesignObjectId)>,
     PagePost { ctx, form: _ }: PagePost<CsrfForm>,
 ) -> PageResult {
     let back = object_page(&segment, id);
     let Some(kind) = kind_of(&segment) else {
-        return Ok(crate::pages::kit::layout::not_found().await);
+        return Ok(ctx.not_found());
     };
     let view = match app::design::get(&state.app, &ctx.actor, kind, id).await {
         Ok(view) => view,

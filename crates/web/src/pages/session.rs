@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::FieldError;
@@ -132,6 +132,8 @@ struct LoginPage {
     email: String,
     error: Option<String>,
     notice: Option<String>,
+    /// Carried through the form to return to the page asked for.
+    next: String,
 }
 
 fn login_page_with(
@@ -141,6 +143,7 @@ fn login_page_with(
     email: String,
     error: Option<String>,
     notice: Option<String>,
+    next: &str,
 ) -> Response {
     let csrf = csrf_token(state, headers);
     let mut layout = Layout::new("Log in — TicketFlower");
@@ -152,13 +155,43 @@ fn login_page_with(
             email,
             error,
             notice,
+            next: local_path(next).unwrap_or_default().to_owned(),
         },
         &csrf,
     )
 }
 
-pub async fn login_page(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    login_page_with(&state, &headers, StatusCode::OK, String::new(), None, None)
+/// Where to go after logging in: a page of this site asked for before (`/tickets/7?tab=x`),
+/// never another site (`//evil.example`, `/\evil.example`, `https://...`).
+pub fn local_path(next: &str) -> Option<&str> {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && next.len() <= 2000;
+    local.then_some(next)
+}
+
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn login_page(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    login_page_with(
+        &state,
+        &headers,
+        StatusCode::OK,
+        String::new(),
+        None,
+        None,
+        &query.next,
+    )
 }
 
 #[derive(Deserialize)]
@@ -167,6 +200,9 @@ pub struct LoginForm {
     csrf_token: String,
     email: String,
     password: String,
+    /// The page asked for before logging in.
+    #[serde(default)]
+    next: String,
 }
 
 pub async fn login_submit(
@@ -189,11 +225,8 @@ pub async fn login_submit(
     {
         Ok((_, tokens)) => {
             let refresh_age = state.app.settings().refresh_token_secs;
-            with_tokens(
-                Redirect::to("/dashboard").into_response(),
-                &tokens,
-                refresh_age,
-            )
+            let to = local_path(&form.next).unwrap_or("/dashboard");
+            with_tokens(Redirect::to(to).into_response(), &tokens, refresh_age)
         }
         Err(error) => {
             let (status, message) = match &error {
@@ -219,7 +252,15 @@ pub async fn login_submit(
                 ),
                 _ => return crate::problem::ApiError::from(error).into_response(),
             };
-            login_page_with(&state, &headers, status, form.email, Some(message), None)
+            login_page_with(
+                &state,
+                &headers,
+                status,
+                form.email,
+                Some(message),
+                None,
+                &form.next,
+            )
         }
     }
 }
@@ -243,6 +284,7 @@ pub async fn logout_submit(
         String::new(),
         None,
         Some("You have been logged out.".into()),
+        "",
     );
     clear_cookie(&mut response, ACCESS_COOKIE);
     clear_cookie(&mut response, REFRESH_COOKIE);
@@ -300,7 +342,7 @@ fn links_for(actor: &domain::auth::Actor) -> Vec<Link> {
 }
 
 pub async fn dashboard(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let ctx = match PageCtx::open(&state, &headers, "Dashboard").await {
+    let ctx = match PageCtx::open(&state, &headers, "Dashboard", Some("/dashboard")).await {
         Ok(ctx) => ctx,
         Err(response) => return response,
     };

@@ -6,7 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use domain::UserId;
@@ -18,7 +18,7 @@ use serde_json::Value;
 use app::runtime::tasks::{TaskQuery, TaskView};
 
 use crate::pages::account::when;
-use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, PagePost, PageResult};
+use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult};
 use crate::pages::kit::layout::Layout;
 use crate::pages::kit::schema_form::{FormErrors, FormField, Posted, SchemaForm};
 use crate::pages::tickets::{DataRow, data_rows, name_of};
@@ -269,7 +269,7 @@ async fn task_page(
 pub async fn task(
     State(state): State<WebState>,
     ctx: PageCtx,
-    Path(id): Path<TaskId>,
+    PagePath(id): PagePath<TaskId>,
 ) -> PageResult {
     let ctx = ctx.titled("Task");
     let task = ctx.load(app::runtime::tasks::get(&state.app, &ctx.actor, id).await)?;
@@ -278,7 +278,7 @@ pub async fn task(
 
 pub async fn claim(
     State(state): State<WebState>,
-    Path(id): Path<TaskId>,
+    PagePath(id): PagePath<TaskId>,
     PagePost { ctx, form: _ }: PagePost<CsrfForm>,
 ) -> PageResult {
     Ok(
@@ -294,7 +294,7 @@ pub async fn claim(
 
 pub async fn release(
     State(state): State<WebState>,
-    Path(id): Path<TaskId>,
+    PagePath(id): PagePath<TaskId>,
     PagePost { ctx, form: _ }: PagePost<CsrfForm>,
 ) -> PageResult {
     let back = format!("/tasks/{id}");
@@ -317,7 +317,7 @@ pub struct AssignForm {
 
 pub async fn assign(
     State(state): State<WebState>,
-    Path(id): Path<TaskId>,
+    PagePath(id): PagePath<TaskId>,
     PagePost { ctx, form }: PagePost<AssignForm>,
 ) -> PageResult {
     let back = format!("/tasks/{id}");
@@ -333,7 +333,7 @@ pub async fn assign(
 /// The form's fields are the task's output schema's, so they are read as pairs.
 pub async fn complete(
     State(state): State<WebState>,
-    Path(id): Path<TaskId>,
+    PagePath(id): PagePath<TaskId>,
     PagePost { ctx, form: pairs }: PagePost<Vec<(String, String)>>,
 ) -> PageResult {
     let back = format!("/tasks/{id}");
@@ -431,7 +431,7 @@ pub async fn workflow_errors(
 
 pub async fn error_action(
     State(state): State<WebState>,
-    Path((id, action)): Path<(WorkflowErrorId, String)>,
+    PagePath((id, action)): PagePath<(WorkflowErrorId, String)>,
     PagePost { ctx, form: _ }: PagePost<CsrfForm>,
 ) -> PageResult {
     let back = "/workflow-errors";

@@ -12,7 +12,7 @@ use domain::workflow::WorkflowRunStatus;
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use domain::UserId;
 use domain::event::Event;
@@ -24,7 +24,7 @@ use app::runtime::tickets::{TicketQuery, TicketSort, TicketView};
 
 use crate::pages::account::when;
 use crate::pages::kit::context::{
-    CsrfForm, Flash, PageCtx, PagePost, PageResult, PageUpload, error_page,
+    CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, PageUpload, error_page,
 };
 use crate::pages::kit::layout::Layout;
 use crate::pages::kit::schema_form::{FormErrors, FormField, SchemaForm};
@@ -156,7 +156,7 @@ impl SubmitPage {
 pub async fn submit_page(
     State(state): State<WebState>,
     ctx: PageCtx,
-    Path(id): Path<TicketTypeId>,
+    PagePath(id): PagePath<TicketTypeId>,
 ) -> PageResult {
     let ctx = ctx.titled("New ticket");
     let (available, _) =
@@ -178,7 +178,7 @@ pub async fn submit_page(
 
 pub async fn submit_ticket(
     State(state): State<WebState>,
-    Path(id): Path<TicketTypeId>,
+    PagePath(id): PagePath<TicketTypeId>,
     PageUpload { ctx, form: posted }: PageUpload,
 ) -> PageResult {
     let back = format!("/tickets/new/{id}");
@@ -611,7 +611,7 @@ fn describe(
 pub async fn ticket(
     State(state): State<WebState>,
     ctx: PageCtx,
-    Path(id): Path<TicketId>,
+    PagePath(id): PagePath<TicketId>,
 ) -> PageResult {
     let ctx = ctx.titled("Ticket");
     let (app, actor) = (&state.app, &ctx.actor);
@@ -732,7 +732,7 @@ pub struct CommentForm {
 
 pub async fn add_comment(
     State(state): State<WebState>,
-    Path(id): Path<TicketId>,
+    PagePath(id): PagePath<TicketId>,
     PagePost { ctx, form }: PagePost<CommentForm>,
 ) -> PageResult {
     let back = format!("/tickets/{id}");
@@ -750,7 +750,7 @@ pub async fn add_comment(
 
 pub async fn add_attachments(
     State(state): State<WebState>,
-    Path(id): Path<TicketId>,
+    PagePath(id): PagePath<TicketId>,
     PageUpload { ctx, form: posted }: PageUpload,
 ) -> PageResult {
     let back = format!("/tickets/{id}");
@@ -777,7 +777,7 @@ pub async fn add_attachments(
 pub async fn download(
     State(state): State<WebState>,
     ctx: PageCtx,
-    Path((id, aid)): Path<(TicketId, AttachmentId)>,
+    PagePath((id, aid)): PagePath<(TicketId, AttachmentId)>,
 ) -> PageResult {
     let ctx = ctx.titled("Attachment");
     let (meta, bytes) =
@@ -787,7 +787,7 @@ pub async fn download(
 
 pub async fn cancel(
     State(state): State<WebState>,
-    Path(id): Path<TicketId>,
+    PagePath(id): PagePath<TicketId>,
     PagePost { ctx, form: _ }: PagePost<CsrfForm>,
 ) -> PageResult {
     let back = format!("/tickets/{id}");

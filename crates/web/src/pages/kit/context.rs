@@ -196,6 +196,12 @@ impl Flash {
 /// An error no form can fix, as an HTML page. The status and the response extensions
 /// (the internal cause the logging middleware reports) are those of the API's problem.
 pub fn error_page(error: app::AppError) -> Response {
+    error_page_in(None, error)
+}
+
+/// The error page inside the signed-in person's layout (their header and navigation), when
+/// one is known.
+pub fn error_page_in(layout: Option<&Layout>, error: app::AppError) -> Response {
     let (mut parts, _) = crate::problem::ApiError::from(error)
         .into_response()
         .into_parts();
@@ -211,7 +217,14 @@ pub fn error_page(error: app::AppError) -> Response {
     let (html_parts, body) = render(
         parts.status,
         &Message {
-            layout: Layout::new(heading),
+            layout: match layout {
+                Some(layout) => Layout {
+                    title: format!("{heading} — TicketFlower"),
+                    flash: None,
+                    ..layout.clone()
+                },
+                None => Layout::new(heading),
+            },
             heading: heading.into(),
             message: message.into(),
             back: "/dashboard".into(),
@@ -313,14 +326,23 @@ pub struct PageCtx {
 }
 
 impl PageCtx {
-    /// Opens a page for GET: redirects to the login page when nobody is signed in.
+    /// Opens a page: nobody signed in goes to the login page, which brings them back to
+    /// `back_to` (the page they asked for; a GET's own address).
     pub async fn open(
         state: &WebState,
         headers: &HeaderMap,
         title: &str,
+        back_to: Option<&str>,
     ) -> Result<Self, Response> {
         let Some((actor, refreshed)) = page_actor(state, headers).await.map_err(error_page)? else {
-            return Err(Redirect::to("/login").into_response());
+            let login = match back_to {
+                Some(path) => format!(
+                    "/login?next={}",
+                    url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+                ),
+                None => "/login".to_owned(),
+            };
+            return Err(Redirect::to(&login).into_response());
         };
         let profile = app::identity::accounts::me(&state.app, &actor)
             .await
@@ -410,7 +432,12 @@ impl PageCtx {
 
     /// The page's data, or the error page.
     pub fn load<T>(&self, result: app::Result<T>) -> Result<T, Response> {
-        result.map_err(|e| self.finish(error_page(e)))
+        result.map_err(|e| self.finish(error_page_in(Some(&self.layout), e)))
+    }
+
+    /// The not-found page in this person's layout.
+    pub fn not_found(&self) -> Response {
+        self.finish(error_page_in(Some(&self.layout), app::AppError::NotFound))
     }
 }
 
@@ -420,7 +447,11 @@ impl FromRequestParts<WebState> for PageCtx {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
-        Self::open(state, &parts.headers, "").await
+        // Only a page read can be asked for again after logging in; a form post cannot.
+        let back_to = (parts.method == axum::http::Method::GET)
+            .then(|| parts.uri.path_and_query().map(|p| p.as_str()))
+            .flatten();
+        Self::open(state, &parts.headers, "", back_to).await
     }
 }
 
@@ -521,6 +552,27 @@ fn unreadable_form() -> Response {
         StatusCode::BAD_REQUEST,
         "The form could not be read; reload the page and try again.",
     )
+}
+
+/// A page's path parameters (`/tickets/{id}`): an address that does not parse (`/tickets/abc`)
+/// names no page, so it is the not-found page, in the signed-in layout when someone is.
+pub struct PagePath<T>(pub T);
+
+impl<T> FromRequestParts<WebState> for PagePath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(_) => Err(match PageCtx::from_request_parts(parts, state).await {
+                Ok(ctx) => ctx.not_found(),
+                Err(response) => response,
+            }),
+        }
+    }
 }
 
 /// A form with nothing but its CSRF token.

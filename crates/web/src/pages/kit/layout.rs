@@ -94,6 +94,26 @@ pub fn refused_input(status: StatusCode, message: &str) -> Response {
     )
 }
 
+/// An error answered before any page handler ran (an address that names no page, a body too
+/// large), as a page.
+pub fn status_page(status: StatusCode) -> Response {
+    let heading = status.canonical_reason().unwrap_or("Something went wrong");
+    let message = match status {
+        StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => "There is no such page here.",
+        s if s.is_server_error() => "The server could not answer in time. Try again in a moment.",
+        _ => "This request could not be answered.",
+    };
+    render(
+        status,
+        &Message {
+            layout: Layout::new(heading),
+            heading: heading.into(),
+            message: message.into(),
+            back: "/".into(),
+        },
+    )
+}
+
 /// Pages that do not exist get a page, not JSON.
 pub async fn not_found() -> Response {
     render(
