@@ -301,8 +301,28 @@ proptest! {
         let spec = build(&shape);
         let svg = to_svg(&spec);
         let document = roxmltree::Document::parse(&svg).expect("well-formed SVG");
-        let texts = document.descendants().filter(|n| n.has_tag_name("title")).count();
-        prop_assert_eq!(texts, 1 + 1 + spec.tasks.len() + 1);
+        let titles = document.descendants().filter(|n| n.has_tag_name("title")).count();
+        let conditional = spec.transitions.iter().filter(|t| t.condition.is_some()).count();
+        // The diagram, each node, each edge and each edge label carry one.
+        prop_assert_eq!(
+            titles,
+            1 + (1 + spec.tasks.len() + 1) + spec.transitions.len() + conditional
+        );
+        let area = |rect: roxmltree::Node<'_, '_>| {
+            ["x", "y", "width", "height"].map(|a| rect.attribute(a).unwrap().parse::<f64>().unwrap())
+        };
+        let (labels, nodes): (Vec<_>, Vec<_>) = document
+            .descendants()
+            .filter(|n| n.has_tag_name("rect"))
+            .partition(|r| r.attribute("class") == Some("edge-label-bg"));
+        let overlap = |[ax, ay, aw, ah]: [f64; 4], [bx, by, bw, bh]: [f64; 4]| {
+            ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah
+        };
+        for (i, &label) in labels.iter().enumerate() {
+            for &other in labels[i + 1..].iter().chain(&nodes) {
+                prop_assert!(!overlap(area(label), area(other)), "{:?} {:?}", label, other);
+            }
+        }
         let mermaid = to_mermaid(&spec);
         let label_lines = mermaid.lines().filter(|l| l.contains(":::")).count();
         prop_assert_eq!(label_lines, 1 + spec.tasks.len() + 1);

@@ -3,6 +3,11 @@
 //! is escaped for its target (Mermaid entity codes, XML entities): a task named
 //! `</text><script>` must show as text, never become markup. Both accept invalid designs too,
 //! so a designer can look at what they are fixing: unknown task references are left out.
+//!
+//! On the SVG an edge shows a short label (its condition when that is short, else the
+//! transition's key) and carries the full condition as a hover title. Labels are boxes placed
+//! where they hit no node and no other label, and the canvas grows to hold them: drawn at the
+//! edge's midpoint, conditions of a task with many exits used to pile up on each other.
 
 use std::fmt::Write;
 
@@ -13,6 +18,8 @@ use super::{Limits, TaskType, WorkflowSpec};
 /// Visible characters of a node label; the full text is in the SVG node's tooltip.
 const NODE_LABEL_CHARS: usize = 26;
 const EDGE_LABEL_CHARS: usize = 40;
+/// Visible characters of an SVG edge label; longer conditions show the transition key.
+const SVG_EDGE_LABEL_CHARS: usize = 30;
 const TOOLTIP_CHARS: usize = 300;
 
 /// Node ids: 0 is the submission, then one per task, then one per distinct end status.
@@ -25,7 +32,30 @@ struct Diagram<'a> {
 struct Edge {
     from: usize,
     to: usize,
+    key: String,
     label: Option<String>,
+}
+
+impl Edge {
+    /// The short text drawn on the SVG edge, if any.
+    fn shown_label(&self) -> Option<String> {
+        let label = self.label.as_deref()?;
+        let short = if label.chars().count() <= SVG_EDGE_LABEL_CHARS || self.key.is_empty() {
+            label
+        } else {
+            self.key.as_str()
+        };
+        Some(shown_text(short, SVG_EDGE_LABEL_CHARS))
+    }
+
+    /// The edge's hover text: its key and full condition.
+    fn tooltip(&self) -> String {
+        match (self.key.is_empty(), &self.label) {
+            (_, None) => self.key.clone(),
+            (true, Some(label)) => label.clone(),
+            (false, Some(label)) => format!("{}: {label}", self.key),
+        }
+    }
 }
 
 impl<'a> Diagram<'a> {
@@ -59,7 +89,12 @@ impl<'a> Diagram<'a> {
                 Condition::parse(condition, &Limits::default())
                     .map_or_else(|_| "invalid condition".to_owned(), |c| c.describe())
             });
-            edges.push(Edge { from, to, label });
+            edges.push(Edge {
+                from,
+                to,
+                key: transition.key.clone(),
+                label,
+            });
         }
         Self { spec, ends, edges }
     }
@@ -182,6 +217,159 @@ const GAP_Y: f64 = 70.0;
 const MARGIN: f64 = 20.0;
 /// How far edges that go back up (loops) bulge to the right.
 const LOOP_BULGE: f64 = 70.0;
+const EDGE_FONT_SIZE: f64 = 11.0;
+/// Space between an edge label's text and the edge of its background box.
+const LABEL_PAD_X: f64 = 4.0;
+const LABEL_PAD_Y: f64 = 2.0;
+/// Space kept free between a label box and any node or other label.
+const LABEL_CLEARANCE: f64 = 3.0;
+/// Size of the box kept clear around an arrowhead, so no label hides where an edge goes.
+const ARROW_BOX: f64 = 12.0;
+/// Distance between the spots tried around an edge once its own curve is crowded.
+const LABEL_SEARCH_STEP: f64 = 8.0;
+
+type Point = (f64, f64);
+/// A cubic Bézier curve: start, two control points, end.
+type Curve = [Point; 4];
+/// Width and height of a box.
+type Size = (f64, f64);
+
+/// An axis-aligned box on the canvas: a node, or the background of an edge label.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Rect {
+    x: f64,
+    y: f64,
+    width: f64,
+    height: f64,
+}
+
+impl Rect {
+    /// A box centred near `(x, y)`, its corner on whole pixels so the SVG stays readable.
+    fn centred((x, y): Point, width: f64, height: f64) -> Self {
+        Self {
+            x: (x - width / 2.0).round(),
+            y: (y - height / 2.0).round(),
+            width,
+            height,
+        }
+    }
+
+    fn right(&self) -> f64 {
+        self.x + self.width
+    }
+
+    fn bottom(&self) -> f64 {
+        self.y + self.height
+    }
+
+    /// Whether the two boxes come closer than `gap`.
+    fn crowds(&self, other: &Rect, gap: f64) -> bool {
+        self.x < other.right() + gap
+            && other.x < self.right() + gap
+            && self.y < other.bottom() + gap
+            && other.y < self.bottom() + gap
+    }
+
+    fn union(&self, other: &Rect) -> Rect {
+        let (x, y) = (self.x.min(other.x), self.y.min(other.y));
+        Rect {
+            x,
+            y,
+            width: self.right().max(other.right()) - x,
+            height: self.bottom().max(other.bottom()) - y,
+        }
+    }
+}
+
+/// Estimated advance of `text` at `font_size`: 0.6 em per ASCII character covers system-ui's
+/// capitals and digits, 1 em per other character covers CJK; no font metrics in a pure crate.
+fn text_width(text: &str, font_size: f64) -> f64 {
+    text.chars()
+        .map(|c| if c.is_ascii() { 0.6 } else { 1.0 })
+        .sum::<f64>()
+        * font_size
+}
+
+/// The background box an edge label of this text needs: the text's advance, 0.8 em of ascent
+/// and 0.25 em of descent, plus padding.
+fn label_size(text: &str) -> Size {
+    (
+        (text_width(text, EDGE_FONT_SIZE) + 2.0 * LABEL_PAD_X).ceil(),
+        (1.05 * EDGE_FONT_SIZE + 2.0 * LABEL_PAD_Y).ceil(),
+    )
+}
+
+/// The point at `t` of a cubic Bézier curve.
+fn bezier([p0, p1, p2, p3]: &Curve, t: f64) -> Point {
+    let u = 1.0 - t;
+    let (a, b, c, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+    (
+        a * p0.0 + b * p1.0 + c * p2.0 + d * p3.0,
+        a * p0.1 + b * p1.1 + c * p2.1 + d * p3.1,
+    )
+}
+
+/// Boxes for the labels, in order, each clear of the obstacles (nodes, arrowheads) and of the
+/// labels placed before it.
+/// A label goes on its edge's curve or just beside it when there is room, nearest the middle
+/// first; otherwise on the nearest free spot around the curve's middle, searched ring by ring.
+fn place_labels(labels: &[Option<(Size, Curve)>], obstacles: &[Rect]) -> Vec<Option<Rect>> {
+    let mut taken = obstacles.to_vec();
+    labels
+        .iter()
+        .map(|label| {
+            let &((width, height), curve) = label.as_ref()?;
+            let spot = free_spot(&curve, width, height, &taken);
+            taken.push(spot);
+            Some(spot)
+        })
+        .collect()
+}
+
+fn free_spot(curve: &Curve, width: f64, height: f64, taken: &[Rect]) -> Rect {
+    let is_free = |spot: &Rect| taken.iter().all(|t| !spot.crowds(t, LABEL_CLEARANCE));
+    let beside = width / 2.0 + 2.0 * LABEL_CLEARANCE;
+    for t in [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8] {
+        let (x, y) = bezier(curve, t);
+        for dx in [0.0, beside, -beside] {
+            let spot = Rect::centred((x + dx, y), width, height);
+            if is_free(&spot) {
+                return spot;
+            }
+        }
+    }
+
+    let middle = bezier(curve, 0.5);
+    let here = Rect::centred(middle, width, height);
+    let crowded = taken.iter().fold(here, |all, t| all.union(t));
+    // Beyond this many rings every spot is outside all that is taken, so the search ends.
+    let reach = (crowded.width + crowded.height + width + height) / LABEL_SEARCH_STEP;
+    let rings = reach.ceil() as i64 + 1;
+    for ring in 1..=rings {
+        let mut spots: Vec<Point> = (-ring..=ring)
+            .flat_map(|i| [(i, -ring), (i, ring), (-ring, i), (ring, i)])
+            .map(|(i, j)| {
+                (
+                    middle.0 + i as f64 * LABEL_SEARCH_STEP,
+                    middle.1 + j as f64 * LABEL_SEARCH_STEP,
+                )
+            })
+            .collect();
+        let distance = |(x, y): &Point| (x - middle.0).hypot(y - middle.1);
+        spots.sort_by(|a, b| distance(a).total_cmp(&distance(b)));
+        if let Some(spot) = spots
+            .into_iter()
+            .map(|spot| Rect::centred(spot, width, height))
+            .find(|spot| is_free(spot))
+        {
+            return spot;
+        }
+    }
+    Rect {
+        y: (crowded.bottom() + 2.0 * LABEL_CLEARANCE).ceil(),
+        ..here
+    }
+}
 
 /// How far one ticket got through its workflow, for drawing it on the graph.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -272,48 +460,103 @@ fn draw_svg(spec: &WorkflowSpec, progress: Option<&Progress>) -> String {
             );
         }
     }
+    let nodes: Vec<Rect> = centre
+        .iter()
+        .map(|&at| Rect::centred(at, NODE_WIDTH, NODE_HEIGHT))
+        .collect();
+
+    let curves: Vec<Curve> = diagram
+        .edges
+        .iter()
+        .map(|edge| {
+            let (x1, y1) = centre[edge.from];
+            let (x2, y2) = centre[edge.to];
+            if layer_of(edge.to) > layer_of(edge.from) {
+                let (top, bottom) = (y1 + NODE_HEIGHT / 2.0, y2 - NODE_HEIGHT / 2.0);
+                let bend = (bottom - top) / 2.0;
+                [
+                    (x1, top),
+                    (x1, top + bend),
+                    (x2, bottom - bend),
+                    (x2, bottom),
+                ]
+            } else {
+                let (right1, right2) = (x1 + NODE_WIDTH / 2.0, x2 + NODE_WIDTH / 2.0);
+                let bulge = right1.max(right2) + LOOP_BULGE;
+                [(right1, y1), (bulge, y1), (bulge, y2), (right2, y2)]
+            }
+        })
+        .collect();
+    let shown: Vec<Option<String>> = diagram.edges.iter().map(Edge::shown_label).collect();
+    let wanted: Vec<_> = shown
+        .iter()
+        .zip(&curves)
+        .map(|(text, &curve)| Some((label_size(text.as_deref()?), curve)))
+        .collect();
+    let arrowheads = curves
+        .iter()
+        .map(|[.., end]| Rect::centred(*end, ARROW_BOX, ARROW_BOX));
+    let obstacles: Vec<Rect> = nodes.iter().copied().chain(arrowheads).collect();
+    let labels = place_labels(&wanted, &obstacles);
+
+    let canvas = labels.iter().flatten().fold(
+        Rect {
+            x: 0.0,
+            y: 0.0,
+            width,
+            height,
+        },
+        |canvas, label| {
+            canvas.union(&Rect {
+                x: label.x - MARGIN,
+                y: label.y - MARGIN,
+                width: label.width + 2.0 * MARGIN,
+                height: label.height + 2.0 * MARGIN,
+            })
+        },
+    );
 
     let mut out = String::new();
     let _ = write!(
         out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" font-family="system-ui, sans-serif" font-size="13"><title>{}</title><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#6b7280"/></marker></defs>"##,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="{} {} {} {}" role="img" font-family="system-ui, sans-serif" font-size="13"><title>{}</title><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#6b7280"/></marker></defs>"##,
+        canvas.width,
+        canvas.height,
+        canvas.x,
+        canvas.y,
+        canvas.width,
+        canvas.height,
         xml_text(&spec.title, TOOLTIP_CHARS)
     );
-    for edge in &diagram.edges {
-        let (x1, y1) = centre[edge.from];
-        let (x2, y2) = centre[edge.to];
-        let (path, label_at) = if layer_of(edge.to) > layer_of(edge.from) {
-            let (top, bottom) = (y1 + NODE_HEIGHT / 2.0, y2 - NODE_HEIGHT / 2.0);
-            let bend = (bottom - top) / 2.0;
-            (
-                format!(
-                    "M{x1} {top}C{x1} {} {x2} {} {x2} {bottom}",
-                    top + bend,
-                    bottom - bend
-                ),
-                ((x1 + x2) / 2.0, (top + bottom) / 2.0),
-            )
-        } else {
-            let (right1, right2) = (x1 + NODE_WIDTH / 2.0, x2 + NODE_WIDTH / 2.0);
-            let bulge = right1.max(right2) + LOOP_BULGE;
-            (
-                format!("M{right1} {y1}C{bulge} {y1} {bulge} {y2} {right2} {y2}"),
-                (bulge - LOOP_BULGE / 4.0, (y1 + y2) / 2.0),
-            )
+    // Labels come after every edge so no line is drawn across one, and carry the edge's title
+    // too so hovering either shows the full condition.
+    let tooltips: Vec<String> = diagram
+        .edges
+        .iter()
+        .map(|edge| xml_text(&edge.tooltip(), TOOLTIP_CHARS))
+        .collect();
+    for (curve, tooltip) in curves.iter().zip(&tooltips) {
+        let [(x0, y0), (x1, y1), (x2, y2), (x3, y3)] = curve;
+        let _ = write!(
+            out,
+            r##"<g class="edge"><title>{tooltip}</title><path d="M{x0} {y0}C{x1} {y1} {x2} {y2} {x3} {y3}" fill="none" stroke="#6b7280" stroke-width="1.5" marker-end="url(#arrow)"/></g>"##
+        );
+    }
+    for ((label, text), tooltip) in labels.iter().zip(&shown).zip(&tooltips) {
+        let (Some(label), Some(text)) = (label, text) else {
+            continue;
         };
         let _ = write!(
             out,
-            r##"<path d="{path}" fill="none" stroke="#6b7280" stroke-width="1.5" marker-end="url(#arrow)"/>"##
+            r##"<g class="edge-label"><title>{tooltip}</title><rect class="edge-label-bg" x="{}" y="{}" width="{}" height="{}" rx="3" fill="#ffffff" fill-opacity="0.9"/><text x="{}" y="{}" text-anchor="middle" font-size="{EDGE_FONT_SIZE}" fill="#374151">{}</text></g>"##,
+            label.x,
+            label.y,
+            label.width,
+            label.height,
+            label.x + label.width / 2.0,
+            label.y + LABEL_PAD_Y + 0.8 * EDGE_FONT_SIZE,
+            xml_escape(text),
         );
-        if let Some(label) = &edge.label {
-            let _ = write!(
-                out,
-                r##"<text x="{}" y="{}" text-anchor="middle" font-size="11" fill="#374151" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
-                label_at.0,
-                label_at.1,
-                xml_text(label, EDGE_LABEL_CHARS)
-            );
-        }
     }
     for (id, &(x, y)) in centre.iter().enumerate() {
         let (kind, label) = diagram.node(id);
@@ -354,8 +597,8 @@ fn draw_svg(spec: &WorkflowSpec, progress: Option<&Progress>) -> String {
             reached.class(),
             xml_text(&tooltip, TOOLTIP_CHARS),
             reached.tooltip(),
-            x - NODE_WIDTH / 2.0,
-            y - NODE_HEIGHT / 2.0,
+            nodes[id].x,
+            nodes[id].y,
             kind.fill(),
             y + 4.5,
             xml_text(label, NODE_LABEL_CHARS),
@@ -365,19 +608,35 @@ fn draw_svg(spec: &WorkflowSpec, progress: Option<&Progress>) -> String {
     out
 }
 
-/// Text safe inside an XML element or attribute value. Characters XML 1.0 forbids even as
-/// references (most control characters, U+FFFE, U+FFFF) become U+FFFD.
+/// Clipped text safe inside an XML element or attribute value.
 fn xml_text(text: &str, max_chars: usize) -> String {
-    let mut out = String::new();
-    for c in clip(text, max_chars).chars() {
+    xml_escape(&shown_text(text, max_chars))
+}
+
+/// The characters a reader will see of `text`, clipped: white space becomes a space, and
+/// characters XML 1.0 forbids even as references (most control characters, U+FFFE, U+FFFF)
+/// become U+FFFD.
+fn shown_text(text: &str, max_chars: usize) -> String {
+    clip(text, max_chars)
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => ' ',
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect()
+}
+
+/// `text` with XML's markup characters as entities.
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(' '),
-            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -449,7 +708,9 @@ mod tests {
 
     #[test]
     fn svg_escapes_every_user_text() {
-        let svg = to_svg(&spec("</text><script>alert('x')</script>\u{0}&"));
+        let mut spec = spec("</text><script>alert('x')</script>\u{0}&");
+        spec.transitions[3].key = "<no>".into();
+        let svg = to_svg(&spec);
         assert!(!svg.contains("<script"));
         assert!(!svg.contains('\u{0}'));
         assert!(svg.contains(
@@ -459,7 +720,10 @@ mod tests {
         assert!(svg.contains("note = &quot;&lt;b&gt;\\&quot;x\\&quot;&lt;/b&gt;&quot;"));
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.ends_with("</svg>"));
-        assert_eq!(svg.matches("<g class=").count(), 6);
+        assert!(svg.contains("<title>&lt;no&gt;: note = &quot;"));
+        assert_eq!(svg.matches("<g class=\"edge\">").count(), 5);
+        assert_eq!(svg.matches("<g class=\"edge-label\">").count(), 2);
+        assert_eq!(svg.matches("<g class=").count(), 6 + 5 + 2);
         assert_eq!(svg.matches("marker-end=").count(), 5);
     }
 
@@ -493,6 +757,261 @@ mod tests {
         let svg = to_svg_progress(&spec, &ended);
         assert!(svg.contains("<g class=\"finish done\"><title>REJECTED — done</title>"));
         assert!(svg.contains("<g class=\"finish\"><title>COMPLETED</title>"));
+    }
+
+    /// An axis-aligned box read back from the drawing.
+    #[derive(Clone, Copy, Debug)]
+    struct Area {
+        x: f64,
+        y: f64,
+        width: f64,
+        height: f64,
+    }
+
+    impl Area {
+        fn overlaps(&self, other: &Area) -> bool {
+            self.x < other.x + other.width
+                && other.x < self.x + self.width
+                && self.y < other.y + other.height
+                && other.y < self.y + self.height
+        }
+
+        fn contains(&self, other: &Area) -> bool {
+            other.x >= self.x
+                && other.y >= self.y
+                && other.x + other.width <= self.x + self.width
+                && other.y + other.height <= self.y + self.height
+        }
+    }
+
+    fn number(node: roxmltree::Node<'_, '_>, name: &str) -> f64 {
+        node.attribute(name)
+            .unwrap_or_else(|| panic!("{name} on {node:?}"))
+            .parse()
+            .unwrap()
+    }
+
+    fn rect_area(rect: roxmltree::Node<'_, '_>) -> Area {
+        Area {
+            x: number(rect, "x"),
+            y: number(rect, "y"),
+            width: number(rect, "width"),
+            height: number(rect, "height"),
+        }
+    }
+
+    /// The box a line of text needs: 0.6 em per ASCII character and 1 em per other one (wide
+    /// enough for system-ui's capitals and CJK), from 0.8 em above the baseline to 0.25 em below.
+    fn text_area(text: roxmltree::Node<'_, '_>) -> Area {
+        let size = text
+            .attribute("font-size")
+            .map_or(13.0, |s| s.parse().unwrap());
+        let content = text.text().unwrap_or("");
+        let width: f64 = content
+            .chars()
+            .map(|c| if c.is_ascii() { 0.6 } else { 1.0 } * size)
+            .sum();
+        let x = number(text, "x");
+        let left = match text.attribute("text-anchor") {
+            Some("middle") => x - width / 2.0,
+            Some("end") => x - width,
+            _ => x,
+        };
+        Area {
+            x: left,
+            y: number(text, "y") - 0.8 * size,
+            width,
+            height: 1.05 * size,
+        }
+    }
+
+    const NODE_CLASSES: [&str; 5] = ["start", "form", "sync", "async", "finish"];
+
+    fn is_node_group(node: roxmltree::Node<'_, '_>) -> bool {
+        node.has_tag_name("g")
+            && node
+                .attribute("class")
+                .and_then(|c| c.split_whitespace().next())
+                .is_some_and(|c| NODE_CLASSES.contains(&c))
+    }
+
+    /// What is wrong with `svg`'s edge labels: a label box overlapping another label or a node,
+    /// or a label or node outside the viewBox. An edge label is any text outside a node;
+    /// its box is its drawn background when it has one (which must hold the text), else the
+    /// text's own estimated box.
+    fn label_problems(name: &str, svg: &str) -> Vec<String> {
+        let document = roxmltree::Document::parse(svg).unwrap();
+        let root = document.root_element();
+        let view: Vec<f64> = root
+            .attribute("viewBox")
+            .unwrap()
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let view = Area {
+            x: view[0],
+            y: view[1],
+            width: view[2],
+            height: view[3],
+        };
+        let nodes: Vec<(String, Area)> = document
+            .descendants()
+            .filter(|n| is_node_group(*n))
+            .map(|g| {
+                let rect = g.children().find(|c| c.has_tag_name("rect")).unwrap();
+                let title = g.children().find(|c| c.has_tag_name("title")).unwrap();
+                (title.text().unwrap_or("").to_owned(), rect_area(rect))
+            })
+            .collect();
+        let labels: Vec<(String, Area)> = document
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter(|t| !t.parent().is_some_and(is_node_group))
+            .map(|text| {
+                let own = text_area(text);
+                let content = text.text().unwrap_or("").to_owned();
+                let background = text
+                    .prev_sibling_element()
+                    .filter(|r| r.attribute("class") == Some("edge-label-bg"));
+                match background {
+                    Some(rect) => {
+                        let area = rect_area(rect);
+                        assert!(
+                            area.contains(&own),
+                            "{name}: text {content:?} {own:?} overflows its background {area:?}"
+                        );
+                        (content, area)
+                    }
+                    None => (content, own),
+                }
+            })
+            .collect();
+        assert!(!labels.is_empty(), "{name}: no edge labels in\n{svg}");
+        let mut problems = Vec::new();
+        for (i, (text, area)) in labels.iter().enumerate() {
+            if !view.contains(area) {
+                problems.push(format!(
+                    "label {text:?} {area:?} outside the viewBox {view:?}"
+                ));
+            }
+            for (other, other_area) in &labels[i + 1..] {
+                if area.overlaps(other_area) {
+                    problems.push(format!("label {text:?} overlaps label {other:?}"));
+                }
+            }
+            for (node, node_area) in &nodes {
+                if area.overlaps(node_area) {
+                    problems.push(format!("label {text:?} overlaps node {node:?}"));
+                }
+            }
+        }
+        for (node, area) in &nodes {
+            if !view.contains(area) {
+                problems.push(format!(
+                    "node {node:?} {area:?} outside the viewBox {view:?}"
+                ));
+            }
+        }
+        problems
+            .into_iter()
+            .map(|problem| format!("{name}: {problem}"))
+            .collect()
+    }
+
+    fn example(yaml: &str) -> WorkflowSpec {
+        serde_yaml_ng::from_str(yaml).unwrap()
+    }
+
+    /// One task fanning out to five places under long conditions, two of them looping back.
+    fn dense() -> WorkflowSpec {
+        serde_json::from_value(json!({
+            "title": "Dense",
+            "fields": {},
+            "tasks": [
+                {"key": "triage", "name": "Triage the incoming request", "task_type": "FORM"},
+                {"key": "fix", "name": "Fix", "task_type": "FORM"},
+                {"key": "escalate", "name": "Escalate to the vendor", "task_type": "ASYNC_ACTION"},
+                {"key": "notify", "name": "Notify", "task_type": "SYNC_ACTION"},
+            ],
+            "transitions": [
+                {"key": "start", "to_task": "triage"},
+                {"key": "simple_fix", "from_task": "triage", "to_task": "fix",
+                 "condition": {"category": "software", "severity": {"$lte": 2},
+                               "customer.tier": {"$in": ["gold", "platinum"]}}},
+                {"key": "vendor_problem", "from_task": "triage", "to_task": "escalate",
+                 "condition": {"$or": [{"category": "hardware"},
+                                       {"vendor_ticket": {"$exists": true}}]}},
+                {"key": "tell_the_customer", "from_task": "triage", "to_task": "notify",
+                 "condition": {"needs_information": true, "channel": {"$ne": "phone"}}},
+                {"key": "duplicate_of_another", "from_task": "triage", "to_status": "DUPLICATE",
+                 "condition": {"duplicate_of": {"$exists": true}}},
+                {"key": "not_our_business", "from_task": "triage", "to_status": "REJECTED",
+                 "condition": {"category": {"$nin": ["software", "hardware", "network"]}}},
+                {"key": "fixed", "from_task": "fix", "to_status": "RESOLVED",
+                 "condition": {"verified_by_customer": true}},
+                {"key": "fix_failed", "from_task": "fix", "to_task": "triage",
+                 "condition": {"verified_by_customer": false, "attempts": {"$lt": 3}}},
+                {"key": "vendor_back", "from_task": "escalate", "to_task": "triage",
+                 "condition": {"vendor_status": "answered"}},
+                {"key": "told", "from_task": "notify", "to_task": "triage"},
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn edge_labels_overlap_nothing_and_stay_in_view() {
+        let designs = [
+            (
+                "document review",
+                example(include_str!(
+                    "../../../../examples/bundles/document-review.yaml"
+                )),
+            ),
+            (
+                "IT access request",
+                example(include_str!(
+                    "../../../../examples/bundles/it-access-request.yaml"
+                )),
+            ),
+            ("dense", dense()),
+            ("purchase", spec("Review")),
+        ];
+        let mut problems = Vec::new();
+        for (name, design) in &designs {
+            problems.extend(label_problems(name, &to_svg(design)));
+            let progress = Progress {
+                done: design.tasks.iter().map(|t| t.key.clone()).collect(),
+                active: Vec::new(),
+                ended: None,
+            };
+            let progress_name = format!("{name} (progress)");
+            problems.extend(label_problems(
+                &progress_name,
+                &to_svg_progress(design, &progress),
+            ));
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn long_conditions_show_the_key_and_keep_the_full_text_on_hover() {
+        let svg = to_svg(&dense());
+        let document = roxmltree::Document::parse(&svg).unwrap();
+        let label = document
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("edge-label"))
+            .find(|g| g.descendants().any(|t| t.text() == Some("simple_fix")))
+            .unwrap();
+        let title = label.children().find(|c| c.has_tag_name("title")).unwrap();
+        assert_eq!(
+            title.text(),
+            Some(
+                "simple_fix: category = \"software\" and customer.tier in [\"gold\",\"platinum\"] \
+                 and severity <= 2"
+            )
+        );
+        assert!(svg.contains(">duplicate_of exists</text>"));
     }
 
     #[test]
