@@ -297,6 +297,17 @@ async fn landing_page_and_cached_static_assets() {
         html.contains("<h1>Your service desk, your workflows</h1>"),
         "{html}"
     );
+    // It promises only what exists: no chat or inbox until they land (issue 15, defect 4).
+    for unbuilt in ["real time", "real-time", "chat", "inbox"] {
+        assert!(
+            !html.to_lowercase().contains(unbuilt),
+            "promises {unbuilt}: {html}"
+        );
+    }
+    let readme = include_str!("../../../../README.md").to_lowercase();
+    for unbuilt in ["real-time support chat", "one inbox"] {
+        assert!(!readme.contains(unbuilt), "the README promises {unbuilt}");
+    }
     let css_href = html
         .split('"')
         .find(|s| s.starts_with("/static/app.css?v="))

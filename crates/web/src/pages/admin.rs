@@ -65,6 +65,8 @@ pub struct UserRow {
     pub status: &'static str,
     pub roles: String,
     pub joined: String,
+    /// The admin looking at the list: nobody blocks themselves.
+    pub is_self: bool,
 }
 
 #[derive(Template)]
@@ -117,6 +119,7 @@ pub async fn users(
     let users = found
         .into_iter()
         .map(|u| UserRow {
+            is_self: u.id == ctx.actor.user_id,
             id: u.id.to_string(),
             name: format!("{} {}", u.first_name, u.last_name),
             email: u.email.to_string(),

@@ -1,0 +1,82 @@
+//! Pages as their users meet them, read over HTTP from the real server: what asks before it
+//! acts, and what is not offered at all.
+
+use testkit::{TestApp, fixtures, spawn_app};
+
+async fn page(app: &TestApp, token: &str, path: &str) -> String {
+    let response = app
+        .client
+        .get(app.url(path))
+        .header("cookie", format!("tf_access={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
+/// The form around the first occurrence of `marker`.
+fn form_with<'a>(html: &'a str, marker: &str) -> &'a str {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {html}"));
+    let start = html[..at].rfind("<form").unwrap();
+    let end = at + html[at..].find("</form>").unwrap();
+    &html[start..end]
+}
+
+/// Blocking a person, making a new invite code and suspending a company ask first and look
+/// dangerous; an admin is not offered to block themselves (issue 15, defect 11).
+#[tokio::test]
+async fn harmful_actions_ask_first_and_nobody_blocks_themselves() {
+    let app = spawn_app().await;
+    let acme = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    let kim = acme.add_member("kim@acme.io", "Kim", &["user"], &[]).await;
+
+    let users = page(&app, acme.access_token(), "/admin/users").await;
+    let block = form_with(&users, &format!("/admin/users/{}/status", kim.id));
+    assert!(
+        block.contains("data-confirm=\"Block kim@acme.io?"),
+        "{block}"
+    );
+    assert!(block.contains("class=\"danger\""), "{block}");
+    let blocks = users.matches("value=\"block\"").count();
+    assert_eq!(
+        blocks, 1,
+        "only Kim can be blocked, not Ada herself: {users}"
+    );
+    let invite = form_with(&users, "action=\"/admin/invite-code\"");
+    assert!(
+        invite.contains("data-confirm=\"Make a new code?"),
+        "{invite}"
+    );
+
+    let one = page(
+        &app,
+        acme.access_token(),
+        &format!("/admin/users/{}", kim.id),
+    )
+    .await;
+    let block = form_with(&one, "id=\"user-block\"");
+    assert!(
+        block.contains("data-confirm=\"Block kim@acme.io?"),
+        "{block}"
+    );
+    let me = acme.admin.me().await.expect(200);
+    let own = page(
+        &app,
+        acme.access_token(),
+        &format!("/admin/users/{}", me["id"].as_str().unwrap()),
+    )
+    .await;
+    assert!(!own.contains("id=\"user-block\""), "{own}");
+
+    let staff = fixtures::platform_staff(&app).await;
+    let companies = page(&app, staff.token().unwrap(), "/staff/companies").await;
+    let suspend = form_with(&companies, "value=\"suspend\"");
+    assert!(
+        suspend.contains("data-confirm=\"Suspend Acme?"),
+        "{suspend}"
+    );
+    assert!(suspend.contains("class=\"danger\""), "{suspend}");
+}
