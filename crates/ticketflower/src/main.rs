@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use app::infra::settings::LogFormat;
-use app::{App, JobRegistry, Secrets, Settings};
+use app::{App, Secrets, Settings};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
