@@ -15,6 +15,7 @@ mod health;
 mod identity;
 mod jobs;
 mod mail;
+mod search;
 mod storage;
 mod tenancy;
 mod tickets;
