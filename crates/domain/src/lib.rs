@@ -12,6 +12,7 @@ pub mod ids;
 pub mod job;
 pub mod password;
 pub mod roles;
+pub mod search;
 pub mod user;
 pub mod validation;
 pub mod workflow;

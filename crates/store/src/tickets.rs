@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::ids::{AttachmentId, CommentId, TicketId, TicketTypeId, WorkflowId, WorkflowVersionId};
+use domain::search::{SearchQuery, Term, index_words};
 use domain::workflow::WorkflowRunStatus;
 use domain::{CompanyId, UserId};
 use sea_query::{Cond, Expr, ExprTrait, Func, Order, Query, Values};
@@ -193,6 +194,23 @@ pub async fn get(db: impl Exec, company: CompanyId, id: TicketId) -> Result<Tick
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
+/// The id of the company's ticket with this number, if there is one.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn id_by_number(
+    db: impl Exec,
+    company: CompanyId,
+    number: i64,
+) -> Result<Option<TicketId>> {
+    let select = Query::select()
+        .columns(COLUMNS)
+        .from(Tickets::Table)
+        .and_where(Expr::col(Tickets::CompanyId).eq(company.0))
+        .and_where(Expr::col(Tickets::Number).eq(number))
+        .to_owned();
+    let row: Option<TicketRow> = db.fetch_optional(&select).await?;
+    Ok(row.map(|r| r.id))
+}
+
 /// Reads a ticket for an engine step and holds it until the transaction ends, so two steps
 /// of one ticket (parallel branches finishing together) run one after the other. SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers.
@@ -302,8 +320,8 @@ pub struct TicketFilter {
     pub assignee: Option<UserId>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
-    /// Full-text query, already reduced to plain words.
-    pub q: Option<String>,
+    /// A search: the ticket of its number first, then tickets with all of its words.
+    pub q: Option<SearchQuery>,
     /// Whether `q` also searches internal notes (the ticket team only).
     pub search_notes: bool,
     /// Top-level workflow data field = value (compared as text).
@@ -325,8 +343,6 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
         .columns(COLUMNS.map(|c| (Tickets::Table, c)))
         .from(Tickets::Table)
         .and_where(Expr::col((Tickets::Table, Tickets::CompanyId)).eq(company.0))
-        .order_by((Tickets::Table, sort_col), Order::Desc)
-        .order_by((Tickets::Table, Tickets::Id), Order::Desc)
         .limit(u64::from(filter.limit.clamp(1, 200)))
         .to_owned();
     if let Some(requester) = filter.requester {
@@ -371,30 +387,9 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
     if let Some(to) = filter.created_to {
         select.and_where(Expr::col((Tickets::Table, Tickets::CreatedAt)).lt(to));
     }
-    if let Some(q) = &filter.q {
-        // Each word is quoted so FTS5 reads it as a term, never as query syntax. Custom SQL
-        // takes `?` placeholders on SQLite and `$n` (numbered within it) on PostgreSQL.
-        // Internal notes are searched apart, and only for the ticket team.
-        let (public, notes) = match backend {
-            Backend::Sqlite => (
-                "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE ticket_search MATCH ? AND company_id = ?)",
-                "tickets.id IN (SELECT ticket_id FROM ticket_note_search WHERE ticket_note_search MATCH ? AND company_id = ?)",
-            ),
-            Backend::Postgres => (
-                "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE tsv @@ plainto_tsquery('simple', $1) AND company_id = $2)",
-                "tickets.id IN (SELECT ticket_id FROM ticket_note_search WHERE tsv @@ plainto_tsquery('simple', $1) AND company_id = $2)",
-            ),
-        };
-        let term = match backend {
-            Backend::Sqlite => fts5_query(q),
-            Backend::Postgres => q.clone(),
-        };
-        let values = || [sea_query::Value::from(term.clone()), company.0.into()];
-        let mut matching = Cond::any().add(Expr::cust_with_values(public, values()));
-        if filter.search_notes {
-            matching = matching.add(Expr::cust_with_values(notes, values()));
-        }
-        select.cond_where(matching);
+    let number = filter.q.as_ref().and_then(|q| q.number);
+    if let Some(q) = filter.q.as_ref().filter(|q| !q.is_empty()) {
+        select.cond_where(search_condition(backend, company, q, filter.search_notes));
     }
     for (field, value) in &filter.fields {
         let path = format!("$.\"{}\"", field.replace('"', ""));
@@ -435,21 +430,86 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
                 ),
         );
     }
+    if let Some(number) = number {
+        // The numbered ticket leads the first page; later pages leave it out.
+        let numbered = Expr::col((Tickets::Table, Tickets::Number)).eq(number);
+        if filter.after.is_some() {
+            select.and_where(numbered.not());
+        } else {
+            select.order_by_expr(numbered, Order::Desc);
+        }
+    }
+    select
+        .order_by((Tickets::Table, sort_col), Order::Desc)
+        .order_by((Tickets::Table, Tickets::Id), Order::Desc);
     let rows: Vec<TicketRow> = db.fetch_all(&select).await?;
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
-/// Plain words of a search, each as a quoted FTS5 term (all must match).
-fn fts5_query(q: &str) -> String {
-    q.split_whitespace()
-        .map(|w| format!("\"{}\"", w.replace('"', "")))
+/// Which tickets a search finds: the one of its number, and those with all of its words in
+/// their public text (or, for the ticket team, in their internal notes). The query is built
+/// from the search's tokens (letters and digits only) and bound, never spliced into the SQL.
+fn search_condition(backend: Backend, company: CompanyId, q: &SearchQuery, notes: bool) -> Cond {
+    let mut matching = Cond::any();
+    if let Some(number) = q.number {
+        matching = matching.add(Expr::col((Tickets::Table, Tickets::Number)).eq(number));
+    }
+    if q.reference || q.terms.is_empty() {
+        return matching;
+    }
+    // Custom SQL takes `?` placeholders on SQLite and `$n` (numbered within it) on PostgreSQL.
+    let (public_sql, notes_sql, text) = match backend {
+        Backend::Sqlite => (
+            "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE ticket_search MATCH ? AND company_id = ?)",
+            "tickets.id IN (SELECT ticket_id FROM ticket_note_search WHERE ticket_note_search MATCH ? AND company_id = ?)",
+            fts5_query(&q.terms),
+        ),
+        Backend::Postgres => (
+            "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE tsv @@ to_tsquery('simple', $1) AND company_id = $2)",
+            "tickets.id IN (SELECT ticket_id FROM ticket_note_search WHERE tsv @@ to_tsquery('simple', $1) AND company_id = $2)",
+            tsquery(&q.terms),
+        ),
+    };
+    let values = || [sea_query::Value::from(text.clone()), company.0.into()];
+    matching = matching.add(Expr::cust_with_values(public_sql, values()));
+    if notes {
+        matching = matching.add(Expr::cust_with_values(notes_sql, values()));
+    }
+    matching
+}
+
+/// An FTS5 query: each term a quoted phrase whose last token is a prefix (`"north west"*`),
+/// all of them required. Tokens hold letters and digits only, so no quote can end a phrase.
+fn fts5_query(terms: &[Term]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"*", t.tokens().join(" ")))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-/// Replaces the searchable text of a ticket: `public` (its data and public comments), which
-/// everyone who may see the ticket searches, and `notes` (its internal notes), which only
-/// the ticket team searches. Ids are bound as uuids on both backends so they compare equal
+/// A PostgreSQL `tsquery`: each term its tokens one after the other, the last a prefix
+/// (`'north' <-> 'west':*`), all of them required (`&`).
+fn tsquery(terms: &[Term]) -> String {
+    terms
+        .iter()
+        .map(|t| {
+            let phrase = t
+                .tokens()
+                .iter()
+                .map(|token| format!("'{token}'"))
+                .collect::<Vec<_>>()
+                .join(" <-> ");
+            format!("({phrase}:*)")
+        })
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
+
+/// Replaces the searchable text of a ticket: `public` (its data, public comments and
+/// requester), which everyone who may see the ticket searches, and `notes` (its internal
+/// notes), which only the ticket team searches. Both are stored cut into words by
+/// [`index_words`], as the queries of [`list`] expect. Ids are bound as uuids on both backends so they compare equal
 /// to the tickets' own ids.
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn index_text(
@@ -461,6 +521,7 @@ pub async fn index_text(
 ) -> Result<()> {
     // On SQLite the texts live at the ticket's row in `ticket_search_rows` (migration 7),
     // since FTS5 would find them by `ticket_id` only by scanning every ticket's text.
+    let (public, notes) = (index_words(public), index_words(notes));
     let row_values = || Values(vec![ticket.into()]);
     let backend = tx.backend();
     let insert_values = |body: &str| {
@@ -492,7 +553,7 @@ pub async fn index_text(
             sqlite: "INSERT INTO ticket_search (rowid, ticket_id, company_id, body) VALUES \
                      ((SELECT id FROM ticket_search_rows WHERE ticket_id = ?), ?, ?, ?)",
             postgres: "INSERT INTO ticket_search (ticket_id, company_id, body) VALUES ($1, $2, $3)",
-            values: insert_values(public),
+            values: insert_values(&public),
         },
     ];
     for statement in &statements {
@@ -501,13 +562,13 @@ pub async fn index_text(
         }
         tx.execute(statement).await?;
     }
-    if !notes.trim().is_empty() {
+    if !notes.is_empty() {
         let insert = Raw {
             sqlite: "INSERT INTO ticket_note_search (rowid, ticket_id, company_id, body) VALUES \
                      ((SELECT id FROM ticket_search_rows WHERE ticket_id = ?), ?, ?, ?)",
             postgres: "INSERT INTO ticket_note_search (ticket_id, company_id, body) \
                        VALUES ($1, $2, $3)",
-            values: insert_values(notes),
+            values: insert_values(&notes),
         };
         tx.execute(&insert).await?;
     }
@@ -781,4 +842,22 @@ pub async fn attachment(
         .await?
         .ok_or(StoreError::NotFound)?;
     Ok((row.meta, row.sealed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_phrases_of_tokens_with_a_prefix_last() {
+        let q = SearchQuery::parse("North-West \"sales\" NEAR(x) 'a:*&b|!c'");
+        assert_eq!(
+            fts5_query(&q.terms),
+            r#""north west"* "sales"* "near x"* "a b c"*"#
+        );
+        assert_eq!(
+            tsquery(&q.terms),
+            "('north' <-> 'west':*) & ('sales':*) & ('near' <-> 'x':*) & ('a' <-> 'b' <-> 'c':*)"
+        );
+    }
 }

@@ -1,14 +1,15 @@
 //! Ticket data at rest: the size bounds of a company, and the searchable text of a ticket.
 
-use domain::{CompanyId, ValidationErrors};
+use domain::{CompanyId, UserId, ValidationErrors};
 use serde_json::Value;
 use store::Tx;
 use store::tickets::Ticket;
 
 use crate::{App, Result};
 
-/// The searchable text of a ticket: every string and number in its data, and its comments.
-pub(crate) fn search_text(data: &Value, comments: &[String]) -> String {
+/// The searchable text of a ticket: who requested it, every string and number in its data,
+/// and its comments.
+pub(crate) fn search_text(requester: &str, data: &Value, comments: &[String]) -> String {
     fn walk(value: &Value, out: &mut String) {
         match value {
             Value::String(s) => {
@@ -24,7 +25,7 @@ pub(crate) fn search_text(data: &Value, comments: &[String]) -> String {
             Value::Bool(_) | Value::Null => {}
         }
     }
-    let mut out = String::new();
+    let mut out = format!("{requester} ");
     walk(data, &mut out);
     for comment in comments {
         out.push_str(comment);
@@ -33,9 +34,29 @@ pub(crate) fn search_text(data: &Value, comments: &[String]) -> String {
     out
 }
 
-/// Rewrites a ticket's searchable text: its data and public comments for everyone who may
-/// see it, its internal notes for the team only.
+/// The requester's part of a ticket's searchable text: their first and last name and email
+/// (nothing for a user who is gone).
+pub(crate) async fn requester_text(
+    tx: &mut Tx,
+    company: CompanyId,
+    user: UserId,
+) -> Result<String> {
+    match store::users::get(&mut *tx, company, user).await {
+        Ok(user) => Ok(format!(
+            "{} {} {}",
+            user.first_name,
+            user.last_name,
+            user.email.as_str()
+        )),
+        Err(store::StoreError::NotFound) => Ok(String::new()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Rewrites a ticket's searchable text: its requester, data and public comments for
+/// everyone who may see it, its internal notes for the team only.
 pub(crate) async fn reindex(tx: &mut Tx, company: CompanyId, ticket: &Ticket) -> Result<()> {
+    let requester = requester_text(tx, company, ticket.requester_id).await?;
     let (notes, public): (Vec<_>, Vec<_>) =
         store::tickets::comments(&mut *tx, company, ticket.id, true)
             .await?
@@ -47,14 +68,14 @@ pub(crate) async fn reindex(tx: &mut Tx, company: CompanyId, ticket: &Ticket) ->
         tx,
         company,
         ticket.id,
-        &search_text(&ticket.workflow_data, &public),
+        &search_text(&requester, &ticket.workflow_data, &public),
         &notes.join(" "),
     )
     .await?;
     Ok(())
 }
 
-/// Indexes tickets that have no searchable text (after migration 8), a batch at a time;
+/// Indexes tickets that have no searchable text (after migrations 8 and 12), a batch at a time;
 /// returns how many it indexed. Run by the job workers' sweep.
 pub async fn reindex_missing(app: &App) -> Result<usize> {
     let missing = store::tickets::unindexed(app.db(), 200).await?;

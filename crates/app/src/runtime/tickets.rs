@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use domain::auth::Actor;
 use domain::event::Event;
 use domain::event::{Payload, Stream};
+use domain::search::SearchQuery;
 use domain::validation::ValidationErrors;
 use domain::workflow::{self as wf, TaskStatus, TaskType, WorkflowRunStatus};
 use domain::{CompanyId, UserId};
@@ -24,7 +25,7 @@ use store::Tx;
 pub use store::tickets::{AttachmentMeta, Comment, TicketSort};
 use store::tickets::{NewAttachment, NewTicket, SortKey, Ticket, TicketFilter};
 
-use super::data::{check_size, reindex, search_text};
+use super::data::{check_size, reindex, requester_text, search_text};
 use super::versions::{Published, published};
 use crate::{App, AppError, Result, audit};
 
@@ -419,7 +420,9 @@ pub async fn submit(
                 .file_name,
         );
     }
-    store::tickets::index_text(&mut tx, company, id, &search_text(&data, &[]), "").await?;
+    let requester = requester_text(&mut tx, company, actor.user_id).await?;
+    let text = search_text(&requester, &data, &[]);
+    store::tickets::index_text(&mut tx, company, id, &text, "").await?;
     // The data is on the ticket; the event names its fields rather than copying it.
     let field_names: Vec<String> = fields.keys().cloned().collect();
     audit::record(
@@ -455,6 +458,7 @@ pub struct TicketQuery {
     pub assignee: Option<UserId>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
+    /// A search as typed (see [`SearchQuery::parse`]).
     pub q: Option<String>,
     pub fields: Vec<(String, String)>,
     pub sort: TicketSort,
@@ -472,6 +476,20 @@ fn encode_cursor(ticket: &Ticket, sort: TicketSort) -> String {
         TicketSort::Number => json!(ticket.number),
     };
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([value, ticket.id]).to_string())
+}
+
+/// A cursor before every ticket of the list.
+fn top_cursor(id: TicketId, sort: TicketSort) -> String {
+    use base64::Engine;
+    let value = match sort {
+        TicketSort::Created | TicketSort::Updated => json!(
+            chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+                .and_then(|d| d.and_hms_opt(23, 59, 59))
+                .map(|t| t.and_utc())
+        ),
+        TicketSort::Number => json!(i64::MAX),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([value, id]).to_string())
 }
 
 fn decode_cursor(cursor: &str, sort: TicketSort) -> Result<(SortKey, TicketId)> {
@@ -543,12 +561,10 @@ pub async fn list(
         .transpose()?;
     let q = query
         .q
-        .map(|q| {
-            q.chars()
-                .filter(|c| c.is_alphanumeric() || c.is_whitespace())
-                .collect::<String>()
-        })
-        .filter(|q| !q.trim().is_empty());
+        .as_deref()
+        .map(SearchQuery::parse)
+        .filter(|q| !q.is_empty());
+    let pinned = q.as_ref().and_then(|q| q.number);
     check_field_filters(&query.fields)?;
     let filter = TicketFilter {
         search_notes: crate::access::is_team(actor),
@@ -567,12 +583,36 @@ pub async fn list(
     };
     let rows = store::tickets::list(app.db(), company, &filter).await?;
     let next = (rows.len() == limit as usize)
-        .then(|| rows.last().map(|t| encode_cursor(t, query.sort)))
+        .then(|| {
+            rows.last().map(|t| match pinned {
+                // The numbered ticket leads the first page whatever its sort key: the next
+                // page starts from the top, without it.
+                Some(number) if t.number == number => top_cursor(t.id, query.sort),
+                _ => encode_cursor(t, query.sort),
+            })
+        })
         .flatten();
     Ok((
         rows.into_iter().map(|t| TicketView::of(t, actor)).collect(),
         next,
     ))
+}
+
+/// The ticket a search for `#3` or `3` jumps to: the one of that number in the actor's
+/// company, if the actor may see it.
+pub async fn numbered(app: &App, actor: &Actor, q: &str) -> Result<Option<TicketId>> {
+    let Some(number) = SearchQuery::parse(q).number else {
+        return Ok(None);
+    };
+    let company = crate::access::company_of(actor)?;
+    let Some(id) = store::tickets::id_by_number(app.db(), company, number).await? else {
+        return Ok(None);
+    };
+    match visible(app, actor, id).await {
+        Ok(_) => Ok(Some(id)),
+        Err(AppError::NotFound) => Ok(None),
+        Err(other) => Err(other),
+    }
 }
 
 // ---- Timeline and comments

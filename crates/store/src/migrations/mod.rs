@@ -15,6 +15,7 @@ mod m0008_note_search;
 mod m0009_company_data_limits;
 mod m0010_database_epoch;
 mod m0011_state_checks;
+mod m0012_search_words;
 
 use chrono::Utc;
 use sea_query::{
@@ -87,6 +88,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 11,
         name: "runtime states checked by the database: task, workflow run and workflow error statuses and types",
         up: m0011_state_checks::up,
+    },
+    Migration {
+        version: 12,
+        name: "searchable text rebuilt, cut into words by the application, with the requester",
+        up: m0012_search_words::up,
     },
 ];
 

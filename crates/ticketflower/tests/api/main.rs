@@ -16,6 +16,7 @@ mod identity;
 mod jobs;
 mod mail;
 mod pages;
+mod search;
 mod storage;
 mod tenancy;
 mod tickets;

@@ -168,7 +168,9 @@ pub struct TicketsQuery {
     pub assignee: Option<UserId>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
-    /// Full-text search over the data and comments.
+    /// Search: tickets whose data, comments or requester (name, email) hold a word beginning
+    /// with each word given (punctuation only breaks words: `north-west`, a URL). `#3` is
+    /// ticket 3 alone; a bare `3` lists ticket 3 first, then the tickets with words.
     pub q: Option<String>,
     /// `created` (default), `updated` or `number`; newest / highest first.
     pub sort: Option<String>,

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
 use domain::UserId;
 use domain::event::Event;
 use serde::Deserialize;
@@ -340,6 +341,11 @@ async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool
     } else {
         (Vec::new(), Vec::new())
     };
+    // A ticket number (`#3`, `3`) opens that ticket when the actor may see it.
+    let numbered = app::runtime::tickets::numbered(&state.app, &ctx.actor, &query.q).await;
+    if let Some(id) = ctx.load(numbered)? {
+        return Ok(ctx.send(Redirect::to(&format!("/tickets/{id}")).into_response()));
+    }
     let filter = TicketQuery {
         status: Some(query.status.trim().to_owned()).filter(|s| all && !s.is_empty()),
         active: match tab {
@@ -349,7 +355,7 @@ async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool
         },
         ticket_type: Some(query.ticket_type.clone()).filter(|t| all && !t.is_empty()),
         assignee: query.assignee.parse::<UserId>().ok().filter(|_| all),
-        q: Some(query.q.clone()).filter(|q| all && !q.trim().is_empty()),
+        q: Some(query.q.clone()).filter(|q| !q.trim().is_empty()),
         sort,
         cursor: Some(query.cursor.clone()).filter(|c| !c.is_empty()),
         limit: PAGE_SIZE,
