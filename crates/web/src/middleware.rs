@@ -279,8 +279,10 @@ fn problem_for_bare_error(response: Response, method: &axum::http::Method, path:
         return response;
     }
     let (parts, _) = response.into_parts();
-    // A browser asked for a page: it gets a page, whatever answered.
-    if !path.starts_with("/api/") && method == axum::http::Method::GET {
+    // A browser asked for a page: it gets a page, whatever answered. (A missing asset is no
+    // page anyone reads.)
+    let page = !path.starts_with("/api/") && !path.starts_with("/static/");
+    if page && method == axum::http::Method::GET {
         let mut page = crate::pages::kit::layout::status_page(status);
         *page.extensions_mut() = parts.extensions;
         return page;

@@ -18,7 +18,7 @@ use domain::event::{Payload, Stream};
 use domain::search::SearchQuery;
 use domain::validation::ValidationErrors;
 use domain::workflow::{self as wf, TaskStatus, TaskType, WorkflowRunStatus};
-use domain::{CompanyId, UserId};
+use domain::{CompanyId, SystemRole, UserId};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use store::Tx;
@@ -292,6 +292,7 @@ pub async fn names(
 ) -> Result<HashMap<UserId, String>> {
     let company = crate::access::company_of(actor)?;
     let mut out = HashMap::new();
+    let mut support = None;
     for id in ids {
         if out.contains_key(&id) {
             continue;
@@ -300,7 +301,24 @@ pub async fn names(
             Ok(user) => {
                 out.insert(id, format!("{} {}", user.first_name, user.last_name));
             }
-            Err(store::StoreError::NotFound) => {}
+            Err(store::StoreError::NotFound) => {
+                // Platform staff act inside a company only by impersonating; its admins see
+                // who it was, everyone else sees the company's support answering.
+                let staff = store::users::get_any(app.db(), id).await.ok().filter(|u| {
+                    u.company_id.is_none() && u.system_roles.contains(&SystemRole::Superadmin)
+                });
+                if let Some(staff) = staff {
+                    let name = if crate::access::is_ticket_admin(actor) {
+                        format!("{} {} (platform staff)", staff.first_name, staff.last_name)
+                    } else {
+                        if support.is_none() {
+                            support = Some(store::companies::get(app.db(), company).await?.name);
+                        }
+                        format!("{} support", support.as_deref().unwrap_or_default())
+                    };
+                    out.insert(id, name);
+                }
+            }
             Err(other) => return Err(other.into()),
         }
     }

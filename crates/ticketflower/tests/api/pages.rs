@@ -80,3 +80,32 @@ async fn harmful_actions_ask_first_and_nobody_blocks_themselves() {
     );
     assert!(suspend.contains("class=\"danger\""), "{suspend}");
 }
+
+/// What platform staff do while impersonating a company is theirs, said so: the company's
+/// ticket admins see the staff member, requesters see the company's support, and nobody
+/// sees "a former user" (issue 15, defect 3).
+#[tokio::test]
+async fn impersonating_staff_are_named_for_admins_and_support_for_requesters() {
+    let app = spawn_app().await;
+    let desk = fixtures::purchase_desk(&app, fixtures::when_approved()).await;
+    let ticket = desk.request_purchase(120, "Standing desk").await;
+    let id = ticket["id"].as_str().unwrap();
+    let staff = fixtures::platform_staff(&app).await;
+    let tokens = staff.impersonate(&desk.company.id).await.expect(200);
+    let acting = staff.as_user(tokens["access_token"].as_str().unwrap());
+    acting
+        .add_comment(id, "We looked into it: the order is placed.", false)
+        .await
+        .expect(201);
+
+    let requester = desk.requester.api.token().unwrap().to_owned();
+    let seen = page(&app, &requester, &format!("/tickets/{id}")).await;
+    assert!(seen.contains("Acme support"), "{seen}");
+    assert!(
+        !seen.contains("a former user") && !seen.contains("Platform Staff"),
+        "{seen}"
+    );
+    let admin = page(&app, desk.company.access_token(), &format!("/tickets/{id}")).await;
+    assert!(admin.contains("Platform Staff (platform staff)"), "{admin}");
+    assert!(!admin.contains("a former user"), "{admin}");
+}
