@@ -430,11 +430,21 @@ async fn staff_impersonate_a_company_whose_name_shows_on_every_page_and_suspend_
     log_out(client).await;
     log_in(client, &app, "staff@ticketflower.dev", "staff passphrase 1").await;
     client.goto(&app.url("/staff/companies")).await.unwrap();
-    click(
-        client,
-        "//tr[@data-company='Acme']//button[text()='Suspend']",
-    )
-    .await;
+    // Suspending asks first; dismissed, nothing happens.
+    let suspend = "//tr[@data-company='Acme']//button[text()='Suspend']";
+    click(client, suspend).await;
+    assert!(
+        client
+            .get_alert_text()
+            .await
+            .unwrap()
+            .starts_with("Suspend Acme?"),
+        "a confirmation is asked"
+    );
+    client.dismiss_alert().await.unwrap();
+    assert!(client.find(Locator::Css("#flash")).await.is_err());
+    click(client, suspend).await;
+    client.accept_alert().await.unwrap();
     assert_eq!(
         flash(client, "Acme is now suspended.").await,
         "Acme is now suspended."

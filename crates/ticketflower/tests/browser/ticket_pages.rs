@@ -171,7 +171,18 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
         input.contains("250") && input.contains("A laptop"),
         "{input}"
     );
-    click(client, "//input[@name='output.approved']").await;
+    // A required yes-or-no is asked, not pre-answered: Yes and No, neither chosen.
+    let choices = client
+        .find_all(fantoccini::Locator::XPath(
+            "//fieldset[contains(@class, 'yesno')]//input[@name='output.approved']",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(choices.len(), 2);
+    for choice in &choices {
+        assert!(!choice.is_selected().await.unwrap());
+    }
+    click(client, "//input[@name='output.approved' and @value='true']").await;
     fill_in(client, "#task-form", "output.note", "Within the budget.").await;
     submit_in(client, "#task-form").await;
     flash(client, "“Review the request” is done.").await;

@@ -32,7 +32,8 @@ pub struct FormField {
     pub id: String,
     pub label: String,
     pub hint: String,
-    /// `input`, `textarea`, `select`, `checkbox`, `checkboxes` or `json`.
+    /// `input`, `textarea`, `select`, `checkbox`, `yesno` (a required boolean: two radio
+    /// buttons, neither chosen until the person chooses), `checkboxes` or `json`.
     pub control: &'static str,
     /// The `type` of an `input`: text, email, date, url or number.
     pub input_type: &'static str,
@@ -225,7 +226,12 @@ impl<'a> SchemaForm<'a> {
                         }
                     })
                     .collect();
-                let (control, input_type, attrs) = self.control(kind, def);
+                let (mut control, input_type, attrs) = self.control(kind, def);
+                // An unticked box would answer "no" for someone who did not answer; a
+                // required yes-or-no question waits for an explicit choice.
+                if kind == Kind::Boolean && required.contains(&name) {
+                    control = "yesno";
+                }
                 let label = match text(def, "title") {
                     t if t.is_empty() => name.replace('_', " "),
                     t => t,
@@ -332,6 +338,12 @@ impl<'a> SchemaForm<'a> {
             let kind = kind_of(def);
             let raw = posted.first(name).unwrap_or_default();
             let value = match kind {
+                // A required yes-or-no left unanswered stays out, so the schema names it.
+                Kind::Boolean if required.contains(&name) => match raw {
+                    "true" => Some(Value::Bool(true)),
+                    "false" => Some(Value::Bool(false)),
+                    _ => None,
+                },
                 Kind::Boolean => Some(Value::Bool(posted.first(name).is_some())),
                 Kind::EnumMany => {
                     let members = def
@@ -687,5 +699,42 @@ mod tests {
         assert_eq!(form.read(&[]).0, json!({}));
         let none = Value::Null;
         assert!(SchemaForm::new("output", &none).read(&[]).0 == json!({}));
+    }
+
+    /// A required yes-or-no is two radio buttons with neither chosen: not answering is not
+    /// "no" (issue 15, defect 1).
+    #[test]
+    fn a_required_boolean_waits_for_an_explicit_answer() {
+        let schema = json!({
+            "type": "object",
+            "required": ["approved"],
+            "properties": {
+                "approved": {"type": "boolean", "title": "Approve?"},
+                "urgent": {"type": "boolean"}
+            }
+        });
+        let form = SchemaForm::new("output", &schema);
+        let fields = form.fields(None, &FormErrors::default());
+        let approved = fields.iter().find(|f| f.name == "approved").unwrap();
+        assert_eq!(approved.control, "yesno");
+        assert_eq!(approved.value, "");
+        let urgent = fields.iter().find(|f| f.name == "urgent").unwrap();
+        assert_eq!(urgent.control, "checkbox");
+
+        let (unanswered, _) = form.read(&pairs(&[]));
+        assert_eq!(
+            unanswered,
+            json!({"urgent": false}),
+            "no answer is left out"
+        );
+        let (no, posted) = form.read(&pairs(&[("output.approved", "false")]));
+        assert_eq!(no, json!({"approved": false, "urgent": false}));
+        let again = form.fields(Some(&posted), &FormErrors::default());
+        assert_eq!(
+            again.iter().find(|f| f.name == "approved").unwrap().value,
+            "false"
+        );
+        let (yes, _) = form.read(&pairs(&[("output.approved", "true")]));
+        assert_eq!(yes["approved"], true);
     }
 }
