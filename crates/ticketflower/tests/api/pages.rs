@@ -109,3 +109,53 @@ async fn impersonating_staff_are_named_for_admins_and_support_for_requesters() {
     assert!(admin.contains("Platform Staff (platform staff)"), "{admin}");
     assert!(!admin.contains("a former user"), "{admin}");
 }
+
+/// A refused add-user form comes back as it was typed (never the password), with the reason
+/// next to its field in words, not a redirect that loses everything (issue 15, defect 9).
+#[tokio::test]
+async fn a_refused_add_user_form_keeps_what_was_typed() {
+    let app = spawn_app().await;
+    let acme = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    acme.add_member("kim@acme.io", "Kim", &["user"], &[]).await;
+    let access = format!("tf_access={}", acme.access_token());
+    let form = app
+        .client
+        .get(app.url("/admin/users"))
+        .header("cookie", &access)
+        .send()
+        .await
+        .unwrap();
+    let nonce = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|c| c.to_str().unwrap().strip_prefix("tf_csrf="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .unwrap();
+    let html = form.text().await.unwrap();
+    let marker = "name=\"csrf_token\" value=\"";
+    let at = html.find(marker).unwrap() + marker.len();
+    let token = html[at..].split('"').next().unwrap().to_owned();
+    let refused = app
+        .client
+        .post(app.url("/admin/users"))
+        .header("cookie", format!("{access}; tf_csrf={nonce}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf_token={token}&email=kim%40acme.io&first_name=Kimberly&last_name=Again\
+             &password=a+secret+passphrase&system_roles=task_worker"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("value=\"Kimberly\""), "{page}");
+    assert!(page.contains("value=\"kim@acme.io\""), "{page}");
+    assert!(page.contains("value=\"task_worker\" checked"), "{page}");
+    assert!(
+        !page.contains("a secret passphrase"),
+        "the password is never sent back"
+    );
+    assert!(page.contains("id=\"add-user-email-error\""), "{page}");
+}

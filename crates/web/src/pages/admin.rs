@@ -9,6 +9,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use domain::auth::Actor;
@@ -43,6 +44,19 @@ fn system_role_choices(actor: &Actor, held: &[SystemRole]) -> Vec<RoleChoice> {
             checked: held.contains(&r),
         })
         .collect()
+}
+
+/// A use case's message as a sentence for a person: capitalised, with a full stop.
+fn sentence(message: &str) -> String {
+    let mut chars = message.trim().chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 /// Role names from a form; unknown names are reported by field rather than dropped.
@@ -83,6 +97,26 @@ struct UsersPage {
     roles: Vec<&'static str>,
     grantable: Vec<RoleChoice>,
     invite_code: String,
+    /// The add-user form as typed, shown again when it was refused (never the password).
+    new_user: NewUserValues,
+    /// Why it was refused, by field (`email`, `first_name`, `last_name`, `password`,
+    /// `system_roles`), and what concerns no field.
+    errors: std::collections::BTreeMap<String, String>,
+}
+
+/// What someone typed into the add-user form.
+#[derive(Default)]
+pub struct NewUserValues {
+    email: String,
+    first_name: String,
+    last_name: String,
+}
+
+impl UsersPage {
+    /// The message for `field`, or nothing.
+    fn error(&self, field: &str) -> &str {
+        self.errors.get(field).map_or("", String::as_str)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -105,6 +139,24 @@ pub async fn users(
     Query(filter): Query<UserFilterQuery>,
 ) -> PageResult {
     let ctx = ctx.titled("Users");
+    users_page(&state, &ctx, filter, AddUser::default()).await
+}
+
+/// The add-user form as typed and why it was refused, to show the users page again with it.
+#[derive(Default)]
+struct AddUser {
+    values: NewUserValues,
+    roles: Vec<SystemRole>,
+    errors: std::collections::BTreeMap<String, String>,
+    status: Option<StatusCode>,
+}
+
+async fn users_page(
+    state: &WebState,
+    ctx: &PageCtx,
+    filter: UserFilterQuery,
+    add: AddUser,
+) -> PageResult {
     let query = app::identity::admin::UserFilter {
         status: filter.status.parse::<UserStatus>().ok(),
         role: filter.role.parse().ok(),
@@ -133,7 +185,7 @@ pub async fn users(
             joined: when(u.created_at),
         })
         .collect();
-    Ok(ctx.render(&UsersPage {
+    let page = UsersPage {
         layout: ctx.layout.clone(),
         users,
         status: filter.status,
@@ -147,9 +199,12 @@ pub async fn users(
             .filter(|r| *r != SystemRole::Superadmin)
             .map(SystemRole::as_str)
             .collect(),
-        grantable: system_role_choices(&ctx.actor, &[]),
+        grantable: system_role_choices(&ctx.actor, &add.roles),
         invite_code: company.invite_code,
-    }))
+        new_user: add.values,
+        errors: add.errors,
+    };
+    Ok(ctx.render_status(add.status.unwrap_or(StatusCode::OK), &page))
 }
 
 #[derive(Deserialize)]
@@ -170,17 +225,55 @@ pub async fn create_user(
         Ok(roles) => roles,
         Err(flash) => return Ok(ctx.redirect("/admin/users", flash)),
     };
+    let values = NewUserValues {
+        email: form.email.clone(),
+        first_name: form.first_name.clone(),
+        last_name: form.last_name.clone(),
+    };
     let input = app::identity::admin::NewUserInput {
         email: form.email,
         password: form.password,
         first_name: form.first_name,
         last_name: form.last_name,
-        system_roles: roles,
+        system_roles: roles.clone(),
     };
-    let result = app::identity::admin::create_user(&state.app, &ctx.actor, input).await;
-    Ok(ctx.outcome("/admin/users", result, |v| {
-        format!("{} was added and can log in now.", v.user.email)
-    }))
+    let (status, errors) =
+        match app::identity::admin::create_user(&state.app, &ctx.actor, input).await {
+            Ok(created) => {
+                return Ok(ctx.redirect(
+                    "/admin/users",
+                    Flash::ok(format!(
+                        "{} was added and can log in now.",
+                        created.user.email
+                    )),
+                ));
+            }
+            // The person fixes what they typed: the form comes back as it was, each
+            // complaint next to its field.
+            Err(app::AppError::Validation(errors)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors
+                    .0
+                    .into_iter()
+                    .map(|e| (e.field, sentence(&e.message)))
+                    .collect(),
+            ),
+            Err(app::AppError::Conflict { field, message }) => (
+                StatusCode::CONFLICT,
+                [(field.unwrap_or_default(), sentence(&message))]
+                    .into_iter()
+                    .collect(),
+            ),
+            Err(error) => return Ok(ctx.failed("/admin/users", error)),
+        };
+    let add = AddUser {
+        values,
+        roles,
+        errors,
+        status: Some(status),
+    };
+    let ctx = ctx.titled("Users");
+    users_page(&state, &ctx, UserFilterQuery::default(), add).await
 }
 
 #[derive(Deserialize)]
