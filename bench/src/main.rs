@@ -44,6 +44,10 @@ struct Cli {
     /// Use the release server already built instead of running `cargo build --release`.
     #[arg(long)]
     no_build: bool,
+    /// Measure this server binary instead of the release build beside the bench (implies
+    /// `--no-build`): run two builds one after the other to compare them on one machine.
+    #[arg(long)]
+    server: Option<PathBuf>,
     /// Record `perf` profiles of the server during the list (c=16) and submit measurements
     /// into this directory (`list.data`, `submit.data`).
     #[arg(long)]
@@ -103,11 +107,14 @@ async fn main() -> Result<()> {
         .parent()
         .context("bench/ has a parent")?
         .to_path_buf();
-    let binary = std::env::current_exe()?
-        .parent()
-        .context("the bench binary has a directory")?
-        .join("ticketflower");
-    if !cli.no_build {
+    let binary = match &cli.server {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the bench binary has a directory")?
+            .join("ticketflower"),
+    };
+    if !cli.no_build && cli.server.is_none() {
         eprintln!("building the release server");
         let status = std::process::Command::new(env!("CARGO"))
             .args(["build", "--release", "--locked", "-p", "ticketflower"])
