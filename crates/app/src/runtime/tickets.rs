@@ -682,7 +682,7 @@ pub async fn comment(
     if body.is_empty() {
         errors.add("body", "must not be empty");
     } else if body.chars().count() > MAX_COMMENT_CHARS {
-        errors.add("body", "is longer than 20000 characters");
+        errors.add("body", "must be at most 20000 characters");
     }
     if internal && !crate::access::is_team(actor) {
         errors.add("internal", "only the ticket team can write internal notes");

@@ -720,7 +720,7 @@ async fn every_schema_is_json_schema_2020_12_and_bounded() {
         rule("workflow fields follow the 2020-12 meta-schema")
             .broken("/fields/properties/amount/type", json!("nmber"))
             .passing("/fields/properties/amount/type", json!("integer"))
-            .reported("/fields/properties/amount/type", "not valid"),
+            .reported("/fields/properties/amount/type", "must be one of the types"),
         rule("task input_schema follows the 2020-12 meta-schema")
             .broken(
                 "/tasks/1/input_schema/properties/item",
@@ -730,7 +730,10 @@ async fn every_schema_is_json_schema_2020_12_and_bounded() {
                 "/tasks/1/input_schema/properties/item",
                 json!({"type": "string"}),
             )
-            .reported("/tasks/1/input_schema/properties/item/type", "not valid"),
+            .reported(
+                "/tasks/1/input_schema/properties/item/type",
+                "must be one of the types",
+            ),
         rule("task output_schema follows the 2020-12 meta-schema")
             .broken(
                 "/tasks/0/output_schema/properties/note/minLength",
@@ -739,7 +742,7 @@ async fn every_schema_is_json_schema_2020_12_and_bounded() {
             .passing("/tasks/0/output_schema/properties/note/minLength", json!(0))
             .reported(
                 "/tasks/0/output_schema/properties/note/minLength",
-                "less than the minimum",
+                "must be at least 0",
             ),
         rule("ticket type fields follow the 2020-12 meta-schema")
             .broken(
@@ -749,7 +752,7 @@ async fn every_schema_is_json_schema_2020_12_and_bounded() {
             .passing("/ticket_types/0/fields/properties/amount/minimum", json!(0))
             .reported(
                 "/ticket_types/0/fields/properties/amount/minimum",
-                "not of type",
+                "must be a number",
             ),
         rule("a schema declares no draft but 2020-12")
             .broken(
@@ -1540,7 +1543,7 @@ async fn workflows_are_checked_on_save() {
                 json!({"fields": fields(json!({"type": "nmber"}))}),
                 json!({"fields": fields(json!({"type": "integer"}))}),
                 "/fields/properties/amount/type",
-                "not valid",
+                "must be one of the types",
             ),
             save(
                 "fields have no remote $ref",
@@ -1597,7 +1600,7 @@ async fn tasks_are_checked_on_save() {
                 json!({"output_schema": {"properties": {"approved": {"type": "nmber"}}}}),
                 json!({"output_schema": {"properties": {"approved": {"type": "boolean"}}}}),
                 "/output_schema/properties/approved/type",
-                "not valid",
+                "must be one of the types",
             ),
             form(
                 "input_schema has no remote $ref",
@@ -1722,7 +1725,7 @@ async fn ticket_types_are_checked_on_save() {
                 json!({"fields": {"properties": {"amount": {"type": "nmber"}}}}),
                 json!({"fields": {"properties": {"amount": {"type": "integer"}}}}),
                 "/fields/properties/amount/type",
-                "not valid",
+                "must be one of the types",
             ),
             save(
                 "role names have at most 64 characters",

@@ -208,7 +208,11 @@ async fn the_document_review_loop_runs_to_its_end_status() {
     )
     .await;
     assert_eq!(status, 422, "{problem}");
-    assert!(problem.to_string().contains("output/decision"), "{problem}");
+    assert_eq!(
+        problem["errors"],
+        json!([{"field": "output/decision", "message": "Decision must be one of: accept, revise"}]),
+        "{problem}"
+    );
     // The requester may not complete someone else's task.
     let (status, _) = call(
         &d.app,
@@ -414,6 +418,55 @@ async fn auto_assignment_takes_turns_by_queue_length_among_role_holders() {
     // ...and with two open each, the tie goes to the one who waited longer.
     let other = if first == rob_id { &ria_id } else { &rob_id };
     assert_eq!(&submit().await.1, other);
+}
+
+/// Ticket data that breaks the ticket type's schema is refused in words a requester reads,
+/// led by the field's title; `errors[].field` stays the JSON path (issue 15, defect 9).
+#[tokio::test]
+async fn a_bad_link_in_ticket_data_is_refused_in_plain_words() {
+    let d = desk().await;
+    let body = json!({
+        "ticket_type_id": d.type_id,
+        "data": { "document_url": "the shared drive", "summary": "Plan" }
+    });
+    let (status, problem) = call(
+        &d.app,
+        Method::POST,
+        "/api/v1/tickets",
+        &d.requester,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(
+        problem["errors"],
+        json!([{
+            "field": "data/document_url",
+            "message": "Document must be a web address (https://…)"
+        }]),
+        "{problem}"
+    );
+    assert!(!problem.to_string().contains("\\\"uri\\\""), "{problem}");
+
+    // A required field left out, whose title is a question: named, quoted.
+    let body = json!({
+        "ticket_type_id": d.type_id,
+        "data": { "document_url": "https://docs.example.com/plan" }
+    });
+    let (status, problem) = call(
+        &d.app,
+        Method::POST,
+        "/api/v1/tickets",
+        &d.requester,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(
+        problem["errors"],
+        json!([{"field": "data/summary", "message": "“What should be reviewed?” is required"}]),
+        "{problem}"
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use testkit::browser::Browser;
 use testkit::spawn_app;
 
 use super::identity_pages::{click, company, fill_in, flash, log_in, log_out, submit_in};
-use super::{text_of, text_with, wait_for_path};
+use super::{text_of, text_with, value_of, wait_for_path};
 
 const IT_ACCESS: &str = include_str!("../../../../examples/bundles/it-access-request.yaml");
 
@@ -174,12 +174,20 @@ async fn a_bundle_with_two_mistakes_is_reported_then_imported_published_and_draw
             .is_ok()
     );
 
-    // A new task from the field-by-field form; a bad schema is named, not saved.
+    // A new task from the field-by-field form; a bad schema is named next to it, not saved,
+    // and the form comes back as typed.
     fill_in(client, "#add-task", "name", "Legal check").await;
     fill_in(client, "#add-task", "output_schema", "{\"type\": ").await;
     submit_in(client, "#add-task").await;
-    flash(client, "Output schema: the JSON cannot be read").await;
-    fill_in(client, "#add-task", "name", "Legal check").await;
+    let refused = text_of(client, "#add-task-output_schema-error").await;
+    assert!(
+        refused.starts_with("Is not JSON that can be read"),
+        "{refused}"
+    );
+    assert_eq!(
+        value_of(client, "#add-task [name='name']").await,
+        "Legal check"
+    );
     fill_in(
         client,
         "#add-task",

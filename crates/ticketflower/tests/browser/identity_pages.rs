@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use testkit::browser::Browser;
 use testkit::{TestApp, spawn_app};
 
-use super::{fill, submit, text_of, wait_for_path};
+use super::{fill, submit, text_of, value_of, wait_for_path};
 
 /// Signs a company up through the API ([`testkit::fixtures::sign_up`]; its admin's password
 /// is `correct horse 42`); returns its sign-up answer.
@@ -114,10 +114,12 @@ async fn profile_changes_the_password_and_lists_logins() {
     )
     .await;
     submit_in(client, "#password-form").await;
-    let refused = flash(client, "current password").await;
-    assert!(
-        refused.contains("current password: is not your current password"),
-        "{refused}"
+    // Refused next to the field; no password is sent back.
+    let refused = text_of(client, "#profile-current-password-error").await;
+    assert_eq!(refused, "Is not your current password.");
+    assert_eq!(
+        value_of(client, "#password-form [name='new_password']").await,
+        ""
     );
 
     fill_in(
@@ -186,8 +188,10 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link() {
     assert!(
         text_of(client, "#reset-error")
             .await
-            .contains("new password")
+            .contains("correct the fields")
     );
+    let weak = text_of(client, "#reset-password-error").await;
+    assert!(weak.contains("common"), "{weak}");
     fill(client, "new_password", "reset by mail 2026").await;
     submit(client).await;
     assert!(text_of(client, "#reset-done").await.contains("was changed"));
@@ -197,7 +201,7 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link() {
     fill(client, "new_password", "another one 2026").await;
     submit(client).await;
     assert!(
-        text_of(client, "#reset-error")
+        text_of(client, "#reset-token-error")
             .await
             .contains("invalid, used or expired")
     );
@@ -227,10 +231,12 @@ async fn an_invited_person_registers_and_an_admin_approves_them_and_sets_roles()
     fill(client, "password", "bo works hard 7").await;
     submit(client).await;
     assert!(
-        text_of(client, "#register-error")
+        text_of(client, "#register-code-error")
             .await
-            .contains("invite code")
+            .contains("not a valid invite code")
     );
+    assert_eq!(value_of(client, "input[name='email']").await, "bo@acme.io");
+    assert_eq!(value_of(client, "input[name='password']").await, "");
     fill(client, "company_invite_code", &code).await;
     fill(client, "password", "bo works hard 7").await;
     submit(client).await;

@@ -73,6 +73,18 @@ pub(crate) async fn submit(client: &fantoccini::Client) {
         .unwrap();
 }
 
+/// The current value of an input (what a refused form kept).
+pub(crate) async fn value_of(client: &fantoccini::Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
 /// Waits (form submissions navigate asynchronously) for the element, then reads its text;
 /// an element that goes stale because the page navigated meanwhile is looked up again.
 pub(crate) async fn text_of(client: &fantoccini::Client, css: &str) -> String {

@@ -11,7 +11,7 @@ use testkit::fixtures::{PASSWORD, purchase_desk, when_approved};
 use testkit::{TestApp, spawn_app};
 
 use super::identity_pages::{click, fill_in, flash, log_in, log_out, submit_in};
-use super::{text_of, text_with, wait_for_path};
+use super::{text_of, text_with, value_of, wait_for_path};
 
 /// Lets the form post what the browser's own checks would stop, to see the server's.
 async fn skip_browser_checks(client: &Client, form: &str) {
@@ -51,17 +51,6 @@ async fn wait_for_query(client: &Client, part: &str) {
     }
 }
 
-async fn value_of(client: &Client, css: &str) -> String {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default()
-}
-
 /// The requester fills in the purchase form, gets one thing wrong, fixes it and submits
 /// with an attachment; the ticket's page shows #1 waiting for its review.
 async fn submit_purchase(client: &Client, app: &TestApp, receipt: &std::path::Path) {
@@ -88,7 +77,7 @@ async fn submit_purchase(client: &Client, app: &TestApp, receipt: &std::path::Pa
     skip_browser_checks(client, "#ticket-form").await;
     submit_in(client, "#ticket-form").await;
     let error = text_of(client, "[data-field='reason'] .field-error").await;
-    assert_eq!(error, "is required");
+    assert_eq!(error, "Reason is required.");
     assert!(
         text_of(client, "#form-errors")
             .await
@@ -220,7 +209,7 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
     skip_browser_checks(client, "#task-form").await;
     submit_in(client, "#task-form").await;
     let error = text_of(client, "[data-field='done_note'] .field-error").await;
-    assert!(error.contains("shorter than 5 characters"), "{error}");
+    assert_eq!(error, "What was bought must be at least 5 characters.");
     assert_eq!(
         value_of(client, "input[name='output.done_note']").await,
         "ok"
@@ -631,7 +620,19 @@ async fn tickets_are_sorted_commented_attached_cancelled_and_tasks_released_and_
         .await
         .unwrap();
     submit_in(client, "#assign-form").await;
-    flash(client, "may not work this task").await;
+    // Refused next to the choice, which stays chosen.
+    let refused = text_of(client, "#assign-worker-error").await;
+    assert!(refused.starts_with("May not work this task"), "{refused}");
+    let chosen = client
+        .find(Locator::Css(
+            "#assign-form select[name='user_id'] option:checked",
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(chosen, "Bea Acme");
     assert_eq!(text_of(client, "#task-holder").await, "Victor Acme");
     let _ = ids;
 

@@ -13,6 +13,7 @@ use crate::auth::Client;
 use crate::pages::kit::context::{
     Csrf, Flash, PageCtx, PagePost, PageResult, csrf_ok, csrf_rejected, csrf_token, page,
 };
+use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
 use crate::state::WebState;
 
@@ -30,16 +31,29 @@ pub struct LoginRow {
 #[template(path = "profile.html")]
 struct ProfilePage {
     layout: Layout,
-    first_name: String,
-    last_name: String,
     email: String,
     company: String,
     from: String,
     to: String,
     logins: Vec<LoginRow>,
+    /// The name form as typed when it was refused (the stored names otherwise).
+    names: (String, String),
+    names_errors: FieldErrors,
+    /// Why a password change was refused (the passwords are never sent back).
+    password_errors: FieldErrors,
 }
 
-#[derive(Deserialize)]
+/// A refused form of the profile page.
+enum ProfileEdit {
+    Names {
+        first_name: String,
+        last_name: String,
+        refusal: Refusal,
+    },
+    Password(Refusal),
+}
+
+#[derive(Deserialize, Default)]
 pub struct HistoryRange {
     #[serde(default)]
     from: String,
@@ -68,6 +82,15 @@ pub async fn profile(
     ctx: PageCtx,
     Query(range): Query<HistoryRange>,
 ) -> PageResult {
+    profile_page(&state, ctx, range, None).await
+}
+
+async fn profile_page(
+    state: &WebState,
+    ctx: PageCtx,
+    range: HistoryRange,
+    edit: Option<ProfileEdit>,
+) -> PageResult {
     let ctx = ctx.titled("Profile");
     let logins = ctx.load(
         app::identity::accounts::my_logins(
@@ -94,10 +117,8 @@ pub async fn profile(
         })
         .collect();
     let user = &ctx.profile.user;
-    Ok(ctx.render(&ProfilePage {
+    let mut page = ProfilePage {
         layout: ctx.layout.clone(),
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
         email: user.email.to_string(),
         company: ctx
             .profile
@@ -107,7 +128,27 @@ pub async fn profile(
         from: range.from,
         to: range.to,
         logins,
-    }))
+        names: (user.first_name.clone(), user.last_name.clone()),
+        names_errors: FieldErrors::default(),
+        password_errors: FieldErrors::default(),
+    };
+    let status = match edit {
+        None => StatusCode::OK,
+        Some(ProfileEdit::Names {
+            first_name,
+            last_name,
+            refusal,
+        }) => {
+            page.names = (first_name, last_name);
+            page.names_errors = refusal.errors;
+            refusal.status
+        }
+        Some(ProfileEdit::Password(refusal)) => {
+            page.password_errors = refusal.errors;
+            refusal.status
+        }
+    };
+    Ok(ctx.render_status(status, &page))
 }
 
 #[derive(Deserialize)]
@@ -127,7 +168,19 @@ pub async fn profile_names(
         Some(&form.last_name),
     )
     .await;
-    Ok(ctx.outcome("/profile", result, |_| "Your name was saved.".into()))
+    let refusal = match result {
+        Ok(_) => return Ok(ctx.redirect("/profile", Flash::ok("Your name was saved."))),
+        Err(error) => match Refusal::of(error, &["first_name", "last_name"]) {
+            Ok(refusal) => refusal,
+            Err(error) => return Ok(ctx.failed("/profile", error)),
+        },
+    };
+    let edit = ProfileEdit::Names {
+        first_name: form.first_name,
+        last_name: form.last_name,
+        refusal,
+    };
+    profile_page(&state, ctx, HistoryRange::default(), Some(edit)).await
 }
 
 #[derive(Deserialize)]
@@ -147,9 +200,25 @@ pub async fn profile_password(
         &form.new_password,
     )
     .await;
-    Ok(ctx.outcome("/profile", result, |()| {
-        "Your password was changed; every other session was logged out.".into()
-    }))
+    let refusal = match result {
+        Ok(()) => {
+            return Ok(ctx.redirect(
+                "/profile",
+                Flash::ok("Your password was changed; every other session was logged out."),
+            ));
+        }
+        Err(error) => match Refusal::of(error, &["current_password", "new_password"]) {
+            Ok(refusal) => refusal,
+            Err(error) => return Ok(ctx.failed("/profile", error)),
+        },
+    };
+    profile_page(
+        &state,
+        ctx,
+        HistoryRange::default(),
+        Some(ProfileEdit::Password(refusal)),
+    )
+    .await
 }
 
 // ---- Forgotten password
@@ -211,7 +280,7 @@ pub async fn forgot_submit(
 struct ResetPage {
     layout: Layout,
     token: String,
-    error: Option<String>,
+    errors: FieldErrors,
     done: bool,
 }
 
@@ -232,7 +301,7 @@ pub async fn reset_page(
         &ResetPage {
             layout,
             token: query.token,
-            error: None,
+            errors: FieldErrors::default(),
             done: false,
         },
         &csrf,
@@ -263,11 +332,17 @@ pub async fn reset_submit(
         &client,
     )
     .await;
-    let (status, error) = match result {
-        Ok(()) => (StatusCode::OK, None),
-        Err(error) => match Flash::from_error(error) {
-            Ok(flash) => (StatusCode::UNPROCESSABLE_ENTITY, Some(flash.text)),
-            Err(response) => return response,
+    let (status, errors) = match result {
+        Ok(()) => (StatusCode::OK, FieldErrors::default()),
+        Err(error) => match Refusal::of(error, &["token", "new_password"]) {
+            Ok(refusal) => (refusal.status, refusal.errors),
+            Err(other) => match Flash::from_error(other) {
+                Ok(said) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    FieldErrors::single("", &said.text),
+                ),
+                Err(response) => return response,
+            },
         },
     };
     let (layout, csrf) = anonymous_layout(&state, "Choose a new password", &headers);
@@ -275,9 +350,9 @@ pub async fn reset_submit(
         status,
         &ResetPage {
             layout,
-            done: error.is_none(),
+            done: errors.is_empty(),
             token: form.token,
-            error,
+            errors,
         },
         &csrf,
     )
@@ -293,7 +368,7 @@ struct RegisterPage {
     email: String,
     first_name: String,
     last_name: String,
-    error: Option<String>,
+    errors: FieldErrors,
     done: bool,
 }
 
@@ -317,7 +392,7 @@ pub async fn register_page(
             email: String::new(),
             first_name: String::new(),
             last_name: String::new(),
-            error: None,
+            errors: FieldErrors::default(),
             done: false,
         },
         &csrf,
@@ -354,11 +429,26 @@ pub async fn register_submit(
         &client,
     )
     .await;
-    let (status, error) = match result {
-        Ok(_) => (StatusCode::ACCEPTED, None),
-        Err(error) => match Flash::from_error(error) {
-            Ok(flash) => (StatusCode::UNPROCESSABLE_ENTITY, Some(flash.text)),
-            Err(response) => return response,
+    let (status, errors) = match result {
+        Ok(_) => (StatusCode::ACCEPTED, FieldErrors::default()),
+        Err(error) => match Refusal::of(
+            error,
+            &[
+                "company_invite_code",
+                "email",
+                "password",
+                "first_name",
+                "last_name",
+            ],
+        ) {
+            Ok(refusal) => (refusal.status, refusal.errors),
+            Err(other) => match Flash::from_error(other) {
+                Ok(said) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    FieldErrors::single("", &said.text),
+                ),
+                Err(response) => return response,
+            },
         },
     };
     let (layout, csrf) = anonymous_layout(&state, "Join your company", &headers);
@@ -366,12 +456,12 @@ pub async fn register_submit(
         status,
         &RegisterPage {
             layout,
-            done: error.is_none(),
+            done: errors.is_empty(),
             invite_code: form.company_invite_code,
             email: form.email,
             first_name: form.first_name,
             last_name: form.last_name,
-            error,
+            errors,
         },
         &csrf,
     )

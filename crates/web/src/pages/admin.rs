@@ -10,7 +10,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use chrono::{DateTime, Utc};
 use domain::auth::Actor;
 use domain::ids::{ApiTokenId, CompanyRoleId};
@@ -23,6 +23,7 @@ use crate::pages::account::{day, when};
 use crate::pages::kit::context::{
     CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, REFRESH_COOKIE, cookie, with_tokens,
 };
+use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
 use crate::state::WebState;
 
@@ -46,28 +47,21 @@ fn system_role_choices(actor: &Actor, held: &[SystemRole]) -> Vec<RoleChoice> {
         .collect()
 }
 
-/// A use case's message as a sentence for a person: capitalised, with a full stop.
-fn sentence(message: &str) -> String {
-    let mut chars = message.trim().chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
-}
-
-/// Role names from a form; unknown names are reported by field rather than dropped.
-fn parse_system_roles(names: &[String], field: &str) -> Result<Vec<SystemRole>, Flash> {
+/// Role names from a form. A name that is not a system role (only a hand-made post sends
+/// one) refuses the form at `field`.
+fn parse_system_roles(names: &[String], field: &str) -> Result<Vec<SystemRole>, Refusal> {
     names
         .iter()
         .map(|n| {
             n.parse::<SystemRole>()
-                .map_err(|_| Flash::error(format!("{field}: `{n}` is not a system role")))
+                .map_err(|_| Refusal::invalid(field, &format!("`{n}` is not a system role")))
         })
         .collect()
+}
+
+/// The roles of a refused form, ticked again: those that are system roles.
+fn typed_roles(names: &[String]) -> Vec<SystemRole> {
+    names.iter().filter_map(|n| n.parse().ok()).collect()
 }
 
 // ---- Users
@@ -99,9 +93,9 @@ struct UsersPage {
     invite_code: String,
     /// The add-user form as typed, shown again when it was refused (never the password).
     new_user: NewUserValues,
-    /// Why it was refused, by field (`email`, `first_name`, `last_name`, `password`,
-    /// `system_roles`), and what concerns no field.
-    errors: std::collections::BTreeMap<String, String>,
+    /// Why it was refused, by input (`email`, `first_name`, `last_name`, `password`,
+    /// `system_roles`), and what concerns no input.
+    errors: FieldErrors,
 }
 
 /// What someone typed into the add-user form.
@@ -110,13 +104,6 @@ pub struct NewUserValues {
     email: String,
     first_name: String,
     last_name: String,
-}
-
-impl UsersPage {
-    /// The message for `field`, or nothing.
-    fn error(&self, field: &str) -> &str {
-        self.errors.get(field).map_or("", String::as_str)
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -147,8 +134,7 @@ pub async fn users(
 struct AddUser {
     values: NewUserValues,
     roles: Vec<SystemRole>,
-    errors: std::collections::BTreeMap<String, String>,
-    status: Option<StatusCode>,
+    refusal: Option<Refusal>,
 }
 
 async fn users_page(
@@ -202,9 +188,14 @@ async fn users_page(
         grantable: system_role_choices(&ctx.actor, &add.roles),
         invite_code: company.invite_code,
         new_user: add.values,
-        errors: add.errors,
+        errors: add
+            .refusal
+            .as_ref()
+            .map(|r| r.errors.clone())
+            .unwrap_or_default(),
     };
-    Ok(ctx.render_status(add.status.unwrap_or(StatusCode::OK), &page))
+    let status = add.refusal.map_or(StatusCode::OK, |r| r.status);
+    Ok(ctx.render_status(status, &page))
 }
 
 #[derive(Deserialize)]
@@ -221,56 +212,54 @@ pub async fn create_user(
     State(state): State<WebState>,
     PagePost { ctx, form }: PagePost<NewUserForm>,
 ) -> PageResult {
-    let roles = match parse_system_roles(&form.system_roles, "system roles") {
-        Ok(roles) => roles,
-        Err(flash) => return Ok(ctx.redirect("/admin/users", flash)),
-    };
     let values = NewUserValues {
         email: form.email.clone(),
         first_name: form.first_name.clone(),
         last_name: form.last_name.clone(),
     };
-    let input = app::identity::admin::NewUserInput {
-        email: form.email,
-        password: form.password,
-        first_name: form.first_name,
-        last_name: form.last_name,
-        system_roles: roles.clone(),
-    };
-    let (status, errors) =
-        match app::identity::admin::create_user(&state.app, &ctx.actor, input).await {
-            Ok(created) => {
-                return Ok(ctx.redirect(
-                    "/admin/users",
-                    Flash::ok(format!(
-                        "{} was added and can log in now.",
-                        created.user.email
-                    )),
-                ));
+    let roles = typed_roles(&form.system_roles);
+    let refusal = match parse_system_roles(&form.system_roles, "system_roles") {
+        Err(refusal) => refusal,
+        Ok(parsed) => {
+            let input = app::identity::admin::NewUserInput {
+                email: form.email,
+                password: form.password,
+                first_name: form.first_name,
+                last_name: form.last_name,
+                system_roles: parsed,
+            };
+            match app::identity::admin::create_user(&state.app, &ctx.actor, input).await {
+                Ok(created) => {
+                    return Ok(ctx.redirect(
+                        "/admin/users",
+                        Flash::ok(format!(
+                            "{} was added and can log in now.",
+                            created.user.email
+                        )),
+                    ));
+                }
+                // The person fixes what they typed: the form comes back as it was, each
+                // complaint next to its field.
+                Err(error) => match Refusal::of(
+                    error,
+                    &[
+                        "email",
+                        "first_name",
+                        "last_name",
+                        "password",
+                        "system_roles",
+                    ],
+                ) {
+                    Ok(refusal) => refusal,
+                    Err(error) => return Ok(ctx.failed("/admin/users", error)),
+                },
             }
-            // The person fixes what they typed: the form comes back as it was, each
-            // complaint next to its field.
-            Err(app::AppError::Validation(errors)) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                errors
-                    .0
-                    .into_iter()
-                    .map(|e| (e.field, sentence(&e.message)))
-                    .collect(),
-            ),
-            Err(app::AppError::Conflict { field, message }) => (
-                StatusCode::CONFLICT,
-                [(field.unwrap_or_default(), sentence(&message))]
-                    .into_iter()
-                    .collect(),
-            ),
-            Err(error) => return Ok(ctx.failed("/admin/users", error)),
-        };
+        }
+    };
     let add = AddUser {
         values,
         roles,
-        errors,
-        status: Some(status),
+        refusal: Some(refusal),
     };
     let ctx = ctx.titled("Users");
     users_page(&state, &ctx, UserFilterQuery::default(), add).await
@@ -318,12 +307,39 @@ struct UserPage {
     is_self: bool,
     system_roles: Vec<RoleChoice>,
     company_roles: Vec<RoleChoice>,
+    /// The name form: the stored names, or those typed into a refused form.
+    names: (String, String),
+    names_errors: FieldErrors,
+    roles_errors: FieldErrors,
+}
+
+/// A refused form of a user's page, shown again as typed.
+enum UserEdit {
+    Names {
+        first_name: String,
+        last_name: String,
+        refusal: Refusal,
+    },
+    Roles {
+        system_roles: Vec<SystemRole>,
+        company_roles: Vec<String>,
+        refusal: Refusal,
+    },
 }
 
 pub async fn user(
     State(state): State<WebState>,
     ctx: PageCtx,
     PagePath(id): PagePath<UserId>,
+) -> PageResult {
+    user_page(&state, ctx, id, None).await
+}
+
+async fn user_page(
+    state: &WebState,
+    ctx: PageCtx,
+    id: UserId,
+    edit: Option<UserEdit>,
 ) -> PageResult {
     let ctx = ctx.titled("User");
     let view = ctx.load(app::identity::admin::get_user(&state.app, &ctx.actor, id).await)?;
@@ -332,7 +348,7 @@ pub async fn user(
     let user = view.user;
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} {} — TicketFlower", user.first_name, user.last_name);
-    Ok(ctx.render(&UserPage {
+    let mut page = UserPage {
         layout,
         id: user.id.to_string(),
         email: user.email.to_string(),
@@ -343,14 +359,43 @@ pub async fn user(
         last_login: user.last_login_at.map_or_else(|| "never".into(), when),
         is_self: user.id == ctx.actor.user_id,
         system_roles: system_role_choices(&ctx.actor, &user.system_roles),
-        company_roles: all_roles
-            .into_iter()
-            .map(|r| RoleChoice {
-                checked: view.company_roles.contains(&r.name),
-                name: r.name,
-            })
-            .collect(),
-    }))
+        company_roles: Vec::new(),
+        names: (user.first_name.clone(), user.last_name.clone()),
+        names_errors: FieldErrors::default(),
+        roles_errors: FieldErrors::default(),
+    };
+    let mut held_company_roles = view.company_roles;
+    let mut status = StatusCode::OK;
+    match edit {
+        None => {}
+        Some(UserEdit::Names {
+            first_name,
+            last_name,
+            refusal,
+        }) => {
+            page.names = (first_name, last_name);
+            page.names_errors = refusal.errors;
+            status = refusal.status;
+        }
+        Some(UserEdit::Roles {
+            system_roles,
+            company_roles,
+            refusal,
+        }) => {
+            page.system_roles = system_role_choices(&ctx.actor, &system_roles);
+            held_company_roles = company_roles;
+            page.roles_errors = refusal.errors;
+            status = refusal.status;
+        }
+    }
+    page.company_roles = all_roles
+        .into_iter()
+        .map(|r| RoleChoice {
+            checked: held_company_roles.contains(&r.name),
+            name: r.name,
+        })
+        .collect();
+    Ok(ctx.render_status(status, &page))
 }
 
 #[derive(Deserialize)]
@@ -373,7 +418,19 @@ pub async fn rename_user(
         Some(&form.last_name),
     )
     .await;
-    Ok(ctx.outcome(&back, result, |_| "The name was saved.".into()))
+    let refusal = match result {
+        Ok(_) => return Ok(ctx.redirect(&back, Flash::ok("The name was saved."))),
+        Err(error) => match Refusal::of(error, &["first_name", "last_name"]) {
+            Ok(refusal) => refusal,
+            Err(error) => return Ok(ctx.failed(&back, error)),
+        },
+    };
+    let edit = UserEdit::Names {
+        first_name: form.first_name,
+        last_name: form.last_name,
+        refusal,
+    };
+    user_page(&state, ctx, id, Some(edit)).await
 }
 
 #[derive(Deserialize)]
@@ -390,14 +447,32 @@ pub async fn set_roles(
     PagePost { ctx, form }: PagePost<RolesForm>,
 ) -> PageResult {
     let back = format!("/admin/users/{id}");
-    let roles = match parse_system_roles(&form.system_roles, "system roles") {
-        Ok(roles) => roles,
-        Err(flash) => return Ok(ctx.redirect(&back, flash)),
-    };
-    let result =
-        app::identity::admin::set_roles(&state.app, &ctx.actor, id, roles, form.company_roles)
+    let refusal = match parse_system_roles(&form.system_roles, "system_roles") {
+        Err(refusal) => refusal,
+        Ok(roles) => {
+            let result = app::identity::admin::set_roles(
+                &state.app,
+                &ctx.actor,
+                id,
+                roles,
+                form.company_roles.clone(),
+            )
             .await;
-    Ok(ctx.outcome(&back, result, |_| "The roles were saved.".into()))
+            match result {
+                Ok(_) => return Ok(ctx.redirect(&back, Flash::ok("The roles were saved."))),
+                Err(error) => match Refusal::of(error, &["system_roles", "company_roles"]) {
+                    Ok(refusal) => refusal,
+                    Err(error) => return Ok(ctx.failed(&back, error)),
+                },
+            }
+        }
+    };
+    let edit = UserEdit::Roles {
+        system_roles: typed_roles(&form.system_roles),
+        company_roles: form.company_roles,
+        refusal,
+    };
+    user_page(&state, ctx, id, Some(edit)).await
 }
 
 pub async fn delete_user(
@@ -426,20 +501,83 @@ pub async fn rotate_invite_code(
 
 // ---- Company roles
 
+/// A company role's row: its save form holds the stored name and description, or those
+/// typed into a refused save.
+pub struct RoleRow {
+    pub id: String,
+    /// The stored name, which names the row and its delete button.
+    pub stored_name: String,
+    pub name: String,
+    pub description: String,
+    pub is_default: bool,
+    pub errors: FieldErrors,
+}
+
+/// What was typed into a role form.
+#[derive(Default)]
+pub struct RoleValues {
+    name: String,
+    description: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin_roles.html")]
 struct RolesPage {
     layout: Layout,
-    roles: Vec<domain::company::CompanyRole>,
+    roles: Vec<RoleRow>,
+    /// The add-role form as typed, and why it was refused.
+    new_role: RoleValues,
+    errors: FieldErrors,
+}
+
+/// A refused role form: the add form (`None`) or a role's save form.
+struct RoleEdit {
+    role: Option<CompanyRoleId>,
+    values: RoleValues,
+    refusal: Refusal,
 }
 
 pub async fn company_roles(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
+    roles_page(&state, ctx, None).await
+}
+
+async fn roles_page(state: &WebState, ctx: PageCtx, edit: Option<RoleEdit>) -> PageResult {
     let ctx = ctx.titled("Company roles");
     let roles = ctx.load(app::identity::admin::list_company_roles(&state.app, &ctx.actor).await)?;
-    Ok(ctx.render(&RolesPage {
+    let mut page = RolesPage {
         layout: ctx.layout.clone(),
-        roles,
-    }))
+        roles: roles
+            .into_iter()
+            .map(|r| RoleRow {
+                id: r.id.to_string(),
+                stored_name: r.name.clone(),
+                name: r.name,
+                description: r.description,
+                is_default: r.is_default,
+                errors: FieldErrors::default(),
+            })
+            .collect(),
+        new_role: RoleValues::default(),
+        errors: FieldErrors::default(),
+    };
+    let mut status = StatusCode::OK;
+    if let Some(edit) = edit {
+        status = edit.refusal.status;
+        match edit.role.map(|id| id.to_string()) {
+            None => {
+                page.new_role = edit.values;
+                page.errors = edit.refusal.errors;
+            }
+            Some(id) => {
+                if let Some(row) = page.roles.iter_mut().find(|r| r.id == id) {
+                    row.name = edit.values.name;
+                    row.description = edit.values.description;
+                    row.errors = edit.refusal.errors;
+                }
+            }
+        }
+    }
+    Ok(ctx.render_status(status, &page))
 }
 
 #[derive(Deserialize)]
@@ -462,9 +600,27 @@ pub async fn create_company_role(
         &form.description,
     )
     .await;
-    Ok(ctx.outcome(ROLES, result, |r| {
-        format!("The role `{}` was added.", r.name)
-    }))
+    let refusal = match result {
+        Ok(role) => {
+            return Ok(ctx.redirect(
+                ROLES,
+                Flash::ok(format!("The role `{}` was added.", role.name)),
+            ));
+        }
+        Err(error) => match Refusal::of(error, &["name", "description"]) {
+            Ok(refusal) => refusal,
+            Err(error) => return Ok(ctx.failed(ROLES, error)),
+        },
+    };
+    let edit = RoleEdit {
+        role: None,
+        values: RoleValues {
+            name: form.name,
+            description: form.description,
+        },
+        refusal,
+    };
+    roles_page(&state, ctx, Some(edit)).await
 }
 
 pub async fn update_company_role(
@@ -480,9 +636,27 @@ pub async fn update_company_role(
         Some(&form.description),
     )
     .await;
-    Ok(ctx.outcome(ROLES, result, |r| {
-        format!("The role `{}` was saved.", r.name)
-    }))
+    let refusal = match result {
+        Ok(role) => {
+            return Ok(ctx.redirect(
+                ROLES,
+                Flash::ok(format!("The role `{}` was saved.", role.name)),
+            ));
+        }
+        Err(error) => match Refusal::of(error, &["name", "description"]) {
+            Ok(refusal) => refusal,
+            Err(error) => return Ok(ctx.failed(ROLES, error)),
+        },
+    };
+    let edit = RoleEdit {
+        role: Some(id),
+        values: RoleValues {
+            name: form.name,
+            description: form.description,
+        },
+        refusal,
+    };
+    roles_page(&state, ctx, Some(edit)).await
 }
 
 pub async fn delete_company_role(
@@ -513,15 +687,34 @@ struct TokensPage {
     grantable: Vec<RoleChoice>,
     /// The secret of a token made just now: shown on this one response only.
     issued: Option<(String, String)>,
+    /// The new-token form as typed, and why it was refused.
+    new_token: TokenValues,
+    errors: FieldErrors,
+}
+
+/// What was typed into the new-token form.
+#[derive(Default)]
+pub struct TokenValues {
+    name: String,
+    expires_on: String,
+}
+
+/// What the tokens page shows besides the list: a secret just issued, or a refused form.
+#[derive(Default)]
+enum TokensShown {
+    #[default]
+    List,
+    Issued(String, String),
+    Refused {
+        values: TokenValues,
+        roles: Vec<SystemRole>,
+        refusal: Refusal,
+    },
 }
 
 const TOKENS: &str = "/admin/api-tokens";
 
-async fn tokens_page(
-    state: &WebState,
-    ctx: &PageCtx,
-    issued: Option<(String, String)>,
-) -> Result<Response, Response> {
+async fn tokens_page(state: &WebState, ctx: &PageCtx, shown: TokensShown) -> PageResult {
     let now = Utc::now();
     let tokens = ctx
         .load(app::identity::admin::list_api_tokens(&state.app, &ctx.actor).await)?
@@ -541,19 +734,35 @@ async fn tokens_page(
             last_used: t.last_used_at.map_or_else(|| "never".into(), when),
         })
         .collect();
-    Ok(ctx.render(&TokensPage {
+    let mut page = TokensPage {
         layout: ctx.layout.clone(),
         tokens,
         grantable: system_role_choices(&ctx.actor, &[]),
-        issued,
-    }))
+        issued: None,
+        new_token: TokenValues::default(),
+        errors: FieldErrors::default(),
+    };
+    let mut status = StatusCode::OK;
+    match shown {
+        TokensShown::List => {}
+        TokensShown::Issued(name, secret) => page.issued = Some((name, secret)),
+        TokensShown::Refused {
+            values,
+            roles,
+            refusal,
+        } => {
+            page.new_token = values;
+            page.grantable = system_role_choices(&ctx.actor, &roles);
+            page.errors = refusal.errors;
+            status = refusal.status;
+        }
+    }
+    Ok(ctx.render_status(status, &page))
 }
 
 pub async fn api_tokens(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
     let ctx = ctx.titled("API tokens");
-    Ok(tokens_page(&state, &ctx, None)
-        .await
-        .unwrap_or_else(|response| response))
+    tokens_page(&state, &ctx, TokensShown::List).await
 }
 
 #[derive(Deserialize)]
@@ -570,29 +779,45 @@ pub async fn create_api_token(
     State(state): State<WebState>,
     PagePost { ctx, form }: PagePost<TokenForm>,
 ) -> PageResult {
-    let roles = match parse_system_roles(&form.roles, "roles") {
-        Ok(roles) => roles,
-        Err(flash) => return Ok(ctx.redirect(TOKENS, flash)),
+    let ctx = ctx.titled("API tokens");
+    let expires: Result<Option<DateTime<Utc>>, Refusal> = match form.expires_on.trim() {
+        "" => Ok(None),
+        value => day(value, true)
+            .map(Some)
+            .ok_or_else(|| Refusal::invalid("expires_on", "must be a date (YYYY-MM-DD)")),
     };
-    let expires: Option<DateTime<Utc>> = match form.expires_on.trim() {
-        "" => None,
-        value => match day(value, true) {
-            Some(at) => Some(at),
-            None => return Ok(ctx.redirect(TOKENS, Flash::error("expires on: is not a date"))),
-        },
+    let refusal = match (parse_system_roles(&form.roles, "roles"), expires) {
+        (Err(refusal), _) | (_, Err(refusal)) => refusal,
+        (Ok(roles), Ok(expires)) => {
+            match app::identity::admin::create_api_token(
+                &state.app, &ctx.actor, &form.name, roles, expires,
+            )
+            .await
+            {
+                Ok(issued) => {
+                    let shown = TokensShown::Issued(issued.token.name, issued.secret);
+                    return tokens_page(&state, &ctx, shown).await;
+                }
+                Err(error) => match Refusal::renamed(
+                    error,
+                    &["name", "roles", "expires_on"],
+                    &[("expires_at", "expires_on")],
+                ) {
+                    Ok(refusal) => refusal,
+                    Err(error) => return Ok(ctx.failed(TOKENS, error)),
+                },
+            }
+        }
     };
-    Ok(
-        match app::identity::admin::create_api_token(
-            &state.app, &ctx.actor, &form.name, roles, expires,
-        )
-        .await
-        {
-            Ok(issued) => tokens_page(&state, &ctx, Some((issued.token.name, issued.secret)))
-                .await
-                .unwrap_or_else(|response| response),
-            Err(error) => ctx.failed(TOKENS, error),
+    let shown = TokensShown::Refused {
+        values: TokenValues {
+            name: form.name,
+            expires_on: form.expires_on,
         },
-    )
+        roles: typed_roles(&form.roles),
+        refusal,
+    };
+    tokens_page(&state, &ctx, shown).await
 }
 
 pub async fn revoke_api_token(
@@ -619,11 +844,22 @@ pub struct CompanyRow {
 struct CompaniesPage {
     layout: Layout,
     companies: Vec<CompanyRow>,
+    /// The new-company form as typed (never the password), and why it was refused.
+    new_company: crate::pages::session::SignupValues,
+    errors: FieldErrors,
 }
 
 const COMPANIES: &str = "/staff/companies";
 
 pub async fn companies(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
+    companies_page(&state, ctx, None).await
+}
+
+async fn companies_page(
+    state: &WebState,
+    ctx: PageCtx,
+    refused: Option<(crate::pages::session::SignupValues, Refusal)>,
+) -> PageResult {
     let ctx = ctx.titled("Companies");
     let companies =
         ctx.load(app::identity::platform::list_companies(&state.app, &ctx.actor).await)?;
@@ -637,10 +873,17 @@ pub async fn companies(State(state): State<WebState>, ctx: PageCtx) -> PageResul
             created: when(c.created_at),
         })
         .collect();
-    Ok(ctx.render(&CompaniesPage {
-        layout: ctx.layout.clone(),
-        companies,
-    }))
+    let (new_company, refusal) = refused.unzip();
+    let status = refusal.as_ref().map_or(StatusCode::OK, |r| r.status);
+    Ok(ctx.render_status(
+        status,
+        &CompaniesPage {
+            layout: ctx.layout.clone(),
+            companies,
+            new_company: new_company.unwrap_or_default(),
+            errors: refusal.map(|r| r.errors).unwrap_or_default(),
+        },
+    ))
 }
 
 pub async fn create_company(
@@ -649,9 +892,22 @@ pub async fn create_company(
 ) -> PageResult {
     let result =
         app::identity::platform::create_company(&state.app, &ctx.actor, form.input()).await;
-    Ok(ctx.outcome(COMPANIES, result, |o| {
-        format!("{} was created with its first admin.", o.company.name)
-    }))
+    let refusal = match result {
+        Ok(created) => {
+            return Ok(ctx.redirect(
+                COMPANIES,
+                Flash::ok(format!(
+                    "{} was created with its first admin.",
+                    created.company.name
+                )),
+            ));
+        }
+        Err(error) => match Refusal::of(error, &crate::pages::session::SignupForm::INPUTS) {
+            Ok(refusal) => refusal,
+            Err(error) => return Ok(ctx.failed(COMPANIES, error)),
+        },
+    };
+    companies_page(&state, ctx, Some((form.values(), refusal))).await
 }
 
 #[derive(Deserialize)]

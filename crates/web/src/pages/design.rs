@@ -21,6 +21,7 @@ use crate::pages::design_forms::{ASSIGNMENTS, FormValues, ObjectForm, TASK_TYPES
 use crate::pages::kit::context::{
     CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, error_page,
 };
+use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
 use crate::state::WebState;
 
@@ -54,6 +55,9 @@ struct WorkflowsPage {
     q: String,
     statuses: Vec<&'static str>,
     can_design: bool,
+    /// The new-workflow form as typed, and why it was refused.
+    new_workflow: NewWorkflowForm,
+    errors: FieldErrors,
 }
 
 #[derive(Deserialize, Default)]
@@ -68,6 +72,15 @@ pub async fn workflows(
     State(state): State<WebState>,
     ctx: PageCtx,
     Query(query): Query<ListQuery>,
+) -> PageResult {
+    workflows_page(&state, ctx, query, None).await
+}
+
+async fn workflows_page(
+    state: &WebState,
+    ctx: PageCtx,
+    query: ListQuery,
+    refused: Option<(NewWorkflowForm, Refusal)>,
 ) -> PageResult {
     let ctx = ctx.titled("Workflows");
     let filter = DesignFilter {
@@ -92,17 +105,24 @@ pub async fn workflows(
             updated: when(w.updated_at),
         })
         .collect();
-    Ok(ctx.render(&WorkflowsPage {
-        layout: ctx.layout.clone(),
-        rows,
-        status: query.status,
-        q: query.q,
-        statuses: WorkflowStatus::ALL.iter().map(|s| s.as_str()).collect(),
-        can_design: app::access::can_design(&ctx.actor),
-    }))
+    let (new_workflow, refusal) = refused.unzip();
+    let status = refusal.as_ref().map_or(StatusCode::OK, |r| r.status);
+    Ok(ctx.render_status(
+        status,
+        &WorkflowsPage {
+            layout: ctx.layout.clone(),
+            rows,
+            status: query.status,
+            q: query.q,
+            statuses: WorkflowStatus::ALL.iter().map(|s| s.as_str()).collect(),
+            can_design: app::access::can_design(&ctx.actor),
+            new_workflow: new_workflow.unwrap_or_default(),
+            errors: refusal.map(|r| r.errors).unwrap_or_default(),
+        },
+    ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct NewWorkflowForm {
     title: String,
     #[serde(default)]
@@ -114,15 +134,19 @@ pub async fn create_workflow(
     PagePost { ctx, form }: PagePost<NewWorkflowForm>,
 ) -> PageResult {
     let body = json!({ "title": form.title, "description": form.description });
-    Ok(
-        match app::design::create(&state.app, &ctx.actor, Kind::Workflow, body).await {
-            Ok(created) => ctx.redirect(
+    let refusal = match app::design::create(&state.app, &ctx.actor, Kind::Workflow, body).await {
+        Ok(created) => {
+            return Ok(ctx.redirect(
                 &format!("/design/workflows/{}", created.id),
                 Flash::ok("The workflow was created. Add its fields, tasks and transitions."),
-            ),
-            Err(error) => ctx.failed("/design/workflows", error),
+            ));
+        }
+        Err(error) => match Refusal::of(error, &["title", "description"]) {
+            Ok(refusal) => refusal,
+            Err(error) => return Ok(ctx.failed("/design/workflows", error)),
         },
-    )
+    };
+    workflows_page(&state, ctx, ListQuery::default(), Some((form, refusal))).await
 }
 
 // ---- Workflow detail
@@ -244,10 +268,89 @@ fn field_rows(schema: &Value) -> Vec<FieldRow> {
         .unwrap_or_default()
 }
 
+/// A design form that was refused, to show again as it was posted.
+pub struct RefusedObject {
+    kind: Kind,
+    form: ObjectForm,
+    refusal: Refusal,
+}
+
+impl RefusedObject {
+    /// The form's values as typed, with why it was refused, in the form named `id`.
+    fn values(
+        self,
+        tasks: &[(String, String)],
+        roles: &[String],
+        id: &'static str,
+    ) -> (FormValues, StatusCode) {
+        let values = FormValues::typed(&self.form, tasks, roles, self.refusal.errors).in_form(id);
+        (values, self.refusal.status)
+    }
+}
+
+/// The inputs of a kind's form (`design_forms.html`), which the app's complaints are
+/// sorted onto.
+fn inputs(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Workflow => &["title", "description", "ext_ref", "fields"],
+        Kind::Task => &[
+            "name",
+            "key",
+            "description",
+            "task_type",
+            "assignment",
+            "output_schema",
+            "input_schema",
+            "action_url",
+            "timeout_seconds",
+            "input_transform",
+            "output_transform",
+            "company_role_access",
+        ],
+        Kind::Transition => &[
+            "key",
+            "from_task",
+            "to_task",
+            "to_status",
+            "priority",
+            "condition",
+        ],
+        Kind::TicketType => &[
+            "title",
+            "key",
+            "description",
+            "fields",
+            "company_role_access",
+        ],
+    }
+}
+
+/// Sorts a use case's error onto a refused design form, or gives it back.
+fn refused(
+    kind: Kind,
+    form: ObjectForm,
+    error: app::AppError,
+) -> Result<RefusedObject, app::AppError> {
+    Ok(RefusedObject {
+        kind,
+        form,
+        refusal: Refusal::of(error, inputs(kind))?,
+    })
+}
+
 pub async fn workflow(
     State(state): State<WebState>,
     ctx: PageCtx,
     PagePath(id): PagePath<WorkflowId>,
+) -> PageResult {
+    workflow_page(&state, ctx, id, None).await
+}
+
+async fn workflow_page(
+    state: &WebState,
+    ctx: PageCtx,
+    id: WorkflowId,
+    refused: Option<RefusedObject>,
 ) -> PageResult {
     let ctx = ctx.titled("Workflow");
     let detail = ctx.load(app::design::workflow_detail(&state.app, &ctx.actor, id).await)?;
@@ -291,7 +394,7 @@ pub async fn workflow(
         .collect();
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} — TicketFlower", text(spec, "title"));
-    let page = WorkflowPage {
+    let mut page = WorkflowPage {
         layout,
         id: id.to_string(),
         title: text(spec, "title"),
@@ -370,10 +473,12 @@ pub async fn workflow(
                 published: v.published_at.map_or_else(|| "not published".into(), when),
             })
             .collect(),
-        edit: FormValues::of(spec, &[], &[]),
-        new_task: FormValues::new_object(Kind::Task, &tasks, &roles),
-        new_transition: FormValues::new_object(Kind::Transition, &tasks, &roles),
-        new_ticket_type: FormValues::new_object(Kind::TicketType, &tasks, &roles),
+        edit: FormValues::of(spec, &[], &[]).in_form("edit-workflow"),
+        new_task: FormValues::new_object(Kind::Task, &tasks, &roles).in_form("add-task"),
+        new_transition: FormValues::new_object(Kind::Transition, &tasks, &roles)
+            .in_form("add-transition"),
+        new_ticket_type: FormValues::new_object(Kind::TicketType, &tasks, &roles)
+            .in_form("add-ticket-type"),
         task_types: TASK_TYPES,
         assignments: ASSIGNMENTS,
         can_design: detail.actions.edit,
@@ -381,7 +486,19 @@ pub async fn workflow(
         can_deprecate: detail.actions.deprecate,
         can_archive: detail.actions.archive,
     };
-    Ok(ctx.render(&page))
+    let mut status = StatusCode::OK;
+    if let Some(refused) = refused {
+        let (slot, id) = match refused.kind {
+            Kind::Workflow => (&mut page.edit, "edit-workflow"),
+            Kind::Task => (&mut page.new_task, "add-task"),
+            Kind::Transition => (&mut page.new_transition, "add-transition"),
+            Kind::TicketType => (&mut page.new_ticket_type, "add-ticket-type"),
+        };
+        let (values, refused_status) = refused.values(&tasks, &roles, id);
+        *slot = values;
+        status = refused_status;
+    }
+    Ok(ctx.render_status(status, &page))
 }
 
 #[derive(Deserialize)]
@@ -413,27 +530,40 @@ pub async fn life_cycle(
 
 // ---- Adding and editing objects
 
-/// Adds a task, transition or ticket type to a workflow from its JSON form.
+/// Adds a task, transition or ticket type to a workflow from its form; a refused one comes
+/// back on the workflow's page as it was typed.
 pub async fn add_object(
     State(state): State<WebState>,
     PagePath((id, kind)): PagePath<(WorkflowId, String)>,
     PagePost { ctx, form }: PagePost<ObjectForm>,
 ) -> PageResult {
     let back = format!("/design/workflows/{id}");
-    let Some(kind) = kind_of(&kind) else {
-        return Ok(ctx.redirect(&back, Flash::error("Unknown kind of object.")));
+    let Some(kind) = kind_of(&kind).filter(|k| *k != Kind::Workflow) else {
+        return Ok(ctx.not_found());
     };
-    let mut body = match body_of(kind, form, true) {
-        Ok(body) => body,
-        Err(flash) => return Ok(ctx.redirect(&back, flash)),
+    let refused = match body_of(kind, form.clone(), true) {
+        Err(refusal) => RefusedObject {
+            kind,
+            form,
+            refusal,
+        },
+        Ok(mut body) => {
+            if let Value::Object(map) = &mut body {
+                map.insert("workflow_id".into(), Value::String(id.to_string()));
+            }
+            match app::design::create(&state.app, &ctx.actor, kind, body).await {
+                Ok(created) => {
+                    let key = text(&created.spec, "key");
+                    return Ok(ctx.redirect(&back, Flash::ok(format!("Added `{key}`."))));
+                }
+                Err(error) => match refused(kind, form, error) {
+                    Ok(refused) => refused,
+                    Err(error) => return Ok(ctx.failed(&back, error)),
+                },
+            }
+        }
     };
-    if let Value::Object(map) = &mut body {
-        map.insert("workflow_id".into(), Value::String(id.to_string()));
-    }
-    let result = app::design::create(&state.app, &ctx.actor, kind, body).await;
-    Ok(ctx.outcome(&back, result, |v| {
-        format!("Added `{}`.", text(&v.spec, "key"))
-    }))
+    workflow_page(&state, ctx, id, Some(refused)).await
 }
 
 fn kind_of(segment: &str) -> Option<Kind> {
@@ -480,6 +610,16 @@ pub async fn object(
     ctx: PageCtx,
     PagePath((segment, id)): PagePath<(String, DesignObjectId)>,
 ) -> PageResult {
+    object_page(&state, ctx, segment, id, None).await
+}
+
+async fn object_page(
+    state: &WebState,
+    ctx: PageCtx,
+    segment: String,
+    id: DesignObjectId,
+    refused: Option<RefusedObject>,
+) -> PageResult {
     let ctx = ctx.titled("Design");
     let Some(kind) = kind_of(&segment).filter(|k| *k != Kind::Workflow) else {
         return Ok(ctx.not_found());
@@ -518,26 +658,36 @@ pub async fn object(
         .unwrap_or_default();
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} {heading} — TicketFlower", kind_label(kind));
-    Ok(ctx.render(&ObjectPage {
-        layout,
-        kind: kind_label(kind),
-        segment,
-        id: id.to_string(),
-        workflow_id: view.workflow_id.to_string(),
-        heading,
-        status: view.status.clone(),
-        version: view.version,
-        updated: when(view.updated_at),
-        rows,
-        edit: FormValues::of(&view.spec, &tasks, &roles),
-        task_types: TASK_TYPES,
-        assignments: ASSIGNMENTS,
-        can_design: app::access::can_design(&ctx.actor),
-    }))
+    let (edit, status) = match refused {
+        Some(refused) => refused.values(&tasks, &roles, "edit-object"),
+        None => (
+            FormValues::of(&view.spec, &tasks, &roles).in_form("edit-object"),
+            StatusCode::OK,
+        ),
+    };
+    Ok(ctx.render_status(
+        status,
+        &ObjectPage {
+            layout,
+            kind: kind_label(kind),
+            segment,
+            id: id.to_string(),
+            workflow_id: view.workflow_id.to_string(),
+            heading,
+            status: view.status.clone(),
+            version: view.version,
+            updated: when(view.updated_at),
+            rows,
+            edit,
+            task_types: TASK_TYPES,
+            assignments: ASSIGNMENTS,
+            can_design: app::access::can_design(&ctx.actor),
+        },
+    ))
 }
 
 /// Where an object's page is: a workflow has its own.
-fn object_page(segment: &str, id: DesignObjectId) -> String {
+fn object_page_path(segment: &str, id: DesignObjectId) -> String {
     if segment == "workflows" {
         format!("/design/workflows/{id}")
     } else {
@@ -545,24 +695,39 @@ fn object_page(segment: &str, id: DesignObjectId) -> String {
     }
 }
 
-/// Saves an object (a workflow included) from its JSON form.
+/// Saves an object (a workflow included) from its form; a refused one comes back on the
+/// object's page (a workflow's: the workflow's page) as it was typed.
 pub async fn update_object(
     State(state): State<WebState>,
     PagePath((segment, id)): PagePath<(String, DesignObjectId)>,
     PagePost { ctx, form }: PagePost<ObjectForm>,
 ) -> PageResult {
-    let back = object_page(&segment, id);
+    let back = object_page_path(&segment, id);
     let Some(kind) = kind_of(&segment) else {
         return Ok(ctx.not_found());
     };
-    let body = match body_of(kind, form, false) {
-        Ok(body) => body,
-        Err(flash) => return Ok(ctx.redirect(&back, flash)),
+    let refused = match body_of(kind, form.clone(), false) {
+        Err(refusal) => RefusedObject {
+            kind,
+            form,
+            refusal,
+        },
+        Ok(body) => match app::design::update(&state.app, &ctx.actor, kind, id, body).await {
+            Ok(saved) => {
+                let done = format!("Saved; this is now version {}.", saved.version);
+                return Ok(ctx.redirect(&back, Flash::ok(done)));
+            }
+            Err(error) => match refused(kind, form, error) {
+                Ok(refused) => refused,
+                Err(error) => return Ok(ctx.failed(&back, error)),
+            },
+        },
     };
-    let result = app::design::update(&state.app, &ctx.actor, kind, id, body).await;
-    Ok(ctx.outcome(&back, result, |v| {
-        format!("Saved; this is now version {}.", v.version)
-    }))
+    if kind == Kind::Workflow {
+        workflow_page(&state, ctx, id.as_workflow(), Some(refused)).await
+    } else {
+        object_page(&state, ctx, segment, id, Some(refused)).await
+    }
 }
 
 pub async fn delete_object(
@@ -570,7 +735,7 @@ pub async fn delete_object(
     PagePath((segment, id)): PagePath<(String, DesignObjectId)>,
     PagePost { ctx, form: _ }: PagePost<CsrfForm>,
 ) -> PageResult {
-    let back = object_page(&segment, id);
+    let back = object_page_path(&segment, id);
     let Some(kind) = kind_of(&segment) else {
         return Ok(ctx.not_found());
     };

@@ -2,13 +2,15 @@
 //! from a stored spec for editing and read back into the JSON body the API takes, so the
 //! pages and the API go through the same `app::design` checks. Schemas, conditions and
 //! transforms stay JSON text (they are JSON documents); everything else is a plain input.
+//! A refused form is filled again from what was posted ([`FormValues::typed`]), with each
+//! complaint next to its input.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use app::design::Kind;
 
-use crate::pages::kit::context::Flash;
+use crate::pages::kit::form::{FieldErrors, Refusal};
 
 /// One option of a select or one check box.
 pub struct Choice {
@@ -41,6 +43,10 @@ pub struct FormValues {
     /// `label | description | uri`, one link per line.
     pub ext_ref: String,
     pub roles: Vec<Choice>,
+    /// The form's DOM id (`add-task`), which prefixes the ids of its messages.
+    pub id: &'static str,
+    /// Why the form was refused, by input.
+    pub errors: FieldErrors,
 }
 
 pub const TASK_TYPES: [&str; 3] = ["FORM", "SYNC_ACTION", "ASYNC_ACTION"];
@@ -120,7 +126,71 @@ impl FormValues {
                     selected: granted.contains(&r.as_str()),
                 })
                 .collect(),
+            id: "",
+            errors: FieldErrors::default(),
         }
+    }
+
+    /// A refused form as it was posted, with why.
+    pub fn typed(
+        form: &ObjectForm,
+        tasks: &[(String, String)],
+        roles: &[String],
+        errors: FieldErrors,
+    ) -> Self {
+        let typed = |v: &Option<String>| v.clone().unwrap_or_default();
+        let choices = |selected: &str, none: &str| {
+            std::iter::once(("", none))
+                .chain(tasks.iter().map(|(id, name)| (id.as_str(), name.as_str())))
+                .map(|(value, label)| Choice {
+                    value: value.to_owned(),
+                    label: label.to_owned(),
+                    selected: value == selected,
+                })
+                .collect()
+        };
+        Self {
+            key: typed(&form.key),
+            name: typed(&form.name),
+            title: typed(&form.title),
+            description: typed(&form.description),
+            task_type: typed(&form.task_type),
+            assignment: typed(&form.assignment),
+            action_url: typed(&form.action_url),
+            timeout_seconds: typed(&form.timeout_seconds),
+            input_schema: typed(&form.input_schema),
+            output_schema: typed(&form.output_schema),
+            input_transform: typed(&form.input_transform),
+            output_transform: typed(&form.output_transform),
+            from_tasks: choices(&typed(&form.from_task), "— the ticket is submitted —"),
+            to_tasks: choices(&typed(&form.to_task), "— none: end with the status —"),
+            to_status: typed(&form.to_status),
+            condition: typed(&form.condition),
+            priority: typed(&form.priority),
+            fields: typed(&form.fields),
+            ext_ref: typed(&form.ext_ref),
+            roles: roles
+                .iter()
+                .map(|r| Choice {
+                    value: r.clone(),
+                    label: r.clone(),
+                    selected: form.company_role_access.contains(r),
+                })
+                .collect(),
+            id: "",
+            errors,
+        }
+    }
+
+    /// Names the form, for the ids of its messages.
+    pub fn in_form(mut self, id: &'static str) -> Self {
+        self.id = id;
+        self
+    }
+
+    /// The attributes tying an input to its message, if it has one.
+    pub fn aria(&self, field: &str) -> String {
+        self.errors.aria(field, &format!("{}-{field}", self.id))
     }
 
     /// A new object's form, with the defaults a designer most often wants.
@@ -141,7 +211,7 @@ impl FormValues {
 }
 
 /// A submitted design form; which members matter depends on the kind.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct ObjectForm {
     key: Option<String>,
     name: Option<String>,
@@ -169,7 +239,8 @@ pub struct ObjectForm {
 /// Reads the form into the JSON body of a create or a full update. Empty optional inputs
 /// become `null` (absent on create, removed on update). A new object's empty key is left
 /// out so one is made from its name.
-pub fn body_of(kind: Kind, form: ObjectForm, creating: bool) -> Result<Value, Flash> {
+/// Text the page cannot read (JSON, a number, a link line) refuses the form at that input.
+pub fn body_of(kind: Kind, form: ObjectForm, creating: bool) -> Result<Value, Refusal> {
     let mut body = Map::new();
     let mut put = |name: &str, value: Value| {
         body.insert(name.to_owned(), value);
@@ -191,7 +262,7 @@ pub fn body_of(kind: Kind, form: ObjectForm, creating: bool) -> Result<Value, Fl
         Kind::Workflow => {
             put("title", Value::String(form.title.unwrap_or_default()));
             put("description", plain(form.description));
-            put("fields", json_input("Fields", form.fields)?);
+            put("fields", json_input("fields", form.fields)?);
             put(
                 "ext_ref",
                 links(form.ext_ref.as_deref().unwrap_or_default())?,
@@ -203,22 +274,25 @@ pub fn body_of(kind: Kind, form: ObjectForm, creating: bool) -> Result<Value, Fl
             put("task_type", plain(form.task_type));
             put("assignment", plain(form.assignment));
             put("action_url", plain(form.action_url));
-            put("timeout_seconds", number("Timeout", form.timeout_seconds)?);
+            put(
+                "timeout_seconds",
+                number("timeout_seconds", form.timeout_seconds)?,
+            );
             put(
                 "input_schema",
-                json_input("Input schema", form.input_schema)?,
+                json_input("input_schema", form.input_schema)?,
             );
             put(
                 "output_schema",
-                json_input("Output schema", form.output_schema)?,
+                json_input("output_schema", form.output_schema)?,
             );
             put(
                 "input_transform",
-                json_input("Input transform", form.input_transform)?,
+                json_input("input_transform", form.input_transform)?,
             );
             put(
                 "output_transform",
-                json_input("Output transform", form.output_transform)?,
+                json_input("output_transform", form.output_transform)?,
             );
             put("company_role_access", roles);
         }
@@ -226,10 +300,10 @@ pub fn body_of(kind: Kind, form: ObjectForm, creating: bool) -> Result<Value, Fl
             put("from_task", plain(form.from_task));
             put("to_task", plain(form.to_task));
             put("to_status", plain(form.to_status));
-            put("condition", json_input("Condition", form.condition)?);
+            put("condition", json_input("condition", form.condition)?);
             put(
                 "priority",
-                match number("Priority", form.priority)? {
+                match number("priority", form.priority)? {
                     Value::Null => Value::from(0),
                     n => n,
                 },
@@ -238,7 +312,7 @@ pub fn body_of(kind: Kind, form: ObjectForm, creating: bool) -> Result<Value, Fl
         Kind::TicketType => {
             put("title", Value::String(form.title.unwrap_or_default()));
             put("description", plain(form.description));
-            put("fields", json_input("Fields", form.fields)?);
+            put("fields", json_input("fields", form.fields)?);
             put("company_role_access", roles);
         }
     }
@@ -249,27 +323,38 @@ pub fn body_of(kind: Kind, form: ObjectForm, creating: bool) -> Result<Value, Fl
     Ok(Value::Object(body))
 }
 
-fn json_input(label: &str, text: Option<String>) -> Result<Value, Flash> {
+fn json_input(field: &str, text: Option<String>) -> Result<Value, Refusal> {
     match text.as_deref().map(str::trim) {
         None | Some("") => Ok(Value::Null),
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| Flash::error(format!("{label}: the JSON cannot be read ({e})."))),
+        Some(text) => serde_json::from_str(text).map_err(|e| {
+            Refusal::invalid(
+                field,
+                &format!("is not JSON that can be read: {}", json_mistake(&e)),
+            )
+        }),
     }
 }
 
-fn number(label: &str, text: Option<String>) -> Result<Value, Flash> {
+/// Where a JSON text goes wrong, in words: "line 2, column 5: expected `,` or `}`".
+fn json_mistake(error: &serde_json::Error) -> String {
+    let what = error.to_string();
+    let what = what.split(" at line ").next().unwrap_or(&what).to_owned();
+    format!("line {}, column {}: {what}", error.line(), error.column())
+}
+
+fn number(field: &str, text: Option<String>) -> Result<Value, Refusal> {
     match text.as_deref().map(str::trim) {
         None | Some("") => Ok(Value::Null),
         Some(text) => text
             .parse::<i64>()
             .map(Value::from)
-            .map_err(|_| Flash::error(format!("{label}: `{text}` is not a whole number."))),
+            .map_err(|_| Refusal::invalid(field, "must be a whole number")),
     }
 }
 
 /// `label | description | uri` lines into ext_ref entries; the description may be left
 /// out (`label | uri`).
-fn links(text: &str) -> Result<Value, Flash> {
+fn links(text: &str) -> Result<Value, Refusal> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -280,10 +365,10 @@ fn links(text: &str) -> Result<Value, Flash> {
             [label, uri] => (*label, "", *uri),
             [label, desc, uri] => (*label, *desc, *uri),
             _ => {
-                return Err(Flash::error(format!(
-                    "Links, line {}: write `label | description | uri`.",
-                    n + 1
-                )));
+                return Err(Refusal::invalid(
+                    "ext_ref",
+                    &format!("line {}: write `label | description | uri`", n + 1),
+                ));
             }
         };
         out.push(serde_json::json!({ "label": label, "desc": desc, "uri": uri }));
@@ -343,10 +428,39 @@ mod tests {
 
     #[test]
     fn bad_json_and_numbers_name_the_input() {
-        let bad = body_of(Kind::Task, form(&[("output_schema", "{oops")]), true);
-        assert!(bad.unwrap_err().text.starts_with("Output schema"));
-        let bad = body_of(Kind::Transition, form(&[("priority", "high")]), true);
-        assert!(bad.unwrap_err().text.starts_with("Priority"));
+        let bad = body_of(Kind::Task, form(&[("output_schema", "{oops")]), true).unwrap_err();
+        assert_eq!(
+            bad.errors.get("output_schema"),
+            "Is not JSON that can be read: line 1, column 2: key must be a string."
+        );
+        let bad = body_of(Kind::Transition, form(&[("priority", "high")]), true).unwrap_err();
+        assert_eq!(bad.errors.get("priority"), "Must be a whole number.");
+        let bad = body_of(Kind::Workflow, form(&[("ext_ref", "\njust a label")]), true);
+        assert_eq!(
+            bad.unwrap_err().errors.get("ext_ref"),
+            "Line 2: write `label | description | uri`."
+        );
+    }
+
+    #[test]
+    fn a_refused_form_is_shown_as_typed() {
+        let posted = form(&[
+            ("name", "Check"),
+            ("output_schema", "{oops"),
+            ("company_role_access", "legal"),
+        ]);
+        let roles = ["reviewers".to_owned(), "legal".to_owned()];
+        let tasks = [("t1".to_owned(), "First".to_owned())];
+        let errors = FieldErrors::single("output_schema", "cannot be read");
+        let values = FormValues::typed(&posted, &tasks, &roles, errors).in_form("add-task");
+        assert_eq!(values.output_schema, "{oops");
+        assert_eq!(values.name, "Check");
+        assert!(!values.roles[0].selected && values.roles[1].selected);
+        assert_eq!(
+            values.aria("output_schema"),
+            r#" aria-invalid="true" aria-describedby="add-task-output_schema-error""#
+        );
+        assert_eq!(values.aria("name"), "");
     }
 
     #[test]

@@ -8,14 +8,14 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::FieldError;
 use serde::Deserialize;
 
 use crate::auth::{ACCESS_COOKIE, Client};
 use crate::pages::kit::context::{
-    CsrfForm, PageCtx, PagePost, REFRESH_COOKIE, clear_cookie, cookie, csrf_ok, csrf_rejected,
-    csrf_token, nav_for, page, with_tokens,
+    CsrfForm, Flash, PageCtx, PagePost, REFRESH_COOKIE, clear_cookie, cookie, csrf_ok,
+    csrf_rejected, csrf_token, nav_for, page, with_tokens,
 };
+use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
 use crate::state::WebState;
 
@@ -23,22 +23,8 @@ use crate::state::WebState;
 #[template(path = "signup.html")]
 struct SignupPage {
     layout: Layout,
-    company_name: String,
-    first_name: String,
-    last_name: String,
-    email: String,
-    errors: Vec<FieldError>,
-}
-
-impl SignupPage {
-    fn err(&self, field: &str) -> String {
-        self.errors
-            .iter()
-            .filter(|e| e.field == field)
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
+    values: SignupValues,
+    errors: FieldErrors,
 }
 
 pub async fn signup_page(State(state): State<WebState>, headers: HeaderMap) -> Response {
@@ -49,11 +35,8 @@ pub async fn signup_page(State(state): State<WebState>, headers: HeaderMap) -> R
         StatusCode::OK,
         &SignupPage {
             layout,
-            company_name: String::new(),
-            first_name: String::new(),
-            last_name: String::new(),
-            email: String::new(),
-            errors: Vec::new(),
+            values: SignupValues::default(),
+            errors: FieldErrors::default(),
         },
         &csrf,
     )
@@ -71,7 +54,25 @@ pub struct SignupForm {
     pub admin_last_name: String,
 }
 
+/// What was typed into a company form, to show it again (never the password).
+#[derive(Default)]
+pub struct SignupValues {
+    pub company_name: String,
+    pub admin_email: String,
+    pub admin_first_name: String,
+    pub admin_last_name: String,
+}
+
 impl SignupForm {
+    /// The form's inputs, named as the use case names its fields.
+    pub const INPUTS: [&str; 5] = [
+        "company_name",
+        "admin_email",
+        "admin_password",
+        "admin_first_name",
+        "admin_last_name",
+    ];
+
     pub fn input(&self) -> app::identity::accounts::SignupInput {
         app::identity::accounts::SignupInput {
             company_name: self.company_name.clone(),
@@ -79,6 +80,15 @@ impl SignupForm {
             admin_password: self.admin_password.clone(),
             admin_first_name: self.admin_first_name.clone(),
             admin_last_name: self.admin_last_name.clone(),
+        }
+    }
+
+    pub fn values(self) -> SignupValues {
+        SignupValues {
+            company_name: self.company_name,
+            admin_email: self.admin_email,
+            admin_first_name: self.admin_first_name,
+            admin_last_name: self.admin_last_name,
         }
     }
 }
@@ -92,7 +102,7 @@ pub async fn signup_submit(
     if !csrf_ok(&state, &headers, &form.csrf_token) {
         return csrf_rejected("/signup");
     }
-    let errors = match app::identity::accounts::signup(&state.app, form.input(), &client).await {
+    let refusal = match app::identity::accounts::signup(&state.app, form.input(), &client).await {
         Ok(outcome) => {
             let refresh_age = state.app.settings().refresh_token_secs;
             return with_tokens(
@@ -101,25 +111,26 @@ pub async fn signup_submit(
                 refresh_age,
             );
         }
-        Err(app::AppError::Validation(errors)) => errors.0,
-        Err(app::AppError::Conflict { field, message }) => vec![FieldError {
-            field: field.unwrap_or_default(),
-            message,
-        }],
-        Err(other) => return crate::problem::ApiError::from(other).into_response(),
+        Err(error) => match Refusal::of(error, &SignupForm::INPUTS) {
+            Ok(refusal) => refusal,
+            Err(other) => match Flash::from_error(other) {
+                Ok(said) => Refusal {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    errors: FieldErrors::single("", &said.text),
+                },
+                Err(response) => return response,
+            },
+        },
     };
     let csrf = csrf_token(&state, &headers);
     let mut layout = Layout::new("Sign up — TicketFlower");
     layout.csrf = csrf.field.clone();
     page(
-        StatusCode::UNPROCESSABLE_ENTITY,
+        refusal.status,
         &SignupPage {
             layout,
-            company_name: form.company_name,
-            first_name: form.admin_first_name,
-            last_name: form.admin_last_name,
-            email: form.admin_email,
-            errors,
+            values: form.values(),
+            errors: refusal.errors,
         },
         &csrf,
     )

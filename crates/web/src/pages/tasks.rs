@@ -19,6 +19,7 @@ use app::runtime::tasks::{TaskQuery, TaskView};
 
 use crate::pages::account::when;
 use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult};
+use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
 use crate::pages::kit::schema_form::{FormErrors, FormField, Posted, SchemaForm};
 use crate::pages::tickets::{DataRow, data_rows, name_of};
@@ -194,8 +195,19 @@ struct TaskPage {
     can_complete: bool,
     can_claim: bool,
     can_release: bool,
-    /// Active workers as (id, name, currently assigned), for a ticket admin.
+    /// Active workers as (id, name, currently assigned or chosen in a refused form), for a
+    /// ticket admin.
     workers: Vec<(String, String, bool)>,
+    /// Why an assignment was refused.
+    assign_errors: FieldErrors,
+}
+
+/// A refused form of a task's page, to show again as it was posted.
+enum TaskRefused {
+    /// The completion, as typed, with the app's complaints sorted onto its fields.
+    Complete(Posted, FormErrors),
+    /// The assignment: the worker chosen, and why not.
+    Assign { user_id: String, refusal: Refusal },
 }
 
 impl TaskPage {
@@ -204,30 +216,54 @@ impl TaskPage {
     }
 }
 
-/// Renders a task's page; `posted` is a rejected completion to show again.
+/// Renders a task's page; `refused` is a refused form to show again.
 async fn task_page(
     state: &WebState,
     ctx: &PageCtx,
     task: TaskView,
-    posted: Option<(Posted, FormErrors)>,
+    refused: Option<TaskRefused>,
 ) -> PageResult {
     let actor = &ctx.actor;
     let names =
         ctx.load(app::runtime::tickets::names(&state.app, actor, task.assigned_to).await)?;
     let actions = task.actions;
+    let chosen = match &refused {
+        Some(TaskRefused::Assign { user_id, .. }) => Some(user_id.clone()),
+        _ => task.assigned_to.map(|id| id.0.to_string()),
+    };
     let workers = if actions.assign {
         ctx.load(app::runtime::tasks::workers(&state.app, actor).await)?
             .into_iter()
-            .map(|(id, name)| (id.0.to_string(), name, task.assigned_to == Some(id)))
+            .map(|(id, name)| {
+                let id = id.0.to_string();
+                let selected = chosen.as_deref() == Some(id.as_str());
+                (id, name, selected)
+            })
             .collect()
     } else {
         Vec::new()
     };
     let schema = task.output_schema.clone().unwrap_or(Value::Null);
     let form = SchemaForm::new("output", &schema);
-    let (fields, general) = match &posted {
-        Some((typed, errors)) => (form.fields(Some(typed), errors), errors.general.clone()),
-        None => (form.fields(None, &FormErrors::default()), Vec::new()),
+    let (fields, general, assign_errors, status) = match refused {
+        Some(TaskRefused::Complete(typed, errors)) => (
+            form.fields(Some(&typed), &errors),
+            errors.general.clone(),
+            FieldErrors::default(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Some(TaskRefused::Assign { refusal, .. }) => (
+            form.fields(None, &FormErrors::default()),
+            Vec::new(),
+            refusal.errors,
+            refusal.status,
+        ),
+        None => (
+            form.fields(None, &FormErrors::default()),
+            Vec::new(),
+            FieldErrors::default(),
+            StatusCode::OK,
+        ),
     };
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} — TicketFlower", task.name);
@@ -255,13 +291,9 @@ async fn task_page(
         can_claim: actions.claim,
         can_release: actions.release,
         workers,
+        assign_errors,
         name: task.name,
         status: task.status.to_string(),
-    };
-    let status = if posted.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
     };
     Ok(ctx.render_status(status, &page))
 }
@@ -321,13 +353,25 @@ pub async fn assign(
     PagePost { ctx, form }: PagePost<AssignForm>,
 ) -> PageResult {
     let back = format!("/tasks/{id}");
-    let Ok(user) = form.user_id.parse::<UserId>() else {
-        return Ok(ctx.redirect(&back, Flash::error("Choose who should do the task.")));
+    let refusal = match form.user_id.parse::<UserId>() {
+        Err(_) => Refusal::invalid("user_id", "choose who should do the task"),
+        Ok(user) => match app::runtime::tasks::assign(&state.app, &ctx.actor, id, user).await {
+            Ok(task) => {
+                let done = format!("“{}” was assigned.", task.name);
+                return Ok(ctx.redirect(&back, Flash::ok(done)));
+            }
+            Err(error) => match Refusal::of(error, &["user_id"]) {
+                Ok(refusal) => refusal,
+                Err(error) => return Ok(ctx.failed(&back, error)),
+            },
+        },
     };
-    let result = app::runtime::tasks::assign(&state.app, &ctx.actor, id, user).await;
-    Ok(ctx.outcome(&back, result, |task| {
-        format!("“{}” was assigned.", task.name)
-    }))
+    let task = ctx.load(app::runtime::tasks::get(&state.app, &ctx.actor, id).await)?;
+    let refused = TaskRefused::Assign {
+        user_id: form.user_id,
+        refusal,
+    };
+    task_page(&state, &ctx, task, Some(refused)).await
 }
 
 /// The form's fields are the task's output schema's, so they are read as pairs.
@@ -345,7 +389,13 @@ pub async fn complete(
         Ok(done) => Ok(ctx.redirect("/tasks", Flash::ok(format!("“{}” is done.", done.name)))),
         Err(app::AppError::Validation(errors)) => {
             let errors = form.errors(&errors);
-            task_page(&state, &ctx, task, Some((typed, errors))).await
+            task_page(
+                &state,
+                &ctx,
+                task,
+                Some(TaskRefused::Complete(typed, errors)),
+            )
+            .await
         }
         Err(error) => Ok(ctx.failed(&back, error)),
     }

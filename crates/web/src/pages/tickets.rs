@@ -27,6 +27,7 @@ use crate::pages::account::when;
 use crate::pages::kit::context::{
     CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, PageUpload, error_page,
 };
+use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
 use crate::pages::kit::schema_form::{FormErrors, FormField, SchemaForm};
 use crate::state::WebState;
@@ -504,6 +505,9 @@ struct TicketPage {
     /// Ticket team: task links and internal notes.
     team: bool,
     can_cancel: bool,
+    /// The comment form as typed when it was refused, and why.
+    comment: CommentForm,
+    comment_errors: FieldErrors,
 }
 
 fn size(bytes: i64) -> String {
@@ -619,6 +623,15 @@ pub async fn ticket(
     ctx: PageCtx,
     PagePath(id): PagePath<TicketId>,
 ) -> PageResult {
+    ticket_page(&state, ctx, id, None).await
+}
+
+async fn ticket_page(
+    state: &WebState,
+    ctx: PageCtx,
+    id: TicketId,
+    refused: Option<(CommentForm, Refusal)>,
+) -> PageResult {
     let ctx = ctx.titled("Ticket");
     let (app, actor) = (&state.app, &ctx.actor);
     let view: TicketView = ctx.load(app::runtime::tickets::get(app, actor, id).await)?;
@@ -658,7 +671,7 @@ pub async fn ticket(
     let workflow = data_rows(&view.workflow_data, &schemas, |k, v| {
         view.data.get(k) == Some(v)
     });
-    let page = TicketPage {
+    let mut page = TicketPage {
         layout: {
             let mut layout = ctx.layout.clone();
             layout.title = format!("#{} {} — TicketFlower", view.number, view.title);
@@ -724,11 +737,19 @@ pub async fn ticket(
         title: view.title,
         status: view.status,
         on_hold: view.workflow_status == WorkflowRunStatus::OnHold,
+        comment: CommentForm::default(),
+        comment_errors: FieldErrors::default(),
     };
-    Ok(ctx.render(&page))
+    let mut status = StatusCode::OK;
+    if let Some((comment, refusal)) = refused {
+        page.comment = comment;
+        page.comment_errors = refusal.errors;
+        status = refusal.status;
+    }
+    Ok(ctx.render_status(status, &page))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct CommentForm {
     #[serde(default)]
     body: String,
@@ -741,17 +762,25 @@ pub async fn add_comment(
     PagePath(id): PagePath<TicketId>,
     PagePost { ctx, form }: PagePost<CommentForm>,
 ) -> PageResult {
-    let back = format!("/tickets/{id}");
+    let back = format!("/tickets/{id}#comments");
     let internal = form.internal.is_some();
     let result =
         app::runtime::tickets::comment(&state.app, &ctx.actor, id, &form.body, internal).await;
-    Ok(ctx.outcome(&format!("{back}#comments"), result, |_| {
-        if internal {
-            "Your internal note was added.".into()
-        } else {
-            "Your comment was added.".into()
+    let refusal = match result {
+        Ok(_) => {
+            let done = if internal {
+                "Your internal note was added."
+            } else {
+                "Your comment was added."
+            };
+            return Ok(ctx.redirect(&back, Flash::ok(done)));
         }
-    }))
+        Err(error) => match Refusal::of(error, &["body", "internal"]) {
+            Ok(refusal) => refusal,
+            Err(error) => return Ok(ctx.failed(&back, error)),
+        },
+    };
+    ticket_page(&state, ctx, id, Some((form, refusal))).await
 }
 
 pub async fn add_attachments(

@@ -1,7 +1,9 @@
 //! What every page shares: the layout and rendering, the page context (the signed-in person,
-//! CSRF), forms drawn from JSON Schemas, and the static assets.
+//! CSRF), refused forms shown again with their complaints, forms drawn from JSON Schemas, and
+//! the static assets.
 
 pub mod assets;
 pub mod context;
+pub mod form;
 pub mod layout;
 pub mod schema_form;

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use domain::ValidationErrors;
 use serde_json::{Map, Number, Value};
 
+use crate::pages::kit::form::sentence;
+
 /// Strings allowed more than this many characters get a text area.
 const TEXTAREA_FROM: u64 = 200;
 
@@ -255,7 +257,7 @@ impl<'a> SchemaForm<'a> {
                     error: errors
                         .fields
                         .get(name)
-                        .map(|e| e.join("; "))
+                        .map(|e| e.join(" "))
                         .unwrap_or_default(),
                 }
             })
@@ -403,8 +405,8 @@ impl<'a> SchemaForm<'a> {
         (Value::Object(out), posted)
     }
 
-    /// Sorts the app's validation errors onto the fields: `<prefix>/<name>/...` belongs to
-    /// field `<name>`; anything else is general, with its field named.
+    /// Sorts the app's validation errors onto the fields, as sentences: `<prefix>/<name>/...`
+    /// belongs to field `<name>`; anything else is general, with its field named.
     pub fn errors(&self, errors: &ValidationErrors) -> FormErrors {
         let mut out = FormErrors::default();
         let marker = format!("{}/", self.prefix);
@@ -420,13 +422,13 @@ impl<'a> SchemaForm<'a> {
                     .fields
                     .entry(name)
                     .or_default()
-                    .push(error.message.clone()),
-                None if error.field == self.prefix => out.general.push(error.message.clone()),
-                None => out.general.push(format!(
+                    .push(sentence(&error.message)),
+                None if error.field == self.prefix => out.general.push(sentence(&error.message)),
+                None => out.general.push(sentence(&format!(
                     "{}: {}",
                     error.field.replace('_', " "),
                     error.message
-                )),
+                ))),
             }
         }
         out
@@ -603,19 +605,19 @@ mod tests {
         let errors = ValidationErrors(vec![
             FieldError {
                 field: "output/reason".into(),
-                message: "is required".into(),
+                message: "Reason is required".into(),
             },
             FieldError {
                 field: "output/tags/1".into(),
-                message: "value is not one of the choices".into(),
+                message: "must be one of: a, b, c".into(),
             },
             FieldError {
                 field: "output/amount".into(),
-                message: "too small".into(),
+                message: "Amount must be at least 1".into(),
             },
             FieldError {
                 field: "output/amount".into(),
-                message: "not even".into(),
+                message: "Amount must be a multiple of 2".into(),
             },
             FieldError {
                 field: "output".into(),
@@ -627,22 +629,25 @@ mod tests {
             },
             FieldError {
                 field: "output/nowhere".into(),
-                message: "is not allowed".into(),
+                message: "is not a field of this form".into(),
             },
         ]);
         let sorted = form.errors(&errors);
-        assert_eq!(sorted.fields["reason"], ["is required"]);
-        assert_eq!(sorted.fields["tags"], ["value is not one of the choices"]);
+        assert_eq!(sorted.fields["reason"], ["Reason is required."]);
+        assert_eq!(sorted.fields["tags"], ["Must be one of: a, b, c."]);
         assert_eq!(
             sorted.general,
             [
-                "must be a JSON object",
-                "attachments/0: is empty",
-                "output/nowhere: is not allowed"
+                "Must be a JSON object.",
+                "Attachments/0: is empty.",
+                "Output/nowhere: is not a field of this form."
             ]
         );
         let fields = form.fields(None, &sorted);
-        assert_eq!(field(&fields, "amount").error, "too small; not even");
+        assert_eq!(
+            field(&fields, "amount").error,
+            "Amount must be at least 1. Amount must be a multiple of 2."
+        );
         assert_eq!(field(&fields, "due").error, "");
     }
 
@@ -668,7 +673,7 @@ mod tests {
         ]));
         let errors = form.errors(&ValidationErrors(vec![FieldError {
             field: "data/amount".into(),
-            message: "is greater than the maximum of 5000".into(),
+            message: "Amount must be at most 5000".into(),
         }]));
         let html = Rendered {
             fields: form.fields(Some(&posted), &errors),
@@ -677,7 +682,7 @@ mod tests {
         .unwrap();
         for expected in [
             r#"<input id="data-field-1" name="data.amount" type="number" value="9999999" min="1" max="5000" step="1" required aria-invalid="true" aria-describedby="data-field-1-error">"#,
-            r#"<span class="field-error" id="data-field-1-error">is greater than the maximum of 5000</span>"#,
+            r#"<span class="field-error" id="data-field-1-error">Amount must be at most 5000.</span>"#,
             r#"<span class="hint">In euros</span>"#,
             r#"name="data.reason" type="text" value="&#60;b&#62;" minlength="3" maxlength="100" pattern=".*(?:^[A-Za-z ]+$).*" required>"#,
             r#"<textarea id="data-field-3" name="data.details" rows="4" maxlength="2000"></textarea>"#,
