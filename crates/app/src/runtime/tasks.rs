@@ -133,8 +133,9 @@ async fn actor_may_work(
     ))
 }
 
-/// Whether the task's holder is the person its design gives it to (the ticket's requester,
-/// whoever completed an earlier task): then it is theirs, and never goes to the queue.
+/// Whether the task, still to be done, is held by the person its design gives it to (the
+/// ticket's requester, whoever completed an earlier task): then it is theirs, and never goes
+/// to the queue.
 async fn held_by_design(
     app: &App,
     company: CompanyId,
@@ -148,6 +149,9 @@ async fn held_by_design(
     let (Some(holder), true) = (task.assigned_to, spec.assignment.is_personal()) else {
         return Ok(false);
     };
+    if !TaskStatus::QUEUED.contains(&task.status) {
+        return Ok(false);
+    }
     let tasks = match spec.assignment {
         wf::AssignmentStrategy::CompleterOf(_) => {
             store::tasks::of_ticket(app.db(), company, ticket.id).await?
