@@ -102,6 +102,9 @@ pub fn may_submit(spec: &wf::TicketTypeSpec, company_roles: &[String]) -> bool {
 /// May work a task (the team of a task): an active `task_worker` who holds one of the task's
 /// `company_role_access` roles (none listed: anyone) and, when the task names allowed users,
 /// is one of them. `store::tasks::worker_loads` asks the same of a whole company at once.
+///
+/// A task the design gives to a person (`requester`, `completer_of`) is theirs without this:
+/// its holder completes it, worker or not (see [`task_actions`]).
 pub fn may_work(
     user: domain::UserId,
     system: &[SystemRole],
@@ -158,7 +161,8 @@ pub fn is_team(actor: &Actor) -> bool {
 pub struct TaskActions {
     /// Take it from the queue: an eligible worker, while nobody holds it.
     pub claim: bool,
-    /// Give it back to the queue: its holder or a ticket admin.
+    /// Give it back to the queue: its holder or a ticket admin, unless the design gave it to
+    /// the person who holds it (the requester, say), whose task it stays.
     pub release: bool,
     /// Give it to a worker: ticket admins.
     pub assign: bool,
@@ -167,13 +171,16 @@ pub struct TaskActions {
 }
 
 /// The actions on a task of `task_type` in `status` held by `holder`, for an actor who
-/// `may_work` it (see [`may_work`]). Action tasks are the engine's: nobody works them.
+/// `may_work` it (see [`may_work`]); `personal`: the holder is the person the design gives
+/// the task to. Action tasks are the engine's: nobody works them. The holder completes, so a
+/// requester holding their own task completes it without being a worker.
 pub fn task_actions(
     actor: &Actor,
     task_type: TaskType,
     status: TaskStatus,
     holder: Option<domain::UserId>,
     may_work: bool,
+    personal: bool,
 ) -> TaskActions {
     if task_type != TaskType::Form {
         return TaskActions::default();
@@ -183,7 +190,7 @@ pub fn task_actions(
     let admin = is_ticket_admin(actor);
     TaskActions {
         claim: holder.is_none() && status == TaskStatus::Open && may_work,
-        release: holder.is_some() && queued && (mine || admin),
+        release: holder.is_some() && queued && (mine || admin) && !personal,
         assign: queued && admin,
         complete: mine && queued,
     }

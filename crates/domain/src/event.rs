@@ -218,6 +218,7 @@ event_kinds! {
     AttachmentAdded = "attachment.added" { attachment_id: crate::AttachmentId, file_name: String, size: i64, content_type: String },
     TaskCreated = "task.created" { task_id: crate::TaskId, task_key: String, name: String, task_type: crate::workflow::TaskType },
     TaskAssigned = "task.assigned" { task_id: crate::TaskId, assigned_to: UserId, by: String },
+    TaskAssignmentUnavailable = "task.assignment_unavailable" { task_id: crate::TaskId, wanted: String, user_id: Option<UserId>, reason: String },
     TaskClaimed = "task.claimed" { task_id: crate::TaskId, assigned_to: UserId },
     TaskReleased = "task.released" { task_id: crate::TaskId },
     TaskAllowedUsersSet = "task.allowed_users_set" { task_id: crate::TaskId, user_ids: Vec<UserId> },

@@ -166,6 +166,22 @@ fn invalid_bundles_are_refused_like_the_server_refuses_them() {
             edited(&base, "/tasks/0/assignment", Some(json!("round_robin"))),
             "/tasks/0/assignment",
         ),
+        (
+            edited(
+                &base,
+                "/tasks/1/assignment",
+                Some(json!({"completer_of": "manager_approval", "and": "me"})),
+            ),
+            "/tasks/1/assignment",
+        ),
+        (
+            edited(
+                &base,
+                "/tasks/1/assignment",
+                Some(json!({"completer_of": 7})),
+            ),
+            "/tasks/1/assignment",
+        ),
         // A form is its output schema.
         (edited(&base, "/tasks/0/output_schema", None), "/tasks/0"),
         // Actions need a URL (http or https) and a timeout within the limits.
@@ -232,7 +248,16 @@ fn what_serde_allows_the_schema_allows() {
         edited(&base, "/transitions/0/condition", Some(Value::Null)),
         edited(&base, "/tasks/0/action_url", Some(Value::Null)),
         edited(&base, "/tasks/0/input_schema", Some(Value::Null)),
+        // The edit may go to whoever did the review instead of the requester.
+        edited(
+            &base,
+            "/tasks/0/assignment",
+            Some(json!({"completer_of": "review"})),
+        ),
     ];
+    // The author revises their own document.
+    assert_eq!(base["tasks"][0]["key"], "edit");
+    assert_eq!(base["tasks"][0]["assignment"], "requester");
     for (i, document) in lenient.iter().enumerate() {
         assert_eq!(schema.validate(document), [], "case {i}");
         let bundle = read_bundle(document.clone()).unwrap();

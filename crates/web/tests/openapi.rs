@@ -356,8 +356,7 @@ fn enum_schemas_are_spelled_as_serialized() {
     use domain::company::CompanyStatus;
     use domain::user::UserStatus;
     use domain::workflow::{
-        AssignmentStrategy, TaskStatus, TaskType, WorkflowErrorStatus, WorkflowErrorType,
-        WorkflowRunStatus,
+        TaskStatus, TaskType, WorkflowErrorStatus, WorkflowErrorType, WorkflowRunStatus,
     };
     let doc = document();
     let expected = [
@@ -369,14 +368,6 @@ fn enum_schemas_are_spelled_as_serialized() {
         (
             "TaskType",
             spellings(&[TaskType::Form, TaskType::SyncAction, TaskType::AsyncAction]),
-        ),
-        (
-            "AssignmentStrategy",
-            spellings(&[
-                AssignmentStrategy::AutoShortestQueue,
-                AssignmentStrategy::Claim,
-                AssignmentStrategy::Manual,
-            ]),
         ),
         (
             "UserStatus",
@@ -400,4 +391,48 @@ fn enum_schemas_are_spelled_as_serialized() {
         }
     }
     assert_none("enums documented unlike their JSON", offences);
+}
+
+/// An assignment is a strategy's name or `{"completer_of": <task key>}`, and the document
+/// says both, as serde writes them.
+#[test]
+fn assignment_strategies_are_documented_as_serialized() {
+    use domain::workflow::AssignmentStrategy;
+    let doc = document();
+    let schema = &doc["components"]["schemas"]["AssignmentStrategy"];
+    let members = schema["oneOf"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a oneOf: {schema}"));
+    let names: BTreeSet<String> = members
+        .iter()
+        .filter_map(|m| m["enum"].as_array())
+        .flatten()
+        .map(Value::to_string)
+        .collect();
+    assert_eq!(
+        names,
+        spellings(&[
+            AssignmentStrategy::AutoShortestQueue,
+            AssignmentStrategy::Claim,
+            AssignmentStrategy::Manual,
+            AssignmentStrategy::Requester,
+        ]),
+        "{schema}"
+    );
+    let completer = serde_json::to_value(AssignmentStrategy::CompleterOf("review".into()))
+        .expect("a variant serializes");
+    let object = members
+        .iter()
+        .find(|m| m["properties"]["completer_of"].is_object())
+        .unwrap_or_else(|| panic!("no completer_of member: {schema}"));
+    assert_eq!(
+        object["properties"]["completer_of"]["type"], "string",
+        "{schema}"
+    );
+    assert_eq!(
+        object["required"],
+        serde_json::json!(["completer_of"]),
+        "{schema}"
+    );
+    assert_eq!(completer, serde_json::json!({"completer_of": "review"}));
 }

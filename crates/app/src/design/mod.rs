@@ -563,7 +563,23 @@ fn checked_spec(
             let mut body = body;
             fill_key(&mut body, "name", &taken);
             let task: TaskSpec = parse(body)?;
-            let problems = wf::check_task(&task, limits);
+            let mut problems = wf::check_task(&task, limits);
+            // Whether the task can run after the one it names is checked on publish.
+            if let (wf::AssignmentStrategy::CompleterOf(key), Some(design)) =
+                (&task.assignment, design)
+            {
+                let known = *key == task.key
+                    || design
+                        .tasks
+                        .iter()
+                        .any(|t| Some(t.id) != current_id && t.key == *key);
+                if !known {
+                    problems.push(Problem::new(
+                        "/assignment/completer_of",
+                        format!("no task `{key}` in this workflow"),
+                    ));
+                }
+            }
             if !problems.is_empty() {
                 return Err(ValidationErrors::from_problems(problems, "").into());
             }
@@ -787,6 +803,9 @@ pub async fn update(
         &limits,
     )?;
     check_object_roles(&mut tx, company, kind, &spec).await?;
+    if kind == Kind::Task && key != current.key {
+        follow_renamed_task(&mut tx, company, &design, id, &current.key, &key).await?;
+    }
     let updated = store::design::update(
         &mut tx,
         company,
@@ -829,6 +848,46 @@ pub async fn update(
     Ok(fresh.into())
 }
 
+/// The other tasks of `design` given to whoever completed task `old` now name it `new`, as
+/// transitions (which refer by id) follow a renamed task.
+async fn follow_renamed_task(
+    tx: &mut Tx,
+    company: CompanyId,
+    design: &Design,
+    renamed: DesignObjectId,
+    old: &str,
+    new: &str,
+) -> Result<()> {
+    for task in design.tasks.iter().filter(|t| t.id != renamed) {
+        if completer_of(&task.spec).as_deref() != Some(old) {
+            continue;
+        }
+        let mut spec = task.spec.clone();
+        spec["assignment"] = json!({ "completer_of": new });
+        store::design::update(
+            tx,
+            company,
+            task.id,
+            DesignChange {
+                key: &task.key,
+                title: &task.title,
+                status: WorkflowStatus::Draft.as_str(),
+                spec: &spec,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The task key a stored task's `completer_of` assignment names, if it has one.
+fn completer_of(spec: &Value) -> Option<String> {
+    match serde_json::from_value(spec.get("assignment")?.clone()).ok()? {
+        wf::AssignmentStrategy::CompleterOf(key) => Some(key),
+        _ => None,
+    }
+}
+
 /// Deletes a DRAFT object nothing uses. A workflow goes with everything in it, and only if
 /// it was never published.
 pub async fn delete(app: &App, actor: &Actor, kind: Kind, id: DesignObjectId) -> Result<()> {
@@ -859,6 +918,14 @@ pub async fn delete(app: &App, actor: &Actor, kind: Kind, id: DesignObjectId) ->
                         serde_json::from_value(t.spec.clone()).ok();
                     stored.is_some_and(|s| s.from_task == Some(id) || s.to_task == Some(id))
                 });
+                if let Some(other) = design.tasks.iter().find(|t| {
+                    t.id != id && completer_of(&t.spec).as_deref() == Some(object.key.as_str())
+                }) {
+                    return Err(in_use(&format!(
+                        "task `{}` goes to whoever completes this task; change its assignment first",
+                        other.key
+                    )));
+                }
                 if used {
                     return Err(in_use(
                         "transitions lead to or from this task; delete them first",

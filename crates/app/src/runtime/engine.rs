@@ -241,7 +241,9 @@ pub(crate) async fn raise(
 }
 
 /// Creates one task instance: a form is assigned by its strategy, an action is queued as a
-/// job.
+/// job. A form the design gives to a person (the requester, whoever completed an earlier
+/// task) goes to them directly; if they cannot take it, it waits in the claim queue of the
+/// workers who may work it, and an event says why (see docs/decisions.md).
 async fn create_task(
     app: &App,
     tx: &mut Tx,
@@ -251,12 +253,28 @@ async fn create_task(
     new: &wf::NewTask,
 ) -> Result<()> {
     // Chosen before the insert, so the task is stored already assigned.
-    let worker = if spec.task_type == TaskType::Form
-        && spec.assignment == wf::AssignmentStrategy::AutoShortestQueue
-    {
-        pick_worker(tx, company, spec, &[]).await?
-    } else {
-        None
+    let mut unavailable = None;
+    let worker = match &spec.assignment {
+        _ if spec.task_type != TaskType::Form => None,
+        wf::AssignmentStrategy::AutoShortestQueue => pick_worker(tx, company, spec, &[]).await?,
+        strategy if strategy.is_personal() => {
+            let tasks = store::tasks::of_ticket(&mut *tx, company, ticket.id).await?;
+            match wanted_person(strategy, ticket, &tasks) {
+                Some(Ok(person)) => match unavailable_reason(&mut *tx, company, person).await? {
+                    None => Some(person),
+                    Some(reason) => {
+                        unavailable = Some((Some(person), reason));
+                        None
+                    }
+                },
+                Some(Err(reason)) => {
+                    unavailable = Some((None, reason));
+                    None
+                }
+                None => None,
+            }
+        }
+        _ => None,
     };
     let task = store::tasks::insert(
         tx,
@@ -296,7 +314,29 @@ async fn create_task(
                 Payload::TaskAssigned {
                     task_id: task.id,
                     assigned_to: worker,
-                    by: "auto_shortest_queue".into(),
+                    by: spec.assignment.to_string(),
+                },
+            )
+            .await?;
+        }
+        if let Some((user, reason)) = unavailable {
+            tracing::info!(
+                ticket = %ticket.id,
+                task = %task.id,
+                wanted = %spec.assignment,
+                %reason,
+                "a task for a person went to the claim queue"
+            );
+            audit::record(
+                tx,
+                None,
+                Some(company),
+                Stream::Ticket(ticket.id),
+                Payload::TaskAssignmentUnavailable {
+                    task_id: task.id,
+                    wanted: spec.assignment.to_string(),
+                    user_id: user,
+                    reason,
                 },
             )
             .await?;
@@ -318,6 +358,45 @@ async fn create_task(
     )
     .await?;
     Ok(())
+}
+
+/// The person a personal strategy names on this ticket (`None` for the other strategies):
+/// its requester, or whoever completed the latest round of the named task of `tasks` (the
+/// ticket's). `Err` says why there is nobody.
+pub(crate) fn wanted_person(
+    strategy: &wf::AssignmentStrategy,
+    ticket: &store::tickets::Ticket,
+    tasks: &[store::tasks::TaskInstance],
+) -> Option<std::result::Result<UserId, String>> {
+    match strategy {
+        wf::AssignmentStrategy::Requester => Some(Ok(ticket.requester_id)),
+        wf::AssignmentStrategy::CompleterOf(key) => Some(
+            tasks
+                .iter()
+                .filter(|t| &t.task_key == key && t.status == TaskStatus::Completed)
+                .max_by_key(|t| (t.completed_at, t.id))
+                .and_then(|t| t.assigned_to)
+                .ok_or_else(|| format!("nobody has completed `{key}` on this ticket")),
+        ),
+        _ => None,
+    }
+}
+
+/// Why `user` cannot be given a task now, if they cannot: gone from the company, or not
+/// active (blocked, still pending).
+pub(crate) async fn unavailable_reason(
+    db: impl store::Exec,
+    company: CompanyId,
+    user: UserId,
+) -> Result<Option<String>> {
+    match store::users::get(db, company, user).await {
+        Ok(found) if found.status == domain::user::UserStatus::Active => Ok(None),
+        Ok(found) => Ok(Some(format!("their account is {}", found.status.as_str()))),
+        Err(store::StoreError::NotFound) => {
+            Ok(Some("they are no longer a user of the company".into()))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 // ---- Workflow errors

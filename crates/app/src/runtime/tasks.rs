@@ -52,13 +52,15 @@ pub struct TaskView {
     pub actions: crate::access::TaskActions,
 }
 
-/// The task as `actor` sees it; `may_work` is [`actor_may_work`]'s answer.
+/// The task as `actor` sees it; `may_work` is [`actor_may_work`]'s answer and `personal`
+/// [`held_by_design`]'s.
 fn view(
     actor: &Actor,
     task: TaskInstance,
     ticket: &store::tickets::Ticket,
     version: &Published,
     may_work: bool,
+    personal: bool,
 ) -> TaskView {
     let spec = version.task(&task.task_key);
     TaskView {
@@ -68,6 +70,7 @@ fn view(
             task.status,
             task.assigned_to,
             may_work,
+            personal,
         ),
         id: task.id,
         ticket_id: task.ticket_id,
@@ -130,6 +133,47 @@ async fn actor_may_work(
     ))
 }
 
+/// Whether the task, still to be done, is held by the person its design gives it to (the
+/// ticket's requester, whoever completed an earlier task): then it is theirs, and never goes
+/// to the queue.
+async fn held_by_design(
+    app: &App,
+    company: CompanyId,
+    task: &TaskInstance,
+    ticket: &store::tickets::Ticket,
+    version: &Published,
+) -> Result<bool> {
+    let Some(spec) = version.task(&task.task_key) else {
+        return Ok(false);
+    };
+    let (Some(holder), true) = (task.assigned_to, spec.assignment.is_personal()) else {
+        return Ok(false);
+    };
+    if !TaskStatus::QUEUED.contains(&task.status) {
+        return Ok(false);
+    }
+    let tasks = match spec.assignment {
+        wf::AssignmentStrategy::CompleterOf(_) => {
+            store::tasks::of_ticket(app.db(), company, ticket.id).await?
+        }
+        _ => Vec::new(),
+    };
+    Ok(
+        super::engine::wanted_person(&spec.assignment, ticket, &tasks)
+            .is_some_and(|wanted| wanted == Ok(holder)),
+    )
+}
+
+/// Why nobody but its holder may take a task the design gave to them.
+fn theirs(spec: Option<&wf::TaskSpec>) -> String {
+    match spec.map(|s| &s.assignment) {
+        Some(wf::AssignmentStrategy::CompleterOf(key)) => format!(
+            "this task is for whoever completed `{key}` on the ticket; nobody else can take it"
+        ),
+        _ => "this task is for the ticket's requester; nobody else can take it".into(),
+    }
+}
+
 /// Who sees a task: ticket admins, its holder, and workers who may work it.
 async fn visible(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
     let company = crate::access::company_of(actor)?;
@@ -141,7 +185,8 @@ async fn visible(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
     if !ok {
         return Err(AppError::NotFound);
     }
-    Ok(view(actor, task, &ticket, &version, may_work))
+    let personal = held_by_design(app, company, &task, &ticket, &version).await?;
+    Ok(view(actor, task, &ticket, &version, may_work, personal))
 }
 
 pub async fn get(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
@@ -199,7 +244,8 @@ pub async fn list(
         if query.queue && !may_work {
             continue;
         }
-        out.push(view(actor, task, &ticket, &version, may_work));
+        let personal = held_by_design(app, company, &task, &ticket, &version).await?;
+        out.push(view(actor, task, &ticket, &version, may_work, personal));
     }
     Ok((out, next))
 }
@@ -215,7 +261,7 @@ fn not_form(task: &TaskInstance) -> Option<AppError> {
 /// the other gets a conflict.
 pub async fn claim(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
     let company = crate::access::company_of(actor)?;
-    let (task, _, version) = load(app, company, id).await?;
+    let (task, ticket, version) = load(app, company, id).await?;
     if !actor_may_work(app, actor, company, &task, &version).await? {
         return Err(if task.assigned_to == Some(actor.user_id) {
             AppError::Forbidden("you may not work this task".into())
@@ -225,6 +271,12 @@ pub async fn claim(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
     }
     if let Some(error) = not_form(&task) {
         return Err(error);
+    }
+    if held_by_design(app, company, &task, &ticket, &version).await? {
+        return Err(AppError::Conflict {
+            field: None,
+            message: theirs(version.task(&task.task_key)),
+        });
     }
     let mut tx = app.db().begin().await?;
     if !store::tasks::claim(&mut tx, company, id, actor.user_id).await? {
@@ -270,7 +322,8 @@ pub async fn workers(app: &App, actor: &Actor) -> Result<Vec<(UserId, String)>> 
         .collect())
 }
 
-/// A ticket admin gives a task to an eligible worker.
+/// A ticket admin gives a task to an eligible worker, or back to the person its design gives
+/// it to (the requester, say), who need not be a worker.
 pub async fn assign(app: &App, actor: &Actor, id: TaskId, user: UserId) -> Result<TaskView> {
     let company = crate::access::company_of(actor)?;
     if !crate::access::is_ticket_admin(actor) {
@@ -278,7 +331,7 @@ pub async fn assign(app: &App, actor: &Actor, id: TaskId, user: UserId) -> Resul
             "assigning tasks needs the ticket_admin role".into(),
         ));
     }
-    let (task, _, version) = load(app, company, id).await?;
+    let (task, ticket, version) = load(app, company, id).await?;
     if let Some(error) = not_form(&task) {
         return Err(error);
     }
@@ -287,14 +340,22 @@ pub async fn assign(app: &App, actor: &Actor, id: TaskId, user: UserId) -> Resul
         .await
         .map_err(|_| ValidationErrors::single("user_id", "is not a user of your company"))?;
     let roles = store::companies::user_role_names(app.db(), company, user).await?;
+    let tasks = if spec.assignment.is_personal() {
+        store::tasks::of_ticket(app.db(), company, ticket.id).await?
+    } else {
+        Vec::new()
+    };
+    let wanted = super::engine::wanted_person(&spec.assignment, &ticket, &tasks)
+        .is_some_and(|wanted| wanted == Ok(user));
     if worker.status != UserStatus::Active
-        || !crate::access::may_work(
-            user,
-            &worker.system_roles,
-            &roles,
-            spec,
-            &task.allowed_users,
-        )
+        || !(wanted
+            || crate::access::may_work(
+                user,
+                &worker.system_roles,
+                &roles,
+                spec,
+                &task.allowed_users,
+            ))
     {
         return Err(ValidationErrors::single(
             "user_id",
@@ -328,13 +389,22 @@ pub async fn assign(app: &App, actor: &Actor, id: TaskId, user: UserId) -> Resul
 /// Gives a task back to the queue: its holder or a ticket admin.
 pub async fn release(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
     let company = crate::access::company_of(actor)?;
-    let task = store::tasks::get(app.db(), company, id).await?;
+    let (task, ticket, version) = load(app, company, id).await?;
     let admin = crate::access::is_ticket_admin(actor);
     if task.assigned_to != Some(actor.user_id) && !admin {
         return Err(if visible(app, actor, id).await.is_ok() {
             AppError::Forbidden("only the holder or a ticket admin can release a task".into())
         } else {
             AppError::NotFound
+        });
+    }
+    if held_by_design(app, company, &task, &ticket, &version).await? {
+        return Err(AppError::Conflict {
+            field: None,
+            message: format!(
+                "{}: it cannot go back to the queue (a ticket admin may assign it to someone else)",
+                theirs(version.task(&task.task_key))
+            ),
         });
     }
     let mut tx = app.db().begin().await?;

@@ -181,6 +181,10 @@ pub struct TicketView {
     /// The ticket's tasks, in its detail only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tasks: Option<Vec<TaskSummary>>,
+    /// The ticket waits on the caller: they hold one of its unfinished form tasks (`OPEN` or
+    /// `IN_PROGRESS`), e.g. a requester asked to revise their document. In the detail, those
+    /// are the `tasks` assigned to them; `GET /tasks?mine=true` lists them too.
+    pub waiting_on_you: bool,
     /// What the caller may do with the ticket now.
     pub actions: crate::access::TicketActions,
 }
@@ -209,8 +213,16 @@ impl TicketView {
             updated_at: ticket.updated_at,
             closed_at: ticket.closed_at,
             tasks: None,
+            waiting_on_you: false,
         }
     }
+}
+
+/// Whether a task of a ticket waits on `user`: an unfinished form they hold.
+fn waits_on(task: &store::tasks::TaskInstance, user: UserId) -> bool {
+    task.assigned_to == Some(user)
+        && task.task_type == TaskType::Form
+        && TaskStatus::QUEUED.contains(&task.status)
 }
 
 /// The ticket if this actor may see it.
@@ -234,8 +246,38 @@ pub async fn get(app: &App, actor: &Actor, id: TicketId) -> Result<TicketView> {
     let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
     let mut view = TicketView::of(ticket, actor);
     view.workflow_version = Some(version.version);
+    view.waiting_on_you = tasks.iter().any(|t| waits_on(t, actor.user_id));
     view.tasks = Some(tasks.iter().map(TaskSummary::from).collect());
     Ok(view)
+}
+
+/// The tickets waiting on the actor, newest task first, at most `limit`: those on which they
+/// hold an unfinished form task (see [`TicketView::waiting_on_you`]). For a requester these
+/// are their own tickets sent back to them; for a worker, the tickets they are working on.
+/// Each ticket's tasks are left out, as in a list.
+pub async fn waiting_on_you(app: &App, actor: &Actor, limit: u32) -> Result<Vec<TicketView>> {
+    let company = crate::access::company_of(actor)?;
+    let filter = store::tasks::TaskFilter {
+        assignee: Some(actor.user_id),
+        statuses: TaskStatus::QUEUED.to_vec(),
+        task_types: vec![TaskType::Form],
+        limit: 200,
+        ..Default::default()
+    };
+    let mut out: Vec<TicketView> = Vec::new();
+    for task in store::tasks::list(app.db(), company, &filter).await? {
+        if out.len() >= limit as usize {
+            break;
+        }
+        if out.iter().any(|t| t.id == task.ticket_id) {
+            continue;
+        }
+        let ticket = store::tickets::get(app.db(), company, task.ticket_id).await?;
+        let mut view = TicketView::of(ticket, actor);
+        view.waiting_on_you = true;
+        out.push(view);
+    }
+    Ok(out)
 }
 
 /// The published version a ticket runs on (for drawing its progress).
@@ -610,8 +652,17 @@ pub async fn list(
             })
         })
         .flatten();
+    let ids: Vec<TicketId> = rows.iter().map(|t| t.id).collect();
+    let waiting = store::tasks::waiting_on(app.db(), company, actor.user_id, &ids).await?;
     Ok((
-        rows.into_iter().map(|t| TicketView::of(t, actor)).collect(),
+        rows.into_iter()
+            .map(|t| {
+                let waits = waiting.contains(&t.id);
+                let mut view = TicketView::of(t, actor);
+                view.waiting_on_you = waits;
+                view
+            })
+            .collect(),
         next,
     ))
 }

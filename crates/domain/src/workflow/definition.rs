@@ -147,7 +147,10 @@ impl std::str::FromStr for TaskType {
 }
 
 /// How a new form task finds its worker.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Written as a plain name (`claim`, `auto_shortest_queue`, `manual`, `requester`), or as
+/// `{completer_of: <task key>}` for the person who completed an earlier task of the ticket.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AssignmentStrategy {
@@ -158,6 +161,30 @@ pub enum AssignmentStrategy {
     Claim,
     /// A ticket admin assigns it.
     Manual,
+    /// The ticket's requester gets it, worker or not; nobody else may claim it.
+    Requester,
+    /// Whoever completed the named task of the same ticket (its latest round) gets it.
+    CompleterOf(String),
+}
+
+impl AssignmentStrategy {
+    /// Strategies that name one person rather than a pool of workers.
+    pub fn is_personal(&self) -> bool {
+        matches!(self, Self::Requester | Self::CompleterOf(_))
+    }
+}
+
+impl fmt::Display for AssignmentStrategy {
+    /// The short form events and pages use: `claim`, `requester`, `completer_of:review`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AutoShortestQueue => f.write_str("auto_shortest_queue"),
+            Self::Claim => f.write_str("claim"),
+            Self::Manual => f.write_str("manual"),
+            Self::Requester => f.write_str("requester"),
+            Self::CompleterOf(key) => write!(f, "completer_of:{key}"),
+        }
+    }
 }
 
 /// A link from a workflow to something outside TicketFlower (a policy, a runbook).
@@ -319,5 +346,23 @@ mod tests {
             serde_json::to_value(AssignmentStrategy::AutoShortestQueue).unwrap(),
             "auto_shortest_queue"
         );
+        assert_eq!(
+            serde_json::to_value(AssignmentStrategy::Requester).unwrap(),
+            "requester"
+        );
+        let completer = AssignmentStrategy::CompleterOf("review".into());
+        assert_eq!(
+            serde_json::to_value(&completer).unwrap(),
+            serde_json::json!({"completer_of": "review"})
+        );
+        assert_eq!(
+            serde_json::from_value::<AssignmentStrategy>(
+                serde_json::json!({"completer_of": "review"})
+            )
+            .unwrap(),
+            completer
+        );
+        assert_eq!(completer.to_string(), "completer_of:review");
+        assert!(completer.is_personal() && !AssignmentStrategy::Claim.is_personal());
     }
 }

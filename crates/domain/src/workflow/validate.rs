@@ -56,6 +56,7 @@ pub fn validate_workflow(
         .map(|(i, transition)| check.transition(&pointer("/transitions", i), transition, &graph))
         .collect();
     check.graph(spec, &graph);
+    check.assignments(spec, &graph);
 
     let workflow_fields: BTreeSet<String> = top_level_fields(&spec.fields).into_iter().collect();
     check.field_flow(spec, &graph, &workflow_fields, &conditions);
@@ -315,6 +316,12 @@ impl Check<'_> {
             &task.company_role_access,
         );
 
+        if task.task_type.is_action() && task.assignment.is_personal() {
+            self.problem(
+                &pointer(at, "assignment"),
+                "only form tasks are given to a person: the engine runs actions",
+            );
+        }
         if !task.task_type.is_action() {
             if task.output_schema.is_none() {
                 self.problem(
@@ -421,6 +428,31 @@ impl Check<'_> {
             if !can_end[i] {
                 self.problem(&at, "no path from this task reaches an end status");
             }
+        }
+    }
+
+    /// `completer_of` names a form of this workflow that can run before the task, so that
+    /// someone will have completed it when the task opens.
+    fn assignments(&mut self, spec: &WorkflowSpec, graph: &Graph<'_>) {
+        for (i, task) in spec.tasks.iter().enumerate() {
+            let super::AssignmentStrategy::CompleterOf(key) = &task.assignment else {
+                continue;
+            };
+            let at = pointer(
+                &pointer(&pointer("/tasks", i), "assignment"),
+                "completer_of",
+            );
+            let message = match graph.task(key) {
+                None => format!("no task `{key}` in this workflow"),
+                Some(earlier) if spec.tasks[earlier].task_type.is_action() => {
+                    format!("`{key}` is an action: the engine completes it, not a person")
+                }
+                Some(earlier) if !graph.ancestors(i)[earlier] => {
+                    format!("`{key}` cannot run before this task, so nobody will have completed it")
+                }
+                Some(_) => continue,
+            };
+            self.problem(&at, message);
         }
     }
 
@@ -789,6 +821,45 @@ mod tests {
                 "/transitions/1/to_task"
             ]
         );
+    }
+
+    #[test]
+    fn a_task_goes_to_the_completer_of_an_earlier_form_only() {
+        let to_completer = |key: &str| {
+            let mut task = extra_task();
+            task["assignment"] = json!({"completer_of": key});
+            problems(&[
+                ("/tasks/2", task),
+                (
+                    "/transitions/4",
+                    json!({"key": "x", "from_task": "review", "to_task": "extra"}),
+                ),
+                (
+                    "/transitions/5",
+                    json!({"key": "y", "from_task": "extra", "to_status": "DONE"}),
+                ),
+            ])
+        };
+        assert!(to_completer("review").is_empty());
+        assert_eq!(to_completer("ghost"), ["/tasks/2/assignment/completer_of"]);
+        // An action has no person who completed it; a later task has not run yet.
+        assert_eq!(to_completer("order"), ["/tasks/2/assignment/completer_of"]);
+        let mut first = design();
+        first["tasks"][0]["assignment"] = json!({"completer_of": "order"});
+        let spec: WorkflowSpec = serde_json::from_value(first).unwrap();
+        let found = validate_workflow(&spec, &[], &Limits::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].location, "/tasks/0/assignment/completer_of");
+        assert!(found[0].message.contains("action"), "{found:?}");
+    }
+
+    #[test]
+    fn only_forms_go_to_a_person() {
+        assert_eq!(
+            problems(&[("/tasks/1/assignment", json!("requester"))]),
+            ["/tasks/1/assignment"]
+        );
+        assert!(problems(&[("/tasks/0/assignment", json!("requester"))]).is_empty());
     }
 
     #[test]

@@ -1225,6 +1225,75 @@ async fn the_document_has_the_bundle_shape() {
             .broken("/tasks/0/assignment", json!("round_robin"))
             .passing("/tasks/0/assignment", json!("auto_shortest_queue"))
             .reported("tasks[0].assignment", "unknown variant"),
+        rule("a task given to a person names the task they completed as `completer_of`")
+            .broken("/tasks/0/assignment", json!({"completer_by": "review"}))
+            .passing("/tasks/0/assignment", json!("requester"))
+            .reported("tasks[0].assignment", "unknown variant"),
+    ])
+    .await;
+}
+
+/// A form may go to a person: the requester, or whoever completed an earlier form of the
+/// same ticket, named by its key.
+#[tokio::test]
+async fn a_task_goes_to_a_person_only_through_a_form_that_ran_before_it() {
+    let extra = |assignment: Value| {
+        json!({"key": "extra", "name": "Extra", "task_type": "FORM", "output_schema": {},
+               "assignment": assignment})
+    };
+    let after_review = |rule: Rule, assignment: Value, broken: bool| {
+        let edits = [
+            ("/tasks/2", extra(assignment)),
+            (
+                "/transitions/4",
+                json!({"key": "x", "from_task": "review", "to_task": "extra"}),
+            ),
+            (
+                "/transitions/5",
+                json!({"key": "y", "from_task": "extra", "to_status": "DONE"}),
+            ),
+        ];
+        edits.into_iter().fold(rule, |rule, (at, value)| {
+            if broken {
+                rule.broken(at, value)
+            } else {
+                rule.passing(at, value)
+            }
+        })
+    };
+    check_rules(vec![
+        after_review(
+            after_review(
+                rule("completer_of names a task of the workflow"),
+                json!({"completer_of": "ghost"}),
+                true,
+            ),
+            json!({"completer_of": "review"}),
+            false,
+        )
+        .reported("/tasks/2/assignment/completer_of", "no task `ghost`"),
+        after_review(
+            after_review(
+                rule("completer_of names a form, not an action"),
+                json!({"completer_of": "order"}),
+                true,
+            ),
+            json!("requester"),
+            false,
+        )
+        .reported("/tasks/2/assignment/completer_of", "is an action"),
+        after_review(
+            rule("completer_of names a task that can run before this one"),
+            json!("claim"),
+            true,
+        )
+        .broken("/tasks/0/assignment", json!({"completer_of": "extra"}))
+        .passing("/tasks/0/assignment", json!("requester"))
+        .reported("/tasks/0/assignment/completer_of", "cannot run before"),
+        rule("only forms are given to a person")
+            .broken("/tasks/1/assignment", json!("requester"))
+            .passing("/tasks/0/assignment", json!("requester"))
+            .reported("/tasks/1/assignment", "only form tasks"),
     ])
     .await;
 }
@@ -1609,6 +1678,14 @@ async fn tasks_are_checked_on_save() {
                 "/input_schema/properties/amount/$ref",
                 "must refer inside this schema",
             ),
+            form(
+                "completer_of names a task of the workflow",
+                json!({"assignment": {"completer_of": "ghost"}}),
+                json!({"assignment": {"completer_of": "review"}}),
+                "/assignment/completer_of",
+                "no task `ghost`",
+            ),
+            action("an action is not given to a person", json!({"assignment": "requester"}), json!({"assignment": "claim"}), "/assignment", "only form tasks"),
             action("an action needs an action_url", json!({"action_url": null}), json!({"action_url": "http://erp.local:8080/x"}), "/action_url", "is required for actions"),
             action("action_url is http(s)", json!({"action_url": "file:///etc/passwd"}), json!({"action_url": "https://erp.example.com/etc/passwd"}), "/action_url", "http or https"),
             action("timeout is at least 1 second", json!({"timeout_seconds": 0}), json!({"timeout_seconds": 1}), "/timeout_seconds", "between 1 and 300 seconds"),

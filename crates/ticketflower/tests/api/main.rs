@@ -16,6 +16,7 @@ mod identity;
 mod jobs;
 mod mail;
 mod pages;
+mod personal_tasks;
 mod search;
 mod storage;
 mod tenancy;

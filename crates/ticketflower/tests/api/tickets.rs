@@ -224,7 +224,7 @@ async fn the_document_review_loop_runs_to_its_end_status() {
     .await;
     assert!(status == 403 || status == 404, "{status}");
 
-    // Revise: the edit task goes to the requester's side (claim queue), then back to review.
+    // Revise: the edit task goes back to the requester (see `personal_tasks.rs`).
     let (status, done) = call(
         &d.app,
         Method::POST,

@@ -639,3 +639,82 @@ async fn tickets_are_sorted_commented_attached_cancelled_and_tasks_released_and_
     browser.close().await;
     app.stop().await;
 }
+
+/// The document review sends the document back to its author (issue 15, defect 2): the
+/// author, who is no task worker, sees the ticket waiting on them in their list and on its
+/// page, follows the page's call to action to the edit form, and sends the document back to
+/// review.
+#[tokio::test]
+async fn the_author_revises_a_document_the_ticket_waits_on_them_for() {
+    let app = spawn_app().await;
+    let acme = testkit::fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    acme.add_roles(&["reviewers"]).await;
+    let rita = acme
+        .add_member("rita@acme.io", "Rita", &["user"], &[])
+        .await;
+    let victor = acme
+        .add_member("victor@acme.io", "Victor", &["task_worker"], &["reviewers"])
+        .await;
+    let bundle = include_str!("../../../../examples/bundles/document-review.yaml");
+    let imported = acme.admin.import_bundle_yaml(bundle, "").await.expect(201);
+    let workflow = imported["workflow_id"].as_str().unwrap();
+    acme.admin.publish_workflow(workflow).await.expect(200);
+    let type_id = imported["ticket_type_ids"]["review_request"]
+        .as_str()
+        .unwrap();
+    let data = json!({"document_url": "https://docs.example.com/plan", "summary": "The plan"});
+    rita.api.submit_ticket(type_id, data).await.expect(201);
+    let review = victor.api.tasks("mine=true").await.expect(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let output = json!({"decision": "revise", "review_comments": "Add the budget"});
+    victor.api.complete_task(&review, output).await.expect(200);
+
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let client = &browser.client;
+    log_in(client, &app, "rita@acme.io", PASSWORD).await;
+    click(client, "//nav//a[text()='My tickets']").await;
+    let row = text_with(client, "#tickets tr[data-number='1']", "waiting on you").await;
+    assert!(row.contains("OPEN"), "{row}");
+    click(client, "//table[@id='tickets']//a[text()='#1']").await;
+    let waiting = text_of(client, "#waiting-on-you").await;
+    assert!(waiting.contains("Edit the document"), "{waiting}");
+    let tasks = text_of(client, "#ticket-tasks").await;
+    assert!(tasks.contains("Rita Acme"), "{tasks}");
+    assert!(
+        text_of(client, "#timeline")
+            .await
+            .contains("“Edit the document” was assigned to Rita Acme (the requester)")
+    );
+
+    click(
+        client,
+        "//section[@id='waiting-on-you']//a[text()='Edit the document']",
+    )
+    .await;
+    text_with(client, "h1", "Edit the document").await;
+    assert_eq!(text_of(client, "#task-holder").await, "Rita Acme");
+    let input = text_of(client, "#task-input").await;
+    assert!(input.contains("Add the budget"), "{input}");
+    // The task is hers to do, not to hand to the reviewers' queue.
+    assert!(
+        client
+            .find(Locator::XPath("//button[text()='Give back to the queue']"))
+            .await
+            .is_err()
+    );
+    fill_in(client, "#task-form", "output.revision_note", "Budget added").await;
+    submit_in(client, "#task-form").await;
+    flash(client, "“Edit the document” is done.").await;
+    text_with(client, "h1", "#1 Document review request").await;
+    assert!(client.find(Locator::Css("#waiting-on-you")).await.is_err());
+    let tasks = text_of(client, "#ticket-tasks").await;
+    assert_eq!(tasks.matches("Review the document").count(), 2, "{tasks}");
+    click(client, "//nav//a[text()='My tickets']").await;
+    let row = text_of(client, "#tickets tr[data-number='1']").await;
+    assert!(!row.contains("waiting on you"), "{row}");
+
+    browser.close().await;
+    app.stop().await;
+}

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use app::design::{DesignFilter, DesignView, Kind};
 
 use crate::pages::account::when;
-use crate::pages::design_forms::{ASSIGNMENTS, FormValues, ObjectForm, TASK_TYPES, body_of};
+use crate::pages::design_forms::{FormValues, ObjectForm, TASK_TYPES, assignment_value, body_of};
 use crate::pages::kit::context::{
     CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, error_page,
 };
@@ -223,7 +223,6 @@ struct WorkflowPage {
     new_transition: FormValues,
     new_ticket_type: FormValues,
     task_types: [&'static str; 3],
-    assignments: [&'static str; 3],
     can_design: bool,
     can_publish: bool,
     can_deprecate: bool,
@@ -279,7 +278,7 @@ impl RefusedObject {
     /// The form's values as typed, with why it was refused, in the form named `id`.
     fn values(
         self,
-        tasks: &[(String, String)],
+        tasks: &[(String, String, String)],
         roles: &[String],
         id: &'static str,
     ) -> (FormValues, StatusCode) {
@@ -357,10 +356,16 @@ async fn workflow_page(
     let versions = ctx.load(app::design::versions(&state.app, &ctx.actor, id).await)?;
     let spec = &detail.workflow.spec;
     let roles = ctx.load(app::design::role_names(&state.app, &ctx.actor).await)?;
-    let tasks: Vec<(String, String)> = detail
+    let tasks: Vec<(String, String, String)> = detail
         .tasks
         .iter()
-        .map(|t| (t.id.to_string(), text(&t.spec, "name")))
+        .map(|t| {
+            (
+                t.id.to_string(),
+                text(&t.spec, "key"),
+                text(&t.spec, "name"),
+            )
+        })
         .collect();
     let task_name = |id: Option<&str>| -> Option<String> {
         let id = id?;
@@ -424,7 +429,7 @@ async fn workflow_page(
                 key: text(&t.spec, "key"),
                 name: text(&t.spec, "name"),
                 task_type: text(&t.spec, "task_type"),
-                assignment: text(&t.spec, "assignment"),
+                assignment: assignment_value(&t.spec).replace(':', ": "),
                 version: t.version,
             })
             .collect(),
@@ -480,7 +485,6 @@ async fn workflow_page(
         new_ticket_type: FormValues::new_object(Kind::TicketType, &tasks, &roles)
             .in_form("add-ticket-type"),
         task_types: TASK_TYPES,
-        assignments: ASSIGNMENTS,
         can_design: detail.actions.edit,
         can_publish: detail.actions.publish,
         can_deprecate: detail.actions.deprecate,
@@ -600,7 +604,6 @@ struct ObjectPage {
     rows: Vec<(String, String)>,
     edit: FormValues,
     task_types: [&'static str; 3],
-    assignments: [&'static str; 3],
     can_design: bool,
 }
 
@@ -631,10 +634,16 @@ async fn object_page(
         limit: 500,
         ..Default::default()
     };
-    let tasks: Vec<(String, String)> = ctx
+    let tasks: Vec<(String, String, String)> = ctx
         .load(app::design::list(&state.app, &ctx.actor, Kind::Task, filter).await)?
         .into_iter()
-        .map(|t| (t.id.to_string(), text(&t.spec, "name")))
+        .map(|t| {
+            (
+                t.id.to_string(),
+                text(&t.spec, "key"),
+                text(&t.spec, "name"),
+            )
+        })
         .collect();
     let heading = [text(&view.spec, "name"), text(&view.spec, "title")]
         .into_iter()
@@ -680,7 +689,6 @@ async fn object_page(
             rows,
             edit,
             task_types: TASK_TYPES,
-            assignments: ASSIGNMENTS,
             can_design: app::access::can_design(&ctx.actor),
         },
     ))

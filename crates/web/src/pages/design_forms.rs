@@ -27,7 +27,9 @@ pub struct FormValues {
     pub title: String,
     pub description: String,
     pub task_type: String,
-    pub assignment: String,
+    /// The strategies, one `completer_of:<key>` per task of the workflow; the selected one
+    /// is the stored assignment (see [`assignment_value`]).
+    pub assignments: Vec<Choice>,
     pub action_url: String,
     pub timeout_seconds: String,
     pub input_schema: String,
@@ -50,7 +52,51 @@ pub struct FormValues {
 }
 
 pub const TASK_TYPES: [&str; 3] = ["FORM", "SYNC_ACTION", "ASYNC_ACTION"];
-pub const ASSIGNMENTS: [&str; 3] = ["claim", "auto_shortest_queue", "manual"];
+/// The strategies that name no task, with how the designer's select describes them.
+/// The assignment select: the fixed strategies, then "whoever completed" each task of the
+/// workflow; `tasks` are `(id, key, name)`.
+fn assignment_choices(tasks: &[(String, String, String)], selected: &str) -> Vec<Choice> {
+    ASSIGNMENTS
+        .iter()
+        .map(|(value, label)| ((*value).to_owned(), (*label).to_owned()))
+        .chain(tasks.iter().map(|(_, key, name)| {
+            (
+                format!("completer_of:{key}"),
+                format!("completer_of: whoever completed “{name}”"),
+            )
+        }))
+        .map(|(value, label)| Choice {
+            selected: value == selected,
+            value,
+            label,
+        })
+        .collect()
+}
+
+pub const ASSIGNMENTS: [(&str, &str); 4] = [
+    ("claim", "claim: eligible workers take it from a queue"),
+    (
+        "auto_shortest_queue",
+        "auto_shortest_queue: the eligible worker with the fewest tasks",
+    ),
+    ("manual", "manual: a ticket admin assigns it"),
+    (
+        "requester",
+        "requester: the person who asked (the ticket's requester)",
+    ),
+];
+
+/// A task's assignment as the select's value: `{completer_of: k}` is `completer_of:k`.
+pub fn assignment_value(spec: &Value) -> String {
+    match spec.get("assignment") {
+        Some(Value::Object(map)) => map
+            .get("completer_of")
+            .and_then(Value::as_str)
+            .map(|key| format!("completer_of:{key}"))
+            .unwrap_or_default(),
+        _ => text(spec, "assignment"),
+    }
+}
 
 fn text(spec: &Value, field: &str) -> String {
     match spec.get(field) {
@@ -62,9 +108,9 @@ fn text(spec: &Value, field: &str) -> String {
 }
 
 impl FormValues {
-    /// The form of a stored object. `tasks` are the workflow's tasks as (id, name), and
+    /// The form of a stored object. `tasks` are the workflow's tasks as (id, key, name), and
     /// `roles` the company's role names.
-    pub fn of(spec: &Value, tasks: &[(String, String)], roles: &[String]) -> Self {
+    pub fn of(spec: &Value, tasks: &[(String, String, String)], roles: &[String]) -> Self {
         let granted: Vec<&str> = spec
             .get("company_role_access")
             .and_then(Value::as_array)
@@ -72,7 +118,11 @@ impl FormValues {
             .unwrap_or_default();
         let choices = |selected: &str, none: &str| {
             std::iter::once(("", none))
-                .chain(tasks.iter().map(|(id, name)| (id.as_str(), name.as_str())))
+                .chain(
+                    tasks
+                        .iter()
+                        .map(|(id, _, name)| (id.as_str(), name.as_str())),
+                )
                 .map(|(value, label)| Choice {
                     value: value.to_owned(),
                     label: label.to_owned(),
@@ -98,13 +148,14 @@ impl FormValues {
                     .join("\n")
             })
             .unwrap_or_default();
+        let assignments = assignment_choices(tasks, &assignment_value(spec));
         Self {
             key: text(spec, "key"),
             name: text(spec, "name"),
             title: text(spec, "title"),
             description: text(spec, "description"),
             task_type: text(spec, "task_type"),
-            assignment: text(spec, "assignment"),
+            assignments,
             action_url: text(spec, "action_url"),
             timeout_seconds: text(spec, "timeout_seconds"),
             input_schema: text(spec, "input_schema"),
@@ -134,14 +185,18 @@ impl FormValues {
     /// A refused form as it was posted, with why.
     pub fn typed(
         form: &ObjectForm,
-        tasks: &[(String, String)],
+        tasks: &[(String, String, String)],
         roles: &[String],
         errors: FieldErrors,
     ) -> Self {
         let typed = |v: &Option<String>| v.clone().unwrap_or_default();
         let choices = |selected: &str, none: &str| {
             std::iter::once(("", none))
-                .chain(tasks.iter().map(|(id, name)| (id.as_str(), name.as_str())))
+                .chain(
+                    tasks
+                        .iter()
+                        .map(|(id, _, name)| (id.as_str(), name.as_str())),
+                )
                 .map(|(value, label)| Choice {
                     value: value.to_owned(),
                     label: label.to_owned(),
@@ -155,7 +210,7 @@ impl FormValues {
             title: typed(&form.title),
             description: typed(&form.description),
             task_type: typed(&form.task_type),
-            assignment: typed(&form.assignment),
+            assignments: assignment_choices(tasks, &typed(&form.assignment)),
             action_url: typed(&form.action_url),
             timeout_seconds: typed(&form.timeout_seconds),
             input_schema: typed(&form.input_schema),
@@ -194,7 +249,7 @@ impl FormValues {
     }
 
     /// A new object's form, with the defaults a designer most often wants.
-    pub fn new_object(kind: Kind, tasks: &[(String, String)], roles: &[String]) -> Self {
+    pub fn new_object(kind: Kind, tasks: &[(String, String, String)], roles: &[String]) -> Self {
         let spec = match kind {
             Kind::Task => serde_json::json!({
                 "task_type": "FORM",
@@ -272,7 +327,16 @@ pub fn body_of(kind: Kind, form: ObjectForm, creating: bool) -> Result<Value, Re
             put("name", Value::String(form.name.unwrap_or_default()));
             put("description", plain(form.description));
             put("task_type", plain(form.task_type));
-            put("assignment", plain(form.assignment));
+            put(
+                "assignment",
+                match plain(form.assignment) {
+                    Value::String(v) => match v.strip_prefix("completer_of:") {
+                        Some(key) => serde_json::json!({ "completer_of": key }),
+                        None => Value::String(v),
+                    },
+                    other => other,
+                },
+            );
             put("action_url", plain(form.action_url));
             put(
                 "timeout_seconds",
@@ -412,7 +476,7 @@ mod tests {
                 ("key", &values.key),
                 ("name", &values.name),
                 ("task_type", &values.task_type),
-                ("assignment", &values.assignment),
+                ("assignment", "claim"),
                 ("output_schema", &values.output_schema),
                 ("company_role_access", "reviewers"),
                 ("timeout_seconds", ""),
@@ -424,6 +488,39 @@ mod tests {
         assert_eq!(body["company_role_access"], json!(["reviewers"]));
         assert_eq!(body["timeout_seconds"], Value::Null);
         assert_eq!(body["key"], json!("review"));
+    }
+
+    #[test]
+    fn a_completer_of_assignment_reads_both_ways() {
+        let tasks = [(
+            "id-1".to_owned(),
+            "review".to_owned(),
+            "Review it".to_owned(),
+        )];
+        let spec = json!({"key": "edit", "assignment": {"completer_of": "review"}});
+        let values = FormValues::of(&spec, &tasks, &[]);
+        let chosen: Vec<&str> = values
+            .assignments
+            .iter()
+            .filter(|c| c.selected)
+            .map(|c| c.value.as_str())
+            .collect();
+        assert_eq!(chosen, ["completer_of:review"]);
+        assert!(values.assignments.iter().any(|c| c.value == "requester"));
+        let body = body_of(
+            Kind::Task,
+            form(&[("name", "Edit"), ("assignment", chosen[0])]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(body["assignment"], json!({"completer_of": "review"}));
+        let body = body_of(
+            Kind::Task,
+            form(&[("name", "Edit"), ("assignment", "requester")]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(body["assignment"], json!("requester"));
     }
 
     #[test]
@@ -448,12 +545,20 @@ mod tests {
             ("name", "Check"),
             ("output_schema", "{oops"),
             ("company_role_access", "legal"),
+            ("assignment", "completer_of:first"),
         ]);
         let roles = ["reviewers".to_owned(), "legal".to_owned()];
-        let tasks = [("t1".to_owned(), "First".to_owned())];
+        let tasks = [("t1".to_owned(), "first".to_owned(), "First".to_owned())];
         let errors = FieldErrors::single("output_schema", "cannot be read");
         let values = FormValues::typed(&posted, &tasks, &roles, errors).in_form("add-task");
         assert_eq!(values.output_schema, "{oops");
+        let chosen: Vec<&str> = values
+            .assignments
+            .iter()
+            .filter(|c| c.selected)
+            .map(|c| c.value.as_str())
+            .collect();
+        assert_eq!(chosen, ["completer_of:first"]);
         assert_eq!(values.name, "Check");
         assert!(!values.roles[0].selected && values.roles[1].selected);
         assert_eq!(

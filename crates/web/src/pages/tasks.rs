@@ -9,9 +9,9 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use domain::UserId;
 use domain::ids::{TaskId, WorkflowErrorId};
 use domain::workflow::{TaskStatus, WorkflowErrorStatus};
+use domain::{SystemRole, UserId};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -68,6 +68,8 @@ async fn rows(
 #[template(path = "tasks.html")]
 struct TasksPage {
     layout: Layout,
+    /// Task workers have a queue to claim from; a requester only has the tasks given to them.
+    worker: bool,
     mine: Vec<TaskRow>,
     queue: Vec<TaskRow>,
     done: Vec<TaskRow>,
@@ -107,6 +109,7 @@ pub async fn my_tasks(State(state): State<WebState>, ctx: PageCtx) -> PageResult
     let done = rows(&state, &ctx, done).await?;
     Ok(ctx.render(&TasksPage {
         layout: ctx.layout.clone(),
+        worker: ctx.actor.has(SystemRole::TaskWorker),
         mine,
         queue,
         done,
@@ -386,7 +389,15 @@ pub async fn complete(
     let form = SchemaForm::new("output", &schema);
     let (output, typed) = form.read(&pairs);
     match app::runtime::tasks::complete(&state.app, &ctx.actor, id, output).await {
-        Ok(done) => Ok(ctx.redirect("/tasks", Flash::ok(format!("“{}” is done.", done.name)))),
+        Ok(done) => {
+            // A requester came from their ticket (they have no queue): back to it.
+            let next = if ctx.actor.has(SystemRole::TaskWorker) {
+                "/tasks".to_owned()
+            } else {
+                format!("/tickets/{}", done.ticket_id)
+            };
+            Ok(ctx.redirect(&next, Flash::ok(format!("“{}” is done.", done.name))))
+        }
         Err(app::AppError::Validation(errors)) => {
             let errors = form.errors(&errors);
             task_page(

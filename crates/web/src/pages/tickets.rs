@@ -8,7 +8,7 @@
 
 use domain::TaskId;
 use domain::ids::{AttachmentId, TicketId, TicketTypeId};
-use domain::workflow::WorkflowRunStatus;
+use domain::workflow::{TaskStatus, WorkflowRunStatus};
 use std::collections::HashMap;
 
 use askama::Template;
@@ -232,6 +232,8 @@ pub struct TicketRow {
     pub status: String,
     /// Paused by a workflow error.
     pub on_hold: bool,
+    /// The viewer holds one of its unfinished tasks.
+    pub waiting_on_you: bool,
     pub requester: String,
     pub created: String,
     pub updated: String,
@@ -386,6 +388,7 @@ async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool
             title: t.title,
             status: t.status,
             on_hold: t.workflow_status == WorkflowRunStatus::OnHold,
+            waiting_on_you: t.waiting_on_you,
             requester: name_of(&names, Some(t.requester_id)),
             created: when(t.created_at),
             updated: when(t.updated_at),
@@ -451,6 +454,8 @@ pub async fn all_tickets(
 
 pub struct TaskLine {
     pub id: String,
+    /// The viewer holds it: they may open it even outside the ticket team.
+    pub mine: bool,
     pub name: String,
     pub status: String,
     pub assignee: String,
@@ -499,6 +504,8 @@ struct TicketPage {
     /// The workflow drawn by the domain, every text in it escaped there.
     graph: String,
     tasks: Vec<TaskLine>,
+    /// The unfinished tasks the viewer holds, as (id, name): the ticket waits on them.
+    waiting: Vec<(String, String)>,
     timeline: Vec<TimelineItem>,
     comments: Vec<CommentItem>,
     attachments: Vec<AttachmentItem>,
@@ -583,7 +590,27 @@ fn describe(
         "task.claimed" => (format!("claimed {}", task()), Vec::new()),
         "task.assigned" => {
             let to = name_of(names, id_in(p, "assigned_to").map(UserId));
-            (format!("{} was assigned to {to}", task()), Vec::new())
+            let how = match text("by").as_str() {
+                "requester" => " (the requester)".to_owned(),
+                by => by
+                    .strip_prefix("completer_of:")
+                    .map(|key| format!(" (who completed `{key}`)"))
+                    .unwrap_or_default(),
+            };
+            (format!("{} was assigned to {to}{how}", task()), Vec::new())
+        }
+        "task.assignment_unavailable" => {
+            let who = match id_in(p, "user_id").map(UserId) {
+                Some(id) => name_of(names, Some(id)),
+                None => "its person".into(),
+            };
+            (
+                format!(
+                    "{} could not go to {who}; it waits for anyone who may work it",
+                    task()
+                ),
+                vec![text("reason")],
+            )
         }
         "task.released" => (format!("gave {} back to the queue", task()), Vec::new()),
         "task.completed" => (format!("completed {}", task()), changes("changes")),
@@ -644,11 +671,11 @@ async fn ticket_page(
     let mut people: Vec<UserId> = vec![view.requester_id];
     people.extend(tasks.iter().filter_map(|t| t.assigned_to));
     people.extend(events.iter().filter_map(|e| e.actor_id));
-    people.extend(
-        events
-            .iter()
-            .filter_map(|e| id_in(&e.payload, "assigned_to").map(UserId)),
-    );
+    people.extend(events.iter().flat_map(|e| {
+        ["assigned_to", "user_id"]
+            .into_iter()
+            .filter_map(|key| id_in(&e.payload, key).map(UserId))
+    }));
     people.extend(comments.iter().map(|c| c.author_id));
     people.extend(files.iter().map(|f| f.uploaded_by));
     let names = ctx.load(app::runtime::tickets::names(app, actor, people).await)?;
@@ -686,10 +713,20 @@ async fn ticket_page(
         data,
         workflow,
         graph,
+        waiting: tasks
+            .iter()
+            .filter(|t| {
+                view.waiting_on_you
+                    && t.assigned_to == Some(actor.user_id)
+                    && TaskStatus::QUEUED.contains(&t.status)
+            })
+            .map(|t| (t.id.to_string(), t.name.clone()))
+            .collect(),
         tasks: tasks
             .iter()
             .map(|t| TaskLine {
                 id: t.id.to_string(),
+                mine: t.assigned_to == Some(actor.user_id),
                 name: t.name.clone(),
                 status: t.status.to_string(),
                 assignee: name_of(&names, t.assigned_to),
