@@ -132,6 +132,9 @@ pub struct TicketActions {
     pub comment: bool,
     /// Write internal notes only the team reads.
     pub note: bool,
+    /// Read how the workflow runs: its graph, its automated steps and their errors, every
+    /// event. The ticket team does; everyone else follows the ticket's `progress`.
+    pub details: bool,
 }
 
 /// The actions on a ticket requested by `requester` whose workflow is in `run`, for someone
@@ -148,10 +151,13 @@ pub fn ticket_actions(
         correct: running && admin,
         comment: true,
         note: is_team(actor),
+        details: is_team(actor),
     }
 }
 
-/// The ticket team: ticket admins and task workers read internal notes.
+/// The ticket team: ticket admins and task workers read internal notes and the workflow's
+/// details (its graph, its automated steps, their errors); a requester outside it reads a
+/// plain progress instead.
 pub fn is_team(actor: &Actor) -> bool {
     is_ticket_admin(actor) || actor.has(SystemRole::TaskWorker)
 }

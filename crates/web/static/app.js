@@ -6,12 +6,30 @@ document.addEventListener("click", (event) => {
     event.preventDefault();
   }
 });
+// A form's question is its data-confirm, or the message of the first of its data-ending
+// choices ([{name, value, message}]) that is chosen. Once agreed, the form's `confirmed`
+// field (if any) tells the server it was asked.
 document.addEventListener("submit", (event) => {
-  const form = event.target.closest("form[data-confirm]");
-  if (form && !window.confirm(form.dataset.confirm)) {
+  const form = event.target.closest("form[data-confirm], form[data-ending]");
+  const question = form && (form.dataset.confirm || endingQuestion(form));
+  if (!question) return;
+  if (!window.confirm(question)) {
     event.preventDefault();
+  } else if (form.elements.confirmed) {
+    form.elements.confirmed.value = "1";
   }
 });
+function endingQuestion(form) {
+  const chosen = (name, value) => Array.from(form.elements).some((e) => {
+    if (e.name !== name) return false;
+    // An optional yes-or-no is one check box: unticked is "false".
+    if (e.type === "checkbox") return value === "false" ? !e.checked : e.checked && e.value === value;
+    if (e.type === "radio") return e.checked && e.value === value;
+    return e.value === value;
+  });
+  const hit = JSON.parse(form.dataset.ending).find((c) => chosen(c.name, c.value));
+  return hit ? hit.message : "";
+}
 // A file input with data-fill="<name>" loads the chosen file into that textarea.
 document.addEventListener("change", (event) => {
   const input = event.target.closest("input[type=file][data-fill]");

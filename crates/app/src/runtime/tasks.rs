@@ -50,6 +50,11 @@ pub struct TaskView {
     pub completed_at: Option<DateTime<Utc>>,
     /// What the caller may do with the task now.
     pub actions: crate::access::TaskActions,
+    /// In a form task's detail while it is open and its ticket runs: whether completing
+    /// it ends the ticket, whatever is chosen or with which choices, as the workflow data
+    /// stands now (see `domain::workflow::Ending`). Pages ask before such a completion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ending: Option<wf::Ending>,
 }
 
 /// The task as `actor` sees it; `may_work` is [`actor_may_work`]'s answer and `personal`
@@ -90,6 +95,7 @@ fn view(
         created_at: task.created_at,
         updated_at: task.updated_at,
         completed_at: task.completed_at,
+        ending: None,
     }
 }
 
@@ -174,8 +180,20 @@ fn theirs(spec: Option<&wf::TaskSpec>) -> String {
     }
 }
 
+/// A task loaded for someone who sees it, with its ticket, its version and whether they
+/// may work it.
+struct Seen {
+    company: CompanyId,
+    task: TaskInstance,
+    ticket: store::tickets::Ticket,
+    version: std::sync::Arc<Published>,
+    may_work: bool,
+    /// Held by the person its design gives it to (see [`held_by_design`]).
+    personal: bool,
+}
+
 /// Who sees a task: ticket admins, its holder, and workers who may work it.
-async fn visible(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
+async fn seen(app: &App, actor: &Actor, id: TaskId) -> Result<Seen> {
     let company = crate::access::company_of(actor)?;
     let (task, ticket, version) = load(app, company, id).await?;
     let may_work = actor_may_work(app, actor, company, &task, &version).await?;
@@ -186,11 +204,112 @@ async fn visible(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
         return Err(AppError::NotFound);
     }
     let personal = held_by_design(app, company, &task, &ticket, &version).await?;
-    Ok(view(actor, task, &ticket, &version, may_work, personal))
+    Ok(Seen {
+        company,
+        task,
+        ticket,
+        version,
+        may_work,
+        personal,
+    })
 }
 
+async fn visible(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
+    let seen = seen(app, actor, id).await?;
+    Ok(view(
+        actor,
+        seen.task,
+        &seen.ticket,
+        &seen.version,
+        seen.may_work,
+        seen.personal,
+    ))
+}
+
+/// A task with, for an open form, what completing it does to its ticket.
 pub async fn get(app: &App, actor: &Actor, id: TaskId) -> Result<TaskView> {
-    visible(app, actor, id).await
+    let seen = seen(app, actor, id).await?;
+    let ending = match running_form(&seen) {
+        Some(spec) => {
+            let active = other_active(app, &seen).await?;
+            let state = wf::RunState {
+                data: &seen.ticket.workflow_data,
+                active_tasks: &active,
+                pending_end: seen.ticket.pending_end.as_deref(),
+            };
+            let limits = crate::design::limits(app);
+            Some(wf::ending(&seen.version.spec, spec, &state, &limits))
+        }
+        None => None,
+    };
+    let mut view = view(
+        actor,
+        seen.task,
+        &seen.ticket,
+        &seen.version,
+        seen.may_work,
+        seen.personal,
+    );
+    view.ending = ending;
+    Ok(view)
+}
+
+/// The definition of a form task someone may still complete, whose completion would take
+/// its ticket's workflow a step.
+fn running_form(seen: &Seen) -> Option<&wf::TaskSpec> {
+    let task = &seen.task;
+    (task.task_type == TaskType::Form
+        && TaskStatus::QUEUED.contains(&task.status)
+        && seen.ticket.workflow_status.can_step())
+    .then(|| seen.version.task(&task.task_key))
+    .flatten()
+}
+
+/// The keys of the other active tasks of a task's ticket.
+async fn other_active(app: &App, seen: &Seen) -> Result<Vec<String>> {
+    Ok(
+        store::tasks::of_ticket(app.db(), seen.company, seen.task.ticket_id)
+            .await?
+            .into_iter()
+            .filter(|t| t.status.is_active() && t.id != seen.task.id)
+            .map(|t| t.task_key)
+            .collect(),
+    )
+}
+
+/// The end status completing this task with `output` would give its ticket now, if it
+/// ends it: the step the completion runs, on the output merged into the workflow data.
+/// `None` as well for an output the completion would refuse (it says why).
+pub async fn ending_of(
+    app: &App,
+    actor: &Actor,
+    id: TaskId,
+    output: &Value,
+) -> Result<Option<String>> {
+    let seen = seen(app, actor, id).await?;
+    if running_form(&seen).is_none() {
+        return Ok(None);
+    }
+    let Ok(merged) = wf::apply_checked_output(
+        seen.version.output_schema(&seen.task.task_key),
+        &seen.ticket.workflow_data,
+        output,
+    ) else {
+        return Ok(None);
+    };
+    let active = other_active(app, &seen).await?;
+    let state = wf::RunState {
+        data: &merged.data,
+        active_tasks: &active,
+        pending_end: seen.ticket.pending_end.as_deref(),
+    };
+    let limits = crate::design::limits(app);
+    Ok(wf::end_after(
+        &seen.version.spec,
+        &seen.task.task_key,
+        &state,
+        &limits,
+    ))
 }
 
 /// A list of tasks: `mine` = held by the actor; `queue` = unheld tasks the actor may claim;

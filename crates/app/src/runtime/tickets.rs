@@ -156,6 +156,69 @@ impl From<&store::tasks::TaskInstance> for TaskSummary {
     }
 }
 
+/// Where a ticket stands, as its requester reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressKind {
+    /// Its workflow has not started yet.
+    Submitted,
+    /// The team works on it.
+    BeingProcessed,
+    /// A task of it is the caller's to do.
+    WaitingOnYou,
+    /// Its workflow stopped and waits for the team.
+    OnHold,
+    /// It reached an end of its workflow; the label says which.
+    Ended,
+    Cancelled,
+}
+
+/// A ticket's progress in plain words, the same for the API and the pages: what a
+/// requester outside the ticket team is shown instead of the workflow's details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Progress {
+    pub kind: ProgressKind,
+    /// E.g. "Being processed", "Waiting on you", or the end status in words ("Done",
+    /// "Rejected").
+    pub label: String,
+}
+
+/// An end status in words: `COMPLETED` is "Done", a design's `NEEDS_MORE_INFO` is "Needs
+/// more info".
+pub fn status_words(status: &str) -> String {
+    match status {
+        "COMPLETED" => "Done".into(),
+        other => {
+            let words = other.replace('_', " ").to_lowercase();
+            let mut chars = words.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
+impl Progress {
+    /// `waiting` says whether one of the ticket's open form tasks is the caller's.
+    pub fn of(run: WorkflowRunStatus, status: &str, waiting: bool) -> Self {
+        let (kind, label) = match run {
+            WorkflowRunStatus::Cancelled => (ProgressKind::Cancelled, "Cancelled".into()),
+            WorkflowRunStatus::Completed => (ProgressKind::Ended, status_words(status)),
+            _ if waiting => (ProgressKind::WaitingOnYou, "Waiting on you".into()),
+            WorkflowRunStatus::OnHold => (
+                ProgressKind::OnHold,
+                "On hold — our team is looking into it".into(),
+            ),
+            WorkflowRunStatus::NotStarted => (ProgressKind::Submitted, "Submitted".into()),
+            WorkflowRunStatus::InProgress => {
+                (ProgressKind::BeingProcessed, "Being processed".into())
+            }
+        };
+        Self { kind, label }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TicketView {
     pub id: TicketId,
@@ -166,6 +229,8 @@ pub struct TicketView {
     /// `OPEN`, `CANCELLED`, or the end status the workflow reached.
     pub status: String,
     pub workflow_status: WorkflowRunStatus,
+    /// Where the ticket stands in plain words, for the caller.
+    pub progress: Progress,
     pub workflow_id: WorkflowId,
     pub workflow_version: Option<i32>,
     pub requester_id: UserId,
@@ -178,7 +243,8 @@ pub struct TicketView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
-    /// The ticket's tasks, in its detail only.
+    /// The ticket's tasks, in its detail only. A requester outside the ticket team gets
+    /// the forms people work on, not the automated steps.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tasks: Option<Vec<TaskSummary>>,
     /// The ticket waits on the caller: they hold one of its unfinished form tasks (`OPEN` or
@@ -190,8 +256,10 @@ pub struct TicketView {
 }
 
 impl TicketView {
-    fn of(ticket: Ticket, actor: &Actor) -> Self {
+    /// `waiting`: see [`Progress::of`].
+    fn of(ticket: Ticket, actor: &Actor, waiting: bool) -> Self {
         Self {
+            progress: Progress::of(ticket.workflow_status, &ticket.status, waiting),
             actions: crate::access::ticket_actions(
                 actor,
                 ticket.requester_id,
@@ -213,7 +281,7 @@ impl TicketView {
             updated_at: ticket.updated_at,
             closed_at: ticket.closed_at,
             tasks: None,
-            waiting_on_you: false,
+            waiting_on_you: waiting,
         }
     }
 }
@@ -244,10 +312,17 @@ pub async fn get(app: &App, actor: &Actor, id: TicketId) -> Result<TicketView> {
     let (company, ticket) = visible(app, actor, id).await?;
     let version = published(app, company, ticket.workflow_version_id).await?;
     let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
-    let mut view = TicketView::of(ticket, actor);
+    let waiting = tasks.iter().any(|t| waits_on(t, actor.user_id));
+    let mut view = TicketView::of(ticket, actor, waiting);
     view.workflow_version = Some(version.version);
-    view.waiting_on_you = tasks.iter().any(|t| waits_on(t, actor.user_id));
-    view.tasks = Some(tasks.iter().map(TaskSummary::from).collect());
+    let details = view.actions.details;
+    view.tasks = Some(
+        tasks
+            .iter()
+            .filter(|t| details || t.task_type == TaskType::Form)
+            .map(TaskSummary::from)
+            .collect(),
+    );
     Ok(view)
 }
 
@@ -273,9 +348,7 @@ pub async fn waiting_on_you(app: &App, actor: &Actor, limit: u32) -> Result<Vec<
             continue;
         }
         let ticket = store::tickets::get(app.db(), company, task.ticket_id).await?;
-        let mut view = TicketView::of(ticket, actor);
-        view.waiting_on_you = true;
-        out.push(view);
+        out.push(TicketView::of(ticket, actor, true));
     }
     Ok(out)
 }
@@ -288,8 +361,14 @@ pub async fn version_of(app: &App, actor: &Actor, id: TicketId) -> Result<Arc<Pu
 
 /// The ticket's workflow drawn with how far the ticket got: completed tasks and the end it
 /// reached outlined green, running tasks purple.
+/// For the ticket team only: the graph shows conditions and automated steps.
 pub async fn graph_svg(app: &App, actor: &Actor, id: TicketId) -> Result<String> {
     let (company, ticket) = visible(app, actor, id).await?;
+    if !crate::access::is_team(actor) {
+        return Err(AppError::Forbidden(
+            "the workflow's details are for the ticket team".into(),
+        ));
+    }
     let version = published(app, company, ticket.workflow_version_id).await?;
     let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
     let keys = |keep: &dyn Fn(TaskStatus) -> bool| {
@@ -658,9 +737,7 @@ pub async fn list(
         rows.into_iter()
             .map(|t| {
                 let waits = waiting.contains(&t.id);
-                let mut view = TicketView::of(t, actor);
-                view.waiting_on_you = waits;
-                view
+                TicketView::of(t, actor, waits)
             })
             .collect(),
         next,
@@ -686,13 +763,22 @@ pub async fn numbered(app: &App, actor: &Actor, q: &str) -> Result<Option<Ticket
 
 // ---- Timeline and comments
 
-/// Every event of a ticket in order. Internal notes are left out for requesters who are
-/// not on the ticket team.
-/// The ticket's events the actor may read, with the database's epoch (see
-/// `store::events::epoch`): event ids are cursors only within one epoch.
+/// The ticket's events the actor may read in order, with the database's epoch (see
+/// `store::events::epoch`): event ids are cursors only within one epoch. The ticket team
+/// reads every event; a requester outside it reads [`for_requester`]'s plain ones.
 pub async fn timeline(app: &App, actor: &Actor, id: TicketId) -> Result<(String, Vec<Event>)> {
     let (company, _) = visible(app, actor, id).await?;
     let team = crate::access::is_team(actor);
+    let forms: std::collections::HashSet<TaskId> = if team {
+        Default::default()
+    } else {
+        store::tasks::of_ticket(app.db(), company, id)
+            .await?
+            .into_iter()
+            .filter(|t| t.task_type == TaskType::Form)
+            .map(|t| t.id)
+            .collect()
+    };
     // Not the event feed's reader: that one holds back changes until every older
     // transaction in the database has ended, so the page after an action could miss it.
     let events = store::events::of_stream(
@@ -703,15 +789,50 @@ pub async fn timeline(app: &App, actor: &Actor, id: TicketId) -> Result<(String,
     )
     .await?;
     let epoch = store::events::epoch(app.db()).await?;
-    Ok((
-        epoch,
+    let events = if team {
+        events
+    } else {
         events
             .into_iter()
-            .filter(|e| {
-                team || !(e.kind == "comment.added" && e.payload["internal"] == Value::Bool(true))
-            })
-            .collect(),
-    ))
+            .filter_map(|e| for_requester(e, &forms))
+            .collect()
+    };
+    Ok((epoch, events))
+}
+
+/// An event as a requester outside the ticket team reads it, or `None` when it is the
+/// team's: what people did on the ticket and its forms (`forms`: the ticket's form task
+/// ids), and how it ended. Automated steps, errors and their handling, internal notes and
+/// the workflow's inner keys (task keys, branches, who assigned how) are left out; each kept
+/// event keeps only the payload fields listed here.
+fn for_requester(mut event: Event, forms: &std::collections::HashSet<TaskId>) -> Option<Event> {
+    use domain::event::EventKind as K;
+    let kind: K = event.kind.parse().ok()?;
+    let form = || {
+        event.payload["task_id"]
+            .as_str()
+            .and_then(|id| id.parse::<TaskId>().ok())
+            .is_some_and(|id| forms.contains(&id))
+    };
+    let keep: &[&str] = match kind {
+        K::TicketSubmitted => &["number", "ticket_type", "fields", "attachments"],
+        K::TicketCancelled => &["tasks_cancelled"],
+        K::TicketDataCorrected => &["changes"],
+        K::CommentAdded if event.payload["internal"] != Value::Bool(true) => {
+            &["comment_id", "body", "internal"]
+        }
+        K::AttachmentAdded => &["attachment_id", "file_name", "size", "content_type"],
+        K::TaskCreated if form() => &["task_id", "name", "task_type"],
+        K::TaskAssigned | K::TaskClaimed if form() => &["task_id", "assigned_to"],
+        K::TaskReleased if form() => &["task_id"],
+        K::TaskCompleted if form() => &["task_id", "changes"],
+        K::WorkflowCompleted => &["status"],
+        _ => return None,
+    };
+    if let Value::Object(fields) = &mut event.payload {
+        fields.retain(|key, _| keep.contains(&key.as_str()));
+    }
+    Some(event)
 }
 
 pub async fn comments(app: &App, actor: &Actor, id: TicketId) -> Result<Vec<Comment>> {

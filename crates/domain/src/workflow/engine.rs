@@ -369,6 +369,127 @@ pub fn step(
     }
 }
 
+/// What completing a form task would do to its workflow, told before its form is filled in:
+/// the workflow ends whatever is chosen (`always`), or with some choices of the form's
+/// yes-or-no and list fields (`choices`), or it goes on. A forecast over the workflow data
+/// as it is now, each choice tried alone with the other fields as they stand; the step run
+/// after the completion is what decides.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Ending {
+    /// Completing the task ends the workflow with this status, whatever is chosen.
+    pub always: Option<String>,
+    /// The choices that end the workflow, each with the status it ends with; empty when
+    /// `always` is set.
+    pub choices: Vec<EndingChoice>,
+}
+
+/// A value of a top-level output field that ends the workflow when chosen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EndingChoice {
+    pub field: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
+    pub value: Value,
+    /// The end status it leads to, e.g. `REJECTED`.
+    pub status: String,
+}
+
+/// Choices tried at most per forecast: the forecast runs on every look at a task, and past
+/// this many the completion's own check still stands (see [`ending`]).
+const MAX_FORECAST_CHOICES: usize = 64;
+
+/// The choices a form offers of its output's top-level fields: the members of an `enum`,
+/// or yes and no for a boolean.
+fn choices_of(output_schema: &Value) -> Vec<(String, Value)> {
+    let Some(properties) = output_schema.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let boolean = |def: &Value| match def.get("type") {
+        Some(Value::String(t)) => t == "boolean",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "boolean"),
+        _ => false,
+    };
+    let mut out = Vec::new();
+    for (field, def) in properties {
+        let values = match def.get("enum").and_then(Value::as_array) {
+            Some(members) => members.clone(),
+            None if boolean(def) => vec![Value::Bool(true), Value::Bool(false)],
+            None => continue,
+        };
+        out.extend(values.into_iter().map(|value| (field.clone(), value)));
+    }
+    out.truncate(MAX_FORECAST_CHOICES);
+    out
+}
+
+/// The status the step after `task` ends the whole workflow with, given `state`: `None`
+/// when it starts tasks, waits for other branches, or fails.
+pub fn end_after(
+    spec: &WorkflowSpec,
+    task: &str,
+    state: &RunState<'_>,
+    limits: &Limits,
+) -> Option<String> {
+    match step(spec, Some(task), state, limits) {
+        Ok(Step::End { status }) => Some(status),
+        _ => None,
+    }
+}
+
+/// Forecasts what completing form `task` does to the workflow; see [`Ending`].
+pub fn ending(
+    spec: &WorkflowSpec,
+    task: &TaskSpec,
+    state: &RunState<'_>,
+    limits: &Limits,
+) -> Ending {
+    let choices = task
+        .output_schema
+        .as_ref()
+        .map(choices_of)
+        .unwrap_or_default();
+    if choices.is_empty() {
+        return Ending {
+            always: end_after(spec, &task.key, state, limits),
+            choices: Vec::new(),
+        };
+    }
+    let mut ending = Vec::new();
+    let mut goes_on = false;
+    for (field, value) in choices {
+        let mut data = state.data.as_object().cloned().unwrap_or_default();
+        data.insert(field.clone(), value.clone());
+        let data = Value::Object(data);
+        let tried = RunState {
+            data: &data,
+            ..*state
+        };
+        match end_after(spec, &task.key, &tried, limits) {
+            Some(status) => ending.push(EndingChoice {
+                field,
+                value,
+                status,
+            }),
+            None => goes_on = true,
+        }
+    }
+    let same = ending
+        .first()
+        .map(|first| &first.status)
+        .filter(|status| ending.iter().all(|choice| &choice.status == *status));
+    match same {
+        Some(status) if !goes_on => Ending {
+            always: Some(status.clone()),
+            choices: Vec::new(),
+        },
+        _ => Ending {
+            always: None,
+            choices: ending,
+        },
+    }
+}
+
 /// The transitions leaving `from` whose condition holds, in firing order.
 fn fired<'s>(
     spec: &'s WorkflowSpec,
@@ -1122,5 +1243,82 @@ mod tests {
             [(New, Reviewed), (New, Resolved), (Reviewed, Resolved)]
         );
         assert!(Resolved.is_final() && !Reviewed.is_final());
+    }
+
+    fn forecast(spec: &WorkflowSpec, task: &str, data: Value, active: &[&str]) -> Ending {
+        let active: Vec<String> = active.iter().map(|key| (*key).to_owned()).collect();
+        let state = RunState {
+            data: &data,
+            active_tasks: &active,
+            pending_end: None,
+        };
+        let task = spec.tasks.iter().find(|t| t.key == task).unwrap();
+        ending(spec, task, &state, &Limits::default())
+    }
+
+    #[test]
+    fn the_choices_that_end_the_workflow_are_told_before_the_form_is_sent() {
+        let decide = form(
+            "decide",
+            json!({}),
+            json!({"type": "object", "properties": {
+                "ok": {"type": "boolean"}, "note": {"type": "string"},
+                "x": {"enum": [1, 2, 3]}}}),
+        );
+        let spec = spec(
+            vec![decide, open_form("work")],
+            vec![
+                to_task("start", None, "decide", 0),
+                with_condition(to_status("no", "decide", "REJECTED"), json!({"ok": false})),
+                with_condition(
+                    to_task("yes", Some("decide"), "work", 0),
+                    json!({"ok": true, "x": {"$lt": 3}}),
+                ),
+                with_condition(
+                    to_status("big", "decide", "TOO_BIG"),
+                    json!({"ok": true, "x": 3}),
+                ),
+                to_status("done", "work", "COMPLETED"),
+            ],
+        );
+        let choice = |field: &str, value: Value, status: &str| EndingChoice {
+            field: field.into(),
+            value,
+            status: status.into(),
+        };
+        // Each choice is tried with the other fields as they are now: 3 alone ends
+        // nothing while `ok` is unanswered.
+        assert_eq!(
+            forecast(&spec, "decide", json!({"x": 1}), &[]),
+            Ending {
+                always: None,
+                choices: vec![choice("ok", json!(false), "REJECTED")],
+            }
+        );
+        assert_eq!(
+            forecast(&spec, "decide", json!({"x": 3, "ok": true}), &[]).choices,
+            [
+                choice("ok", json!(true), "TOO_BIG"),
+                choice("ok", json!(false), "REJECTED"),
+                choice("x", json!(3), "TOO_BIG"),
+            ]
+        );
+        // A form without choices that leads to an end ends the workflow whatever is sent...
+        assert_eq!(
+            forecast(&spec, "work", json!({}), &[]),
+            Ending {
+                always: Some("COMPLETED".into()),
+                choices: Vec::new(),
+            }
+        );
+        // ...unless another branch is still running: then only its branch ends.
+        assert_eq!(
+            forecast(&spec, "work", json!({}), &["decide"]),
+            Ending::default()
+        );
+        assert_eq!(
+            forecast(&spec, "decide", json!({"x": 1}), &["work"]).choices,
+            []
+        );
     }
 }

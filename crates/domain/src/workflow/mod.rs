@@ -27,9 +27,10 @@ pub use definition::{
     TransitionSpec, UnknownWorkflowStatus, WorkflowSpec, WorkflowStatus,
 };
 pub use engine::{
-    EngineError, FieldChange, Merged, NewTask, RunState, Step, TaskStatus, UnknownVariant,
-    WorkflowErrorStatus, WorkflowErrorType, WorkflowRunStatus, action_body, action_output,
-    apply_action_response, apply_checked_output, apply_output, is_stalled, step, task_input,
+    Ending, EndingChoice, EngineError, FieldChange, Merged, NewTask, RunState, Step, TaskStatus,
+    UnknownVariant, WorkflowErrorStatus, WorkflowErrorType, WorkflowRunStatus, action_body,
+    action_output, apply_action_response, apply_checked_output, apply_output, end_after, ending,
+    is_stalled, step, task_input,
 };
 pub use problem::Problem;
 pub use render::{Progress, to_mermaid, to_svg, to_svg_progress};

@@ -642,3 +642,143 @@ async fn every_other_refused_form_keeps_what_was_typed() {
         "Only the ticket team can write internal notes."
     );
 }
+
+/// Posts a form of the page at `page` (its CSRF token and cookie taken from there) to
+/// `action`; `fields` are URL-encoded.
+async fn post_from(
+    app: &TestApp,
+    token: &str,
+    page: &str,
+    action: &str,
+    fields: &str,
+) -> reqwest::Response {
+    let access = format!("tf_access={token}");
+    let shown = app
+        .client
+        .get(app.url(page))
+        .header("cookie", &access)
+        .send()
+        .await
+        .unwrap();
+    let nonce = shown
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|c| c.to_str().unwrap().strip_prefix("tf_csrf="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .unwrap();
+    let csrf = crate::common::form_token(&shown.text().await.unwrap());
+    app.client
+        .post(app.url(action))
+        .header("cookie", format!("{access}; tf_csrf={nonce}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf_token={csrf}&{fields}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A requester's ticket page says where the ticket stands in words and shows no workflow
+/// graph, no automated step and no error; the team's page of the same ticket shows them
+/// (issue 15, defect 6).
+#[tokio::test]
+async fn a_requester_page_shows_plain_progress_and_no_workflow_internals() {
+    let desk = crate::tickets::access_desk().await;
+    let id = desk.held_request().await;
+    let path = format!("/tickets/{id}");
+
+    let rita = page(&desk.app, desk.rita.api.token().unwrap(), &path).await;
+    assert!(
+        rita.contains("id=\"ticket-status\">On hold — our team is looking into it</span>"),
+        "{rita}"
+    );
+    for internal in [
+        "ticket-graph",
+        "<svg",
+        "Grant access",
+        "grant_access",
+        "ERROR",
+        "stopped with an error",
+        "not a public address",
+        "on-hold",
+    ] {
+        assert!(!rita.contains(internal), "{internal} in {rita}");
+    }
+    assert!(rita.contains("Manager approval"), "{rita}");
+
+    let team = page(&desk.app, desk.company.access_token(), &path).await;
+    for detail in [
+        "ticket-graph",
+        "Grant access",
+        "ERROR",
+        "the workflow stopped with an error",
+        "not a public address",
+        "id=\"on-hold\"",
+    ] {
+        assert!(team.contains(detail), "{detail} not in {team}");
+    }
+    desk.app.stop().await;
+}
+
+/// A decision that ends the ticket asks first. The page's script asks before the post (the
+/// browser test); without it the server asks, keeping the answers, and completes only once
+/// the form comes back confirmed (issue 15, defect 1).
+#[tokio::test]
+async fn a_decision_that_ends_the_ticket_is_confirmed_first_even_without_script() {
+    let desk = crate::tickets::access_desk().await;
+    let ticket = desk.request().await;
+    let id = testkit::id(&ticket);
+    let task = desk.claim_approval(&id).await;
+    let mia = desk.mia.api.token().unwrap().to_owned();
+    let task_page = format!("/tasks/{task}");
+
+    // The page tells its script which choice ends the ticket.
+    let shown = page(&desk.app, &mia, &task_page).await;
+    let form = form_with(&shown, "id=\"task-form\"");
+    assert!(form.contains("data-ending=\""), "{form}");
+    assert!(
+        form.contains("Approve this request “no” ends ticket #1: Rejected."),
+        "{form}"
+    );
+    assert!(form.contains("name=\"confirmed\" value=\"0\""), "{form}");
+
+    let action = format!("/tasks/{task}/complete");
+    let asked = post_from(
+        &desk.app,
+        &mia,
+        &task_page,
+        &action,
+        "confirmed=0&output.approved=false&output.manager_note=Not+this+quarter",
+    )
+    .await;
+    assert_eq!(asked.status(), 200);
+    let asked = asked.text().await.unwrap();
+    assert!(
+        asked.contains("id=\"ending-question\"")
+            && asked.contains("ends ticket #1: Rejected. Complete it again to confirm"),
+        "{asked}"
+    );
+    let form = form_with(&asked, "id=\"task-form\"");
+    assert!(form.contains("name=\"confirmed\" value=\"1\""), "{form}");
+    assert!(form.contains("value=\"Not this quarter\""), "{form}");
+    assert!(!form.contains("data-ending"), "asked once: {form}");
+    let still = desk.mia.api.task(&task).await.expect(200);
+    assert_eq!(still["status"], "IN_PROGRESS", "nothing was done: {still}");
+
+    let done = post_from(
+        &desk.app,
+        &mia,
+        &task_page,
+        &action,
+        "confirmed=1&output.approved=false&output.manager_note=Not+this+quarter",
+    )
+    .await;
+    assert_eq!(done.status(), 303);
+    let ended = desk.rita.api.ticket(&id).await.expect(200);
+    assert_eq!(ended["status"], "REJECTED", "{ended}");
+    assert_eq!(
+        ended["progress"],
+        serde_json::json!({"kind": "ended", "label": "Rejected"})
+    );
+    desk.app.stop().await;
+}

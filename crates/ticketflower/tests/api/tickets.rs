@@ -297,7 +297,7 @@ async fn views_carry_what_their_caller_may_do() {
     let id = ticket["id"].as_str().unwrap().to_owned();
     assert_eq!(
         ticket["actions"],
-        json!({"cancel": true, "correct": false, "comment": true, "note": false}),
+        json!({"cancel": true, "correct": false, "comment": true, "note": false, "details": false}),
         "the requester: {ticket}"
     );
     let get = |token: &str, path: String| {
@@ -308,7 +308,7 @@ async fn views_carry_what_their_caller_may_do() {
     let as_admin = get(&d.admin, format!("/api/v1/tickets/{id}")).await;
     assert_eq!(
         as_admin["actions"],
-        json!({"cancel": true, "correct": true, "comment": true, "note": true}),
+        json!({"cancel": true, "correct": true, "comment": true, "note": true, "details": true}),
         "a ticket admin: {as_admin}"
     );
 
@@ -356,7 +356,7 @@ async fn views_carry_what_their_caller_may_do() {
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(
         cancelled["actions"],
-        json!({"cancel": false, "correct": false, "comment": true, "note": false}),
+        json!({"cancel": false, "correct": false, "comment": true, "note": false, "details": false}),
         "{cancelled}"
     );
 }
@@ -1468,4 +1468,209 @@ async fn the_database_refuses_states_the_code_does_not_define() {
         .unwrap();
     drop(tx);
     d.app.stop().await;
+}
+
+const IT_ACCESS: &str = include_str!("../../../../examples/bundles/it-access-request.yaml");
+
+/// Acme with the IT access request of the examples published, whose grant is sent to
+/// loopback: the outbound guard refuses it for good, so the action fails at once. Rita
+/// requests, Mia (`managers`) approves.
+pub(crate) struct AccessDesk {
+    pub app: TestApp,
+    pub company: testkit::fixtures::Company,
+    pub rita: testkit::fixtures::Member,
+    pub mia: testkit::fixtures::Member,
+    pub workflow_id: String,
+    pub type_id: String,
+}
+
+pub(crate) async fn access_desk() -> AccessDesk {
+    let app = spawn_app().await;
+    let company = testkit::fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    company.add_roles(&["managers", "security"]).await;
+    let rita = company
+        .add_member("rita@acme.io", "Rita", &["user"], &[])
+        .await;
+    let mia = company
+        .add_member("mia@acme.io", "Mia", &["task_worker"], &["managers"])
+        .await;
+    let bundle = IT_ACCESS.replace(
+        "https://iam.example.com/grants",
+        "http://127.0.0.1:9/grants",
+    );
+    let imported = company
+        .admin
+        .import_bundle_yaml(&bundle, "")
+        .await
+        .expect(201);
+    let workflow_id = imported["workflow_id"].as_str().unwrap().to_owned();
+    company
+        .admin
+        .publish_workflow(&workflow_id)
+        .await
+        .expect(200);
+    let type_id = imported["ticket_type_ids"]["access_request"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    AccessDesk {
+        app,
+        company,
+        rita,
+        mia,
+        workflow_id,
+        type_id,
+    }
+}
+
+impl AccessDesk {
+    /// Rita asks for read access; returns the ticket.
+    pub(crate) async fn request(&self) -> Value {
+        let data = json!({"system": "CRM", "level": "read", "justification": "Quarterly reports"});
+        self.rita
+            .api
+            .submit_ticket(&self.type_id, data)
+            .await
+            .expect(201)
+    }
+
+    /// Mia claims the approval of `ticket`; returns the task's id.
+    pub(crate) async fn claim_approval(&self, ticket: &str) -> String {
+        let view = self.company.admin.ticket(ticket).await.expect(200);
+        let task = view["tasks"][0]["id"].as_str().unwrap().to_owned();
+        self.mia.api.claim_task(&task).await.expect(200);
+        task
+    }
+
+    /// A request Mia approved, whose grant failed: the ticket is on hold.
+    pub(crate) async fn held_request(&self) -> String {
+        let ticket = self.request().await;
+        let id = testkit::id(&ticket);
+        let task = self.claim_approval(&id).await;
+        self.mia
+            .api
+            .complete_task(&task, json!({"approved": true}))
+            .await
+            .expect(200);
+        let admin = self.company.access_token().to_owned();
+        wait_for_ticket(&self.app, &admin, &id, |t| {
+            t["workflow_status"] == "ON_HOLD"
+        })
+        .await;
+        id
+    }
+}
+
+/// What gives the workflow's inside away: the failed action's key, name, task state and
+/// message, the error event, and a form's inner key.
+const INTERNALS: [&str; 7] = [
+    "grant_access",
+    "Grant access",
+    "ERROR",
+    "failed after",
+    "not a public address",
+    "workflow.error",
+    "manager_approval",
+];
+
+/// A requester outside the ticket team reads where the ticket stands in plain words, the
+/// forms people work on and plain events; the failed action, its error and the workflow's
+/// inner keys stay with the team, which reads them all (issue 15, defect 6).
+#[tokio::test]
+async fn a_requester_reads_plain_progress_and_the_team_the_details() {
+    let desk = access_desk().await;
+    let (rita, mia, admin) = (&desk.rita.api, &desk.mia.api, &desk.company.admin);
+
+    let ticket = desk.request().await;
+    let id = testkit::id(&ticket);
+    assert_eq!(
+        ticket["progress"],
+        json!({"kind": "being_processed", "label": "Being processed"}),
+        "{ticket}"
+    );
+    // The approval is Mia's to do now; saying no ends the request.
+    let task = desk.claim_approval(&id).await;
+    let mine = mia.ticket(&id).await.expect(200);
+    assert_eq!(mine["progress"]["kind"], "waiting_on_you", "{mine}");
+    assert_eq!(mine["progress"]["label"], "Waiting on you");
+    let approval = mia.task(&task).await.expect(200);
+    assert_eq!(
+        approval["ending"],
+        json!({"always": null, "choices": [{"field": "approved", "value": false, "status": "REJECTED"}]}),
+        "{approval}"
+    );
+    mia.complete_task(&task, json!({"approved": true}))
+        .await
+        .expect(200);
+    wait_for_ticket(&desk.app, desk.company.access_token(), &id, |t| {
+        t["workflow_status"] == "ON_HOLD"
+    })
+    .await;
+
+    let seen = rita.ticket(&id).await.expect(200);
+    assert_eq!(
+        seen["progress"],
+        json!({"kind": "on_hold", "label": "On hold — our team is looking into it"}),
+        "{seen}"
+    );
+    assert_eq!(seen["actions"]["details"], false);
+    let tasks: Vec<&Value> = seen["tasks"].as_array().unwrap().iter().collect();
+    assert_eq!(tasks.len(), 1, "only the approval: {seen}");
+    assert_eq!(tasks[0]["name"], "Manager approval");
+    assert_eq!(tasks[0]["status"], "COMPLETED");
+    let timeline = rita.ticket_timeline(&id).await.expect(200);
+    let kinds: Vec<&str> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ticket.submitted",
+            "task.created",
+            "task.claimed",
+            "task.completed"
+        ],
+        "{timeline}"
+    );
+    let (seen, timeline) = (seen.to_string(), timeline.to_string());
+    for internal in INTERNALS {
+        assert!(!timeline.contains(internal), "{internal} in {timeline}");
+    }
+    // The view keeps the forms' keys (`task_key`), which API clients find tasks by.
+    for internal in &INTERNALS[..6] {
+        assert!(!seen.contains(internal), "{internal} in {seen}");
+    }
+    // The errors and the design (with its graph) were never the requester's to read.
+    assert_eq!(rita.workflow_errors("").await.status, 403);
+    assert_eq!(rita.workflow_svg(&desk.workflow_id, "").await.status, 403);
+
+    // The team reads it all: the failed grant, its task in ERROR and the error's message.
+    let full = admin.ticket(&id).await.expect(200);
+    assert_eq!(full["actions"]["details"], true);
+    assert_eq!(full["progress"]["kind"], "on_hold");
+    assert!(
+        full["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["task_key"] == "grant_access" && t["status"] == "ERROR"),
+        "{full}"
+    );
+    let events = admin.ticket_timeline(&id).await.expect(200).to_string();
+    for internal in ["workflow.error", "grant_access", "failed after"] {
+        assert!(events.contains(internal), "{internal} in {events}");
+    }
+
+    // Cancelled by the team, the request says so in words.
+    admin.cancel_ticket(&id).await.expect(200);
+    let list = rita.tickets("active=false").await.expect(200);
+    assert_eq!(
+        list["items"][0]["progress"],
+        json!({"kind": "cancelled", "label": "Cancelled"}),
+        "{list}"
+    );
+    desk.app.stop().await;
 }

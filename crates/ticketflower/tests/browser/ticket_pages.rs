@@ -123,11 +123,9 @@ async fn submit_purchase(client: &Client, app: &TestApp, receipt: &std::path::Pa
     );
     let tasks = text_with(client, "#ticket-tasks", "Review the request").await;
     assert!(tasks.contains("OPEN"), "{tasks}");
-    // The review is drawn as running on the workflow graph.
-    assert_eq!(
-        svg_title(client, "#ticket-graph g.active").await,
-        "Review the request (FORM) — in progress"
-    );
+    // The requester reads where it stands in words, not the workflow's graph.
+    assert_eq!(text_of(client, "#ticket-status").await, "Being processed");
+    assert!(client.find(Locator::Css("#ticket-graph")).await.is_err());
     log_out(client).await;
 }
 
@@ -204,10 +202,16 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
     flash(client, "“Buy it” is yours now.").await;
     let input = text_of(client, "#task-input").await;
     assert!(input.contains("Within the budget."), "{input}");
-    // Too short: the output schema's rule comes back next to the field.
+    // Too short: the output schema's rule comes back next to the field. Buying ends the
+    // ticket, so each completion asks first.
     fill_in(client, "#task-form", "output.done_note", "ok").await;
     skip_browser_checks(client, "#task-form").await;
     submit_in(client, "#task-form").await;
+    assert_eq!(
+        client.get_alert_text().await.unwrap(),
+        "Completing “Buy it” ends ticket #1: Done. Complete it?"
+    );
+    client.accept_alert().await.unwrap();
     let error = text_of(client, "[data-field='done_note'] .field-error").await;
     assert_eq!(error, "What was bought must be at least 5 characters.");
     assert_eq!(
@@ -222,6 +226,7 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
     )
     .await;
     submit_in(client, "#task-form").await;
+    client.accept_alert().await.unwrap();
     flash(client, "“Buy it” is done.").await;
     log_out(client).await;
 
@@ -232,12 +237,9 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
     text_with(client, "#tickets", "No tickets here.").await;
     click(client, "//nav[@id='ticket-tabs']//a[text()='Archive']").await;
     let archive = text_with(client, "#tickets", "#1").await;
-    assert!(archive.contains("COMPLETED"), "{archive}");
+    assert!(archive.contains("Done"), "{archive}");
     click(client, "//table[@id='tickets']//a[text()='#1']").await;
-    assert_eq!(
-        text_with(client, "#ticket-status", "COMPLETED").await,
-        "COMPLETED"
-    );
+    assert_eq!(text_with(client, "#ticket-status", "Done").await, "Done");
     let timeline = text_of(client, "#timeline").await;
     for expected in [
         "Rita Acme submitted the ticket",
@@ -264,15 +266,6 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
         added.contains("Approve the purchase yes") && added.contains("Ordered from the usual shop"),
         "{added}"
     );
-    assert_eq!(
-        svg_title(client, "#ticket-graph g.finish.done").await,
-        "COMPLETED — done"
-    );
-    let done = client
-        .find_all(Locator::Css("#ticket-graph g.form.done"))
-        .await
-        .unwrap();
-    assert_eq!(done.len(), 2);
     // The attachment downloads as it was uploaded.
     let href = client
         .find(Locator::XPath("//ul[@id='attachment-list']//a"))
@@ -340,8 +333,24 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
         assert_eq!(found["items"], json!([]), "{query}");
     }
 
-    // A ticket admin finds it among all tickets by a word of its data.
+    // A ticket admin reads its status and how far the workflow got on its graph.
     log_in(client, &app, "ada@acme.io", PASSWORD).await;
+    client
+        .goto(&app.url(&format!("/tickets/{ticket}")))
+        .await
+        .unwrap();
+    assert_eq!(text_of(client, "#ticket-status").await, "COMPLETED");
+    assert_eq!(
+        svg_title(client, "#ticket-graph g.finish.done").await,
+        "COMPLETED — done"
+    );
+    let done = client
+        .find_all(Locator::Css("#ticket-graph g.form.done"))
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 2);
+
+    // A ticket admin finds it among all tickets by a word of its data.
     click(client, "//nav//a[text()='All tickets']").await;
     wait_for_path(client, "/tickets/all").await;
     click(client, "//nav[@id='ticket-tabs']//a[text()='All']").await;
@@ -439,12 +448,85 @@ async fn a_ticket_admin_retries_a_workflow_that_stopped() {
     let tasks = text_with(client, "#ticket-tasks", "Buy it").await;
     assert!(tasks.contains("OPEN"), "{tasks}");
     assert!(client.find(Locator::Css("#on-hold")).await.is_err());
+    assert_eq!(
+        svg_title(client, "#ticket-graph g.active").await,
+        "Buy it (FORM) — in progress"
+    );
     let timeline = text_of(client, "#timeline").await;
     assert!(
         timeline.contains("Ada Admin retried the workflow")
             && timeline.contains("amount: 20 → 120"),
         "{timeline}"
     );
+
+    browser.close().await;
+    app.stop().await;
+}
+
+/// Saying no to a purchase ends the ticket, so the reviewer is asked first: dismissed,
+/// nothing is sent; agreed, the ticket ends and its requester reads it in words
+/// (issue 15, defect 1).
+#[tokio::test]
+async fn a_decision_that_ends_the_ticket_asks_first() {
+    let app = spawn_app().await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    let rita = &desk.requester.api;
+    let ticket = rita
+        .submit_ticket(&desk.type_id, json!({"amount": 90, "reason": "A plant"}))
+        .await
+        .expect(201);
+    let ticket_id = testkit::id(&ticket);
+    let task = ticket["tasks"][0]["id"].as_str().unwrap().to_owned();
+    let victor = &desk.reviewer.api;
+    victor.claim_task(&task).await.expect(200);
+
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let client = &browser.client;
+    log_in(client, &app, "victor@acme.io", PASSWORD).await;
+    client
+        .goto(&app.url(&format!("/tasks/{task}")))
+        .await
+        .unwrap();
+    // Approving leads on to the buyers: no question.
+    click(client, "//input[@name='output.approved' and @value='true']").await;
+    let asks = client
+        .execute(
+            "return endingQuestion(document.querySelector('#task-form'))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(asks, "", "approving asks nothing");
+
+    click(
+        client,
+        "//input[@name='output.approved' and @value='false']",
+    )
+    .await;
+    fill_in(client, "#task-form", "output.note", "Not in the budget.").await;
+    submit_in(client, "#task-form").await;
+    assert_eq!(
+        client.get_alert_text().await.unwrap(),
+        "Approve the purchase “no” ends ticket #1: Rejected. Complete the task with it?"
+    );
+    client.dismiss_alert().await.unwrap();
+    assert!(client.find(Locator::Css("#flash")).await.is_err());
+    let still = victor.task(&task).await.expect(200);
+    assert_eq!(still["status"], "IN_PROGRESS", "nothing was sent: {still}");
+
+    submit_in(client, "#task-form").await;
+    client.accept_alert().await.unwrap();
+    flash(client, "“Review the request” is done.").await;
+    let ended = rita.ticket(&ticket_id).await.expect(200);
+    assert_eq!(ended["status"], "REJECTED", "{ended}");
+    log_out(client).await;
+
+    log_in(client, &app, "rita@acme.io", PASSWORD).await;
+    client
+        .goto(&app.url(&format!("/tickets/{ticket_id}")))
+        .await
+        .unwrap();
+    assert_eq!(text_of(client, "#ticket-status").await, "Rejected");
 
     browser.close().await;
     app.stop().await;
@@ -547,8 +629,8 @@ async fn tickets_are_sorted_commented_attached_cancelled_and_tasks_released_and_
     click(client, "//button[text()='Cancel ticket']").await;
     flash(client, "Ticket #2 was cancelled.").await;
     assert_eq!(
-        text_with(client, "#ticket-status", "CANCELLED").await,
-        "CANCELLED"
+        text_with(client, "#ticket-status", "Cancelled").await,
+        "Cancelled"
     );
     assert!(text_of(client, "#ticket-tasks").await.contains("CANCELLED"));
     log_out(client).await;

@@ -22,7 +22,7 @@ use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, PagePath, PagePost, P
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
 use crate::pages::kit::schema_form::{FormErrors, FormField, Posted, SchemaForm};
-use crate::pages::tickets::{DataRow, data_rows, name_of};
+use crate::pages::tickets::{DataRow, data_rows, display, label, name_of};
 use crate::state::WebState;
 
 pub struct TaskRow {
@@ -196,6 +196,15 @@ struct TaskPage {
     fields: Vec<FormField>,
     general: Vec<String>,
     can_complete: bool,
+    /// Asked before any completion: it ends the ticket whatever is chosen.
+    confirm_always: String,
+    /// The choices that end the ticket, for the page's script to ask about: a JSON list of
+    /// `{name, value, message}` (the input's name and posted value).
+    confirm_choices: String,
+    /// The server's own question after a completion that would end the ticket was posted
+    /// without its confirmation (the page's script did not ask): the form comes back as
+    /// typed, confirmed when sent again.
+    confirm_posted: Option<String>,
     can_claim: bool,
     can_release: bool,
     /// Active workers as (id, name, currently assigned or chosen in a refused form), for a
@@ -219,12 +228,63 @@ impl TaskPage {
     }
 }
 
-/// Renders a task's page; `refused` is a refused form to show again.
+/// How a field's choice is posted by the generated form: text as it is, yes and no as
+/// `true` and `false`, anything else as JSON (see `SchemaForm::read`).
+fn posted_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The questions asked before completing `task`, from what the app forecasts: one for any
+/// completion, or one per choice that ends the ticket (as `TaskPage::confirm_choices`).
+fn ending_questions(task: &TaskView, schema: &Value) -> (String, String) {
+    use app::runtime::tickets::status_words;
+    let Some(ending) = &task.ending else {
+        return (String::new(), String::new());
+    };
+    let number = task.ticket_number;
+    if let Some(status) = &ending.always {
+        return (
+            format!(
+                "Completing “{}” ends ticket #{number}: {}. Complete it?",
+                task.name,
+                status_words(status)
+            ),
+            String::new(),
+        );
+    }
+    if ending.choices.is_empty() {
+        return (String::new(), String::new());
+    }
+    let choices: Vec<Value> = ending
+        .choices
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "name": format!("output.{}", c.field),
+                "value": posted_text(&c.value),
+                "message": format!(
+                    "{} “{}” ends ticket #{number}: {}. Complete the task with it?",
+                    label(&c.field, &[schema]),
+                    display(&c.value),
+                    status_words(&c.status)
+                ),
+            })
+        })
+        .collect();
+    (String::new(), Value::Array(choices).to_string())
+}
+
+/// Renders a task's page; `refused` is a refused form to show again, or (with `confirm`,
+/// the end status it would give the ticket) a completion waiting for its confirmation.
 async fn task_page(
     state: &WebState,
     ctx: &PageCtx,
     task: TaskView,
     refused: Option<TaskRefused>,
+    confirm: Option<String>,
 ) -> PageResult {
     let actor = &ctx.actor;
     let names =
@@ -253,7 +313,12 @@ async fn task_page(
             form.fields(Some(&typed), &errors),
             errors.general.clone(),
             FieldErrors::default(),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            // A completion waiting for its confirmation was not refused.
+            if confirm.is_some() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            },
         ),
         Some(TaskRefused::Assign { refusal, .. }) => (
             form.fields(None, &FormErrors::default()),
@@ -268,6 +333,19 @@ async fn task_page(
             StatusCode::OK,
         ),
     };
+    let (confirm_always, confirm_choices) = match confirm {
+        // Asked by the server already: the script does not ask again.
+        Some(_) => (String::new(), String::new()),
+        None => ending_questions(&task, &schema),
+    };
+    let confirm_posted = confirm.map(|status| {
+        format!(
+            "Completing “{}” with these answers ends ticket #{}: {}. Complete it again to confirm, or change your answers.",
+            task.name,
+            task.ticket_number,
+            app::runtime::tickets::status_words(&status)
+        )
+    });
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} — TicketFlower", task.name);
     let page = TaskPage {
@@ -291,12 +369,15 @@ async fn task_page(
         fields,
         general,
         can_complete: actions.complete,
+        confirm_always,
+        confirm_choices,
         can_claim: actions.claim,
         can_release: actions.release,
         workers,
         assign_errors,
         name: task.name,
         status: task.status.to_string(),
+        confirm_posted,
     };
     Ok(ctx.render_status(status, &page))
 }
@@ -308,7 +389,7 @@ pub async fn task(
 ) -> PageResult {
     let ctx = ctx.titled("Task");
     let task = ctx.load(app::runtime::tasks::get(&state.app, &ctx.actor, id).await)?;
-    task_page(&state, &ctx, task, None).await
+    task_page(&state, &ctx, task, None, None).await
 }
 
 pub async fn claim(
@@ -374,10 +455,12 @@ pub async fn assign(
         user_id: form.user_id,
         refusal,
     };
-    task_page(&state, &ctx, task, Some(refused)).await
+    task_page(&state, &ctx, task, Some(refused), None).await
 }
 
-/// The form's fields are the task's output schema's, so they are read as pairs.
+/// The form's fields are the task's output schema's, so they are read as pairs. A
+/// completion that would end the ticket needs `confirmed=1`, which the page's script sets
+/// once the person agreed; without it (no script) the page asks instead of completing.
 pub async fn complete(
     State(state): State<WebState>,
     PagePath(id): PagePath<TaskId>,
@@ -388,6 +471,14 @@ pub async fn complete(
     let schema = task.output_schema.clone().unwrap_or(Value::Null);
     let form = SchemaForm::new("output", &schema);
     let (output, typed) = form.read(&pairs);
+    let confirmed = pairs.iter().any(|(k, v)| k == "confirmed" && v == "1");
+    if !confirmed {
+        let ending = app::runtime::tasks::ending_of(&state.app, &ctx.actor, id, &output).await;
+        if let Some(status) = ctx.load(ending)? {
+            let unchanged = TaskRefused::Complete(typed, FormErrors::default());
+            return task_page(&state, &ctx, task, Some(unchanged), Some(status)).await;
+        }
+    }
     match app::runtime::tasks::complete(&state.app, &ctx.actor, id, output).await {
         Ok(done) => {
             // A requester came from their ticket (they have no queue): back to it.
@@ -405,6 +496,7 @@ pub async fn complete(
                 &ctx,
                 task,
                 Some(TaskRefused::Complete(typed, errors)),
+                None,
             )
             .await
         }

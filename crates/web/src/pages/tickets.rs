@@ -225,13 +225,46 @@ pub async fn submit_ticket(
 
 // ---- Lists
 
+/// How a ticket's standing is shown: the team reads its status (and whether a workflow
+/// error holds it), a requester outside the team its progress in words.
+pub struct Standing {
+    pub text: String,
+    /// The badge's class.
+    pub class: String,
+    /// Paused by a workflow error, said separately for the team.
+    pub on_hold: bool,
+}
+
+impl Standing {
+    fn of(view: &TicketView) -> Self {
+        use app::runtime::tickets::ProgressKind as P;
+        if view.actions.details {
+            return Self {
+                text: view.status.clone(),
+                class: view.status.to_lowercase(),
+                on_hold: view.workflow_status == WorkflowRunStatus::OnHold,
+            };
+        }
+        let class = match view.progress.kind {
+            P::Submitted | P::BeingProcessed => "open".to_owned(),
+            P::WaitingOnYou => "pending".to_owned(),
+            P::OnHold => "on_hold".to_owned(),
+            P::Ended => view.status.to_lowercase(),
+            P::Cancelled => "cancelled".to_owned(),
+        };
+        Self {
+            text: view.progress.label.clone(),
+            class,
+            on_hold: false,
+        }
+    }
+}
+
 pub struct TicketRow {
     pub id: String,
     pub number: i64,
     pub title: String,
-    pub status: String,
-    /// Paused by a workflow error.
-    pub on_hold: bool,
+    pub standing: Standing,
     /// The viewer holds one of its unfinished tasks.
     pub waiting_on_you: bool,
     pub requester: String,
@@ -383,11 +416,10 @@ async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool
     let rows = tickets
         .into_iter()
         .map(|t| TicketRow {
+            standing: Standing::of(&t),
             id: t.id.to_string(),
             number: t.number,
             title: t.title,
-            status: t.status,
-            on_hold: t.workflow_status == WorkflowRunStatus::OnHold,
             waiting_on_you: t.waiting_on_you,
             requester: name_of(&names, Some(t.requester_id)),
             created: when(t.created_at),
@@ -493,16 +525,16 @@ struct TicketPage {
     id: String,
     number: i64,
     title: String,
-    status: String,
-    on_hold: bool,
+    standing: Standing,
     requester: String,
     created: String,
     updated: String,
     closed: Option<String>,
     data: Vec<DataRow>,
     workflow: Vec<DataRow>,
-    /// The workflow drawn by the domain, every text in it escaped there.
-    graph: String,
+    /// The workflow drawn by the domain, every text in it escaped there; for the ticket
+    /// team only (it shows conditions and automated steps).
+    graph: Option<String>,
     tasks: Vec<TaskLine>,
     /// The unfinished tasks the viewer holds, as (id, name): the ticket waits on them.
     waiting: Vec<(String, String)>,
@@ -663,7 +695,11 @@ async fn ticket_page(
     let (app, actor) = (&state.app, &ctx.actor);
     let view: TicketView = ctx.load(app::runtime::tickets::get(app, actor, id).await)?;
     let version = ctx.load(app::runtime::tickets::version_of(app, actor, id).await)?;
-    let graph = ctx.load(app::runtime::tickets::graph_svg(app, actor, id).await)?;
+    let graph = if view.actions.details {
+        Some(ctx.load(app::runtime::tickets::graph_svg(app, actor, id).await)?)
+    } else {
+        None
+    };
     let (_, events) = ctx.load(app::runtime::tickets::timeline(app, actor, id).await)?;
     let comments = ctx.load(app::runtime::tickets::comments(app, actor, id).await)?;
     let files = ctx.load(app::runtime::tickets::attachments(app, actor, id).await)?;
@@ -771,9 +807,8 @@ async fn ticket_page(
             .collect(),
         team: view.actions.note,
         can_cancel: view.actions.cancel,
+        standing: Standing::of(&view),
         title: view.title,
-        status: view.status,
-        on_hold: view.workflow_status == WorkflowRunStatus::OnHold,
         comment: CommentForm::default(),
         comment_errors: FieldErrors::default(),
     };
