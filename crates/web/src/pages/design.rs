@@ -16,12 +16,12 @@ use serde_json::{Value, json};
 
 use app::design::{DesignFilter, DesignView, Kind};
 
-use crate::pages::account::when;
 use crate::pages::design_forms::{ASSIGNMENTS, FormValues, ObjectForm, TASK_TYPES, body_of};
 use crate::pages::kit::context::{
     CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, error_page,
 };
 use crate::pages::kit::layout::Layout;
+use crate::pages::kit::when::{When, when};
 use crate::state::WebState;
 
 fn pretty(value: &Value) -> String {
@@ -42,7 +42,7 @@ pub struct WorkflowRow {
     pub title: String,
     pub status: String,
     pub version: i32,
-    pub updated: String,
+    pub updated: When,
 }
 
 #[derive(Template)]
@@ -174,7 +174,7 @@ pub struct VersionRow {
     pub status: String,
     /// Published (not a draft): it has a graph and a bundle.
     pub released: bool,
-    pub published: String,
+    pub published: Option<When>,
 }
 
 #[derive(Template)]
@@ -291,6 +291,7 @@ pub async fn workflow(
         .collect();
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} — TicketFlower", text(spec, "title"));
+    layout.crumb("/design/workflows", "Workflows");
     let page = WorkflowPage {
         layout,
         id: id.to_string(),
@@ -367,7 +368,7 @@ pub async fn workflow(
                 version: v.version,
                 released: v.status != WorkflowStatus::Draft.as_str(),
                 status: v.status,
-                published: v.published_at.map_or_else(|| "not published".into(), when),
+                published: v.published_at.map(when),
             })
             .collect(),
         edit: FormValues::of(spec, &[], &[]),
@@ -466,7 +467,7 @@ struct ObjectPage {
     heading: String,
     status: String,
     version: i32,
-    updated: String,
+    updated: When,
     rows: Vec<(String, String)>,
     edit: FormValues,
     task_types: [&'static str; 3],
@@ -518,6 +519,7 @@ pub async fn object(
         .unwrap_or_default();
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} {heading} — TicketFlower", kind_label(kind));
+    layout.crumb("/design/workflows", "Workflows");
     Ok(ctx.render(&ObjectPage {
         layout,
         kind: kind_label(kind),
