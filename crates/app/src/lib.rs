@@ -7,6 +7,7 @@
 pub mod access;
 mod audit;
 pub mod design;
+pub mod desk;
 mod error;
 pub mod identity;
 pub mod infra;

@@ -282,6 +282,7 @@ fn ticket_type() -> TicketTypeSpec {
         key: "ask".into(),
         title: "Ask".into(),
         description: String::new(),
+        summary: String::new(),
         fields: json!({"properties": {"amount": {"type": "number"}}}),
         company_role_access: vec![],
     }

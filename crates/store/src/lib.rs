@@ -10,6 +10,7 @@ pub mod api_tokens;
 pub mod companies;
 mod db;
 pub mod design;
+pub mod desk;
 mod error;
 pub mod events;
 pub mod jobs;

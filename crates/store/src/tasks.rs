@@ -208,6 +208,31 @@ pub async fn of_ticket(
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
+/// The unfinished tasks of several tickets in one query, oldest first: a list's "current
+/// step" column.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn active_of_tickets(
+    db: impl Exec,
+    company: CompanyId,
+    tickets: &[TicketId],
+) -> Result<Vec<TaskInstance>> {
+    if tickets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let select = Query::select()
+        .columns(COLUMNS)
+        .from(TaskInstances::Table)
+        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
+        .and_where(Expr::col(TaskInstances::TicketId).is_in(tickets.iter().copied()))
+        .and_where(Expr::col(TaskInstances::Status).is_in(names(TaskStatus::ACTIVE)))
+        .order_by(TaskInstances::CreatedAt, Order::Asc)
+        .order_by(TaskInstances::Id, Order::Asc)
+        .limit(1_000)
+        .to_owned();
+    let rows: Vec<TaskRow> = db.fetch_all(&select).await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct TaskFilter {
     pub assignee: Option<UserId>,
@@ -230,10 +255,35 @@ pub async fn list(
     let mut select = Query::select()
         .columns(COLUMNS)
         .from(TaskInstances::Table)
-        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
         .order_by(TaskInstances::Id, Order::Desc)
         .limit(u64::from(filter.limit.clamp(1, 500)))
         .to_owned();
+    filtered(&mut select, company, filter);
+    if let Some(after) = filter.after {
+        select.and_where(Expr::col(TaskInstances::Id).lt(after));
+    }
+    let rows: Vec<TaskRow> = db.fetch_all(&select).await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// How many tasks a list's filter finds, over all its pages.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn count(db: impl Exec, company: CompanyId, filter: &TaskFilter) -> Result<i64> {
+    let mut select = Query::select()
+        .expr_as(
+            Func::cast_as(Func::count(Expr::col(TaskInstances::Id)), "BIGINT"),
+            "n",
+        )
+        .from(TaskInstances::Table)
+        .to_owned();
+    filtered(&mut select, company, filter);
+    let row: Option<CountRow> = db.fetch_optional(&select).await?;
+    Ok(row.map_or(0, |r| r.n))
+}
+
+/// The conditions of a list's filter (not its page).
+fn filtered(select: &mut sea_query::SelectStatement, company: CompanyId, filter: &TaskFilter) {
+    select.and_where(Expr::col(TaskInstances::CompanyId).eq(company.0));
     if let Some(user) = filter.assignee {
         select.and_where(Expr::col(TaskInstances::AssignedTo).eq(user.0));
     }
@@ -250,11 +300,6 @@ pub async fn list(
             Expr::col(TaskInstances::TaskType).is_in(filter.task_types.iter().map(|t| t.as_str())),
         );
     }
-    if let Some(after) = filter.after {
-        select.and_where(Expr::col(TaskInstances::Id).lt(after));
-    }
-    let rows: Vec<TaskRow> = db.fetch_all(&select).await?;
-    rows.into_iter().map(TryInto::try_into).collect()
 }
 
 /// Gives an OPEN, unheld task to `user`. Returns false when someone else got it first.

@@ -7,7 +7,7 @@ use domain::ids::{AttachmentId, CommentId, TicketId, TicketTypeId, WorkflowId, W
 use domain::search::{SearchQuery, Term, index_words};
 use domain::workflow::WorkflowRunStatus;
 use domain::{CompanyId, UserId};
-use sea_query::{Cond, Expr, ExprTrait, Func, Order, Query, Values};
+use sea_query::{Cond, Expr, ExprTrait, Func, Order, Query, SelectStatement, Values};
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -333,7 +333,6 @@ pub struct TicketFilter {
 
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> Result<Vec<Ticket>> {
-    let backend = db.backend();
     let sort_col = match filter.sort {
         TicketSort::Created => Tickets::CreatedAt,
         TicketSort::Updated => Tickets::UpdatedAt,
@@ -342,9 +341,92 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
     let mut select = Query::select()
         .columns(COLUMNS.map(|c| (Tickets::Table, c)))
         .from(Tickets::Table)
-        .and_where(Expr::col((Tickets::Table, Tickets::CompanyId)).eq(company.0))
         .limit(u64::from(filter.limit.clamp(1, 200)))
         .to_owned();
+    filtered(&mut select, db.backend(), company, filter);
+    let number = filter.q.as_ref().and_then(|q| q.number);
+    if let Some((key, id)) = &filter.after {
+        let value: sea_query::Value = match key {
+            SortKey::Time(t) => (*t).into(),
+            SortKey::Number(n) => (*n).into(),
+        };
+        select.cond_where(
+            Cond::any()
+                .add(Expr::col((Tickets::Table, sort_col)).lt(value.clone()))
+                .add(
+                    Cond::all()
+                        .add(Expr::col((Tickets::Table, sort_col)).eq(value))
+                        .add(Expr::col((Tickets::Table, Tickets::Id)).lt(*id)),
+                ),
+        );
+    }
+    if let Some(number) = number {
+        // The numbered ticket leads the first page; later pages leave it out.
+        let numbered = Expr::col((Tickets::Table, Tickets::Number)).eq(number);
+        if filter.after.is_some() {
+            select.and_where(numbered.not());
+        } else {
+            select.order_by_expr(numbered, Order::Desc);
+        }
+    }
+    select
+        .order_by((Tickets::Table, sort_col), Order::Desc)
+        .order_by((Tickets::Table, Tickets::Id), Order::Desc);
+    let rows: Vec<TicketRow> = db.fetch_all(&select).await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// The statuses the company's tickets are in, in order.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn statuses(db: impl Exec, company: CompanyId) -> Result<Vec<String>> {
+    let select = Query::select()
+        .distinct()
+        .expr_as(Expr::col(Tickets::Status), "status")
+        .from(Tickets::Table)
+        .and_where(Expr::col(Tickets::CompanyId).eq(company.0))
+        .order_by(Tickets::Status, Order::Asc)
+        .limit(200)
+        .to_owned();
+    let rows: Vec<StatusRow> = db.fetch_all(&select).await?;
+    Ok(rows.into_iter().map(|r| r.status).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct StatusRow {
+    status: String,
+}
+
+/// How many tickets a list's filter finds, over all its pages.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn count(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> Result<i64> {
+    let mut select = Query::select()
+        .expr_as(
+            Func::cast_as(
+                Func::count(Expr::col((Tickets::Table, Tickets::Id))),
+                "BIGINT",
+            ),
+            "n",
+        )
+        .from(Tickets::Table)
+        .to_owned();
+    filtered(&mut select, db.backend(), company, filter);
+    let row: Option<CountRow> = db.fetch_optional(&select).await?;
+    Ok(row.map_or(0, |r| r.n))
+}
+
+#[derive(sqlx::FromRow)]
+struct CountRow {
+    n: i64,
+}
+
+/// The conditions of a list's filter (not its page: sort, cursor and limit).
+fn filtered(
+    select: &mut SelectStatement,
+    backend: Backend,
+    company: CompanyId,
+    filter: &TicketFilter,
+) {
+    select.and_where(Expr::col((Tickets::Table, Tickets::CompanyId)).eq(company.0));
     if let Some(requester) = filter.requester {
         select.and_where(Expr::col((Tickets::Table, Tickets::RequesterId)).eq(requester.0));
     }
@@ -387,7 +469,6 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
     if let Some(to) = filter.created_to {
         select.and_where(Expr::col((Tickets::Table, Tickets::CreatedAt)).lt(to));
     }
-    let number = filter.q.as_ref().and_then(|q| q.number);
     if let Some(q) = filter.q.as_ref().filter(|q| !q.is_empty()) {
         select.cond_where(search_condition(backend, company, q, filter.search_notes));
     }
@@ -415,35 +496,6 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> R
         };
         select.and_where(extracted);
     }
-    if let Some((key, id)) = &filter.after {
-        let value: sea_query::Value = match key {
-            SortKey::Time(t) => (*t).into(),
-            SortKey::Number(n) => (*n).into(),
-        };
-        select.cond_where(
-            Cond::any()
-                .add(Expr::col((Tickets::Table, sort_col)).lt(value.clone()))
-                .add(
-                    Cond::all()
-                        .add(Expr::col((Tickets::Table, sort_col)).eq(value))
-                        .add(Expr::col((Tickets::Table, Tickets::Id)).lt(*id)),
-                ),
-        );
-    }
-    if let Some(number) = number {
-        // The numbered ticket leads the first page; later pages leave it out.
-        let numbered = Expr::col((Tickets::Table, Tickets::Number)).eq(number);
-        if filter.after.is_some() {
-            select.and_where(numbered.not());
-        } else {
-            select.order_by_expr(numbered, Order::Desc);
-        }
-    }
-    select
-        .order_by((Tickets::Table, sort_col), Order::Desc)
-        .order_by((Tickets::Table, Tickets::Id), Order::Desc);
-    let rows: Vec<TicketRow> = db.fetch_all(&select).await?;
-    rows.into_iter().map(TryInto::try_into).collect()
 }
 
 /// Which tickets a search finds: the one of its number, and those with all of its words in

@@ -59,11 +59,45 @@ impl Browser {
         }
     }
 
+    /// Sets the window to a desk (1366 × 900) or a phone (390 × 844) width.
+    pub async fn resize(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        self.client.set_window_size(width, height).await?;
+        Ok(())
+    }
+
+    /// Saves what the browser shows as `<name>.png` in the screenshot folder (see
+    /// [`screenshot_dir`]), for a person to look at after the run; returns its path.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<std::path::PathBuf> {
+        let png = self.client.screenshot().await?;
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
     /// Ends the session and stops chromedriver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill().await;
     }
+}
+
+/// Where screenshots go: `TICKETFLOWER_SCREENSHOTS` if set (CI sets it and keeps the
+/// folder), else `screenshots/` at the workspace root (ignored by git), one subfolder per
+/// database so the SQLite and PostgreSQL runs keep theirs apart.
+pub fn screenshot_dir() -> std::path::PathBuf {
+    let root = std::env::var_os("TICKETFLOWER_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../screenshots")
+        });
+    let database = if std::env::var_os("TEST_DATABASE_URL").is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    root.join(database)
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -138,7 +138,8 @@ pub async fn log_in(any: &ApiClient, email: &str) -> ApiClient {
 
 /// The purchase-request design: `reviewers` review a request (`approved`, `note`), and when
 /// `approved_when` holds the `buyers` buy it (`done_note`), else it ends REJECTED. Its one
-/// ticket type, `purchase`, asks for an `amount` (1 to 10000 EUR) and a `reason`.
+/// ticket type, `purchase`, asks for an `amount` (1 to 10000 EUR) and a `reason`; its
+/// tickets are called by both (`A laptop (250 EUR)`).
 pub fn purchase_bundle(approved_when: Value) -> Value {
     json!({
         "title": "Purchase request",
@@ -171,6 +172,7 @@ pub fn purchase_bundle(approved_when: Value) -> Value {
         "ticket_types": [
             {"key": "purchase", "title": "Purchase request",
              "description": "Ask for something to be bought.",
+             "summary": "{{reason}} ({{amount}} EUR)",
              "fields": {"type": "object", "required": ["amount", "reason"], "properties": {
                  "amount": {"type": "integer", "title": "Amount (EUR)", "minimum": 1,
                             "maximum": 10000},

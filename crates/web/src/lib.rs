@@ -348,7 +348,7 @@ async fn fallback(
             .detail(format!("No API endpoint at {}", uri.path()))
             .into_response();
     }
-    match pages::kit::context::PageCtx::open(&state, &headers, "", None).await {
+    match pages::kit::context::PageCtx::open(&state, &headers, "", None, None).await {
         Ok(ctx) => ctx.not_found(),
         Err(_) => layout::not_found().await,
     }

@@ -37,3 +37,24 @@ document.addEventListener("change", (event) => {
   const target = input.form.querySelector(`textarea[name="${input.dataset.fill}"]`);
   input.files[0].text().then((text) => { target.value = text; });
 });
+// An open menu (the user menu) closes on a click elsewhere or on Escape.
+document.addEventListener("click", (event) => {
+  for (const menu of document.querySelectorAll("details.user-menu[open]")) {
+    if (!menu.contains(event.target)) menu.removeAttribute("open");
+  }
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  for (const menu of document.querySelectorAll("details.user-menu[open]")) {
+    menu.removeAttribute("open");
+    menu.querySelector("summary").focus();
+  }
+});
+// Times are written relative ("3 h ago") with the exact time in UTC on hover; the hover
+// shows it in the reader's own time zone instead.
+for (const time of document.querySelectorAll("time[datetime]")) {
+  const at = new Date(time.getAttribute("datetime"));
+  if (!Number.isNaN(at.getTime())) {
+    time.title = at.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+}

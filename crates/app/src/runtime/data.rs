@@ -2,8 +2,8 @@
 
 use domain::{CompanyId, UserId, ValidationErrors};
 use serde_json::Value;
-use store::Tx;
 use store::tickets::Ticket;
+use store::{Exec, Tx};
 
 use crate::{App, Result};
 
@@ -34,21 +34,34 @@ pub(crate) fn search_text(requester: &str, data: &Value, comments: &[String]) ->
     out
 }
 
-/// The requester's part of a ticket's searchable text: their first and last name and email
-/// (nothing for a user who is gone).
-pub(crate) async fn requester_text(
-    tx: &mut Tx,
+/// Who requested a ticket, as its summary line and its searchable text name them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Requester {
+    /// First and last name.
+    pub name: String,
+    /// First and last name and email, for the search.
+    pub text: String,
+}
+
+/// The requester of a ticket; nobody (empty names) for a user who is gone.
+pub(crate) async fn requester(
+    db: impl Exec,
     company: CompanyId,
     user: UserId,
-) -> Result<String> {
-    match store::users::get(&mut *tx, company, user).await {
-        Ok(user) => Ok(format!(
-            "{} {} {}",
-            user.first_name,
-            user.last_name,
-            user.email.as_str()
-        )),
-        Err(store::StoreError::NotFound) => Ok(String::new()),
+) -> Result<Requester> {
+    match store::users::get(db, company, user).await {
+        Ok(user) => Ok(Requester {
+            name: format!("{} {}", user.first_name, user.last_name)
+                .trim()
+                .to_owned(),
+            text: format!(
+                "{} {} {}",
+                user.first_name,
+                user.last_name,
+                user.email.as_str()
+            ),
+        }),
+        Err(store::StoreError::NotFound) => Ok(Requester::default()),
         Err(other) => Err(other.into()),
     }
 }
@@ -56,7 +69,9 @@ pub(crate) async fn requester_text(
 /// Rewrites a ticket's searchable text: its requester, data and public comments for
 /// everyone who may see it, its internal notes for the team only.
 pub(crate) async fn reindex(tx: &mut Tx, company: CompanyId, ticket: &Ticket) -> Result<()> {
-    let requester = requester_text(tx, company, ticket.requester_id).await?;
+    let requester = requester(&mut *tx, company, ticket.requester_id)
+        .await?
+        .text;
     let (notes, public): (Vec<_>, Vec<_>) =
         store::tickets::comments(&mut *tx, company, ticket.id, true)
             .await?

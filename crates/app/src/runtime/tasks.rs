@@ -369,6 +369,17 @@ pub async fn list(
     Ok((out, next))
 }
 
+/// How many tasks of the company have one of `statuses` (all of them when empty): the
+/// total of the ticket admins' list of every task.
+pub async fn count(app: &App, actor: &Actor, statuses: Vec<TaskStatus>) -> Result<i64> {
+    let company = crate::access::require_ticket_admin(actor)?;
+    let filter = TaskFilter {
+        statuses,
+        ..Default::default()
+    };
+    Ok(store::tasks::count(app.db(), company, &filter).await?)
+}
+
 fn not_form(task: &TaskInstance) -> Option<AppError> {
     (task.task_type != TaskType::Form).then(|| AppError::Conflict {
         field: None,

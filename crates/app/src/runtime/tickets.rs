@@ -25,7 +25,7 @@ use store::Tx;
 pub use store::tickets::{AttachmentMeta, Comment, TicketSort};
 use store::tickets::{NewAttachment, NewTicket, SortKey, Ticket, TicketFilter};
 
-use super::data::{check_size, reindex, requester_text, search_text};
+use super::data::{check_size, reindex, requester, search_text};
 use super::versions::{Published, published};
 use crate::{App, AppError, Result, audit};
 
@@ -510,6 +510,13 @@ pub async fn submit(
     // The workflow data starts as the submission: ticket fields fill the workflow fields of
     // the same name.
     let workflow_data = Value::Object(fields.clone());
+    // Read before the write transaction, where it would hold SQLite's one writer.
+    let requester = requester(app.db(), company, actor.user_id).await?;
+    let summary = version
+        .ticket_type(&available.key)
+        .map(|t| t.summary.as_str())
+        .unwrap_or_default();
+    let title = wf::summary::render(summary, &data, &requester.name, &available.title);
     let mut tx = app.db().begin().await?;
     let number = store::tickets::next_number(&mut tx, company).await?;
     let id = TicketId::new();
@@ -521,7 +528,7 @@ pub async fn submit(
             number,
             ticket_type_id: available.id,
             ticket_type_key: &available.key,
-            title: &available.title,
+            title: &title,
             workflow_id: version.workflow_id,
             workflow_version_id: version.id,
             requester_id: actor.user_id,
@@ -559,8 +566,7 @@ pub async fn submit(
                 .file_name,
         );
     }
-    let requester = requester_text(&mut tx, company, actor.user_id).await?;
-    let text = search_text(&requester, &data, &[]);
+    let text = search_text(&requester.text, &data, &[]);
     store::tickets::index_text(&mut tx, company, id, &text, "").await?;
     // The data is on the ticket; the event names its fields rather than copying it.
     let field_names: Vec<String> = fields.keys().cloned().collect();
@@ -693,6 +699,69 @@ pub async fn list(
 ) -> Result<(Vec<TicketView>, Option<String>)> {
     let company = crate::access::company_of(actor)?;
     let limit = query.limit.clamp(1, 200);
+    let sort = query.sort;
+    let (filter, pinned) = filter_of(actor, query)?;
+    let rows = store::tickets::list(app.db(), company, &filter).await?;
+    let next = (rows.len() == limit as usize)
+        .then(|| {
+            rows.last().map(|t| match pinned {
+                // The numbered ticket leads the first page whatever its sort key: the next
+                // page starts from the top, without it.
+                Some(number) if t.number == number => top_cursor(t.id, sort),
+                _ => encode_cursor(t, sort),
+            })
+        })
+        .flatten();
+    let ids: Vec<TicketId> = rows.iter().map(|t| t.id).collect();
+    let waiting = store::tasks::waiting_on(app.db(), company, actor.user_id, &ids).await?;
+    Ok((
+        rows.into_iter()
+            .map(|t| {
+                let waits = waiting.contains(&t.id);
+                TicketView::of(t, actor, waits)
+            })
+            .collect(),
+        next,
+    ))
+}
+
+/// The statuses the company's tickets are in, for a list's filter (ticket admins).
+pub async fn statuses(app: &App, actor: &Actor) -> Result<Vec<String>> {
+    let company = crate::access::require_ticket_admin(actor)?;
+    Ok(store::tickets::statuses(app.db(), company).await?)
+}
+
+/// The unfinished tasks of listed tickets (the tickets `list` gave this actor), by ticket:
+/// where each ticket stands and whom it waits on.
+pub async fn current_steps(
+    app: &App,
+    actor: &Actor,
+    tickets: &[TicketView],
+) -> Result<std::collections::HashMap<TicketId, Vec<TaskSummary>>> {
+    let company = crate::access::company_of(actor)?;
+    let ids: Vec<TicketId> = tickets.iter().map(|t| t.id).collect();
+    let mut steps: std::collections::HashMap<TicketId, Vec<TaskSummary>> =
+        std::collections::HashMap::new();
+    for task in store::tasks::active_of_tickets(app.db(), company, &ids).await? {
+        steps
+            .entry(task.ticket_id)
+            .or_default()
+            .push(TaskSummary::from(&task));
+    }
+    Ok(steps)
+}
+
+/// How many tickets the list of `query` holds over all its pages.
+pub async fn count(app: &App, actor: &Actor, query: TicketQuery) -> Result<i64> {
+    let company = crate::access::company_of(actor)?;
+    let (filter, _) = filter_of(actor, query)?;
+    Ok(store::tickets::count(app.db(), company, &filter).await?)
+}
+
+/// The store's filter for a list query as `actor` may see it, and the ticket number the
+/// search names (which leads the first page).
+fn filter_of(actor: &Actor, query: TicketQuery) -> Result<(TicketFilter, Option<i64>)> {
+    let limit = query.limit.clamp(1, 200);
     let after = query
         .cursor
         .as_deref()
@@ -720,28 +789,7 @@ pub async fn list(
         after,
         limit,
     };
-    let rows = store::tickets::list(app.db(), company, &filter).await?;
-    let next = (rows.len() == limit as usize)
-        .then(|| {
-            rows.last().map(|t| match pinned {
-                // The numbered ticket leads the first page whatever its sort key: the next
-                // page starts from the top, without it.
-                Some(number) if t.number == number => top_cursor(t.id, query.sort),
-                _ => encode_cursor(t, query.sort),
-            })
-        })
-        .flatten();
-    let ids: Vec<TicketId> = rows.iter().map(|t| t.id).collect();
-    let waiting = store::tasks::waiting_on(app.db(), company, actor.user_id, &ids).await?;
-    Ok((
-        rows.into_iter()
-            .map(|t| {
-                let waits = waiting.contains(&t.id);
-                TicketView::of(t, actor, waits)
-            })
-            .collect(),
-        next,
-    ))
+    Ok((filter, pinned))
 }
 
 /// The ticket a search for `#3` or `3` jumps to: the one of that number in the actor's

@@ -289,6 +289,11 @@ pub struct TicketTypeSpec {
     pub title: String,
     #[serde(default)]
     pub description: String,
+    /// The summary line of each ticket, which tells it from the others of its type:
+    /// `{{field}}` placeholders over the fields below and `{{requester}}` (e.g.
+    /// `{{system}} access for {{requester}}`). Empty: the ticket is called by this type's title.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary: String,
     /// JSON Schema 2020-12 of what the submitter enters; each field fills the workflow field
     /// of the same name.
     #[cfg_attr(feature = "openapi", schema(value_type = Value))]

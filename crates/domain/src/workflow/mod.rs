@@ -18,6 +18,7 @@ mod graph;
 mod problem;
 mod render;
 mod schema;
+pub mod summary;
 mod transform;
 mod validate;
 

@@ -544,6 +544,7 @@ impl Check<'_> {
         );
         let fields_at = pointer(at, "fields");
         self.schema(&fields_at, &ticket_type.fields);
+        self.summary(&pointer(at, "summary"), ticket_type);
         for field in top_level_fields(&ticket_type.fields) {
             if !workflow_fields.contains(&field) {
                 self.problem(
@@ -556,6 +557,31 @@ impl Check<'_> {
             &pointer(at, "company_role_access"),
             &ticket_type.company_role_access,
         );
+    }
+}
+
+impl Check<'_> {
+    /// A summary template names fields of its ticket type (or the requester) and closes
+    /// every placeholder it opens.
+    fn summary(&mut self, at: &str, ticket_type: &TicketTypeSpec) {
+        let template = &ticket_type.summary;
+        self.text(at, template, self.limits.max_title_len, false);
+        match super::summary::placeholders(template) {
+            Err(open) => self.problem(at, format!("`{open}` opens a placeholder without `}}}}`")),
+            Ok(names) => {
+                let fields = top_level_fields(&ticket_type.fields);
+                for name in names {
+                    if name != super::summary::REQUESTER && !fields.iter().any(|f| f == name) {
+                        self.problem(
+                            at,
+                            format!(
+                                "`{{{{{name}}}}}` is not a field of this ticket type (nor `{{{{requester}}}}`)"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod design;
 mod design_rules;
+mod desk;
 mod errors;
 mod events;
 mod fuzz_api;

@@ -26,6 +26,8 @@ pub(crate) async fn log_in(client: &Client, app: &TestApp, email: &str, password
 }
 
 pub(crate) async fn log_out(client: &Client) {
+    // Logging out is in the user menu.
+    click(client, "//details[@id='user-menu']/summary").await;
     click(client, "//button[text()='Log out']").await;
     wait_for_path(client, "/logout").await;
 }
@@ -84,7 +86,9 @@ async fn profile_changes_the_password_and_lists_logins() {
     text_of(client, "#login-error").await;
     log_in(client, &app, "ada@acme.io", "correct horse 42").await;
 
-    click(client, "//nav//a[text()='Profile']").await;
+    // The profile is in the user menu.
+    click(client, "//details[@id='user-menu']/summary").await;
+    click(client, "//details[@id='user-menu']//a[text()='Profile']").await;
     wait_for_path(client, "/profile").await;
     let history = text_of(client, "#login-history").await;
     assert!(history.contains("signed in"), "{history}");

@@ -9,6 +9,7 @@ use testkit::spawn_app;
 
 mod design_pages;
 mod identity_pages;
+mod shell;
 mod ticket_pages;
 
 #[tokio::test]
@@ -167,13 +168,7 @@ async fn sign_up_log_out_log_in_and_see_the_dashboard() {
     );
     assert_eq!(text_of(client, "#signed-in-as").await, "Rose Petal");
 
-    client
-        .find(Locator::XPath("//button[text()='Log out']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    identity_pages::log_out(client).await;
     assert!(text_of(client, ".alert.ok").await.contains("logged out"));
     client.goto(&app.url("/dashboard")).await.unwrap();
     wait_for_path(client, "/login").await;

@@ -15,11 +15,12 @@ use crate::pages::kit::context::{
 };
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
+use crate::pages::kit::when::{When, when};
 use crate::state::WebState;
 
 /// A login-log line as the profile shows it.
 pub struct LoginRow {
-    pub at: String,
+    pub at: When,
     pub ip: String,
     pub user_agent: String,
     pub platform: String,
@@ -71,10 +72,6 @@ pub fn day(value: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
         date.and_hms_opt(0, 0, 0)
     }?;
     Some(time.and_utc())
-}
-
-pub fn when(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 pub async fn profile(

@@ -19,12 +19,13 @@ use domain::{CompanyId, SystemRole, UserId};
 use serde::Deserialize;
 
 use crate::auth::Client;
-use crate::pages::account::{day, when};
+use crate::pages::account::day;
 use crate::pages::kit::context::{
     CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, REFRESH_COOKIE, cookie, with_tokens,
 };
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
+use crate::pages::kit::when::{When, when};
 use crate::state::WebState;
 
 /// A checkbox of a role list.
@@ -72,7 +73,7 @@ pub struct UserRow {
     pub email: String,
     pub status: &'static str,
     pub roles: String,
-    pub joined: String,
+    pub joined: When,
     /// The admin looking at the list: nobody blocks themselves.
     pub is_self: bool,
 }
@@ -302,8 +303,8 @@ struct UserPage {
     first_name: String,
     last_name: String,
     status: &'static str,
-    joined: String,
-    last_login: String,
+    joined: When,
+    last_login: Option<When>,
     is_self: bool,
     system_roles: Vec<RoleChoice>,
     company_roles: Vec<RoleChoice>,
@@ -348,6 +349,7 @@ async fn user_page(
     let user = view.user;
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} {} — TicketFlower", user.first_name, user.last_name);
+    layout.crumb("/admin/users", "Users");
     let mut page = UserPage {
         layout,
         id: user.id.to_string(),
@@ -356,7 +358,7 @@ async fn user_page(
         last_name: user.last_name.clone(),
         status: user.status.as_str(),
         joined: when(user.created_at),
-        last_login: user.last_login_at.map_or_else(|| "never".into(), when),
+        last_login: user.last_login_at.map(when),
         is_self: user.id == ctx.actor.user_id,
         system_roles: system_role_choices(&ctx.actor, &user.system_roles),
         company_roles: Vec::new(),
@@ -673,9 +675,9 @@ pub async fn delete_company_role(
 pub struct TokenRow {
     pub id: String,
     pub name: String,
-    pub created: String,
+    pub created: When,
     pub expires: String,
-    pub last_used: String,
+    pub last_used: Option<When>,
     pub state: &'static str,
 }
 
@@ -730,8 +732,11 @@ async fn tokens_page(state: &WebState, ctx: &PageCtx, shown: TokensShown) -> Pag
             },
             name: t.name,
             created: when(t.created_at),
-            expires: t.expires_at.map_or_else(|| "never".into(), when),
-            last_used: t.last_used_at.map_or_else(|| "never".into(), when),
+            // A day ahead, not a moment past: written as the date.
+            expires: t
+                .expires_at
+                .map_or_else(|| "never".into(), |at| at.format("%Y-%m-%d").to_string()),
+            last_used: t.last_used_at.map(when),
         })
         .collect();
     let mut page = TokensPage {
@@ -835,7 +840,7 @@ pub struct CompanyRow {
     pub id: String,
     pub name: String,
     pub status: &'static str,
-    pub created: String,
+    pub created: When,
     pub suspended: bool,
 }
 

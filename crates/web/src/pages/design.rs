@@ -16,13 +16,13 @@ use serde_json::{Value, json};
 
 use app::design::{DesignFilter, DesignView, Kind};
 
-use crate::pages::account::when;
 use crate::pages::design_forms::{FormValues, ObjectForm, TASK_TYPES, assignment_value, body_of};
 use crate::pages::kit::context::{
     CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, error_page,
 };
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
+use crate::pages::kit::when::{When, when};
 use crate::state::WebState;
 
 fn pretty(value: &Value) -> String {
@@ -43,7 +43,7 @@ pub struct WorkflowRow {
     pub title: String,
     pub status: String,
     pub version: i32,
-    pub updated: String,
+    pub updated: When,
 }
 
 #[derive(Template)]
@@ -198,7 +198,7 @@ pub struct VersionRow {
     pub status: String,
     /// Published (not a draft): it has a graph and a bundle.
     pub released: bool,
-    pub published: String,
+    pub published: Option<When>,
 }
 
 #[derive(Template)]
@@ -399,6 +399,7 @@ async fn workflow_page(
         .collect();
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} — TicketFlower", text(spec, "title"));
+    layout.crumb("/design/workflows", "Workflows");
     let mut page = WorkflowPage {
         layout,
         id: id.to_string(),
@@ -475,7 +476,7 @@ async fn workflow_page(
                 version: v.version,
                 released: v.status != WorkflowStatus::Draft.as_str(),
                 status: v.status,
-                published: v.published_at.map_or_else(|| "not published".into(), when),
+                published: v.published_at.map(when),
             })
             .collect(),
         edit: FormValues::of(spec, &[], &[]).in_form("edit-workflow"),
@@ -600,7 +601,7 @@ struct ObjectPage {
     heading: String,
     status: String,
     version: i32,
-    updated: String,
+    updated: When,
     rows: Vec<(String, String)>,
     edit: FormValues,
     task_types: [&'static str; 3],
@@ -667,6 +668,7 @@ async fn object_page(
         .unwrap_or_default();
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} {heading} — TicketFlower", kind_label(kind));
+    layout.crumb("/design/workflows", "Workflows");
     let (edit, status) = match refused {
         Some(refused) => refused.values(&tasks, &roles, "edit-object"),
         None => (

@@ -3,20 +3,27 @@
 //! cookies, and every form carries a CSRF token that must match the `tf_csrf` cookie
 //! (double submit), so a form posted from another site is refused.
 
+use app::runtime::tasks::TaskQuery;
+use app::runtime::tickets::{TicketQuery, TicketSort};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::SystemRole;
+use domain::workflow::TaskStatus;
+
 use serde::Deserialize;
 
 use crate::auth::{ACCESS_COOKIE, Client};
 use crate::pages::kit::context::{
-    CsrfForm, Flash, PageCtx, PagePost, REFRESH_COOKIE, clear_cookie, cookie, csrf_ok,
-    csrf_rejected, csrf_token, nav_for, page, with_tokens,
+    CsrfForm, Flash, PageCtx, PagePost, PageResult, REFRESH_COOKIE, clear_cookie, cookie, csrf_ok,
+    csrf_rejected, csrf_token, page, with_tokens,
 };
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
+use crate::pages::tasks::{TaskRow, rows as task_rows};
+use crate::pages::tickets::{TicketRow, rows as ticket_rows};
 use crate::state::WebState;
 
 #[derive(Template)]
@@ -309,70 +316,122 @@ struct Dashboard {
     first_name: String,
     email: String,
     company: Option<String>,
-    roles: String,
-    links: Vec<Link>,
+    /// Tasks the person holds, oldest first: what waits on them.
+    mine: Vec<TaskRow>,
+    /// How many they hold in all (the list shows the first few).
+    mine_total: i64,
+    /// Tasks they may claim; `None` for someone who works no tasks.
+    queue: Option<Vec<TaskRow>>,
+    /// Their own tickets still running.
+    tickets: Vec<TicketRow>,
+    /// The team's and the admin's counts, with where to act on them.
+    team: Vec<Tally>,
+    /// Areas beyond the daily work (design, admin, platform), as plain links.
+    elsewhere: Vec<(&'static str, &'static str)>,
 }
 
-pub struct Link {
+/// A count on the dashboard with the page to act on it.
+pub struct Tally {
+    pub count: i64,
+    pub text: &'static str,
     pub href: &'static str,
-    pub title: &'static str,
-    pub description: &'static str,
 }
 
-fn links_for(actor: &domain::auth::Actor) -> Vec<Link> {
-    let describe = |href: &str| match href {
-        "/profile" => "Your name, password and login history.",
-        "/admin/users" => "Approve, block and assign roles.",
-        "/admin/company-roles" => "The roles that decide who may submit what.",
-        "/admin/api-tokens" => "Credentials for integrations.",
-        "/staff/companies" => "Suspend, reactivate and impersonate.",
-        "/design/workflows" => "Design ticket types, workflows, tasks and transitions.",
-        "/tickets/new" => "Ask for something: choose a ticket type and fill in its form.",
-        "/tickets" => "What you asked for, running and done.",
-        "/tasks" => "The tasks you hold and the ones you can claim.",
-        "/tickets/all" => "Every ticket of the company, with filters and search.",
-        "/tasks/all" => "Every task of the company.",
-        "/workflow-errors" => "Workflows that stopped: review, resolve or retry.",
-        _ => "",
-    };
-    let mut links: Vec<Link> = nav_for(actor)
-        .into_iter()
-        .filter(|l| l.href != "/dashboard")
-        .map(|l| Link {
-            href: l.href,
-            title: l.title,
-            description: describe(l.href),
-        })
-        .collect();
-    links.push(Link {
-        href: "/api/docs",
-        title: "API reference",
-        description: "Integrate with your desk.",
-    });
-    links
-}
+/// How many rows each of the dashboard's lists shows.
+const DASHBOARD_ROWS: u32 = 5;
 
-pub async fn dashboard(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let ctx = match PageCtx::open(&state, &headers, "Dashboard", Some("/dashboard")).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    let roles = ctx
-        .actor
-        .roles
+/// What waits on this person: their tasks, the tasks they could pick up, their running
+/// tickets and, for the team and admins, what needs attention.
+pub async fn dashboard(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
+    let ctx = ctx.titled("Home");
+    let actor = &ctx.actor;
+    let counts = ctx.load(app::desk::counts(&state.app, actor).await)?;
+    let in_company = actor.company_id.is_some();
+    let tasks = |query: TaskQuery| app::runtime::tasks::list(&state.app, actor, query);
+    let mut mine = Vec::new();
+    let mut queue = None;
+    let mut tickets = Vec::new();
+    if in_company {
+        let (held, _) = ctx.load(
+            tasks(TaskQuery {
+                mine: true,
+                statuses: TaskStatus::QUEUED.to_vec(),
+                limit: DASHBOARD_ROWS,
+                ..Default::default()
+            })
+            .await,
+        )?;
+        mine = task_rows(&state, &ctx, held).await?;
+        if actor.has(SystemRole::TaskWorker) {
+            let (claimable, _) = ctx.load(
+                tasks(TaskQuery {
+                    queue: true,
+                    limit: DASHBOARD_ROWS,
+                    ..Default::default()
+                })
+                .await,
+            )?;
+            queue = Some(task_rows(&state, &ctx, claimable).await?);
+        }
+        let (running, _) = ctx.load(
+            app::runtime::tickets::list(
+                &state.app,
+                actor,
+                TicketQuery {
+                    mine: true,
+                    active: Some(true),
+                    sort: TicketSort::Updated,
+                    limit: DASHBOARD_ROWS,
+                    ..Default::default()
+                },
+            )
+            .await,
+        )?;
+        tickets = ticket_rows(&state, &ctx, running).await?;
+    }
+    let mut team = Vec::new();
+    if let Some(n) = counts.open_errors.filter(|n| *n > 0) {
+        team.push(Tally {
+            count: n,
+            text: if n == 1 {
+                "workflow error waits for review"
+            } else {
+                "workflow errors wait for review"
+            },
+            href: "/workflow-errors",
+        });
+    }
+    if let Some(n) = counts.pending_users.filter(|n| *n > 0) {
+        team.push(Tally {
+            count: n,
+            text: if n == 1 {
+                "person waits for your approval"
+            } else {
+                "people wait for your approval"
+            },
+            href: "/admin/users?status=pending",
+        });
+    }
+    let elsewhere = ctx
+        .layout
+        .nav
         .iter()
-        .map(|r| r.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+        .filter(|g| g.title != "Work" && g.title != "Team")
+        .flat_map(|g| g.links.iter().map(|l| (l.href, l.title)))
+        .collect();
     let user = &ctx.profile.user;
-    ctx.render(&Dashboard {
+    Ok(ctx.render(&Dashboard {
         layout: ctx.layout.clone(),
         first_name: user.first_name.clone(),
         email: user.email.to_string(),
         company: ctx.profile.company.as_ref().map(|c| c.name.clone()),
-        roles,
-        links: links_for(&ctx.actor),
-    })
+        mine,
+        mine_total: counts.my_tasks.unwrap_or(0),
+        queue,
+        tickets,
+        team,
+        elsewhere,
+    }))
 }
 
 /// This module's pages.

@@ -17,11 +17,12 @@ use serde_json::Value;
 
 use app::runtime::tasks::{TaskQuery, TaskView};
 
-use crate::pages::account::when;
 use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult};
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
+use crate::pages::kit::pager::{Pager, Place};
 use crate::pages::kit::schema_form::{FormErrors, FormField, Posted, SchemaForm};
+use crate::pages::kit::when::{When, when};
 use crate::pages::tickets::{DataRow, data_rows, display, label, name_of};
 use crate::state::WebState;
 
@@ -34,10 +35,10 @@ pub struct TaskRow {
     pub task_type: String,
     pub status: String,
     pub assignee: String,
-    pub created: String,
+    pub created: When,
 }
 
-async fn rows(
+pub async fn rows(
     state: &WebState,
     ctx: &PageCtx,
     tasks: Vec<TaskView>,
@@ -125,7 +126,7 @@ struct AllTasksPage {
     rows: Vec<TaskRow>,
     status: String,
     statuses: Vec<&'static str>,
-    next: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Deserialize, Default)]
@@ -134,7 +135,12 @@ pub struct AllTasksQuery {
     status: String,
     #[serde(default)]
     cursor: String,
+    #[serde(default)]
+    trail: String,
 }
+
+/// Rows of the list of every task.
+const ALL_TASKS_PAGE: u32 = 50;
 
 pub async fn all_tasks(
     State(state): State<WebState>,
@@ -143,31 +149,51 @@ pub async fn all_tasks(
 ) -> PageResult {
     let ctx = ctx.titled("All tasks");
     let status = query.status.parse::<TaskStatus>().ok();
+    let place = Place::new(&query.cursor, &query.trail);
+    let total = ctx.load(
+        app::runtime::tasks::count(&state.app, &ctx.actor, status.into_iter().collect()).await,
+    )?;
     let (tasks, next) = ctx.load(
         app::runtime::tasks::list(
             &state.app,
             &ctx.actor,
             TaskQuery {
                 statuses: status.into_iter().collect(),
-                cursor: query.cursor.parse().ok(),
-                limit: 50,
+                cursor: place.cursor().and_then(|c| c.parse().ok()),
+                limit: ALL_TASKS_PAGE,
                 ..Default::default()
             },
         )
         .await,
     )?;
+    let shown = tasks.len();
     let rows = rows(&state, &ctx, tasks).await?;
     let status = status.map(|s| s.as_str().to_owned()).unwrap_or_default();
+    let next = next.map(|id| id.to_string());
+    let pager = place.pager(
+        shown,
+        ALL_TASKS_PAGE,
+        total,
+        "tasks",
+        next.as_deref(),
+        |cursor, trail| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            for (key, value) in [
+                ("status", status.as_str()),
+                ("cursor", cursor),
+                ("trail", trail),
+            ] {
+                if !value.is_empty() {
+                    query.append_pair(key, value);
+                }
+            }
+            format!("/tasks/all?{}", query.finish())
+        },
+    );
     Ok(ctx.render(&AllTasksPage {
         layout: ctx.layout.clone(),
         rows,
-        next: next.map(|cursor| {
-            let mut href = format!("/tasks/all?cursor={cursor}");
-            if !status.is_empty() {
-                href.push_str(&format!("&status={status}"));
-            }
-            href
-        }),
+        pager,
         status,
         statuses: TaskStatus::ALL.iter().map(|s| s.as_str()).collect(),
     }))
@@ -188,8 +214,8 @@ struct TaskPage {
     ticket_number: i64,
     ticket_title: String,
     assignee: String,
-    created: String,
-    completed: Option<String>,
+    created: When,
+    completed: Option<When>,
     error: Option<String>,
     input: Vec<DataRow>,
     output: Vec<DataRow>,
@@ -348,6 +374,11 @@ async fn task_page(
     });
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} — TicketFlower", task.name);
+    layout.crumb("/tasks", "My tasks");
+    layout.crumb(
+        format!("/tickets/{}", task.ticket_id),
+        format!("#{} {}", task.ticket_number, task.ticket_title),
+    );
     let page = TaskPage {
         layout,
         id: task.id.to_string(),
@@ -513,7 +544,7 @@ pub struct ErrorRow {
     pub error_type: String,
     pub status: String,
     pub message: String,
-    pub created: String,
+    pub created: When,
     pub can_review: bool,
     pub can_retry: bool,
     /// "retrying (attempt n of m)" while a retried action's job is at work.

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::{IntoResponse, Redirect, Response};
 use domain::UserId;
 use domain::event::Event;
 use serde::Deserialize;
@@ -23,13 +23,14 @@ use uuid::Uuid;
 
 use app::runtime::tickets::{TicketQuery, TicketSort, TicketView};
 
-use crate::pages::account::when;
 use crate::pages::kit::context::{
     CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, PageUpload, error_page,
 };
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
+use crate::pages::kit::pager::{Pager, Place};
 use crate::pages::kit::schema_form::{FormErrors, FormField, SchemaForm};
+use crate::pages::kit::when::{When, when};
 use crate::state::WebState;
 
 const PAGE_SIZE: u32 = 25;
@@ -68,6 +69,15 @@ pub struct DataRow {
     pub name: String,
     pub label: String,
     pub value: String,
+    /// The value as a link, when it is a web address (http or https only).
+    pub link: Option<String>,
+}
+
+/// A value that is a web address, to be shown as a link.
+fn web_link(value: &Value) -> Option<String> {
+    let text = value.as_str()?.trim();
+    let url = url::Url::parse(text).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
 pub(crate) fn data_rows(
@@ -84,6 +94,7 @@ pub(crate) fn data_rows(
                     name: k.clone(),
                     label: label(k, schemas),
                     value: display(v),
+                    link: web_link(v),
                 })
                 .collect()
         })
@@ -166,6 +177,7 @@ pub async fn submit_page(
     let form = SchemaForm::new("data", &available.fields);
     let mut layout = ctx.layout.clone();
     layout.title = format!("{} — TicketFlower", available.title);
+    layout.crumb("/tickets/new", "New ticket");
     Ok(ctx.render(&SubmitPage {
         layout,
         type_id: id.to_string(),
@@ -207,6 +219,8 @@ pub async fn submit_ticket(
             let errors = form.errors(&errors);
             let mut layout = ctx.layout.clone();
             layout.title = format!("{} — TicketFlower", available.title);
+            layout.crumb("/tickets/new", "New ticket");
+            layout.crumb("/tickets/new", "New ticket");
             let page = SubmitPage {
                 layout,
                 type_id: id.to_string(),
@@ -268,8 +282,57 @@ pub struct TicketRow {
     /// The viewer holds one of its unfinished tasks.
     pub waiting_on_you: bool,
     pub requester: String,
-    pub created: String,
-    pub updated: String,
+    /// Where the ticket stands: its open tasks and whom they wait on.
+    pub step: String,
+    pub created: When,
+    pub updated: When,
+}
+
+/// A list's rows, with the requesters' names.
+pub async fn rows(
+    state: &WebState,
+    ctx: &PageCtx,
+    tickets: Vec<TicketView>,
+) -> Result<Vec<TicketRow>, Response> {
+    // Collected first: a borrowing iterator held across the await makes the handler's
+    // future fail the `Send` bound.
+    let steps =
+        ctx.load(app::runtime::tickets::current_steps(&state.app, &ctx.actor, &tickets).await)?;
+    let people: Vec<UserId> = tickets
+        .iter()
+        .map(|t| t.requester_id)
+        .chain(steps.values().flatten().filter_map(|s| s.assigned_to))
+        .collect();
+    let names = ctx.load(app::runtime::tickets::names(&state.app, &ctx.actor, people).await)?;
+    Ok(tickets
+        .into_iter()
+        .map(|t| TicketRow {
+            standing: Standing::of(&t),
+            waiting_on_you: t.waiting_on_you,
+            // Those outside the team read where they stand (`standing`), not who works on it.
+            step: steps
+                .get(&t.id)
+                .filter(|_| t.actions.details)
+                .map(|tasks| {
+                    tasks
+                        .iter()
+                        .map(|s| match s.assigned_to {
+                            Some(_) => format!("{} · {}", s.name, name_of(&names, s.assigned_to)),
+                            None if s.task_type.is_action() => format!("{} · automatic", s.name),
+                            None => format!("{} · to be picked up", s.name),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default(),
+            id: t.id.to_string(),
+            number: t.number,
+            title: t.title,
+            requester: name_of(&names, Some(t.requester_id)),
+            created: when(t.created_at),
+            updated: when(t.updated_at),
+        })
+        .collect())
 }
 
 /// A link of a tab strip or a sortable column.
@@ -290,9 +353,9 @@ struct TicketsPage {
     tabs: Vec<Tab>,
     sorts: Vec<Tab>,
     rows: Vec<TicketRow>,
-    next: Option<String>,
-    /// Suggested for the status filter: the statuses the system gives; designs add their own.
-    statuses: [&'static str; 2],
+    pager: Pager,
+    /// The status filter's choices: the statuses the company's tickets have.
+    statuses: Vec<String>,
     status: String,
     ticket_type: String,
     q: String,
@@ -309,6 +372,9 @@ pub struct ListQuery {
     sort: String,
     #[serde(default)]
     cursor: String,
+    /// The cursors of the pages before this one (see `Place`).
+    #[serde(default)]
+    trail: String,
     #[serde(default)]
     status: String,
     #[serde(default, rename = "type")]
@@ -320,7 +386,7 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    fn href(&self, path: &str, tab: &str, sort: &str, cursor: &str) -> String {
+    fn href(&self, path: &str, tab: &str, sort: &str, cursor: &str, trail: &str) -> String {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         for (key, value) in [
             ("tab", tab),
@@ -330,6 +396,7 @@ impl ListQuery {
             ("q", &self.q),
             ("assignee", &self.assignee),
             ("cursor", cursor),
+            ("trail", trail),
         ] {
             if !value.is_empty() {
                 query.append_pair(key, value);
@@ -364,24 +431,27 @@ async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool
     let (sort, sort_name) = query.sort();
     // The filters' choices are for ticket admins only, so loading them is also what keeps
     // everyone else out of this page (the list itself would show them their own tickets).
-    let (types, workers) = if all {
+    let (types, workers, statuses) = if all {
         let types = ctx.load(app::runtime::tickets::ticket_types(&state.app, &ctx.actor).await)?;
         let workers = ctx.load(app::runtime::tasks::workers(&state.app, &ctx.actor).await)?;
+        let statuses = ctx.load(app::runtime::tickets::statuses(&state.app, &ctx.actor).await)?;
         (
             types,
             workers
                 .into_iter()
                 .map(|(id, name)| (id.0.to_string(), name))
                 .collect(),
+            statuses,
         )
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), Vec::new())
     };
     // A ticket number (`#3`, `3`) opens that ticket when the actor may see it.
     let numbered = app::runtime::tickets::numbered(&state.app, &ctx.actor, &query.q).await;
     if let Some(id) = ctx.load(numbered)? {
         return Ok(ctx.send(Redirect::to(&format!("/tickets/{id}")).into_response()));
     }
+    let place = Place::new(&query.cursor, &query.trail);
     let filter = TicketQuery {
         status: Some(query.status.trim().to_owned()).filter(|s| all && !s.is_empty()),
         active: match tab {
@@ -393,10 +463,14 @@ async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool
         assignee: query.assignee.parse::<UserId>().ok().filter(|_| all),
         q: Some(query.q.clone()).filter(|q| !q.trim().is_empty()),
         sort,
-        cursor: Some(query.cursor.clone()).filter(|c| !c.is_empty()),
+        cursor: place.cursor().map(str::to_owned),
         limit: PAGE_SIZE,
         mine: !all,
         ..Default::default()
+    };
+    let filter_for_count = TicketQuery {
+        cursor: None,
+        ..filter.clone()
     };
     let (tickets, next) = match app::runtime::tickets::list(&state.app, &ctx.actor, filter).await {
         Ok(found) => found,
@@ -409,23 +483,10 @@ async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool
         }
         Err(error) => return Ok(ctx.send(error_page(error))),
     };
-    // Collected first: a borrowing iterator held across the await makes the handler's
-    // future fail the `Send` bound.
-    let requesters: Vec<UserId> = tickets.iter().map(|t| t.requester_id).collect();
-    let names = ctx.load(app::runtime::tickets::names(&state.app, &ctx.actor, requesters).await)?;
-    let rows = tickets
-        .into_iter()
-        .map(|t| TicketRow {
-            standing: Standing::of(&t),
-            id: t.id.to_string(),
-            number: t.number,
-            title: t.title,
-            waiting_on_you: t.waiting_on_you,
-            requester: name_of(&names, Some(t.requester_id)),
-            created: when(t.created_at),
-            updated: when(t.updated_at),
-        })
-        .collect();
+    let total =
+        ctx.load(app::runtime::tickets::count(&state.app, &ctx.actor, filter_for_count).await)?;
+    let count = tickets.len();
+    let rows = rows(state, &ctx, tickets).await?;
     Ok(ctx.render(&TicketsPage {
         layout: ctx.layout.clone(),
         heading,
@@ -435,7 +496,7 @@ async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool
             .iter()
             .map(|(t, label)| Tab {
                 label,
-                href: query.href(path, t, sort_name, ""),
+                href: query.href(path, t, sort_name, "", ""),
                 current: *t == tab,
             })
             .collect(),
@@ -447,16 +508,20 @@ async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool
         .into_iter()
         .map(|(s, label)| Tab {
             label,
-            href: query.href(path, tab, s, ""),
+            href: query.href(path, tab, s, "", ""),
             current: s == sort_name,
         })
         .collect(),
         rows,
-        next: next.map(|cursor| query.href(path, tab, sort_name, &cursor)),
-        statuses: [
-            app::runtime::tickets::OPEN,
-            app::runtime::tickets::CANCELLED,
-        ],
+        pager: place.pager(
+            count,
+            PAGE_SIZE,
+            total,
+            "tickets",
+            next.as_deref(),
+            |cursor, trail| query.href(path, tab, sort_name, cursor, trail),
+        ),
+        statuses,
         status: query.status,
         ticket_type: query.ticket_type,
         q: query.q,
@@ -491,13 +556,13 @@ pub struct TaskLine {
     pub name: String,
     pub status: String,
     pub assignee: String,
-    pub created: String,
-    pub completed: String,
+    pub created: When,
+    pub completed: Option<When>,
 }
 
 pub struct TimelineItem {
     pub kind: String,
-    pub when: String,
+    pub when: When,
     pub who: String,
     pub text: String,
     pub details: Vec<String>,
@@ -505,7 +570,7 @@ pub struct TimelineItem {
 
 pub struct CommentItem {
     pub who: String,
-    pub when: String,
+    pub when: When,
     pub body: String,
     pub internal: bool,
 }
@@ -515,7 +580,7 @@ pub struct AttachmentItem {
     pub file_name: String,
     pub size: String,
     pub who: String,
-    pub when: String,
+    pub when: When,
 }
 
 #[derive(Template)]
@@ -527,9 +592,9 @@ struct TicketPage {
     title: String,
     standing: Standing,
     requester: String,
-    created: String,
-    updated: String,
-    closed: Option<String>,
+    created: When,
+    updated: When,
+    closed: Option<When>,
     data: Vec<DataRow>,
     workflow: Vec<DataRow>,
     /// The workflow drawn by the domain, every text in it escaped there; for the ticket
@@ -738,6 +803,11 @@ async fn ticket_page(
         layout: {
             let mut layout = ctx.layout.clone();
             layout.title = format!("#{} {} — TicketFlower", view.number, view.title);
+            if app::access::is_ticket_admin(actor) {
+                layout.crumb("/tickets/all", "All tickets");
+            } else {
+                layout.crumb("/tickets", "My tickets");
+            }
             layout
         },
         id: id.to_string(),
@@ -767,7 +837,7 @@ async fn ticket_page(
                 status: t.status.to_string(),
                 assignee: name_of(&names, t.assigned_to),
                 created: when(t.created_at),
-                completed: t.completed_at.map(when).unwrap_or_default(),
+                completed: t.completed_at.map(when),
             })
             .collect(),
         timeline: events
@@ -920,4 +990,30 @@ pub fn router() -> axum::Router<crate::state::WebState> {
         .route("/tickets/{id}/attachments", post(add_attachments))
         .route("/tickets/{id}/attachments/{aid}", get(download))
         .route("/tickets/{id}/cancel", post(cancel))
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::web_link;
+    use serde_json::json;
+
+    #[test]
+    fn only_web_addresses_become_links() {
+        assert_eq!(
+            web_link(&json!(" https://example.com/a?b=1 ")).as_deref(),
+            Some("https://example.com/a?b=1")
+        );
+        assert_eq!(
+            web_link(&json!("http://intranet/")).as_deref(),
+            Some("http://intranet/")
+        );
+        for not_a_link in [
+            json!("javascript:alert(1)"),
+            json!("mailto:a@b.c"),
+            json!("see https://example.com"),
+            json!(42),
+        ] {
+            assert_eq!(web_link(&not_a_link), None, "{not_a_link}");
+        }
+    }
 }

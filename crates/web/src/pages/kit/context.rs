@@ -11,11 +11,10 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::SystemRole;
 use domain::auth::Actor;
 
 use crate::auth::ACCESS_COOKIE;
-pub use crate::pages::kit::layout::{Flash, Message, NavLink};
+pub use crate::pages::kit::layout::{Flash, Message, nav_for};
 use crate::pages::kit::layout::{Layout, render};
 use crate::state::WebState;
 
@@ -235,81 +234,15 @@ pub fn error_page_in(layout: Option<&Layout>, error: app::AppError) -> Response 
     Response::from_parts(parts, body)
 }
 
-/// The pages a person may open, by role; the dashboard and the header share this list.
-pub fn nav_for(actor: &Actor) -> Vec<NavLink> {
-    let mut links = vec![
-        NavLink {
-            href: "/dashboard",
-            title: "Dashboard",
-        },
-        NavLink {
-            href: "/profile",
-            title: "Profile",
-        },
-    ];
-    if actor.company_id.is_some() && actor.has(SystemRole::Admin) {
-        links.extend([
-            NavLink {
-                href: "/admin/users",
-                title: "Users",
-            },
-            NavLink {
-                href: "/admin/company-roles",
-                title: "Company roles",
-            },
-            NavLink {
-                href: "/admin/api-tokens",
-                title: "API tokens",
-            },
-        ]);
-    }
-    if app::access::can_read_designs(actor) {
-        links.push(NavLink {
-            href: "/design/workflows",
-            title: "Workflows",
-        });
-    }
-    if actor.company_id.is_some() {
-        links.extend([
-            NavLink {
-                href: "/tickets/new",
-                title: "New ticket",
-            },
-            NavLink {
-                href: "/tickets",
-                title: "My tickets",
-            },
-        ]);
-    }
-    if actor.company_id.is_some() && actor.has(SystemRole::TaskWorker) {
-        links.push(NavLink {
-            href: "/tasks",
-            title: "My tasks",
-        });
-    }
-    if actor.company_id.is_some() && app::access::is_ticket_admin(actor) {
-        links.extend([
-            NavLink {
-                href: "/tickets/all",
-                title: "All tickets",
-            },
-            NavLink {
-                href: "/tasks/all",
-                title: "All tasks",
-            },
-            NavLink {
-                href: "/workflow-errors",
-                title: "Workflow errors",
-            },
-        ]);
-    }
-    if actor.is_staff() && actor.impersonator.is_none() {
-        links.push(NavLink {
-            href: "/staff/companies",
-            title: "Companies",
-        });
-    }
-    links
+/// The tickets the header's search box looks in: all of them for ticket admins, one's own
+/// for everyone else (a number jumps to its ticket either way).
+fn search_for(actor: &Actor) -> Option<&'static str> {
+    actor.company_id?;
+    Some(if app::access::is_ticket_admin(actor) {
+        "/tickets/all"
+    } else {
+        "/tickets"
+    })
 }
 
 /// A signed-in page request: who is asking, the layout to render them and what has to be
@@ -333,6 +266,7 @@ impl PageCtx {
         headers: &HeaderMap,
         title: &str,
         back_to: Option<&str>,
+        path: Option<&str>,
     ) -> Result<Self, Response> {
         let Some((actor, refreshed)) = page_actor(state, headers).await.map_err(error_page)? else {
             let login = match back_to {
@@ -358,7 +292,11 @@ impl PageCtx {
         if actor.impersonator.is_some() {
             layout.impersonating = profile.company.as_ref().map(|c| c.name.clone());
         }
-        layout.nav = nav_for(&actor);
+        let counts = app::desk::counts(&state.app, &actor)
+            .await
+            .map_err(error_page)?;
+        layout.nav = nav_for(&actor, &counts, path);
+        layout.search = search_for(&actor);
         let flash = cookie(headers, FLASH_COOKIE);
         layout.flash = flash.as_deref().and_then(Flash::decode);
         Ok(Self {
@@ -451,7 +389,7 @@ impl FromRequestParts<WebState> for PageCtx {
         let back_to = (parts.method == axum::http::Method::GET)
             .then(|| parts.uri.path_and_query().map(|p| p.as_str()))
             .flatten();
-        Self::open(state, &parts.headers, "", back_to).await
+        Self::open(state, &parts.headers, "", back_to, Some(parts.uri.path())).await
     }
 }
 

@@ -8,6 +8,9 @@ use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use domain::SystemRole;
+use domain::auth::Actor;
+
 use crate::pages::kit::assets;
 
 /// Values every page's layout needs.
@@ -21,8 +24,12 @@ pub struct Layout {
     pub impersonating: Option<String>,
     /// The CSRF token every form on the page carries.
     pub csrf: String,
-    /// Header links for the signed-in person's roles.
-    pub nav: Vec<NavLink>,
+    /// The navigation for the signed-in person's roles, by area.
+    pub nav: Vec<NavGroup>,
+    /// Where the header's search box sends its query (the tickets this person may search).
+    pub search: Option<&'static str>,
+    /// The way from the top of the desk to this page, without the page itself.
+    pub crumbs: Vec<Crumb>,
     /// A one-shot message from the previous form post.
     pub flash: Option<Flash>,
 }
@@ -36,9 +43,26 @@ impl Layout {
             impersonating: None,
             csrf: String::new(),
             nav: Vec::new(),
+            search: None,
+            crumbs: Vec::new(),
             flash: None,
         }
     }
+
+    /// Adds a page above the current one to the breadcrumbs.
+    pub fn crumb(&mut self, href: impl Into<String>, title: impl Into<String>) {
+        self.crumbs.push(Crumb {
+            href: href.into(),
+            title: title.into(),
+        });
+    }
+}
+
+/// A page above the current one, in the breadcrumbs.
+#[derive(Clone, Debug)]
+pub struct Crumb {
+    pub href: String,
+    pub title: String,
 }
 
 /// Renders a template, turning a render failure into a logged 500 instead of a panic.
@@ -133,11 +157,109 @@ pub struct Message {
     pub back: String,
 }
 
-/// A link in the header.
-#[derive(Clone)]
+/// One area of the navigation (work, team, design, admin), shown to those who work in it.
+#[derive(Clone, Debug)]
+pub struct NavGroup {
+    pub title: &'static str,
+    pub links: Vec<NavLink>,
+}
+
+/// A link of the navigation.
+#[derive(Clone, Debug)]
 pub struct NavLink {
     pub href: &'static str,
     pub title: &'static str,
+    /// What waits there (tasks, people, errors), shown when there is any.
+    pub count: Option<i64>,
+    /// The link of the page being shown (`aria-current`).
+    pub current: bool,
+}
+
+impl NavLink {
+    fn new(href: &'static str, title: &'static str) -> Self {
+        Self {
+            href,
+            title,
+            count: None,
+            current: false,
+        }
+    }
+
+    fn counting(mut self, count: Option<i64>) -> Self {
+        self.count = count.filter(|n| *n > 0);
+        self
+    }
+}
+
+/// The navigation of a person: each area they work in, with what is waiting there. `path`
+/// marks the current page's link (and the list a page below it belongs to).
+pub fn nav_for(actor: &Actor, counts: &app::desk::Counts, path: Option<&str>) -> Vec<NavGroup> {
+    let in_company = actor.company_id.is_some();
+    let mut groups = Vec::new();
+    let mut work = vec![NavLink::new("/dashboard", "Home")];
+    if in_company {
+        if actor.has(SystemRole::TaskWorker) || counts.my_tasks.is_some_and(|n| n > 0) {
+            work.push(NavLink::new("/tasks", "My tasks").counting(counts.my_tasks));
+        }
+        work.extend([
+            NavLink::new("/tickets", "My tickets"),
+            NavLink::new("/tickets/new", "New ticket"),
+        ]);
+    }
+    groups.push(NavGroup {
+        title: "Work",
+        links: work,
+    });
+    if in_company && app::access::is_ticket_admin(actor) {
+        groups.push(NavGroup {
+            title: "Team",
+            links: vec![
+                NavLink::new("/tickets/all", "All tickets"),
+                NavLink::new("/tasks/all", "All tasks"),
+                NavLink::new("/workflow-errors", "Workflow errors").counting(counts.open_errors),
+            ],
+        });
+    }
+    if app::access::can_read_designs(actor) {
+        groups.push(NavGroup {
+            title: "Design",
+            links: vec![NavLink::new("/design/workflows", "Workflows")],
+        });
+    }
+    if in_company && actor.has(SystemRole::Admin) {
+        groups.push(NavGroup {
+            title: "Admin",
+            links: vec![
+                NavLink::new("/admin/users", "Users").counting(counts.pending_users),
+                NavLink::new("/admin/company-roles", "Company roles"),
+                NavLink::new("/admin/api-tokens", "API tokens"),
+            ],
+        });
+    }
+    if app::access::is_staff(actor) {
+        groups.push(NavGroup {
+            title: "Platform",
+            links: vec![NavLink::new("/staff/companies", "Companies")],
+        });
+    }
+    if let Some(path) = path {
+        mark_current(&mut groups, path);
+    }
+    groups
+}
+
+/// Marks the link whose address is the longest prefix of `path`: `/tickets/all?q=x` is
+/// "All tickets", a ticket's page is "My tickets".
+fn mark_current(groups: &mut [NavGroup], path: &str) {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let best = groups
+        .iter_mut()
+        .flat_map(|g| g.links.iter_mut())
+        .filter(|l| path == l.href || path.starts_with(&format!("{}/", l.href)))
+        .max_by_key(|l| l.href.len());
+    if let Some(link) = best {
+        link.current = true;
+    }
 }
 
 /// A message shown once on the next page, after a redirect.

@@ -6,4 +6,6 @@ pub mod assets;
 pub mod context;
 pub mod form;
 pub mod layout;
+pub mod pager;
 pub mod schema_form;
+pub mod when;

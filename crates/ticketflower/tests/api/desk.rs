@@ -1,0 +1,155 @@
+//! The desk around the pages (issue 15): the navigation counts what waits for each person
+//! and only for who may act on it, tickets carry their summary line, lists count their
+//! rows and page both ways, the team's list says where each ticket stands.
+
+use serde_json::{Value, json};
+use testkit::fixtures::{self, PASSWORD, purchase_desk, when_approved};
+use testkit::{TestApp, spawn_app};
+
+async fn page(app: &TestApp, token: &str, path: &str) -> String {
+    let response = app
+        .client
+        .get(app.url(path))
+        .header("cookie", format!("tf_access={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
+/// The count shown beside a navigation link, if any.
+fn count_beside(html: &str, href: &str) -> Option<i64> {
+    let nav = &html[html.find("id=\"nav\"").expect("a navigation")..];
+    let link = &nav[nav.find(&format!("<a href=\"{href}\""))?..];
+    let link = &link[..link.find("</a>")?];
+    let count = link.split("class=\"count\"").nth(1)?;
+    let digits: String = count
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[tokio::test]
+async fn the_navigation_counts_what_waits_only_for_who_may_act_on_it() {
+    let app = spawn_app().await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    let first = desk
+        .request_purchase(100, "A chair for the reception")
+        .await;
+    desk.request_purchase(200, "Two monitors").await;
+    let task = first["tasks"][0]["id"].as_str().unwrap();
+
+    let reviewer = desk.reviewer.api.token().unwrap().to_owned();
+    let before = page(&app, &reviewer, "/dashboard").await;
+    assert_eq!(count_beside(&before, "/tasks"), None, "nothing held yet");
+    assert!(before.contains("id=\"ready-to-claim\""), "{before}");
+    assert!(
+        before.contains("A chair for the reception (100 EUR)"),
+        "{before}"
+    );
+
+    desk.reviewer.api.claim_task(task).await.expect(200);
+    let after = page(&app, &reviewer, "/dashboard").await;
+    assert_eq!(count_beside(&after, "/tasks"), Some(1));
+    let waiting = &after[after.find("id=\"waiting-on-you\"").unwrap()..];
+    assert!(waiting.contains("Review the request"), "{waiting}");
+    // A task worker is not offered the admin's or the team's lists.
+    assert!(!after.contains("href=\"/admin/users\""), "{after}");
+    assert!(!after.contains("href=\"/workflow-errors\""), "{after}");
+
+    // Someone registering with the invite code waits for an admin: counted for the admin.
+    let company = desk.company.admin.company().await.expect(200);
+    app.api()
+        .register(json!({
+            "company_invite_code": company["invite_code"], "email": "newbie@acme.io",
+            "password": PASSWORD, "first_name": "New", "last_name": "Bie",
+        }))
+        .await
+        .expect(202);
+    let admin = page(&app, desk.company.access_token(), "/dashboard").await;
+    assert_eq!(count_beside(&admin, "/admin/users"), Some(1));
+    assert!(admin.contains("person waits for your approval"), "{admin}");
+    // The requester holds nothing and works in no team: no counts at all.
+    let requester = page(&app, desk.requester.api.token().unwrap(), "/dashboard").await;
+    assert!(!requester.contains("class=\"count\""), "{requester}");
+    assert!(requester.contains("Two monitors (200 EUR)"), "{requester}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_ticket_is_called_by_its_summary_line_and_a_bad_template_is_refused() {
+    let app = spawn_app().await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    let ticket = desk.request_purchase(99, "  A   desk lamp ").await;
+    assert_eq!(ticket["title"], "A desk lamp (99 EUR)");
+    let listed = desk.requester.api.tickets("").await.expect(200);
+    assert_eq!(listed["items"][0]["title"], "A desk lamp (99 EUR)");
+
+    // A placeholder must name a field of the ticket type (or the requester).
+    let mut bundle = fixtures::purchase_bundle(when_approved());
+    bundle["title"] = json!("Broken summary");
+    bundle["ticket_types"][0]["summary"] = json!("{{colour}} for {{requester}}");
+    let refused = desk.company.admin.import_bundle(&bundle, "").await;
+    let problem: Value = refused.expect(422);
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.ends_with("/ticket_types/0/summary")),
+        "{problem}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lists_count_their_rows_and_page_forward_and_back() {
+    let app = spawn_app().await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    for n in 1..=28 {
+        desk.request_purchase(n, &format!("Item number {n}")).await;
+    }
+    let admin = desk.company.access_token().to_owned();
+    let first = page(&app, &admin, "/tickets/all").await;
+    assert!(first.contains("1–25 of 28 tickets"), "{first}");
+    assert!(
+        !first.contains("id=\"prev-page\""),
+        "no way back from the first page"
+    );
+    let next = link(&first, "next-page");
+    let second = page(&app, &admin, &next).await;
+    assert!(second.contains("26–28 of 28 tickets"), "{second}");
+    assert!(!second.contains("id=\"next-page\""), "the last page");
+    let back = page(&app, &admin, &link(&second, "prev-page")).await;
+    assert!(back.contains("1–25 of 28 tickets"), "{back}");
+    assert!(back.contains("Item number 28"), "newest first again");
+    // The team's list says where each ticket stands.
+    assert!(
+        back.contains("Review the request · to be picked up"),
+        "{back}"
+    );
+    // A search counts what it found.
+    let found = page(&app, &admin, "/tickets/all?q=number+7").await;
+    assert!(found.contains("1–1 of 1 tickets"), "{found}");
+    // Every task, counted too.
+    let tasks = page(&app, &admin, "/tasks/all").await;
+    assert!(tasks.contains("of 28 tasks"), "{tasks}");
+    app.stop().await;
+}
+
+/// The address of the link with this id, unescaped.
+fn link(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let start = html[..at].rfind("href=\"").unwrap() + 6;
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].replace("&#38;", "&").replace("&amp;", "&")
+}
