@@ -322,8 +322,10 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_write_and_exits_zero() {
     app::infra::outbound::install_tls_provider();
     let client = reqwest::Client::new();
     let mut burst = Vec::new();
+    let (answered, mut first_answer) = tokio::sync::mpsc::unbounded_channel();
     for n in 0..120 {
         let client = client.clone();
+        let answered = answered.clone();
         let url = format!("{}/api/v1/signup", server.base_url);
         let email = format!("admin{n}@burst.io");
         burst.push(tokio::spawn(async move {
@@ -331,10 +333,17 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_write_and_exits_zero() {
                 "company_name": format!("Burst {n}"), "admin_email": email,
                 "admin_password": "burst passphrase 1", "admin_first_name": "B", "admin_last_name": "B",
             });
-            (email, client.post(url).json(&body).send().await.map(|r| r.status()))
+            let result = client.post(url).json(&body).send().await.map(|r| r.status());
+            let _ = answered.send(());
+            (email, result)
         }));
     }
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    // The signal comes once the server is answering the burst, with most of it still in
+    // flight (each sign-up hashes a password): a fixed delay raced a loaded machine, where
+    // the signal could come before the first request was even accepted.
+    tokio::time::timeout(Duration::from_secs(30), first_answer.recv())
+        .await
+        .expect("the burst got no answer");
     let pid = server.child.id().unwrap();
     let killed = Command::new("kill")
         .args(["-TERM", &pid.to_string()])

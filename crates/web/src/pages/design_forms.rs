@@ -25,6 +25,8 @@ pub struct FormValues {
     pub key: String,
     pub name: String,
     pub title: String,
+    /// A ticket type's summary line template.
+    pub summary: String,
     pub description: String,
     pub task_type: String,
     /// The strategies, one `completer_of:<key>` per task of the workflow; the selected one
@@ -153,6 +155,7 @@ impl FormValues {
             key: text(spec, "key"),
             name: text(spec, "name"),
             title: text(spec, "title"),
+            summary: text(spec, "summary"),
             description: text(spec, "description"),
             task_type: text(spec, "task_type"),
             assignments,
@@ -208,6 +211,7 @@ impl FormValues {
             key: typed(&form.key),
             name: typed(&form.name),
             title: typed(&form.title),
+            summary: typed(&form.summary),
             description: typed(&form.description),
             task_type: typed(&form.task_type),
             assignments: assignment_choices(tasks, &typed(&form.assignment)),
@@ -271,6 +275,7 @@ pub struct ObjectForm {
     key: Option<String>,
     name: Option<String>,
     title: Option<String>,
+    summary: Option<String>,
     description: Option<String>,
     task_type: Option<String>,
     assignment: Option<String>,
@@ -375,6 +380,7 @@ pub fn body_of(kind: Kind, form: ObjectForm, creating: bool) -> Result<Value, Re
         }
         Kind::TicketType => {
             put("title", Value::String(form.title.unwrap_or_default()));
+            put("summary", Value::String(form.summary.unwrap_or_default()));
             put("description", plain(form.description));
             put("fields", json_input("fields", form.fields)?);
             put("company_role_access", roles);
@@ -579,7 +585,16 @@ mod tests {
 
     #[test]
     fn a_new_objects_empty_key_is_left_to_the_name() {
-        let body = body_of(Kind::TicketType, form(&[("title", "Laptop")]), true).unwrap();
+        let body = body_of(
+            Kind::TicketType,
+            form(&[
+                ("title", "Laptop"),
+                ("summary", "{{model}} for {{requester}}"),
+            ]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(body["summary"], "{{model}} for {{requester}}");
         assert!(body.get("key").is_none());
         assert_eq!(body["title"], "Laptop");
     }
