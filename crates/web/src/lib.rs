@@ -229,6 +229,9 @@ impl utoipa::Modify for ErrorResponses {
     }
 }
 
+/// Where the OpenAPI document is served.
+const OPENAPI_PATH: &str = "/api/openapi.json";
+
 /// The OpenAPI document, also served at `/api/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api_parts().1
@@ -282,8 +285,22 @@ pub fn router(app: App) -> Router {
     // Extractors read at most this much; `limit_body` sets each request's own bound below it.
     let max_extract = state.max_body.max(state.max_upload);
     let (api, openapi) = api_parts();
+    // The document is kept as its JSON (about 220 KB), not as utoipa's tree of it, which the
+    // Swagger UI would hold for the life of the server and serialize again on every request.
+    let document = bytes::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_else(|error| {
+        tracing::error!(%error, "the OpenAPI document cannot be serialized");
+        Vec::new()
+    }));
+    drop(openapi);
     let docs: Router<WebState> = Router::from(
-        SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi),
+        SwaggerUi::new("/api/docs").config(utoipa_swagger_ui::Config::from(OPENAPI_PATH)),
+    )
+    .route(
+        OPENAPI_PATH,
+        get(move || {
+            let document = document.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+        }),
     )
     .layer(SetResponseHeaderLayer::overriding(
         header::CONTENT_SECURITY_POLICY,
