@@ -586,37 +586,6 @@ pub async fn active_count(db: impl Exec, company: CompanyId, ticket: TicketId) -
     Ok(row.map_or(0, |r| r.n))
 }
 
-#[derive(sqlx::FromRow)]
-struct TicketOfTask {
-    ticket_id: TicketId,
-}
-
-/// Of `tickets`, those waiting on `user`: they hold an unfinished form task of it (`OPEN`
-/// or `IN_PROGRESS`). Answered from the `(company_id, assigned_to, status)` index.
-#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
-pub async fn waiting_on(
-    db: impl Exec,
-    company: CompanyId,
-    user: UserId,
-    tickets: &[TicketId],
-) -> Result<Vec<TicketId>> {
-    if tickets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let select = Query::select()
-        .distinct()
-        .column(TaskInstances::TicketId)
-        .from(TaskInstances::Table)
-        .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
-        .and_where(Expr::col(TaskInstances::AssignedTo).eq(user.0))
-        .and_where(Expr::col(TaskInstances::Status).is_in(names(TaskStatus::QUEUED)))
-        .and_where(Expr::col(TaskInstances::TaskType).eq(TaskType::Form.as_str()))
-        .and_where(Expr::col(TaskInstances::TicketId).is_in(tickets.iter().copied()))
-        .to_owned();
-    let rows: Vec<TicketOfTask> = db.fetch_all(&select).await?;
-    Ok(rows.into_iter().map(|r| r.ticket_id).collect())
-}
-
 // ---- Workflow errors
 
 #[derive(Clone, Debug)]

@@ -704,7 +704,7 @@ pub async fn list(
     let rows = store::tickets::list(app.db(), company, &filter).await?;
     let next = (rows.len() == limit as usize)
         .then(|| {
-            rows.last().map(|t| match pinned {
+            rows.last().map(|(t, _)| match pinned {
                 // The numbered ticket leads the first page whatever its sort key: the next
                 // page starts from the top, without it.
                 Some(number) if t.number == number => top_cursor(t.id, sort),
@@ -712,14 +712,9 @@ pub async fn list(
             })
         })
         .flatten();
-    let ids: Vec<TicketId> = rows.iter().map(|t| t.id).collect();
-    let waiting = store::tasks::waiting_on(app.db(), company, actor.user_id, &ids).await?;
     Ok((
         rows.into_iter()
-            .map(|t| {
-                let waits = waiting.contains(&t.id);
-                TicketView::of(t, actor, waits)
-            })
+            .map(|(t, waits)| TicketView::of(t, actor, waits))
             .collect(),
         next,
     ))
@@ -788,6 +783,7 @@ fn filter_of(actor: &Actor, query: TicketQuery) -> Result<(TicketFilter, Option<
         sort: query.sort,
         after,
         limit,
+        viewer: Some(actor.user_id),
     };
     Ok((filter, pinned))
 }
