@@ -123,3 +123,16 @@ pub async fn wait_for_mail(app: &TestApp, address: &str) -> Vec<store::mail::Mai
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
+
+/// A page as a signed-in browser gets it (the access cookie); it must answer 200.
+pub async fn page(app: &TestApp, token: &str, path: &str) -> String {
+    let response = app
+        .client
+        .get(app.url(path))
+        .header("cookie", format!("tf_access={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}

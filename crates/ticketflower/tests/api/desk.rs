@@ -4,19 +4,9 @@
 
 use serde_json::{Value, json};
 use testkit::fixtures::{self, PASSWORD, purchase_desk, when_approved};
-use testkit::{TestApp, spawn_app};
+use testkit::spawn_app;
 
-async fn page(app: &TestApp, token: &str, path: &str) -> String {
-    let response = app
-        .client
-        .get(app.url(path))
-        .header("cookie", format!("tf_access={token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.text().await.unwrap()
-}
+use crate::common::page;
 
 /// The count shown beside a navigation link, if any.
 fn count_beside(html: &str, href: &str) -> Option<i64> {

@@ -3,17 +3,7 @@
 
 use testkit::{TestApp, fixtures, spawn_app};
 
-async fn page(app: &TestApp, token: &str, path: &str) -> String {
-    let response = app
-        .client
-        .get(app.url(path))
-        .header("cookie", format!("tf_access={token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.text().await.unwrap()
-}
+use crate::common::page;
 
 /// The form around the first occurrence of `marker`.
 fn form_with<'a>(html: &'a str, marker: &str) -> &'a str {

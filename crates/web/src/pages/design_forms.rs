@@ -55,6 +55,23 @@ pub struct FormValues {
 
 pub const TASK_TYPES: [&str; 3] = ["FORM", "SYNC_ACTION", "ASYNC_ACTION"];
 /// The strategies that name no task, with how the designer's select describes them.
+/// A select of the workflow's tasks (a transition's ends), `none` first; `tasks` are
+/// `(id, key, name)`.
+fn task_choices(tasks: &[(String, String, String)], selected: &str, none: &str) -> Vec<Choice> {
+    std::iter::once(("", none))
+        .chain(
+            tasks
+                .iter()
+                .map(|(id, _, name)| (id.as_str(), name.as_str())),
+        )
+        .map(|(value, label)| Choice {
+            value: value.to_owned(),
+            label: label.to_owned(),
+            selected: value == selected,
+        })
+        .collect()
+}
+
 /// The assignment select: the fixed strategies, then "whoever completed" each task of the
 /// workflow; `tasks` are `(id, key, name)`.
 fn assignment_choices(tasks: &[(String, String, String)], selected: &str) -> Vec<Choice> {
@@ -118,20 +135,6 @@ impl FormValues {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let choices = |selected: &str, none: &str| {
-            std::iter::once(("", none))
-                .chain(
-                    tasks
-                        .iter()
-                        .map(|(id, _, name)| (id.as_str(), name.as_str())),
-                )
-                .map(|(value, label)| Choice {
-                    value: value.to_owned(),
-                    label: label.to_owned(),
-                    selected: value == selected,
-                })
-                .collect()
-        };
         let ext_ref = spec
             .get("ext_ref")
             .and_then(Value::as_array)
@@ -165,8 +168,16 @@ impl FormValues {
             output_schema: text(spec, "output_schema"),
             input_transform: text(spec, "input_transform"),
             output_transform: text(spec, "output_transform"),
-            from_tasks: choices(&text(spec, "from_task"), "— the ticket is submitted —"),
-            to_tasks: choices(&text(spec, "to_task"), "— none: end with the status —"),
+            from_tasks: task_choices(
+                tasks,
+                &text(spec, "from_task"),
+                "— the ticket is submitted —",
+            ),
+            to_tasks: task_choices(
+                tasks,
+                &text(spec, "to_task"),
+                "— none: end with the status —",
+            ),
             to_status: text(spec, "to_status"),
             condition: text(spec, "condition"),
             priority: text(spec, "priority"),
@@ -193,20 +204,6 @@ impl FormValues {
         errors: FieldErrors,
     ) -> Self {
         let typed = |v: &Option<String>| v.clone().unwrap_or_default();
-        let choices = |selected: &str, none: &str| {
-            std::iter::once(("", none))
-                .chain(
-                    tasks
-                        .iter()
-                        .map(|(id, _, name)| (id.as_str(), name.as_str())),
-                )
-                .map(|(value, label)| Choice {
-                    value: value.to_owned(),
-                    label: label.to_owned(),
-                    selected: value == selected,
-                })
-                .collect()
-        };
         Self {
             key: typed(&form.key),
             name: typed(&form.name),
@@ -221,8 +218,16 @@ impl FormValues {
             output_schema: typed(&form.output_schema),
             input_transform: typed(&form.input_transform),
             output_transform: typed(&form.output_transform),
-            from_tasks: choices(&typed(&form.from_task), "— the ticket is submitted —"),
-            to_tasks: choices(&typed(&form.to_task), "— none: end with the status —"),
+            from_tasks: task_choices(
+                tasks,
+                &typed(&form.from_task),
+                "— the ticket is submitted —",
+            ),
+            to_tasks: task_choices(
+                tasks,
+                &typed(&form.to_task),
+                "— none: end with the status —",
+            ),
             to_status: typed(&form.to_status),
             condition: typed(&form.condition),
             priority: typed(&form.priority),
