@@ -13,6 +13,7 @@ mod peer;
 mod seed;
 mod server;
 mod storage;
+mod versus;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,6 +53,15 @@ struct Cli {
     /// into this directory (`list.data`, `submit.data`).
     #[arg(long)]
     perf: Option<PathBuf>,
+    /// Compare with this other build of the server instead of the full run: both are seeded
+    /// alike on SQLite, then the read workloads and submissions are measured in alternating
+    /// turns and each round's ratio reported (`ours ÷ baseline`). The way to tell whether a
+    /// change made a hot path faster or slower on a machine whose speed drifts.
+    #[arg(long)]
+    against: Option<PathBuf>,
+    /// With `--against`: only the workloads whose name contains this (e.g. `tickets?`).
+    #[arg(long, requires = "against")]
+    only: Option<String>,
     /// Where to write the figures.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -64,6 +74,8 @@ struct Pace {
     rounds: usize,
     cold_starts: usize,
     plan: Plan,
+    /// Turns each build gets per workload with `--against`.
+    versus_rounds: usize,
 }
 
 impl Pace {
@@ -74,6 +86,7 @@ impl Pace {
                 warm_up: Duration::from_millis(300),
                 rounds: 1,
                 cold_starts: 3,
+                versus_rounds: 7,
                 plan: Plan {
                     companies: 5,
                     users_per_company: 10,
@@ -86,6 +99,7 @@ impl Pace {
                 warm_up: Duration::from_secs(1),
                 rounds: 2,
                 cold_starts: 5,
+                versus_rounds: 7,
                 plan: Plan {
                     companies: 5,
                     users_per_company: 10,
@@ -125,6 +139,21 @@ async fn main() -> Result<()> {
     ensure!(binary.exists(), "no server at {}", binary.display());
 
     let temp = tempfile::tempdir()?;
+    if let Some(baseline) = &cli.against {
+        ensure!(baseline.exists(), "no server at {}", baseline.display());
+        ensure!(
+            cli.db.is_none() && cli.peer.is_none(),
+            "--against runs on SQLite, without a peer"
+        );
+        let report =
+            versus::run(&binary, baseline, &pace, temp.path(), cli.only.as_deref()).await?;
+        if let Some(dir) = cli.out.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&cli.out, serde_json::to_string_pretty(&report)? + "\n")?;
+        eprintln!("\nwrote {}", cli.out.display());
+        return Ok(());
+    }
     if let Some(dir) = &cli.perf {
         std::fs::create_dir_all(dir)?;
     }

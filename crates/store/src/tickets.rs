@@ -355,17 +355,16 @@ pub async fn list(
     };
     let waiting = match filter.viewer {
         // A subquery of the list's statement rather than a query of its own: a round trip
-        // per list was a quarter of the list's throughput.
-        Some(viewer) => Expr::exists(
+        // per list was a quarter of the list's throughput. Not correlated (`IN`, not
+        // `EXISTS` per row): the database reads the viewer's few unfinished forms once per
+        // list instead of once per listed ticket, which cost 15 % of the list at 10,000
+        // tickets.
+        Some(viewer) => Expr::col((Tickets::Table, Tickets::Id)).in_subquery(
             Query::select()
-                .expr(Expr::val(1))
+                .column((TaskInstances::Table, TaskInstances::TicketId))
                 .from(TaskInstances::Table)
                 .and_where(
                     Expr::col((TaskInstances::Table, TaskInstances::CompanyId)).eq(company.0),
-                )
-                .and_where(
-                    Expr::col((TaskInstances::Table, TaskInstances::TicketId))
-                        .equals((Tickets::Table, Tickets::Id)),
                 )
                 .and_where(
                     Expr::col((TaskInstances::Table, TaskInstances::AssignedTo)).eq(viewer.0),

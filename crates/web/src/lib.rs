@@ -400,6 +400,7 @@ pub async fn run(
             Duration::from_secs(app.settings().metrics_refresh_secs.max(1)),
             shutdown.clone(),
         ));
+        let upkeep = tokio::spawn(telemetry::keep_up(shutdown.clone()));
         let scrapes = tokio::spawn(serve::serve(
             metrics,
             telemetry::router(gauges),
@@ -409,7 +410,7 @@ pub async fn run(
             },
             shutdown.clone(),
         ));
-        (refresher, scrapes)
+        (refresher, upkeep, scrapes)
     });
     let router = router(app);
     let served = serve::serve(listener, router, limits, shutdown.clone()).await;
@@ -420,9 +421,12 @@ pub async fn run(
     {
         tracing::warn!("job workers did not stop within 90 s");
     }
-    if let Some((refresher, scrapes)) = telemetry {
+    if let Some((refresher, upkeep, scrapes)) = telemetry {
         if let Err(error) = refresher.await {
             tracing::warn!(%error, "the job gauge refresher failed");
+        }
+        if let Err(error) = upkeep.await {
+            tracing::warn!(%error, "the metrics upkeep failed");
         }
         match scrapes.await {
             Ok(Ok(())) => {}

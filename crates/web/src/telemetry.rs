@@ -126,6 +126,25 @@ pub async fn refresh_job_gauges(
     shutdown.run_until_cancelled(refreshing).await;
 }
 
+/// How often the request histograms are drained into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Drains the global recorder's histograms every few seconds until `shutdown` is cancelled.
+/// The recorder keeps every recorded latency until it is drained (a scrape does that too),
+/// so without this a server nobody scrapes grows by 8 bytes a request, without bound.
+pub async fn keep_up(shutdown: CancellationToken) {
+    let handle = metrics_handle();
+    let mut ticks = tokio::time::interval(UPKEEP_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let upkeep = async {
+        loop {
+            ticks.tick().await;
+            handle.run_upkeep();
+        }
+    };
+    shutdown.run_until_cancelled(upkeep).await;
+}
+
 #[derive(Clone)]
 struct Scrape {
     global: PrometheusHandle,

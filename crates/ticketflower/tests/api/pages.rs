@@ -700,7 +700,8 @@ async fn a_requester_page_shows_plain_progress_and_no_workflow_internals() {
     for detail in [
         "ticket-graph",
         "Grant access",
-        "ERROR",
+        // Statuses in words, the badge's class keeps the status.
+        "<span class=\"badge error\">Error</span>",
         "the workflow stopped with an error",
         "not a public address",
         "id=\"on-hold\"",

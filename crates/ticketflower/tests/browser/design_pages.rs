@@ -89,7 +89,7 @@ async fn a_bundle_with_two_mistakes_is_reported_then_imported_published_and_draw
         "The bundle was imported."
     );
     assert_eq!(text_of(client, "h1").await, "IT access request");
-    assert_eq!(text_of(client, "#workflow-status").await, "DRAFT");
+    assert_eq!(text_of(client, "#workflow-status").await, "Draft");
 
     let tasks = text_of(client, "#tasks").await;
     assert!(
@@ -107,9 +107,9 @@ async fn a_bundle_with_two_mistakes_is_reported_then_imported_published_and_draw
 
     click(client, "//button[@value='publish']").await;
     flash(client, "is published and ACTIVE").await;
-    text_with(client, "#workflow-status", "ACTIVE").await;
+    text_with(client, "#workflow-status", "Active").await;
     let versions = text_of(client, "#versions").await;
-    assert!(versions.contains("ACTIVE"), "{versions}");
+    assert!(versions.contains("Active"), "{versions}");
 
     // The graph image loaded (the browser sends the session cookie) and has a size.
     let graph = client
@@ -165,7 +165,7 @@ async fn a_bundle_with_two_mistakes_is_reported_then_imported_published_and_draw
     );
     click(client, "//a[text()='← Workflow']").await;
     text_with(client, "h1", "IT access request").await;
-    assert_eq!(text_of(client, "#workflow-status").await, "DRAFT");
+    assert_eq!(text_of(client, "#workflow-status").await, "Draft");
 
     assert!(
         text_of(client, "#active-version")

@@ -281,7 +281,7 @@ async fn an_invited_person_registers_and_an_admin_approves_them_and_sets_roles()
         "bo@acme.io was approved."
     );
     let row = text_of(client, "tr[data-email='bo@acme.io']").await;
-    assert!(row.contains("active"), "{row}");
+    assert!(row.contains("Active"), "{row}");
 
     click(client, "//a[text()='Bo Worker']").await;
     click(

@@ -23,6 +23,7 @@ use crate::pages::account::day;
 use crate::pages::kit::context::{
     CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, REFRESH_COOKIE, cookie, with_tokens,
 };
+use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
 use crate::pages::kit::when::{When, when};

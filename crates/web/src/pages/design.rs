@@ -20,6 +20,7 @@ use crate::pages::design_forms::{FormValues, ObjectForm, TASK_TYPES, assignment_
 use crate::pages::kit::context::{
     CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, error_page,
 };
+use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
 use crate::pages::kit::when::{When, when};

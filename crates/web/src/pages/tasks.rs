@@ -18,6 +18,7 @@ use serde_json::Value;
 use app::runtime::tasks::{TaskQuery, TaskView};
 
 use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult};
+use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
 use crate::pages::kit::pager::{Pager, Place};

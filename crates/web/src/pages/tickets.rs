@@ -26,6 +26,7 @@ use app::runtime::tickets::{TicketQuery, TicketSort, TicketView};
 use crate::pages::kit::context::{
     CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, PageUpload, error_page,
 };
+use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
 use crate::pages::kit::pager::{Pager, Place};
@@ -254,7 +255,7 @@ impl Standing {
         use app::runtime::tickets::ProgressKind as P;
         if view.actions.details {
             return Self {
-                text: view.status.clone(),
+                text: app::runtime::tickets::status_words(&view.status),
                 class: view.status.to_lowercase(),
                 on_hold: view.workflow_status == WorkflowRunStatus::OnHold,
             };

@@ -4,6 +4,7 @@
 
 pub mod assets;
 pub mod context;
+pub mod filters;
 pub mod form;
 pub mod layout;
 pub mod pager;
