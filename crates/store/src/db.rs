@@ -283,6 +283,24 @@ impl Statement for Raw {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct CountRow {
+    n: i64,
+}
+
+/// How many rows `rows` finds, `rows` being a select of a table with its conditions and no
+/// columns of its own: a list's total over all its pages.
+pub(crate) async fn count(
+    db: impl Exec,
+    mut rows: sea_query::SelectStatement,
+    column: impl sea_query::IntoColumnRef,
+) -> Result<i64> {
+    use sea_query::{Expr, Func};
+    rows.expr_as(Func::cast_as(Func::count(Expr::col(column)), "BIGINT"), "n");
+    let row: Option<CountRow> = db.fetch_optional(&rows).await?;
+    Ok(row.map_or(0, |r| r.n))
+}
+
 /// A row type that decodes from both backends.
 pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
 impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin

@@ -269,16 +269,9 @@ pub async fn list(
 /// How many tasks a list's filter finds, over all its pages.
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn count(db: impl Exec, company: CompanyId, filter: &TaskFilter) -> Result<i64> {
-    let mut select = Query::select()
-        .expr_as(
-            Func::cast_as(Func::count(Expr::col(TaskInstances::Id)), "BIGINT"),
-            "n",
-        )
-        .from(TaskInstances::Table)
-        .to_owned();
+    let mut select = Query::select().from(TaskInstances::Table).to_owned();
     filtered(&mut select, company, filter);
-    let row: Option<CountRow> = db.fetch_optional(&select).await?;
-    Ok(row.map_or(0, |r| r.n))
+    crate::db::count(db, select, TaskInstances::Id).await
 }
 
 /// The conditions of a list's filter (not its page).
@@ -564,26 +557,16 @@ async fn note_assignment(
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
-struct CountRow {
-    n: i64,
-}
-
 /// Unfinished tasks of a ticket.
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn active_count(db: impl Exec, company: CompanyId, ticket: TicketId) -> Result<i64> {
     let select = Query::select()
-        .expr_as(
-            Func::cast_as(Func::count(Expr::col(TaskInstances::Id)), "BIGINT"),
-            "n",
-        )
         .from(TaskInstances::Table)
         .and_where(Expr::col(TaskInstances::CompanyId).eq(company.0))
         .and_where(Expr::col(TaskInstances::TicketId).eq(ticket))
         .and_where(Expr::col(TaskInstances::Status).is_in(names(TaskStatus::ACTIVE)))
         .to_owned();
-    let row: Option<CountRow> = db.fetch_optional(&select).await?;
-    Ok(row.map_or(0, |r| r.n))
+    crate::db::count(db, select, TaskInstances::Id).await
 }
 
 // ---- Workflow errors

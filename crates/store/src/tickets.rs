@@ -445,24 +445,9 @@ struct StatusRow {
 /// How many tickets a list's filter finds, over all its pages.
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn count(db: impl Exec, company: CompanyId, filter: &TicketFilter) -> Result<i64> {
-    let mut select = Query::select()
-        .expr_as(
-            Func::cast_as(
-                Func::count(Expr::col((Tickets::Table, Tickets::Id))),
-                "BIGINT",
-            ),
-            "n",
-        )
-        .from(Tickets::Table)
-        .to_owned();
+    let mut select = Query::select().from(Tickets::Table).to_owned();
     filtered(&mut select, db.backend(), company, filter);
-    let row: Option<CountRow> = db.fetch_optional(&select).await?;
-    Ok(row.map_or(0, |r| r.n))
-}
-
-#[derive(sqlx::FromRow)]
-struct CountRow {
-    n: i64,
+    crate::db::count(db, select, (Tickets::Table, Tickets::Id)).await
 }
 
 /// The conditions of a list's filter (not its page: sort, cursor and limit).

@@ -332,10 +332,29 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &UserFilter) -> Res
     select
         .columns(COLUMNS)
         .from(Users::Table)
-        .and_where(Expr::col(Users::CompanyId).eq(company.0))
-        .and_where(Expr::col(Users::Kind).eq("person"))
         .order_by(Users::Id, Order::Desc)
         .limit(u64::from(filter.limit.clamp(1, 200)));
+    filtered(&mut select, company, filter);
+    if let Some(after) = filter.after {
+        select.and_where(Expr::col(Users::Id).lt(after.0));
+    }
+    let rows: Vec<UserRow> = db.fetch_all(&select).await?;
+    rows.into_iter().map(User::try_from).collect()
+}
+
+/// How many people a list's filter finds, over all its pages.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn count(db: impl Exec, company: CompanyId, filter: &UserFilter) -> Result<i64> {
+    let mut select = Query::select().from(Users::Table).to_owned();
+    filtered(&mut select, company, filter);
+    crate::db::count(db, select, Users::Id).await
+}
+
+/// The conditions of a list's filter (not its page).
+fn filtered(select: &mut sea_query::SelectStatement, company: CompanyId, filter: &UserFilter) {
+    select
+        .and_where(Expr::col(Users::CompanyId).eq(company.0))
+        .and_where(Expr::col(Users::Kind).eq("person"));
     if let Some(status) = filter.status {
         select.and_where(Expr::col(Users::Status).eq(status.as_str()));
     }
@@ -357,11 +376,6 @@ pub async fn list(db: impl Exec, company: CompanyId, filter: &UserFilter) -> Res
     if let Some(to) = filter.joined_to {
         select.and_where(Expr::col(Users::CreatedAt).lte(to));
     }
-    if let Some(after) = filter.after {
-        select.and_where(Expr::col(Users::Id).lt(after.0));
-    }
-    let rows: Vec<UserRow> = db.fetch_all(&select).await?;
-    rows.into_iter().map(User::try_from).collect()
 }
 
 /// Whether a user row holds a system role (`system_roles` is a JSON array of names).

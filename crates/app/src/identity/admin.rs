@@ -46,6 +46,16 @@ pub async fn list_users(
     Ok(store::users::list(app.db(), company, &filter).await?)
 }
 
+/// How many people `filter` finds, over all its pages.
+pub async fn count_users(
+    app: &App,
+    actor: &Actor,
+    filter: &store::users::UserFilter,
+) -> Result<i64> {
+    let company = crate::access::require_admin(actor)?;
+    Ok(store::users::count(app.db(), company, filter).await?)
+}
+
 pub async fn get_user(app: &App, actor: &Actor, id: UserId) -> Result<UserView> {
     let company = crate::access::require_admin(actor)?;
     let user = person(app, company, id).await?;

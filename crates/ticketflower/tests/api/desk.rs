@@ -143,3 +143,34 @@ fn link(html: &str, id: &str) -> String {
     let end = start + html[start..].find('"').unwrap();
     html[start..end].replace("&#38;", "&").replace("&amp;", "&")
 }
+
+/// The users list counts its people and pages, keeping its filter on every page.
+#[tokio::test]
+async fn the_users_list_counts_and_pages_with_its_filter() {
+    let app = spawn_app().await;
+    let acme = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    for n in 1..=52 {
+        acme.admin
+            .create_user(json!({
+                "email": format!("user{n:02}@acme.io"), "password": PASSWORD,
+                "first_name": "Uma", "last_name": format!("Number {n}"),
+                "system_roles": ["user"],
+            }))
+            .await
+            .expect(201);
+    }
+    let admin = acme.access_token().to_owned();
+    let first = page(&app, &admin, "/admin/users").await;
+    assert!(first.contains("1–50 of 53 people"), "{first}");
+    let second = page(&app, &admin, &link(&first, "next-page")).await;
+    assert!(second.contains("51–53 of 53 people"), "{second}");
+    assert!(second.contains("ada@acme.io"), "the oldest last: {second}");
+    assert!(!second.contains("id=\"next-page\""), "the last page");
+    let back = page(&app, &admin, &link(&second, "prev-page")).await;
+    assert!(back.contains("1–50 of 53 people"), "{back}");
+
+    let found = page(&app, &admin, "/admin/users?q=number+1").await;
+    // Number 1 and 10–19.
+    assert!(found.contains("1–11 of 11 people"), "{found}");
+    app.stop().await;
+}

@@ -26,6 +26,7 @@ use crate::pages::kit::context::{
 use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
+use crate::pages::kit::pager::{Pager, Place};
 use crate::pages::kit::when::{When, when};
 use crate::state::WebState;
 
@@ -84,6 +85,7 @@ pub struct UserRow {
 struct UsersPage {
     layout: Layout,
     users: Vec<UserRow>,
+    pager: Pager,
     status: String,
     role: String,
     q: String,
@@ -120,7 +122,14 @@ pub struct UserFilterQuery {
     joined_from: String,
     #[serde(default)]
     joined_to: String,
+    #[serde(default)]
+    cursor: String,
+    #[serde(default)]
+    trail: String,
 }
+
+/// Rows of the users list.
+const USERS_PAGE: u32 = 50;
 
 pub async fn users(
     State(state): State<WebState>,
@@ -145,16 +154,46 @@ async fn users_page(
     filter: UserFilterQuery,
     add: AddUser,
 ) -> PageResult {
+    let place = Place::new(&filter.cursor, &filter.trail);
     let query = app::identity::admin::UserFilter {
         status: filter.status.parse::<UserStatus>().ok(),
         role: filter.role.parse().ok(),
         q: Some(filter.q.trim().to_owned()).filter(|q| !q.is_empty()),
         joined_from: day(&filter.joined_from, false),
         joined_to: day(&filter.joined_to, true),
-        after: None,
-        limit: 200,
+        after: place.cursor().and_then(|c| c.parse().ok()),
+        limit: USERS_PAGE,
     };
+    let total =
+        ctx.load(app::identity::admin::count_users(&state.app, &ctx.actor, &query).await)?;
     let found = ctx.load(app::identity::admin::list_users(&state.app, &ctx.actor, query).await)?;
+    let next = (found.len() == USERS_PAGE as usize)
+        .then(|| found.last().map(|u| u.id.to_string()))
+        .flatten();
+    let pager = place.pager(
+        found.len(),
+        USERS_PAGE,
+        total,
+        "people",
+        next.as_deref(),
+        |cursor, trail| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            for (key, value) in [
+                ("status", filter.status.as_str()),
+                ("role", filter.role.as_str()),
+                ("q", filter.q.as_str()),
+                ("joined_from", filter.joined_from.as_str()),
+                ("joined_to", filter.joined_to.as_str()),
+                ("cursor", cursor),
+                ("trail", trail),
+            ] {
+                if !value.is_empty() {
+                    query.append_pair(key, value);
+                }
+            }
+            format!("/admin/users?{}", query.finish())
+        },
+    );
     let company = ctx.load(app::identity::admin::company(&state.app, &ctx.actor).await)?;
     let users = found
         .into_iter()
@@ -176,6 +215,7 @@ async fn users_page(
     let page = UsersPage {
         layout: ctx.layout.clone(),
         users,
+        pager,
         status: filter.status,
         role: filter.role,
         q: filter.q,

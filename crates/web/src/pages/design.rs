@@ -398,9 +398,8 @@ async fn workflow_page(
             priority: t.spec.get("priority").and_then(Value::as_i64).unwrap_or(0),
         })
         .collect();
-    let mut layout = ctx.layout.clone();
+    let mut layout = under_workflows(&ctx);
     layout.title = format!("{} — TicketFlower", text(spec, "title"));
-    layout.crumb("/design/workflows", "Workflows");
     let mut page = WorkflowPage {
         layout,
         id: id.to_string(),
@@ -667,9 +666,8 @@ async fn object_page(
                 .collect()
         })
         .unwrap_or_default();
-    let mut layout = ctx.layout.clone();
+    let mut layout = under_workflows(&ctx);
     layout.title = format!("{} {heading} — TicketFlower", kind_label(kind));
-    layout.crumb("/design/workflows", "Workflows");
     let (edit, status) = match refused {
         Some(refused) => refused.values(&tasks, &roles, "edit-object"),
         None => (
@@ -785,6 +783,13 @@ pub struct BundleQuery {
     workflow_id: String,
 }
 
+/// The page's layout with the workflows above it in the breadcrumbs.
+fn under_workflows(ctx: &PageCtx) -> Layout {
+    let mut layout = ctx.layout.clone();
+    layout.crumb("/design/workflows", "Workflows");
+    layout
+}
+
 pub async fn bundle_page(
     State(_state): State<WebState>,
     ctx: PageCtx,
@@ -797,7 +802,7 @@ pub async fn bundle_page(
         )));
     }
     Ok(ctx.render(&BundlePage {
-        layout: ctx.layout.clone(),
+        layout: under_workflows(&ctx),
         document: String::new(),
         workflow_id: query.workflow_id,
         problems: Vec::new(),
@@ -854,7 +859,7 @@ pub async fn bundle_submit(
                 _ => (Vec::new(), true),
             };
             let mut response = ctx.render(&BundlePage {
-                layout: ctx.layout.clone(),
+                layout: under_workflows(&ctx),
                 document: form.document,
                 workflow_id: form.workflow_id,
                 problems,
