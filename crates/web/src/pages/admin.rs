@@ -26,7 +26,7 @@ use crate::pages::kit::context::{
 use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
-use crate::pages::kit::pager::{Pager, Place};
+use crate::pages::kit::pager::{Pager, Place, address};
 use crate::pages::kit::when::{When, when};
 use crate::state::WebState;
 
@@ -177,21 +177,18 @@ async fn users_page(
         "people",
         next.as_deref(),
         |cursor, trail| {
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            for (key, value) in [
-                ("status", filter.status.as_str()),
-                ("role", filter.role.as_str()),
-                ("q", filter.q.as_str()),
-                ("joined_from", filter.joined_from.as_str()),
-                ("joined_to", filter.joined_to.as_str()),
-                ("cursor", cursor),
-                ("trail", trail),
-            ] {
-                if !value.is_empty() {
-                    query.append_pair(key, value);
-                }
-            }
-            format!("/admin/users?{}", query.finish())
+            address(
+                "/admin/users",
+                &[
+                    ("status", &filter.status),
+                    ("role", &filter.role),
+                    ("q", &filter.q),
+                    ("joined_from", &filter.joined_from),
+                    ("joined_to", &filter.joined_to),
+                    ("cursor", cursor),
+                    ("trail", trail),
+                ],
+            )
         },
     );
     let company = ctx.load(app::identity::admin::company(&state.app, &ctx.actor).await)?;

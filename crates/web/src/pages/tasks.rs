@@ -21,7 +21,7 @@ use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, PagePath, PagePost, P
 use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
-use crate::pages::kit::pager::{Pager, Place};
+use crate::pages::kit::pager::{Pager, Place, address};
 use crate::pages::kit::schema_form::{FormErrors, FormField, Posted, SchemaForm};
 use crate::pages::kit::when::{When, when};
 use crate::pages::tickets::{DataRow, data_rows, display, label, name_of};
@@ -178,17 +178,10 @@ pub async fn all_tasks(
         "tasks",
         next.as_deref(),
         |cursor, trail| {
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            for (key, value) in [
-                ("status", status.as_str()),
-                ("cursor", cursor),
-                ("trail", trail),
-            ] {
-                if !value.is_empty() {
-                    query.append_pair(key, value);
-                }
-            }
-            format!("/tasks/all?{}", query.finish())
+            address(
+                "/tasks/all",
+                &[("status", &status), ("cursor", cursor), ("trail", trail)],
+            )
         },
     );
     Ok(ctx.render(&AllTasksPage {

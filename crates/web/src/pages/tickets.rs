@@ -388,22 +388,19 @@ pub struct ListQuery {
 
 impl ListQuery {
     fn href(&self, path: &str, tab: &str, sort: &str, cursor: &str, trail: &str) -> String {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [
-            ("tab", tab),
-            ("sort", sort),
-            ("status", &self.status),
-            ("type", &self.ticket_type),
-            ("q", &self.q),
-            ("assignee", &self.assignee),
-            ("cursor", cursor),
-            ("trail", trail),
-        ] {
-            if !value.is_empty() {
-                query.append_pair(key, value);
-            }
-        }
-        format!("{path}?{}", query.finish())
+        crate::pages::kit::pager::address(
+            path,
+            &[
+                ("tab", tab),
+                ("sort", sort),
+                ("status", &self.status),
+                ("type", &self.ticket_type),
+                ("q", &self.q),
+                ("assignee", &self.assignee),
+                ("cursor", cursor),
+                ("trail", trail),
+            ],
+        )
     }
 
     fn sort(&self) -> (TicketSort, &'static str) {

@@ -7,6 +7,17 @@ const SEP: char = '.';
 /// Stands for the first page, which has no cursor.
 const FIRST: &str = "0";
 
+/// A list's address with its parameters, leaving out the empty ones (a filter not set).
+pub fn address(path: &str, params: &[(&str, &str)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in params {
+        if !value.is_empty() {
+            query.append_pair(key, value);
+        }
+    }
+    format!("{path}?{}", query.finish())
+}
+
 /// The pager of one page of a list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pager {
