@@ -124,15 +124,19 @@ pub async fn wait_for_mail(app: &TestApp, address: &str) -> Vec<store::mail::Mai
     }
 }
 
-/// A page as a signed-in browser gets it (the access cookie); it must answer 200.
-pub async fn page(app: &TestApp, token: &str, path: &str) -> String {
-    let response = app
-        .client
+/// The answer to a page request from a browser signed in with `token` (the access cookie).
+pub async fn page_answer(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
+    app.client
         .get(app.url(path))
         .header("cookie", format!("tf_access={token}"))
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A page as a signed-in browser gets it; it must answer 200.
+pub async fn page(app: &TestApp, token: &str, path: &str) -> String {
+    let response = page_answer(app, token, path).await;
     assert_eq!(response.status(), 200, "{path}");
     response.text().await.unwrap()
 }

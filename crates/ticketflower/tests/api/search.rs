@@ -35,13 +35,7 @@ async fn found(client: &ApiClient, q: &str) -> Vec<i64> {
 
 /// A page's status and where it redirects to, for a browser signed in with `token`.
 async fn page(app: &TestApp, token: &str, path: &str) -> (u16, String) {
-    let response = app
-        .client
-        .get(app.url(path))
-        .header("cookie", format!("tf_access={token}"))
-        .send()
-        .await
-        .unwrap();
+    let response = crate::common::page_answer(app, token, path).await;
     let location = response
         .headers()
         .get("location")
