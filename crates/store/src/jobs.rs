@@ -282,19 +282,14 @@ pub async fn counts(db: impl Exec) -> Result<Vec<(JobStatus, i64)>> {
         .collect()
 }
 
-/// The newest unfinished job of `kind` for a task of `company` (its payload's `task_id`), if
-/// one is queued or running: what a retried action is doing now.
+/// The company's jobs of `kind` still queued or running, newest first (at most `limit`).
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
-pub async fn pending_for_task(
+pub async fn pending(
     db: impl Exec,
     company: CompanyId,
     kind: &str,
-    task: domain::TaskId,
-) -> Result<Option<Job>> {
-    let task_of_payload = match db.backend() {
-        Backend::Sqlite => "json_extract(payload, '$.task_id')",
-        Backend::Postgres => "payload->>'task_id'",
-    };
+    limit: u32,
+) -> Result<Vec<Job>> {
     let select = Query::select()
         .columns(COLUMNS)
         .from(Jobs::Table)
@@ -304,10 +299,9 @@ pub async fn pending_for_task(
             Expr::col(Jobs::Status)
                 .is_in([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]),
         )
-        .and_where(Expr::cust(task_of_payload).eq(task.0.to_string()))
         .order_by(Jobs::CreatedAt, Order::Desc)
-        .limit(1)
+        .limit(u64::from(limit))
         .to_owned();
-    let row: Option<JobRow> = db.fetch_optional(&select).await?;
-    row.map(TryInto::try_into).transpose()
+    let rows: Vec<JobRow> = db.fetch_all(&select).await?;
+    rows.into_iter().map(TryInto::try_into).collect()
 }

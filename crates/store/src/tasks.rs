@@ -695,7 +695,12 @@ pub async fn get_error(
 #[derive(Clone, Debug, Default)]
 pub struct ErrorFilter {
     pub statuses: Vec<WorkflowErrorStatus>,
+    /// Errors of these tasks whatever their status (a resolved error whose retried action
+    /// is still at work is open to the people watching it).
+    pub also_of_tasks: Vec<TaskId>,
     pub ticket: Option<TicketId>,
+    /// Continue after this error (ids are time-ordered UUIDv7).
+    pub after: Option<WorkflowErrorId>,
     pub limit: u32,
 }
 
@@ -709,21 +714,46 @@ pub async fn list_errors(
     let mut select = Query::select()
         .columns(ERROR_COLUMNS)
         .from(WorkflowErrors::Table)
-        .and_where(Expr::col(WorkflowErrors::CompanyId).eq(company.0))
         .order_by(WorkflowErrors::Id, Order::Desc)
         .limit(u64::from(filter.limit.clamp(1, 500)))
         .to_owned();
+    errors_filtered(&mut select, company, filter);
+    if let Some(after) = filter.after {
+        select.and_where(Expr::col(WorkflowErrors::Id).lt(after));
+    }
+    let rows: Vec<ErrorRow> = db.fetch_all(&select).await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// How many workflow errors a filter finds, over all its pages.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn count_errors(db: impl Exec, company: CompanyId, filter: &ErrorFilter) -> Result<i64> {
+    let mut select = Query::select().from(WorkflowErrors::Table).to_owned();
+    errors_filtered(&mut select, company, filter);
+    crate::db::count(db, select, WorkflowErrors::Id).await
+}
+
+/// The conditions of an error list's filter (not its page).
+fn errors_filtered(
+    select: &mut sea_query::SelectStatement,
+    company: CompanyId,
+    filter: &ErrorFilter,
+) {
+    select.and_where(Expr::col(WorkflowErrors::CompanyId).eq(company.0));
     if !filter.statuses.is_empty() {
-        select.and_where(
-            Expr::col(WorkflowErrors::ErrorStatus)
-                .is_in(filter.statuses.iter().map(|s| s.as_str())),
-        );
+        let statuses = Expr::col(WorkflowErrors::ErrorStatus)
+            .is_in(filter.statuses.iter().map(|s| s.as_str()));
+        if filter.also_of_tasks.is_empty() {
+            select.and_where(statuses);
+        } else {
+            let tasks =
+                Expr::col(WorkflowErrors::TaskId).is_in(filter.also_of_tasks.iter().map(|t| t.0));
+            select.cond_where(statuses.or(tasks));
+        }
     }
     if let Some(ticket) = filter.ticket {
         select.and_where(Expr::col(WorkflowErrors::TicketId).eq(ticket));
     }
-    let rows: Vec<ErrorRow> = db.fetch_all(&select).await?;
-    rows.into_iter().map(TryInto::try_into).collect()
 }
 
 /// Moves an error on (REVIEWED by, RESOLVED by); only from the statuses in `from`.

@@ -194,6 +194,34 @@ pub async fn get(db: impl Exec, company: CompanyId, id: TicketId) -> Result<Tick
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
+/// The numbers of the company's tickets among `ids` (a list that names tickets by number).
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn numbers(
+    db: impl Exec,
+    company: CompanyId,
+    ids: &[TicketId],
+) -> Result<std::collections::HashMap<TicketId, i64>> {
+    #[derive(sqlx::FromRow)]
+    struct NumberRow {
+        id: Uuid,
+        number: i64,
+    }
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let select = Query::select()
+        .columns([Tickets::Id, Tickets::Number])
+        .from(Tickets::Table)
+        .and_where(Expr::col(Tickets::CompanyId).eq(company.0))
+        .and_where(Expr::col(Tickets::Id).is_in(ids.iter().map(|id| id.0)))
+        .to_owned();
+    let rows: Vec<NumberRow> = db.fetch_all(&select).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (TicketId(r.id), r.number))
+        .collect())
+}
+
 /// The id of the company's ticket with this number, if there is one.
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn id_by_number(

@@ -110,7 +110,7 @@ impl utoipa::Modify for BearerAuth {
 /// - with a body: 408 (it must arrive in time); with a JSON one also 400 (malformed) and
 ///   415 (`AppJson` wants `application/json`).
 ///
-/// It runs on the finished document (see [`api_parts`]): an `#[openapi(modifiers)]` sees only
+/// It runs on the finished document (see [`openapi`]): an `#[openapi(modifiers)]` sees only
 /// the paths `ApiDoc` itself knows, none, since the routes add theirs afterwards.
 struct ErrorResponses;
 
@@ -232,16 +232,28 @@ impl utoipa::Modify for ErrorResponses {
 /// Where the OpenAPI document is served.
 const OPENAPI_PATH: &str = "/api/openapi.json";
 
-/// The OpenAPI document, also served at `/api/openapi.json`.
+/// The OpenAPI document, also served at `/api/openapi.json`: the routes' own documentation
+/// finished with [`ErrorResponses`].
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_parts().1
+    let (_, mut openapi) = api_router().split_for_parts();
+    utoipa::Modify::modify(&ErrorResponses, &mut openapi);
+    openapi
 }
 
-/// The API's routes and their finished document (with [`ErrorResponses`]).
-fn api_parts() -> (Router<WebState>, utoipa::openapi::OpenApi) {
-    let (router, mut openapi) = api_router().split_for_parts();
-    utoipa::Modify::modify(&ErrorResponses, &mut openapi);
-    (router, openapi)
+/// The document as served: its JSON (about 220 KB), built on the first request and kept,
+/// rather than utoipa's tree of it, which would be serialized again on every request.
+async fn openapi_document() -> impl IntoResponse {
+    static DOCUMENT: std::sync::OnceLock<bytes::Bytes> = std::sync::OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| {
+        bytes::Bytes::from(serde_json::to_vec(&openapi()).unwrap_or_else(|error| {
+            tracing::error!(%error, "the OpenAPI document cannot be serialized");
+            Vec::new()
+        }))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document.clone(),
+    )
 }
 
 fn api_router() -> OpenApiRouter<WebState> {
@@ -284,24 +296,15 @@ pub fn router(app: App) -> Router {
     };
     // Extractors read at most this much; `limit_body` sets each request's own bound below it.
     let max_extract = state.max_body.max(state.max_upload);
-    let (api, openapi) = api_parts();
-    // The document is kept as its JSON (about 220 KB), not as utoipa's tree of it, which the
-    // Swagger UI would hold for the life of the server and serialize again on every request.
-    let document = bytes::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_else(|error| {
-        tracing::error!(%error, "the OpenAPI document cannot be serialized");
-        Vec::new()
-    }));
+    // Only the routes are kept: the document is built on its first request (see
+    // `openapi_document`); its tree and the allocations of building it would otherwise stay
+    // in the heap of every server, which few ever ask for it.
+    let (api, openapi) = api_router().split_for_parts();
     drop(openapi);
     let docs: Router<WebState> = Router::from(
         SwaggerUi::new("/api/docs").config(utoipa_swagger_ui::Config::from(OPENAPI_PATH)),
     )
-    .route(
-        OPENAPI_PATH,
-        get(move || {
-            let document = document.clone();
-            async move { ([(header::CONTENT_TYPE, "application/json")], document) }
-        }),
-    )
+    .route(OPENAPI_PATH, get(openapi_document))
     .layer(SetResponseHeaderLayer::overriding(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(

@@ -5,6 +5,8 @@
 //! way. Ticket admins review, resolve and retry errors; a periodic sweep reports stalled
 //! workflows.
 
+use std::collections::HashMap;
+
 use domain::CompanyId;
 use domain::UserId;
 use domain::auth::Actor;
@@ -442,43 +444,79 @@ impl From<store::tasks::WorkflowError> for ErrorView {
     }
 }
 
-/// Workflow errors of the company (open ones unless `statuses` says otherwise).
-pub async fn errors(
-    app: &App,
-    actor: &Actor,
-    statuses: Vec<WorkflowErrorStatus>,
-    ticket: Option<TicketId>,
-) -> Result<Vec<ErrorView>> {
+/// Which workflow errors a list shows, and which page of them.
+#[derive(Clone, Debug, Default)]
+pub struct ErrorQuery {
+    pub statuses: Vec<WorkflowErrorStatus>,
+    /// Also resolved errors whose retried action is still at work (the page's "open").
+    pub with_retrying: bool,
+    pub ticket: Option<TicketId>,
+    pub after: Option<WorkflowErrorId>,
+    pub limit: u32,
+}
+
+/// A page of workflow errors and how many the query finds over all pages.
+#[derive(Clone, Debug)]
+pub struct ErrorList {
+    pub items: Vec<ErrorView>,
+    pub total: i64,
+}
+
+/// The unfinished jobs of retried actions a list can show, at most: more than this many
+/// retries at work at once would be a queue in trouble, and the list says "retrying" only
+/// for these.
+const RETRIES_SHOWN: u32 = 1_000;
+
+/// Workflow errors of the company, newest first, with the ticket numbers and where each
+/// retried action stands: four statements whatever the page's length.
+pub async fn errors(app: &App, actor: &Actor, query: ErrorQuery) -> Result<ErrorList> {
     let company = crate::access::require_ticket_admin(actor)?;
-    let filter = store::tasks::ErrorFilter {
-        statuses,
-        ticket,
-        limit: 200,
-    };
-    let mut views = Vec::new();
-    for error in store::tasks::list_errors(app.db(), company, &filter).await? {
-        let number = store::tickets::get(app.db(), company, error.ticket_id)
-            .await
-            .ok()
-            .map(|t| t.number);
-        let retrying = match error.task_id {
-            Some(task) if error.error_status == WorkflowErrorStatus::Resolved => {
-                store::jobs::pending_for_task(app.db(), company, ACTION_JOB, task)
-                    .await?
-                    .map(|job| Retrying {
-                        attempt: job.attempts
-                            + u32::from(job.status == domain::job::JobStatus::Queued),
-                        max_attempts: job.max_attempts,
-                    })
-            }
-            _ => None,
-        };
-        let mut view = ErrorView::from(error);
-        view.ticket_number = number;
-        view.retrying = retrying;
-        views.push(view);
+    let mut retrying: HashMap<TaskId, Retrying> = HashMap::new();
+    for job in store::jobs::pending(app.db(), company, ACTION_JOB, RETRIES_SHOWN).await? {
+        let task = job
+            .payload
+            .get("task_id")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok());
+        if let Some(task) = task {
+            // Newest first: the first job of a task is the one at work.
+            retrying.entry(task).or_insert(Retrying {
+                attempt: job.attempts + u32::from(job.status == domain::job::JobStatus::Queued),
+                max_attempts: job.max_attempts,
+            });
+        }
     }
-    Ok(views)
+    let filter = store::tasks::ErrorFilter {
+        statuses: query.statuses,
+        also_of_tasks: if query.with_retrying {
+            retrying.keys().copied().collect()
+        } else {
+            Vec::new()
+        },
+        ticket: query.ticket,
+        after: query.after,
+        limit: query.limit,
+    };
+    let total = store::tasks::count_errors(app.db(), company, &filter).await?;
+    let found = store::tasks::list_errors(app.db(), company, &filter).await?;
+    let tickets: Vec<TicketId> = found.iter().map(|e| e.ticket_id).collect();
+    let numbers = store::tickets::numbers(app.db(), company, &tickets).await?;
+    let items = found
+        .into_iter()
+        .map(|error| {
+            let retrying = match error.task_id {
+                Some(task) if error.error_status == WorkflowErrorStatus::Resolved => {
+                    retrying.get(&task).copied()
+                }
+                _ => None,
+            };
+            let mut view = ErrorView::from(error);
+            view.ticket_number = numbers.get(&view.ticket_id).copied();
+            view.retrying = retrying;
+            view
+        })
+        .collect();
+    Ok(ErrorList { items, total })
 }
 
 /// Moves an error to REVIEWED or RESOLVED without retrying.

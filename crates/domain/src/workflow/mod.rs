@@ -15,6 +15,7 @@ mod condition;
 mod definition;
 mod engine;
 mod graph;
+pub mod order;
 mod problem;
 mod render;
 mod schema;

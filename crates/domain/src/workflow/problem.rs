@@ -127,7 +127,8 @@ pub(crate) fn walk_bounded(
         visit(&at, value);
         counted += match value {
             Value::Array(items) => items.len(),
-            Value::Object(map) => map.len(),
+            // A field's position is ours, stamped on import, not the designer's to count.
+            Value::Object(map) => map.len() - usize::from(map.contains_key(super::order::ORDER)),
             _ => 0,
         };
         if counted > max_nodes {

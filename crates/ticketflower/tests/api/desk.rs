@@ -127,7 +127,7 @@ async fn lists_count_their_rows_and_page_forward_and_back() {
     );
     // A search counts what it found.
     let found = page(&app, &admin, "/tickets/all?q=number+7").await;
-    assert!(found.contains("1–1 of 1 tickets"), "{found}");
+    assert!(found.contains("1–1 of 1 ticket</span>"), "{found}");
     // Every task, counted too.
     let tasks = page(&app, &admin, "/tasks/all").await;
     assert!(tasks.contains("of 28 tasks"), "{tasks}");
@@ -172,5 +172,158 @@ async fn the_users_list_counts_and_pages_with_its_filter() {
     let found = page(&app, &admin, "/admin/users?q=number+1").await;
     // Number 1 and 10–19.
     assert!(found.contains("1–11 of 11 people"), "{found}");
+    app.stop().await;
+}
+
+const IT_ACCESS: &str = include_str!("../../../../examples/bundles/it-access-request.yaml");
+
+/// Where each of `needles` first appears in `html`, in that order, or a failure naming it.
+fn positions(html: &str, needles: &[String]) -> Vec<usize> {
+    needles
+        .iter()
+        .map(|n| html.find(n.as_str()).unwrap_or_else(|| panic!("no {n}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn forms_and_tickets_list_fields_in_the_order_they_were_written() {
+    let app = spawn_app().await;
+    let company = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    company.add_roles(&["managers", "security"]).await;
+    // An optional field written first, where neither the names' order nor "required
+    // first" would put it.
+    let bundle = IT_ACCESS
+        .replace(
+            "  properties:\n    system: { type: string, title: System }",
+            "  properties:\n    urgency: { type: string }\n    system: { type: string, title: System }",
+        )
+        .replace(
+            "      properties:\n        system: { type: string, title: System }",
+            "      properties:\n        urgency: { type: string, title: How urgent }\n        system: { type: string, title: System }",
+        );
+    assert_eq!(bundle.matches("urgency").count(), 2, "the example moved");
+    let imported = company
+        .admin
+        .import_bundle_yaml(&bundle, "")
+        .await
+        .expect(201);
+    let workflow = imported["workflow_id"].as_str().unwrap();
+    company.admin.publish_workflow(workflow).await.expect(200);
+    let type_id = imported["ticket_type_ids"]["access_request"]
+        .as_str()
+        .unwrap();
+
+    let written = ["urgency", "system", "level", "justification"];
+    let admin = company.access_token().to_owned();
+    let form = page(&app, &admin, &format!("/tickets/new/{type_id}")).await;
+    let inputs: Vec<String> = written
+        .iter()
+        .map(|f| format!("name=\"data.{f}\""))
+        .collect();
+    let at = positions(&form, &inputs);
+    assert!(at.is_sorted(), "{written:?} at {at:?}");
+
+    let ticket = company
+        .admin
+        .submit_ticket(
+            type_id,
+            json!({"urgency": "today", "system": "CRM", "level": "read", "justification": "Reports"}),
+        )
+        .await
+        .expect(201);
+    let shown = page(
+        &app,
+        &admin,
+        &format!("/tickets/{}", ticket["id"].as_str().unwrap()),
+    )
+    .await;
+    let shown = &shown[shown.find("id=\"ticket-data\"").expect("the ticket's data")..];
+    let rows: Vec<String> = written
+        .iter()
+        .map(|f| format!("data-field=\"{f}\""))
+        .collect();
+    let at = positions(shown, &rows);
+    assert!(at.is_sorted(), "{written:?} at {at:?}");
+
+    // The order goes out with an export, so an import of the export keeps it.
+    let exported = company.admin.export_bundle(workflow, "").await.expect(200);
+    assert_eq!(
+        exported
+            .pointer("/ticket_types/0/fields/properties/urgency/x-order")
+            .cloned(),
+        Some(json!(0)),
+        "{exported}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn workflow_errors_page_with_totals_on_the_page_and_in_the_api() {
+    let app = spawn_app().await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    let ticket = desk.request_purchase(10, "A lamp").await;
+    let (company, ticket_id) = (
+        domain::CompanyId(desk.company.id.parse().unwrap()),
+        domain::ids::TicketId(ticket["id"].as_str().unwrap().parse().unwrap()),
+    );
+    let mut tx = app.app.db().begin().await.unwrap();
+    for n in 0..55 {
+        store::tasks::insert_error(
+            &mut tx,
+            store::tasks::NewWorkflowError {
+                company_id: company,
+                ticket_id,
+                task_id: None,
+                error_type: domain::workflow::WorkflowErrorType::WorkflowTransition,
+                message: &format!("error number {n}"),
+                step: &json!({}),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let admin = desk.company.access_token().to_owned();
+
+    let first = page(&app, &admin, "/workflow-errors").await;
+    assert!(first.contains("1–50 of 55 errors</span>"), "{first}");
+    assert!(first.contains("error number 54"), "newest first");
+    let second = page(&app, &admin, &link(&first, "next-page")).await;
+    assert!(second.contains("51–55 of 55 errors</span>"), "{second}");
+    assert!(second.contains("error number 0<"), "{second}");
+    let back = page(&app, &admin, &link(&second, "prev-page")).await;
+    assert!(back.contains("1–50 of 55 errors</span>"), "{back}");
+
+    // Resolving one takes it off the open list; "all" still counts it.
+    let errors = desk
+        .company
+        .admin
+        .workflow_errors("limit=1")
+        .await
+        .expect(200);
+    let newest = errors["items"][0]["id"].as_str().unwrap().to_owned();
+    desk.company.admin.resolve_error(&newest).await.expect(200);
+    let open = page(&app, &admin, "/workflow-errors").await;
+    assert!(open.contains("of 54 errors</span>"), "{open}");
+    let all = page(&app, &admin, "/workflow-errors?show=all").await;
+    assert!(all.contains("of 55 errors</span>"), "{all}");
+    let resolved = page(&app, &admin, "/workflow-errors?show=resolved").await;
+    assert!(resolved.contains("1–1 of 1 error</span>"), "{resolved}");
+
+    // The API pages by cursor: every open error once, newest first.
+    let mut seen = Vec::new();
+    let mut query = "limit=20".to_owned();
+    loop {
+        let answer = desk.company.admin.workflow_errors(&query).await.expect(200);
+        for item in answer["items"].as_array().unwrap() {
+            seen.push(item["message"].as_str().unwrap().to_owned());
+        }
+        match answer["next_cursor"].as_str() {
+            Some(cursor) => query = format!("limit=20&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..54).rev().map(|n| format!("error number {n}")).collect();
+    assert_eq!(seen, expected);
     app.stop().await;
 }

@@ -463,7 +463,7 @@ async fn a_refused_ticket_form_keeps_every_value_and_says_why_in_words() {
     let runbook = &form[at..at + form[at..].find("</div>").unwrap()];
     assert!(
         runbook.contains(
-            "<span class=\"field-error\" id=\"data-field-0-error\">Runbook must be a web address (https://…).</span>"
+            "<span class=\"field-error\" id=\"data-field-1-error\">Runbook must be a web address (https://…).</span>"
         ),
         "{runbook}"
     );

@@ -222,6 +222,7 @@ impl World {
             (_, "assignee") => first("worker"),
             ("/api/v1/users", "cursor") => first("user"),
             ("/api/v1/tasks", "cursor") => first("task"),
+            ("/api/v1/workflow-errors", "cursor") => first("workflow error"),
             _ => None,
         }
     }

@@ -147,7 +147,7 @@ async fn the_shell_serves_a_desk_and_a_phone() {
     assert!(rows.contains("Review the request · Victor"), "{rows}");
     assert_eq!(
         text_with(client, "#pager-count", "of").await,
-        "1–1 of 1 tickets"
+        "1–1 of 1 ticket"
     );
     let current = text_with(client, "#nav a[aria-current='page']", "All").await;
     assert_eq!(current, "All tickets");

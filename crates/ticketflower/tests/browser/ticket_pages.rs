@@ -376,7 +376,7 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
         .await
         .unwrap();
     fill_in(client, "#ticket-filters", "q", "").await;
-    // The status filter offers the statuses the company's tickets are in.
+    // The status filter offers the statuses the company's tickets are in, in words.
     let statuses = client
         .find(Locator::Css("#ticket-filters select[name='status']"))
         .await
@@ -388,7 +388,7 @@ async fn a_purchase_goes_from_submission_through_review_and_buying_to_done() {
             .unwrap()
             .split_whitespace()
             .collect::<Vec<_>>(),
-        ["any", "COMPLETED"]
+        ["any", "Done"]
     );
     statuses.select_by_value("COMPLETED").await.unwrap();
     submit_in(client, "#ticket-filters").await;

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::ids::{DesignObjectId, WorkflowId};
 use domain::workflow::WorkflowStatus;
+use domain::workflow::order::InOrder;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -107,7 +108,7 @@ macro_rules! design_crud {
         pub async fn $create(
             State(state): State<WebState>,
             Authed(actor): Authed,
-            AppJson(body): AppJson<Value>,
+            AppJson(InOrder(body)): AppJson<InOrder>,
         ) -> ApiResult<Response> {
             create(&state, &actor, $kind, body).await
         }
@@ -141,7 +142,7 @@ macro_rules! design_crud {
             State(state): State<WebState>,
             Authed(actor): Authed,
             AppPath(id): AppPath<DesignObjectId>,
-            AppJson(body): AppJson<Value>,
+            AppJson(InOrder(body)): AppJson<InOrder>,
         ) -> ApiResult<Json<DesignView>> {
             Ok(Json(
                 app::design::update(&state.app, &actor, $kind, id, body).await?,
@@ -407,9 +408,13 @@ pub fn bundle_document(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiErr
             let text = std::str::from_utf8(body)
                 .map_err(|e| malformed("YAML", format!("the body is not UTF-8: {e}")))?;
             yaml_nesting_ok(text).map_err(|e| malformed("YAML", e))?;
-            serde_yaml_ng::from_str::<Value>(text).map_err(|e| malformed("YAML", e.to_string()))
+            serde_yaml_ng::from_str::<InOrder>(text)
+                .map(InOrder::into_inner)
+                .map_err(|e| malformed("YAML", e.to_string()))
         }
-        "application/json" | "" => crate::extract::parse_json::<Value>(body),
+        "application/json" | "" => {
+            crate::extract::parse_json::<InOrder>(body).map(InOrder::into_inner)
+        }
         _ => Err(ApiError::Request(
             Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -424,7 +429,9 @@ pub fn bundle_document(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiErr
 /// Reads a bundle pasted into a page: YAML, of which JSON is a subset.
 pub fn parse_bundle_text(text: &str) -> Result<Value, String> {
     yaml_nesting_ok(text)?;
-    serde_yaml_ng::from_str::<Value>(text).map_err(|e| format!("The document cannot be read: {e}"))
+    serde_yaml_ng::from_str::<InOrder>(text)
+        .map(InOrder::into_inner)
+        .map_err(|e| format!("The document cannot be read: {e}"))
 }
 
 /// The YAML parser loads a whole document before its own depth limit applies, and takes

@@ -1,7 +1,7 @@
 //! Tasks: the lists and the queue, claiming, assigning, releasing and completing, workflow
 //! errors, and the callback of asynchronous action tasks.
 
-use crate::api::{Items, Page};
+use crate::api::Page;
 use crate::auth::Authed;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::problem::{ApiResult, Problem};
@@ -210,19 +210,23 @@ pub struct ErrorsQuery {
     /// Comma-separated `NEW`, `REVIEWED`, `RESOLVED`; default: the open ones.
     pub status: Option<String>,
     pub ticket: Option<TicketId>,
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<WorkflowErrorId>,
+    /// Errors per page, 1 to 200 (default 50).
+    pub limit: Option<u32>,
 }
 
 /// Workflow errors of the company (ticket admins).
 #[utoipa::path(get, path = "/api/v1/workflow-errors", tag = "tasks", params(ErrorsQuery),
     responses(
-        (status = 200, description = "The workflow errors", body = Items<ErrorView>),
+        (status = 200, description = "The workflow errors, newest first", body = Page<ErrorView>),
     ),
     security(("bearer" = [])))]
 pub async fn workflow_errors(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppQuery(query): AppQuery<ErrorsQuery>,
-) -> ApiResult<Json<Items<ErrorView>>> {
+) -> ApiResult<Json<Page<ErrorView>>> {
     let mut errors = ValidationErrors::new();
     let mut statuses: Vec<WorkflowErrorStatus> = query
         .status
@@ -237,8 +241,26 @@ pub async fn workflow_errors(
     if statuses.is_empty() {
         statuses = vec![WorkflowErrorStatus::New, WorkflowErrorStatus::Reviewed];
     }
-    let items = app::runtime::engine::errors(&state.app, &actor, statuses, query.ticket).await?;
-    Ok(Json(Items { items }))
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let found = app::runtime::engine::errors(
+        &state.app,
+        &actor,
+        app::runtime::engine::ErrorQuery {
+            statuses,
+            with_retrying: false,
+            ticket: query.ticket,
+            after: query.cursor,
+            limit,
+        },
+    )
+    .await?;
+    let next_cursor = (found.items.len() == limit as usize)
+        .then(|| found.items.last().map(|e| e.id.to_string()))
+        .flatten();
+    Ok(Json(Page {
+        items: found.items,
+        next_cursor,
+    }))
 }
 
 macro_rules! error_action {

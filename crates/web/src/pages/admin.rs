@@ -26,7 +26,7 @@ use crate::pages::kit::context::{
 use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
-use crate::pages::kit::pager::{Pager, Place, address};
+use crate::pages::kit::pager::{PEOPLE, Pager, Place, address};
 use crate::pages::kit::when::{When, when};
 use crate::state::WebState;
 
@@ -174,7 +174,7 @@ async fn users_page(
         found.len(),
         USERS_PAGE,
         total,
-        "people",
+        PEOPLE,
         next.as_deref(),
         |cursor, trail| {
             address(

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use app::design::Kind;
+use domain::workflow::order::InOrder;
 
 use crate::pages::kit::form::{FieldErrors, Refusal};
 
@@ -401,12 +402,14 @@ pub fn body_of(kind: Kind, form: ObjectForm, creating: bool) -> Result<Value, Re
 fn json_input(field: &str, text: Option<String>) -> Result<Value, Refusal> {
     match text.as_deref().map(str::trim) {
         None | Some("") => Ok(Value::Null),
-        Some(text) => serde_json::from_str(text).map_err(|e| {
-            Refusal::invalid(
-                field,
-                &format!("is not JSON that can be read: {}", json_mistake(&e)),
-            )
-        }),
+        Some(text) => serde_json::from_str(text)
+            .map(InOrder::into_inner)
+            .map_err(|e| {
+                Refusal::invalid(
+                    field,
+                    &format!("is not JSON that can be read: {}", json_mistake(&e)),
+                )
+            }),
     }
 }
 

@@ -21,7 +21,7 @@ use crate::pages::kit::context::{CsrfForm, Flash, PageCtx, PagePath, PagePost, P
 use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
-use crate::pages::kit::pager::{Pager, Place, address};
+use crate::pages::kit::pager::{ERRORS, Pager, Place, TASKS, address};
 use crate::pages::kit::schema_form::{FormErrors, FormField, Posted, SchemaForm};
 use crate::pages::kit::when::{When, when};
 use crate::pages::tickets::{DataRow, data_rows, display, label, name_of};
@@ -175,7 +175,7 @@ pub async fn all_tasks(
         shown,
         ALL_TASKS_PAGE,
         total,
-        "tasks",
+        TASKS,
         next.as_deref(),
         |cursor, trail| {
             address(
@@ -551,13 +551,21 @@ struct ErrorsPage {
     layout: Layout,
     rows: Vec<ErrorRow>,
     show: String,
+    pager: Pager,
 }
 
 #[derive(Deserialize, Default)]
 pub struct ErrorsQuery {
     #[serde(default)]
     show: String,
+    #[serde(default)]
+    cursor: String,
+    #[serde(default)]
+    trail: String,
 }
+
+/// Rows of the workflow errors list.
+const ERRORS_PAGE: u32 = 50;
 
 pub async fn workflow_errors(
     State(state): State<WebState>,
@@ -566,19 +574,47 @@ pub async fn workflow_errors(
 ) -> PageResult {
     let ctx = ctx.titled("Workflow errors");
     use WorkflowErrorStatus::{New, Resolved, Reviewed};
-    let (show, statuses): (&str, &[WorkflowErrorStatus]) = match query.show.as_str() {
-        "resolved" => ("resolved", &[Resolved]),
-        "all" => ("all", &[New, Reviewed, Resolved]),
-        // Open: those waiting for someone, and those whose retried action is still at work.
-        _ => ("open", &[New, Reviewed, Resolved]),
-    };
-    let mut errors = ctx.load(
-        app::runtime::engine::errors(&state.app, &ctx.actor, statuses.to_vec(), None).await,
+    // Open: those waiting for someone, and those whose retried action is still at work.
+    let (show, statuses, with_retrying): (&str, &[WorkflowErrorStatus], bool) =
+        match query.show.as_str() {
+            "resolved" => ("resolved", &[Resolved], false),
+            "all" => ("all", &[New, Reviewed, Resolved], false),
+            _ => ("open", &[New, Reviewed], true),
+        };
+    let place = Place::new(&query.cursor, &query.trail);
+    let found = ctx.load(
+        app::runtime::engine::errors(
+            &state.app,
+            &ctx.actor,
+            app::runtime::engine::ErrorQuery {
+                statuses: statuses.to_vec(),
+                with_retrying,
+                ticket: None,
+                after: place.cursor().and_then(|c| c.parse().ok()),
+                limit: ERRORS_PAGE,
+            },
+        )
+        .await,
     )?;
-    if show == "open" {
-        errors.retain(|e| e.error_status != Resolved || e.retrying.is_some());
-    }
-    let rows = errors
+    let next = (found.items.len() == ERRORS_PAGE as usize)
+        .then(|| found.items.last().map(|e| e.id.to_string()))
+        .flatten();
+    let shown = if show == "open" { "" } else { show };
+    let pager = place.pager(
+        found.items.len(),
+        ERRORS_PAGE,
+        found.total,
+        ERRORS,
+        next.as_deref(),
+        |cursor, trail| {
+            address(
+                "/workflow-errors",
+                &[("show", shown), ("cursor", cursor), ("trail", trail)],
+            )
+        },
+    );
+    let rows = found
+        .items
         .into_iter()
         .map(|e| {
             let status = e.error_status;
@@ -604,6 +640,7 @@ pub async fn workflow_errors(
         layout: ctx.layout.clone(),
         rows,
         show: show.into(),
+        pager,
     }))
 }
 

@@ -8,6 +8,7 @@
 
 use domain::TaskId;
 use domain::ids::{AttachmentId, TicketId, TicketTypeId};
+use domain::workflow::order::field_order;
 use domain::workflow::{TaskStatus, WorkflowRunStatus};
 use std::collections::HashMap;
 
@@ -29,7 +30,7 @@ use crate::pages::kit::context::{
 use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
-use crate::pages::kit::pager::{Pager, Place};
+use crate::pages::kit::pager::{Pager, Place, TICKETS};
 use crate::pages::kit::schema_form::{FormErrors, FormField, SchemaForm};
 use crate::pages::kit::when::{When, when};
 use crate::state::WebState;
@@ -81,25 +82,29 @@ fn web_link(value: &Value) -> Option<String> {
     matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
+/// The rows of a ticket's data, in the order its schemas list their fields (the first
+/// schema that names a field places it); fields no schema names come last, by name.
 pub(crate) fn data_rows(
     data: &Value,
     schemas: &[&Value],
     skip: impl Fn(&str, &Value) -> bool,
 ) -> Vec<DataRow> {
-    data.as_object()
-        .map(|fields| {
-            fields
-                .iter()
-                .filter(|(k, v)| !skip(k, v))
-                .map(|(k, v)| DataRow {
-                    name: k.clone(),
-                    label: label(k, schemas),
-                    value: display(v),
-                    link: web_link(v),
-                })
-                .collect()
+    let order: Vec<&str> = schemas.iter().flat_map(|s| field_order(s)).collect();
+    let place = |name: &str| order.iter().position(|n| *n == name).unwrap_or(usize::MAX);
+    let Some(fields) = data.as_object() else {
+        return Vec::new();
+    };
+    let mut fields: Vec<(&String, &Value)> = fields.iter().filter(|(k, v)| !skip(k, v)).collect();
+    fields.sort_by_key(|(k, _)| place(k));
+    fields
+        .into_iter()
+        .map(|(k, v)| DataRow {
+            name: k.clone(),
+            label: label(k, schemas),
+            value: display(v),
+            link: web_link(v),
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// A name for a user id: the colleague's name, or a placeholder for someone deleted.
@@ -515,7 +520,7 @@ async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool
             count,
             PAGE_SIZE,
             total,
-            "tickets",
+            TICKETS,
             next.as_deref(),
             |cursor, trail| query.href(path, tab, sort_name, cursor, trail),
         ),

@@ -18,6 +18,30 @@ pub fn address(path: &str, params: &[(&str, &str)]) -> String {
     format!("{path}?{}", query.finish())
 }
 
+/// What a list holds, in the singular and the plural ("1 ticket", "2 tickets").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Noun {
+    pub one: &'static str,
+    pub many: &'static str,
+}
+
+pub const TICKETS: Noun = Noun {
+    one: "ticket",
+    many: "tickets",
+};
+pub const TASKS: Noun = Noun {
+    one: "task",
+    many: "tasks",
+};
+pub const ERRORS: Noun = Noun {
+    one: "error",
+    many: "errors",
+};
+pub const PEOPLE: Noun = Noun {
+    one: "person",
+    many: "people",
+};
+
 /// The pager of one page of a list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pager {
@@ -25,8 +49,7 @@ pub struct Pager {
     pub from: i64,
     pub to: i64,
     pub total: i64,
-    /// What the list holds, in the plural ("tickets").
-    pub noun: &'static str,
+    pub noun: Noun,
     pub prev: Option<String>,
     pub next: Option<String>,
 }
@@ -65,7 +88,7 @@ impl Place {
         rows: usize,
         size: u32,
         total: i64,
-        noun: &'static str,
+        noun: Noun,
         next: Option<&str>,
         href: impl Fn(&str, &str) -> String,
     ) -> Pager {
@@ -98,6 +121,17 @@ impl Place {
     }
 }
 
+impl Pager {
+    /// The noun for the list's total ("1 ticket", "No tickets").
+    pub fn counted(&self) -> &'static str {
+        if self.total == 1 {
+            self.noun.one
+        } else {
+            self.noun.many
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,19 +143,19 @@ mod tests {
     #[test]
     fn walks_forward_and_back_again() {
         let first = Place::new("", "");
-        let p1 = first.pager(20, 20, 45, "tickets", Some("c2"), href);
+        let p1 = first.pager(20, 20, 45, TICKETS, Some("c2"), href);
         assert_eq!((p1.from, p1.to, p1.total), (1, 20, 45));
         assert_eq!(p1.prev, None);
         assert_eq!(p1.next.as_deref(), Some("?cursor=c2&trail=0"));
 
         let second = Place::new("c2", "0");
-        let p2 = second.pager(20, 20, 45, "tickets", Some("c3"), href);
+        let p2 = second.pager(20, 20, 45, TICKETS, Some("c3"), href);
         assert_eq!((p2.from, p2.to), (21, 40));
         assert_eq!(p2.prev.as_deref(), Some("?cursor=&trail="));
         assert_eq!(p2.next.as_deref(), Some("?cursor=c3&trail=0.c2"));
 
         let third = Place::new("c3", "0.c2");
-        let p3 = third.pager(5, 20, 45, "tickets", None, href);
+        let p3 = third.pager(5, 20, 45, TICKETS, None, href);
         assert_eq!((p3.from, p3.to), (41, 45));
         assert_eq!(p3.prev.as_deref(), Some("?cursor=c2&trail=0"));
         assert_eq!(p3.next, None);
@@ -129,14 +163,28 @@ mod tests {
 
     #[test]
     fn an_empty_list_counts_nothing() {
-        let pager = Place::new("", "").pager(0, 20, 0, "tickets", None, href);
+        let pager = Place::new("", "").pager(0, 20, 0, TICKETS, None, href);
         assert_eq!((pager.from, pager.to, pager.total), (0, 0, 0));
         assert_eq!((pager.prev, pager.next), (None, None));
+        assert_eq!(
+            Place::new("", "")
+                .pager(0, 20, 0, TICKETS, None, href)
+                .counted(),
+            "tickets"
+        );
+    }
+
+    #[test]
+    fn one_is_counted_in_the_singular() {
+        let one = Place::new("", "").pager(1, 20, 1, TICKETS, None, href);
+        assert_eq!(one.counted(), "ticket");
+        let two = Place::new("", "").pager(2, 20, 2, TICKETS, None, href);
+        assert_eq!(two.counted(), "tickets");
     }
 
     #[test]
     fn a_trail_without_a_cursor_is_the_first_page() {
-        let pager = Place::new("", "0.c2").pager(20, 20, 100, "tickets", Some("c2"), href);
+        let pager = Place::new("", "0.c2").pager(20, 20, 100, TICKETS, Some("c2"), href);
         assert_eq!(pager.from, 1);
         assert_eq!(pager.prev, None);
     }

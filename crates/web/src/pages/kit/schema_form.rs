@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use domain::ValidationErrors;
+use domain::workflow::order::field_order;
 use serde_json::{Map, Number, Value};
 
 use crate::pages::kit::form::sentence;
@@ -159,23 +160,16 @@ impl<'a> SchemaForm<'a> {
     }
 
     /// The properties in form order (see the module docs).
+    /// The fields in the order the designer wrote them ([`field_order`]).
     fn properties(&self) -> Vec<(&'a str, &'a Value)> {
         let Some(props) = self.schema.get("properties").and_then(Value::as_object) else {
             return Vec::new();
         };
-        let required = self.required();
-        let mut out: Vec<(&str, &Value)> = required
-            .iter()
-            .filter_map(|name| props.get_key_value(*name))
+        field_order(self.schema)
+            .into_iter()
+            .filter_map(|name| props.get_key_value(name))
             .map(|(k, v)| (k.as_str(), v))
-            .collect();
-        out.extend(
-            props
-                .iter()
-                .filter(|(k, _)| !required.contains(&k.as_str()))
-                .map(|(k, v)| (k.as_str(), v)),
-        );
-        out
+            .collect()
     }
 
     fn input_name(&self, name: &str) -> String {
