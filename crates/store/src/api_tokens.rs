@@ -77,14 +77,33 @@ pub async fn insert(tx: &mut Tx, token: NewApiToken<'_>) -> Result<ApiToken> {
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
-pub async fn list(db: impl Exec, company: CompanyId) -> Result<Vec<ApiToken>> {
-    let select = Query::select()
+pub async fn list(
+    db: impl Exec,
+    company: CompanyId,
+    after: Option<ApiTokenId>,
+    limit: u32,
+) -> Result<Vec<ApiToken>> {
+    let mut select = Query::select()
         .columns(COLUMNS)
         .from(ApiTokens::Table)
         .and_where(Expr::col(ApiTokens::CompanyId).eq(company.0))
-        .order_by(ApiTokens::CreatedAt, Order::Desc)
+        .order_by(ApiTokens::Id, Order::Desc)
+        .limit(u64::from(limit.clamp(1, 1000)))
         .to_owned();
+    if let Some(after) = after {
+        select.and_where(Expr::col(ApiTokens::Id).lt(after));
+    }
     db.fetch_all(&select).await
+}
+
+/// How many API tokens the company has (revoked and expired ones included).
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn count(db: impl Exec, company: CompanyId) -> Result<i64> {
+    let select = Query::select()
+        .from(ApiTokens::Table)
+        .and_where(Expr::col(ApiTokens::CompanyId).eq(company.0))
+        .to_owned();
+    crate::db::count(db, select, ApiTokens::Id).await
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]

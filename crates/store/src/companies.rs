@@ -100,15 +100,25 @@ pub async fn find_by_invite_code(db: impl Exec, code: &str) -> Result<Option<Com
 
 /// Every company, newest first (platform staff only).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn list(db: impl Exec, limit: u32) -> Result<Vec<Company>> {
-    let select = Query::select()
+pub async fn list(db: impl Exec, after: Option<CompanyId>, limit: u32) -> Result<Vec<Company>> {
+    let mut select = Query::select()
         .columns(COMPANY_COLUMNS)
         .from(Companies::Table)
-        .order_by(Companies::CreatedAt, Order::Desc)
+        .order_by(Companies::Id, Order::Desc)
         .limit(u64::from(limit.clamp(1, 1000)))
         .to_owned();
+    if let Some(after) = after {
+        select.and_where(Expr::col(Companies::Id).lt(after.0));
+    }
     let rows: Vec<CompanyRow> = db.fetch_all(&select).await?;
     rows.into_iter().map(Company::try_from).collect()
+}
+
+/// How many companies there are.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn count(db: impl Exec) -> Result<i64> {
+    let select = Query::select().from(Companies::Table).to_owned();
+    crate::db::count(db, select, Companies::Id).await
 }
 
 #[tracing::instrument(level = "debug", skip_all)]

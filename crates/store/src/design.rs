@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use domain::ids::{DesignObjectId, WorkflowId, WorkflowVersionId};
 use domain::{CompanyId, UserId};
-use sea_query::{Expr, ExprTrait, Func, Order, Query};
+use sea_query::{Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -146,9 +146,12 @@ pub struct DesignFilter {
     pub workflow: Option<WorkflowId>,
     /// Case-insensitive substring of the title or key.
     pub q: Option<String>,
+    /// Continue after this object (ids are time-ordered UUIDv7).
+    pub after: Option<Uuid>,
     pub limit: u32,
 }
 
+/// A company's objects of one kind, oldest first.
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn list(
     db: impl Exec,
@@ -159,11 +162,35 @@ pub async fn list(
     let mut select = Query::select()
         .columns(COLUMNS)
         .from(DesignObjects::Table)
-        .and_where(Expr::col(DesignObjects::CompanyId).eq(company.0))
-        .and_where(Expr::col(DesignObjects::Kind).eq(kind))
-        .order_by(DesignObjects::CreatedAt, Order::Asc)
+        .order_by(DesignObjects::Id, Order::Asc)
         .limit(u64::from(filter.limit.clamp(1, 1000)))
         .to_owned();
+    filtered(&mut select, company, kind, filter);
+    if let Some(after) = filter.after {
+        select.and_where(Expr::col(DesignObjects::Id).gt(after));
+    }
+    let rows: Vec<ObjectRow> = db.fetch_all(&select).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// How many objects a list's filter finds, over all its pages.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn count(
+    db: impl Exec,
+    company: CompanyId,
+    kind: &str,
+    filter: &DesignFilter,
+) -> Result<i64> {
+    let mut select = Query::select().from(DesignObjects::Table).to_owned();
+    filtered(&mut select, company, kind, filter);
+    crate::db::count(db, select, DesignObjects::Id).await
+}
+
+/// The conditions of a list's filter (not its page).
+fn filtered(select: &mut SelectStatement, company: CompanyId, kind: &str, filter: &DesignFilter) {
+    select
+        .and_where(Expr::col(DesignObjects::CompanyId).eq(company.0))
+        .and_where(Expr::col(DesignObjects::Kind).eq(kind));
     if let Some(status) = &filter.status {
         select.and_where(Expr::col(DesignObjects::Status).eq(status.as_str()));
     }
@@ -180,8 +207,6 @@ pub async fn list(
                 .or(Expr::expr(Func::lower(Expr::col(DesignObjects::Key))).like(pattern)),
         );
     }
-    let rows: Vec<ObjectRow> = db.fetch_all(&select).await?;
-    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 /// Every object of one workflow (itself included), oldest first.

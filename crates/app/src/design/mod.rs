@@ -386,6 +386,12 @@ pub async fn list(
     Ok(objects.into_iter().map(Into::into).collect())
 }
 
+/// How many objects of a kind a list's filter finds, over all its pages.
+pub async fn count(app: &App, actor: &Actor, kind: Kind, filter: &DesignFilter) -> Result<i64> {
+    let company = crate::access::require_design_reader(actor)?;
+    Ok(store::design::count(app.db(), company, kind.as_str(), filter).await?)
+}
+
 pub async fn get(app: &App, actor: &Actor, kind: Kind, id: DesignObjectId) -> Result<DesignView> {
     let company = crate::access::require_design_reader(actor)?;
     Ok(store::design::get(app.db(), company, kind.as_str(), id)

@@ -626,9 +626,17 @@ pub async fn create_api_token(
     })
 }
 
-pub async fn list_api_tokens(app: &App, actor: &Actor) -> Result<Vec<store::api_tokens::ApiToken>> {
+/// A page of the company's API tokens, newest first, and how many there are in all.
+pub async fn list_api_tokens(
+    app: &App,
+    actor: &Actor,
+    after: Option<ApiTokenId>,
+    limit: u32,
+) -> Result<(Vec<store::api_tokens::ApiToken>, i64)> {
     let company = crate::access::require_admin(actor)?;
-    Ok(store::api_tokens::list(app.db(), company).await?)
+    let total = store::api_tokens::count(app.db(), company).await?;
+    let tokens = store::api_tokens::list(app.db(), company, after, limit).await?;
+    Ok((tokens, total))
 }
 
 pub async fn revoke_api_token(app: &App, actor: &Actor, id: ApiTokenId) -> Result<()> {

@@ -71,12 +71,17 @@ pub async fn create_superuser(
     Ok((user, outcome))
 }
 
+/// A page of every company, newest first, and how many there are in all.
 pub async fn list_companies(
     app: &App,
     actor: &domain::auth::Actor,
-) -> Result<Vec<domain::company::Company>> {
+    after: Option<domain::CompanyId>,
+    limit: u32,
+) -> Result<(Vec<domain::company::Company>, i64)> {
     crate::access::require_staff(actor)?;
-    Ok(store::companies::list(app.db(), 1000).await?)
+    let total = store::companies::count(app.db()).await?;
+    let companies = store::companies::list(app.db(), after, limit).await?;
+    Ok((companies, total))
 }
 
 /// Staff create a company with its first admin, as a sign-up would (without logging in).

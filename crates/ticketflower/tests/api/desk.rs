@@ -327,3 +327,93 @@ async fn workflow_errors_page_with_totals_on_the_page_and_in_the_api() {
     assert_eq!(seen, expected);
     app.stop().await;
 }
+
+/// Follows "next" from `path` to the last page; the pager counts of every page.
+async fn walk(app: &testkit::TestApp, token: &str, path: &str) -> Vec<String> {
+    let mut counts = Vec::new();
+    let mut html = page(app, token, path).await;
+    loop {
+        let at = html.find("id=\"pager-count\">").expect("a pager") + "id=\"pager-count\">".len();
+        counts.push(html[at..at + html[at..].find('<').unwrap()].to_owned());
+        if !html.contains("id=\"next-page\"") {
+            return counts;
+        }
+        html = page(app, token, &link(&html, "next-page")).await;
+    }
+}
+
+#[tokio::test]
+async fn workflows_api_tokens_and_companies_page_with_totals() {
+    let app = spawn_app().await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    let admin = &desk.company.admin;
+    for n in 0..50 {
+        admin
+            .create_design_object(
+                testkit::api::DesignKind::Workflows,
+                json!({"title": format!("Workflow {n}")}),
+            )
+            .await
+            .expect(201);
+        admin
+            .create_api_token(json!({"name": format!("bot {n}")}))
+            .await
+            .expect(201);
+    }
+    let token = desk.company.access_token().to_owned();
+    assert_eq!(
+        walk(&app, &token, "/design/workflows").await,
+        ["1–50 of 51 workflows", "51–51 of 51 workflows"]
+    );
+    assert_eq!(
+        walk(&app, &token, "/design/workflows?q=workflow+49").await,
+        ["1–1 of 1 workflow"]
+    );
+    assert_eq!(
+        walk(&app, &token, "/admin/api-tokens").await,
+        ["1–50 of 50 tokens"]
+    );
+    admin
+        .create_api_token(json!({"name": "one more"}))
+        .await
+        .expect(201);
+    assert_eq!(
+        walk(&app, &token, "/admin/api-tokens").await,
+        ["1–50 of 51 tokens", "51–51 of 51 tokens"]
+    );
+    // The API pages the tokens by cursor, each once.
+    let mut names = Vec::new();
+    let mut path = "/api/v1/api-tokens?limit=20".to_owned();
+    loop {
+        let answer: Value = admin
+            .send(reqwest::Method::GET, &path, testkit::api::Body::Empty)
+            .await
+            .expect(200);
+        for item in answer["items"].as_array().unwrap() {
+            names.push(item["name"].as_str().unwrap().to_owned());
+        }
+        match answer["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/api-tokens?limit=20&cursor={cursor}"),
+            None => break,
+        }
+    }
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 51, "{names:?}");
+
+    // Staff page through every company.
+    let mut tx = app.app.db().begin().await.unwrap();
+    for n in 0..50 {
+        store::companies::insert(&mut tx, &format!("Company {n}"), &format!("invite-{n}"))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let staff = fixtures::platform_staff(&app).await;
+    let staff_token = staff.token().unwrap().to_owned();
+    assert_eq!(
+        walk(&app, &staff_token, "/staff/companies").await,
+        ["1–50 of 51 companies", "51–51 of 51 companies"]
+    );
+    app.stop().await;
+}

@@ -223,6 +223,9 @@ impl World {
             ("/api/v1/users", "cursor") => first("user"),
             ("/api/v1/tasks", "cursor") => first("task"),
             ("/api/v1/workflow-errors", "cursor") => first("workflow error"),
+            ("/api/v1/api-tokens", "cursor") => first("api token"),
+            // The platform's list: a company is the one "object" it pages by.
+            ("/api/v1/admin/companies", "cursor") => Some(self.a.company.id.clone()),
             _ => None,
         }
     }
@@ -464,8 +467,13 @@ async fn every_api_operation_with_an_id_answers_not_found_for_another_companys_o
                     .send(http_method.clone(), &format!("{path}?{name}={value}"), body)
                     .await;
                 query_calls += 1;
-                // A list may answer with B's own objects; a change must not find A's.
+                // A list may answer with B's own objects; a change must not find A's; the
+                // platform staff's operations refuse a company admin outright.
+                let staff_only = operation["tags"]
+                    .as_array()
+                    .is_some_and(|tags| tags.iter().any(|t| t == "platform"));
                 let fine = match method.as_str() {
+                    _ if staff_only => answer.status == 403,
                     "get" => [200, 404, 422].contains(&answer.status.as_u16()),
                     _ => answer.status == 404,
                 };

@@ -576,20 +576,46 @@ impl From<IssuedToken> for IssuedTokenView {
     }
 }
 
-/// The company's API tokens (without secrets).
-#[utoipa::path(get, path = "/api/v1/api-tokens", tag = "api tokens",
+/// Where a list of the API tokens or the companies goes on.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListPage {
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<uuid::Uuid>,
+    /// Rows per page, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl ListPage {
+    fn limit(&self) -> u32 {
+        self.limit.unwrap_or(50).clamp(1, 200)
+    }
+
+    /// The page with its cursor: the last row's id when the page is full.
+    fn page<T>(&self, items: Vec<T>, id: impl Fn(&T) -> String) -> Page<T> {
+        let next_cursor = (items.len() == self.limit() as usize)
+            .then(|| items.last().map(id))
+            .flatten();
+        Page { items, next_cursor }
+    }
+}
+
+/// The company's API tokens (without secrets), newest first.
+#[utoipa::path(get, path = "/api/v1/api-tokens", tag = "api tokens", params(ListPage),
     responses(
-        (status = 200, description = "Every API token of the company (`next_cursor` is always `null`)", body = Page<ApiTokenView>),
+        (status = 200, description = "A page of the company's API tokens", body = Page<ApiTokenView>),
     ),
     security(("bearer" = [])))]
 pub async fn list_api_tokens(
     State(state): State<WebState>,
     Authed(actor): Authed,
+    AppQuery(query): AppQuery<ListPage>,
 ) -> ApiResult<Json<Page<ApiTokenView>>> {
-    let items = app::identity::admin::list_api_tokens(&state.app, &actor).await?;
-    Ok(Json(Page::whole(
-        items.into_iter().map(ApiTokenView::from).collect(),
-    )))
+    let after = query.cursor.map(ApiTokenId);
+    let (items, _) =
+        app::identity::admin::list_api_tokens(&state.app, &actor, after, query.limit()).await?;
+    let items = items.into_iter().map(ApiTokenView::from).collect();
+    Ok(Json(query.page(items, |t: &ApiTokenView| t.id.to_string())))
 }
 
 /// Revokes an API token at once.
@@ -607,18 +633,21 @@ pub async fn revoke_api_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Every company (platform staff).
-#[utoipa::path(get, path = "/api/v1/admin/companies", tag = "platform",
+/// Every company (platform staff), newest first.
+#[utoipa::path(get, path = "/api/v1/admin/companies", tag = "platform", params(ListPage),
     responses(
-        (status = 200, description = "The companies (at most 1000; `next_cursor` is always `null`)", body = Page<Company>),
+        (status = 200, description = "A page of the companies", body = Page<Company>),
     ),
     security(("bearer" = [])))]
 pub async fn list_companies(
     State(state): State<WebState>,
     Authed(actor): Authed,
+    AppQuery(query): AppQuery<ListPage>,
 ) -> ApiResult<Json<Page<Company>>> {
-    let items = app::identity::platform::list_companies(&state.app, &actor).await?;
-    Ok(Json(Page::whole(items)))
+    let after = query.cursor.map(CompanyId);
+    let (items, _) =
+        app::identity::platform::list_companies(&state.app, &actor, after, query.limit()).await?;
+    Ok(Json(query.page(items, |c: &Company| c.id.to_string())))
 }
 
 /// Creates a company with its first admin (platform staff).

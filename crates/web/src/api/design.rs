@@ -55,6 +55,7 @@ fn filter(query: DesignQuery) -> Result<DesignFilter, ApiError> {
         status,
         workflow: query.workflow,
         q: query.q.filter(|q| !q.trim().is_empty()),
+        after: None,
         limit: query.limit.unwrap_or(200).clamp(1, 1000),
     })
 }

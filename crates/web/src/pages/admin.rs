@@ -730,6 +730,7 @@ struct TokensPage {
     /// The new-token form as typed, and why it was refused.
     new_token: TokenValues,
     errors: FieldErrors,
+    pager: Pager,
 }
 
 /// What was typed into the new-token form.
@@ -754,10 +755,59 @@ enum TokensShown {
 
 const TOKENS: &str = "/admin/api-tokens";
 
-async fn tokens_page(state: &WebState, ctx: &PageCtx, shown: TokensShown) -> PageResult {
+/// A page of a short list (API tokens, companies): where it is in the list.
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    #[serde(default)]
+    cursor: String,
+    #[serde(default)]
+    trail: String,
+}
+
+/// Rows of the API tokens and the companies lists.
+const SHORT_PAGE: u32 = 50;
+
+/// The pager of a short list at `path`, `last` being the id of the page's last row.
+fn short_pager(
+    place: &Place,
+    rows: usize,
+    total: i64,
+    noun: crate::pages::kit::pager::Noun,
+    last: Option<String>,
+    path: &str,
+) -> Pager {
+    let next = last.filter(|_| rows == SHORT_PAGE as usize);
+    place.pager(
+        rows,
+        SHORT_PAGE,
+        total,
+        noun,
+        next.as_deref(),
+        |cursor, trail| address(path, &[("cursor", cursor), ("trail", trail)]),
+    )
+}
+
+async fn tokens_page(
+    state: &WebState,
+    ctx: &PageCtx,
+    place: Place,
+    shown: TokensShown,
+) -> PageResult {
     let now = Utc::now();
-    let tokens = ctx
-        .load(app::identity::admin::list_api_tokens(&state.app, &ctx.actor).await)?
+    let after = place.cursor().and_then(|c| c.parse().ok());
+    let (found, total) = ctx.load(
+        app::identity::admin::list_api_tokens(&state.app, &ctx.actor, after, SHORT_PAGE).await,
+    )?;
+    let last = found.last().map(|t| t.id.to_string());
+    let pager = short_pager(
+        &place,
+        found.len(),
+        total,
+        crate::pages::kit::pager::TOKENS,
+        last,
+        TOKENS,
+    );
+    let tokens = found
         .into_iter()
         .map(|t| TokenRow {
             id: t.id.to_string(),
@@ -784,6 +834,7 @@ async fn tokens_page(state: &WebState, ctx: &PageCtx, shown: TokensShown) -> Pag
         issued: None,
         new_token: TokenValues::default(),
         errors: FieldErrors::default(),
+        pager,
     };
     let mut status = StatusCode::OK;
     match shown {
@@ -803,9 +854,19 @@ async fn tokens_page(state: &WebState, ctx: &PageCtx, shown: TokensShown) -> Pag
     Ok(ctx.render_status(status, &page))
 }
 
-pub async fn api_tokens(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
+pub async fn api_tokens(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    Query(query): Query<PageQuery>,
+) -> PageResult {
     let ctx = ctx.titled("API tokens");
-    tokens_page(&state, &ctx, TokensShown::List).await
+    tokens_page(
+        &state,
+        &ctx,
+        Place::new(&query.cursor, &query.trail),
+        TokensShown::List,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -839,7 +900,7 @@ pub async fn create_api_token(
             {
                 Ok(issued) => {
                     let shown = TokensShown::Issued(issued.token.name, issued.secret);
-                    return tokens_page(&state, &ctx, shown).await;
+                    return tokens_page(&state, &ctx, Place::default(), shown).await;
                 }
                 Err(error) => match Refusal::renamed(
                     error,
@@ -860,7 +921,7 @@ pub async fn create_api_token(
         roles: typed_roles(&form.roles),
         refusal,
     };
-    tokens_page(&state, &ctx, shown).await
+    tokens_page(&state, &ctx, Place::default(), shown).await
 }
 
 pub async fn revoke_api_token(
@@ -890,23 +951,43 @@ struct CompaniesPage {
     /// The new-company form as typed (never the password), and why it was refused.
     new_company: crate::pages::session::SignupValues,
     errors: FieldErrors,
+    pager: Pager,
 }
 
 const COMPANIES: &str = "/staff/companies";
 
-pub async fn companies(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
-    companies_page(&state, ctx, None).await
+pub async fn companies(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    Query(query): Query<PageQuery>,
+) -> PageResult {
+    companies_page(&state, ctx, Place::new(&query.cursor, &query.trail), None).await
 }
 
 async fn companies_page(
     state: &WebState,
     ctx: PageCtx,
+    place: Place,
     refused: Option<(crate::pages::session::SignupValues, Refusal)>,
 ) -> PageResult {
     let ctx = ctx.titled("Companies");
-    let companies =
-        ctx.load(app::identity::platform::list_companies(&state.app, &ctx.actor).await)?;
-    let companies = companies
+    let after = place
+        .cursor()
+        .and_then(|c| c.parse().ok())
+        .map(domain::CompanyId);
+    let (found, total) = ctx.load(
+        app::identity::platform::list_companies(&state.app, &ctx.actor, after, SHORT_PAGE).await,
+    )?;
+    let last = found.last().map(|c| c.id.to_string());
+    let pager = short_pager(
+        &place,
+        found.len(),
+        total,
+        crate::pages::kit::pager::COMPANIES,
+        last,
+        COMPANIES,
+    );
+    let companies = found
         .into_iter()
         .map(|c| CompanyRow {
             id: c.id.to_string(),
@@ -925,6 +1006,7 @@ async fn companies_page(
             companies,
             new_company: new_company.unwrap_or_default(),
             errors: refusal.map(|r| r.errors).unwrap_or_default(),
+            pager,
         },
     ))
 }
@@ -950,7 +1032,13 @@ pub async fn create_company(
             Err(error) => return Ok(ctx.failed(COMPANIES, error)),
         },
     };
-    companies_page(&state, ctx, Some((form.values(), refusal))).await
+    companies_page(
+        &state,
+        ctx,
+        Place::default(),
+        Some((form.values(), refusal)),
+    )
+    .await
 }
 
 #[derive(Deserialize)]

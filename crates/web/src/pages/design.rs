@@ -23,6 +23,7 @@ use crate::pages::kit::context::{
 use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
+use crate::pages::kit::pager::{Pager, Place, WORKFLOWS, address};
 use crate::pages::kit::when::{When, when};
 use crate::state::WebState;
 
@@ -59,6 +60,7 @@ struct WorkflowsPage {
     /// The new-workflow form as typed, and why it was refused.
     new_workflow: NewWorkflowForm,
     errors: FieldErrors,
+    pager: Pager,
 }
 
 #[derive(Deserialize, Default)]
@@ -67,7 +69,14 @@ pub struct ListQuery {
     status: String,
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    cursor: String,
+    #[serde(default)]
+    trail: String,
 }
+
+/// Rows of the workflows list.
+const WORKFLOWS_PAGE: u32 = 50;
 
 pub async fn workflows(
     State(state): State<WebState>,
@@ -84,6 +93,7 @@ async fn workflows_page(
     refused: Option<(NewWorkflowForm, Refusal)>,
 ) -> PageResult {
     let ctx = ctx.titled("Workflows");
+    let place = Place::new(&query.cursor, &query.trail);
     let filter = DesignFilter {
         status: query
             .status
@@ -92,10 +102,34 @@ async fn workflows_page(
             .map(|s| s.as_str().to_owned()),
         workflow: None,
         q: Some(query.q.trim().to_owned()).filter(|q| !q.is_empty()),
-        limit: 500,
+        after: place.cursor().and_then(|c| c.parse().ok()),
+        limit: WORKFLOWS_PAGE,
     };
+    let total =
+        ctx.load(app::design::count(&state.app, &ctx.actor, Kind::Workflow, &filter).await)?;
     let items =
         ctx.load(app::design::list(&state.app, &ctx.actor, Kind::Workflow, filter).await)?;
+    let next = (items.len() == WORKFLOWS_PAGE as usize)
+        .then(|| items.last().map(|w| w.id.to_string()))
+        .flatten();
+    let pager = place.pager(
+        items.len(),
+        WORKFLOWS_PAGE,
+        total,
+        WORKFLOWS,
+        next.as_deref(),
+        |cursor, trail| {
+            address(
+                "/design/workflows",
+                &[
+                    ("status", &query.status),
+                    ("q", &query.q),
+                    ("cursor", cursor),
+                    ("trail", trail),
+                ],
+            )
+        },
+    );
     let rows = items
         .into_iter()
         .map(|w| WorkflowRow {
@@ -113,6 +147,7 @@ async fn workflows_page(
         &WorkflowsPage {
             layout: ctx.layout.clone(),
             rows,
+            pager,
             status: query.status,
             q: query.q,
             statuses: WorkflowStatus::ALL.iter().map(|s| s.as_str()).collect(),

@@ -37,6 +37,18 @@ pub const ERRORS: Noun = Noun {
     one: "error",
     many: "errors",
 };
+pub const WORKFLOWS: Noun = Noun {
+    one: "workflow",
+    many: "workflows",
+};
+pub const COMPANIES: Noun = Noun {
+    one: "company",
+    many: "companies",
+};
+pub const TOKENS: Noun = Noun {
+    one: "token",
+    many: "tokens",
+};
 pub const PEOPLE: Noun = Noun {
     one: "person",
     many: "people",
@@ -101,15 +113,18 @@ impl Place {
             let cursor = if last == FIRST { "" } else { last };
             href(cursor, &rest.join(&SEP.to_string()))
         });
-        let next = next.map(|cursor| {
-            let mut trail = self.trail.clone();
-            trail.push(if self.cursor.is_empty() {
-                FIRST.to_owned()
-            } else {
-                self.cursor.clone()
+        // A full last page has a cursor after it but nothing there: the total says so.
+        let next = next
+            .filter(|_| before + (rows as i64) < total)
+            .map(|cursor| {
+                let mut trail = self.trail.clone();
+                trail.push(if self.cursor.is_empty() {
+                    FIRST.to_owned()
+                } else {
+                    self.cursor.clone()
+                });
+                href(cursor, &trail.join(&SEP.to_string()))
             });
-            href(cursor, &trail.join(&SEP.to_string()))
-        });
         Pager {
             from: if rows == 0 { 0 } else { before + 1 },
             to: before + rows as i64,
@@ -172,6 +187,14 @@ mod tests {
                 .counted(),
             "tickets"
         );
+    }
+
+    #[test]
+    fn a_full_last_page_leads_nowhere() {
+        let last = Place::new("c2", "0").pager(20, 20, 40, TICKETS, Some("c3"), href);
+        assert_eq!(last.next, None);
+        let before = Place::new("", "").pager(20, 20, 40, TICKETS, Some("c2"), href);
+        assert!(before.next.is_some());
     }
 
     #[test]
