@@ -11,6 +11,7 @@ pub mod desk;
 mod error;
 pub mod identity;
 pub mod infra;
+pub mod realtime;
 pub mod registry;
 pub mod runtime;
 
@@ -50,6 +51,7 @@ struct Inner {
     vault: Option<vault::Vault>,
     throttles: throttle::Throttles,
     committed: tokio::sync::broadcast::Sender<EventsCommitted>,
+    hub: Arc<realtime::Hub>,
     /// Published workflow versions by id (they never change), with their company.
     versions: std::sync::Mutex<
         std::collections::HashMap<
@@ -94,6 +96,7 @@ impl App {
                 vault,
                 throttles,
                 committed: tokio::sync::broadcast::channel(1024).0,
+                hub: Arc::default(),
                 versions: std::sync::Mutex::default(),
             }),
         }
@@ -101,6 +104,11 @@ impl App {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The node's realtime fan-out ([`realtime::Hub::run`] drives it).
+    pub fn hub(&self) -> &Arc<realtime::Hub> {
+        &self.inner.hub
     }
 
     pub fn settings(&self) -> &Settings {

@@ -204,6 +204,19 @@ pub async fn of_stream(
     Ok(rows.into_iter().map(Event::from).collect())
 }
 
+/// Whether `id` is an event of `company` still in the log.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn exists(db: impl Exec, company: CompanyId, id: i64) -> Result<bool> {
+    let select = Query::select()
+        .column(Events::Id)
+        .from(Events::Table)
+        .and_where(sea_query::Expr::col(Events::CompanyId).eq(company.0))
+        .and_where(sea_query::Expr::col(Events::Id).eq(id))
+        .to_owned();
+    let row: Option<IdRow> = db.fetch_optional(&select).await?;
+    Ok(row.is_some())
+}
+
 /// The position a new live subscriber starts from: the last event in read order (0 if
 /// none), so that everything committed from now on is delivered to it.
 #[tracing::instrument(level = "debug", skip_all)]

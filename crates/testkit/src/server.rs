@@ -56,6 +56,11 @@ pub async fn spawn_app_with(
     let db = TestDb::new().await;
     let mut settings = test_settings(&db);
     let jobs = configure(&mut settings, app::registry::standard());
+    serve_on(db, settings, jobs, Secrets::generate()).await
+}
+
+/// Serves a server on `db` (migrated first), on a new loopback port.
+async fn serve_on(db: TestDb, settings: Settings, jobs: JobRegistry, secrets: Secrets) -> TestApp {
     let store_db = store::Db::connect(&settings.db_options())
         .await
         .unwrap_or_else(|e| panic!("cannot open test database {}: {e}", db.url));
@@ -63,7 +68,7 @@ pub async fn spawn_app_with(
         .await
         .unwrap_or_else(|e| panic!("migrations failed: {e}"));
     let metrics_bind = settings.metrics_bind;
-    let app = App::new(store_db, settings, Secrets::generate(), jobs);
+    let app = App::new(store_db, settings, secrets, jobs);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
@@ -177,6 +182,20 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and waits for it (and its workers) to finish.
+    /// Shuts the server down as `serve` does on a signal, then starts it again on the same
+    /// database with the same keys (tokens stay valid), on a new port.
+    pub async fn restart(mut self) -> TestApp {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.app.db().close().await;
+        let settings = self.app.settings().clone();
+        let secrets = self.app.secrets().clone();
+        let db = std::mem::replace(&mut self.db, TestDb::placeholder());
+        serve_on(db, settings, app::registry::standard(), secrets).await
+    }
+
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {

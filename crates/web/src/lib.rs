@@ -54,6 +54,7 @@ use crate::problem::Problem as ProblemDoc;
         (name = "tickets", description = "Tickets: submission, lists, comments, attachments"),
         (name = "tasks", description = "Tasks, workflow errors and action callbacks"),
         (name = "company", description = "Company settings for integrations"),
+        (name = "stream", description = "The live stream: one WebSocket carrying the events of the streams a client subscribes to, replayed from its cursor and then live. Client messages: `{\"type\": \"subscribe\", \"stream\", \"since\"?, \"epoch\"?}`, `unsubscribe`, `ping`; server messages: `event {id, stream, kind, payload, created_at}`, `subscribed {stream, head, epoch}`, `resync_required {stream, reason}`, `unsubscribed`, `pong`, `error {status, title, detail, stream?}`. Streams: `company:<id>` (the company feed), `ticket:<id>`, `workflow:<id>`, `user:<own id>`. Close codes: 1001 going away (server restart), 4000 idle, 4003 access revoked, 4008 too slow, 4029 too many connections. See docs/realtime.md."),
     ),
     modifiers(&BearerAuth),
     // The typed ids, which parameters refer to by name.
@@ -264,6 +265,7 @@ fn api_router() -> OpenApiRouter<WebState> {
         .merge(api::design::router())
         .merge(api::tickets::router())
         .merge(api::tasks::router())
+        .merge(api::stream::router())
 }
 
 /// The server-rendered pages.
@@ -387,6 +389,7 @@ pub async fn run(
     metrics: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let hub = tokio::spawn(app.hub().clone().run(app.clone(), shutdown.clone()));
     let workers = tokio::spawn(app::infra::jobs::run_workers(
         app.clone(),
         app.settings().job_workers,
@@ -418,6 +421,9 @@ pub async fn run(
     let router = router(app);
     let served = serve::serve(listener, router, limits, shutdown.clone()).await;
     shutdown.cancel();
+    if let Err(error) = hub.await {
+        tracing::warn!(%error, "the realtime hub failed");
+    }
     if tokio::time::timeout(Duration::from_secs(90), workers)
         .await
         .is_err()

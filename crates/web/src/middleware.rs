@@ -93,7 +93,7 @@ pub async fn refuse_cross_site(
     req: Request,
     next: Next,
 ) -> Response {
-    if req.method().is_safe() || !is_cross_site(&req, state.public_origin.as_deref()) {
+    if req.method().is_safe() || !is_cross_site(req.headers(), state.public_origin.as_deref()) {
         return next.run(req).await;
     }
     let message = "comes from another site: this server accepts changes only from its own pages or from clients with a token";
@@ -113,8 +113,9 @@ pub async fn refuse_cross_site(
     }
 }
 
-fn is_cross_site(req: &Request, public_origin: Option<&str>) -> bool {
-    let headers = req.headers();
+/// Whether a request comes from a page of another site: its `Origin` names another host
+/// (or `null`), or the browser says `Sec-Fetch-Site: cross-site`.
+pub(crate) fn is_cross_site(headers: &axum::http::HeaderMap, public_origin: Option<&str>) -> bool {
     if let Some(origin) = headers.get(header::ORIGIN) {
         let Ok(origin) = origin.to_str() else {
             return true;

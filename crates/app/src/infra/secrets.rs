@@ -21,6 +21,18 @@ pub struct Secrets {
     pub encryption_kid: String,
 }
 
+/// The same keys again (a server restarted in-process, as the tests do, keeps its keys).
+impl Clone for Secrets {
+    fn clone(&self) -> Self {
+        Self {
+            jwt_key: SecretBox::new(Box::new(self.jwt_key.expose_secret().clone())),
+            jwt_kid: self.jwt_kid.clone(),
+            encryption_key: SecretBox::new(Box::new(*self.encryption_key.expose_secret())),
+            encryption_kid: self.encryption_kid.clone(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Secrets")

@@ -849,7 +849,10 @@ pub async fn timeline(app: &App, actor: &Actor, id: TicketId) -> Result<(String,
 /// ids), and how it ended. Automated steps, errors and their handling, internal notes and
 /// the workflow's inner keys (task keys, branches, who assigned how) are left out; each kept
 /// event keeps only the payload fields listed here.
-fn for_requester(mut event: Event, forms: &std::collections::HashSet<TaskId>) -> Option<Event> {
+pub(crate) fn for_requester(
+    mut event: Event,
+    forms: &std::collections::HashSet<TaskId>,
+) -> Option<Event> {
     use domain::event::EventKind as K;
     let kind: K = event.kind.parse().ok()?;
     let form = || {

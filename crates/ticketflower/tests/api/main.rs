@@ -20,5 +20,6 @@ mod pages;
 mod personal_tasks;
 mod search;
 mod storage;
+mod stream;
 mod tenancy;
 mod tickets;

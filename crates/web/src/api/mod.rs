@@ -6,6 +6,7 @@ pub mod admin;
 pub mod design;
 pub mod health;
 pub mod identity;
+pub mod stream;
 pub mod tasks;
 pub mod tickets;
 

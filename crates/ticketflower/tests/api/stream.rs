@@ -1,0 +1,459 @@
+//! The live stream (`/api/v1/stream`, issue 16) over a real WebSocket on loopback: replay
+//! then live with no gap and no duplicate while writers commit, resuming across a reconnect
+//! and a server restart, each event checked for its reader, and the protocol's refusals.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use testkit::TestApp;
+use testkit::fixtures::{self, purchase_desk, when_approved};
+use testkit::spawn_app;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for one message before it fails.
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Socket {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// Opens the stream with `Authorization: Bearer <token>`.
+async fn open(app: &TestApp, token: &str) -> Socket {
+    let url = format!("ws://{}/api/v1/stream", app.address);
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    Socket { ws }
+}
+
+impl Socket {
+    async fn send(&mut self, message: Value) {
+        self.ws
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    async fn subscribe(&mut self, stream: &str, since: Option<i64>) -> Value {
+        let mut message = json!({"type": "subscribe", "stream": stream});
+        if let Some(since) = since {
+            message["since"] = json!(since);
+        }
+        self.send(message).await;
+        self.next().await
+    }
+
+    /// The next protocol message (pings are answered by the client library).
+    async fn next(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message within 10 s")
+                .expect("the socket is open")
+                .expect("a frame");
+            match frame {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Close(frame) => panic!("closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Reads events until `count` have come; any other message fails the test.
+    async fn events(&mut self, count: usize) -> Vec<Value> {
+        let mut events = Vec::new();
+        while events.len() < count {
+            let message = self.next().await;
+            assert_eq!(message["type"], "event", "{message}");
+            events.push(message);
+        }
+        events
+    }
+
+    /// The close frame's code and reason, skipping anything before it.
+    async fn closed(&mut self) -> (u16, String) {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a close within 10 s");
+            match frame {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (frame.code.into(), frame.reason.to_string());
+                }
+                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => {
+                    return (1005, String::new());
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Nothing but pings for `quiet`.
+    async fn silent_for(&mut self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + quiet;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Text(text)))) => panic!("unexpected message: {text}"),
+                Ok(_) => continue,
+            }
+        }
+    }
+}
+
+/// The company's events after `cursor` once the log has settled: on PostgreSQL a reader
+/// sees a commit only when every older transaction has ended (jobs that follow a change
+/// may still be writing), so this reads until two reads agree and hold something.
+async fn log_after(app: &TestApp, company: &str, cursor: i64) -> Vec<i64> {
+    let mut before = read_log(app, company, cursor).await;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let now = read_log(app, company, cursor).await;
+        if now == before && !now.is_empty() {
+            return now;
+        }
+        before = now;
+    }
+    panic!("the log after {cursor} never settled: {before:?}");
+}
+
+/// The company's events after `cursor`, in the order a reader of the log sees them.
+async fn read_log(app: &TestApp, company: &str, cursor: i64) -> Vec<i64> {
+    let company = domain::CompanyId(company.parse().unwrap());
+    let mut ids = Vec::new();
+    let mut cursor = cursor;
+    loop {
+        let events = store::events::read_after(
+            app.app.db(),
+            &store::events::Scope::Company(company),
+            cursor,
+            1000,
+        )
+        .await
+        .unwrap();
+        let Some(last) = events.last() else {
+            return ids;
+        };
+        cursor = last.id;
+        ids.extend(events.iter().map(|e| e.id));
+    }
+}
+
+fn ids(events: &[Value]) -> Vec<i64> {
+    events.iter().map(|e| e["id"].as_i64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn replay_then_live_without_gap_or_duplicate_while_eight_writers_commit() {
+    let app = spawn_app().await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    desk.request_purchase(1, "Before anyone listens").await;
+    let company = desk.company.id.clone();
+    let since = *log_after(&app, &company, 0).await.last().unwrap();
+    desk.request_purchase(2, "Missed while away").await;
+
+    let admin = desk.company.access_token().to_owned();
+    let mut socket = open(&app, &admin).await;
+    // Writers start before the subscription and go on during its replay.
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let requester = desk.requester.api.clone();
+            let type_id = desk.type_id.clone();
+            tokio::spawn(async move {
+                for n in 0..5 {
+                    requester
+                        .submit_ticket(
+                            &type_id,
+                            json!({"amount": 10 + n, "reason": format!("writer {w} ticket {n}")}),
+                        )
+                        .await
+                        .expect(201);
+                }
+            })
+        })
+        .collect();
+    let subscribed = socket
+        .subscribe(&format!("company:{company}"), Some(since))
+        .await;
+    assert_eq!(subscribed["type"], "subscribed", "{subscribed}");
+    assert!(subscribed["epoch"].as_str().is_some_and(|e| !e.is_empty()));
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let expected = log_after(&app, &company, since).await;
+    let received = socket.events(expected.len()).await;
+    assert_eq!(
+        ids(&received),
+        expected,
+        "every event once, in commit order"
+    );
+    // Nothing more: no duplicate arrives late.
+    socket.silent_for(Duration::from_millis(1500)).await;
+    // And it goes on live.
+    desk.request_purchase(3, "After the replay").await;
+    let after = log_after(&app, &company, *expected.last().unwrap()).await;
+    assert_eq!(ids(&socket.events(after.len()).await), after);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_resumes_after_a_reconnect_and_after_a_server_restart() {
+    let app = spawn_app().await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    let company = desk.company.id.clone();
+    let feed = format!("company:{company}");
+    let admin = desk.company.access_token().to_owned();
+
+    let mut socket = open(&app, &admin).await;
+    let subscribed = socket.subscribe(&feed, None).await;
+    let epoch = subscribed["epoch"].as_str().unwrap().to_owned();
+    let head = subscribed["head"].as_i64().unwrap();
+    desk.request_purchase(1, "First").await;
+    let first = log_after(&app, &company, head).await;
+    let seen = socket.events(first.len()).await;
+    let last = *ids(&seen).last().unwrap();
+    drop(socket);
+
+    // Missed while disconnected.
+    desk.request_purchase(2, "While away").await;
+    let mut socket = open(&app, &admin).await;
+    socket
+        .send(json!({"type": "subscribe", "stream": feed, "since": last, "epoch": epoch}))
+        .await;
+    assert_eq!(socket.next().await["type"], "subscribed");
+    let missed = log_after(&app, &company, last).await;
+    let replayed = socket.events(missed.len()).await;
+    assert_eq!(ids(&replayed), missed);
+    let last = *missed.last().unwrap();
+    drop(socket);
+
+    // A restart between two messages: the new server replays from the same cursor.
+    let requester = desk.requester.id.clone();
+    let app = app.restart().await;
+    let requester_api = fixtures::log_in(&app.api(), "rita@acme.io").await;
+    requester_api
+        .submit_ticket(
+            &desk.type_id,
+            json!({"amount": 7, "reason": "After the restart"}),
+        )
+        .await
+        .expect(201);
+    let mut socket = open(&app, &admin).await;
+    socket
+        .send(json!({"type": "subscribe", "stream": feed, "since": last, "epoch": epoch}))
+        .await;
+    assert_eq!(socket.next().await["type"], "subscribed");
+    let missed = log_after(&app, &company, last).await;
+    let replayed = socket.events(missed.len()).await;
+    assert_eq!(ids(&replayed), missed);
+    assert!(
+        replayed
+            .iter()
+            .any(|e| e["kind"] == "ticket.submitted" && e["actor_id"] == requester.as_str()),
+        "{replayed:?}"
+    );
+
+    // Another database's cursor, or one that is not in the log, cannot be resumed.
+    socket
+        .send(json!({"type": "subscribe", "stream": format!("user:{}", desk.company.admin_id), "since": last, "epoch": "another"}))
+        .await;
+    let resync = socket.next().await;
+    assert_eq!(resync["type"], "resync_required", "{resync}");
+    socket
+        .send(json!({"type": "subscribe", "stream": format!("user:{}", desk.company.admin_id), "since": 999_999_999}))
+        .await;
+    assert_eq!(socket.next().await["type"], "resync_required");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn each_event_is_checked_for_its_reader_live_and_replayed() {
+    let app = spawn_app().await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    let ticket = desk.request_purchase(40, "A chair").await;
+    let id = ticket["id"].as_str().unwrap().to_owned();
+    let stream = format!("ticket:{id}");
+    let admin = &desk.company.admin;
+    admin
+        .add_comment(&id, "internal: check the budget", true)
+        .await
+        .expect(201);
+
+    // The requester's replay leaves the internal note out; so does the live stream.
+    let rita = desk.requester.api.token().unwrap().to_owned();
+    let mut requester = open(&app, &rita).await;
+    assert_eq!(
+        requester.subscribe(&stream, Some(0)).await["type"],
+        "subscribed"
+    );
+    let victor = desk.reviewer.api.token().unwrap().to_owned();
+    let mut team = open(&app, desk.company.access_token()).await;
+    assert_eq!(team.subscribe(&stream, Some(0)).await["type"], "subscribed");
+    admin
+        .add_comment(&id, "internal: approved in principle", true)
+        .await
+        .expect(201);
+    admin
+        .add_comment(&id, "We ordered it", false)
+        .await
+        .expect(201);
+    // The team sees both notes and the public comment; the requester only the latter.
+    let mut team_comments = Vec::new();
+    while team_comments.len() < 3 {
+        let event = team.next().await;
+        if event["kind"] == "comment.added" {
+            team_comments.push(event);
+        }
+    }
+    let mut requester_kinds = Vec::new();
+    loop {
+        let event = requester.next().await;
+        assert_eq!(event["type"], "event", "{event}");
+        assert_ne!(event["payload"]["internal"], true, "{event}");
+        let public = event["kind"] == "comment.added";
+        requester_kinds.push(event["kind"].as_str().unwrap().to_owned());
+        if public {
+            break;
+        }
+    }
+    assert!(requester_kinds.contains(&"ticket.submitted".to_owned()));
+
+    // Another company's user cannot subscribe to it, and learns nothing of it.
+    let globex = fixtures::sign_up(&app, "Globex", "gus@globex.io").await;
+    let mut mallory = open(&app, globex.access_token()).await;
+    let refused = mallory.subscribe(&stream, None).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["status"].as_i64()),
+        (Some("error"), Some(404)),
+        "{refused}"
+    );
+    let feed = mallory
+        .subscribe(&format!("company:{}", desk.company.id), None)
+        .await;
+    assert_eq!(feed["status"], 404, "{feed}");
+    // The requester may not read the company feed.
+    let feed = requester
+        .subscribe(&format!("company:{}", desk.company.id), None)
+        .await;
+    assert_eq!(feed["status"], 403, "{feed}");
+
+    // A blocked user's socket closes at the event that blocks them.
+    let mut reviewer = open(&app, &victor).await;
+    assert_eq!(
+        reviewer
+            .subscribe(&format!("user:{}", desk.reviewer.id), None)
+            .await["type"],
+        "subscribed"
+    );
+    admin.block_user(&desk.reviewer.id).await.expect(200);
+    let (code, reason) = reviewer.closed().await;
+    assert_eq!(code, 4003, "{reason}");
+    // And cannot open another.
+    let url = format!("ws://{}/api/v1/stream", app.address);
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {victor}").parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tickets_origins_and_bad_messages() {
+    let app = spawn_app().await;
+    let company = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    let token = company.access_token().to_owned();
+    let url = format!("ws://{}/api/v1/stream", app.address);
+
+    // A browser's single-use ticket instead of the token in the URL.
+    let ticket: Value = company
+        .admin
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/stream/ticket",
+            testkit::api::Body::Empty,
+        )
+        .await
+        .expect(200);
+    let ticket = ticket["ticket"].as_str().unwrap().to_owned();
+    let (ws, _) = tokio_tungstenite::connect_async(format!("{url}?ticket={ticket}"))
+        .await
+        .unwrap();
+    let mut socket = Socket { ws };
+    socket.send(json!({"type": "ping"})).await;
+    assert_eq!(socket.next().await["type"], "pong");
+    assert!(
+        tokio_tungstenite::connect_async(format!("{url}?ticket={ticket}"))
+            .await
+            .is_err(),
+        "a ticket works once"
+    );
+
+    // A malformed message is answered, and the socket stays open.
+    socket.send(json!({"type": "shout"})).await;
+    let error = socket.next().await;
+    assert_eq!(
+        (error["type"].as_str(), error["status"].as_i64()),
+        (Some("error"), Some(400)),
+        "{error}"
+    );
+    socket
+        .ws
+        .send(Message::Text("{not json".into()))
+        .await
+        .unwrap();
+    assert_eq!(socket.next().await["status"], 400);
+    let bad = socket.subscribe("ticket:not-a-uuid", None).await;
+    assert_eq!(bad["status"], 422, "{bad}");
+    socket.send(json!({"type": "ping"})).await;
+    assert_eq!(socket.next().await["type"], "pong");
+    // Too large a message closes the socket (the limit is 16 KiB).
+    socket
+        .ws
+        .send(Message::Text("x".repeat(64 * 1024).into()))
+        .await
+        .unwrap();
+    let (code, reason) = socket.closed().await;
+    assert_eq!(code, 1009, "{reason}");
+
+    // The page's cookie opens it from the server's own pages only.
+    let mut request = url.clone().into_client_request().unwrap();
+    let headers = request.headers_mut();
+    headers.insert("cookie", format!("tf_access={token}").parse().unwrap());
+    headers.insert("origin", "https://evil.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+    let mut request = url.clone().into_client_request().unwrap();
+    let headers = request.headers_mut();
+    headers.insert("cookie", format!("tf_access={token}").parse().unwrap());
+    headers.insert("origin", format!("http://{}", app.address).parse().unwrap());
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut socket = Socket { ws };
+    socket.send(json!({"type": "ping"})).await;
+    assert_eq!(socket.next().await["type"], "pong");
+
+    // Without credentials, or as a plain GET, it is refused with a problem.
+    assert!(tokio_tungstenite::connect_async(url.clone()).await.is_err());
+    let plain = app.get_authed("/api/v1/stream", &token).await;
+    assert_eq!(plain.status(), 426);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_shutdown_closes_sockets_with_going_away() {
+    let app = spawn_app().await;
+    let company = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    let mut socket = open(&app, company.access_token()).await;
+    socket
+        .subscribe(&format!("company:{}", company.id), None)
+        .await;
+    let stopping = tokio::spawn(app.stop());
+    let (code, _) = socket.closed().await;
+    assert_eq!(code, 1001);
+    stopping.await.unwrap();
+}

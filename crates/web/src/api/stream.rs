@@ -1,0 +1,528 @@
+//! The live stream: one WebSocket per client (`GET /api/v1/stream`) carrying the events of
+//! the streams it subscribes to, replayed from its cursor and then live, without a gap or a
+//! duplicate. The protocol is in `docs/realtime.md`; this module speaks it.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use app::realtime::{self, Delivery, Subscription};
+use axum::Json;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use domain::auth::Actor;
+use domain::event::Event;
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Authed;
+use crate::problem::{ApiError, ApiResult, Problem};
+use crate::state::WebState;
+
+/// Subscriptions one connection may hold.
+pub const MAX_SUBSCRIPTIONS: usize = 64;
+/// Live connections one user may hold, and one company.
+pub const MAX_PER_USER: usize = 16;
+pub const MAX_PER_COMPANY: usize = 10_000;
+/// Deliveries a connection may have waiting; one that falls further behind is closed.
+pub const QUEUE: usize = 1024;
+/// The largest message a client may send.
+pub const MAX_MESSAGE: usize = 16 * 1024;
+/// The server pings this often; a client silent for [`IDLE`] is closed.
+const HEARTBEAT: Duration = Duration::from_secs(25);
+const IDLE: Duration = Duration::from_secs(70);
+/// Events read from the log at once while replaying.
+const REPLAY_BATCH: u32 = 500;
+
+/// Close codes (see `docs/realtime.md`).
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL: u16 = 1002;
+    pub const TOO_BIG: u16 = 1009;
+    pub const IDLE: u16 = 4000;
+    pub const REVOKED: u16 = 4003;
+    pub const SLOW: u16 = 4008;
+    pub const TOO_MANY: u16 = 4029;
+}
+
+/// A message from the client.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    Subscribe {
+        stream: String,
+        #[serde(default)]
+        since: Option<i64>,
+        #[serde(default)]
+        epoch: Option<String>,
+    },
+    Unsubscribe {
+        stream: String,
+    },
+    Ping,
+}
+
+/// A message from the server.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ServerMessage<'a> {
+    Event(&'a Event),
+    Subscribed {
+        stream: &'a str,
+        /// The last event of the stream when it was subscribed (0: none yet).
+        head: i64,
+        epoch: &'a str,
+    },
+    Unsubscribed {
+        stream: &'a str,
+    },
+    ResyncRequired {
+        stream: &'a str,
+        reason: &'a str,
+    },
+    Pong,
+    Error {
+        status: u16,
+        title: &'a str,
+        detail: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stream: Option<&'a str>,
+    },
+}
+
+/// A stream ticket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamTicket {
+    /// Pass as `ticket` when opening `/api/v1/stream`; it works once.
+    pub ticket: String,
+    /// Seconds it stays valid.
+    pub expires_in: u64,
+}
+
+/// A single-use ticket to open the stream from a browser, which cannot set headers on a
+/// WebSocket: the long-lived token never goes into a URL.
+#[utoipa::path(post, path = "/api/v1/stream/ticket", tag = "stream",
+    responses((status = 200, description = "A ticket valid for 30 s, for one socket", body = StreamTicket)),
+    security(("bearer" = [])))]
+pub async fn ticket(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+) -> ApiResult<Json<StreamTicket>> {
+    let ticket = realtime::issue_ticket(&state.app, &actor)?;
+    Ok(Json(StreamTicket {
+        ticket,
+        expires_in: realtime::TICKET_TTL.as_secs(),
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// A ticket from `POST /api/v1/stream/ticket`, for clients that cannot send a header.
+    ticket: Option<String>,
+}
+
+/// Opens the live stream (a WebSocket; see `docs/realtime.md`). Authenticated by the
+/// `Authorization` header, a stream ticket, or a page's session cookie from the server's
+/// own pages (another site's page is refused by its `Origin`).
+#[utoipa::path(get, path = "/api/v1/stream", tag = "stream", params(StreamQuery),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 426, description = "Not a WebSocket handshake", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn stream(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    authed: Result<Authed, ApiError>,
+) -> ApiResult<Response> {
+    let actor = match (query.ticket.as_deref(), authed) {
+        (Some(ticket), _) => realtime::redeem_ticket(&state.app, ticket)?,
+        (None, Ok(Authed(actor))) => {
+            let by_cookie = !headers.contains_key(header::AUTHORIZATION);
+            if by_cookie
+                && crate::middleware::is_cross_site(&headers, state.public_origin.as_deref())
+            {
+                return Err(app::AppError::Forbidden(
+                    "a page of another site may not open the stream".into(),
+                )
+                .into());
+            }
+            actor
+        }
+        (None, Err(error)) => return Err(error),
+    };
+    let company = app::access::company_of(&actor)?;
+    let Ok(upgrade) = upgrade else {
+        return Err(ApiError::Request(
+            Problem::new(
+                StatusCode::UPGRADE_REQUIRED,
+                "upgrade-required",
+                "Upgrade required",
+            )
+            .detail("Open this address as a WebSocket."),
+        ));
+    };
+    let limits = realtime::Limits {
+        connections_per_user: MAX_PER_USER,
+        connections_per_company: MAX_PER_COMPANY,
+        queue: QUEUE,
+    };
+    let connection = state
+        .app
+        .hub()
+        .connect(&state.app, company, actor.user_id, limits)
+        .await?;
+    Ok(upgrade
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            let session = Session {
+                app: state.app.clone(),
+                actor,
+                subscriptions: HashMap::new(),
+            };
+            match connection {
+                Ok(connection) => session.run(socket, connection).await,
+                Err(refused) => {
+                    let _ = close_with(socket, close::TOO_MANY, &refused.to_string()).await;
+                }
+            }
+        }))
+}
+
+async fn close_with(mut socket: WebSocket, code: u16, reason: &str) -> Result<(), axum::Error> {
+    // A close reason is at most 123 bytes.
+    let mut end = reason.len().min(120);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(&reason[..end]),
+        })))
+        .await
+}
+
+/// One subscription of a connection.
+struct Subscribed {
+    subscription: Subscription,
+    /// The ids replayed from the log while the hub was already handing out live events:
+    /// the live events among them are skipped once, then this is emptied for good.
+    replayed: Option<HashSet<i64>>,
+}
+
+struct Session {
+    app: app::App,
+    actor: Actor,
+    subscriptions: HashMap<String, Subscribed>,
+}
+
+/// Why a session ends, and the close frame it ends with.
+struct Closing(u16, String);
+
+impl Session {
+    async fn run(mut self, socket: WebSocket, mut connection: realtime::Connection) {
+        let (mut sink, mut source) = socket.split();
+        let closing = self.app.hub().closing();
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heard = Instant::now();
+        let ended: Result<Closing, axum::Error> = loop {
+            tokio::select! {
+                () = closing.cancelled() => {
+                    break Ok(Closing(close::GOING_AWAY, "the server is restarting: resume elsewhere".into()));
+                }
+                message = source.next() => {
+                    heard = Instant::now();
+                    let text = match message {
+                        None => break Ok(Closing(1000, String::new())),
+                        Some(Err(error)) => break Ok(refusal(error)),
+                        Some(Ok(Message::Close(_))) => break Ok(Closing(1000, String::new())),
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Binary(_))) => {
+                            let error = error_message(400, "Bad message", "send JSON text messages".into(), None);
+                            if let Err(e) = send(&mut sink, &error).await { break Err(e); }
+                            continue;
+                        }
+                        Some(Ok(_)) => continue,
+                    };
+                    if let Err(e) = self.handle(&mut sink, &connection, text.as_str()).await {
+                        break Err(e);
+                    }
+                }
+                delivery = connection.deliveries.recv() => match delivery {
+                    None => break Ok(Closing(close::SLOW, "too slow to keep up: reconnect with since".into())),
+                    Some(Delivery::Revoked(reason)) => break Ok(Closing(close::REVOKED, reason.into())),
+                    Some(Delivery::Event(event)) => {
+                        if let Err(e) = self.deliver(&mut sink, &event).await { break Err(e); }
+                    }
+                },
+                _ = heartbeat.tick() => {
+                    if heard.elapsed() > IDLE {
+                        break Ok(Closing(close::IDLE, "no message or pong in 70 s".into()));
+                    }
+                    if let Err(e) = sink.send(Message::Ping(Default::default())).await { break Err(e); }
+                }
+            }
+        };
+        if let Ok(Closing(code, reason)) = ended {
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from(reason),
+                })))
+                .await;
+        }
+        drop(connection);
+    }
+
+    /// One client message; a bad one is answered with an error message, never a closed socket.
+    async fn handle(
+        &mut self,
+        sink: &mut Sink,
+        connection: &realtime::Connection,
+        text: &str,
+    ) -> Result<(), axum::Error> {
+        let message: ClientMessage = match serde_json::from_str(text) {
+            Ok(message) => message,
+            Err(error) => {
+                let error = error_message(
+                    400,
+                    "Bad message",
+                    format!("not a message of this protocol: {error}"),
+                    None,
+                );
+                return send(sink, &error).await;
+            }
+        };
+        match message {
+            ClientMessage::Ping => send(sink, &ServerMessage::Pong).await,
+            ClientMessage::Unsubscribe { stream } => {
+                if let Some(gone) = self.subscriptions.remove(&stream) {
+                    let key = gone.subscription.key;
+                    if !self
+                        .subscriptions
+                        .values()
+                        .any(|s| s.subscription.key == key)
+                    {
+                        connection.unsubscribe(&key);
+                    }
+                }
+                send(sink, &ServerMessage::Unsubscribed { stream: &stream }).await
+            }
+            ClientMessage::Subscribe {
+                stream,
+                since,
+                epoch,
+            } => {
+                match self
+                    .subscribe(sink, connection, &stream, since, epoch)
+                    .await
+                {
+                    Ok(sent) => sent,
+                    Err(error) => {
+                        let (status, title, detail) = describe(&error);
+                        send(sink, &error_message(status, title, detail, Some(&stream))).await
+                    }
+                }
+            }
+        }
+    }
+
+    /// Subscribes, then replays what the client missed. The connection is registered with
+    /// the hub before the log is read, so an event committed meanwhile is either replayed
+    /// or handed out live (and then skipped if it was also replayed): never missed.
+    async fn subscribe(
+        &mut self,
+        sink: &mut Sink,
+        connection: &realtime::Connection,
+        stream: &str,
+        since: Option<i64>,
+        epoch: Option<String>,
+    ) -> app::Result<Result<(), axum::Error>> {
+        if self.subscriptions.contains_key(stream) {
+            return Err(app::AppError::Conflict {
+                field: Some("stream".into()),
+                message: "already subscribed".into(),
+            });
+        }
+        if self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            return Err(app::AppError::TooManyRequests {
+                retry_after: Duration::ZERO,
+            });
+        }
+        let subscription = realtime::subscription(&self.app, &self.actor, stream).await?;
+        let ours = realtime::epoch(&self.app).await?;
+        if epoch.as_deref().is_some_and(|e| e != ours) {
+            return Ok(send(
+                sink,
+                &ServerMessage::ResyncRequired {
+                    stream,
+                    reason: "epoch: the cursor belongs to another database",
+                },
+            )
+            .await);
+        }
+        let company = app::access::company_of(&self.actor)?;
+        if let Some(since) = since
+            && !realtime::knows_cursor(&self.app, company, since).await?
+        {
+            return Ok(send(
+                sink,
+                &ServerMessage::ResyncRequired {
+                    stream,
+                    reason: "cursor: the event is not in the log (pruned, or never there)",
+                },
+            )
+            .await);
+        }
+        let head = realtime::head(&self.app, &subscription).await?;
+        connection.subscribe(&subscription.key);
+        let mut subscribed = Subscribed {
+            subscription,
+            replayed: Some(HashSet::new()),
+        };
+        if let Err(e) = send(
+            sink,
+            &ServerMessage::Subscribed {
+                stream,
+                head,
+                epoch: &ours,
+            },
+        )
+        .await
+        {
+            return Ok(Err(e));
+        }
+        let mut cursor = since.unwrap_or(head);
+        loop {
+            let events =
+                realtime::replay(&self.app, &subscribed.subscription, cursor, REPLAY_BATCH).await?;
+            let Some(last) = events.last() else {
+                break;
+            };
+            cursor = last.id;
+            let full = events.len() == REPLAY_BATCH as usize;
+            for event in events {
+                if let Some(replayed) = subscribed.replayed.as_mut() {
+                    replayed.insert(event.id);
+                }
+                if let Some(seen) = subscribed.subscription.admit(&self.app, &event).await?
+                    && let Err(e) = send(sink, &ServerMessage::Event(&seen)).await
+                {
+                    return Ok(Err(e));
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        self.subscriptions.insert(stream.to_owned(), subscribed);
+        Ok(Ok(()))
+    }
+
+    /// A live event, to every subscription that includes it and whose reader may see it.
+    async fn deliver(&mut self, sink: &mut Sink, event: &Event) -> Result<(), axum::Error> {
+        for subscribed in self.subscriptions.values_mut() {
+            if !subscribed.subscription.wants(event) {
+                continue;
+            }
+            if let Some(replayed) = &subscribed.replayed {
+                if replayed.contains(&event.id) {
+                    continue;
+                }
+                // The log and the hub read in the same order: past the replay's end,
+                // every live event is new.
+                subscribed.replayed = None;
+            }
+            match subscribed.subscription.admit(&self.app, event).await {
+                Ok(Some(seen)) => send(sink, &ServerMessage::Event(&seen)).await?,
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(%error, event = event.id, "an event could not be checked for a reader");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+type Sink = futures::stream::SplitSink<WebSocket, Message>;
+
+/// How a socket that broke the protocol is closed: 1009 for a message over the limit.
+fn refusal(error: axum::Error) -> Closing {
+    match error
+        .into_inner()
+        .downcast::<tungstenite::Error>()
+        .map(|e| *e)
+    {
+        Ok(tungstenite::Error::Capacity(_)) => Closing(
+            close::TOO_BIG,
+            format!("a message may hold at most {MAX_MESSAGE} bytes"),
+        ),
+        _ => Closing(
+            close::PROTOCOL,
+            "not a well-formed WebSocket message".into(),
+        ),
+    }
+}
+
+async fn send(sink: &mut Sink, message: &ServerMessage<'_>) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(message).map_err(axum::Error::new)?;
+    sink.send(Message::Text(Utf8Bytes::from(text))).await
+}
+
+fn error_message<'a>(
+    status: u16,
+    title: &'a str,
+    detail: String,
+    stream: Option<&'a str>,
+) -> ServerMessage<'a> {
+    ServerMessage::Error {
+        status,
+        title,
+        detail,
+        stream,
+    }
+}
+
+/// An error as the problem-shaped message the protocol sends.
+fn describe(error: &app::AppError) -> (u16, &'static str, String) {
+    use app::AppError as E;
+    match error {
+        E::Validation(errors) => (422, "Invalid message", errors.to_string()),
+        E::NotFound => (
+            404,
+            "Not found",
+            "no such stream, or you may not read it".into(),
+        ),
+        E::Forbidden(why) => (403, "Forbidden", why.clone()),
+        E::Unauthorized(why) => (401, "Unauthorized", why.clone()),
+        E::Conflict { message, .. } => (409, "Conflict", message.clone()),
+        E::TooManyRequests { .. } => (
+            429,
+            "Too many subscriptions",
+            format!("a connection holds at most {MAX_SUBSCRIPTIONS}"),
+        ),
+        E::Unavailable(_) | E::Internal(_) => (
+            503,
+            "Unavailable",
+            "the stream could not be read; try again".into(),
+        ),
+    }
+}
+
+pub fn router() -> OpenApiRouter<WebState> {
+    OpenApiRouter::new()
+        .routes(routes!(stream))
+        .routes(routes!(ticket))
+}
