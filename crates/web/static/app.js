@@ -52,9 +52,88 @@ document.addEventListener("keydown", (event) => {
 });
 // Times are written relative ("3 h ago") with the exact time in UTC on hover; the hover
 // shows it in the reader's own time zone instead.
-for (const time of document.querySelectorAll("time[datetime]")) {
-  const at = new Date(time.getAttribute("datetime"));
-  if (!Number.isNaN(at.getTime())) {
-    time.title = at.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+function localTimes(root) {
+  for (const time of root.querySelectorAll("time[datetime]")) {
+    const at = new Date(time.getAttribute("datetime"));
+    if (!Number.isNaN(at.getTime())) {
+      time.title = at.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    }
   }
 }
+localTimes(document);
+// Live pages: a page whose <main> names streams (data-live) keeps its regions
+// (data-live-region) and the navigation's counts up to date. One WebSocket, opened with the
+// page's own session; each event has the page fetched again and its regions swapped,
+// except one that holds the focus (someone is typing there). After a drop it reconnects,
+// waiting longer each time, resumes each stream from the last event seen and refreshes
+// once, so nothing that happened meanwhile is missed.
+(() => {
+  const main = document.querySelector("main[data-live]");
+  if (!main || !("WebSocket" in window)) return;
+  const streams = main.dataset.live.split(" ").filter(Boolean);
+  const status = document.getElementById("live-status");
+  const show = (state, text) => {
+    if (!status) return;
+    status.hidden = false;
+    status.dataset.state = state;
+    status.textContent = text;
+    status.title = text;
+  };
+  let pause = 500;
+  let pending = null;
+  let epoch = null;
+  let last = 0;
+  let dropped = false;
+  const refresh = () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      const response = await fetch(location.href, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      const busy = (element) => element.contains(document.activeElement) && document.activeElement !== document.body;
+      for (const region of document.querySelectorAll("[data-live-region], #nav")) {
+        const next = fresh.getElementById(region.id);
+        if (next && !busy(region)) {
+          const copy = document.importNode(next, true);
+          region.replaceWith(copy);
+          localTimes(copy);
+        }
+      }
+    }, 150);
+  };
+  const connect = () => {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${location.host}/api/v1/stream`);
+    let answered = 0;
+    socket.onopen = () => {
+      for (const stream of streams) {
+        const message = { type: "subscribe", stream };
+        if (last && epoch) Object.assign(message, { since: last, epoch });
+        socket.send(JSON.stringify(message));
+      }
+    };
+    socket.onmessage = (message) => {
+      const data = JSON.parse(message.data);
+      if (data.type === "event") {
+        last = Math.max(last, data.id);
+        refresh();
+      } else if (data.type === "subscribed" || data.type === "error" || data.type === "resync_required") {
+        if (data.epoch) epoch = data.epoch;
+        if (data.type === "resync_required") last = 0;
+        if (++answered === streams.length) {
+          show("live", "Live");
+          pause = 500;
+          if (dropped) refresh();
+        }
+      }
+    };
+    socket.onclose = () => {
+      dropped = true;
+      show("reconnecting", "Reconnecting…");
+      setTimeout(connect, pause);
+      pause = Math.min(pause * 2, 15000);
+    };
+  };
+  show("connecting", "Connecting…");
+  connect();
+})();

@@ -34,6 +34,9 @@ enum Reader {
     /// A company's feed for a ticket admin: tickets and workflows, not people's or the
     /// company's own settings.
     Tickets,
+    /// A company's feed for a task worker: what happens to tasks (their queue and their
+    /// own work), not the tickets' data, comments or design.
+    Tasks,
     /// One ticket for its requester (or another person outside the ticket team): what
     /// people did and how it ended (see `runtime::tickets::for_requester`).
     Requester {
@@ -60,10 +63,12 @@ pub async fn subscription(app: &App, actor: &Actor, name: &str) -> Result<Subscr
                 Reader::All
             } else if crate::access::is_ticket_admin(actor) {
                 Reader::Tickets
+            } else if crate::access::is_team(actor) {
+                Reader::Tasks
             } else {
                 return Err(AppError::Forbidden(
-                    "the company feed needs the admin or ticket_admin role; subscribe to your \
-                     tickets and your own user stream instead"
+                    "the company feed is the ticket team's; subscribe to your tickets and your \
+                     own user stream instead"
                         .into(),
                 ));
             };
@@ -127,6 +132,9 @@ impl Subscription {
             Reader::All => Ok(Some(event.clone())),
             Reader::Tickets => Ok((event.stream.starts_with("ticket:")
                 || event.stream.starts_with("workflow:"))
+            .then(|| event.clone())),
+            Reader::Tasks => Ok((event.stream.starts_with("ticket:")
+                && event.kind.starts_with("task."))
             .then(|| event.clone())),
             Reader::Requester { known, .. } => {
                 let task = event.payload["task_id"]

@@ -9,6 +9,7 @@ use testkit::spawn_app;
 
 mod design_pages;
 mod identity_pages;
+mod live_pages;
 mod shell;
 mod ticket_pages;
 

@@ -351,6 +351,7 @@ pub async fn dashboard(State(state): State<WebState>, ctx: PageCtx) -> PageResul
     let mut mine = Vec::new();
     let mut queue = None;
     let mut tickets = Vec::new();
+    let mut live = Vec::new();
     if in_company {
         let (held, _) = ctx.load(
             tasks(TaskQuery {
@@ -387,6 +388,9 @@ pub async fn dashboard(State(state): State<WebState>, ctx: PageCtx) -> PageResul
             )
             .await,
         )?;
+        for ticket in &running {
+            live.push(domain::event::Stream::Ticket(ticket.id).to_string());
+        }
         tickets = ticket_rows(&state, &ctx, running).await?;
     }
     let mut team = Vec::new();
@@ -421,7 +425,12 @@ pub async fn dashboard(State(state): State<WebState>, ctx: PageCtx) -> PageResul
         .collect();
     let user = &ctx.profile.user;
     Ok(ctx.render(&Dashboard {
-        layout: ctx.layout.clone(),
+        layout: {
+            let mut layout = ctx.layout.clone();
+            // The team's work arrives on the company feed; one's own tickets on theirs.
+            layout.live = ctx.team_feed().map_or(live, |feed| vec![feed]);
+            layout
+        },
         first_name: user.first_name.clone(),
         email: user.email.to_string(),
         company: ctx.profile.company.as_ref().map(|c| c.name.clone()),

@@ -110,7 +110,11 @@ pub async fn my_tasks(State(state): State<WebState>, ctx: PageCtx) -> PageResult
     let queue = rows(&state, &ctx, queue).await?;
     let done = rows(&state, &ctx, done).await?;
     Ok(ctx.render(&TasksPage {
-        layout: ctx.layout.clone(),
+        layout: {
+            let mut layout = ctx.layout.clone();
+            layout.live.extend(ctx.team_feed());
+            layout
+        },
         worker: ctx.actor.has(SystemRole::TaskWorker),
         mine,
         queue,
@@ -185,7 +189,11 @@ pub async fn all_tasks(
         },
     );
     Ok(ctx.render(&AllTasksPage {
-        layout: ctx.layout.clone(),
+        layout: {
+            let mut layout = ctx.layout.clone();
+            layout.live.extend(ctx.team_feed());
+            layout
+        },
         rows,
         pager,
         status,

@@ -226,7 +226,6 @@ pub async fn submit_ticket(
             let mut layout = ctx.layout.clone();
             layout.title = format!("{} — TicketFlower", available.title);
             layout.crumb("/tickets/new", "New ticket");
-            layout.crumb("/tickets/new", "New ticket");
             let page = SubmitPage {
                 layout,
                 type_id: id.to_string(),
@@ -489,9 +488,19 @@ async fn ticket_list(state: &WebState, ctx: PageCtx, query: ListQuery, all: bool
     let total =
         ctx.load(app::runtime::tickets::count(&state.app, &ctx.actor, filter_for_count).await)?;
     let count = tickets.len();
+    let mut layout = ctx.layout.clone();
+    match ctx.team_feed().filter(|_| all) {
+        Some(feed) => layout.live(feed),
+        // One's own tickets: each listed one's stream.
+        None => {
+            for ticket in &tickets {
+                layout.live(domain::event::Stream::Ticket(ticket.id).to_string());
+            }
+        }
+    }
     let rows = rows(state, &ctx, tickets).await?;
     Ok(ctx.render(&TicketsPage {
-        layout: ctx.layout.clone(),
+        layout,
         heading,
         all,
         tab,
@@ -811,6 +820,7 @@ async fn ticket_page(
             } else {
                 layout.crumb("/tickets", "My tickets");
             }
+            layout.live(domain::event::Stream::Ticket(view.id).to_string());
             layout
         },
         id: id.to_string(),

@@ -259,6 +259,14 @@ pub struct PageCtx {
 }
 
 impl PageCtx {
+    /// The company feed, for the ticket team, whose lists change with any ticket's work:
+    /// ticket admins read its ticket and workflow events, task workers its task events.
+    pub fn team_feed(&self) -> Option<String> {
+        let company = self.actor.company_id?;
+        app::access::is_team(&self.actor)
+            .then(|| domain::event::Stream::Company(company).to_string())
+    }
+
     /// Opens a page: nobody signed in goes to the login page, which brings them back to
     /// `back_to` (the page they asked for; a GET's own address).
     pub async fn open(

@@ -32,6 +32,8 @@ pub struct Layout {
     pub crumbs: Vec<Crumb>,
     /// A one-shot message from the previous form post.
     pub flash: Option<Flash>,
+    /// The streams whose events refresh the page's live regions (`app.js`).
+    pub live: Vec<String>,
 }
 
 impl Layout {
@@ -46,10 +48,16 @@ impl Layout {
             search: None,
             crumbs: Vec::new(),
             flash: None,
+            live: Vec::new(),
         }
     }
 
     /// Adds a page above the current one to the breadcrumbs.
+    /// Keeps the page's live regions (`data-live-region`) up to date with `stream`'s events.
+    pub fn live(&mut self, stream: impl Into<String>) {
+        self.live.push(stream.into());
+    }
+
     pub fn crumb(&mut self, href: impl Into<String>, title: impl Into<String>) {
         self.crumbs.push(Crumb {
             href: href.into(),
