@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub use error::{AppError, Result};
 pub use infra::jobs::{JobError, JobHandler, JobRegistry};
 pub use infra::secrets::Secrets;
-pub use infra::settings::{Environment, Settings};
+pub use infra::settings::{BusKind, Environment, Settings};
 
 use identity::passwords;
 use infra::{mail, outbound, throttle, vault};

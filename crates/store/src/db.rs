@@ -121,6 +121,14 @@ impl Db {
         Ok(Self { pools })
     }
 
+    /// The PostgreSQL pool, for what only PostgreSQL does (`LISTEN/NOTIFY`).
+    pub(crate) fn postgres(&self) -> Option<&PgPool> {
+        match &self.pools {
+            Pools::Postgres(pool) => Some(pool),
+            Pools::Sqlite { .. } => None,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self.pools {
             Pools::Sqlite { .. } => Backend::Sqlite,

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod logins;
 pub mod mail;
 pub mod migrations;
+pub mod notify;
 mod schema;
 pub mod sessions;
 pub mod tasks;

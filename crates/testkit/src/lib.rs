@@ -7,6 +7,7 @@ pub mod api;
 pub mod browser;
 mod db;
 pub mod fixtures;
+pub mod nats;
 mod server;
 pub mod smtp;
 

@@ -182,6 +182,20 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and waits for it (and its workers) to finish.
+    /// Another node of the same deployment: a server on this one's database with the same
+    /// keys, its settings adjusted by `configure` (its bus, say).
+    pub async fn another_node(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.app.settings().clone();
+        configure(&mut settings);
+        serve_on(
+            TestDb::placeholder(),
+            settings,
+            app::registry::standard(),
+            self.app.secrets().clone(),
+        )
+        .await
+    }
+
     /// Shuts the server down as `serve` does on a signal, then starts it again on the same
     /// database with the same keys (tokens stay valid), on a new port.
     pub async fn restart(mut self) -> TestApp {

@@ -390,6 +390,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let hub = tokio::spawn(app.hub().clone().run(app.clone(), shutdown.clone()));
+    let bus = tokio::spawn(app::realtime::bus::run(app.clone(), shutdown.clone()));
     let workers = tokio::spawn(app::infra::jobs::run_workers(
         app.clone(),
         app.settings().job_workers,
@@ -423,6 +424,9 @@ pub async fn run(
     shutdown.cancel();
     if let Err(error) = hub.await {
         tracing::warn!(%error, "the realtime hub failed");
+    }
+    if let Err(error) = bus.await {
+        tracing::warn!(%error, "the realtime bus failed");
     }
     if tokio::time::timeout(Duration::from_secs(90), workers)
         .await

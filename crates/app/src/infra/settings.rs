@@ -20,6 +20,19 @@ pub enum Environment {
     Production,
 }
 
+/// How the nodes of one deployment tell each other that events were committed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusKind {
+    /// One node: the commit path tells its own hub.
+    #[default]
+    Local,
+    /// PostgreSQL `LISTEN/NOTIFY` on the database itself (no other service).
+    Postgres,
+    /// A NATS server (`nats_url`).
+    Nats,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -120,6 +133,12 @@ pub struct Settings {
     pub signup_per_ip_hour: u32,
     pub register_per_ip_hour: u32,
     pub password_reset_per_ip_hour: u32,
+    /// How nodes share commit hints (`local`, `postgres`, `nats`).
+    pub bus: BusKind,
+    /// The NATS server of the `nats` bus.
+    pub nats_url: String,
+    /// How often the realtime hub reads the log whatever the bus says (its safety net), ms.
+    pub realtime_poll_ms: u64,
 }
 
 impl Default for Settings {
@@ -168,6 +187,9 @@ impl Default for Settings {
             signup_per_ip_hour: 10,
             register_per_ip_hour: 20,
             password_reset_per_ip_hour: 20,
+            bus: BusKind::Local,
+            nats_url: "nats://127.0.0.1:4222".into(),
+            realtime_poll_ms: 1500,
         }
     }
 }
@@ -213,6 +235,9 @@ struct Defaults {
     signup_per_ip_hour: u32,
     register_per_ip_hour: u32,
     password_reset_per_ip_hour: u32,
+    bus: BusKind,
+    nats_url: String,
+    realtime_poll_ms: u64,
 }
 
 /// The value of `metrics_bind` that turns the metrics listener off.
@@ -303,6 +328,9 @@ impl Settings {
             signup_per_ip_hour: d.signup_per_ip_hour,
             register_per_ip_hour: d.register_per_ip_hour,
             password_reset_per_ip_hour: d.password_reset_per_ip_hour,
+            bus: d.bus,
+            nats_url: d.nats_url,
+            realtime_poll_ms: d.realtime_poll_ms,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {

@@ -6,20 +6,35 @@ use serde::Serialize;
 use crate::{App, Result};
 
 /// Whether this server can take traffic.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct Readiness {
     pub ready: bool,
     pub database: String,
     pub migrations: String,
+    /// The realtime bus between nodes: `ok`, or why it is down (the node still serves;
+    /// other nodes' events reach its clients on the hub's poll instead of at once).
+    pub bus: String,
+    pub bus_kind: &'static str,
 }
 
 /// Checks the database answers and its schema matches this binary.
 pub async fn readiness(app: &App) -> Readiness {
+    let bus = app.hub().bus();
+    let mut readiness = database_readiness(app).await;
+    readiness.bus_kind = bus.kind;
+    readiness.bus = bus
+        .down
+        .map_or_else(|| "ok".into(), |why| format!("degraded: {why}"));
+    readiness
+}
+
+async fn database_readiness(app: &App) -> Readiness {
     if let Err(error) = app.db().ping().await {
         return Readiness {
             ready: false,
             database: format!("unreachable: {error}"),
             migrations: "unknown".into(),
+            ..Readiness::default()
         };
     }
     match store::migrations::status(app.db()).await {
@@ -27,6 +42,7 @@ pub async fn readiness(app: &App) -> Readiness {
             ready: true,
             database: "ok".into(),
             migrations: "current".into(),
+            ..Readiness::default()
         },
         Ok(status) => Readiness {
             ready: false,
@@ -36,11 +52,13 @@ pub async fn readiness(app: &App) -> Readiness {
             } else {
                 format!("database is newer than this binary: {:?}", status.unknown)
             },
+            ..Readiness::default()
         },
         Err(error) => Readiness {
             ready: false,
             database: "ok".into(),
             migrations: format!("cannot read: {error}"),
+            ..Readiness::default()
         },
     }
 }

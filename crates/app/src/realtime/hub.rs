@@ -7,7 +7,7 @@
 //! A connection's queue is bounded: one that cannot keep up is dropped from the hub, which
 //! closes its queue, and the socket closes with a code that says "resume". A lost hint costs
 //! latency, never an event: the hub also reads every company with connections every
-//! [`POLL`], and after its hints lagged.
+//! `realtime_poll_ms` (1.5 s), and after its hints lagged or the bus reconnected.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +22,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::App;
-
-/// How often the hub reads every company with connections, whatever the hints say.
-pub const POLL: Duration = Duration::from_millis(1500);
 
 /// Events read from the log at once.
 const BATCH: u32 = 500;
@@ -67,6 +64,37 @@ pub struct Hub {
     dropped_slow: AtomicU64,
     /// Stream tickets not yet used, by their hash: who they admit, and until when.
     tickets: Mutex<HashMap<String, (domain::auth::Actor, std::time::Instant)>>,
+    /// Hints from other nodes (the bus): companies to read, or everything (after the bus
+    /// reconnected, when hints may have been lost).
+    nudged: Mutex<Nudged>,
+    nudge: tokio::sync::Notify,
+    /// The bus's state, for `/readyz`.
+    bus: Mutex<BusStatus>,
+}
+
+#[derive(Default)]
+struct Nudged {
+    all: bool,
+    /// Companies with the highest event id hinted.
+    companies: HashMap<CompanyId, i64>,
+}
+
+/// Whether the bus between nodes works.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BusStatus {
+    /// `local`, `postgres` or `nats`.
+    pub kind: &'static str,
+    /// `None` while it works; otherwise why not (hints are lost, the poll still reads).
+    pub down: Option<String>,
+}
+
+impl Default for BusStatus {
+    fn default() -> Self {
+        Self {
+            kind: "local",
+            down: None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -78,6 +106,11 @@ struct State {
 struct Feed {
     /// The id of the last event read, in the log's read order (`store::events::read_after`).
     cursor: i64,
+    /// The highest event id read, and the highest a hint named: on PostgreSQL a commit
+    /// becomes readable only once every older transaction has ended, so a read right after
+    /// a hint can come back short; the hub reads again soon while `wanted > seen`.
+    seen: i64,
+    wanted: i64,
     connections: HashMap<u64, Conn>,
 }
 
@@ -127,6 +160,8 @@ impl Hub {
         // Another connection may have created the feed meanwhile; then its cursor stands.
         let feed = state.feeds.entry(company).or_insert_with(|| Feed {
             cursor: head.unwrap_or(0),
+            seen: head.unwrap_or(0),
+            wanted: 0,
             connections: HashMap::new(),
         });
         if feed.connections.len() >= limits.connections_per_company {
@@ -176,6 +211,57 @@ impl Hub {
         (until > std::time::Instant::now()).then_some(actor)
     }
 
+    /// Another node committed events of `company` up to an id (`None`: of any company,
+    /// after the bus lost hints): the hub reads them at once.
+    pub fn nudge(&self, company: Option<(CompanyId, i64)>) {
+        {
+            let mut nudged = self
+                .nudged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match company {
+                Some((company, up_to)) => {
+                    let wanted = nudged.companies.entry(company).or_insert(up_to);
+                    *wanted = (*wanted).max(up_to);
+                }
+                None => nudged.all = true,
+            }
+        }
+        self.nudge.notify_one();
+    }
+
+    fn take_nudged(&self) -> Nudged {
+        std::mem::take(
+            &mut *self
+                .nudged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Records the bus's state (see [`BusStatus`]).
+    pub fn set_bus(&self, kind: &'static str, down: Option<String>) {
+        let mut bus = self
+            .bus
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if bus.down != down {
+            match &down {
+                Some(why) => tracing::warn!(bus = kind, %why, "the realtime bus is down"),
+                None => tracing::info!(bus = kind, "the realtime bus is up"),
+            }
+            metrics::gauge!("realtime_bus_up").set(if down.is_none() { 1.0 } else { 0.0 });
+        }
+        *bus = BusStatus { kind, down };
+    }
+
+    pub fn bus(&self) -> BusStatus {
+        self.bus
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// Cancelled when the server begins to shut down.
     pub fn closing(&self) -> CancellationToken {
         self.closing.clone()
@@ -189,41 +275,88 @@ impl Hub {
         )
     }
 
-    /// Reads new events on every hint and every [`POLL`], until `shutdown`.
+    /// Reads new events on every hint and every `realtime_poll_ms`, until `shutdown`.
     pub async fn run(self: Arc<Self>, app: App, shutdown: CancellationToken) {
         let mut hints = app.subscribe_events();
-        let mut poll = tokio::time::interval(POLL);
+        let every = Duration::from_millis(app.settings().realtime_poll_ms.max(100));
+        let mut poll = tokio::time::interval(every);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A short read is read again soon (see `Feed::wanted`), backing off to 0.5 s; after
+        // the bus lost hints every company is read for a few seconds.
+        let mut retry: Option<(tokio::time::Instant, Duration)> = None;
+        let mut sweep_until: Option<tokio::time::Instant> = None;
         loop {
-            let mut dirty = HashSet::new();
+            let mut hinted: HashMap<CompanyId, i64> = HashMap::new();
             let mut all = false;
+            let retry_at = retry.map(|(at, _)| at);
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 hint = hints.recv() => match hint {
-                    Ok(hint) => { dirty.extend(hint.company); }
+                    Ok(hint) => coalesce(&mut hinted, hint),
                     Err(RecvError::Lagged(_)) => all = true,
                     Err(RecvError::Closed) => break,
                 },
                 _ = poll.tick() => all = true,
+                () = self.nudge.notified() => {}
+                () = async {
+                    match retry_at {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    all |= sweep_until.is_some_and(|until| tokio::time::Instant::now() < until);
+                }
+            }
+            let nudged = self.take_nudged();
+            if nudged.all {
+                all = true;
+                sweep_until = Some(tokio::time::Instant::now() + Duration::from_secs(3));
+            }
+            for (company, up_to) in nudged.companies {
+                coalesce(
+                    &mut hinted,
+                    crate::EventsCommitted {
+                        company: Some(company),
+                        up_to,
+                    },
+                );
             }
             // Coalesce: one read per company for every hint that arrived meanwhile.
             loop {
                 match hints.try_recv() {
-                    Ok(hint) => dirty.extend(hint.company),
+                    Ok(hint) => coalesce(&mut hinted, hint),
                     Err(TryRecvError::Lagged(_)) => all = true,
                     Err(_) => break,
                 }
             }
-            let due: Vec<(CompanyId, i64)> = self
-                .state()
-                .feeds
-                .iter()
-                .filter(|(company, _)| all || dirty.contains(*company))
-                .map(|(company, feed)| (*company, feed.cursor))
-                .collect();
+            let due: Vec<(CompanyId, i64)> = {
+                let mut state = self.state();
+                state
+                    .feeds
+                    .iter_mut()
+                    .filter_map(|(company, feed)| {
+                        if let Some(up_to) = hinted.get(company) {
+                            feed.wanted = feed.wanted.max(*up_to);
+                        }
+                        let due = all || hinted.contains_key(company) || feed.wanted > feed.seen;
+                        due.then_some((*company, feed.cursor))
+                    })
+                    .collect()
+            };
             for (company, cursor) in due {
                 self.catch_up(&app, company, cursor).await;
             }
+            let behind = self.state().feeds.values().any(|f| f.wanted > f.seen);
+            let sweeping = sweep_until.is_some_and(|until| tokio::time::Instant::now() < until);
+            retry = if behind || sweeping {
+                let pause = retry.map_or(Duration::from_millis(20), |(_, pause)| {
+                    (pause * 2).min(Duration::from_millis(500))
+                });
+                Some((tokio::time::Instant::now() + pause, pause))
+            } else {
+                sweep_until = None;
+                None
+            };
         }
         self.closing.cancel();
     }
@@ -253,6 +386,7 @@ impl Hub {
             };
             feed.cursor = cursor;
             for event in events {
+                feed.seen = feed.seen.max(event.id);
                 self.hand_out(feed, Arc::new(event));
             }
             let empty = feed.connections.is_empty();
@@ -301,6 +435,14 @@ impl Hub {
             metrics::counter!("realtime_slow_consumers_dropped_total").increment(slow);
         }
         metrics::counter!("realtime_deliveries_total").increment(handed);
+    }
+}
+
+/// Keeps the highest event id hinted per company.
+pub(crate) fn coalesce(hinted: &mut HashMap<CompanyId, i64>, hint: crate::EventsCommitted) {
+    if let Some(company) = hint.company {
+        let up_to = hinted.entry(company).or_insert(hint.up_to);
+        *up_to = (*up_to).max(hint.up_to);
     }
 }
 

@@ -3,6 +3,7 @@
 //! the node's [`Hub`] reads it, with each event checked for this reader on the way out, live
 //! or replayed. See `docs/realtime.md` for the protocol.
 
+pub mod bus;
 pub mod hub;
 
 use std::collections::HashSet;
@@ -13,7 +14,7 @@ use domain::workflow::TaskType;
 use domain::{CompanyId, TaskId, TicketId};
 use store::events::Scope;
 
-pub use hub::{Connection, Delivery, FEED, Hub, Limits, Refused};
+pub use hub::{BusStatus, Connection, Delivery, FEED, Hub, Limits, Refused};
 
 use crate::{App, AppError, Result};
 

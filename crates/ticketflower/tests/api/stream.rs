@@ -457,3 +457,134 @@ async fn a_shutdown_closes_sockets_with_going_away() {
     assert_eq!(code, 1001);
     stopping.await.unwrap();
 }
+
+/// Two nodes of one deployment on one database, sharing hints over `bus`; their hubs poll
+/// only every minute, so an event that arrives in seconds came over the bus (or after a
+/// reconnect of it), not by the safety net.
+async fn two_nodes(bus: app::BusKind, nats_url: Option<String>) -> (TestApp, TestApp) {
+    let nats = nats_url.clone();
+    let a = testkit::spawn_app_with(move |settings, jobs| {
+        settings.bus = bus;
+        settings.realtime_poll_ms = 60_000;
+        if let Some(url) = nats {
+            settings.nats_url = url;
+        }
+        jobs
+    })
+    .await;
+    let b = a.another_node(|_| {}).await;
+    for node in [&a, &b] {
+        wait_for_bus(node, "ok").await;
+    }
+    (a, b)
+}
+
+/// Waits until `/readyz` reports the bus with `state` (`ok`, or `degraded`).
+async fn wait_for_bus(node: &TestApp, state: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let ready: Value = testkit::json(node.get("/readyz").await).await;
+        let bus = ready["bus"].as_str().unwrap_or_default().to_owned();
+        if bus.contains(state) {
+            return bus;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bus never became {state}: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Rita submits a ticket on `node`; its number.
+async fn commit_on(node: &TestApp, type_id: &str, reason: &str) -> i64 {
+    let rita = fixtures::log_in(&node.api(), "rita@acme.io").await;
+    let ticket = rita
+        .submit_ticket(type_id, json!({"amount": 5, "reason": reason}))
+        .await
+        .expect(201);
+    ticket["number"].as_i64().unwrap()
+}
+
+/// Reads events from `socket` until the submission of ticket `number`.
+async fn receives_ticket(socket: &mut Socket, number: i64) {
+    loop {
+        let event = socket.next().await;
+        if event["kind"] == "ticket.submitted" && event["payload"]["number"] == number {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_event_committed_on_one_node_reaches_a_client_of_another_over_postgres() {
+    if testkit::TestDb::kind_from_env() != testkit::TestDbKind::Postgres {
+        eprintln!("the postgres bus needs PostgreSQL: this test runs with TEST_DATABASE_URL");
+        return;
+    }
+    let (a, b) = two_nodes(app::BusKind::Postgres, None).await;
+    let desk = purchase_desk(&a, when_approved()).await;
+    let mut socket = open(&b, desk.company.access_token()).await;
+    socket
+        .subscribe(&format!("company:{}", desk.company.id), None)
+        .await;
+    let n = commit_on(&a, &desk.type_id, "over the bus").await;
+    receives_ticket(&mut socket, n).await;
+
+    // The LISTEN connections are cut: each node reconnects and reads the log again, so a
+    // ticket committed meanwhile still arrives, without restarting anything.
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&std::env::var("TEST_DATABASE_URL").unwrap())
+        .await
+        .unwrap();
+    let database =
+        a.db.url
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap();
+    let cut: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE 'LISTEN%' AND datname = $1",
+    )
+    .bind(database)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!cut.is_empty(), "no LISTEN connection to cut");
+    let n = commit_on(&a, &desk.type_id, "while the listener was cut").await;
+    receives_ticket(&mut socket, n).await;
+    wait_for_bus(&b, "ok").await;
+    let n = commit_on(&a, &desk.type_id, "after the reconnect").await;
+    receives_ticket(&mut socket, n).await;
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_committed_on_one_node_reaches_a_client_of_another_over_nats() {
+    let mut nats = testkit::nats::NatsServer::start();
+    let (a, b) = two_nodes(app::BusKind::Nats, Some(nats.url())).await;
+    let desk = purchase_desk(&a, when_approved()).await;
+    let mut socket = open(&b, desk.company.access_token()).await;
+    socket
+        .subscribe(&format!("company:{}", desk.company.id), None)
+        .await;
+    let n = commit_on(&a, &desk.type_id, "over NATS").await;
+    receives_ticket(&mut socket, n).await;
+
+    // The broker dies: the nodes say so, keep serving, and lose nothing once it is back.
+    nats.kill();
+    let degraded = wait_for_bus(&b, "degraded").await;
+    assert!(degraded.starts_with("nats: "), "{degraded}");
+    let n = commit_on(&a, &desk.type_id, "while NATS was down").await;
+    nats.resume();
+    receives_ticket(&mut socket, n).await;
+    wait_for_bus(&b, "ok").await;
+    let n = commit_on(&a, &desk.type_id, "after NATS came back").await;
+    receives_ticket(&mut socket, n).await;
+    b.stop().await;
+    a.stop().await;
+}

@@ -29,6 +29,9 @@ pub struct Ready {
     pub database: String,
     /// `current`, or which migrations are pending.
     pub migrations: String,
+    /// The realtime bus between nodes and its state: `local: ok`, `postgres: ok`, or
+    /// `nats: degraded: <why>` (the node stays ready: its hub polls the log meanwhile).
+    pub bus: String,
 }
 
 /// The process is up.
@@ -67,6 +70,7 @@ pub async fn readyz(State(state): State<WebState>) -> impl IntoResponse {
             },
             database: readiness.database,
             migrations: readiness.migrations,
+            bus: format!("{}: {}", readiness.bus_kind, readiness.bus),
         }),
     )
 }

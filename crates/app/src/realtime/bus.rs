@@ -1,0 +1,233 @@
+//! The bus between nodes. It carries only hints ("company C has events up to N",
+//! coalesced, sent after commit), never events: a node that receives one has its hub read
+//! the log. A lost hint costs latency, not an event: after any reconnect the hub reads
+//! every company again, and it polls anyway (`realtime_poll_ms`). Three kinds, chosen by
+//! `TICKETFLOWER_BUS`: `local` (one node), `postgres` (`LISTEN/NOTIFY` on the database) and
+//! `nats` (a NATS server).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use domain::CompanyId;
+use futures::StreamExt;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio_util::sync::CancellationToken;
+
+use crate::{App, BusKind, EventsCommitted};
+
+/// The PostgreSQL channel and the NATS subject hints travel on.
+pub const CHANNEL: &str = "ticketflower_events";
+pub const SUBJECT: &str = "ticketflower.events";
+
+/// How long a node waits before it tries a lost bus again.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// Runs the configured bus until `shutdown`: publishes this node's hints, hands the other
+/// nodes' to the hub, and keeps the hub's [`super::hub::BusStatus`] current.
+pub async fn run(app: App, shutdown: CancellationToken) {
+    let node = uuid::Uuid::new_v4().simple().to_string();
+    match app.settings().bus {
+        BusKind::Local => app.hub().set_bus("local", None),
+        BusKind::Postgres => postgres(app, node, shutdown).await,
+        BusKind::Nats => nats(app, node, shutdown).await,
+    }
+}
+
+/// One line per company: `node company up_to sent_at_ms`.
+fn hints_text(node: &str, hints: &HashMap<CompanyId, i64>) -> String {
+    let now = chrono::Utc::now().timestamp_millis();
+    hints
+        .iter()
+        .map(|(company, up_to)| format!("{node} {company} {up_to} {now}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Hands the hints of other nodes in `text` to the hub.
+fn receive(app: &App, node: &str, text: &str) {
+    for line in text.lines() {
+        let mut parts = line.split(' ');
+        let (Some(from), Some(company), Some(up_to), Some(sent)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if from == node {
+            continue;
+        }
+        let (Ok(company), Ok(up_to)) = (company.parse().map(CompanyId), up_to.parse::<i64>())
+        else {
+            continue;
+        };
+        if let Ok(sent) = sent.parse::<i64>() {
+            let lag = (chrono::Utc::now().timestamp_millis() - sent).max(0) as f64 / 1000.0;
+            metrics::histogram!("realtime_hint_lag_seconds").record(lag);
+        }
+        app.hub().nudge(Some((company, up_to)));
+    }
+}
+
+/// Waits for this node's next commits and coalesces them: the highest id per company.
+async fn next_hints(
+    commits: &mut tokio::sync::broadcast::Receiver<EventsCommitted>,
+) -> Option<HashMap<CompanyId, i64>> {
+    use super::hub::coalesce;
+    let mut hints = HashMap::new();
+    match commits.recv().await {
+        Ok(hint) => coalesce(&mut hints, hint),
+        // Hints were dropped here; the other nodes' polls read what they named.
+        Err(RecvError::Lagged(_)) => {}
+        Err(RecvError::Closed) => return None,
+    }
+    loop {
+        match commits.try_recv() {
+            Ok(hint) => coalesce(&mut hints, hint),
+            Err(TryRecvError::Lagged(_)) => {}
+            Err(_) => return Some(hints),
+        }
+    }
+}
+
+async fn postgres(app: App, node: String, shutdown: CancellationToken) {
+    const KIND: &str = "postgres";
+    if app.db().backend() != store::Backend::Postgres {
+        app.hub().set_bus(
+            KIND,
+            Some("the postgres bus needs a PostgreSQL database".into()),
+        );
+        shutdown.cancelled().await;
+        return;
+    }
+    // Publishing: after commit, on the pool, never in a business transaction.
+    let publisher = {
+        let app = app.clone();
+        let node = node.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut commits = app.subscribe_events();
+            loop {
+                let hints = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    hints = next_hints(&mut commits) => match hints {
+                        Some(hints) => hints,
+                        None => return,
+                    },
+                };
+                if hints.is_empty() {
+                    continue;
+                }
+                if let Err(error) =
+                    store::notify::notify(app.db(), CHANNEL, &hints_text(&node, &hints)).await
+                {
+                    tracing::warn!(%error, "a hint could not be sent on the postgres bus");
+                }
+            }
+        })
+    };
+    // Listening, on a connection of its own; any loss reconnects and reads everything.
+    loop {
+        let mut listener = tokio::select! {
+            () = shutdown.cancelled() => break,
+            listener = store::notify::Listener::connect(app.db(), CHANNEL) => match listener {
+                Ok(listener) => listener,
+                Err(error) => {
+                    app.hub().set_bus(KIND, Some(format!("cannot LISTEN: {error}")));
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(RETRY) => continue,
+                    }
+                }
+            },
+        };
+        app.hub().set_bus(KIND, None);
+        app.hub().nudge(None);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                next = listener.next() => match next {
+                    Ok(Some(text)) => receive(&app, &node, &text),
+                    Ok(None) => {
+                        app.hub().set_bus(KIND, Some("the LISTEN connection was lost; reconnecting".into()));
+                        break;
+                    }
+                    Err(error) => {
+                        app.hub().set_bus(KIND, Some(format!("the LISTEN connection failed: {error}")));
+                        break;
+                    }
+                },
+            }
+        }
+        if shutdown.is_cancelled() {
+            break;
+        }
+    }
+    let _ = publisher.await;
+}
+
+async fn nats(app: App, node: String, shutdown: CancellationToken) {
+    const KIND: &str = "nats";
+    let url = app.settings().nats_url.clone();
+    app.hub()
+        .set_bus(KIND, Some(format!("connecting to {url}")));
+    let hub = app.hub().clone();
+    let options = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .event_callback(move |event| {
+            let hub = hub.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        hub.set_bus(KIND, None);
+                        // Hints sent while we were away are gone: read everything.
+                        hub.nudge(None);
+                    }
+                    async_nats::Event::Disconnected => {
+                        hub.set_bus(KIND, Some("disconnected from NATS; reconnecting".into()));
+                    }
+                    _ => {}
+                }
+            }
+        });
+    let client = match options.connect(url.as_str()).await {
+        Ok(client) => client,
+        Err(error) => {
+            app.hub()
+                .set_bus(KIND, Some(format!("cannot use {url}: {error}")));
+            shutdown.cancelled().await;
+            return;
+        }
+    };
+    let mut hints = match client.subscribe(SUBJECT).await {
+        Ok(subscriber) => subscriber,
+        Err(error) => {
+            app.hub()
+                .set_bus(KIND, Some(format!("cannot subscribe on NATS: {error}")));
+            shutdown.cancelled().await;
+            return;
+        }
+    };
+    let mut commits = app.subscribe_events();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            mine = next_hints(&mut commits) => match mine {
+                Some(mine) if !mine.is_empty() => {
+                    let text = hints_text(&node, &mine);
+                    if let Err(error) = client.publish(SUBJECT, text.into()).await {
+                        tracing::warn!(%error, "a hint could not be sent on the NATS bus");
+                    }
+                }
+                Some(_) => {}
+                None => break,
+            },
+            theirs = hints.next() => match theirs {
+                Some(message) => {
+                    if let Ok(text) = std::str::from_utf8(&message.payload) {
+                        receive(&app, &node, text);
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+}
