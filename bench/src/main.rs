@@ -13,6 +13,7 @@ mod peer;
 mod seed;
 mod server;
 mod storage;
+mod stream;
 mod versus;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +63,11 @@ struct Cli {
     /// With `--against`: only the workloads whose name contains this (e.g. `tickets?`).
     #[arg(long, requires = "against")]
     only: Option<String>,
+    /// Measure the live stream instead of the full run: fan-out to 1,000 and 10,000 sockets
+    /// subscribed to one ticket (200 with `--quick`), the memory of idle sockets and a
+    /// reconnect storm. Writes `bench/results/stream.json`.
+    #[arg(long)]
+    stream: bool,
     /// Where to write the figures.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -152,6 +158,20 @@ async fn main() -> Result<()> {
         }
         std::fs::write(&cli.out, serde_json::to_string_pretty(&report)? + "\n")?;
         eprintln!("\nwrote {}", cli.out.display());
+        return Ok(());
+    }
+    if cli.stream {
+        let config = ServerConfig {
+            binary,
+            data_dir: temp.path().to_path_buf(),
+            database_url: String::new(),
+        };
+        let sizes: &[usize] = if cli.quick { &[200] } else { &[1_000, 10_000] };
+        let report = stream::run(&config, sizes).await?;
+        let out = root.join("bench/results/stream.json");
+        std::fs::create_dir_all(out.parent().context("a results directory")?)?;
+        std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")?;
+        eprintln!("\nwrote {}", out.display());
         return Ok(());
     }
     if let Some(dir) = &cli.perf {
