@@ -25,17 +25,21 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Listens on `channel` over a connection of the database's pool (PostgreSQL only).
-    pub async fn connect(db: &Db, channel: &str) -> Result<Self> {
+    /// Listens on `channels` over a connection of the database's pool (PostgreSQL only).
+    pub async fn connect(db: &Db, channels: &[&str]) -> Result<Self> {
         let pool = db.postgres().ok_or(StoreError::NotFound)?;
         let mut inner = PgListener::connect_with(pool).await?;
-        inner.listen(channel).await?;
+        inner.listen_all(channels.iter().copied()).await?;
         Ok(Self { inner })
     }
 
-    /// The next notification's payload; `None` when the connection was lost (notifications
-    /// sent meanwhile are gone: the caller reads the log again).
-    pub async fn next(&mut self) -> Result<Option<String>> {
-        Ok(self.inner.try_recv().await?.map(|n| n.payload().to_owned()))
+    /// The next notification's channel and payload; `None` when the connection was lost
+    /// (notifications sent meanwhile are gone: the caller reads the log again).
+    pub async fn next(&mut self) -> Result<Option<(String, String)>> {
+        Ok(self
+            .inner
+            .try_recv()
+            .await?
+            .map(|n| (n.channel().to_owned(), n.payload().to_owned())))
     }
 }

@@ -15,9 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{App, BusKind, EventsCommitted};
 
-/// The PostgreSQL channel and the NATS subject hints travel on.
+/// The PostgreSQL channels and the NATS subjects hints and signals travel on.
 pub const CHANNEL: &str = "ticketflower_events";
 pub const SUBJECT: &str = "ticketflower.events";
+pub const SIGNAL_CHANNEL: &str = "ticketflower_signals";
+pub const SIGNAL_SUBJECT: &str = "ticketflower.signals";
 
 /// How long a node waits before it tries a lost bus again.
 const RETRY: Duration = Duration::from_secs(1);
@@ -25,7 +27,7 @@ const RETRY: Duration = Duration::from_secs(1);
 /// Runs the configured bus until `shutdown`: publishes this node's hints, hands the other
 /// nodes' to the hub, and keeps the hub's [`super::hub::BusStatus`] current.
 pub async fn run(app: App, shutdown: CancellationToken) {
-    let node = uuid::Uuid::new_v4().simple().to_string();
+    let node = app.hub().node.clone();
     match app.settings().bus {
         BusKind::Local => app.hub().set_bus("local", None),
         BusKind::Postgres => postgres(app, node, shutdown).await,
@@ -67,6 +69,31 @@ fn receive(app: &App, node: &str, text: &str) {
     }
 }
 
+/// Hands a signal sent on another node to this node's sockets.
+fn receive_signal(app: &App, text: &str) {
+    match serde_json::from_str::<super::hub::Signal>(text) {
+        Ok(signal) if signal.node != app.hub().node => {
+            app.hub().signal(std::sync::Arc::new(signal))
+        }
+        Ok(_) => {}
+        Err(error) => tracing::debug!(%error, "a signal from the bus could not be read"),
+    }
+}
+
+/// A signal sent on this node, as the bus carries it.
+async fn next_signal(
+    signals: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<super::hub::Signal>>,
+) -> Option<String> {
+    loop {
+        match signals.recv().await {
+            Ok(signal) => return serde_json::to_string(&*signal).ok(),
+            // Signals are the first thing dropped under pressure.
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
 /// Waits for this node's next commits and coalesces them: the highest id per company.
 async fn next_hints(
     commits: &mut tokio::sync::broadcast::Receiver<EventsCommitted>,
@@ -105,21 +132,22 @@ async fn postgres(app: App, node: String, shutdown: CancellationToken) {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let mut commits = app.subscribe_events();
+            let mut signals = app.hub().outgoing_signals();
             loop {
-                let hints = tokio::select! {
+                let (channel, text) = tokio::select! {
                     () = shutdown.cancelled() => return,
                     hints = next_hints(&mut commits) => match hints {
-                        Some(hints) => hints,
+                        Some(hints) if hints.is_empty() => continue,
+                        Some(hints) => (CHANNEL, hints_text(&node, &hints)),
+                        None => return,
+                    },
+                    signal = next_signal(&mut signals) => match signal {
+                        Some(text) => (SIGNAL_CHANNEL, text),
                         None => return,
                     },
                 };
-                if hints.is_empty() {
-                    continue;
-                }
-                if let Err(error) =
-                    store::notify::notify(app.db(), CHANNEL, &hints_text(&node, &hints)).await
-                {
-                    tracing::warn!(%error, "a hint could not be sent on the postgres bus");
+                if let Err(error) = store::notify::notify(app.db(), channel, &text).await {
+                    tracing::warn!(%error, "a message could not be sent on the postgres bus");
                 }
             }
         })
@@ -128,7 +156,7 @@ async fn postgres(app: App, node: String, shutdown: CancellationToken) {
     loop {
         let mut listener = tokio::select! {
             () = shutdown.cancelled() => break,
-            listener = store::notify::Listener::connect(app.db(), CHANNEL) => match listener {
+            listener = store::notify::Listener::connect(app.db(), &[CHANNEL, SIGNAL_CHANNEL]) => match listener {
                 Ok(listener) => listener,
                 Err(error) => {
                     app.hub().set_bus(KIND, Some(format!("cannot LISTEN: {error}")));
@@ -145,7 +173,8 @@ async fn postgres(app: App, node: String, shutdown: CancellationToken) {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 next = listener.next() => match next {
-                    Ok(Some(text)) => receive(&app, &node, &text),
+                    Ok(Some((channel, text))) if channel == SIGNAL_CHANNEL => receive_signal(&app, &text),
+                    Ok(Some((_, text))) => receive(&app, &node, &text),
                     Ok(None) => {
                         app.hub().set_bus(KIND, Some("the LISTEN connection was lost; reconnecting".into()));
                         break;
@@ -206,10 +235,36 @@ async fn nats(app: App, node: String, shutdown: CancellationToken) {
             return;
         }
     };
+    let mut their_signals = match client.subscribe(SIGNAL_SUBJECT).await {
+        Ok(subscriber) => subscriber,
+        Err(error) => {
+            app.hub()
+                .set_bus(KIND, Some(format!("cannot subscribe on NATS: {error}")));
+            shutdown.cancelled().await;
+            return;
+        }
+    };
     let mut commits = app.subscribe_events();
+    let mut signals = app.hub().outgoing_signals();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
+            signal = next_signal(&mut signals) => match signal {
+                Some(text) => {
+                    if let Err(error) = client.publish(SIGNAL_SUBJECT, text.into()).await {
+                        tracing::debug!(%error, "a signal could not be sent on the NATS bus");
+                    }
+                }
+                None => break,
+            },
+            theirs = their_signals.next() => match theirs {
+                Some(message) => {
+                    if let Ok(text) = std::str::from_utf8(&message.payload) {
+                        receive_signal(&app, text);
+                    }
+                }
+                None => break,
+            },
             mine = next_hints(&mut commits) => match mine {
                 Some(mine) if !mine.is_empty() => {
                     let text = hints_text(&node, &mine);

@@ -34,6 +34,24 @@ pub enum Delivery {
     /// Its user lost access (blocked, deleted, roles changed) or the company was suspended:
     /// the connection closes, and the client comes back with fresh credentials.
     Revoked(&'static str),
+    /// An ephemeral signal of another client on a stream it subscribed to.
+    Signal(Arc<Signal>),
+}
+
+/// An ephemeral signal (typing, presence): passed to the other sockets subscribed to its
+/// stream, on this node and through the bus on the others, never stored; one that has
+/// expired is not delivered, and a full queue drops signals before it drops a socket.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Signal {
+    pub company: CompanyId,
+    pub stream: String,
+    pub name: String,
+    pub user_id: UserId,
+    pub data: serde_json::Value,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// The node it was sent on and its connection there: not sent back to its sender.
+    pub node: String,
+    pub from: u64,
 }
 
 /// Why a connection was refused.
@@ -54,7 +72,6 @@ pub struct Limits {
     pub queue: usize,
 }
 
-#[derive(Default)]
 pub struct Hub {
     state: Mutex<State>,
     next_id: AtomicU64,
@@ -70,6 +87,9 @@ pub struct Hub {
     nudge: tokio::sync::Notify,
     /// The bus's state, for `/readyz`.
     bus: Mutex<BusStatus>,
+    /// This node's name on the bus, and the signals sent here, for the bus to pass on.
+    pub(crate) node: String,
+    outgoing: tokio::sync::broadcast::Sender<Arc<Signal>>,
 }
 
 #[derive(Default)]
@@ -128,11 +148,61 @@ pub const FEED: &str = "*";
 pub struct Connection {
     hub: Arc<Hub>,
     company: CompanyId,
-    id: u64,
+    pub id: u64,
     pub deliveries: mpsc::Receiver<Delivery>,
 }
 
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            next_id: AtomicU64::default(),
+            closing: CancellationToken::default(),
+            delivered: AtomicU64::default(),
+            dropped_slow: AtomicU64::default(),
+            tickets: Mutex::default(),
+            nudged: Mutex::default(),
+            nudge: tokio::sync::Notify::default(),
+            bus: Mutex::default(),
+            node: uuid::Uuid::new_v4().simple().to_string(),
+            outgoing: tokio::sync::broadcast::channel(1024).0,
+        }
+    }
+}
+
 impl Hub {
+    /// Hands a signal to this node's sockets subscribed to its stream (not its sender), and,
+    /// when it was sent here, to the bus for the other nodes.
+    pub fn signal(&self, signal: Arc<Signal>) {
+        if signal.expires_at <= chrono::Utc::now() {
+            return;
+        }
+        if signal.node == self.node {
+            let _ = self.outgoing.send(signal.clone());
+        }
+        let state = self.state();
+        let Some(feed) = state.feeds.get(&signal.company) else {
+            return;
+        };
+        for (id, conn) in &feed.connections {
+            let own = signal.node == self.node && *id == signal.from;
+            if !own && conn.streams.contains(&signal.stream) {
+                // Signals go first under pressure: a full queue skips one.
+                let _ = conn.queue.try_send(Delivery::Signal(signal.clone()));
+            }
+        }
+    }
+
+    /// This node's name on the bus.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The signals sent on this node, for the bus.
+    pub(crate) fn outgoing_signals(&self) -> tokio::sync::broadcast::Receiver<Arc<Signal>> {
+        self.outgoing.subscribe()
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain maps behind, still usable.
         self.state

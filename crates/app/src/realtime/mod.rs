@@ -14,7 +14,7 @@ use domain::workflow::TaskType;
 use domain::{CompanyId, TaskId, TicketId};
 use store::events::Scope;
 
-pub use hub::{BusStatus, Connection, Delivery, FEED, Hub, Limits, Refused};
+pub use hub::{BusStatus, Connection, Delivery, FEED, Hub, Limits, Refused, Signal};
 
 use crate::{App, AppError, Result};
 

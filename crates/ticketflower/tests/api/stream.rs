@@ -445,6 +445,50 @@ async fn tickets_origins_and_bad_messages() {
 }
 
 #[tokio::test]
+async fn signals_reach_the_other_subscribers_and_are_never_stored() {
+    let app = spawn_app().await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    let ticket = desk.request_purchase(40, "A chair").await;
+    let stream = format!("ticket:{}", ticket["id"].as_str().unwrap());
+    let rita = desk.requester.api.token().unwrap().to_owned();
+    let mut requester = open(&app, &rita).await;
+    let mut team = open(&app, desk.company.access_token()).await;
+    let mut bystander = open(&app, desk.company.access_token()).await;
+    for socket in [&mut requester, &mut team] {
+        assert_eq!(socket.subscribe(&stream, None).await["type"], "subscribed");
+    }
+    let before = read_log(&app, &desk.company.id, 0).await;
+
+    team.send(json!({"type": "signal", "stream": stream, "name": "typing", "data": {"on": true}}))
+        .await;
+    let signal = requester.next().await;
+    assert_eq!(signal["type"], "signal", "{signal}");
+    assert_eq!(signal["name"], "typing");
+    assert_eq!(signal["data"], json!({"on": true}));
+    assert_eq!(signal["user_id"], desk.company.admin_id.as_str());
+    assert!(signal["expires_at"].as_str().is_some());
+    // Not back to its sender, not to a socket of another stream, and not into the log.
+    team.silent_for(Duration::from_millis(300)).await;
+    bystander.silent_for(Duration::from_millis(300)).await;
+    assert_eq!(read_log(&app, &desk.company.id, 0).await, before);
+
+    // Only on a stream one subscribed to, with a short name, and not too often.
+    bystander
+        .send(json!({"type": "signal", "stream": stream, "name": "typing"}))
+        .await;
+    assert_eq!(bystander.next().await["status"], 409);
+    team.send(json!({"type": "signal", "stream": stream, "name": "Typing Now"}))
+        .await;
+    assert_eq!(team.next().await["status"], 422);
+    for _ in 0..25 {
+        team.send(json!({"type": "signal", "stream": stream, "name": "typing"}))
+            .await;
+    }
+    assert_eq!(team.next().await["status"], 429);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_shutdown_closes_sockets_with_going_away() {
     let app = spawn_app().await;
     let company = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
@@ -574,6 +618,29 @@ async fn an_event_committed_on_one_node_reaches_a_client_of_another_over_nats() 
         .await;
     let n = commit_on(&a, &desk.type_id, "over NATS").await;
     receives_ticket(&mut socket, n).await;
+    // A signal sent on node A reaches a subscriber of the same ticket on node B.
+    let ticket = a
+        .api()
+        .as_user(desk.company.access_token())
+        .tickets("")
+        .await
+        .expect(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stream = format!("ticket:{ticket}");
+    let mut on_a = open(&a, desk.company.access_token()).await;
+    let mut on_b = open(&b, desk.requester.api.token().unwrap()).await;
+    on_a.subscribe(&stream, None).await;
+    on_b.subscribe(&stream, None).await;
+    on_a.send(json!({"type": "signal", "stream": stream, "name": "typing"}))
+        .await;
+    let signal = on_b.next().await;
+    assert_eq!(
+        (signal["type"].as_str(), signal["name"].as_str()),
+        (Some("signal"), Some("typing")),
+        "{signal}"
+    );
 
     // The broker dies: the nodes say so, keep serving, and lose nothing once it is back.
     nats.kill();

@@ -36,6 +36,12 @@ pub const MAX_MESSAGE: usize = 16 * 1024;
 /// The server pings this often; a client silent for [`IDLE`] is closed.
 const HEARTBEAT: Duration = Duration::from_secs(25);
 const IDLE: Duration = Duration::from_secs(70);
+/// Signals one connection may send per second; how long one lives by default and at most.
+const SIGNALS_PER_SECOND: u32 = 20;
+const SIGNAL_TTL: Duration = Duration::from_secs(5);
+const SIGNAL_TTL_MAX: Duration = Duration::from_secs(30);
+/// The largest signal payload, in bytes of JSON.
+const SIGNAL_DATA: usize = 1024;
 /// Events read from the log at once while replaying.
 const REPLAY_BATCH: u32 = 500;
 
@@ -65,6 +71,15 @@ enum ClientMessage {
         stream: String,
     },
     Ping,
+    /// An ephemeral signal (typing, presence) to the other subscribers of a stream.
+    Signal {
+        stream: String,
+        name: String,
+        #[serde(default)]
+        data: serde_json::Value,
+        #[serde(default)]
+        ttl_ms: Option<u64>,
+    },
 }
 
 /// A message from the server.
@@ -86,6 +101,13 @@ enum ServerMessage<'a> {
         reason: &'a str,
     },
     Pong,
+    Signal {
+        stream: &'a str,
+        name: &'a str,
+        user_id: domain::UserId,
+        data: &'a serde_json::Value,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
     Error {
         status: u16,
         title: &'a str,
@@ -188,6 +210,7 @@ pub async fn stream(
                 app: state.app.clone(),
                 actor,
                 subscriptions: HashMap::new(),
+                signals: (Instant::now(), 0),
             };
             match connection {
                 Ok(connection) => session.run(socket, connection).await,
@@ -224,6 +247,8 @@ struct Session {
     app: app::App,
     actor: Actor,
     subscriptions: HashMap<String, Subscribed>,
+    /// The current second's start and the signals sent in it.
+    signals: (Instant, u32),
 }
 
 /// Why a session ends, and the close frame it ends with.
@@ -264,6 +289,18 @@ impl Session {
                     Some(Delivery::Revoked(reason)) => break Ok(Closing(close::REVOKED, reason.into())),
                     Some(Delivery::Event(event)) => {
                         if let Err(e) = self.deliver(&mut sink, &event).await { break Err(e); }
+                    }
+                    Some(Delivery::Signal(signal)) => {
+                        if signal.expires_at > chrono::Utc::now() {
+                            let message = ServerMessage::Signal {
+                                stream: &signal.stream,
+                                name: &signal.name,
+                                user_id: signal.user_id,
+                                data: &signal.data,
+                                expires_at: signal.expires_at,
+                            };
+                            if let Err(e) = send(&mut sink, &message).await { break Err(e); }
+                        }
                     }
                 },
                 _ = heartbeat.tick() => {
@@ -306,6 +343,17 @@ impl Session {
         };
         match message {
             ClientMessage::Ping => send(sink, &ServerMessage::Pong).await,
+            ClientMessage::Signal {
+                stream,
+                name,
+                data,
+                ttl_ms,
+            } => match self.signal(connection, &stream, name, data, ttl_ms) {
+                Ok(()) => Ok(()),
+                Err((status, title, detail)) => {
+                    send(sink, &error_message(status, title, detail, Some(&stream))).await
+                }
+            },
             ClientMessage::Unsubscribe { stream } => {
                 if let Some(gone) = self.subscriptions.remove(&stream) {
                     let key = gone.subscription.key;
@@ -412,6 +460,7 @@ impl Session {
             };
             cursor = last.id;
             let full = events.len() == REPLAY_BATCH as usize;
+            metrics::counter!("realtime_replayed_total").increment(events.len() as u64);
             for event in events {
                 if let Some(replayed) = subscribed.replayed.as_mut() {
                     replayed.insert(event.id);
@@ -428,6 +477,76 @@ impl Session {
         }
         self.subscriptions.insert(stream.to_owned(), subscribed);
         Ok(Ok(()))
+    }
+
+    /// Passes a signal on to the stream's other subscribers, if this connection subscribed
+    /// to the stream and has not sent too many this second.
+    fn signal(
+        &mut self,
+        connection: &realtime::Connection,
+        stream: &str,
+        name: String,
+        data: serde_json::Value,
+        ttl_ms: Option<u64>,
+    ) -> Result<(), (u16, &'static str, String)> {
+        let subscribed = self
+            .subscriptions
+            .get(stream)
+            .is_some_and(|s| s.subscription.key == stream);
+        if !subscribed {
+            return Err((
+                409,
+                "Not subscribed",
+                "subscribe to a stream before signalling on it (not on the company feed)".into(),
+            ));
+        }
+        let good_name = (1..=32).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.');
+        if !good_name {
+            return Err((
+                422,
+                "Invalid message",
+                "name: 1 to 32 of a-z, `_` and `.`".into(),
+            ));
+        }
+        if data.to_string().len() > SIGNAL_DATA {
+            return Err((
+                422,
+                "Invalid message",
+                format!("data: at most {SIGNAL_DATA} bytes of JSON"),
+            ));
+        }
+        let (second, sent) = &mut self.signals;
+        if second.elapsed() >= Duration::from_secs(1) {
+            *second = Instant::now();
+            *sent = 0;
+        }
+        if *sent >= SIGNALS_PER_SECOND {
+            return Err((
+                429,
+                "Too many signals",
+                format!("at most {SIGNALS_PER_SECOND} a second"),
+            ));
+        }
+        *sent += 1;
+        let ttl = ttl_ms
+            .map_or(SIGNAL_TTL, Duration::from_millis)
+            .clamp(Duration::from_millis(100), SIGNAL_TTL_MAX);
+        let company = app::access::company_of(&self.actor).map_err(|e| describe(&e))?;
+        let hub = self.app.hub();
+        hub.signal(std::sync::Arc::new(realtime::Signal {
+            company,
+            stream: stream.to_owned(),
+            name,
+            user_id: self.actor.user_id,
+            data,
+            expires_at: chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default(),
+            node: hub.node().to_owned(),
+            from: connection.id,
+        }));
+        Ok(())
     }
 
     /// A live event, to every subscription that includes it and whose reader may see it.
