@@ -68,6 +68,9 @@ struct Cli {
     /// reconnect storm. Writes `bench/results/stream.json`.
     #[arg(long)]
     stream: bool,
+    /// With `--stream`: these numbers of sockets instead (comma-separated).
+    #[arg(long, requires = "stream", value_delimiter = ',')]
+    sockets: Vec<usize>,
     /// Where to write the figures.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -161,12 +164,21 @@ async fn main() -> Result<()> {
         return Ok(());
     }
     if cli.stream {
+        // Kept after the run: the servers' logs are in it.
+        let kept = tempfile::Builder::new()
+            .prefix("tf-stream-")
+            .tempdir()?
+            .keep();
         let config = ServerConfig {
             binary,
-            data_dir: temp.path().to_path_buf(),
+            data_dir: kept,
             database_url: String::new(),
         };
-        let sizes: &[usize] = if cli.quick { &[200] } else { &[1_000, 10_000] };
+        let sizes: &[usize] = match (cli.sockets.is_empty(), cli.quick) {
+            (false, _) => &cli.sockets,
+            (true, true) => &[200],
+            (true, false) => &[1_000, 10_000],
+        };
         let report = stream::run(&config, sizes).await?;
         let out = root.join("bench/results/stream.json");
         std::fs::create_dir_all(out.parent().context("a results directory")?)?;

@@ -50,6 +50,9 @@ impl Server {
             // stopping the start.
             .env("TICKETFLOWER_METRICS_BIND", "127.0.0.1:0")
             .env("TICKETFLOWER_LOG_LEVEL", "warn")
+            // Live sockets count against the connection cap (1,024 by default); the stream
+            // bench holds up to 10,000 of them.
+            .env("TICKETFLOWER_MAX_CONNECTIONS", "16000")
             .env("TICKETFLOWER_LOG_FORMAT", "json")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())

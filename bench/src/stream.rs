@@ -35,7 +35,8 @@ pub struct FanOut {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
-    /// Resident memory each idle subscribed socket adds to the server, KiB.
+    /// Resident memory each idle subscribed socket adds to the server (the second half of
+    /// the sockets, once the first half has warmed the pools), KiB.
     pub idle_kib_per_socket: f64,
     /// Time from the reconnect of every client (with `since`) until all had the events
     /// committed while they were away, ms.
@@ -73,7 +74,12 @@ pub async fn run(config: &ServerConfig, sizes: &[usize]) -> Result<Report> {
         let (server, _) = Server::start(&config).await?;
         let figures = fan_out(&server, sockets).await;
         server.stop().await?;
-        let figures = figures?;
+        let figures = figures.with_context(|| {
+            format!(
+                "{sockets} sockets; the server's log: {}",
+                config.data_dir.join("server.log").display()
+            )
+        })?;
         eprintln!(
             "{:>6} sockets: {:>9.0} deliveries/s, p50 {:.1} ms, p99 {:.1} ms, {:.1} KiB per idle socket, reconnect storm of {} in {:.0} ms, lost {}, duplicated {}",
             figures.sockets,
@@ -97,7 +103,7 @@ async fn fan_out(server: &Server, sockets: usize) -> Result<FanOut> {
         server.addr,
         Plan {
             companies: 1,
-            users_per_company: 2,
+            users_per_company: 5,
             tickets: 1,
         },
     )
@@ -121,24 +127,20 @@ async fn fan_out(server: &Server, sockets: usize) -> Result<FanOut> {
             .await?;
         tokens.push(text(&issued, "/secret")?);
     }
-    seed::settle().await;
-    let before = server.rss_kib()?;
-
     eprintln!("opening {sockets} sockets");
     let url = format!("ws://{}/api/v1/stream", server.addr);
-    let mut clients = Vec::with_capacity(sockets);
-    for chunk in tokens.chunks(250) {
-        let opened = futures::future::try_join_all(
-            chunk
-                .iter()
-                .map(|token| subscribe(&url, token, &stream, None)),
-        )
-        .await?;
-        clients.extend(opened);
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The first half warms what does not grow with sockets (the database pools open their
+    // connections, the runtime its buffers); the second half's cost is what a socket costs.
+    let half = sockets / 2;
+    let mut clients = open_all(&url, &tokens[..half], &stream).await?;
+    seed::settle().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = server.rss_kib()?;
+    clients.extend(open_all(&url, &tokens[half..], &stream).await?);
+    seed::settle().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = server.rss_kib()?;
-    let idle_kib_per_socket = (idle.saturating_sub(before)) as f64 / sockets as f64;
+    let idle_kib_per_socket = (idle.saturating_sub(before)) as f64 / (sockets - half) as f64;
 
     // Every socket reads on a task of its own and reports (event id, receipt time).
     let (received, mut receipts) = mpsc::unbounded_channel::<(usize, i64, Instant)>();
@@ -242,6 +244,21 @@ async fn comment(api: &Api, token: &str, ticket: &str, n: usize) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+/// Opens a subscribed socket for each token, 250 at a time.
+async fn open_all(url: &str, tokens: &[String], stream: &str) -> Result<Vec<Socket>> {
+    let mut clients = Vec::with_capacity(tokens.len());
+    for chunk in tokens.chunks(250) {
+        let opened = futures::future::try_join_all(
+            chunk
+                .iter()
+                .map(|token| subscribe(url, token, stream, None)),
+        )
+        .await?;
+        clients.extend(opened);
+    }
+    Ok(clients)
 }
 
 /// Opens a socket as `token`, subscribes to `stream` and waits for `subscribed`.

@@ -217,29 +217,28 @@ async fn nats(app: App, node: String, shutdown: CancellationToken) {
                 }
             }
         });
-    let client = match options.connect(url.as_str()).await {
-        Ok(client) => client,
-        Err(error) => {
-            app.hub()
-                .set_bus(KIND, Some(format!("cannot use {url}: {error}")));
-            shutdown.cancelled().await;
-            return;
-        }
+    let connected = async {
+        let client = options
+            .connect(url.as_str())
+            .await
+            .map_err(|error| format!("cannot use {url}: {error}"))?;
+        let subscribe = |subject: &'static str| {
+            let client = client.clone();
+            async move {
+                client
+                    .subscribe(subject)
+                    .await
+                    .map_err(|error| format!("cannot subscribe on NATS: {error}"))
+            }
+        };
+        let hints = subscribe(SUBJECT).await?;
+        let signals = subscribe(SIGNAL_SUBJECT).await?;
+        Ok::<_, String>((client, hints, signals))
     };
-    let mut hints = match client.subscribe(SUBJECT).await {
-        Ok(subscriber) => subscriber,
-        Err(error) => {
-            app.hub()
-                .set_bus(KIND, Some(format!("cannot subscribe on NATS: {error}")));
-            shutdown.cancelled().await;
-            return;
-        }
-    };
-    let mut their_signals = match client.subscribe(SIGNAL_SUBJECT).await {
-        Ok(subscriber) => subscriber,
-        Err(error) => {
-            app.hub()
-                .set_bus(KIND, Some(format!("cannot subscribe on NATS: {error}")));
+    let (client, mut hints, mut their_signals) = match connected.await {
+        Ok(connected) => connected,
+        Err(why) => {
+            app.hub().set_bus(KIND, Some(why));
             shutdown.cancelled().await;
             return;
         }

@@ -202,6 +202,27 @@ async fn replay_then_live_without_gap_or_duplicate_while_eight_writers_commit() 
     app.stop().await;
 }
 
+/// Opens a socket that resumes the company `feed` from `since`; it must replay exactly what
+/// the log holds after it.
+async fn resume(
+    app: &TestApp,
+    token: &str,
+    feed: &str,
+    since: i64,
+    epoch: &str,
+) -> (Socket, Vec<Value>) {
+    let mut socket = open(app, token).await;
+    socket
+        .send(json!({"type": "subscribe", "stream": feed, "since": since, "epoch": epoch}))
+        .await;
+    assert_eq!(socket.next().await["type"], "subscribed");
+    let company = feed.trim_start_matches("company:");
+    let missed = log_after(app, company, since).await;
+    let replayed = socket.events(missed.len()).await;
+    assert_eq!(ids(&replayed), missed);
+    (socket, replayed)
+}
+
 #[tokio::test]
 async fn a_client_resumes_after_a_reconnect_and_after_a_server_restart() {
     let app = spawn_app().await;
@@ -222,16 +243,8 @@ async fn a_client_resumes_after_a_reconnect_and_after_a_server_restart() {
 
     // Missed while disconnected.
     desk.request_purchase(2, "While away").await;
-    let mut socket = open(&app, &admin).await;
-    socket
-        .send(json!({"type": "subscribe", "stream": feed, "since": last, "epoch": epoch}))
-        .await;
-    assert_eq!(socket.next().await["type"], "subscribed");
-    let missed = log_after(&app, &company, last).await;
-    let replayed = socket.events(missed.len()).await;
-    assert_eq!(ids(&replayed), missed);
-    let last = *missed.last().unwrap();
-    drop(socket);
+    let (_, replayed) = resume(&app, &admin, &feed, last, &epoch).await;
+    let last = *ids(&replayed).last().unwrap();
 
     // A restart between two messages: the new server replays from the same cursor.
     let requester = desk.requester.id.clone();
@@ -244,14 +257,7 @@ async fn a_client_resumes_after_a_reconnect_and_after_a_server_restart() {
         )
         .await
         .expect(201);
-    let mut socket = open(&app, &admin).await;
-    socket
-        .send(json!({"type": "subscribe", "stream": feed, "since": last, "epoch": epoch}))
-        .await;
-    assert_eq!(socket.next().await["type"], "subscribed");
-    let missed = log_after(&app, &company, last).await;
-    let replayed = socket.events(missed.len()).await;
-    assert_eq!(ids(&replayed), missed);
+    let (mut socket, replayed) = resume(&app, &admin, &feed, last, &epoch).await;
     assert!(
         replayed
             .iter()

@@ -33,6 +33,9 @@ pub const MAX_PER_COMPANY: usize = 10_000;
 pub const QUEUE: usize = 1024;
 /// The largest message a client may send.
 pub const MAX_MESSAGE: usize = 16 * 1024;
+/// A socket's read buffer, and what it collects of outgoing messages before writing them.
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 8 * 1024;
 /// The server pings this often; a client silent for [`IDLE`] is closed.
 const HEARTBEAT: Duration = Duration::from_secs(25);
 const IDLE: Duration = Duration::from_secs(70);
@@ -202,7 +205,11 @@ pub async fn stream(
         .hub()
         .connect(&state.app, company, actor.user_id, limits)
         .await?;
+    // tungstenite's default buffers (128 KiB each way) would make an idle socket cost more
+    // than the whole hub; messages here are small (16 KiB at most in, events out).
     Ok(upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
