@@ -27,6 +27,8 @@ pub struct Actor {
     pub session_id: Option<crate::SessionId>,
     /// Platform staff member acting inside a company (impersonation).
     pub impersonator: Option<UserId>,
+    /// The API token of an integration.
+    pub api_token_id: Option<crate::ApiTokenId>,
 }
 
 impl Actor {

@@ -209,6 +209,7 @@ pub(crate) fn actor_for(user: &User) -> Actor {
         kind: domain::auth::ActorKind::Person,
         session_id: None,
         impersonator: None,
+        api_token_id: None,
     }
 }
 

@@ -198,6 +198,7 @@ fn person_actor(
         kind: ActorKind::Person,
         session_id: session,
         impersonator,
+        api_token_id: None,
     }
 }
 
@@ -458,6 +459,7 @@ async fn authenticate_api_token(app: &App, token: &str) -> Result<Actor> {
         kind: ActorKind::ApiToken,
         session_id: None,
         impersonator: None,
+        api_token_id: Some(found.id),
     })
 }
 

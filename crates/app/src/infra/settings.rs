@@ -139,6 +139,15 @@ pub struct Settings {
     pub nats_url: String,
     /// How often the realtime hub reads the log whatever the bus says (its safety net), ms.
     pub realtime_poll_ms: u64,
+    /// The live stream pings every socket this often (keep it under a proxy's idle timeout);
+    /// a client that answers nothing for three heartbeats is closed.
+    pub realtime_heartbeat_secs: u64,
+    /// Deliveries a socket may have waiting; one that falls further behind is closed (4008)
+    /// and resumes from its cursor.
+    pub realtime_queue: usize,
+    /// Live sockets one user may hold open on a node, and one company.
+    pub realtime_per_user: usize,
+    pub realtime_per_company: usize,
 }
 
 impl Default for Settings {
@@ -190,6 +199,10 @@ impl Default for Settings {
             bus: BusKind::Local,
             nats_url: "nats://127.0.0.1:4222".into(),
             realtime_poll_ms: 1500,
+            realtime_heartbeat_secs: 25,
+            realtime_queue: 1024,
+            realtime_per_user: 16,
+            realtime_per_company: 10_000,
         }
     }
 }
@@ -238,6 +251,10 @@ struct Defaults {
     bus: BusKind,
     nats_url: String,
     realtime_poll_ms: u64,
+    realtime_heartbeat_secs: u64,
+    realtime_queue: usize,
+    realtime_per_user: usize,
+    realtime_per_company: usize,
 }
 
 /// The value of `metrics_bind` that turns the metrics listener off.
@@ -331,6 +348,10 @@ impl Settings {
             bus: d.bus,
             nats_url: d.nats_url,
             realtime_poll_ms: d.realtime_poll_ms,
+            realtime_heartbeat_secs: d.realtime_heartbeat_secs,
+            realtime_queue: d.realtime_queue,
+            realtime_per_user: d.realtime_per_user,
+            realtime_per_company: d.realtime_per_company,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {

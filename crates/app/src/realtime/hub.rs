@@ -11,11 +11,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+use domain::auth::Actor;
 use domain::event::{Event, EventKind};
-use domain::{CompanyId, UserId};
+use domain::{ApiTokenId, CompanyId, SessionId, UserId};
 use store::events::Scope;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc;
@@ -30,12 +31,36 @@ const BATCH: u32 = 500;
 #[derive(Clone, Debug)]
 pub enum Delivery {
     /// A committed event of a stream it subscribed to, not yet filtered for its reader.
-    Event(Arc<Event>),
+    Event(Arc<Live>),
     /// Its user lost access (blocked, deleted, roles changed) or the company was suspended:
     /// the connection closes, and the client comes back with fresh credentials.
     Revoked(&'static str),
     /// An ephemeral signal of another client on a stream it subscribed to.
     Signal(Arc<Signal>),
+}
+
+/// A committed event as the hub hands it out, shared by every connection it goes to. Most
+/// readers see an event whole, and for them it is encoded once, by the first socket that
+/// sends it, rather than once per socket: at a thousand subscribers the encoding was most
+/// of a delivery's cost.
+#[derive(Debug)]
+pub struct Live {
+    pub event: Event,
+    encoded: OnceLock<bytes::Bytes>,
+}
+
+impl Live {
+    pub fn new(event: Event) -> Self {
+        Self {
+            event,
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// The event as the protocol sends it whole: `encode` runs for the first caller only.
+    pub fn encoded(&self, encode: impl FnOnce(&Event) -> bytes::Bytes) -> bytes::Bytes {
+        self.encoded.get_or_init(|| encode(&self.event)).clone()
+    }
 }
 
 /// An ephemeral signal (typing, presence): passed to the other sockets subscribed to its
@@ -136,6 +161,9 @@ struct Feed {
 
 struct Conn {
     user: UserId,
+    /// The session or API token it was opened with: ending either ends the connection.
+    session: Option<SessionId>,
+    api_token: Option<ApiTokenId>,
     /// The streams subscribed to; [`FEED`] for every stream of the company.
     streams: HashSet<String>,
     queue: mpsc::Sender<Delivery>,
@@ -217,9 +245,10 @@ impl Hub {
         self: &Arc<Self>,
         app: &App,
         company: CompanyId,
-        user: UserId,
+        actor: &Actor,
         limits: Limits,
     ) -> crate::Result<Result<Connection, Refused>> {
+        let user = actor.user_id;
         let fresh = !self.state().feeds.contains_key(&company);
         let head = if fresh {
             Some(store::events::head(app.db(), &Scope::Company(company)).await?)
@@ -247,6 +276,8 @@ impl Hub {
             id,
             Conn {
                 user,
+                session: actor.session_id,
+                api_token: actor.api_token_id,
                 streams: HashSet::new(),
                 queue,
             },
@@ -457,7 +488,7 @@ impl Hub {
             feed.cursor = cursor;
             for event in events {
                 feed.seen = feed.seen.max(event.id);
-                self.hand_out(feed, Arc::new(event));
+                self.hand_out(feed, Arc::new(Live::new(event)));
             }
             let empty = feed.connections.is_empty();
             if empty {
@@ -471,18 +502,20 @@ impl Hub {
         }
     }
 
-    fn hand_out(&self, feed: &mut Feed, event: Arc<Event>) {
-        let revoked = revocation(&event);
+    fn hand_out(&self, feed: &mut Feed, live: Arc<Live>) {
+        let event = &live.event;
+        let revoked = revocation(event);
         let mut handed = 0u64;
         let mut slow = 0u64;
         feed.connections.retain(|_, conn| {
-            let delivery = match revoked {
-                Some((Some(user), _)) if user != conn.user => None,
-                Some((_, reason)) => Some(Delivery::Revoked(reason)),
-                None if conn.streams.contains(FEED) || conn.streams.contains(&event.stream) => {
-                    Some(Delivery::Event(event.clone()))
+            // An event that ends someone's access closes their connections, and is an
+            // ordinary event for everyone else (an admin's feed sees the block).
+            let delivery = match &revoked {
+                Some((whom, reason)) if whom.includes(conn) => Some(Delivery::Revoked(reason)),
+                _ if conn.streams.contains(FEED) || conn.streams.contains(&event.stream) => {
+                    Some(Delivery::Event(live.clone()))
                 }
-                None => None,
+                _ => None,
             };
             let Some(delivery) = delivery else {
                 return true;
@@ -516,8 +549,27 @@ pub(crate) fn coalesce(hinted: &mut HashMap<CompanyId, i64>, hint: crate::Events
     }
 }
 
-/// Whose access an event ends: one user's (`Some(user)`) or everyone's in the company.
-fn revocation(event: &Event) -> Option<(Option<UserId>, &'static str)> {
+/// Whose access an event ends.
+enum Whom {
+    Everyone,
+    User(UserId),
+    Session(SessionId),
+    ApiToken(ApiTokenId),
+}
+
+impl Whom {
+    fn includes(&self, conn: &Conn) -> bool {
+        match self {
+            Whom::Everyone => true,
+            Whom::User(user) => conn.user == *user,
+            Whom::Session(session) => conn.session == Some(*session),
+            Whom::ApiToken(token) => conn.api_token == Some(*token),
+        }
+    }
+}
+
+/// Whose access an event ends, and why.
+fn revocation(event: &Event) -> Option<(Whom, &'static str)> {
     let kind: EventKind = event.kind.parse().ok()?;
     let user = || {
         event
@@ -526,11 +578,28 @@ fn revocation(event: &Event) -> Option<(Option<UserId>, &'static str)> {
             .and_then(|id| id.parse().ok())
             .map(UserId)
     };
+    let id = |field: &str| {
+        event.payload[field]
+            .as_str()
+            .and_then(|id| id.parse::<uuid::Uuid>().ok())
+    };
     match kind {
-        EventKind::UserBlocked => Some((Some(user()?), "the user was blocked")),
-        EventKind::UserDeleted => Some((Some(user()?), "the user was deleted")),
-        EventKind::UserRolesChanged => Some((Some(user()?), "the user's roles changed")),
-        EventKind::CompanySuspended => Some((None, "the company was suspended")),
+        EventKind::UserBlocked => Some((Whom::User(user()?), "the user was blocked")),
+        EventKind::UserDeleted => Some((Whom::User(user()?), "the user was deleted")),
+        EventKind::UserRolesChanged => Some((Whom::User(user()?), "the user's roles changed")),
+        EventKind::LoggedOut => Some((
+            Whom::Session(SessionId(id("session_id")?)),
+            "the session ended (logged out)",
+        )),
+        EventKind::RefreshTokenReused => Some((
+            Whom::Session(SessionId(id("session_id")?)),
+            "the session was revoked",
+        )),
+        EventKind::ApiTokenRevoked => Some((
+            Whom::ApiToken(ApiTokenId(id("token_id")?)),
+            "the API token was revoked",
+        )),
+        EventKind::CompanySuspended => Some((Whom::Everyone, "the company was suspended")),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@
 pub mod bus;
 pub mod hub;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use domain::auth::Actor;
@@ -14,7 +15,7 @@ use domain::workflow::TaskType;
 use domain::{CompanyId, TaskId, TicketId};
 use store::events::Scope;
 
-pub use hub::{BusStatus, Connection, Delivery, FEED, Hub, Limits, Refused, Signal};
+pub use hub::{BusStatus, Connection, Delivery, FEED, Hub, Limits, Live, Refused, Signal};
 
 use crate::{App, AppError, Result};
 
@@ -124,19 +125,22 @@ impl Subscription {
         self.key == FEED || event.stream == self.key
     }
 
-    /// The event as this reader may see it, or `None`.
-    pub async fn admit(&mut self, app: &App, event: &Event) -> Result<Option<Event>> {
+    /// The event as this reader may see it, or `None`: borrowed when the reader sees it
+    /// whole (then a shared encoding of it serves), owned when a part was held back.
+    pub async fn admit<'e>(
+        &mut self,
+        app: &App,
+        event: &'e Event,
+    ) -> Result<Option<Cow<'e, Event>>> {
         if !self.wants(event) {
             return Ok(None);
         }
-        match &mut self.reader {
-            Reader::All => Ok(Some(event.clone())),
-            Reader::Tickets => Ok((event.stream.starts_with("ticket:")
-                || event.stream.starts_with("workflow:"))
-            .then(|| event.clone())),
-            Reader::Tasks => Ok((event.stream.starts_with("ticket:")
-                && event.kind.starts_with("task."))
-            .then(|| event.clone())),
+        let whole = match &mut self.reader {
+            Reader::All => true,
+            Reader::Tickets => {
+                event.stream.starts_with("ticket:") || event.stream.starts_with("workflow:")
+            }
+            Reader::Tasks => event.stream.starts_with("ticket:") && event.kind.starts_with("task."),
             Reader::Requester { known, .. } => {
                 let task = event.payload["task_id"]
                     .as_str()
@@ -148,9 +152,12 @@ impl Subscription {
                 let Reader::Requester { forms, .. } = &self.reader else {
                     return Ok(None);
                 };
-                Ok(crate::runtime::tickets::for_requester(event.clone(), forms))
+                return Ok(
+                    crate::runtime::tickets::for_requester(event.clone(), forms).map(Cow::Owned)
+                );
             }
-        }
+        };
+        Ok(whole.then_some(Cow::Borrowed(event)))
     }
 }
 

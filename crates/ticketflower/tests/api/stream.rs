@@ -67,11 +67,28 @@ impl Socket {
 
     /// Reads events until `count` have come; any other message fails the test.
     async fn events(&mut self, count: usize) -> Vec<Value> {
-        let mut events = Vec::new();
+        let mut events: Vec<Value> = Vec::new();
         while events.len() < count {
-            let message = self.next().await;
-            assert_eq!(message["type"], "event", "{message}");
-            events.push(message);
+            let frame = tokio::time::timeout(WAIT, self.ws.next()).await;
+            let Ok(frame) = frame else {
+                panic!(
+                    "{} of {count} events within 10 s: {:?}",
+                    events.len(),
+                    events
+                        .iter()
+                        .map(|e| (e["id"].as_i64(), e["kind"].as_str().map(str::to_owned)))
+                        .collect::<Vec<_>>()
+                );
+            };
+            match frame.expect("the socket is open").expect("a frame") {
+                Message::Text(text) => {
+                    let message: Value = serde_json::from_str(&text).unwrap();
+                    assert_eq!(message["type"], "event", "{message}");
+                    events.push(message);
+                }
+                Message::Close(frame) => panic!("closed: {frame:?}"),
+                _ => continue,
+            }
         }
         events
     }
@@ -463,7 +480,7 @@ async fn signals_reach_the_other_subscribers_and_are_never_stored() {
     for socket in [&mut requester, &mut team] {
         assert_eq!(socket.subscribe(&stream, None).await["type"], "subscribed");
     }
-    let before = read_log(&app, &desk.company.id, 0).await;
+    let before = *log_after(&app, &desk.company.id, 0).await.last().unwrap();
 
     team.send(json!({"type": "signal", "stream": stream, "name": "typing", "data": {"on": true}}))
         .await;
@@ -476,7 +493,21 @@ async fn signals_reach_the_other_subscribers_and_are_never_stored() {
     // Not back to its sender, not to a socket of another stream, and not into the log.
     team.silent_for(Duration::from_millis(300)).await;
     bystander.silent_for(Duration::from_millis(300)).await;
-    assert_eq!(read_log(&app, &desk.company.id, 0).await, before);
+    let company = domain::CompanyId(desk.company.id.parse().unwrap());
+    let since = store::events::read_after(
+        app.app.db(),
+        &store::events::Scope::Company(company),
+        before,
+        1000,
+    )
+    .await
+    .unwrap();
+    assert!(
+        since
+            .iter()
+            .all(|e| !e.kind.contains("typing") && !e.kind.contains("signal")),
+        "{since:?}"
+    );
 
     // Only on a stream one subscribed to, with a short name, and not too often.
     bystander
@@ -660,4 +691,198 @@ async fn an_event_committed_on_one_node_reaches_a_client_of_another_over_nats() 
     receives_ticket(&mut socket, n).await;
     b.stop().await;
     a.stop().await;
+}
+
+/// Opens the stream over a socket whose receive buffer is tiny, so a client that stops
+/// reading backs the server up quickly.
+async fn open_narrow(app: &TestApp, token: &str) -> Socket {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(app.address).await.unwrap();
+    let mut request = format!("ws://{}/api/v1/stream", app.address)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+        .await
+        .unwrap();
+    Socket { ws }
+}
+
+#[tokio::test]
+async fn a_slow_consumer_is_closed_and_resumes_without_a_gap() {
+    let app = testkit::spawn_app_with(|settings, jobs| {
+        settings.realtime_queue = 8;
+        jobs
+    })
+    .await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    // Comments spread over tickets: each comment reindexes its ticket's text.
+    let mut tickets = Vec::new();
+    for n in 0..20 {
+        let ticket = desk.request_purchase(n + 1, "Paper").await;
+        tickets.push(ticket["id"].as_str().unwrap().to_owned());
+    }
+    let company = desk.company.id.clone();
+    let since = *log_after(&app, &company, 0).await.last().unwrap();
+    let admin = desk.company.admin.clone();
+    let mut slow = open_narrow(&app, desk.company.access_token()).await;
+    let feed = format!("company:{company}");
+    assert_eq!(
+        slow.subscribe(&feed, Some(since)).await["type"],
+        "subscribed"
+    );
+    // Large comments fill the socket's buffers (the kernel lets a send buffer grow to 4 MiB)
+    // while the client reads nothing.
+    const COMMENTS: usize = 300;
+    let body = "x".repeat(20_000);
+    let writers: Vec<_> = tickets
+        .chunks(5)
+        .map(|chunk| {
+            let (admin, chunk, body) = (admin.clone(), chunk.to_vec(), body.clone());
+            tokio::spawn(async move {
+                for n in 0..COMMENTS / 4 {
+                    let ticket = &chunk[n % chunk.len()];
+                    admin.add_comment(ticket, &body, true).await.expect(201);
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut received = Vec::new();
+    let (code, reason) = loop {
+        let frame = tokio::time::timeout(WAIT, slow.ws.next())
+            .await
+            .expect("a message within 10 s");
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let message: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(message["type"], "event", "{message}");
+                received.push(message);
+            }
+            Some(Ok(Message::Close(Some(frame)))) => {
+                break (u16::from(frame.code), frame.reason.to_string());
+            }
+            Some(Ok(_)) => {}
+            other => panic!("the socket ended without a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(code, 4008, "{reason}");
+    assert_eq!(app.app.hub().counts().1, 1, "counted as dropped");
+    // It resumes from the last event it got and misses nothing of the log.
+    let last = received.last().map_or(since, |e| e["id"].as_i64().unwrap());
+    let expected = log_after(&app, &company, since).await;
+    assert!(
+        received.len() < expected.len(),
+        "it was closed before the end"
+    );
+    let mut again = open(&app, desk.company.access_token()).await;
+    assert_eq!(
+        again.subscribe(&feed, Some(last)).await["type"],
+        "subscribed"
+    );
+    let rest = again.events(expected.len() - received.len()).await;
+    let all: Vec<Value> = received.into_iter().chain(rest).collect();
+    assert_eq!(ids(&all), expected, "every event once, in commit order");
+    let comments = all.iter().filter(|e| e["kind"] == "comment.added").count();
+    assert_eq!(comments, COMMENTS);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_client_is_closed_after_three_heartbeats() {
+    let app = testkit::spawn_app_with(|settings, jobs| {
+        settings.realtime_heartbeat_secs = 1;
+        jobs
+    })
+    .await;
+    let company = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    let mut socket = open(&app, company.access_token()).await;
+    // The client library answers pings only while it reads: this one does not for 4 s.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (code, reason) = socket.closed().await;
+    assert_eq!(code, 4000, "{reason}");
+
+    // One that answers stays open.
+    let mut answering = open(&app, company.access_token()).await;
+    answering.silent_for(Duration::from_secs(4)).await;
+    answering.send(json!({"type": "ping"})).await;
+    assert_eq!(answering.next().await["type"], "pong");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sockets_per_user_and_per_company_are_limited_and_do_not_count_as_connections() {
+    let app = testkit::spawn_app_with(|settings, jobs| {
+        settings.realtime_per_user = 2;
+        settings.realtime_per_company = 3;
+        settings.max_connections = 4;
+        jobs
+    })
+    .await;
+    let desk = purchase_desk(&app, when_approved()).await;
+    let admin = desk.company.access_token().to_owned();
+    let rita = desk.requester.api.token().unwrap().to_owned();
+    let mut first = open(&app, &admin).await;
+    let _second = open(&app, &admin).await;
+    let mut third = open(&app, &admin).await;
+    let (code, reason) = third.closed().await;
+    assert_eq!(code, 4029, "{reason}");
+    assert!(reason.contains("user"), "{reason}");
+    let _ritas = open(&app, &rita).await;
+    let mut fourth = open(&app, &rita).await;
+    let (code, reason) = fourth.closed().await;
+    assert_eq!(code, 4029, "{reason}");
+    assert!(reason.contains("company"), "{reason}");
+    // Three live sockets and the server still answers requests beyond its cap of four
+    // connections: an upgraded socket leaves the HTTP connection count.
+    for _ in 0..6 {
+        desk.company.admin.me().await.expect(200);
+    }
+    first.send(json!({"type": "ping"})).await;
+    assert_eq!(first.next().await["type"], "pong");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logging_out_or_revoking_the_token_closes_its_sockets() {
+    let app = spawn_app().await;
+    let company = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    let mut by_session = open(&app, company.access_token()).await;
+    by_session
+        .subscribe(&format!("company:{}", company.id), None)
+        .await;
+    let issued = company
+        .admin
+        .create_api_token(json!({"name": "watcher", "roles": ["ticket_admin"]}))
+        .await
+        .expect(201);
+    let secret = issued["secret"].as_str().unwrap().to_owned();
+    let mut by_token = open(&app, &secret).await;
+    by_token
+        .subscribe(&format!("company:{}", company.id), None)
+        .await;
+
+    company
+        .admin
+        .revoke_api_token(issued["id"].as_str().unwrap())
+        .await
+        .expect(204);
+    let (code, reason) = by_token.closed().await;
+    assert_eq!(code, 4003, "{reason}");
+    assert!(reason.contains("API token"), "{reason}");
+
+    company
+        .admin
+        .logout(Some(&company.refresh_token))
+        .await
+        .expect(204);
+    let (code, reason) = by_session.closed().await;
+    assert_eq!(code, 4003, "{reason}");
+    assert!(reason.contains("session"), "{reason}");
+    app.stop().await;
 }

@@ -2,6 +2,7 @@
 //! the streams it subscribes to, replayed from its cursor and then live, without a gap or a
 //! duplicate. The protocol is in `docs/realtime.md`; this module speaks it.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -26,25 +27,23 @@ use crate::state::WebState;
 
 /// Subscriptions one connection may hold.
 pub const MAX_SUBSCRIPTIONS: usize = 64;
-/// Live connections one user may hold, and one company.
-pub const MAX_PER_USER: usize = 16;
-pub const MAX_PER_COMPANY: usize = 10_000;
-/// Deliveries a connection may have waiting; one that falls further behind is closed.
-pub const QUEUE: usize = 1024;
 /// The largest message a client may send.
 pub const MAX_MESSAGE: usize = 16 * 1024;
 /// A socket's read buffer, and what it collects of outgoing messages before writing them.
 const READ_BUFFER: usize = 4 * 1024;
 const WRITE_BUFFER: usize = 8 * 1024;
-/// The server pings this often; a client silent for [`IDLE`] is closed.
-const HEARTBEAT: Duration = Duration::from_secs(25);
-const IDLE: Duration = Duration::from_secs(70);
+/// How long a closing socket waits for the client's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Heartbeats a client may leave unanswered before it is closed as gone.
+const MISSED_HEARTBEATS: u32 = 3;
 /// Signals one connection may send per second; how long one lives by default and at most.
 const SIGNALS_PER_SECOND: u32 = 20;
 const SIGNAL_TTL: Duration = Duration::from_secs(5);
 const SIGNAL_TTL_MAX: Duration = Duration::from_secs(30);
 /// The largest signal payload, in bytes of JSON.
 const SIGNAL_DATA: usize = 1024;
+/// Deliveries written to a socket before it is flushed.
+const WRITE_BATCH: usize = 64;
 /// Events read from the log at once while replaying.
 const REPLAY_BATCH: u32 = 500;
 
@@ -195,15 +194,16 @@ pub async fn stream(
             .detail("Open this address as a WebSocket."),
         ));
     };
+    let settings = state.app.settings();
     let limits = realtime::Limits {
-        connections_per_user: MAX_PER_USER,
-        connections_per_company: MAX_PER_COMPANY,
-        queue: QUEUE,
+        connections_per_user: settings.realtime_per_user.max(1),
+        connections_per_company: settings.realtime_per_company.max(1),
+        queue: settings.realtime_queue.max(1),
     };
     let connection = state
         .app
         .hub()
-        .connect(&state.app, company, actor.user_id, limits)
+        .connect(&state.app, company, &actor, limits)
         .await?;
     // tungstenite's default buffers (128 KiB each way) would make an idle socket cost more
     // than the whole hub; messages here are small (16 KiB at most in, events out).
@@ -265,7 +265,9 @@ impl Session {
     async fn run(mut self, socket: WebSocket, mut connection: realtime::Connection) {
         let (mut sink, mut source) = socket.split();
         let closing = self.app.hub().closing();
-        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let every = Duration::from_secs(self.app.settings().realtime_heartbeat_secs.max(1));
+        let idle = every * MISSED_HEARTBEATS;
+        let mut heartbeat = tokio::time::interval_at(Instant::now() + every, every);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut heard = Instant::now();
         let ended: Result<Closing, axum::Error> = loop {
@@ -291,42 +293,92 @@ impl Session {
                         break Err(e);
                     }
                 }
-                delivery = connection.deliveries.recv() => match delivery {
-                    None => break Ok(Closing(close::SLOW, "too slow to keep up: reconnect with since".into())),
-                    Some(Delivery::Revoked(reason)) => break Ok(Closing(close::REVOKED, reason.into())),
-                    Some(Delivery::Event(event)) => {
-                        if let Err(e) = self.deliver(&mut sink, &event).await { break Err(e); }
+                delivery = connection.deliveries.recv() => {
+                    match self.pass_on(&mut sink, &mut connection, delivery).await {
+                        Ok(None) => {}
+                        Ok(Some(closing)) => break Ok(closing),
+                        Err(e) => break Err(e),
                     }
-                    Some(Delivery::Signal(signal)) => {
-                        if signal.expires_at > chrono::Utc::now() {
-                            let message = ServerMessage::Signal {
-                                stream: &signal.stream,
-                                name: &signal.name,
-                                user_id: signal.user_id,
-                                data: &signal.data,
-                                expires_at: signal.expires_at,
-                            };
-                            if let Err(e) = send(&mut sink, &message).await { break Err(e); }
-                        }
-                    }
-                },
+                }
                 _ = heartbeat.tick() => {
-                    if heard.elapsed() > IDLE {
-                        break Ok(Closing(close::IDLE, "no message or pong in 70 s".into()));
+                    if heard.elapsed() >= idle {
+                        break Ok(Closing(close::IDLE, format!("no message or pong in {} s", idle.as_secs())));
                     }
                     if let Err(e) = sink.send(Message::Ping(Default::default())).await { break Err(e); }
                 }
             }
         };
+        drop(connection);
         if let Ok(Closing(code, reason)) = ended {
-            let _ = sink
+            let sent = sink
                 .send(Message::Close(Some(CloseFrame {
                     code,
                     reason: Utf8Bytes::from(reason),
                 })))
                 .await;
+            // Wait a moment for the client's reply before dropping the socket: closing it
+            // while the client still writes (a pong, its own close) resets the connection,
+            // and a reset can discard the close frame before the client reads it.
+            if sent.is_ok() {
+                let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                    while let Some(Ok(message)) = source.next().await {
+                        if matches!(message, Message::Close(_)) {
+                            break;
+                        }
+                    }
+                })
+                .await;
+            }
         }
-        drop(connection);
+    }
+
+    /// Writes a delivery and whatever else is already waiting (up to [`WRITE_BATCH`]), then
+    /// flushes once: a socket behind by many events costs one write, not one per event.
+    /// `Some` when the session must close.
+    async fn pass_on(
+        &mut self,
+        sink: &mut Sink,
+        connection: &mut realtime::Connection,
+        first: Option<Delivery>,
+    ) -> Result<Option<Closing>, axum::Error> {
+        let mut next = first;
+        let mut written = 0;
+        let closing = loop {
+            let Some(delivery) = next.take() else {
+                // The hub let go of this connection: it fell too far behind.
+                break Some(Closing(
+                    close::SLOW,
+                    "too slow to keep up: reconnect with since".into(),
+                ));
+            };
+            match delivery {
+                Delivery::Revoked(reason) => break Some(Closing(close::REVOKED, reason.into())),
+                Delivery::Event(live) => self.deliver(sink, &live).await?,
+                Delivery::Signal(signal) => {
+                    if signal.expires_at > chrono::Utc::now() {
+                        let message = ServerMessage::Signal {
+                            stream: &signal.stream,
+                            name: &signal.name,
+                            user_id: signal.user_id,
+                            data: &signal.data,
+                            expires_at: signal.expires_at,
+                        };
+                        feed(sink, &message).await?;
+                    }
+                }
+            }
+            written += 1;
+            if written == WRITE_BATCH {
+                break None;
+            }
+            match connection.deliveries.try_recv() {
+                Ok(delivery) => next = Some(delivery),
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break None,
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => next = None,
+            }
+        };
+        sink.flush().await?;
+        Ok(closing)
     }
 
     /// One client message; a bad one is answered with an error message, never a closed socket.
@@ -473,10 +525,13 @@ impl Session {
                     replayed.insert(event.id);
                 }
                 if let Some(seen) = subscribed.subscription.admit(&self.app, &event).await?
-                    && let Err(e) = send(sink, &ServerMessage::Event(&seen)).await
+                    && let Err(e) = feed(sink, &ServerMessage::Event(&seen)).await
                 {
                     return Ok(Err(e));
                 }
+            }
+            if let Err(e) = sink.flush().await {
+                return Ok(Err(e));
             }
             if !full {
                 break;
@@ -557,7 +612,8 @@ impl Session {
     }
 
     /// A live event, to every subscription that includes it and whose reader may see it.
-    async fn deliver(&mut self, sink: &mut Sink, event: &Event) -> Result<(), axum::Error> {
+    async fn deliver(&mut self, sink: &mut Sink, live: &realtime::Live) -> Result<(), axum::Error> {
+        let event = &live.event;
         for subscribed in self.subscriptions.values_mut() {
             if !subscribed.subscription.wants(event) {
                 continue;
@@ -571,7 +627,13 @@ impl Session {
                 subscribed.replayed = None;
             }
             match subscribed.subscription.admit(&self.app, event).await {
-                Ok(Some(seen)) => send(sink, &ServerMessage::Event(&seen)).await?,
+                Ok(Some(Cow::Borrowed(_))) => {
+                    let text = live.encoded(|event| encode(&ServerMessage::Event(event)));
+                    if let Ok(text) = Utf8Bytes::try_from(text) {
+                        sink.feed(Message::Text(text)).await?;
+                    }
+                }
+                Ok(Some(Cow::Owned(seen))) => feed(sink, &ServerMessage::Event(&seen)).await?,
                 Ok(None) => {}
                 Err(error) => {
                     tracing::warn!(%error, event = event.id, "an event could not be checked for a reader");
@@ -603,8 +665,26 @@ fn refusal(error: axum::Error) -> Closing {
 }
 
 async fn send(sink: &mut Sink, message: &ServerMessage<'_>) -> Result<(), axum::Error> {
+    feed(sink, message).await?;
+    sink.flush().await
+}
+
+/// Queues a message without flushing: the caller flushes once after a batch.
+async fn feed(sink: &mut Sink, message: &ServerMessage<'_>) -> Result<(), axum::Error> {
     let text = serde_json::to_string(message).map_err(axum::Error::new)?;
-    sink.send(Message::Text(Utf8Bytes::from(text))).await
+    sink.feed(Message::Text(Utf8Bytes::from(text))).await
+}
+
+/// A message as the bytes of its JSON; empty (and then not sent) if it cannot be encoded,
+/// which a message of plain data never is.
+fn encode(message: &ServerMessage<'_>) -> bytes::Bytes {
+    serde_json::to_vec(message).map_or_else(
+        |error| {
+            tracing::error!(%error, "a stream message could not be encoded");
+            bytes::Bytes::new()
+        },
+        bytes::Bytes::from,
+    )
 }
 
 fn error_message<'a>(
