@@ -8,6 +8,8 @@
 //! table and writes `bench/results/latest.json`. See `docs/performance.md`.
 
 mod api;
+mod channels;
+mod fleet;
 mod load;
 mod peer;
 mod seed;
@@ -64,13 +66,24 @@ struct Cli {
     #[arg(long, requires = "against")]
     only: Option<String>,
     /// Measure the live stream instead of the full run: fan-out to 1,000 and 10,000 sockets
-    /// subscribed to one ticket (200 with `--quick`), the memory of idle sockets and a
-    /// reconnect storm. Writes `bench/results/stream.json`.
+    /// subscribed to one ticket (200 with `--quick`), a burst for deliveries/s and paced
+    /// comments for latency, the memory of idle sockets and a reconnect storm; two nodes on
+    /// PostgreSQL over the postgres and the NATS bus (`--db` names the PostgreSQL server,
+    /// default postgres://postgres@127.0.0.1:5432/test); the Django Channels peer with the
+    /// in-memory and the Redis layer (Redis on 127.0.0.1:6379) in alternating turns with
+    /// ours. Writes `bench/results/stream.json`.
     #[arg(long)]
     stream: bool,
     /// With `--stream`: these numbers of sockets instead (comma-separated).
     #[arg(long, requires = "stream", value_delimiter = ',')]
     sockets: Vec<usize>,
+    /// With `--stream`: only these phases (comma-separated).
+    #[arg(long, requires = "stream", value_delimiter = ',', value_enum)]
+    phases: Vec<stream::Phase>,
+    /// With `--stream`: sockets on each side of the Channels comparison (default 1,000;
+    /// 200 with `--quick`).
+    #[arg(long, requires = "stream")]
+    channels_sockets: Option<usize>,
     /// Where to write the figures.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -169,17 +182,36 @@ async fn main() -> Result<()> {
             .prefix("tf-stream-")
             .tempdir()?
             .keep();
-        let config = ServerConfig {
-            binary,
-            data_dir: kept,
-            database_url: String::new(),
+        eprintln!("servers' logs in {}", kept.display());
+        let config = ServerConfig::new(binary, kept, String::new());
+        let sizes = match (cli.sockets.is_empty(), cli.quick) {
+            (false, _) => cli.sockets.clone(),
+            (true, true) => vec![200],
+            (true, false) => vec![1_000, 10_000],
         };
-        let sizes: &[usize] = match (cli.sockets.is_empty(), cli.quick) {
-            (false, _) => &cli.sockets,
-            (true, true) => &[200],
-            (true, false) => &[1_000, 10_000],
+        let phases = if cli.phases.is_empty() {
+            vec![
+                stream::Phase::FanOut,
+                stream::Phase::CrossNode,
+                stream::Phase::Channels,
+            ]
+        } else {
+            cli.phases.clone()
         };
-        let report = stream::run(&config, sizes).await?;
+        let options = stream::Options {
+            quick: cli.quick,
+            sizes,
+            phases,
+            postgres: cli
+                .db
+                .clone()
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into()),
+            peer_dir: root.join("bench/peers/channels"),
+            channels_sockets: cli
+                .channels_sockets
+                .unwrap_or(if cli.quick { 200 } else { 1_000 }),
+        };
+        let report = stream::run(&config, &options).await?;
         let out = root.join("bench/results/stream.json");
         std::fs::create_dir_all(out.parent().context("a results directory")?)?;
         std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")?;
@@ -201,11 +233,7 @@ async fn main() -> Result<()> {
         None => None,
     };
 
-    let config = ServerConfig {
-        binary,
-        data_dir: temp.path().to_path_buf(),
-        database_url: database_url.clone(),
-    };
+    let config = ServerConfig::new(binary, temp.path().to_path_buf(), database_url.clone());
     let report = measure(&cli, &pace, &config, peer.as_ref(), kind).await;
     if let Some(peer) = peer {
         peer.stop().await?;

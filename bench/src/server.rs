@@ -18,6 +18,27 @@ pub struct ServerConfig {
     pub binary: PathBuf,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// More settings for this server (`TICKETFLOWER_BUS`...), applied after the bench's own.
+    pub env: Vec<(String, String)>,
+    /// The log's file name in `data_dir`: two nodes sharing a data directory (and so its
+    /// development secrets) keep their logs apart.
+    pub log_name: String,
+}
+
+impl ServerConfig {
+    pub fn new(binary: PathBuf, data_dir: PathBuf, database_url: String) -> Self {
+        Self {
+            binary,
+            data_dir,
+            database_url,
+            env: Vec::new(),
+            log_name: "server.log".into(),
+        }
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.data_dir.join(&self.log_name)
+    }
 }
 
 pub struct Server {
@@ -39,7 +60,8 @@ impl Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(config.data_dir.join("server.log"))?;
+            .open(config.log())
+            .with_context(|| format!("opening {}", config.log().display()))?;
         let started = Instant::now();
         let child = Command::new(&config.binary)
             .arg("serve")
@@ -55,6 +77,7 @@ impl Server {
             .env("TICKETFLOWER_MAX_CONNECTIONS", "16000")
             .env("TICKETFLOWER_LOG_FORMAT", "json")
             .env_remove("RUST_LOG")
+            .envs(config.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -70,12 +93,13 @@ impl Server {
             Ok(elapsed) => Ok((server, elapsed)),
             Err(error) => {
                 server.child.start_kill().ok();
-                bail!(
-                    "{error}; see {}",
-                    config.data_dir.join("server.log").display()
-                )
+                bail!("{error}; see {}", config.log().display())
             }
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// Resident set size now, in KiB.
@@ -178,7 +202,8 @@ impl Drop for MemoryWatch {
     }
 }
 
-fn rss_kib(pid: u32) -> Result<u64> {
+/// The resident set size of any process, in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status"))?;
     status
         .lines()
@@ -186,4 +211,26 @@ fn rss_kib(pid: u32) -> Result<u64> {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
         .context("no VmRSS in /proc/<pid>/status")
+}
+
+/// The CPU time (user and system) a process has used so far, in seconds.
+pub fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat"))?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis,
+    // where utime and stime are the 12th and 13th.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("no command name in /proc/<pid>/stat")?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let mut ticks = || -> Result<f64> {
+        fields
+            .next()
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(|t| t as f64)
+            .context("no CPU times in /proc/<pid>/stat")
+    };
+    let (user, system) = (ticks()?, ticks()?);
+    // Linux reports in USER_HZ, 100 on every architecture it exposes to user space.
+    Ok((user + system) / 100.0)
 }

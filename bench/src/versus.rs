@@ -31,11 +31,11 @@ struct Side {
 
 async fn side(binary: &Path, dir: &Path, pace: &Pace) -> Result<Side> {
     std::fs::create_dir_all(dir)?;
-    let config = ServerConfig {
-        binary: binary.to_path_buf(),
-        data_dir: dir.to_path_buf(),
-        database_url: format!("sqlite://{}", dir.join("ticketflower.db").display()),
-    };
+    let config = ServerConfig::new(
+        binary.to_path_buf(),
+        dir.to_path_buf(),
+        format!("sqlite://{}", dir.join("ticketflower.db").display()),
+    );
     let (server, _) = Server::start(&config).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_fresh_kib = server.rss_kib()?;
@@ -113,7 +113,7 @@ async fn turn(
     Ok(outcome.figures().rps)
 }
 
-fn median(values: &mut [f64]) -> f64 {
+pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     if n == 0 {
