@@ -162,6 +162,13 @@ pub fn is_team(actor: &Actor) -> bool {
     is_ticket_admin(actor) || actor.has(SystemRole::TaskWorker)
 }
 
+/// Whether the actor answers support conversations: agents, and admins, who may do what
+/// agents do. They read every conversation of the company and its internal notes; anyone
+/// else reads only the conversations they opened.
+pub fn is_agent(actor: &Actor) -> bool {
+    actor.company_id.is_some() && (actor.has(SystemRole::Agent) || actor.has(SystemRole::Admin))
+}
+
 /// What an actor may do with a task now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TaskActions {

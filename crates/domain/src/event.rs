@@ -71,6 +71,7 @@ pub enum Stream {
     User(UserId),
     Ticket(crate::TicketId),
     Workflow(crate::WorkflowId),
+    Conversation(crate::ConversationId),
 }
 
 impl std::fmt::Display for Stream {
@@ -80,6 +81,7 @@ impl std::fmt::Display for Stream {
             Self::User(id) => write!(f, "user:{id}"),
             Self::Ticket(id) => write!(f, "ticket:{id}"),
             Self::Workflow(id) => write!(f, "workflow:{id}"),
+            Self::Conversation(id) => write!(f, "conversation:{id}"),
         }
     }
 }
@@ -96,6 +98,7 @@ impl std::str::FromStr for Stream {
             "user" => Ok(Self::User(UserId(id))),
             "ticket" => Ok(Self::Ticket(crate::TicketId(id))),
             "workflow" => Ok(Self::Workflow(crate::WorkflowId(id))),
+            "conversation" => Ok(Self::Conversation(crate::ConversationId(id))),
             _ => Err(unknown()),
         }
     }
@@ -230,6 +233,14 @@ event_kinds! {
     WorkflowErrorRaised = "workflow.error" { error_id: crate::WorkflowErrorId, error_type: crate::workflow::WorkflowErrorType, message: String, task_id: Option<crate::TaskId> },
     WorkflowErrorStatusChanged = "workflow_error.status_changed" { error_id: crate::WorkflowErrorId, status: crate::workflow::WorkflowErrorStatus },
     WorkflowErrorRetried = "workflow_error.retried" { error_id: crate::WorkflowErrorId },
+    // Support conversations (stream: conversation).
+    ConversationOpened = "conversation.opened" { requester_id: UserId, subject: Option<String>, reference: Option<String>, ticket_id: Option<crate::TicketId> },
+    ConversationAssigned = "conversation.assigned" { assignee_id: Option<UserId>, by: String },
+    ConversationStatusChanged = "conversation.status_changed" { from: String, to: String },
+    ConversationRead = "conversation.read" { user_id: UserId, up_to: i64 },
+    MessagePosted = "message.posted" { message_id: crate::MessageId, seq: i64, body: String, internal: bool },
+    MessageEdited = "message.edited" { message_id: crate::MessageId, seq: i64, body: String, internal: bool, version: i32 },
+    MessageDeleted = "message.deleted" { message_id: crate::MessageId, seq: i64, internal: bool },
 }
 
 #[cfg(test)]

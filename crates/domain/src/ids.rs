@@ -180,3 +180,11 @@ impl fmt::Display for EventId {
         self.0.fmt(f)
     }
 }
+id_type!(
+    /// A support conversation between a requester and the company's agents.
+    ConversationId
+);
+id_type!(
+    /// A message of a conversation.
+    MessageId
+);

@@ -16,16 +16,19 @@ pub enum SystemRole {
     TicketAdmin,
     WorkflowCreator,
     TaskWorker,
+    /// Answers the company's support conversations.
+    Agent,
     User,
 }
 
 impl SystemRole {
-    pub const ALL: [SystemRole; 6] = [
+    pub const ALL: [SystemRole; 7] = [
         Self::Superadmin,
         Self::Admin,
         Self::TicketAdmin,
         Self::WorkflowCreator,
         Self::TaskWorker,
+        Self::Agent,
         Self::User,
     ];
 
@@ -36,6 +39,7 @@ impl SystemRole {
             Self::TicketAdmin => "ticket_admin",
             Self::WorkflowCreator => "workflow_creator",
             Self::TaskWorker => "task_worker",
+            Self::Agent => "agent",
             Self::User => "user",
         }
     }
@@ -47,7 +51,7 @@ impl SystemRole {
             Self::Superadmin => 100,
             Self::Admin => 50,
             Self::TicketAdmin | Self::WorkflowCreator => 30,
-            Self::TaskWorker => 20,
+            Self::TaskWorker | Self::Agent => 20,
             Self::User => 10,
         }
     }

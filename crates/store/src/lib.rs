@@ -8,6 +8,7 @@
 
 pub mod api_tokens;
 pub mod companies;
+pub mod conversations;
 mod db;
 pub mod design;
 pub mod desk;

@@ -312,3 +312,67 @@ pub enum Attachments {
     Sealed,
     CreatedAt,
 }
+
+/// Support conversations between a requester and the company's agents.
+#[derive(Iden, Clone, Copy)]
+pub enum Conversations {
+    Table,
+    Id,
+    CompanyId,
+    RequesterId,
+    Subject,
+    Reference,
+    TicketId,
+    OpenKey,
+    Status,
+    AssigneeId,
+    AssignedAt,
+    LastSeq,
+    LastMessageAt,
+    CreatedAt,
+    UpdatedAt,
+    ClosedAt,
+}
+
+/// A conversation's messages, each chained to the one before by its hash.
+#[derive(Iden, Clone, Copy)]
+pub enum ConversationMessages {
+    Table,
+    Id,
+    CompanyId,
+    ConversationId,
+    Seq,
+    AuthorId,
+    Body,
+    Internal,
+    BodyHash,
+    PrevHash,
+    Hash,
+    Version,
+    EditedAt,
+    DeletedAt,
+    CreatedAt,
+}
+
+/// The earlier bodies of edited or deleted messages.
+#[derive(Iden, Clone, Copy)]
+pub enum MessageVersions {
+    Table,
+    MessageId,
+    CompanyId,
+    Version,
+    Body,
+    EditedBy,
+    ReplacedAt,
+}
+
+/// How far each participant has read a conversation.
+#[derive(Iden, Clone, Copy)]
+pub enum ConversationReads {
+    Table,
+    ConversationId,
+    UserId,
+    CompanyId,
+    UpTo,
+    UpdatedAt,
+}

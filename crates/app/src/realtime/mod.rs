@@ -33,15 +33,20 @@ pub struct Subscription {
 enum Reader {
     /// Everything of the stream.
     All,
-    /// A company's feed for a ticket admin: tickets and workflows, not people's or the
-    /// company's own settings.
-    Tickets,
-    /// A company's feed for a task worker: what happens to tasks (their queue and their
-    /// own work), not the tickets' data, comments or design.
-    Tasks,
+    /// A company's feed for someone who is not an admin: what their roles cover. Ticket
+    /// admins read tickets and workflows; task workers what happens to tasks (their queue
+    /// and their own work), not the tickets' data, comments or design; agents the
+    /// conversations. Never people's or the company's own settings.
+    Feed {
+        tickets: bool,
+        tasks: bool,
+        conversations: bool,
+    },
+    /// One conversation for its requester: no internal notes.
+    Requester,
     /// One ticket for its requester (or another person outside the ticket team): what
     /// people did and how it ended (see `runtime::tickets::for_requester`).
-    Requester {
+    TicketRequester {
         ticket: TicketId,
         forms: HashSet<TaskId>,
         known: HashSet<TaskId>,
@@ -56,23 +61,35 @@ pub async fn subscription(app: &App, actor: &Actor, name: &str) -> Result<Subscr
     let stream: Stream = name.parse().map_err(|_| {
         domain::ValidationErrors::single(
             "stream",
-            "must be company:<id>, ticket:<id>, workflow:<id> or user:<id>",
+            "must be company:<id>, ticket:<id>, workflow:<id>, conversation:<id> or user:<id>",
         )
     })?;
     let (key, scope, reader) = match stream {
         Stream::Company(id) if id == company => {
+            let tickets = crate::access::is_ticket_admin(actor);
             let reader = if actor.has(domain::SystemRole::Admin) {
                 Reader::All
-            } else if crate::access::is_ticket_admin(actor) {
-                Reader::Tickets
-            } else if crate::access::is_team(actor) {
-                Reader::Tasks
             } else {
-                return Err(AppError::Forbidden(
-                    "the company feed is the ticket team's; subscribe to your tickets and your \
-                     own user stream instead"
-                        .into(),
-                ));
+                let reader = Reader::Feed {
+                    tickets,
+                    tasks: !tickets && crate::access::is_team(actor),
+                    conversations: crate::conversations::is_agent(actor),
+                };
+                if matches!(
+                    reader,
+                    Reader::Feed {
+                        tickets: false,
+                        tasks: false,
+                        conversations: false
+                    }
+                ) {
+                    return Err(AppError::Forbidden(
+                        "the company feed is the ticket team's and the agents'; subscribe to \
+                         your tickets, conversations and your own user stream instead"
+                            .into(),
+                    ));
+                }
+                reader
             };
             (FEED.to_owned(), Scope::Company(company), reader)
         }
@@ -86,7 +103,7 @@ pub async fn subscription(app: &App, actor: &Actor, name: &str) -> Result<Subscr
             let reader = if crate::access::is_team(actor) {
                 Reader::All
             } else {
-                let mut reader = Reader::Requester {
+                let mut reader = Reader::TicketRequester {
                     ticket,
                     forms: HashSet::new(),
                     known: HashSet::new(),
@@ -98,6 +115,18 @@ pub async fn subscription(app: &App, actor: &Actor, name: &str) -> Result<Subscr
                 name.to_owned(),
                 Scope::Stream(company, name.to_owned()),
                 reader,
+            )
+        }
+        Stream::Conversation(conversation) => {
+            let agent = crate::conversations::may_watch(app, actor, conversation).await?;
+            (
+                name.to_owned(),
+                Scope::Stream(company, name.to_owned()),
+                if agent {
+                    Reader::All
+                } else {
+                    Reader::Requester
+                },
             )
         }
         Stream::Workflow(workflow) => {
@@ -137,11 +166,18 @@ impl Subscription {
         }
         let whole = match &mut self.reader {
             Reader::All => true,
-            Reader::Tickets => {
-                event.stream.starts_with("ticket:") || event.stream.starts_with("workflow:")
+            Reader::Feed {
+                tickets,
+                tasks,
+                conversations,
+            } => {
+                let ticket = event.stream.starts_with("ticket:");
+                (*tickets && (ticket || event.stream.starts_with("workflow:")))
+                    || (*tasks && ticket && event.kind.starts_with("task."))
+                    || (*conversations && event.stream.starts_with("conversation:"))
             }
-            Reader::Tasks => event.stream.starts_with("ticket:") && event.kind.starts_with("task."),
-            Reader::Requester { known, .. } => {
+            Reader::Requester => event.payload["internal"] != serde_json::Value::Bool(true),
+            Reader::TicketRequester { known, .. } => {
                 let task = event.payload["task_id"]
                     .as_str()
                     .and_then(|id| id.parse::<TaskId>().ok());
@@ -149,7 +185,7 @@ impl Subscription {
                     let company = event.company_id.ok_or(AppError::NotFound)?;
                     self.reader.learn_tasks(app, company).await?;
                 }
-                let Reader::Requester { forms, .. } = &self.reader else {
+                let Reader::TicketRequester { forms, .. } = &self.reader else {
                     return Ok(None);
                 };
                 return Ok(
@@ -164,7 +200,7 @@ impl Subscription {
 impl Reader {
     /// Reads the ticket's tasks again: which are forms the requester sees.
     async fn learn_tasks(&mut self, app: &App, company: CompanyId) -> Result<()> {
-        if let Reader::Requester {
+        if let Reader::TicketRequester {
             ticket,
             forms,
             known,

@@ -16,6 +16,7 @@ mod m0009_company_data_limits;
 mod m0010_database_epoch;
 mod m0011_state_checks;
 mod m0012_search_words;
+mod m0013_conversations;
 
 use chrono::Utc;
 use sea_query::{
@@ -93,6 +94,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 12,
         name: "searchable text rebuilt, cut into words by the application, with the requester",
         up: m0012_search_words::up,
+    },
+    Migration {
+        version: 13,
+        name: "support conversations, hash-chained messages, read watermarks",
+        up: m0013_conversations::up,
     },
 ];
 

@@ -1,0 +1,377 @@
+//! Support conversations (issue 17): get-or-create, lists, assignment and status, messages,
+//! read watermarks and the hash chain's verification. The rules are in
+//! `app::conversations`; this module speaks HTTP.
+
+use app::conversations::{self, ConversationView, MessageView, OpenRequest, Verification, View};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use domain::{ConversationId, MessageId, TicketId, UserId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Authed;
+use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::problem::ApiResult;
+use crate::state::WebState;
+
+/// `POST /conversations` body.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OpenBody {
+    subject: Option<String>,
+    /// An incident id, unique in the company: gets or creates that conversation.
+    reference: Option<String>,
+    /// A ticket: gets or creates its conversation.
+    ticket_id: Option<TicketId>,
+}
+
+/// Returns the caller's open support conversation (200), or creates it (201) and gives it
+/// to the agent with the shortest queue. With a `reference` or `ticket_id`, the
+/// conversation of that reference or ticket.
+#[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", request_body = OpenBody,
+    responses(
+        (status = 200, description = "The existing conversation", body = ConversationView),
+        (status = 201, description = "A new conversation", body = ConversationView),
+    ),
+    security(("bearer" = [])))]
+pub async fn open(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<ConversationView>)> {
+    let body: OpenBody = optional_json(&body)?;
+    let (view, created) = conversations::open(
+        &state.app,
+        &actor,
+        OpenRequest {
+            subject: body.subject,
+            reference: body.reference,
+            ticket_id: body.ticket_id,
+        },
+    )
+    .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// For agents: `mine` (default), `unassigned` or `all`. Requesters see their own.
+    view: Option<String>,
+    /// `open`, `pending`, `resolved` or `closed`.
+    status: Option<String>,
+    /// At most this many (default 50, at most 500).
+    limit: Option<u32>,
+}
+
+/// A list of conversations with how many the filter finds.
+#[derive(Serialize, ToSchema)]
+pub struct ConversationList {
+    pub items: Vec<ConversationView>,
+    pub total: i64,
+}
+
+/// Conversations by last activity, most recent first.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ListQuery),
+    responses((status = 200, description = "The conversations", body = ConversationList)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppQuery(query): AppQuery<ListQuery>,
+) -> ApiResult<Json<ConversationList>> {
+    let view = match query.view.as_deref() {
+        None | Some("mine") => View::Mine,
+        Some("unassigned") => View::Unassigned,
+        Some("all") => View::All,
+        Some(_) => {
+            return Err(domain::ValidationErrors::single(
+                "view",
+                "must be mine, unassigned or all",
+            )
+            .into());
+        }
+    };
+    let (items, total) = conversations::list(
+        &state.app,
+        &actor,
+        view,
+        query.status,
+        query.limit.unwrap_or(50),
+    )
+    .await?;
+    Ok(Json(ConversationList { items, total }))
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation")),
+    responses((status = 200, description = "The conversation", body = ConversationView)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<ConversationId>,
+) -> ApiResult<Json<ConversationView>> {
+    Ok(Json(conversations::get(&state.app, &actor, id).await?))
+}
+
+/// `POST /conversations/{id}/assign` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    /// An agent or admin of the company; `null` gives it back to the queue.
+    assignee_id: Option<UserId>,
+}
+
+/// Gives the conversation to an agent (a transfer) or back to the queue. Agents only.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation")), request_body = AssignBody,
+    responses((status = 200, description = "The conversation", body = ConversationView)),
+    security(("bearer" = [])))]
+pub async fn assign(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<ConversationId>,
+    AppJson(body): AppJson<AssignBody>,
+) -> ApiResult<Json<ConversationView>> {
+    Ok(Json(
+        conversations::assign(&state.app, &actor, id, body.assignee_id).await?,
+    ))
+}
+
+/// `POST /conversations/{id}/status` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    /// `open`, `pending`, `resolved` or `closed`.
+    status: String,
+}
+
+/// Moves the conversation: agents anywhere, a requester to `resolved` or `closed`.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/status", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation")), request_body = StatusBody,
+    responses((status = 200, description = "The conversation", body = ConversationView)),
+    security(("bearer" = [])))]
+pub async fn status(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<ConversationId>,
+    AppJson(body): AppJson<StatusBody>,
+) -> ApiResult<Json<ConversationView>> {
+    Ok(Json(
+        conversations::set_status(&state.app, &actor, id, &body.status).await?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    /// Only messages numbered after this one.
+    after_seq: Option<i64>,
+    /// At most this many (default 200, at most 1000).
+    limit: Option<u32>,
+}
+
+/// Messages of a conversation.
+#[derive(Serialize, ToSchema)]
+pub struct MessageList {
+    pub items: Vec<MessageView>,
+}
+
+/// The conversation's messages, oldest first; internal notes for agents only.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation"), MessagesQuery),
+    responses((status = 200, description = "The messages", body = MessageList)),
+    security(("bearer" = [])))]
+pub async fn messages(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<ConversationId>,
+    AppQuery(query): AppQuery<MessagesQuery>,
+) -> ApiResult<Json<MessageList>> {
+    let items = conversations::messages(
+        &state.app,
+        &actor,
+        id,
+        query.after_seq.unwrap_or(0),
+        query.limit.unwrap_or(200),
+    )
+    .await?;
+    Ok(Json(MessageList { items }))
+}
+
+/// `POST /conversations/{id}/messages` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostBody {
+    body: String,
+    /// A note for agents only.
+    #[serde(default)]
+    internal: bool,
+}
+
+/// Posts a message. A requester's message reopens a pending or resolved conversation; a
+/// closed one takes none (409).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation")), request_body = PostBody,
+    responses((status = 201, description = "The message", body = MessageView)),
+    security(("bearer" = [])))]
+pub async fn post(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<ConversationId>,
+    AppJson(body): AppJson<PostBody>,
+) -> ApiResult<(StatusCode, Json<MessageView>)> {
+    let message = conversations::post(&state.app, &actor, id, &body.body, body.internal).await?;
+    Ok((StatusCode::CREATED, Json(message)))
+}
+
+/// `POST /conversations/{id}/read` body.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReadBody {
+    /// The number of the last message read; absent: every message.
+    up_to: Option<i64>,
+}
+
+/// The caller's read watermark after the call.
+#[derive(Serialize, ToSchema)]
+pub struct ReadMark {
+    pub up_to: i64,
+    /// Messages of the other side still unread.
+    pub unread: i64,
+}
+
+/// Marks messages read (never lowers the watermark).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation")), request_body = ReadBody,
+    responses((status = 200, description = "The watermark", body = ReadMark)),
+    security(("bearer" = [])))]
+pub async fn read(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<ConversationId>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<ReadMark>> {
+    let body: ReadBody = optional_json(&body)?;
+    let (up_to, unread) = conversations::read(&state.app, &actor, id, body.up_to).await?;
+    Ok(Json(ReadMark { up_to, unread }))
+}
+
+/// Re-computes the conversation's hash chain from the stored messages (agents).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/verify", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation")),
+    responses((status = 200, description = "Whether the chain holds", body = Verification)),
+    security(("bearer" = [])))]
+pub async fn verify(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<ConversationId>,
+) -> ApiResult<Json<Verification>> {
+    Ok(Json(conversations::verify(&state.app, &actor, id).await?))
+}
+
+/// A JSON body that may be left out (an empty body is the defaults).
+fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    body: &[u8],
+) -> Result<T, crate::problem::ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        crate::extract::parse_json(body)
+    }
+}
+
+/// `PATCH /conversations/{id}/messages/{message_id}` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditBody {
+    body: String,
+}
+
+/// Changes the body of one's own message; the earlier bodies stay for agents.
+#[utoipa::path(patch, path = "/api/v1/conversations/{id}/messages/{message_id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation"), ("message_id" = Uuid, Path, description = "The message")),
+    request_body = EditBody,
+    responses((status = 200, description = "The message", body = MessageView)),
+    security(("bearer" = [])))]
+pub async fn edit(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath((id, message)): AppPath<(ConversationId, MessageId)>,
+    AppJson(body): AppJson<EditBody>,
+) -> ApiResult<Json<MessageView>> {
+    Ok(Json(
+        conversations::edit(&state.app, &actor, id, message, &body.body).await?,
+    ))
+}
+
+/// Deletes one's own message: it stays as a tombstone (`deleted`, no body).
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}/messages/{message_id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation"), ("message_id" = Uuid, Path, description = "The message")),
+    responses((status = 204, description = "Deleted")),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath((id, message)): AppPath<(ConversationId, MessageId)>,
+) -> ApiResult<StatusCode> {
+    conversations::delete(&state.app, &actor, id, message).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A message's earlier body.
+#[derive(Serialize, ToSchema)]
+pub struct VersionView {
+    pub version: i32,
+    pub body: String,
+    pub edited_by: UserId,
+    /// When a later body replaced it.
+    pub replaced_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A message's earlier bodies, oldest first (agents).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages/{message_id}/versions", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation"), ("message_id" = Uuid, Path, description = "The message")),
+    responses((status = 200, description = "The earlier bodies", body = crate::api::Items<VersionView>)),
+    security(("bearer" = [])))]
+pub async fn versions(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath((id, message)): AppPath<(ConversationId, MessageId)>,
+) -> ApiResult<Json<crate::api::Items<VersionView>>> {
+    let items = conversations::versions(&state.app, &actor, id, message)
+        .await?
+        .into_iter()
+        .map(|v| VersionView {
+            version: v.version,
+            body: v.body,
+            edited_by: v.edited_by,
+            replaced_at: v.replaced_at,
+        })
+        .collect();
+    Ok(Json(crate::api::Items { items }))
+}
+
+pub fn router() -> OpenApiRouter<WebState> {
+    OpenApiRouter::new()
+        .routes(routes!(open, list))
+        .routes(routes!(get))
+        .routes(routes!(assign))
+        .routes(routes!(status))
+        .routes(routes!(messages, post))
+        .routes(routes!(edit, delete))
+        .routes(routes!(versions))
+        .routes(routes!(read))
+        .routes(routes!(verify))
+}
