@@ -342,8 +342,11 @@ impl Fleet {
             p99_ms: ms(ledger.latencies.value_at_quantile(0.99)),
             max_ms: ms(ledger.latencies.max()),
             first_socket_p50_ms: ms(firsts.value_at_quantile(0.5)),
+            first_socket_max_ms: ms(firsts.max()),
             last_socket_p50_ms: ms(lasts.value_at_quantile(0.5)),
+            last_socket_max_ms: ms(lasts.max()),
             commit_call_p50_ms: ms(commits.value_at_quantile(0.5)),
+            commit_call_max_ms: ms(commits.max()),
             events_not_everywhere_in_time: timeouts,
             lost: ledger.lost(),
             duplicated: ledger.duplicated(),
@@ -508,9 +511,12 @@ pub struct Paced {
     /// The median over comments of the fastest socket's latency (what the commit, the hub
     /// and one socket cost) and of the slowest's (plus the fan-out to all of them).
     pub first_socket_p50_ms: f64,
+    pub first_socket_max_ms: f64,
     pub last_socket_p50_ms: f64,
+    pub last_socket_max_ms: f64,
     /// The API call's own round trip (it answers after the commit).
     pub commit_call_p50_ms: f64,
+    pub commit_call_max_ms: f64,
     pub events_not_everywhere_in_time: usize,
     pub lost: usize,
     pub duplicated: usize,

@@ -115,13 +115,44 @@ pub struct CpuPerEvent {
     pub server_ms: f64,
     /// The bench's own: the commits' HTTP calls and reading every socket.
     pub client_ms: f64,
+    /// Every other process on the machine, busy while the phase ran: what the
+    /// measurement shared the cores with.
+    pub others_ms: f64,
+    /// Interrupts and softirqs, which no process is charged for: most of it is loopback
+    /// TCP, the sockets' own traffic.
+    pub irq_ms: f64,
+    /// Time the hypervisor gave this VM's CPUs to someone else.
+    pub steal_ms: f64,
 }
 
-/// Reads the CPU time of the server and of the bench around a phase.
+/// The machine's CPU time so far, from `/proc/stat`, in seconds: processes' (user and
+/// system), interrupts' and stolen.
+fn machine_seconds() -> Result<(f64, f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .context("no cpu line in /proc/stat")?;
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|t| t.parse::<f64>().unwrap_or(0.0))
+        .collect();
+    let field = |i: usize| ticks.get(i).copied().unwrap_or(0.0);
+    // user nice system idle iowait irq softirq steal, in USER_HZ as the processes' times.
+    Ok((
+        (field(0) + field(1) + field(2)) / 100.0,
+        (field(5) + field(6)) / 100.0,
+        field(7) / 100.0,
+    ))
+}
+
+/// Reads the CPU time of the server, of the bench and of the machine around a phase.
 struct CpuMeter {
     pid: u32,
     server: f64,
     client: f64,
+    machine: (f64, f64, f64),
 }
 
 impl CpuMeter {
@@ -130,15 +161,39 @@ impl CpuMeter {
             pid,
             server: cpu_seconds(pid)?,
             client: cpu_seconds(std::process::id())?,
+            machine: machine_seconds()?,
         })
     }
 
     fn per_event(&self, events: usize) -> Result<CpuPerEvent> {
         let per = |seconds: f64| seconds * 1000.0 / events.max(1) as f64;
+        let server = cpu_seconds(self.pid)? - self.server;
+        let client = cpu_seconds(std::process::id())? - self.client;
+        let (processes, irq, steal) = machine_seconds()?;
         Ok(CpuPerEvent {
-            server_ms: per(cpu_seconds(self.pid)? - self.server),
-            client_ms: per(cpu_seconds(std::process::id())? - self.client),
+            server_ms: per(server),
+            client_ms: per(client),
+            others_ms: per((processes - self.machine.0 - server - client).max(0.0)),
+            irq_ms: per(irq - self.machine.1),
+            steal_ms: per(steal - self.machine.2),
         })
+    }
+}
+
+/// Waits until the process at `pid` has been quiet (under 5% of a core) for half a second,
+/// at most 30 s, and answers how long that took: after seeding, a server's job workers
+/// still work through what the seed caused, and a measurement must not share the cores
+/// with them.
+async fn quiet(pid: u32) -> Result<Duration> {
+    let started = Instant::now();
+    let window = Duration::from_millis(500);
+    loop {
+        let before = cpu_seconds(pid)?;
+        tokio::time::sleep(window).await;
+        let busy = cpu_seconds(pid)? - before;
+        if busy < 0.05 * window.as_secs_f64() || started.elapsed() > Duration::from_secs(30) {
+            return Ok(started.elapsed());
+        }
     }
 }
 
@@ -279,7 +334,7 @@ fn targets(fan_outs: &[FanOut], crosses: &[CrossNode], channels: Option<&Value>)
 
 fn print_fan_out(f: &FanOut) {
     eprintln!(
-        "{:>6} sockets: burst {:>7.0} deliveries/s (p50 {:.1} ms, p99 {:.1} ms); paced p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (first socket {:.1}, last {:.1}, API call {:.1}; CPU per comment: server {:.1} ms, bench {:.1} ms); {:.1} KiB per idle socket; reconnect storm of {} in {:.0} ms; lost {}, duplicated {}",
+        "{:>6} sockets: burst {:>7.0} deliveries/s (p50 {:.1} ms, p99 {:.1} ms); paced p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (first socket {:.1}, last {:.1}, API call {:.1}; CPU per comment: server {:.1} ms, bench {:.1} ms, others {:.1} ms, interrupts {:.1} ms, stolen {:.1} ms); {:.1} KiB per idle socket; reconnect storm of {} in {:.0} ms; lost {}, duplicated {}",
         f.sockets,
         f.burst.deliveries_per_second,
         f.burst.p50_ms,
@@ -292,6 +347,9 @@ fn print_fan_out(f: &FanOut) {
         f.paced.commit_call_p50_ms,
         f.paced_cpu.server_ms,
         f.paced_cpu.client_ms,
+        f.paced_cpu.others_ms,
+        f.paced_cpu.irq_ms,
+        f.paced_cpu.steal_ms,
         f.idle_kib_per_socket,
         f.reconnect_clients,
         f.reconnect_storm_ms,
@@ -396,6 +454,8 @@ async fn fan_out_on(server: &Server, sockets: usize, pace: &Pace) -> Result<FanO
     clients
         .paced(&mut committer, pace.warm, PAUSE, WAIT)
         .await?;
+    let waited = quiet(server.pid()).await?;
+    eprintln!("server quiet after {:.1} s", waited.as_secs_f64());
     eprintln!("burst of {} comments", pace.burst);
     let burst = clients.burst(&mut committer, pace.burst).await?;
     eprintln!("{} paced comments", pace.paced);
