@@ -833,3 +833,17 @@ pub async fn versions(
     stored::message(app.db(), company, id, message).await?;
     Ok(stored::versions(app.db(), company, message).await?)
 }
+
+/// The agents and admins a conversation may be given to, with their names (agents).
+pub async fn assignable(app: &App, actor: &Actor) -> Result<Vec<(UserId, String)>> {
+    let company = company_of(actor)?;
+    if !is_agent(actor) {
+        return Ok(Vec::new());
+    }
+    let mut people = Vec::new();
+    for agent in stored::agents(app.db(), company, true).await? {
+        people.push((agent.id, person_name(app, agent.id).await?));
+    }
+    people.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(people)
+}

@@ -16,6 +16,9 @@ pub struct Counts {
     pub pending_users: Option<i64>,
     /// Workflow errors not yet resolved.
     pub open_errors: Option<i64>,
+    /// For agents: open conversations of theirs and open ones nobody has taken.
+    pub my_conversations: Option<i64>,
+    pub unassigned_conversations: Option<i64>,
 }
 
 /// The actor's counts: one query, none for an actor outside a company.
@@ -28,5 +31,8 @@ pub async fn counts(app: &App, actor: &Actor) -> Result<Counts> {
         my_tasks: Some(all.held_tasks),
         pending_users: actor.has(SystemRole::Admin).then_some(all.pending_users),
         open_errors: crate::access::is_ticket_admin(actor).then_some(all.open_errors),
+        my_conversations: crate::access::is_agent(actor).then_some(all.my_conversations),
+        unassigned_conversations: crate::access::is_agent(actor)
+            .then_some(all.unassigned_conversations),
     })
 }

@@ -8,7 +8,7 @@ use sea_query::{Expr, ExprTrait, Func, Query, SelectStatement};
 
 use crate::db::Exec;
 use crate::error::Result;
-use crate::schema::{TaskInstances, Users, WorkflowErrors};
+use crate::schema::{Conversations, TaskInstances, Users, WorkflowErrors};
 
 /// The counts beside the navigation's links.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
@@ -19,6 +19,9 @@ pub struct DeskCounts {
     pub pending_users: i64,
     /// Workflow errors not yet resolved.
     pub open_errors: i64,
+    /// Open conversations assigned to the person, and open ones nobody has.
+    pub my_conversations: i64,
+    pub unassigned_conversations: i64,
 }
 
 fn count(mut select: SelectStatement, column: impl sea_query::IntoColumnRef) -> Expr {
@@ -51,7 +54,27 @@ pub async fn counts(db: impl Exec, company: CompanyId, user: UserId) -> Result<D
             Expr::col(WorkflowErrors::ErrorStatus).ne(WorkflowErrorStatus::Resolved.as_str()),
         )
         .to_owned();
+    let open = |assignee: Option<UserId>| {
+        let mut select = Query::select()
+            .from(Conversations::Table)
+            .and_where(Expr::col(Conversations::CompanyId).eq(company.0))
+            .and_where(Expr::col(Conversations::Status).eq("open"))
+            .to_owned();
+        match assignee {
+            Some(user) => select.and_where(Expr::col(Conversations::AssigneeId).eq(user.0)),
+            None => select.and_where(Expr::col(Conversations::AssigneeId).is_null()),
+        };
+        select
+    };
     let select = Query::select()
+        .expr_as(
+            count(open(Some(user)), Conversations::Id),
+            "my_conversations",
+        )
+        .expr_as(
+            count(open(None), Conversations::Id),
+            "unassigned_conversations",
+        )
         .expr_as(count(held, TaskInstances::Id), "held_tasks")
         .expr_as(count(pending, Users::Id), "pending_users")
         .expr_as(count(errors, WorkflowErrors::Id), "open_errors")

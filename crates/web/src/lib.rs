@@ -278,6 +278,7 @@ fn page_router() -> Router<WebState> {
         .merge(pages::admin::router())
         .merge(pages::design::router())
         .merge(pages::tickets::router())
+        .merge(pages::conversations::router())
         .merge(pages::tasks::router())
 }
 

@@ -84,7 +84,7 @@ localTimes(document);
   let epoch = null;
   let last = 0;
   let dropped = false;
-  const refresh = () => {
+  const refresh = (window.tfRefresh = () => {
     clearTimeout(pending);
     pending = setTimeout(async () => {
       const response = await fetch(location.href, { credentials: "same-origin" });
@@ -94,13 +94,17 @@ localTimes(document);
       for (const region of document.querySelectorAll("[data-live-region], #nav")) {
         const next = fresh.getElementById(region.id);
         if (next && !busy(region)) {
+          // A chat's messages follow the newest only when the reader was at the end.
+          const atEnd = region.scrollHeight - region.scrollTop - region.clientHeight < 48;
+          const top = region.scrollTop;
           const copy = document.importNode(next, true);
           region.replaceWith(copy);
           localTimes(copy);
+          if ("stick" in copy.dataset) copy.scrollTop = atEnd ? copy.scrollHeight : top;
         }
       }
     }, 150);
-  };
+  });
   const connect = () => {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${location.host}/api/v1/stream`);
@@ -112,10 +116,16 @@ localTimes(document);
         socket.send(JSON.stringify(message));
       }
     };
+    window.tfSignal = (stream, name, ttl_ms) => {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "signal", stream, name, ttl_ms }));
+    };
     socket.onmessage = (message) => {
       const data = JSON.parse(message.data);
-      if (data.type === "event") {
+      if (data.type === "signal") {
+        document.dispatchEvent(new CustomEvent("tf:signal", { detail: data }));
+      } else if (data.type === "event") {
         last = Math.max(last, data.id);
+        document.dispatchEvent(new CustomEvent("tf:event", { detail: data }));
         refresh();
       } else if (data.type === "subscribed" || data.type === "error" || data.type === "resync_required") {
         if (data.epoch) epoch = data.epoch;
@@ -136,4 +146,79 @@ localTimes(document);
   };
   show("connecting", "Connecting…");
   connect();
+})();
+
+// The support chat: open at the newest message; Enter sends (Shift+Enter adds a line);
+// typing tells the other side (a signal that expires by itself), and their typing shows
+// under the messages until it stops.
+(() => {
+  const chat = document.querySelector("[data-chat]");
+  if (!chat) return;
+  const messages = document.getElementById("messages");
+  if (messages) messages.scrollTop = messages.scrollHeight;
+  const people = JSON.parse(chat.dataset.people || "{}");
+  const composer = document.getElementById("composer-body");
+  if (composer) {
+    let told = 0;
+    composer.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        if (composer.value.trim()) composer.form.requestSubmit();
+      }
+    });
+    // Sent without leaving the page; a refusal (422) is shown by posting the form the
+    // ordinary way, which renders it with the message kept.
+    composer.form.addEventListener("submit", async (event) => {
+      if (!window.fetch) return;
+      event.preventDefault();
+      const form = composer.form;
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      try {
+        const response = await fetch(form.action, {
+          method: "POST",
+          body: new URLSearchParams(new FormData(form)),
+          credentials: "same-origin",
+        });
+        if (response.ok && response.redirected) {
+          form.reset();
+          composer.focus();
+          if (window.tfRefresh) window.tfRefresh();
+        } else {
+          form.submit();
+        }
+      } catch {
+        form.submit();
+      } finally {
+        button.disabled = false;
+      }
+    });
+    composer.addEventListener("input", () => {
+      const now = Date.now();
+      if (now - told > 2000 && window.tfSignal) {
+        told = now;
+        window.tfSignal(chat.dataset.stream, "typing", 6000);
+      }
+    });
+  }
+  const typing = document.getElementById("typing");
+  const typists = new Map();
+  const show = () => {
+    const now = Date.now();
+    for (const [id, until] of typists) if (until <= now) typists.delete(id);
+    const names = [...typists.keys()].map((id) => people[id] || "Someone");
+    typing.hidden = names.length === 0;
+    typing.textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
+  };
+  document.addEventListener("tf:signal", (event) => {
+    const signal = event.detail;
+    if (signal.stream !== chat.dataset.stream || signal.name !== "typing" || signal.user_id === chat.dataset.me) return;
+    typists.set(signal.user_id, Math.min(Date.parse(signal.expires_at), Date.now() + 6000));
+    show();
+    setTimeout(show, 6100);
+  });
+  // A new message ends its author's typing.
+  document.addEventListener("tf:event", (event) => {
+    if (event.detail.kind === "message.posted" && typists.delete(event.detail.actor_id)) show();
+  });
 })();

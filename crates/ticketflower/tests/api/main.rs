@@ -5,6 +5,7 @@
 
 mod cli;
 mod common;
+mod conversations;
 mod design;
 mod design_rules;
 mod desk;

@@ -3,8 +3,9 @@
 //!
 //! Company A (Acme) has one object of every kind a path can name: users, a company role, an
 //! API token, a published workflow with its tasks, transitions and ticket type, tickets with
-//! tasks, a comment, an attachment and a workflow error. Company B (Globex) has an admin,
-//! Mallory, who holds every role a company can grant, and company roles named like A's.
+//! tasks, a comment, an attachment, a workflow error, and a support conversation with a
+//! message. Company B (Globex) has an admin, Mallory, who holds every role a company can
+//! grant, and company roles named like A's.
 //! - Every operation of the OpenAPI document with a path parameter, with every method, is
 //!   called by Mallory with the ids of A's objects: each answers 404 (403 for the platform
 //!   staff's operations, which is their documented answer to a company admin) as a problem
@@ -29,11 +30,12 @@ use testkit::{ApiClient, ApiResponse, Body, DesignKind, TestApp, id, spawn_app};
 use crate::common::form_token;
 
 /// The system roles a company admin can grant: all of them but the platform's.
-const EVERY_COMPANY_ROLE: [&str; 5] = [
+const EVERY_COMPANY_ROLE: [&str; 6] = [
     "admin",
     "ticket_admin",
     "workflow_creator",
     "task_worker",
+    "agent",
     "user",
 ];
 
@@ -89,6 +91,23 @@ async fn world() -> World {
         .await
         .expect(201);
     let attachment = attached["items"][0]["id"].as_str().unwrap().to_owned();
+    let conversation = requester
+        .send(
+            Method::POST,
+            "/api/v1/conversations",
+            Body::Json(json!({"subject": "acme-secret question"})),
+        )
+        .await
+        .expect(201);
+    let conversation = id(&conversation);
+    let message = requester
+        .send(
+            Method::POST,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            Body::Json(json!({"body": "acme-secret message"})),
+        )
+        .await
+        .expect(201);
 
     let token = admin
         .create_api_token(json!({ "name": "acme-secret bot" }))
@@ -123,6 +142,8 @@ async fn world() -> World {
         ("task", vec![waiting, reviewed]),
         ("attachment", vec![attachment]),
         ("workflow error", vec![error]),
+        ("conversation", vec![conversation]),
+        ("message", vec![id(&message)]),
     ]);
 
     let b = fixtures::sign_up(&app, "Globex", "gus@globex.io").await;
@@ -184,6 +205,8 @@ impl World {
             "/api/v1/tickets/{id}/attachments/" => ids("attachment"),
             "/api/v1/tasks/" | "/api/v1/actions/" => ids("task"),
             "/api/v1/workflow-errors/" => ids("workflow error"),
+            "/api/v1/conversations/" => ids("conversation"),
+            "/api/v1/conversations/{id}/messages/" => ids("message"),
             // The pages, as their routers name them.
             "/admin/users/" => ids("user"),
             "/admin/company-roles/" => ids("company role"),
@@ -208,6 +231,8 @@ impl World {
             "/tickets/new/" => ids("ticket type"),
             "/tickets/" => ids("ticket"),
             "/tickets/{id}/attachments/" => ids("attachment"),
+            "/conversations/" => ids("conversation"),
+            "/conversations/{id}/messages/" => ids("message"),
             "/static/" => Some(Fill::NotTenantOwned),
             _ => None,
         }
@@ -252,6 +277,13 @@ impl World {
             ("patch", "/api/v1/tickets/{id}") => json!({"data": {"reason": "probed"}}),
             ("post", "/api/v1/tickets/{id}/comments") => json!({"body": "probed"}),
             ("post", "/api/v1/actions/{task_id}/callback") => json!({"id": "probed"}),
+            ("post", "/api/v1/conversations/{id}/assign") => json!({"assignee_id": mallory}),
+            ("post", "/api/v1/conversations/{id}/status") => json!({"status": "closed"}),
+            ("post", "/api/v1/conversations/{id}/messages") => json!({"body": "probed"}),
+            ("patch", "/api/v1/conversations/{id}/messages/{message_id}") => {
+                json!({"body": "probed"})
+            }
+            ("post", "/api/v1/conversations/{id}/read") => json!({"up_to": 1}),
             _ => return None,
         })
     }
@@ -369,6 +401,16 @@ async fn snapshot(w: &World) -> Vec<(String, Value)> {
     }
     for task in w.ids("task") {
         seen.push((format!("task {task}"), admin.task(task).await.expect(200)));
+    }
+    for conversation in w.ids("conversation") {
+        let path = format!("/api/v1/conversations/{conversation}");
+        for (what, path) in [
+            ("conversation", path.clone()),
+            ("messages", format!("{path}/messages")),
+        ] {
+            let read = admin.send(Method::GET, &path, Body::Empty).await;
+            seen.push((format!("{what} {conversation}"), read.expect(200)));
+        }
     }
     seen
 }
@@ -828,6 +870,9 @@ impl World {
             "/tasks/{id}/assign" => fields(&[("user_id", &self.mallory.id)]),
             "/tasks/{id}/complete" => fields(&[("output.approved", "true")]),
             "/tickets/{id}/comments" => fields(&[("body", "probed")]),
+            "/conversations/{id}/messages" => fields(&[("body", "probed")]),
+            "/conversations/{id}/status" => fields(&[("status", "closed")]),
+            "/conversations/{id}/assign" => fields(&[("assignee_id", &self.mallory.id)]),
             "/tickets/new/{type_id}" => {
                 let data = [("data.amount", "200"), ("data.reason", "probed")];
                 return PageForm::Multipart(fields(&data), false);
@@ -959,6 +1004,12 @@ async fn lists_searches_and_references_never_reach_another_company() {
                 .await,
         ),
         ("ticket types", mallory.available_ticket_types().await),
+        (
+            "conversations",
+            mallory
+                .send(Method::GET, "/api/v1/conversations?view=all", Body::Empty)
+                .await,
+        ),
     ] {
         let body = answer.expect(200);
         assert_eq!(body["items"], json!([]), "{what}: {body}");
@@ -1042,6 +1093,7 @@ async fn lists_searches_and_references_never_reach_another_company() {
         "/design/workflows".to_owned(),
         format!("/design/bundles/new?workflow_id={workflow}"),
         "/tickets/new".to_owned(),
+        "/conversations?view=all".to_owned(),
     ] {
         let page = session.get(&path).await;
         assert!([200, 404].contains(&page.status), "{path}: {}", page.body);

@@ -15,7 +15,7 @@ use super::identity_pages::log_in;
 use super::text_with;
 
 /// Waits up to `within` for `css` to contain `needle`; fails with what it showed.
-async fn shows_within(client: &Client, css: &str, needle: &str, within: Duration) {
+pub(super) async fn shows_within(client: &Client, css: &str, needle: &str, within: Duration) {
     let deadline = Instant::now() + within;
     let mut last = String::new();
     while Instant::now() < deadline {
@@ -34,14 +34,14 @@ async fn shows_within(client: &Client, css: &str, needle: &str, within: Duration
 
 /// Marks the page, so that a reload (which would drop the mark) is told apart from a live
 /// update.
-async fn mark(client: &Client) {
+pub(super) async fn mark(client: &Client) {
     client
         .execute("window.__noReload = true", vec![])
         .await
         .unwrap();
 }
 
-async fn not_reloaded(client: &Client) {
+pub(super) async fn not_reloaded(client: &Client) {
     let mark = client
         .execute("return window.__noReload === true", vec![])
         .await

@@ -7,6 +7,7 @@ use fantoccini::Locator;
 use testkit::browser::Browser;
 use testkit::spawn_app;
 
+mod chat_pages;
 mod design_pages;
 mod identity_pages;
 mod live_pages;

@@ -355,6 +355,12 @@ impl PageCtx {
         response
     }
 
+    /// Post/redirect/get without a message: the next page shows what changed (a chat's new
+    /// message).
+    pub fn go(&self, to: &str) -> Response {
+        self.finish(Redirect::to(to).into_response())
+    }
+
     /// Redirects with the outcome of a use case: `done` on success, the error otherwise.
     pub fn outcome<T>(
         &self,

@@ -213,11 +213,26 @@ pub fn nav_for(actor: &Actor, counts: &app::desk::Counts, path: Option<&str>) ->
             NavLink::new("/tickets", "My tickets"),
             NavLink::new("/tickets/new", "New ticket"),
         ]);
+        if !app::access::is_agent(actor) {
+            work.push(NavLink::new("/support", "Support chat"));
+        }
     }
     groups.push(NavGroup {
         title: "Work",
         links: work,
     });
+    if app::access::is_agent(actor) {
+        groups.push(NavGroup {
+            title: "Support",
+            links: vec![
+                NavLink::new("/conversations", "My conversations")
+                    .counting(counts.my_conversations),
+                NavLink::new("/conversations?view=unassigned", "Unassigned")
+                    .counting(counts.unassigned_conversations),
+                NavLink::new("/conversations?view=all", "All conversations"),
+            ],
+        });
+    }
     if in_company && app::access::is_ticket_admin(actor) {
         groups.push(NavGroup {
             title: "Team",

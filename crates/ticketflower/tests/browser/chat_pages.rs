@@ -1,0 +1,170 @@
+//! The support chat (issue 17) with two browsers: a requester and an agent. A message sent
+//! by one appears in the other within 1 s without a reload, the typing indicator appears and
+//! expires, the read receipt flips, and an internal note never reaches the requester.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use testkit::browser::Browser;
+use testkit::fixtures::{self, PASSWORD};
+use testkit::spawn_app;
+
+use super::identity_pages::log_in;
+use super::live_pages::{mark, not_reloaded, shows_within};
+use super::text_with;
+
+async fn send(client: &Client, text: &str) {
+    let composer = client.find(Locator::Css("#composer-body")).await.unwrap();
+    composer.send_keys(text).await.unwrap();
+    // Enter sends.
+    composer.send_keys("\u{E007}").await.unwrap();
+}
+
+async fn hidden(client: &Client, css: &str) -> bool {
+    client
+        .execute(
+            &format!("return document.querySelector({css:?}).hidden"),
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_requester_and_an_agent_chat_live_with_typing_receipts_and_private_notes() {
+    let app = spawn_app().await;
+    let company = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    company
+        .add_member("rita@acme.io", "Rita", &["user"], &[])
+        .await;
+    company
+        .add_member("alex@acme.io", "Alex", &["agent"], &[])
+        .await;
+
+    // The requester starts a conversation from the support page.
+    let requester = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let rita = &requester.client;
+    log_in(rita, &app, "rita@acme.io", PASSWORD).await;
+    rita.goto(&app.url("/support")).await.unwrap();
+    rita.find(Locator::Css("#start-form textarea[name=body]"))
+        .await
+        .unwrap()
+        .send_keys("My laptop will not start")
+        .await
+        .unwrap();
+    rita.find(Locator::Css("#start-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    shows_within(
+        rita,
+        "#messages",
+        "My laptop will not start",
+        Duration::from_secs(5),
+    )
+    .await;
+    let conversation = rita.current_url().await.unwrap();
+    text_with(rita, "#live-status", "Live").await;
+    mark(rita).await;
+
+    // The agent, who was given it, opens it from their queue.
+    let agent = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let alex = &agent.client;
+    log_in(alex, &app, "alex@acme.io", PASSWORD).await;
+    alex.goto(&app.url("/conversations")).await.unwrap();
+    alex.find(Locator::Css("#conversation-list a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    shows_within(
+        alex,
+        "#messages",
+        "My laptop will not start",
+        Duration::from_secs(5),
+    )
+    .await;
+    text_with(alex, "#live-status", "Live").await;
+    mark(alex).await;
+    // Opening it read it: the requester's message flips to "Read" on her page.
+    shows_within(
+        rita,
+        "#messages .message.mine .receipt",
+        "Read",
+        Duration::from_secs(2),
+    )
+    .await;
+
+    // The agent types: the requester sees it, and it goes away by itself.
+    alex.find(Locator::Css("#composer-body"))
+        .await
+        .unwrap()
+        .send_keys("Hel")
+        .await
+        .unwrap();
+    shows_within(rita, "#typing", "Alex", Duration::from_secs(1)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    while !hidden(rita, "#typing").await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the typing indicator did not expire"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A message reaches the other side within a second, without a reload.
+    send(alex, "lo! Is it charging?").await;
+    shows_within(
+        rita,
+        "#messages",
+        "Hello! Is it charging?",
+        Duration::from_secs(1),
+    )
+    .await;
+    send(rita, "Yes, the light is on").await;
+    shows_within(
+        alex,
+        "#messages",
+        "Yes, the light is on",
+        Duration::from_secs(1),
+    )
+    .await;
+
+    // An internal note stays with the agents.
+    alex.find(Locator::Css("#composer input[name=internal]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    send(alex, "Probably the battery; order one").await;
+    shows_within(alex, "#messages", "order one", Duration::from_secs(2)).await;
+    send(alex, "We will send you a new battery").await;
+    shows_within(rita, "#messages", "new battery", Duration::from_secs(1)).await;
+    let seen = rita
+        .find(Locator::Css("#messages"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!seen.contains("order one"), "{seen}");
+    not_reloaded(rita).await;
+    requester.screenshot("chat-requester-desk").await.unwrap();
+    agent.screenshot("chat-agent-desk").await.unwrap();
+    requester.resize(390, 844).await.unwrap();
+    rita.goto(conversation.as_str()).await.unwrap();
+    requester.screenshot("chat-requester-phone").await.unwrap();
+    agent.resize(390, 844).await.unwrap();
+    alex.goto(&app.url("/conversations")).await.unwrap();
+    agent.screenshot("chat-queue-phone").await.unwrap();
+
+    agent.close().await;
+    requester.close().await;
+    app.stop().await;
+}

@@ -1,0 +1,458 @@
+//! The support chat pages (issue 17): a requester's support page (their conversation, or a
+//! form to start one), the agents' workspace (the queue by view and status, unread counts),
+//! and a conversation's page with its messages, composer, internal notes, status and
+//! transfer. Every page is live: messages, typing and read receipts arrive without reload.
+
+// A page helper fails with the response to send; it is built once per request.
+#![allow(clippy::result_large_err)]
+
+use app::conversations::{self, ConversationView, MessageView, OpenRequest, View};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use domain::event::Stream;
+use domain::{ConversationId, UserId};
+use serde::Deserialize;
+
+use crate::pages::kit::context::{Flash, PageCtx, PagePath, PagePost, PageResult};
+use crate::pages::kit::filters;
+use crate::pages::kit::form::{FieldErrors, Refusal};
+use crate::pages::kit::layout::Layout;
+use crate::pages::kit::when::{When, when};
+use crate::state::WebState;
+
+/// A conversation in a list.
+pub struct Row {
+    pub id: String,
+    pub title: String,
+    pub requester: String,
+    pub status: String,
+    pub assignee: String,
+    pub unread: i64,
+    pub last: When,
+    pub current: bool,
+}
+
+fn title_of(c: &ConversationView) -> String {
+    c.subject
+        .clone()
+        .or_else(|| c.reference.clone())
+        .unwrap_or_else(|| format!("Support for {}", c.requester_name))
+}
+
+fn row(c: &ConversationView, current: Option<ConversationId>) -> Row {
+    Row {
+        id: c.id.to_string(),
+        title: title_of(c),
+        requester: c.requester_name.clone(),
+        status: c.status.clone(),
+        assignee: c
+            .assignee_name
+            .clone()
+            .unwrap_or_else(|| "Unassigned".into()),
+        unread: c.unread,
+        last: when(c.last_message_at.unwrap_or(c.updated_at)),
+        current: current == Some(c.id),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "conversations.html")]
+pub struct ListPage {
+    pub layout: Layout,
+    pub agent: bool,
+    pub view: &'static str,
+    pub status: String,
+    pub rows: Vec<Row>,
+    pub total: i64,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    view: Option<String>,
+    status: Option<String>,
+}
+
+fn view_of(query: &ListQuery) -> (View, &'static str) {
+    match query.view.as_deref() {
+        Some("unassigned") => (View::Unassigned, "unassigned"),
+        Some("all") => (View::All, "all"),
+        _ => (View::Mine, "mine"),
+    }
+}
+
+/// The queue for agents (mine, unassigned, all; by status), one's own for a requester.
+pub async fn list(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    Query(query): Query<ListQuery>,
+) -> PageResult {
+    let agent = app::access::is_agent(&ctx.actor);
+    let ctx = ctx.titled(if agent {
+        "Conversations"
+    } else {
+        "My conversations"
+    });
+    let (view, view_name) = view_of(&query);
+    let status = query.status.clone().filter(|s| !s.is_empty());
+    let (items, total) =
+        ctx.load(conversations::list(&state.app, &ctx.actor, view, status.clone(), 200).await)?;
+    Ok(ctx.render(&ListPage {
+        layout: {
+            let mut layout = ctx.layout.clone();
+            layout.live.extend(feed(&ctx));
+            layout
+        },
+        agent,
+        view: view_name,
+        status: status.unwrap_or_default(),
+        rows: items.iter().map(|c| row(c, None)).collect(),
+        total,
+    }))
+}
+
+/// The company feed for an agent: the queue follows every conversation.
+fn feed(ctx: &PageCtx) -> Option<String> {
+    let company = ctx.actor.company_id?;
+    app::access::is_agent(&ctx.actor).then(|| Stream::Company(company).to_string())
+}
+
+/// One message as the page shows it.
+pub struct Line {
+    pub seq: i64,
+    pub author: String,
+    pub mine: bool,
+    pub body: String,
+    pub internal: bool,
+    pub when: When,
+    pub edited: bool,
+    pub deleted: bool,
+    pub read: bool,
+}
+
+fn line(message: MessageView, me: UserId) -> Line {
+    Line {
+        seq: message.seq,
+        author: message.author_name,
+        mine: message.author_id == me,
+        body: message.body,
+        internal: message.internal,
+        when: when(message.created_at),
+        edited: message.edited_at.is_some(),
+        deleted: message.deleted,
+        read: message.read_by_other,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "conversation.html")]
+pub struct ConversationPage {
+    pub layout: Layout,
+    pub agent: bool,
+    pub id: String,
+    pub title: String,
+    pub requester: String,
+    pub status: String,
+    pub assignee_id: String,
+    pub assignee: String,
+    pub reference: String,
+    pub ticket_id: String,
+    pub lines: Vec<Line>,
+    /// The agent's queue beside the conversation, and the requester's other conversations.
+    pub queue: Vec<Row>,
+    pub others: Vec<Row>,
+    pub agents: Vec<(String, String)>,
+    /// Who may appear typing: ids and names, for `app.js`.
+    pub people: String,
+    pub me: String,
+    pub closed: bool,
+    pub form: MessageForm,
+    pub errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default)]
+pub struct MessageForm {
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    internal: Option<String>,
+}
+
+pub async fn conversation(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    PagePath(id): PagePath<ConversationId>,
+) -> PageResult {
+    conversation_page(&state, ctx, id, None).await
+}
+
+async fn conversation_page(
+    state: &WebState,
+    ctx: PageCtx,
+    id: ConversationId,
+    refused: Option<(MessageForm, Refusal)>,
+) -> PageResult {
+    let ctx = ctx.titled("Conversation");
+    let (app, actor) = (&state.app, &ctx.actor);
+    let agent = app::access::is_agent(actor);
+    let view = ctx.load(conversations::get(app, actor, id).await)?;
+    // Opening the conversation reads it: the other side sees the receipt.
+    if view.unread > 0 {
+        ctx.load(conversations::read(app, actor, id, None).await)?;
+    }
+    let messages = ctx.load(conversations::messages(app, actor, id, 0, 1000).await)?;
+    let (queue, others) = if agent {
+        let (mine, _) = ctx.load(conversations::list(app, actor, View::Mine, None, 50).await)?;
+        let (all, _) = ctx.load(conversations::list(app, actor, View::All, None, 200).await)?;
+        let others = all
+            .iter()
+            .filter(|c| c.requester_id == view.requester_id && c.id != id)
+            .map(|c| row(c, None))
+            .collect();
+        (mine.iter().map(|c| row(c, Some(id))).collect(), others)
+    } else {
+        let (own, _) = ctx.load(conversations::list(app, actor, View::Mine, None, 50).await)?;
+        let others = own
+            .iter()
+            .filter(|c| c.id != id)
+            .map(|c| row(c, None))
+            .collect();
+        (Vec::new(), others)
+    };
+    let agents = ctx.load(conversations::assignable(app, actor).await)?;
+    let mut people: Vec<(String, String)> = messages
+        .iter()
+        .map(|m| (m.author_id.to_string(), m.author_name.clone()))
+        .collect();
+    people.push((view.requester_id.to_string(), view.requester_name.clone()));
+    if let (Some(id), Some(name)) = (view.assignee_id, &view.assignee_name) {
+        people.push((id.to_string(), name.clone()));
+    }
+    people.extend(
+        agents
+            .iter()
+            .map(|(id, name)| (id.to_string(), name.clone())),
+    );
+    let people: serde_json::Map<String, serde_json::Value> = people
+        .into_iter()
+        .map(|(id, name)| (id, serde_json::Value::String(name)))
+        .collect();
+    let title = title_of(&view);
+    let mut page = ConversationPage {
+        layout: {
+            let mut layout = ctx.layout.clone();
+            layout.title = format!("{title} — TicketFlower");
+            if agent {
+                layout.crumb("/conversations", "Conversations");
+            } else {
+                layout.crumb("/support", "Support chat");
+            }
+            layout.live(Stream::Conversation(id).to_string());
+            layout.live.extend(feed(&ctx));
+            layout
+        },
+        agent,
+        id: id.to_string(),
+        title,
+        requester: view.requester_name.clone(),
+        status: view.status.clone(),
+        assignee_id: view.assignee_id.map(|a| a.to_string()).unwrap_or_default(),
+        assignee: view
+            .assignee_name
+            .clone()
+            .unwrap_or_else(|| "Nobody yet".into()),
+        reference: view.reference.clone().unwrap_or_default(),
+        ticket_id: view.ticket_id.map(|t| t.to_string()).unwrap_or_default(),
+        lines: messages
+            .into_iter()
+            .map(|m| line(m, actor.user_id))
+            .collect(),
+        queue,
+        others,
+        agents: agents
+            .into_iter()
+            .map(|(id, name)| (id.to_string(), name))
+            .collect(),
+        people: serde_json::Value::Object(people).to_string(),
+        me: actor.user_id.to_string(),
+        closed: view.status == "closed",
+        form: MessageForm::default(),
+        errors: FieldErrors::default(),
+    };
+    let mut status = StatusCode::OK;
+    if let Some((form, refusal)) = refused {
+        page.form = form;
+        page.errors = refusal.errors;
+        status = refusal.status;
+    }
+    Ok(ctx.render_status(status, &page))
+}
+
+pub async fn post_message(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<ConversationId>,
+    PagePost { ctx, form }: PagePost<MessageForm>,
+) -> PageResult {
+    let back = format!("/conversations/{id}#composer");
+    let internal = form.internal.is_some();
+    match conversations::post(&state.app, &ctx.actor, id, &form.body, internal).await {
+        Ok(_) => Ok(ctx.go(&back)),
+        Err(error) => match Refusal::of(error, &["body", "internal"]) {
+            Ok(refusal) => conversation_page(&state, ctx, id, Some((form, refusal))).await,
+            Err(error) => Ok(ctx.failed(&back, error)),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    status: String,
+}
+
+pub async fn set_status(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<ConversationId>,
+    PagePost { ctx, form }: PagePost<StatusForm>,
+) -> PageResult {
+    let back = format!("/conversations/{id}");
+    match conversations::set_status(&state.app, &ctx.actor, id, &form.status).await {
+        Ok(view) => {
+            let text = format!("The conversation is {} now.", view.status);
+            Ok(ctx.redirect(&back, Flash::ok(text)))
+        }
+        Err(error) => Ok(ctx.failed(&back, error)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    assignee_id: String,
+}
+
+pub async fn assign(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<ConversationId>,
+    PagePost { ctx, form }: PagePost<AssignForm>,
+) -> PageResult {
+    let back = format!("/conversations/{id}");
+    let assignee = match form.assignee_id.trim() {
+        "" => None,
+        text => match text.parse::<UserId>() {
+            Ok(user) => Some(user),
+            Err(_) => {
+                return Ok(ctx.redirect(&back, Flash::error("Choose an agent from the list.")));
+            }
+        },
+    };
+    match conversations::assign(&state.app, &ctx.actor, id, assignee).await {
+        Ok(view) => {
+            let text = match view.assignee_name {
+                Some(name) => format!("The conversation is {name}'s now."),
+                None => "The conversation is back in the queue.".into(),
+            };
+            Ok(ctx.redirect(&back, Flash::ok(text)))
+        }
+        Err(error) => Ok(ctx.failed(&back, error)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "support.html")]
+pub struct SupportPage {
+    pub layout: Layout,
+    pub others: Vec<Row>,
+    pub form: StartForm,
+    pub errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default)]
+pub struct StartForm {
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    body: String,
+}
+
+/// A requester's support: their open conversation, or a form to start one.
+pub async fn support(State(state): State<WebState>, ctx: PageCtx) -> PageResult {
+    if app::access::is_agent(&ctx.actor) {
+        return Ok(ctx.go("/conversations"));
+    }
+    let ctx = ctx.titled("Support chat");
+    let (own, _) =
+        ctx.load(conversations::list(&state.app, &ctx.actor, View::Mine, None, 50).await)?;
+    if let Some(open) = own
+        .iter()
+        .find(|c| c.status != "closed" && c.reference.is_none() && c.ticket_id.is_none())
+    {
+        return Ok(ctx.go(&format!("/conversations/{}", open.id)));
+    }
+    support_page(ctx, own, StartForm::default(), None)
+}
+
+fn support_page(
+    ctx: PageCtx,
+    own: Vec<ConversationView>,
+    form: StartForm,
+    refusal: Option<Refusal>,
+) -> PageResult {
+    let status = refusal.as_ref().map_or(StatusCode::OK, |r| r.status);
+    Ok(ctx.render_status(
+        status,
+        &SupportPage {
+            layout: ctx.layout.clone(),
+            others: own.iter().map(|c| row(c, None)).collect(),
+            form,
+            errors: refusal.map(|r| r.errors).unwrap_or_default(),
+        },
+    ))
+}
+
+/// Starts (or finds) the requester's conversation and posts its first message.
+pub async fn start(
+    State(state): State<WebState>,
+    PagePost { ctx, form }: PagePost<StartForm>,
+) -> PageResult {
+    let opened = conversations::open(
+        &state.app,
+        &ctx.actor,
+        OpenRequest {
+            subject: Some(form.subject.clone()),
+            ..OpenRequest::default()
+        },
+    )
+    .await;
+    let result = match opened {
+        Ok((view, _)) => conversations::post(&state.app, &ctx.actor, view.id, &form.body, false)
+            .await
+            .map(|_| view.id),
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(id) => Ok(ctx.redirect(
+            &format!("/conversations/{id}#composer"),
+            Flash::ok("Your message was sent. An agent will answer here."),
+        )),
+        Err(error) => match Refusal::of(error, &["subject", "body"]) {
+            Ok(refusal) => {
+                let (own, _) = ctx.load(
+                    conversations::list(&state.app, &ctx.actor, View::Mine, None, 50).await,
+                )?;
+                support_page(ctx, own, form, Some(refusal))
+            }
+            Err(error) => Ok(ctx.failed("/support", error)),
+        },
+    }
+}
+
+pub fn router() -> axum::Router<WebState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/support", get(support).post(start))
+        .route("/conversations", get(list))
+        .route("/conversations/{id}", get(conversation))
+        .route("/conversations/{id}/messages", post(post_message))
+        .route("/conversations/{id}/status", post(set_status))
+        .route("/conversations/{id}/assign", post(assign))
+}
