@@ -73,6 +73,20 @@ pub struct MessageView {
     pub hash: String,
     /// Whether the other side has read it (their watermark passed it).
     pub read_by_other: bool,
+    /// The question template it sends or answers.
+    pub template_id: Option<uuid::Uuid>,
+    /// The requester's structured answer to that template.
+    pub answers: Option<serde_json::Value>,
+}
+
+/// A message to post: text, an internal note, a question template (agents), or a
+/// requester's structured answer to a template sent in the conversation.
+#[derive(Clone, Debug, Default)]
+pub struct Draft {
+    pub body: String,
+    pub internal: bool,
+    pub template_id: Option<uuid::Uuid>,
+    pub answers: Option<serde_json::Value>,
 }
 
 /// What `POST /conversations` asks for.
@@ -469,6 +483,15 @@ fn body_hash(body: &str) -> String {
     hex::encode(Sha256::digest(body.as_bytes()))
 }
 
+/// What a message's hash covers of its content: its body, and a structured answer's JSON
+/// (keys in order, as stored and read back).
+fn content_hash(body: &str, answers: Option<&serde_json::Value>) -> String {
+    match answers {
+        None => body_hash(body),
+        Some(answers) => body_hash(&format!("{body}\u{0}{answers}")),
+    }
+}
+
 /// Posts a message (agents may post internal notes). A requester's message reopens a
 /// resolved or pending conversation; a closed one takes no messages.
 pub async fn post(
@@ -478,20 +501,87 @@ pub async fn post(
     body: &str,
     internal: bool,
 ) -> Result<MessageView> {
+    let draft = Draft {
+        body: body.to_owned(),
+        internal,
+        ..Draft::default()
+    };
+    post_draft(app, actor, id, draft).await
+}
+
+/// Posts a message, a question template or an answer (see [`Draft`]).
+pub async fn post_draft(
+    app: &App,
+    actor: &Actor,
+    id: ConversationId,
+    draft: Draft,
+) -> Result<MessageView> {
     let company = company_of(actor)?;
     let conversation = visible(app, actor, id).await?;
     let agent = is_agent(actor);
-    let body = body.trim();
+    let internal = draft.internal;
+    let mut body = draft.body.trim().to_owned();
     let mut errors = ValidationErrors::new();
-    if body.is_empty() {
-        errors.add("body", "must not be empty");
-    } else if body.chars().count() > MAX_MESSAGE_CHARS {
-        errors.add("body", "must be at most 5000 characters");
-    }
     if internal && !agent {
         errors.add("internal", "only agents write internal notes");
     }
+    let template = match draft.template_id {
+        Some(template) => Some(crate::templates::usable(app, company, template).await?),
+        None => None,
+    };
+    let answers = match (&template, draft.answers) {
+        (None, Some(_)) => {
+            errors.add("template_id", "is required with answers");
+            None
+        }
+        (Some(template), Some(answers)) => {
+            if agent && conversation.requester_id != actor.user_id {
+                errors.add("answers", "the requester answers a template");
+            }
+            if !stored::template_sent(app.db(), company, id, template.id).await? {
+                errors.add("template_id", "was not sent in this conversation");
+            }
+            let problems =
+                domain::workflow::validate(&template.schema, &answers, &crate::design::limits(app))
+                    .unwrap_or_default();
+            if !problems.is_empty() {
+                return Err(ValidationErrors::from_problems(problems, "answers").into());
+            }
+            body = crate::templates::summary(&template.title, &template.schema, &answers);
+            Some(answers)
+        }
+        (Some(template), None) => {
+            if !agent {
+                errors.add("answers", "answer the template with answers");
+            } else if internal {
+                errors.add("internal", "a template goes to the requester");
+            }
+            let requester = conversation.requester_first.clone().unwrap_or_default();
+            let text = crate::templates::render(
+                &template.text,
+                conversation.subject.as_deref().unwrap_or(""),
+                conversation.reference.as_deref().unwrap_or(""),
+                &requester,
+            );
+            body = if body.is_empty() {
+                text
+            } else {
+                format!("{text}\n\n{body}")
+            };
+            None
+        }
+        (None, None) => None,
+    };
+    if body.is_empty() {
+        // Answers without a template are refused above, naming the template.
+        if answers.is_none() && template.is_none() && errors.is_empty() {
+            errors.add("body", "must not be empty");
+        }
+    } else if body.chars().count() > MAX_MESSAGE_CHARS && answers.is_none() {
+        errors.add("body", "must be at most 5000 characters");
+    }
     errors.into_result()?;
+    let body = body.as_str();
     if conversation.status == "closed" {
         return Err(AppError::Conflict {
             field: Some("status".into()),
@@ -507,7 +597,7 @@ pub async fn post(
     let prev = stored::hash_of(&mut tx, company, id, seq - 1)
         .await?
         .unwrap_or_else(|| GENESIS.to_owned());
-    let body_hash = body_hash(body);
+    let body_hash = content_hash(body, answers.as_ref());
     let message = stored::Message {
         id: MessageId(uuid::Uuid::now_v7()),
         company_id: company,
@@ -523,6 +613,8 @@ pub async fn post(
         edited_at: None,
         deleted_at: None,
         created_at: at,
+        template_id: template.as_ref().map(|t| t.id),
+        answers: answers.map(store::Json),
     };
     stored::insert_message(&mut tx, &message).await?;
     audit::record(
@@ -568,6 +660,8 @@ fn message_view(message: stored::Message, author_name: String, read: bool) -> Me
         prev_hash: message.prev_hash,
         hash: message.hash,
         read_by_other: read,
+        template_id: message.template_id,
+        answers: message.answers.map(|a| a.0),
     }
 }
 
@@ -703,7 +797,9 @@ pub async fn verify(app: &App, actor: &Actor, id: ConversationId) -> Result<Veri
             };
             let intact = message.seq == checked
                 && message.prev_hash == prev
-                && first.is_some_and(|body| body_hash(&body) == message.body_hash)
+                && first.is_some_and(|body| {
+                    content_hash(&body, message.answers.as_ref().map(|a| &a.0)) == message.body_hash
+                })
                 && (message.deleted_at.is_none() || message.body.is_empty())
                 && message.hash == expected;
             if !intact {
@@ -745,6 +841,12 @@ async fn own_message(
         return Err(AppError::Conflict {
             field: None,
             message: "the message was deleted".into(),
+        });
+    }
+    if found.answers.is_some() {
+        return Err(AppError::Conflict {
+            field: None,
+            message: "a structured answer is kept as given; send another".into(),
         });
     }
     Ok((conversation, found))

@@ -15,6 +15,7 @@ pub mod infra;
 pub mod realtime;
 pub mod registry;
 pub mod runtime;
+pub mod templates;
 
 use std::sync::Arc;
 

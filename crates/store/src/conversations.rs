@@ -379,9 +379,13 @@ pub struct Message {
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The question template it sends, or answers.
+    pub template_id: Option<Uuid>,
+    /// A requester's structured answer to the template.
+    pub answers: Option<sqlx::types::Json<serde_json::Value>>,
 }
 
-const MESSAGE_COLUMNS: [M; 14] = [
+const MESSAGE_COLUMNS: [M; 16] = [
     M::Id,
     M::CompanyId,
     M::ConversationId,
@@ -396,6 +400,8 @@ const MESSAGE_COLUMNS: [M; 14] = [
     M::EditedAt,
     M::DeletedAt,
     M::CreatedAt,
+    M::TemplateId,
+    M::Answers,
 ];
 
 /// Takes the conversation's next message number and marks its activity; the caller holds
@@ -466,6 +472,8 @@ pub async fn insert_message(tx: &mut Tx, message: &Message) -> Result<()> {
             message.edited_at.into(),
             message.deleted_at.into(),
             message.created_at.into(),
+            message.template_id.into(),
+            message.answers.as_ref().map(|a| a.0.clone()).into(),
         ])
         .to_owned();
     tx.execute(&insert).await?;
@@ -682,4 +690,21 @@ pub async fn versions(
         .order_by(V::Version, Order::Asc)
         .to_owned();
     db.fetch_all(&select).await
+}
+
+/// Whether an agent sent the template in the conversation (a requester answers only those).
+pub async fn template_sent(
+    db: impl Exec,
+    company: CompanyId,
+    conversation: ConversationId,
+    template: Uuid,
+) -> Result<bool> {
+    let select = Query::select()
+        .from(M::Table)
+        .and_where(Expr::col(M::CompanyId).eq(company.0))
+        .and_where(Expr::col(M::ConversationId).eq(conversation.0))
+        .and_where(Expr::col(M::TemplateId).eq(template))
+        .and_where(Expr::col(M::Answers).is_null())
+        .to_owned();
+    Ok(crate::db::count(db, select, M::Id).await? > 0)
 }

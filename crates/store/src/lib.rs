@@ -22,9 +22,11 @@ pub mod notify;
 mod schema;
 pub mod sessions;
 pub mod tasks;
+pub mod templates;
 pub mod tickets;
 pub mod users;
 
 pub use db::{Backend, Db, DbOptions, Effects, Exec, Raw, SqliteSync, Statement, Tx};
 pub use error::{Result, StoreError};
 pub use sqlx;
+pub use sqlx::types::Json;

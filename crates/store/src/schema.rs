@@ -352,6 +352,8 @@ pub enum ConversationMessages {
     EditedAt,
     DeletedAt,
     CreatedAt,
+    TemplateId,
+    Answers,
 }
 
 /// The earlier bodies of edited or deleted messages.
@@ -374,5 +376,19 @@ pub enum ConversationReads {
     UserId,
     CompanyId,
     UpTo,
+    UpdatedAt,
+}
+
+/// Question templates: a text agents send and the form of the requester's answer. Global
+/// ones have no company.
+#[derive(Iden, Clone, Copy)]
+pub enum QuestionTemplates {
+    Table,
+    Id,
+    CompanyId,
+    Title,
+    Text,
+    Schema,
+    CreatedAt,
     UpdatedAt,
 }

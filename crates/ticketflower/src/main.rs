@@ -45,6 +45,9 @@ enum Command {
         #[arg(long, env = "TICKETFLOWER_SUPERUSER_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// Load the ten default question templates for support conversations as global
+    /// templates; those already loaded (by title) are left as they are.
+    LoadTemplates,
 }
 
 fn main() -> ExitCode {
@@ -126,6 +129,19 @@ async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result<()>
                     println!("superuser {} existed; password replaced", user.email)
                 }
             }
+            app.db().close().await;
+            Ok(())
+        }
+        Command::LoadTemplates => {
+            let app = build_app(settings).await?;
+            let added = app::templates::load_defaults(&app)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            let total = app::templates::defaults().len();
+            println!(
+                "loaded {added} question template(s); {} were already there",
+                total - added
+            );
             app.db().close().await;
             Ok(())
         }

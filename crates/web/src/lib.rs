@@ -268,6 +268,7 @@ fn api_router() -> OpenApiRouter<WebState> {
         .merge(api::tasks::router())
         .merge(api::stream::router())
         .merge(api::conversations::router())
+        .merge(api::templates::router())
 }
 
 /// The server-rendered pages.

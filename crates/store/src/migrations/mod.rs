@@ -17,6 +17,7 @@ mod m0010_database_epoch;
 mod m0011_state_checks;
 mod m0012_search_words;
 mod m0013_conversations;
+mod m0014_question_templates;
 
 use chrono::Utc;
 use sea_query::{
@@ -99,6 +100,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 13,
         name: "support conversations, hash-chained messages, read watermarks",
         up: m0013_conversations::up,
+    },
+    Migration {
+        version: 14,
+        name: "question templates, and the template and structured answer of a message",
+        up: m0014_question_templates::up,
     },
 ];
 

@@ -540,3 +540,20 @@ async fn the_request_log_names_the_company_and_the_user() {
     server.child.start_kill().unwrap();
     let _ = server.child.wait().await;
 }
+
+#[tokio::test]
+async fn load_templates_loads_the_ten_defaults_once() {
+    let db = TestDb::new().await;
+    let (ok, stdout, stderr) = output(command(&db).arg("load-templates")).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("loaded 10 question template(s); 0 were already there"),
+        "{stdout}"
+    );
+    let (ok, stdout, stderr) = output(command(&db).arg("load-templates")).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("loaded 0 question template(s); 10 were already there"),
+        "{stdout}"
+    );
+}

@@ -1348,3 +1348,207 @@ async fn a_requester_never_gets_internal_notes_or_their_edits_replayed_or_live()
     );
     d.app.stop().await;
 }
+
+// ---- Question templates
+
+/// The global template titled `title`, after loading the defaults.
+async fn default_template(desk: &Desk, title: &str) -> Value {
+    app::templates::load_defaults(&desk.app.app).await.unwrap();
+    let all = call(&desk.agent.api, Method::GET, "/api/v1/templates", None)
+        .await
+        .expect(200);
+    all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["title"] == title)
+        .unwrap_or_else(|| panic!("no {title} in {all}"))
+        .clone()
+}
+
+async fn post(client: &ApiClient, conversation: &str, message: Value) -> ApiResponse {
+    let path = format!("{CONVERSATIONS}/{conversation}/messages");
+    call(client, Method::POST, &path, Some(message)).await
+}
+
+#[tokio::test]
+async fn the_default_templates_load_once_and_every_company_sees_them() {
+    let desk = desk().await;
+    assert_eq!(
+        app::templates::load_defaults(&desk.app.app).await.unwrap(),
+        10
+    );
+    assert_eq!(
+        app::templates::load_defaults(&desk.app.app).await.unwrap(),
+        0
+    );
+    let all = call(&desk.agent.api, Method::GET, "/api/v1/templates", None)
+        .await
+        .expect(200);
+    let titles: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.len(), 10, "{titles:?}");
+    for title in [
+        "Anomaly Behavior Report",
+        "IOC Hunting Request",
+        "User Experience Summary",
+    ] {
+        assert!(titles.contains(&title), "{titles:?}");
+    }
+    assert!(
+        all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["global"] == true)
+    );
+}
+
+#[tokio::test]
+async fn an_agent_sends_a_template_and_the_requester_answers_it_through_its_schema() {
+    let desk = desk().await;
+    let template = default_template(&desk, "Anomaly Behavior Report").await;
+    let template_id = text_of(&template, "id");
+    let conversation = open(
+        &desk.requester.api,
+        json!({"subject": "Odd logins", "reference": "INC-7"}),
+    )
+    .await
+    .expect(201);
+    let id = text_of(&conversation, "id");
+
+    // The requester cannot answer what was not asked.
+    let early = post(
+        &desk.requester.api,
+        &id,
+        json!({"template_id": template_id, "answers": {"what": "x", "severity": "low"}}),
+    )
+    .await;
+    assert_eq!(fields(early), ["template_id"]);
+
+    // The agent sends it: its placeholders are filled from the conversation.
+    let sent = post(&desk.agent.api, &id, json!({"template_id": template_id}))
+        .await
+        .expect(201);
+    assert_eq!(sent["template_id"], template_id.as_str());
+    let body = text_of(&sent, "body");
+    assert!(
+        body.contains("Hello Rita") && body.contains("(INC-7)"),
+        "{body}"
+    );
+
+    // An answer that breaks the schema is refused naming the field; nothing is stored.
+    let bad = post(
+        &desk.requester.api,
+        &id,
+        json!({"template_id": template_id, "answers": {"what": "Logins at 3am", "severity": "apocalyptic"}}),
+    )
+    .await;
+    assert_eq!(fields(bad), ["answers/severity"]);
+    let missing = post(
+        &desk.requester.api,
+        &id,
+        json!({"template_id": template_id, "answers": {"severity": "low"}}),
+    )
+    .await;
+    assert_eq!(fields(missing), ["answers/what"]);
+    assert_eq!(message_list(&desk.agent.api, &id).await.len(), 1);
+
+    // A valid answer is a structured message, summarised as text.
+    let answer = post(
+        &desk.requester.api,
+        &id,
+        json!({"template_id": template_id, "answers": {"what": "Logins at 3am", "severity": "high", "first_seen": "2026-11-29"}}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(answer["answers"]["severity"], "high");
+    let summary = text_of(&answer, "body");
+    assert!(
+        summary.contains("Anomaly Behavior Report") && summary.contains("Severity: high"),
+        "{summary}"
+    );
+    let seen = message_list(&desk.agent.api, &id).await;
+    assert_eq!(seen[1]["answers"]["what"], "Logins at 3am");
+    // Answers are covered by the chain too.
+    let verified = verify(&desk.agent.api, &id).await.expect(200);
+    assert_eq!(verified["ok"], true, "{verified}");
+
+    // An unknown template, or answers without one, are refused naming the field.
+    let unknown = post(
+        &desk.agent.api,
+        &id,
+        json!({"template_id": uuid::Uuid::now_v7().to_string()}),
+    )
+    .await;
+    assert_eq!(fields(unknown), ["template_id"]);
+    let loose = post(&desk.requester.api, &id, json!({"answers": {"what": "x"}})).await;
+    assert_eq!(fields(loose), ["template_id"]);
+    desk.app.stop().await;
+}
+
+#[tokio::test]
+async fn admins_keep_company_templates_that_other_companies_never_see() {
+    let desk = desk().await;
+    let bad = call(
+        &desk.company.admin,
+        Method::POST,
+        "/api/v1/templates",
+        Some(json!({"title": "Laptop", "text": "Hi {{name}}", "schema": {"type": "object", "properties": {}}})),
+    )
+    .await;
+    assert_eq!(fields(bad), ["text"]);
+    let not_object = call(
+        &desk.company.admin,
+        Method::POST,
+        "/api/v1/templates",
+        Some(json!({"title": "Laptop", "text": "Hi", "schema": {"type": "string"}})),
+    )
+    .await;
+    assert_eq!(fields(not_object), ["schema"]);
+    let created = call(
+        &desk.company.admin,
+        Method::POST,
+        "/api/v1/templates",
+        Some(json!({
+            "title": "Laptop model",
+            "text": "{{requester.name}}, which laptop do you use?",
+            "schema": {"type": "object", "properties": {"model": {"type": "string", "enum": ["x1", "t14"]}}, "required": ["model"]}
+        })),
+    )
+    .await
+    .expect(201);
+    assert_eq!(created["global"], false);
+    let id = text_of(&created, "id");
+    // An agent may not create one; another company does not see it.
+    let by_agent = call(
+        &desk.agent.api,
+        Method::POST,
+        "/api/v1/templates",
+        Some(json!({"title": "x", "text": "y", "schema": {"type": "object", "properties": {}}})),
+    )
+    .await;
+    refused(&by_agent, &[403]);
+    let globex = fixtures::sign_up(&desk.app, "Globex", "gus@globex.io").await;
+    let path = format!("/api/v1/templates/{id}");
+    refused(&call(&globex.admin, Method::GET, &path, None).await, &[404]);
+    refused(
+        &call(&globex.admin, Method::DELETE, &path, None).await,
+        &[404],
+    );
+    call(&desk.agent.api, Method::GET, &path, None)
+        .await
+        .expect(200);
+    assert_eq!(
+        call(&desk.company.admin, Method::DELETE, &path, None)
+            .await
+            .status
+            .as_u16(),
+        204
+    );
+    desk.app.stop().await;
+}

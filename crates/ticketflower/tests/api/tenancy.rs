@@ -109,6 +109,20 @@ async fn world() -> World {
         .await
         .expect(201);
 
+    let template = admin
+        .send(
+            Method::POST,
+            "/api/v1/templates",
+            Body::Json(json!({
+                "title": "acme-secret template",
+                "text": "acme-secret question",
+                "schema": {"type": "object", "properties": {"answer": {"type": "string"}}}
+            })),
+        )
+        .await
+        .expect(201);
+    let template = id(&template);
+
     let token = admin
         .create_api_token(json!({ "name": "acme-secret bot" }))
         .await
@@ -144,6 +158,7 @@ async fn world() -> World {
         ("workflow error", vec![error]),
         ("conversation", vec![conversation]),
         ("message", vec![id(&message)]),
+        ("template", vec![template]),
     ]);
 
     let b = fixtures::sign_up(&app, "Globex", "gus@globex.io").await;
@@ -206,6 +221,7 @@ impl World {
             "/api/v1/tasks/" | "/api/v1/actions/" => ids("task"),
             "/api/v1/workflow-errors/" => ids("workflow error"),
             "/api/v1/conversations/" => ids("conversation"),
+            "/api/v1/templates/" => ids("template"),
             "/api/v1/conversations/{id}/messages/" => ids("message"),
             // The pages, as their routers name them.
             "/admin/users/" => ids("user"),

@@ -155,6 +155,60 @@ async fn a_requester_and_an_agent_chat_live_with_typing_receipts_and_private_not
         .unwrap();
     assert!(!seen.contains("order one"), "{seen}");
     not_reloaded(rita).await;
+
+    // The agent asks with a template; the requester answers through its form, and a wrong
+    // answer is refused beside its field.
+    app::templates::load_defaults(&app.app).await.unwrap();
+    alex.refresh().await.unwrap();
+    let ask = alex.find(Locator::Css("#ask-form select")).await.unwrap();
+    ask.select_by_label("User Experience Summary")
+        .await
+        .unwrap();
+    alex.find(Locator::Css("#ask-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    shows_within(
+        rita,
+        "#messages",
+        "How was your experience",
+        Duration::from_secs(2),
+    )
+    .await;
+    rita.refresh().await.unwrap();
+    let rating = rita
+        .find(Locator::Css("#answer-form input[name='answers.rating']"))
+        .await
+        .unwrap();
+    rating.send_keys("9").await.unwrap();
+    rita.find(Locator::Css("#answer-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_with(rita, "#answer-form", "at most 5").await;
+    let rating = rita
+        .find(Locator::Css("#answer-form input[name='answers.rating']"))
+        .await
+        .unwrap();
+    rating.clear().await.unwrap();
+    rating.send_keys("5").await.unwrap();
+    rita.find(Locator::Css("#answer-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    shows_within(
+        alex,
+        "#messages",
+        "Rating (1 to 5): 5",
+        Duration::from_secs(2),
+    )
+    .await;
     requester.screenshot("chat-requester-desk").await.unwrap();
     agent.screenshot("chat-agent-desk").await.unwrap();
     requester.resize(390, 844).await.unwrap();

@@ -214,10 +214,18 @@ pub async fn messages(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostBody {
+    /// The text; with a template, added under the template's text; with answers, ignored
+    /// (the answer's summary is the text).
+    #[serde(default)]
     body: String,
     /// A note for agents only.
     #[serde(default)]
     internal: bool,
+    /// A question template: an agent sends it; the requester answers it with `answers`.
+    template_id: Option<uuid::Uuid>,
+    /// The requester's answer, validated against the template's schema (422 naming the field
+    /// as `answers/<field>`).
+    answers: Option<serde_json::Value>,
 }
 
 /// Posts a message. A requester's message reopens a pending or resolved conversation; a
@@ -232,7 +240,13 @@ pub async fn post(
     AppPath(id): AppPath<ConversationId>,
     AppJson(body): AppJson<PostBody>,
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
-    let message = conversations::post(&state.app, &actor, id, &body.body, body.internal).await?;
+    let draft = conversations::Draft {
+        body: body.body,
+        internal: body.internal,
+        template_id: body.template_id,
+        answers: body.answers,
+    };
+    let message = conversations::post_draft(&state.app, &actor, id, draft).await?;
     Ok((StatusCode::CREATED, Json(message)))
 }
 

@@ -9,6 +9,7 @@ pub mod health;
 pub mod identity;
 pub mod stream;
 pub mod tasks;
+pub mod templates;
 pub mod tickets;
 
 use serde::Serialize;

@@ -18,6 +18,7 @@ use crate::pages::kit::context::{Flash, PageCtx, PagePath, PagePost, PageResult}
 use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
+use crate::pages::kit::schema_form::{FormErrors, FormField, Posted, SchemaForm};
 use crate::pages::kit::when::{When, when};
 use crate::state::WebState;
 
@@ -168,6 +169,24 @@ pub struct ConversationPage {
     pub closed: bool,
     pub form: MessageForm,
     pub errors: FieldErrors,
+    /// For agents: the templates they may send (id, title).
+    pub templates: Vec<(String, String)>,
+    /// For the requester: the question waiting for their answer.
+    pub question: Option<Question>,
+}
+
+/// A template sent to the requester and not answered yet, as a form.
+pub struct Question {
+    pub template_id: String,
+    pub title: String,
+    pub fields: Vec<FormField>,
+    pub general: Vec<String>,
+}
+
+/// A refused answer: what was typed, and why.
+pub struct RefusedAnswer {
+    typed: Posted,
+    errors: FormErrors,
 }
 
 #[derive(Deserialize, Default)]
@@ -183,7 +202,7 @@ pub async fn conversation(
     ctx: PageCtx,
     PagePath(id): PagePath<ConversationId>,
 ) -> PageResult {
-    conversation_page(&state, ctx, id, None).await
+    conversation_page(&state, ctx, id, None, None).await
 }
 
 async fn conversation_page(
@@ -191,6 +210,7 @@ async fn conversation_page(
     ctx: PageCtx,
     id: ConversationId,
     refused: Option<(MessageForm, Refusal)>,
+    refused_answer: Option<RefusedAnswer>,
 ) -> PageResult {
     let ctx = ctx.titled("Conversation");
     let (app, actor) = (&state.app, &ctx.actor);
@@ -238,6 +258,38 @@ async fn conversation_page(
         .map(|(id, name)| (id, serde_json::Value::String(name)))
         .collect();
     let title = title_of(&view);
+    let templates = if agent {
+        ctx.load(app::templates::list(app, actor).await)?
+            .into_iter()
+            .map(|t| (t.id.to_string(), t.title))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let question = if agent {
+        None
+    } else {
+        match waiting_question(&messages, actor.user_id) {
+            Some(template) => {
+                let template = ctx.load(app::templates::get(app, actor, template).await)?;
+                let form = SchemaForm::new("answers", &template.schema);
+                let (fields, general) = match &refused_answer {
+                    Some(refused) => (
+                        form.fields(Some(&refused.typed), &refused.errors),
+                        refused.errors.general.clone(),
+                    ),
+                    None => (form.fields(None, &FormErrors::default()), Vec::new()),
+                };
+                Some(Question {
+                    template_id: template.id.to_string(),
+                    title: template.title,
+                    fields,
+                    general,
+                })
+            }
+            None => None,
+        }
+    };
     let mut page = ConversationPage {
         layout: {
             let mut layout = ctx.layout.clone();
@@ -278,14 +330,93 @@ async fn conversation_page(
         closed: view.status == "closed",
         form: MessageForm::default(),
         errors: FieldErrors::default(),
+        templates,
+        question,
     };
-    let mut status = StatusCode::OK;
+    let mut status = if refused_answer.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     if let Some((form, refusal)) = refused {
         page.form = form;
         page.errors = refusal.errors;
         status = refusal.status;
     }
     Ok(ctx.render_status(status, &page))
+}
+
+/// The newest template an agent sent that `me` has not answered since.
+fn waiting_question(messages: &[MessageView], me: UserId) -> Option<uuid::Uuid> {
+    let asked = messages
+        .iter()
+        .rev()
+        .find(|m| m.template_id.is_some() && m.answers.is_none() && m.author_id != me)?;
+    let answered = messages
+        .iter()
+        .any(|m| m.seq > asked.seq && m.author_id == me && m.template_id == asked.template_id);
+    if answered { None } else { asked.template_id }
+}
+
+#[derive(Deserialize)]
+pub struct AskForm {
+    #[serde(default)]
+    template_id: String,
+}
+
+/// An agent sends a question template.
+pub async fn ask(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<ConversationId>,
+    PagePost { ctx, form }: PagePost<AskForm>,
+) -> PageResult {
+    let back = format!("/conversations/{id}#composer");
+    // Someone else's conversation is not found, whatever the form holds.
+    ctx.load(conversations::get(&state.app, &ctx.actor, id).await)?;
+    let Ok(template) = form.template_id.parse::<uuid::Uuid>() else {
+        return Ok(ctx.redirect(&back, Flash::error("Choose a template from the list.")));
+    };
+    let draft = conversations::Draft {
+        template_id: Some(template),
+        ..conversations::Draft::default()
+    };
+    match conversations::post_draft(&state.app, &ctx.actor, id, draft).await {
+        Ok(_) => Ok(ctx.go(&back)),
+        Err(error) => Ok(ctx.failed(&back, error)),
+    }
+}
+
+/// The requester answers the waiting question through its form.
+pub async fn answer(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<ConversationId>,
+    PagePost { ctx, form: pairs }: PagePost<Vec<(String, String)>>,
+) -> PageResult {
+    let back = format!("/conversations/{id}#composer");
+    ctx.load(conversations::get(&state.app, &ctx.actor, id).await)?;
+    let Some(template) = pairs
+        .iter()
+        .find(|(k, _)| k == "template_id")
+        .and_then(|(_, v)| v.parse::<uuid::Uuid>().ok())
+    else {
+        return Ok(ctx.redirect(&back, Flash::error("That question is no longer asked.")));
+    };
+    let found = ctx.load(app::templates::get(&state.app, &ctx.actor, template).await)?;
+    let form = SchemaForm::new("answers", &found.schema);
+    let (answers, typed) = form.read(&pairs);
+    let draft = conversations::Draft {
+        template_id: Some(template),
+        answers: Some(answers),
+        ..conversations::Draft::default()
+    };
+    match conversations::post_draft(&state.app, &ctx.actor, id, draft).await {
+        Ok(_) => Ok(ctx.redirect(&back, Flash::ok("Thank you: your answer was sent."))),
+        Err(app::AppError::Validation(errors)) => {
+            let errors = form.errors(&errors);
+            conversation_page(&state, ctx, id, None, Some(RefusedAnswer { typed, errors })).await
+        }
+        Err(error) => Ok(ctx.failed(&back, error)),
+    }
 }
 
 pub async fn post_message(
@@ -298,7 +429,7 @@ pub async fn post_message(
     match conversations::post(&state.app, &ctx.actor, id, &form.body, internal).await {
         Ok(_) => Ok(ctx.go(&back)),
         Err(error) => match Refusal::of(error, &["body", "internal"]) {
-            Ok(refusal) => conversation_page(&state, ctx, id, Some((form, refusal))).await,
+            Ok(refusal) => conversation_page(&state, ctx, id, Some((form, refusal)), None).await,
             Err(error) => Ok(ctx.failed(&back, error)),
         },
     }
@@ -455,4 +586,6 @@ pub fn router() -> axum::Router<WebState> {
         .route("/conversations/{id}/messages", post(post_message))
         .route("/conversations/{id}/status", post(set_status))
         .route("/conversations/{id}/assign", post(assign))
+        .route("/conversations/{id}/ask", post(ask))
+        .route("/conversations/{id}/answers", post(answer))
 }
