@@ -9,6 +9,7 @@
 
 mod api;
 mod channels;
+mod cpu;
 mod fleet;
 mod load;
 mod peer;

@@ -212,25 +212,3 @@ pub fn rss_kib(pid: u32) -> Result<u64> {
         .and_then(|kib| kib.parse().ok())
         .context("no VmRSS in /proc/<pid>/status")
 }
-
-/// The CPU time (user and system) a process has used so far, in seconds.
-pub fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat"))?;
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis,
-    // where utime and stime are the 12th and 13th.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .context("no command name in /proc/<pid>/stat")?;
-    let mut fields = rest.split_whitespace().skip(11);
-    let mut ticks = || -> Result<f64> {
-        fields
-            .next()
-            .and_then(|t| t.parse::<u64>().ok())
-            .map(|t| t as f64)
-            .context("no CPU times in /proc/<pid>/stat")
-    };
-    let (user, system) = (ticks()?, ticks()?);
-    // Linux reports in USER_HZ, 100 on every architecture it exposes to user space.
-    Ok((user + system) / 100.0)
-}

@@ -31,9 +31,10 @@ use tokio::process::{Child, Command};
 
 use crate::api::{Api, text};
 use crate::channels::{ChannelsPeer, Layer};
+use crate::cpu::{self, PerEvent as CpuPerEvent};
 use crate::fleet::{self, Burst, Committer, Endpoint, Fleet, Paced};
 use crate::seed::{self, Plan};
-use crate::server::{Server, ServerConfig, cpu_seconds, free_port};
+use crate::server::{Server, ServerConfig, free_port};
 use crate::storage::{self, Db};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -109,77 +110,6 @@ const STORM_TIMEOUT: Duration = Duration::from_secs(60);
 /// API tokens issued at once.
 const ISSUING: usize = 8;
 
-/// CPU time per paced comment: where the machine's two cores went.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct CpuPerEvent {
-    pub server_ms: f64,
-    /// The bench's own: the commits' HTTP calls and reading every socket.
-    pub client_ms: f64,
-    /// Every other process on the machine, busy while the phase ran: what the
-    /// measurement shared the cores with.
-    pub others_ms: f64,
-    /// Interrupts and softirqs, which no process is charged for: most of it is loopback
-    /// TCP, the sockets' own traffic.
-    pub irq_ms: f64,
-    /// Time the hypervisor gave this VM's CPUs to someone else.
-    pub steal_ms: f64,
-}
-
-/// The machine's CPU time so far, from `/proc/stat`, in seconds: processes' (user and
-/// system), interrupts' and stolen.
-fn machine_seconds() -> Result<(f64, f64, f64)> {
-    let stat = std::fs::read_to_string("/proc/stat")?;
-    let line = stat
-        .lines()
-        .find(|l| l.starts_with("cpu "))
-        .context("no cpu line in /proc/stat")?;
-    let ticks: Vec<f64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(|t| t.parse::<f64>().unwrap_or(0.0))
-        .collect();
-    let field = |i: usize| ticks.get(i).copied().unwrap_or(0.0);
-    // user nice system idle iowait irq softirq steal, in USER_HZ as the processes' times.
-    Ok((
-        (field(0) + field(1) + field(2)) / 100.0,
-        (field(5) + field(6)) / 100.0,
-        field(7) / 100.0,
-    ))
-}
-
-/// Reads the CPU time of the server, of the bench and of the machine around a phase.
-struct CpuMeter {
-    pid: u32,
-    server: f64,
-    client: f64,
-    machine: (f64, f64, f64),
-}
-
-impl CpuMeter {
-    fn start(pid: u32) -> Result<Self> {
-        Ok(Self {
-            pid,
-            server: cpu_seconds(pid)?,
-            client: cpu_seconds(std::process::id())?,
-            machine: machine_seconds()?,
-        })
-    }
-
-    fn per_event(&self, events: usize) -> Result<CpuPerEvent> {
-        let per = |seconds: f64| seconds * 1000.0 / events.max(1) as f64;
-        let server = cpu_seconds(self.pid)? - self.server;
-        let client = cpu_seconds(std::process::id())? - self.client;
-        let (processes, irq, steal) = machine_seconds()?;
-        Ok(CpuPerEvent {
-            server_ms: per(server),
-            client_ms: per(client),
-            others_ms: per((processes - self.machine.0 - server - client).max(0.0)),
-            irq_ms: per(irq - self.machine.1),
-            steal_ms: per(steal - self.machine.2),
-        })
-    }
-}
-
 /// Waits until the process at `pid` has been quiet (under 5% of a core) for half a second,
 /// at most 30 s, and answers how long that took: after seeding, a server's job workers
 /// still work through what the seed caused, and a measurement must not share the cores
@@ -188,9 +118,9 @@ async fn quiet(pid: u32) -> Result<Duration> {
     let started = Instant::now();
     let window = Duration::from_millis(500);
     loop {
-        let before = cpu_seconds(pid)?;
+        let before = cpu::seconds(pid)?;
         tokio::time::sleep(window).await;
-        let busy = cpu_seconds(pid)? - before;
+        let busy = cpu::seconds(pid)? - before;
         if busy < 0.05 * window.as_secs_f64() || started.elapsed() > Duration::from_secs(30) {
             return Ok(started.elapsed());
         }
@@ -332,9 +262,25 @@ fn targets(fan_outs: &[FanOut], crosses: &[CrossNode], channels: Option<&Value>)
     })
 }
 
+/// Other processes' CPU per paced comment beyond which a phase's figures are flagged.
+const CROWDED_MS: f64 = 10.0;
+
+fn warn_if_crowded(what: &str, cpu: &CpuPerEvent) {
+    if cpu.others_ms > CROWDED_MS {
+        eprintln!(
+            "  warning: other processes used {:.0} ms of CPU per comment during {what} ({} {:.0} ms): its figures shared the cores with them",
+            cpu.others_ms, cpu.busiest_other, cpu.busiest_other_ms
+        );
+    }
+}
+
 fn print_fan_out(f: &FanOut) {
+    warn_if_crowded(
+        &format!("the {} sockets' paced phase", f.sockets),
+        &f.paced_cpu,
+    );
     eprintln!(
-        "{:>6} sockets: burst {:>7.0} deliveries/s (p50 {:.1} ms, p99 {:.1} ms); paced p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (first socket {:.1}, last {:.1}, API call {:.1}; CPU per comment: server {:.1} ms, bench {:.1} ms, others {:.1} ms, interrupts {:.1} ms, stolen {:.1} ms); {:.1} KiB per idle socket; reconnect storm of {} in {:.0} ms; lost {}, duplicated {}",
+        "{:>6} sockets: burst {:>7.0} deliveries/s (p50 {:.1} ms, p99 {:.1} ms); paced p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (first socket {:.1}, last {:.1}, API call {:.1}; CPU per comment: server {:.1} ms, bench {:.1} ms, other processes {:.1} ms, kernel threads {:.1} ms, interrupts {:.1} ms, stolen {:.1} ms); {:.1} KiB per idle socket; reconnect storm of {} in {:.0} ms; lost {}, duplicated {}",
         f.sockets,
         f.burst.deliveries_per_second,
         f.burst.p50_ms,
@@ -348,7 +294,8 @@ fn print_fan_out(f: &FanOut) {
         f.paced_cpu.server_ms,
         f.paced_cpu.client_ms,
         f.paced_cpu.others_ms,
-        f.paced_cpu.irq_ms,
+        f.paced_cpu.kernel_threads_ms,
+        f.paced_cpu.interrupts_ms,
         f.paced_cpu.steal_ms,
         f.idle_kib_per_socket,
         f.reconnect_clients,
@@ -459,7 +406,7 @@ async fn fan_out_on(server: &Server, sockets: usize, pace: &Pace) -> Result<FanO
     eprintln!("burst of {} comments", pace.burst);
     let burst = clients.burst(&mut committer, pace.burst).await?;
     eprintln!("{} paced comments", pace.paced);
-    let meter = CpuMeter::start(server.pid())?;
+    let meter = cpu::Meter::start(server.pid(), Vec::new())?;
     let paced = clients
         .paced(&mut committer, pace.paced, PAUSE, WAIT)
         .await?;
@@ -659,6 +606,8 @@ struct Side {
     name: &'static str,
     /// The server's process (daphne's for a peer).
     pid: u32,
+    /// Processes whose work is the side's too: Redis for channels_redis.
+    brokers: Vec<u32>,
     clients: Fleet,
     committer: Committer,
     idle_kib_per_socket: f64,
@@ -682,6 +631,7 @@ async fn versus(config: &ServerConfig, options: &Options, pace: &Pace) -> Result
     let mut ours = Side {
         name: "ours",
         pid: server.pid(),
+        brokers: Vec::new(),
         clients: Fleet::listen(opened),
         committer: prepared.committer(server.addr),
         idle_kib_per_socket: kib,
@@ -707,6 +657,10 @@ async fn versus(config: &ServerConfig, options: &Options, pace: &Pace) -> Result
                 Layer::Redis => "channels_redis",
             },
             pid: peer.pid(),
+            brokers: match peer.layer {
+                Layer::Memory => Vec::new(),
+                Layer::Redis => cpu::pids_named("redis-server")?,
+            },
             clients: Fleet::listen(opened),
             committer: peer.committer(),
             idle_kib_per_socket: kib,
@@ -769,6 +723,8 @@ async fn versus(config: &ServerConfig, options: &Options, pace: &Pace) -> Result
                 "paced_p99_ms": median_of(name, |t| t.paced.p99_ms),
                 "paced_server_cpu_ms_per_event": median_of(name, |t| t.paced_cpu.server_ms),
                 "paced_client_cpu_ms_per_event": median_of(name, |t| t.paced_cpu.client_ms),
+                "paced_broker_cpu_ms_per_event": median_of(name, |t| t.paced_cpu.broker_ms),
+                "paced_other_processes_cpu_ms_per_event": median_of(name, |t| t.paced_cpu.others_ms),
                 "lost": turns.iter().filter(|t| t.side == name).map(|t| t.burst.lost + t.paced.lost).sum::<usize>(),
                 "duplicated": turns.iter().filter(|t| t.side == name).map(|t| t.burst.duplicated + t.paced.duplicated).sum::<usize>(),
             }),
@@ -806,18 +762,20 @@ async fn turn(side: &mut Side, cycle: usize, pace: &Pace) -> Result<Turn> {
         .burst(&mut side.committer, pace.burst)
         .await
         .with_context(|| format!("{}'s burst", side.name))?;
-    let meter = CpuMeter::start(side.pid)?;
+    let meter = cpu::Meter::start(side.pid, side.brokers.clone())?;
     let paced = side
         .clients
         .paced(&mut side.committer, pace.versus_paced, PAUSE, WAIT)
         .await
         .with_context(|| format!("{}'s paced comments", side.name))?;
+    let paced_cpu = meter.per_event(pace.versus_paced)?;
+    warn_if_crowded(&format!("{}'s paced comments", side.name), &paced_cpu);
     Ok(Turn {
         cycle,
         side: side.name,
         burst,
         paced,
-        paced_cpu: meter.per_event(pace.versus_paced)?,
+        paced_cpu,
     })
 }
 
@@ -832,7 +790,7 @@ fn print_versus(
         "\n{sockets} sockets on one ticket, {cycles} cycle(s) of turns (ours, channels memory, ours, channels redis); medians"
     );
     println!(
-        "{:<16} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>5} {:>4}",
+        "{:<16} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>5} {:>4}",
         "side",
         "deliveries/s",
         "burst p99",
@@ -840,6 +798,7 @@ fn print_versus(
         "paced p99",
         "srv CPU/c",
         "cli CPU/c",
+        "oth CPU/c",
         "KiB/socket",
         "lost",
         "dup"
@@ -847,18 +806,19 @@ fn print_versus(
     for (name, m) in medians {
         let number = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
         println!(
-            "{name:<16} {:>12.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>5} {:>4}",
+            "{name:<16} {:>12.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>5} {:>4}",
             number(&m["burst_deliveries_per_second"]),
             number(&m["burst_p99_ms"]),
             number(&m["paced_p50_ms"]),
             number(&m["paced_p99_ms"]),
             number(&m["paced_server_cpu_ms_per_event"]),
             number(&m["paced_client_cpu_ms_per_event"]),
+            number(&m["paced_other_processes_cpu_ms_per_event"]),
             number(&memory[name]["idle_kib_per_socket"]),
             m["lost"],
             m["duplicated"],
         );
     }
-    println!("(ms; CPU per paced comment, server and bench)");
+    println!("(ms; CPU per paced comment: the server with its broker, the bench, other processes)");
     println!("ratios: {ratios}");
 }
