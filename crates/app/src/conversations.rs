@@ -107,7 +107,7 @@ pub enum View {
 
 /// The outcome of re-computing a conversation's chain.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Verification {
+pub struct ChainVerification {
     pub ok: bool,
     /// Messages checked.
     pub checked: i64,
@@ -758,7 +758,7 @@ pub async fn read(
 }
 
 /// Re-computes the conversation's chain from its rows (agents only).
-pub async fn verify(app: &App, actor: &Actor, id: ConversationId) -> Result<Verification> {
+pub async fn verify(app: &App, actor: &Actor, id: ConversationId) -> Result<ChainVerification> {
     let company = company_of(actor)?;
     visible(app, actor, id).await?;
     if !is_agent(actor) {
@@ -803,7 +803,7 @@ pub async fn verify(app: &App, actor: &Actor, id: ConversationId) -> Result<Veri
                 && (message.deleted_at.is_none() || message.body.is_empty())
                 && message.hash == expected;
             if !intact {
-                return Ok(Verification {
+                return Ok(ChainVerification {
                     ok: false,
                     checked,
                     broken_at: Some(message.seq),
@@ -812,7 +812,7 @@ pub async fn verify(app: &App, actor: &Actor, id: ConversationId) -> Result<Veri
             prev = message.hash;
         }
     }
-    Ok(Verification {
+    Ok(ChainVerification {
         ok: true,
         checked,
         broken_at: None,

@@ -2,7 +2,9 @@
 //! read watermarks and the hash chain's verification. The rules are in
 //! `app::conversations`; this module speaks HTTP.
 
-use app::conversations::{self, ConversationView, MessageView, OpenRequest, Verification, View};
+use app::conversations::{
+    self, ChainVerification, ConversationView, MessageView, OpenRequest, View,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -127,21 +129,21 @@ pub async fn get(
 /// `POST /conversations/{id}/assign` body.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AssignBody {
+pub struct ConversationAssignBody {
     /// An agent or admin of the company; `null` gives it back to the queue.
     assignee_id: Option<UserId>,
 }
 
 /// Gives the conversation to an agent (a transfer) or back to the queue. Agents only.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations",
-    params(("id" = Uuid, Path, description = "The conversation")), request_body = AssignBody,
+    params(("id" = Uuid, Path, description = "The conversation")), request_body = ConversationAssignBody,
     responses((status = 200, description = "The conversation", body = ConversationView)),
     security(("bearer" = [])))]
 pub async fn assign(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<ConversationId>,
-    AppJson(body): AppJson<AssignBody>,
+    AppJson(body): AppJson<ConversationAssignBody>,
 ) -> ApiResult<Json<ConversationView>> {
     Ok(Json(
         conversations::assign(&state.app, &actor, id, body.assignee_id).await?,
@@ -285,13 +287,13 @@ pub async fn read(
 /// Re-computes the conversation's hash chain from the stored messages (agents).
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/verify", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation")),
-    responses((status = 200, description = "Whether the chain holds", body = Verification)),
+    responses((status = 200, description = "Whether the chain holds", body = ChainVerification)),
     security(("bearer" = [])))]
 pub async fn verify(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<ConversationId>,
-) -> ApiResult<Json<Verification>> {
+) -> ApiResult<Json<ChainVerification>> {
     Ok(Json(conversations::verify(&state.app, &actor, id).await?))
 }
 
