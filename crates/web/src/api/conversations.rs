@@ -33,7 +33,7 @@ pub struct OpenBody {
 /// Returns the caller's open support conversation (200), or creates it (201) and gives it
 /// to the agent with the shortest queue. With a `reference` or `ticket_id`, the
 /// conversation of that reference or ticket.
-#[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", request_body = OpenBody,
+#[utoipa::path(post, operation_id = "conversation_open", path = "/api/v1/conversations", tag = "conversations", request_body = OpenBody,
     responses(
         (status = 200, description = "The existing conversation", body = ConversationView),
         (status = 201, description = "A new conversation", body = ConversationView),
@@ -83,7 +83,7 @@ pub struct ConversationList {
 }
 
 /// Conversations by last activity, most recent first.
-#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ListQuery),
+#[utoipa::path(get, operation_id = "conversation_list", path = "/api/v1/conversations", tag = "conversations", params(ListQuery),
     responses((status = 200, description = "The conversations", body = ConversationList)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -114,7 +114,7 @@ pub async fn list(
     Ok(Json(ConversationList { items, total }))
 }
 
-#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
+#[utoipa::path(get, operation_id = "conversation_get", path = "/api/v1/conversations/{id}", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation")),
     responses((status = 200, description = "The conversation", body = ConversationView)),
     security(("bearer" = [])))]
@@ -135,7 +135,7 @@ pub struct ConversationAssignBody {
 }
 
 /// Gives the conversation to an agent (a transfer) or back to the queue. Agents only.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations",
+#[utoipa::path(post, operation_id = "conversation_assign", path = "/api/v1/conversations/{id}/assign", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation")), request_body = ConversationAssignBody,
     responses((status = 200, description = "The conversation", body = ConversationView)),
     security(("bearer" = [])))]
@@ -159,7 +159,7 @@ pub struct StatusBody {
 }
 
 /// Moves the conversation: agents anywhere, a requester to `resolved` or `closed`.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/status", tag = "conversations",
+#[utoipa::path(post, operation_id = "conversation_status", path = "/api/v1/conversations/{id}/status", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation")), request_body = StatusBody,
     responses((status = 200, description = "The conversation", body = ConversationView)),
     security(("bearer" = [])))]
@@ -191,7 +191,7 @@ pub struct MessageList {
 }
 
 /// The conversation's messages, oldest first; internal notes for agents only.
-#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "conversations",
+#[utoipa::path(get, operation_id = "conversation_messages", path = "/api/v1/conversations/{id}/messages", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation"), MessagesQuery),
     responses((status = 200, description = "The messages", body = MessageList)),
     security(("bearer" = [])))]
@@ -232,7 +232,7 @@ pub struct PostBody {
 
 /// Posts a message. A requester's message reopens a pending or resolved conversation; a
 /// closed one takes none (409).
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations",
+#[utoipa::path(post, operation_id = "conversation_post", path = "/api/v1/conversations/{id}/messages", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation")), request_body = PostBody,
     responses((status = 201, description = "The message", body = MessageView)),
     security(("bearer" = [])))]
@@ -269,7 +269,7 @@ pub struct ReadMark {
 }
 
 /// Marks messages read (never lowers the watermark).
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations",
+#[utoipa::path(post, operation_id = "conversation_read", path = "/api/v1/conversations/{id}/read", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation")), request_body = ReadBody,
     responses((status = 200, description = "The watermark", body = ReadMark)),
     security(("bearer" = [])))]
@@ -285,7 +285,7 @@ pub async fn read(
 }
 
 /// Re-computes the conversation's hash chain from the stored messages (agents).
-#[utoipa::path(get, path = "/api/v1/conversations/{id}/verify", tag = "conversations",
+#[utoipa::path(get, operation_id = "conversation_verify", path = "/api/v1/conversations/{id}/verify", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation")),
     responses((status = 200, description = "Whether the chain holds", body = ChainVerification)),
     security(("bearer" = [])))]
@@ -316,7 +316,7 @@ pub struct EditBody {
 }
 
 /// Changes the body of one's own message; the earlier bodies stay for agents.
-#[utoipa::path(patch, path = "/api/v1/conversations/{id}/messages/{message_id}", tag = "conversations",
+#[utoipa::path(patch, operation_id = "conversation_edit", path = "/api/v1/conversations/{id}/messages/{message_id}", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation"), ("message_id" = Uuid, Path, description = "The message")),
     request_body = EditBody,
     responses((status = 200, description = "The message", body = MessageView)),
@@ -333,7 +333,7 @@ pub async fn edit(
 }
 
 /// Deletes one's own message: it stays as a tombstone (`deleted`, no body).
-#[utoipa::path(delete, path = "/api/v1/conversations/{id}/messages/{message_id}", tag = "conversations",
+#[utoipa::path(delete, operation_id = "conversation_delete", path = "/api/v1/conversations/{id}/messages/{message_id}", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation"), ("message_id" = Uuid, Path, description = "The message")),
     responses((status = 204, description = "Deleted")),
     security(("bearer" = [])))]
@@ -357,7 +357,7 @@ pub struct VersionView {
 }
 
 /// A message's earlier bodies, oldest first (agents).
-#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages/{message_id}/versions", tag = "conversations",
+#[utoipa::path(get, operation_id = "conversation_versions", path = "/api/v1/conversations/{id}/messages/{message_id}/versions", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation"), ("message_id" = Uuid, Path, description = "The message")),
     responses((status = 200, description = "The earlier bodies", body = crate::api::Items<VersionView>)),
     security(("bearer" = [])))]

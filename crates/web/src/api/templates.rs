@@ -18,7 +18,7 @@ use crate::problem::ApiResult;
 use crate::state::WebState;
 
 /// The templates the company may use: its own and the platform's, by title.
-#[utoipa::path(get, path = "/api/v1/templates", tag = "conversations",
+#[utoipa::path(get, operation_id = "template_list", path = "/api/v1/templates", tag = "conversations",
     responses((status = 200, description = "The templates", body = Items<TemplateView>)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -42,7 +42,7 @@ pub struct TemplateBody {
 }
 
 /// Creates a template: an admin's for their company; platform staff's for every company.
-#[utoipa::path(post, path = "/api/v1/templates", tag = "conversations", request_body = TemplateBody,
+#[utoipa::path(post, operation_id = "template_create", path = "/api/v1/templates", tag = "conversations", request_body = TemplateBody,
     responses((status = 201, description = "The template", body = TemplateView)),
     security(("bearer" = [])))]
 pub async fn create(
@@ -63,7 +63,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[utoipa::path(get, path = "/api/v1/templates/{id}", tag = "conversations",
+#[utoipa::path(get, operation_id = "template_get", path = "/api/v1/templates/{id}", tag = "conversations",
     params(("id" = Uuid, Path, description = "The template")),
     responses((status = 200, description = "The template", body = TemplateView)),
     security(("bearer" = [])))]
@@ -76,7 +76,7 @@ pub async fn get(
 }
 
 /// Deletes one of the company's templates (admins); messages that used it stay as they are.
-#[utoipa::path(delete, path = "/api/v1/templates/{id}", tag = "conversations",
+#[utoipa::path(delete, operation_id = "template_delete", path = "/api/v1/templates/{id}", tag = "conversations",
     params(("id" = Uuid, Path, description = "The template")),
     responses((status = 204, description = "Deleted")),
     security(("bearer" = [])))]
