@@ -7,16 +7,15 @@
 
 use chrono::{DateTime, Utc};
 use domain::auth::Actor;
+use domain::company::{Assignment, ChatSettings};
 use domain::event::{Payload, Stream};
-use domain::{ConversationId, MessageId, TicketId, UserId, ValidationErrors};
+use domain::{CompanyId, ConversationId, MessageId, TicketId, UserId, ValidationErrors};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use store::conversations::{self as stored, Filter, NewConversation};
 
 use crate::{App, AppError, Result, audit};
 
-/// Longest message accepted.
-pub const MAX_MESSAGE_CHARS: usize = 5_000;
 const MAX_SUBJECT_CHARS: usize = 200;
 const MAX_REFERENCE_CHARS: usize = 100;
 /// The hash the first message of a conversation follows.
@@ -77,16 +76,45 @@ pub struct MessageView {
     pub template_id: Option<uuid::Uuid>,
     /// The requester's structured answer to that template.
     pub answers: Option<serde_json::Value>,
+    /// Files sent with it (none for a deleted message).
+    pub attachments: Vec<MessageFile>,
+}
+
+/// A file sent with a message; its bytes are downloaded from
+/// `/api/v1/conversations/{id}/files/{file_id}`.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageFile {
+    pub id: uuid::Uuid,
+    pub file_name: String,
+    /// The type sniffed from the bytes when it was sent.
+    pub content_type: String,
+    pub size: i64,
+    /// SHA-256 of the bytes, hex; checked again on every download.
+    pub sha256: String,
+}
+
+impl From<store::chat::Attachment> for MessageFile {
+    fn from(file: store::chat::Attachment) -> Self {
+        Self {
+            id: file.id,
+            file_name: file.file_name,
+            content_type: file.content_type,
+            size: file.size,
+            sha256: file.sha256,
+        }
+    }
 }
 
 /// A message to post: text, an internal note, a question template (agents), or a
 /// requester's structured answer to a template sent in the conversation.
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 pub struct Draft {
     pub body: String,
     pub internal: bool,
     pub template_id: Option<uuid::Uuid>,
     pub answers: Option<serde_json::Value>,
+    /// Files to send with it, sealed at rest.
+    pub uploads: Vec<crate::runtime::tickets::Upload>,
 }
 
 /// What `POST /conversations` asks for.
@@ -222,6 +250,9 @@ pub async fn open(
                 ))
             })?;
     }
+    // Read before the transaction: a second connection taken inside it could wait for ever
+    // on a pool its own transaction helps exhaust.
+    let strategy = crate::chat::of(app, company).await?.assignment;
     let mut tx = app.db().begin().await?;
     let (conversation, created) = stored::get_or_insert(
         &mut tx,
@@ -269,7 +300,8 @@ pub async fn open(
     // Only agents take new conversations; an admin answers when they choose to (or holds
     // the agent role too).
     let agents = stored::agents(&mut tx, company, false).await?;
-    if let Some(agent) = pick_agent(&agents, actor.user_id) {
+    let online = app.hub().online(company);
+    if let Some(agent) = pick_agent(&agents, actor.user_id, strategy, &online) {
         stored::set_assignee(&mut tx, company, id, Some(agent)).await?;
         audit::record(
             &mut tx,
@@ -278,7 +310,7 @@ pub async fn open(
             Stream::Conversation(id),
             Payload::ConversationAssigned {
                 assignee_id: Some(agent),
-                by: "shortest_queue".into(),
+                by: strategy.as_str().into(),
             },
         )
         .await?;
@@ -288,14 +320,38 @@ pub async fn open(
     Ok((view(app, actor, conversation).await?, true))
 }
 
-/// The agent with the fewest open conversations; on a tie the one given one least recently
-/// (never given one first): round robin among equals. Never the requester themselves.
-fn pick_agent(agents: &[stored::Agent], requester: UserId) -> Option<UserId> {
-    agents
+/// The agent a new conversation goes to, never the requester themselves, online agents
+/// first (all agents when none is online). Shortest queue: the fewest open conversations,
+/// on a tie the one given one least recently (never given one first). Round robin: the one
+/// given one least recently, whatever their load. Manual: nobody.
+fn pick_agent(
+    agents: &[stored::Agent],
+    requester: UserId,
+    strategy: Assignment,
+    online: &std::collections::HashSet<UserId>,
+) -> Option<UserId> {
+    let candidates: Vec<&stored::Agent> = agents.iter().filter(|a| a.id != requester).collect();
+    let present: Vec<&stored::Agent> = candidates
         .iter()
-        .filter(|a| a.id != requester)
-        .min_by_key(|a| (a.open, a.last_assigned, a.id))
-        .map(|a| a.id)
+        .copied()
+        .filter(|a| online.contains(&a.id))
+        .collect();
+    let pool = if present.is_empty() {
+        candidates
+    } else {
+        present
+    };
+    match strategy {
+        Assignment::Manual => None,
+        Assignment::ShortestQueue => pool
+            .into_iter()
+            .min_by_key(|a| (a.open, a.last_assigned, a.id))
+            .map(|a| a.id),
+        Assignment::RoundRobin => pool
+            .into_iter()
+            .min_by_key(|a| (a.last_assigned, a.id))
+            .map(|a| a.id),
+    }
 }
 
 /// Conversations for a list: agents see the company's (by `view`), requesters their own.
@@ -483,13 +539,121 @@ fn body_hash(body: &str) -> String {
     hex::encode(Sha256::digest(body.as_bytes()))
 }
 
-/// What a message's hash covers of its content: its body, and a structured answer's JSON
-/// (keys in order, as stored and read back).
-fn content_hash(body: &str, answers: Option<&serde_json::Value>) -> String {
-    match answers {
-        None => body_hash(body),
-        Some(answers) => body_hash(&format!("{body}\u{0}{answers}")),
+/// What a message's hash covers of its content: its body, a structured answer's JSON (keys
+/// in order, as stored and read back) and its files' SHA-256, in the order sent.
+fn content_hash(body: &str, answers: Option<&serde_json::Value>, files: &[&str]) -> String {
+    let mut text = match answers {
+        None => body.to_owned(),
+        Some(answers) => format!("{body}\u{0}{answers}"),
+    };
+    for file in files {
+        text.push_str("\u{0}file:");
+        text.push_str(file);
     }
+    body_hash(&text)
+}
+
+/// The additional data a sealed body is bound to: it opens only as this message's.
+fn body_aad(company: CompanyId, message: MessageId) -> Vec<u8> {
+    format!("{}|message|{message}", company.0).into_bytes()
+}
+
+/// A body as stored for a company that seals them: encrypted, base64.
+fn seal_body(app: &App, company: CompanyId, message: MessageId, body: &str) -> Result<String> {
+    use base64::Engine as _;
+    let sealed = app
+        .vault()?
+        .seal(body.as_bytes(), &body_aad(company, message))
+        .map_err(AppError::internal)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
+}
+
+/// The text of a stored body, sealed or not.
+fn open_body(
+    app: &App,
+    company: CompanyId,
+    message: MessageId,
+    body: String,
+    sealed: bool,
+) -> Result<String> {
+    use base64::Engine as _;
+    if !sealed || body.is_empty() {
+        return Ok(body);
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map_err(AppError::internal)?;
+    let plain = app
+        .vault()?
+        .open(&bytes, &body_aad(company, message))
+        .map_err(AppError::internal)?;
+    String::from_utf8(plain).map_err(AppError::internal)
+}
+
+/// Refuses a message when its author already posted the company's allowance in the last
+/// minute, saying when the oldest of them leaves the window. Counted from the stored
+/// messages, so every server sees the same count.
+async fn check_rate(app: &App, company: CompanyId, author: UserId, per_minute: u32) -> Result<()> {
+    if per_minute == 0 {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let window = chrono::Duration::seconds(60);
+    let (posted, first) =
+        store::chat::posted_since(app.db(), company, author, now - window).await?;
+    if posted < i64::from(per_minute) {
+        return Ok(());
+    }
+    let free_at = first.map_or(now + window, |first| first + window);
+    Err(AppError::TooManyRequests {
+        retry_after: (free_at - now).to_std().unwrap_or_default(),
+    })
+}
+
+/// Checks files against the company's settings: requesters may be refused files, and a
+/// file over the size bound is 413 naming it.
+fn check_files(
+    uploads: &[crate::runtime::tickets::Upload],
+    settings: &ChatSettings,
+    agent: bool,
+) -> Result<()> {
+    if uploads.is_empty() {
+        return Ok(());
+    }
+    if !agent && !settings.requester_attachments {
+        return Err(ValidationErrors::single(
+            "attachments",
+            "this company does not take files in its chat; describe it in words",
+        )
+        .into());
+    }
+    let mut errors = ValidationErrors::new();
+    for (i, upload) in uploads.iter().enumerate() {
+        if upload.bytes.len() as u64 > settings.max_attachment_bytes {
+            return Err(AppError::TooLarge {
+                field: format!("attachments/{i}"),
+                message: format!(
+                    "is {} bytes; this company takes files up to {} bytes",
+                    upload.bytes.len(),
+                    settings.max_attachment_bytes
+                ),
+            });
+        }
+        if upload.bytes.is_empty() {
+            errors.add(format!("attachments/{i}"), "is empty");
+        }
+        if upload.file_name.trim().is_empty() || upload.file_name.chars().count() > 255 {
+            errors.add(
+                format!("attachments/{i}"),
+                "needs a file name of 1 to 255 characters",
+            );
+        }
+    }
+    Ok(errors.into_result()?)
+}
+
+fn too_long(settings: &ChatSettings) -> String {
+    format!("must be at most {} characters", settings.max_message_chars)
 }
 
 /// Posts a message (agents may post internal notes). A requester's message reopens a
@@ -519,7 +683,10 @@ pub async fn post_draft(
     let company = company_of(actor)?;
     let conversation = visible(app, actor, id).await?;
     let agent = is_agent(actor);
+    let settings = crate::chat::of(app, company).await?;
     let internal = draft.internal;
+    let uploads = draft.uploads;
+    check_files(&uploads, &settings, agent)?;
     let mut body = draft.body.trim().to_owned();
     let mut errors = ValidationErrors::new();
     if internal && !agent {
@@ -559,7 +726,7 @@ pub async fn post_draft(
             let requester = conversation.requester_first.clone().unwrap_or_default();
             let text = crate::templates::render(
                 &template.text,
-                conversation.subject.as_deref().unwrap_or(""),
+                conversation.subject.as_deref().unwrap_or("your request"),
                 conversation.reference.as_deref().unwrap_or(""),
                 &requester,
             );
@@ -573,12 +740,13 @@ pub async fn post_draft(
         (None, None) => None,
     };
     if body.is_empty() {
-        // Answers without a template are refused above, naming the template.
-        if answers.is_none() && template.is_none() && errors.is_empty() {
+        // Answers without a template are refused above, naming the template; files may
+        // go without words.
+        if answers.is_none() && template.is_none() && uploads.is_empty() && errors.is_empty() {
             errors.add("body", "must not be empty");
         }
-    } else if body.chars().count() > MAX_MESSAGE_CHARS && answers.is_none() {
-        errors.add("body", "must be at most 5000 characters");
+    } else if body.chars().count() > settings.max_message_chars as usize && answers.is_none() {
+        errors.add("body", too_long(&settings));
     }
     errors.into_result()?;
     let body = body.as_str();
@@ -588,23 +756,36 @@ pub async fn post_draft(
             message: "the conversation is closed: reopen it, or start a new one".into(),
         });
     }
+    check_rate(app, company, actor.user_id, settings.messages_per_minute).await?;
     // Stored at the precision both databases keep, so the hash re-computes from the row.
     let now = Utc::now();
     let at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+    let message_id = MessageId(uuid::Uuid::now_v7());
+    // Files are sealed before the transaction: encryption takes time no lock should wait.
+    let files = uploads
+        .into_iter()
+        .map(|upload| seal_file(app, company, upload))
+        .collect::<Result<Vec<_>>>()?;
+    let digests: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
+    let body_hash = content_hash(body, answers.as_ref(), &digests);
+    let stored_body = if settings.sealed {
+        seal_body(app, company, message_id, body)?
+    } else {
+        body.to_owned()
+    };
     let mut tx = app.db().begin().await?;
     stored::lock(&mut tx, company, id).await?;
     let seq = stored::next_seq(&mut tx, company, id, at).await?;
     let prev = stored::hash_of(&mut tx, company, id, seq - 1)
         .await?
         .unwrap_or_else(|| GENESIS.to_owned());
-    let body_hash = content_hash(body, answers.as_ref());
     let message = stored::Message {
-        id: MessageId(uuid::Uuid::now_v7()),
+        id: message_id,
         company_id: company,
         conversation_id: id,
         seq,
         author_id: actor.user_id,
-        body: body.to_owned(),
+        body: stored_body,
         internal,
         hash: link(&prev, id, seq, actor.user_id, internal, at, &body_hash),
         body_hash,
@@ -615,8 +796,37 @@ pub async fn post_draft(
         created_at: at,
         template_id: template.as_ref().map(|t| t.id),
         answers: answers.map(store::Json),
+        sealed: settings.sealed,
     };
     stored::insert_message(&mut tx, &message).await?;
+    let mut attachments = Vec::with_capacity(files.len());
+    for file in files {
+        store::chat::insert_attachment(
+            &mut tx,
+            store::chat::NewAttachment {
+                id: file.id,
+                company,
+                conversation: id,
+                message: message_id,
+                file_name: &file.file_name,
+                content_type: &file.content_type,
+                size: file.size,
+                sha256: &file.sha256,
+                sealed: &file.sealed,
+                at,
+            },
+        )
+        .await?;
+        attachments.push(store::chat::Attachment {
+            id: file.id,
+            message_id,
+            file_name: file.file_name,
+            content_type: file.content_type,
+            size: file.size,
+            sha256: file.sha256,
+            created_at: at,
+        });
+    }
     audit::record(
         &mut tx,
         Some(actor),
@@ -625,8 +835,18 @@ pub async fn post_draft(
         Payload::MessagePosted {
             message_id: message.id,
             seq,
-            body: message.body.clone(),
+            // A sealed body stays out of the event log too.
+            body: (!settings.sealed).then(|| body.to_owned()),
             internal,
+            attachments: attachments
+                .iter()
+                .map(|a| domain::event::FileNote {
+                    id: a.id,
+                    file_name: a.file_name.clone(),
+                    size: a.size,
+                    sha256: a.sha256.clone(),
+                })
+                .collect(),
         },
     )
     .await?;
@@ -637,7 +857,76 @@ pub async fn post_draft(
     }
     app.commit(tx).await?;
     let name = person_name(app, actor.user_id).await?;
-    Ok(message_view(message, name, false))
+    let message = stored::Message {
+        body: body.to_owned(),
+        sealed: false,
+        ..message
+    };
+    Ok(message_view(message, name, false, attachments))
+}
+
+/// A file ready to store: its checksum taken and its bytes sealed.
+struct SealedFile {
+    id: uuid::Uuid,
+    file_name: String,
+    content_type: String,
+    size: i64,
+    sha256: String,
+    sealed: Vec<u8>,
+}
+
+fn file_aad(company: CompanyId, file: uuid::Uuid) -> Vec<u8> {
+    format!("{}|message-file|{file}", company.0).into_bytes()
+}
+
+fn seal_file(
+    app: &App,
+    company: CompanyId,
+    upload: crate::runtime::tickets::Upload,
+) -> Result<SealedFile> {
+    let id = uuid::Uuid::now_v7();
+    let file_name = crate::runtime::tickets::clean_name(&upload.file_name);
+    let content_type = crate::infra::vault::sniff(&upload.bytes, &file_name).mime;
+    let sha256 = hex::encode(Sha256::digest(&upload.bytes));
+    let sealed = app
+        .vault()?
+        .seal(&upload.bytes, &file_aad(company, id))
+        .map_err(AppError::internal)?;
+    Ok(SealedFile {
+        id,
+        file_name,
+        content_type,
+        size: i64::try_from(upload.bytes.len()).unwrap_or(i64::MAX),
+        sha256,
+        sealed,
+    })
+}
+
+/// A file of a message the actor may read, its bytes opened and checked against the
+/// checksum taken when it was sent (a mismatch is an error, never a wrong file served).
+pub async fn download(
+    app: &App,
+    actor: &Actor,
+    id: ConversationId,
+    file: uuid::Uuid,
+) -> Result<(MessageFile, Vec<u8>)> {
+    let company = company_of(actor)?;
+    visible(app, actor, id).await?;
+    let (meta, sealed) = store::chat::attachment(app.db(), company, id, file).await?;
+    let message = stored::message(app.db(), company, id, meta.message_id).await?;
+    if (message.internal && !is_agent(actor)) || message.deleted_at.is_some() {
+        return Err(AppError::NotFound);
+    }
+    let bytes = app
+        .vault()?
+        .open(&sealed, &file_aad(company, file))
+        .map_err(AppError::internal)?;
+    if hex::encode(Sha256::digest(&bytes)) != meta.sha256 {
+        return Err(AppError::internal(format!(
+            "file {file} does not match its SHA-256"
+        )));
+    }
+    Ok((meta.into(), bytes))
 }
 
 async fn person_name(app: &App, user: UserId) -> Result<String> {
@@ -645,7 +934,13 @@ async fn person_name(app: &App, user: UserId) -> Result<String> {
     Ok(name(Some(user.first_name), Some(user.last_name)).unwrap_or_else(|| user.email.to_string()))
 }
 
-fn message_view(message: stored::Message, author_name: String, read: bool) -> MessageView {
+fn message_view(
+    message: stored::Message,
+    author_name: String,
+    read: bool,
+    attachments: Vec<store::chat::Attachment>,
+) -> MessageView {
+    let deleted = message.deleted_at.is_some();
     MessageView {
         id: message.id,
         conversation_id: message.conversation_id,
@@ -662,6 +957,11 @@ fn message_view(message: stored::Message, author_name: String, read: bool) -> Me
         read_by_other: read,
         template_id: message.template_id,
         answers: message.answers.map(|a| a.0),
+        attachments: if deleted {
+            Vec::new()
+        } else {
+            attachments.into_iter().map(MessageFile::from).collect()
+        },
     }
 }
 
@@ -686,9 +986,15 @@ pub async fn messages(
     )
     .await?;
     let marks = stored::read_marks(app.db(), company, id).await?;
+    let mut files: std::collections::HashMap<MessageId, Vec<store::chat::Attachment>> =
+        std::collections::HashMap::new();
+    for file in store::chat::attachments(app.db(), company, id).await? {
+        files.entry(file.message_id).or_default().push(file);
+    }
     let mut names = std::collections::HashMap::new();
     let mut items = Vec::with_capacity(rows.len());
-    for message in rows {
+    for mut message in rows {
+        message.body = open_body(app, company, message.id, message.body, message.sealed)?;
         if let std::collections::hash_map::Entry::Vacant(entry) = names.entry(message.author_id) {
             entry.insert(person_name(app, message.author_id).await?);
         }
@@ -701,7 +1007,8 @@ pub async fn messages(
                 && m.up_to >= message.seq
         });
         let author = names.get(&message.author_id).cloned().unwrap_or_default();
-        items.push(message_view(message, author, read));
+        let attached = files.remove(&message.id).unwrap_or_default();
+        items.push(message_view(message, author, read, attached));
     }
     Ok(items)
 }
@@ -767,6 +1074,11 @@ pub async fn verify(app: &App, actor: &Actor, id: ConversationId) -> Result<Chai
     let mut prev = GENESIS.to_owned();
     let mut checked = 0;
     let mut after = 0;
+    let mut files: std::collections::HashMap<MessageId, Vec<String>> =
+        std::collections::HashMap::new();
+    for file in store::chat::attachments(app.db(), company, id).await? {
+        files.entry(file.message_id).or_default().push(file.sha256);
+    }
     loop {
         let rows = stored::messages(app.db(), company, id, true, after, 500).await?;
         let Some(last) = rows.last() else {
@@ -791,14 +1103,22 @@ pub async fn verify(app: &App, actor: &Actor, id: ConversationId) -> Result<Chai
                     .await?
                     .into_iter()
                     .find(|v| v.version == 1)
-                    .map(|v| v.body)
+                    .map(|v| (v.body, v.sealed))
             } else {
-                Some(message.body.clone())
+                Some((message.body.clone(), message.sealed))
             };
+            // A sealed body that no longer opens was changed too.
+            let first = first
+                .and_then(|(body, sealed)| open_body(app, company, message.id, body, sealed).ok());
+            let digests: Vec<&str> = files
+                .get(&message.id)
+                .map(|f| f.iter().map(String::as_str).collect())
+                .unwrap_or_default();
             let intact = message.seq == checked
                 && message.prev_hash == prev
                 && first.is_some_and(|body| {
-                    content_hash(&body, message.answers.as_ref().map(|a| &a.0)) == message.body_hash
+                    content_hash(&body, message.answers.as_ref().map(|a| &a.0), &digests)
+                        == message.body_hash
                 })
                 && (message.deleted_at.is_none() || message.body.is_empty())
                 && message.hash == expected;
@@ -861,18 +1181,32 @@ pub async fn edit(
     body: &str,
 ) -> Result<MessageView> {
     let body = body.trim();
+    let settings = crate::chat::of(app, company_of(actor)?).await?;
     let mut errors = ValidationErrors::new();
     if body.is_empty() {
         errors.add("body", "must not be empty");
-    } else if body.chars().count() > MAX_MESSAGE_CHARS {
-        errors.add("body", "must be at most 5000 characters");
+    } else if body.chars().count() > settings.max_message_chars as usize {
+        errors.add("body", too_long(&settings));
     }
     errors.into_result()?;
     let (_, found) = own_message(app, actor, id, message).await?;
     let company = found.company_id;
+    let stored_body = if settings.sealed {
+        seal_body(app, company, message, body)?
+    } else {
+        body.to_owned()
+    };
     let mut tx = app.db().begin().await?;
     stored::lock(&mut tx, company, id).await?;
-    let changed = stored::replace_body(&mut tx, &found, actor.user_id, body, false).await?;
+    let changed = stored::replace_body(
+        &mut tx,
+        &found,
+        actor.user_id,
+        &stored_body,
+        settings.sealed,
+        false,
+    )
+    .await?;
     audit::record(
         &mut tx,
         Some(actor),
@@ -881,7 +1215,7 @@ pub async fn edit(
         Payload::MessageEdited {
             message_id: message,
             seq: changed.seq,
-            body: body.to_owned(),
+            body: (!settings.sealed).then(|| body.to_owned()),
             internal: changed.internal,
             version: changed.version,
         },
@@ -889,7 +1223,17 @@ pub async fn edit(
     .await?;
     app.commit(tx).await?;
     let name = person_name(app, actor.user_id).await?;
-    Ok(message_view(changed, name, false))
+    let files = store::chat::attachments(app.db(), company, id)
+        .await?
+        .into_iter()
+        .filter(|f| f.message_id == message)
+        .collect();
+    let changed = stored::Message {
+        body: body.to_owned(),
+        sealed: false,
+        ..changed
+    };
+    Ok(message_view(changed, name, false, files))
 }
 
 /// Deletes one's own message: it stays, numbered and chained, as a tombstone without body.
@@ -903,7 +1247,7 @@ pub async fn delete(
     let company = found.company_id;
     let mut tx = app.db().begin().await?;
     stored::lock(&mut tx, company, id).await?;
-    let gone = stored::replace_body(&mut tx, &found, actor.user_id, "", true).await?;
+    let gone = stored::replace_body(&mut tx, &found, actor.user_id, "", false, true).await?;
     audit::record(
         &mut tx,
         Some(actor),
@@ -933,7 +1277,17 @@ pub async fn versions(
         return Err(AppError::NotFound);
     }
     stored::message(app.db(), company, id, message).await?;
-    Ok(stored::versions(app.db(), company, message).await?)
+    stored::versions(app.db(), company, message)
+        .await?
+        .into_iter()
+        .map(|v| {
+            Ok(stored::Version {
+                body: open_body(app, company, message, v.body, v.sealed)?,
+                sealed: false,
+                ..v
+            })
+        })
+        .collect()
 }
 
 /// The agents and admins a conversation may be given to, with their names (agents).

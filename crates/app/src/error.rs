@@ -24,6 +24,9 @@ pub enum AppError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Something sent is larger than its bound (a file over the company's limit): 413.
+    #[error("{field}: {message}")]
+    TooLarge { field: String, message: String },
     #[error("too many requests")]
     TooManyRequests { retry_after: Duration },
     /// A dependency (the database) is not available right now.

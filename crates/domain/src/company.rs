@@ -124,3 +124,74 @@ pub struct CompanyRole {
 
 /// Name of every company's default role.
 pub const DEFAULT_ROLE: &str = "user";
+
+/// How a company's new support conversations find an agent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Assignment {
+    /// The online agent with the fewest open conversations (then any agent); ties go to
+    /// the one given a conversation least recently.
+    #[default]
+    ShortestQueue,
+    /// Agents in turn (online ones first), whatever their load.
+    RoundRobin,
+    /// Nobody: conversations wait in the unassigned queue until an agent takes one.
+    Manual,
+}
+
+impl Assignment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ShortestQueue => "shortest_queue",
+            Self::RoundRobin => "round_robin",
+            Self::Manual => "manual",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "shortest_queue" => Some(Self::ShortestQueue),
+            "round_robin" => Some(Self::RoundRobin),
+            "manual" => Some(Self::Manual),
+            _ => None,
+        }
+    }
+}
+
+/// A company's rules for its support chat. A company that never set them has the
+/// defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChatSettings {
+    /// Longest message, in characters (1 to 20,000).
+    pub max_message_chars: u32,
+    /// Largest attachment, in bytes (1 byte to the server's upload bound).
+    pub max_attachment_bytes: u64,
+    /// Whether requesters may attach files (agents always may).
+    pub requester_attachments: bool,
+    pub assignment: Assignment,
+    /// Message bodies are stored encrypted (new messages from when it is switched on);
+    /// message search is then off for the company, since no index may hold the text.
+    pub sealed: bool,
+    /// Messages one person may post per minute across the company's conversations
+    /// (0: no limit).
+    pub messages_per_minute: u32,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        Self {
+            max_message_chars: 5_000,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            requester_attachments: true,
+            assignment: Assignment::ShortestQueue,
+            sealed: false,
+            messages_per_minute: 30,
+        }
+    }
+}
+
+/// The most a company may allow in one message.
+pub const MAX_MESSAGE_CHARS_LIMIT: u32 = 20_000;

@@ -109,12 +109,23 @@ impl std::str::FromStr for Stream {
 #[error("unknown name `{0}`")]
 pub struct UnknownName(pub String);
 
+/// A file sent with a message, as its event names it (the bytes are downloaded on their
+/// own, by those who may read the message).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileNote {
+    pub id: uuid::Uuid,
+    pub file_name: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
 /// Declares every event kind once: its name on the wire, and its payload's fields. From
 /// the one list come [`EventKind`] (the names) and [`Payload`] (the typed payloads), so a
 /// kind cannot exist without its payload nor be spelled two ways. `docs/events.md`
 /// documents each; a test keeps the two in step.
 macro_rules! event_kinds {
-    ($( $variant:ident = $name:literal { $($field:ident : $ty:ty),* $(,)? } ),* $(,)?) => {
+    ($( $variant:ident = $name:literal { $($(#[$meta:meta])* $field:ident : $ty:ty),* $(,)? } ),* $(,)?) => {
         /// The name of an event: what happened.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum EventKind { $($variant),* }
@@ -145,7 +156,7 @@ macro_rules! event_kinds {
         pub enum Payload {
             $(
                 #[serde(rename = $name)]
-                $variant { $($field: $ty),* }
+                $variant { $($(#[$meta])* $field: $ty),* }
             ),*
         }
 
@@ -182,6 +193,7 @@ event_kinds! {
     ImpersonationStarted = "company.impersonation_started" { staff: UserId, staff_email: String },
     InviteCodeRotated = "company.invite_code_rotated" {},
     DataLimitsSet = "company.data_limits_set" { max_bytes: Option<u64>, max_nodes: Option<u64> },
+    ChatSettingsSet = "company.chat_settings_set" { settings: crate::company::ChatSettings },
     CompanyRoleCreated = "company_role.created" { role_id: crate::CompanyRoleId, name: String },
     CompanyRoleUpdated = "company_role.updated" { role_id: crate::CompanyRoleId },
     CompanyRoleDeleted = "company_role.deleted" { role_id: crate::CompanyRoleId, name: String },
@@ -238,8 +250,8 @@ event_kinds! {
     ConversationAssigned = "conversation.assigned" { assignee_id: Option<UserId>, by: String },
     ConversationStatusChanged = "conversation.status_changed" { from: String, to: String },
     ConversationRead = "conversation.read" { user_id: UserId, up_to: i64 },
-    MessagePosted = "message.posted" { message_id: crate::MessageId, seq: i64, body: String, internal: bool },
-    MessageEdited = "message.edited" { message_id: crate::MessageId, seq: i64, body: String, internal: bool, version: i32 },
+    MessagePosted = "message.posted" { message_id: crate::MessageId, seq: i64, body: Option<String>, internal: bool, #[serde(default)] attachments: Vec<FileNote> },
+    MessageEdited = "message.edited" { message_id: crate::MessageId, seq: i64, body: Option<String>, internal: bool, version: i32 },
     MessageDeleted = "message.deleted" { message_id: crate::MessageId, seq: i64, internal: bool },
 }
 

@@ -383,9 +383,11 @@ pub struct Message {
     pub template_id: Option<Uuid>,
     /// A requester's structured answer to the template.
     pub answers: Option<sqlx::types::Json<serde_json::Value>>,
+    /// `body` holds the text sealed (encrypted, base64) rather than the text.
+    pub sealed: bool,
 }
 
-const MESSAGE_COLUMNS: [M; 16] = [
+const MESSAGE_COLUMNS: [M; 17] = [
     M::Id,
     M::CompanyId,
     M::ConversationId,
@@ -402,6 +404,7 @@ const MESSAGE_COLUMNS: [M; 16] = [
     M::CreatedAt,
     M::TemplateId,
     M::Answers,
+    M::Sealed,
 ];
 
 /// Takes the conversation's next message number and marks its activity; the caller holds
@@ -474,6 +477,7 @@ pub async fn insert_message(tx: &mut Tx, message: &Message) -> Result<()> {
             message.created_at.into(),
             message.template_id.into(),
             message.answers.as_ref().map(|a| a.0.clone()).into(),
+            message.sealed.into(),
         ])
         .to_owned();
     tx.execute(&insert).await?;
@@ -618,12 +622,13 @@ pub async fn message(
 }
 
 /// Replaces a message's body (an edit, or the empty body of a tombstone), keeping the body
-/// it had as a version of its own.
+/// it had as a version of its own; `sealed` says whether the new body is sealed.
 pub async fn replace_body(
     tx: &mut Tx,
     message: &Message,
     by: UserId,
     body: &str,
+    sealed: bool,
     deleted: bool,
 ) -> Result<Message> {
     let now = Utc::now();
@@ -636,6 +641,7 @@ pub async fn replace_body(
             V::Body,
             V::EditedBy,
             V::ReplacedAt,
+            V::Sealed,
         ])
         .values_panic([
             message.id.0.into(),
@@ -644,12 +650,14 @@ pub async fn replace_body(
             message.body.clone().into(),
             by.0.into(),
             now.into(),
+            message.sealed.into(),
         ])
         .to_owned();
     tx.execute(&keep).await?;
     let mut update = Query::update()
         .table(M::Table)
         .value(M::Body, body)
+        .value(M::Sealed, sealed)
         .value(M::Version, message.version + 1)
         .and_where(Expr::col(M::CompanyId).eq(message.company_id.0))
         .and_where(Expr::col(M::Id).eq(message.id.0))
@@ -674,6 +682,7 @@ pub struct Version {
     pub body: String,
     pub edited_by: UserId,
     pub replaced_at: DateTime<Utc>,
+    pub sealed: bool,
 }
 
 /// A message's earlier bodies, oldest first.
@@ -683,7 +692,7 @@ pub async fn versions(
     message: MessageId,
 ) -> Result<Vec<Version>> {
     let select = Query::select()
-        .columns([V::Version, V::Body, V::EditedBy, V::ReplacedAt])
+        .columns([V::Version, V::Body, V::EditedBy, V::ReplacedAt, V::Sealed])
         .from(V::Table)
         .and_where(Expr::col(V::CompanyId).eq(company.0))
         .and_where(Expr::col(V::MessageId).eq(message.0))

@@ -354,6 +354,7 @@ pub enum ConversationMessages {
     CreatedAt,
     TemplateId,
     Answers,
+    Sealed,
 }
 
 /// The earlier bodies of edited or deleted messages.
@@ -366,6 +367,7 @@ pub enum MessageVersions {
     Body,
     EditedBy,
     ReplacedAt,
+    Sealed,
 }
 
 /// How far each participant has read a conversation.
@@ -391,4 +393,34 @@ pub enum QuestionTemplates {
     Schema,
     CreatedAt,
     UpdatedAt,
+}
+
+/// A company's rules for its support chat (absent: the defaults).
+#[derive(Iden, Clone, Copy)]
+pub enum ChatSettings {
+    Table,
+    CompanyId,
+    MaxMessageChars,
+    MaxAttachmentBytes,
+    RequesterAttachments,
+    Assignment,
+    Sealed,
+    MessagesPerMinute,
+    UpdatedAt,
+}
+
+/// Files sent with a conversation's message, sealed at rest, with their SHA-256.
+#[derive(Iden, Clone, Copy)]
+pub enum MessageAttachments {
+    Table,
+    Id,
+    CompanyId,
+    ConversationId,
+    MessageId,
+    FileName,
+    ContentType,
+    Size,
+    Sha256,
+    Sealed,
+    CreatedAt,
 }

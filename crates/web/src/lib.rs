@@ -280,6 +280,7 @@ fn page_router() -> Router<WebState> {
         .merge(pages::design::router())
         .merge(pages::tickets::router())
         .merge(pages::conversations::router())
+        .merge(pages::chat_settings::router())
         .merge(pages::tasks::router())
 }
 

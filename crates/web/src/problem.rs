@@ -135,6 +135,11 @@ impl IntoResponse for ApiError {
                 AppError::Forbidden(message) => {
                     Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").detail(message)
                 }
+                AppError::TooLarge { field, message } => {
+                    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Too large")
+                        .detail(message.clone())
+                        .field(field, message)
+                }
                 AppError::TooManyRequests { retry_after } => {
                     let secs = retry_after.as_secs().max(1);
                     let mut response = Problem::new(

@@ -103,6 +103,7 @@ localTimes(document);
           if ("stick" in copy.dataset) copy.scrollTop = atEnd ? copy.scrollHeight : top;
         }
       }
+      document.dispatchEvent(new CustomEvent("tf:refreshed"));
     }, 150);
   });
   const connect = () => {
@@ -116,8 +117,8 @@ localTimes(document);
         socket.send(JSON.stringify(message));
       }
     };
-    window.tfSignal = (stream, name, ttl_ms) => {
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "signal", stream, name, ttl_ms }));
+    window.tfSignal = (stream, name, ttl_ms, data) => {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "signal", stream, name, ttl_ms, data: data || {} }));
     };
     socket.onmessage = (message) => {
       const data = JSON.parse(message.data);
@@ -132,6 +133,7 @@ localTimes(document);
         if (data.type === "resync_required") last = 0;
         if (++answered === streams.length) {
           show("live", "Live");
+          document.dispatchEvent(new CustomEvent("tf:live"));
           pause = 500;
           if (dropped) refresh();
         }
@@ -163,7 +165,8 @@ localTimes(document);
     composer.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
-        if (composer.value.trim()) composer.form.requestSubmit();
+        const files = document.getElementById("composer-files");
+        if (composer.value.trim() || (files && files.files.length)) composer.form.requestSubmit();
       }
     });
     // Sent without leaving the page; a refusal (422) is shown by posting the form the
@@ -177,11 +180,12 @@ localTimes(document);
       try {
         const response = await fetch(form.action, {
           method: "POST",
-          body: new URLSearchParams(new FormData(form)),
+          body: new FormData(form),
           credentials: "same-origin",
         });
         if (response.ok && response.redirected) {
           form.reset();
+          if (names) names.textContent = "";
           composer.focus();
           if (window.tfRefresh) window.tfRefresh();
         } else {
@@ -201,6 +205,48 @@ localTimes(document);
       }
     });
   }
+  const files = document.getElementById("composer-files");
+  const names = document.getElementById("composer-file-names");
+  if (files && names) {
+    files.addEventListener("change", () => {
+      names.textContent = [...files.files].map((file) => file.name).join(", ");
+    });
+  }
+  // Presence: while the page is open it says so every 10 s (online, or away when hidden or
+  // idle for two minutes); the other side shows the person offline once that lapses (30 s).
+  let lastInput = Date.now();
+  for (const name of ["keydown", "pointerdown", "pointermove"]) document.addEventListener(name, () => (lastInput = Date.now()), { passive: true });
+  const presence = () => {
+    const away = document.hidden || Date.now() - lastInput > 120000;
+    if (window.tfSignal) window.tfSignal(chat.dataset.stream, "presence", 30000, { status: away ? "away" : "online" });
+  };
+  setInterval(presence, 10000);
+  document.addEventListener("visibilitychange", presence);
+  document.addEventListener("tf:live", presence);
+  const seen = new Map();
+  for (const dot of chat.querySelectorAll("[data-presence]")) {
+    if (dot.dataset.state === "online") seen.set(dot.dataset.presence, { status: "online", until: Date.now() + 30000 });
+  }
+  const dots = () => {
+    const now = Date.now();
+    for (const dot of chat.querySelectorAll("[data-presence]")) {
+      const entry = seen.get(dot.dataset.presence);
+      const state = !entry || entry.until <= now ? "offline" : entry.status;
+      dot.dataset.state = state;
+      dot.title = state === "online" ? "Online" : state === "away" ? "Away" : "Offline";
+      const label = dot.querySelector(".visually-hidden");
+      if (label) label.textContent = dot.title;
+    }
+  };
+  setInterval(dots, 5000);
+  document.addEventListener("tf:signal", (event) => {
+    const signal = event.detail;
+    if (signal.stream !== chat.dataset.stream || signal.name !== "presence") return;
+    seen.set(signal.user_id, { status: signal.data && signal.data.status === "away" ? "away" : "online", until: Date.parse(signal.expires_at) });
+    dots();
+  });
+  // A refreshed header brings its dots back unknown: draw them again.
+  document.addEventListener("tf:refreshed", dots);
   const typing = document.getElementById("typing");
   const typists = new Map();
   const show = () => {

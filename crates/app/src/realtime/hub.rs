@@ -115,6 +115,9 @@ pub struct Hub {
     /// This node's name on the bus, and the signals sent here, for the bus to pass on.
     pub(crate) node: String,
     outgoing: tokio::sync::broadcast::Sender<Arc<Signal>>,
+    /// The last `presence` signal of each person, from any node: whether they said they
+    /// were away, and until when it holds (a missed heartbeat lets it lapse).
+    presence: Mutex<HashMap<(CompanyId, UserId), Presence>>,
 }
 
 #[derive(Default)]
@@ -169,6 +172,13 @@ struct Conn {
     queue: mpsc::Sender<Delivery>,
 }
 
+/// Whether a person said they were away, and until when that holds.
+type Presence = (bool, chrono::DateTime<chrono::Utc>);
+
+/// The signal a page sends every few seconds while its person is there: `{"status":
+/// "online" | "away"}`; when it lapses they count as offline.
+pub const PRESENCE: &str = "presence";
+
 /// The name a connection subscribes under to receive every stream of its company.
 pub const FEED: &str = "*";
 
@@ -194,6 +204,7 @@ impl Default for Hub {
             bus: Mutex::default(),
             node: uuid::Uuid::new_v4().simple().to_string(),
             outgoing: tokio::sync::broadcast::channel(1024).0,
+            presence: Mutex::default(),
         }
     }
 }
@@ -208,6 +219,13 @@ impl Hub {
         if signal.node == self.node {
             let _ = self.outgoing.send(signal.clone());
         }
+        if signal.name == PRESENCE {
+            let away = signal.data.get("status").and_then(|s| s.as_str()) == Some("away");
+            self.presence
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert((signal.company, signal.user_id), (away, signal.expires_at));
+        }
         let state = self.state();
         let Some(feed) = state.feeds.get(&signal.company) else {
             return;
@@ -219,6 +237,31 @@ impl Hub {
                 let _ = conn.queue.try_send(Delivery::Signal(signal.clone()));
             }
         }
+    }
+
+    /// The people of `company` who are online: with a live connection on this node or a
+    /// `presence` heartbeat from any node still current, unless that heartbeat said away.
+    pub fn online(&self, company: CompanyId) -> HashSet<UserId> {
+        let now = chrono::Utc::now();
+        let mut presence = self
+            .presence
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        presence.retain(|_, (_, until)| *until > now);
+        let mut online: HashSet<UserId> = presence
+            .iter()
+            .filter(|((of, _), (away, _))| *of == company && !away)
+            .map(|((_, user), _)| *user)
+            .collect();
+        if let Some(feed) = self.state().feeds.get(&company) {
+            online.extend(
+                feed.connections
+                    .values()
+                    .map(|c| c.user)
+                    .filter(|user| !presence.get(&(company, *user)).is_some_and(|p| p.0)),
+            );
+        }
+        online
     }
 
     /// This node's name on the bus.

@@ -950,7 +950,7 @@ fn check_uploads(uploads: &[Upload]) -> Result<()> {
 }
 
 /// A file name safe for a `Content-Disposition` header and a page: no path, no controls.
-fn clean_name(name: &str) -> String {
+pub(crate) fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = base
         .chars()

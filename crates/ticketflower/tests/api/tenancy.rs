@@ -104,10 +104,18 @@ async fn world() -> World {
         .send(
             Method::POST,
             &format!("/api/v1/conversations/{conversation}/messages"),
-            Body::Json(json!({"body": "acme-secret message"})),
+            Body::Multipart {
+                fields: vec![("body".into(), "acme-secret message".into())],
+                files: vec![(
+                    "attachments".into(),
+                    "acme-secret.txt".into(),
+                    b"acme-secret file".to_vec(),
+                )],
+            },
         )
         .await
         .expect(201);
+    let message_file = message["attachments"][0]["id"].as_str().unwrap().to_owned();
 
     let template = admin
         .send(
@@ -158,6 +166,7 @@ async fn world() -> World {
         ("workflow error", vec![error]),
         ("conversation", vec![conversation]),
         ("message", vec![id(&message)]),
+        ("message file", vec![message_file]),
         ("template", vec![template]),
     ]);
 
@@ -223,6 +232,7 @@ impl World {
             "/api/v1/conversations/" => ids("conversation"),
             "/api/v1/templates/" => ids("template"),
             "/api/v1/conversations/{id}/messages/" => ids("message"),
+            "/api/v1/conversations/{id}/files/" => ids("message file"),
             // The pages, as their routers name them.
             "/admin/users/" => ids("user"),
             "/admin/company-roles/" => ids("company role"),
@@ -249,6 +259,7 @@ impl World {
             "/tickets/{id}/attachments/" => ids("attachment"),
             "/conversations/" => ids("conversation"),
             "/conversations/{id}/messages/" => ids("message"),
+            "/conversations/{id}/files/" => ids("message file"),
             "/static/" => Some(Fill::NotTenantOwned),
             _ => None,
         }
@@ -886,7 +897,6 @@ impl World {
             "/tasks/{id}/assign" => fields(&[("user_id", &self.mallory.id)]),
             "/tasks/{id}/complete" => fields(&[("output.approved", "true")]),
             "/tickets/{id}/comments" => fields(&[("body", "probed")]),
-            "/conversations/{id}/messages" => fields(&[("body", "probed")]),
             "/conversations/{id}/status" => fields(&[("status", "closed")]),
             "/conversations/{id}/assign" => fields(&[("assignee_id", &self.mallory.id)]),
             "/tickets/new/{type_id}" => {
@@ -894,6 +904,9 @@ impl World {
                 return PageForm::Multipart(fields(&data), false);
             }
             "/tickets/{id}/attachments" => return PageForm::Multipart(Vec::new(), true),
+            "/conversations/{id}/messages" => {
+                return PageForm::Multipart(vec![("body".into(), "probed".into())], true);
+            }
             _ => Vec::new(),
         };
         PageForm::Urlencoded(form)

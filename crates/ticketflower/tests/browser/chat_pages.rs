@@ -32,6 +32,20 @@ async fn hidden(client: &Client, css: &str) -> bool {
         .unwrap()
 }
 
+/// The presence shown for the other side in the conversation's header.
+async fn presence(client: &Client) -> String {
+    client
+        .execute(
+            "const dot = document.querySelector('#chat-head .presence'); return dot ? dot.dataset.state : 'none'",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn a_requester_and_an_agent_chat_live_with_typing_receipts_and_private_notes() {
     let app = spawn_app().await;
@@ -91,6 +105,16 @@ async fn a_requester_and_an_agent_chat_live_with_typing_receipts_and_private_not
     .await;
     text_with(alex, "#live-status", "Live").await;
     mark(alex).await;
+    // The requester sees the agent come online, without a reload.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while presence(rita).await != "online" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never showed online: {}",
+            presence(rita).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // Opening it read it: the requester's message flips to "Read" on her page.
     shows_within(
         rita,
@@ -156,6 +180,36 @@ async fn a_requester_and_an_agent_chat_live_with_typing_receipts_and_private_not
     assert!(!seen.contains("order one"), "{seen}");
     not_reloaded(rita).await;
 
+    // A file and a link: the agent gets the file to download and the link to click, safely.
+    let log = std::env::temp_dir().join(format!("boot-{}.log", std::process::id()));
+    std::fs::write(&log, "boot failed: battery 0%\n").unwrap();
+    rita.find(Locator::Css("#composer-files"))
+        .await
+        .unwrap()
+        .send_keys(log.to_str().unwrap())
+        .await
+        .unwrap();
+    send(rita, "The log, and see https://status.example.com/incident").await;
+    shows_within(alex, "#messages .files", "boot-", Duration::from_secs(2)).await;
+    let link = alex
+        .find(Locator::Css(
+            "#messages a[href='https://status.example.com/incident']",
+        ))
+        .await
+        .unwrap();
+    let rel = link.attr("rel").await.unwrap().unwrap_or_default();
+    assert!(rel.contains("noopener") && rel.contains("ugc"), "{rel}");
+    let href = alex
+        .find(Locator::Css("#messages .files a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(href.contains("/files/"), "{href}");
+    let _ = std::fs::remove_file(&log);
+
     // The agent asks with a template; the requester answers through its form, and a wrong
     // answer is refused beside its field.
     app::templates::load_defaults(&app.app).await.unwrap();
@@ -220,5 +274,55 @@ async fn a_requester_and_an_agent_chat_live_with_typing_receipts_and_private_not
 
     agent.close().await;
     requester.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_admin_sets_the_chat_and_a_wrong_value_is_refused_beside_its_field() {
+    let app = spawn_app().await;
+    fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let ada = &browser.client;
+    log_in(ada, &app, "ada@acme.io", PASSWORD).await;
+    ada.goto(&app.url("/admin/chat")).await.unwrap();
+    let field = ada.find(Locator::Css("#max-message-chars")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys("0").await.unwrap();
+    ada.find(Locator::Css("#chat-settings button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_with(ada, "#max-message-chars-error", "between 1 and 20000").await;
+    let field = ada.find(Locator::Css("#max-message-chars")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys("800").await.unwrap();
+    ada.find(Locator::Css("input[name=assignment][value=round_robin]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    ada.find(Locator::Css("#chat-settings button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_with(ada, "main", "The chat settings were saved").await;
+    let company = ada
+        .execute(
+            "return document.querySelector('#max-message-chars').value",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(company, "800");
+    browser.screenshot("chat-settings-desk").await.unwrap();
+    browser.resize(390, 844).await.unwrap();
+    ada.refresh().await.unwrap();
+    browser.screenshot("chat-settings-phone").await.unwrap();
+    browser.close().await;
     app.stop().await;
 }

@@ -6,16 +6,20 @@ use app::conversations::{
     self, ChainVerification, ConversationView, MessageView, OpenRequest, View,
 };
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
-use domain::{ConversationId, MessageId, TicketId, UserId};
+use axum::body::Body;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use base64::Engine as _;
+use domain::company::ChatSettings;
+use domain::{ConversationId, MessageId, TicketId, UserId, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Authed;
-use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::extract::{AppJson, AppPath, AppQuery, MultipartForm};
 use crate::problem::ApiResult;
 use crate::state::WebState;
 
@@ -230,26 +234,164 @@ pub struct PostBody {
     answers: Option<serde_json::Value>,
 }
 
-/// Posts a message. A requester's message reopens a pending or resolved conversation; a
-/// closed one takes none (409).
+/// `POST /conversations/{id}/messages` as `multipart/form-data` (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PostForm {
+    body: Option<String>,
+    /// `true` for a note for agents only.
+    internal: Option<bool>,
+    template_id: Option<uuid::Uuid>,
+    /// The answer as JSON text.
+    answers: Option<String>,
+    /// Files (parts named `attachments` or `file`); each at most the company's
+    /// `max_attachment_bytes` (413 naming `attachments/<i>` beyond).
+    #[schema(value_type = Vec<String>, format = Binary)]
+    attachments: Vec<Vec<u8>>,
+}
+
+/// Reads a message to post: JSON, or a form with `body`, `internal`, `template_id`,
+/// `answers` (JSON text) and any number of files.
+async fn read_draft(request: Request<Body>) -> ApiResult<conversations::Draft> {
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !is_multipart {
+        let AppJson(body): AppJson<PostBody> = AppJson::from_request(request, &()).await?;
+        return Ok(conversations::Draft {
+            body: body.body,
+            internal: body.internal,
+            template_id: body.template_id,
+            answers: body.answers,
+            uploads: Vec::new(),
+        });
+    }
+    let bad = |field: &str, message: &str| ValidationErrors::single(field, message);
+    let posted = MultipartForm::read(request).await?;
+    let mut draft = conversations::Draft::default();
+    for (name, text) in &posted.fields {
+        match name.as_str() {
+            "body" => draft.body = text.clone(),
+            "internal" => {
+                draft.internal = match text.trim() {
+                    "true" | "on" | "1" => true,
+                    "false" | "off" | "0" | "" => false,
+                    _ => return Err(bad("internal", "is not true or false").into()),
+                };
+            }
+            "template_id" if !text.trim().is_empty() => {
+                draft.template_id = Some(
+                    text.trim()
+                        .parse()
+                        .map_err(|_| bad("template_id", "is not an id"))?,
+                );
+            }
+            "template_id" => {}
+            "answers" => {
+                draft.answers = Some(
+                    serde_json::from_str(text)
+                        .map_err(|e| bad("answers", &format!("is not JSON: {e}")))?,
+                );
+            }
+            _ => return Err(bad(name, "is not a field of a message").into()),
+        }
+    }
+    if let Some((name, _)) = posted
+        .files
+        .iter()
+        .find(|(name, _)| !matches!(name.as_str(), "attachments" | "attachment" | "file"))
+    {
+        return Err(bad(name, "is not a file field of a message").into());
+    }
+    draft.uploads = posted.into_uploads();
+    Ok(draft)
+}
+
+/// Posts a message, as JSON or as a form with files. A requester's message reopens a
+/// pending or resolved conversation; a closed one takes none (409). One person may post
+/// the company's `messages_per_minute` (429 with `Retry-After` beyond).
 #[utoipa::path(post, operation_id = "conversation_post", path = "/api/v1/conversations/{id}/messages", tag = "conversations",
-    params(("id" = Uuid, Path, description = "The conversation")), request_body = PostBody,
-    responses((status = 201, description = "The message", body = MessageView)),
+    params(("id" = Uuid, Path, description = "The conversation")),
+    request_body(description = "The message as JSON, or a form with files", content(
+        (PostBody = "application/json"),
+        (PostForm = "multipart/form-data"),
+    )),
+    responses(
+        (status = 201, description = "The message", body = MessageView),
+        (status = 413, description = "A file is larger than the company takes", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many messages this minute", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = [])))]
 pub async fn post(
     State(state): State<WebState>,
     Authed(actor): Authed,
     AppPath(id): AppPath<ConversationId>,
-    AppJson(body): AppJson<PostBody>,
+    request: Request<Body>,
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
-    let draft = conversations::Draft {
-        body: body.body,
-        internal: body.internal,
-        template_id: body.template_id,
-        answers: body.answers,
-    };
+    let draft = read_draft(request).await?;
     let message = conversations::post_draft(&state.app, &actor, id, draft).await?;
     Ok((StatusCode::CREATED, Json(message)))
+}
+
+/// Downloads a file of a message the caller may read, after checking its bytes against
+/// the SHA-256 taken when it was sent (also sent as `Repr-Digest`).
+#[utoipa::path(get, operation_id = "conversation_file", path = "/api/v1/conversations/{id}/files/{file_id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation"), ("file_id" = Uuid, Path, description = "The file")),
+    responses(
+        (status = 200, description = "The file, as an attachment", content_type = "*/*", body = inline(crate::api::tickets::FileBytes)),
+    ),
+    security(("bearer" = [])))]
+pub async fn file(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath((id, file)): AppPath<(ConversationId, uuid::Uuid)>,
+) -> ApiResult<Response> {
+    let (meta, bytes) = conversations::download(&state.app, &actor, id, file).await?;
+    Ok(file_download(&meta, bytes))
+}
+
+/// A conversation's file as a download, with its checksum (RFC 9530 `Repr-Digest`).
+pub fn file_download(meta: &conversations::MessageFile, bytes: Vec<u8>) -> Response {
+    let mut response =
+        crate::api::tickets::file_response(&meta.file_name, &meta.content_type, bytes);
+    let digest = hex::decode(&meta.sha256).unwrap_or_default();
+    let value = format!(
+        "sha-256=:{}:",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    );
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert("repr-digest", value);
+    }
+    response
+}
+
+/// Who may post how much, and who gets new conversations: the company's chat settings.
+#[utoipa::path(get, operation_id = "chat_settings_get", path = "/api/v1/company/chat-settings", tag = "conversations",
+    responses((status = 200, description = "The settings (the defaults until an admin sets them)", body = ChatSettings)),
+    security(("bearer" = [])))]
+pub async fn settings(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+) -> ApiResult<Json<ChatSettings>> {
+    Ok(Json(app::chat::settings(&state.app, &actor).await?))
+}
+
+/// Replaces the company's chat settings (admins). With `sealed`, new message bodies are
+/// stored encrypted and message search is off for the company.
+#[utoipa::path(put, operation_id = "chat_settings_set", path = "/api/v1/company/chat-settings", tag = "conversations",
+    request_body = ChatSettings,
+    responses((status = 200, description = "The settings", body = ChatSettings)),
+    security(("bearer" = [])))]
+pub async fn set_settings(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppJson(body): AppJson<ChatSettings>,
+) -> ApiResult<Json<ChatSettings>> {
+    Ok(Json(
+        app::chat::set_settings(&state.app, &actor, body).await?,
+    ))
 }
 
 /// `POST /conversations/{id}/read` body.
@@ -390,4 +532,6 @@ pub fn router() -> OpenApiRouter<WebState> {
         .routes(routes!(versions))
         .routes(routes!(read))
         .routes(routes!(verify))
+        .routes(routes!(file))
+        .routes(routes!(settings, set_settings))
 }

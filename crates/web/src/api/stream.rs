@@ -714,6 +714,7 @@ fn describe(error: &app::AppError) -> (u16, &'static str, String) {
         E::Forbidden(why) => (403, "Forbidden", why.clone()),
         E::Unauthorized(why) => (401, "Unauthorized", why.clone()),
         E::Conflict { message, .. } => (409, "Conflict", message.clone()),
+        E::TooLarge { message, .. } => (413, "Too large", message.clone()),
         E::TooManyRequests { .. } => (
             429,
             "Too many subscriptions",

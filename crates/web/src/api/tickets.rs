@@ -529,12 +529,16 @@ pub fn attachment_response(
     meta: &app::runtime::tickets::AttachmentMeta,
     bytes: Vec<u8>,
 ) -> Response {
+    file_response(&meta.file_name, &meta.content_type, bytes)
+}
+
+/// A file as a download (see [`attachment_response`]).
+pub fn file_response(file_name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
     let mut headers = HeaderMap::new();
-    let content_type = HeaderValue::from_str(&meta.content_type)
+    let content_type = HeaderValue::from_str(content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_TYPE, content_type);
-    let ascii: String = meta
-        .file_name
+    let ascii: String = file_name
         .chars()
         .map(|c| {
             if c.is_ascii_graphic() || c == ' ' {
@@ -546,7 +550,7 @@ pub fn attachment_response(
         .collect();
     let disposition = format!(
         "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
-        url::form_urlencoded::byte_serialize(meta.file_name.as_bytes()).collect::<String>()
+        url::form_urlencoded::byte_serialize(file_name.as_bytes()).collect::<String>()
     );
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, value);

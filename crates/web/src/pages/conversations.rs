@@ -14,7 +14,7 @@ use domain::event::Stream;
 use domain::{ConversationId, UserId};
 use serde::Deserialize;
 
-use crate::pages::kit::context::{Flash, PageCtx, PagePath, PagePost, PageResult};
+use crate::pages::kit::context::{Flash, PageCtx, PagePath, PagePost, PageResult, PageUpload};
 use crate::pages::kit::filters;
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
@@ -129,10 +129,12 @@ pub struct Line {
     pub edited: bool,
     pub deleted: bool,
     pub read: bool,
+    pub files: Vec<conversations::MessageFile>,
 }
 
 fn line(message: MessageView, me: UserId) -> Line {
     Line {
+        files: message.attachments,
         seq: message.seq,
         author: message.author_name,
         mine: message.author_id == me,
@@ -173,6 +175,13 @@ pub struct ConversationPage {
     pub templates: Vec<(String, String)>,
     /// For the requester: the question waiting for their answer.
     pub question: Option<Question>,
+    /// `online` or `offline` when the page was made (live signals take over from there).
+    pub requester_id: String,
+    pub requester_presence: &'static str,
+    pub assignee_presence: &'static str,
+    /// The company's bounds, for the composer.
+    pub max_chars: u32,
+    pub may_attach: bool,
 }
 
 /// A template sent to the requester and not answered yet, as a form.
@@ -240,6 +249,11 @@ async fn conversation_page(
         (Vec::new(), others)
     };
     let agents = ctx.load(conversations::assignable(app, actor).await)?;
+    let settings = ctx.load(app::chat::settings(app, actor).await)?;
+    let online = actor
+        .company_id
+        .map(|company| app.hub().online(company))
+        .unwrap_or_default();
     let mut people: Vec<(String, String)> = messages
         .iter()
         .map(|m| (m.author_id.to_string(), m.author_name.clone()))
@@ -332,6 +346,11 @@ async fn conversation_page(
         errors: FieldErrors::default(),
         templates,
         question,
+        requester_id: view.requester_id.to_string(),
+        requester_presence: presence(&online, Some(view.requester_id)),
+        assignee_presence: presence(&online, view.assignee_id),
+        max_chars: settings.max_message_chars,
+        may_attach: agent || settings.requester_attachments,
     };
     let mut status = if refused_answer.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -419,20 +438,52 @@ pub async fn answer(
     }
 }
 
+/// Posts the composer: text, an internal note, files (the form is multipart).
 pub async fn post_message(
     State(state): State<WebState>,
     PagePath(id): PagePath<ConversationId>,
-    PagePost { ctx, form }: PagePost<MessageForm>,
+    PageUpload { ctx, form: posted }: PageUpload,
 ) -> PageResult {
     let back = format!("/conversations/{id}#composer");
-    let internal = form.internal.is_some();
-    match conversations::post(&state.app, &ctx.actor, id, &form.body, internal).await {
+    let form = MessageForm {
+        body: posted.value("body").to_owned(),
+        internal: Some(posted.value("internal"))
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned),
+    };
+    let draft = conversations::Draft {
+        body: form.body.clone(),
+        internal: form.internal.is_some(),
+        uploads: posted.into_uploads(),
+        ..conversations::Draft::default()
+    };
+    match conversations::post_draft(&state.app, &ctx.actor, id, draft).await {
         Ok(_) => Ok(ctx.go(&back)),
-        Err(error) => match Refusal::of(error, &["body", "internal"]) {
+        Err(error) => match Refusal::of(error, &["body", "internal", "attachments"]) {
             Ok(refusal) => conversation_page(&state, ctx, id, Some((form, refusal)), None).await,
             Err(error) => Ok(ctx.failed(&back, error)),
         },
     }
+}
+
+fn presence(online: &std::collections::HashSet<UserId>, user: Option<UserId>) -> &'static str {
+    if user.is_some_and(|user| online.contains(&user)) {
+        "online"
+    } else {
+        "offline"
+    }
+}
+
+/// A file of a message, downloaded from the page (checked against its SHA-256).
+pub async fn download(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    PagePath((id, file)): PagePath<(ConversationId, uuid::Uuid)>,
+) -> PageResult {
+    let ctx = ctx.titled("File");
+    let (meta, bytes) =
+        ctx.load(conversations::download(&state.app, &ctx.actor, id, file).await)?;
+    Ok(ctx.send(crate::api::conversations::file_download(&meta, bytes)))
 }
 
 #[derive(Deserialize)]
@@ -584,6 +635,7 @@ pub fn router() -> axum::Router<WebState> {
         .route("/conversations", get(list))
         .route("/conversations/{id}", get(conversation))
         .route("/conversations/{id}/messages", post(post_message))
+        .route("/conversations/{id}/files/{file_id}", get(download))
         .route("/conversations/{id}/status", post(set_status))
         .route("/conversations/{id}/assign", post(assign))
         .route("/conversations/{id}/ask", post(ask))

@@ -185,6 +185,13 @@ impl Flash {
                 None => message,
             },
             AppError::Forbidden(why) => format!("Not allowed: {why}."),
+            AppError::TooLarge { field, message } => {
+                format!("{}: {message}", field.replace('_', " "))
+            }
+            AppError::TooManyRequests { retry_after } => format!(
+                "You are sending faster than this company allows: try again in {} seconds.",
+                retry_after.as_secs().max(1)
+            ),
             AppError::NotFound => "That no longer exists.".into(),
             other => return Err(error_page(other)),
         };

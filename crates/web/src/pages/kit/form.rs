@@ -117,6 +117,9 @@ impl Refusal {
                 StatusCode::CONFLICT,
                 vec![(field.unwrap_or_default(), message)],
             ),
+            app::AppError::TooLarge { field, message } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, vec![(field, message)])
+            }
             other => return Err(other),
         };
         let mut errors = FieldErrors::default();

@@ -256,6 +256,7 @@ pub fn nav_for(actor: &Actor, counts: &app::desk::Counts, path: Option<&str>) ->
                 NavLink::new("/admin/users", "Users").counting(counts.pending_users),
                 NavLink::new("/admin/company-roles", "Company roles"),
                 NavLink::new("/admin/api-tokens", "API tokens"),
+                NavLink::new("/admin/chat", "Chat settings"),
             ],
         });
     }
