@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use domain::auth::Actor;
 use domain::company::{Assignment, ChatSettings};
 use domain::event::{Payload, Stream};
+use domain::ids::CompanyRoleId;
 use domain::{CompanyId, ConversationId, MessageId, TicketId, UserId, ValidationErrors};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -45,6 +46,8 @@ pub struct ConversationView {
     pub last_message_at: Option<DateTime<Utc>>,
     /// Messages of the other side the caller has not read.
     pub unread: i64,
+    /// The team (a company role of agents) it is routed to.
+    pub team_id: Option<CompanyRoleId>,
 }
 
 fn name(first: Option<String>, last: Option<String>) -> Option<String> {
@@ -209,6 +212,7 @@ async fn view(
         updated_at: conversation.updated_at,
         last_message_at: conversation.last_message_at,
         unread,
+        team_id: conversation.team_id,
     })
 }
 
@@ -362,6 +366,18 @@ pub async fn list(
     status: Option<String>,
     limit: u32,
 ) -> Result<(Vec<ConversationView>, i64)> {
+    list_in(app, actor, view_of, status, None, limit).await
+}
+
+/// [`list`], only a team's when one is named (agents).
+pub async fn list_in(
+    app: &App,
+    actor: &Actor,
+    view_of: View,
+    status: Option<String>,
+    team: Option<CompanyRoleId>,
+    limit: u32,
+) -> Result<(Vec<ConversationView>, i64)> {
     let company = company_of(actor)?;
     if let Some(status) = &status
         && !STATUSES.contains(&status.as_str())
@@ -374,6 +390,7 @@ pub async fn list(
     }
     let mut filter = Filter {
         status,
+        team: team.filter(|_| is_agent(actor)),
         ..Filter::default()
     };
     if is_agent(actor) {
@@ -396,6 +413,78 @@ pub async fn list(
 
 pub async fn get(app: &App, actor: &Actor, id: ConversationId) -> Result<ConversationView> {
     let conversation = visible(app, actor, id).await?;
+    view(app, actor, conversation).await
+}
+
+/// Routes the conversation to a team (a company role whose agents answer it), or to none
+/// (agents). When its assignee is not one of the team's agents it goes to the team's agent
+/// chosen by the company's strategy (online ones first), or back to the queue when the team
+/// has none.
+pub async fn set_team(
+    app: &App,
+    actor: &Actor,
+    id: ConversationId,
+    team: Option<CompanyRoleId>,
+) -> Result<ConversationView> {
+    let company = company_of(actor)?;
+    let conversation = visible(app, actor, id).await?;
+    if !is_agent(actor) {
+        return Err(AppError::Forbidden(
+            "only agents route conversations".into(),
+        ));
+    }
+    let team_name = match team {
+        Some(team) => Some(
+            store::companies::get_role(app.db(), company, team)
+                .await
+                .map_err(|_| ValidationErrors::single("team_id", "no such company role"))?
+                .name,
+        ),
+        None => None,
+    };
+    let strategy = crate::chat::of(app, company).await?.assignment;
+    let online = app.hub().online(company);
+    let mut tx = app.db().begin().await?;
+    stored::lock(&mut tx, company, id).await?;
+    stored::set_team(&mut tx, company, id, team).await?;
+    audit::record(
+        &mut tx,
+        Some(actor),
+        Some(company),
+        Stream::Conversation(id),
+        Payload::ConversationTeamChanged {
+            team_id: team,
+            team_name,
+        },
+    )
+    .await?;
+    if team.is_some() {
+        let members = stored::team_agents(&mut tx, company, true, team).await?;
+        let keeps = conversation
+            .assignee_id
+            .is_some_and(|a| members.iter().any(|m| m.id == a));
+        if !keeps {
+            // The team's admins answer too once it is routed there by hand; a company that
+            // assigns by hand finds it in the unassigned queue.
+            let next = pick_agent(&members, conversation.requester_id, strategy, &online);
+            if next != conversation.assignee_id {
+                stored::set_assignee(&mut tx, company, id, next).await?;
+                audit::record(
+                    &mut tx,
+                    Some(actor),
+                    Some(company),
+                    Stream::Conversation(id),
+                    Payload::ConversationAssigned {
+                        assignee_id: next,
+                        by: "team".into(),
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    app.commit(tx).await?;
+    let conversation = stored::get(app.db(), company, id).await?;
     view(app, actor, conversation).await
 }
 
@@ -1288,6 +1377,21 @@ pub async fn versions(
             })
         })
         .collect()
+}
+
+/// The teams a conversation may be routed to: the company's roles (agents).
+pub async fn teams(app: &App, actor: &Actor) -> Result<Vec<(CompanyRoleId, String)>> {
+    let company = company_of(actor)?;
+    if !is_agent(actor) {
+        return Ok(Vec::new());
+    }
+    Ok(store::companies::list_roles(app.db(), company)
+        .await?
+        .into_iter()
+        // The default role is everyone: no team.
+        .filter(|role| !role.is_default)
+        .map(|role| (role.id, role.name))
+        .collect())
 }
 
 /// The agents and admins a conversation may be given to, with their names (agents).

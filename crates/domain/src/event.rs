@@ -248,6 +248,7 @@ event_kinds! {
     // Support conversations (stream: conversation).
     ConversationOpened = "conversation.opened" { requester_id: UserId, subject: Option<String>, reference: Option<String>, ticket_id: Option<crate::TicketId> },
     ConversationAssigned = "conversation.assigned" { assignee_id: Option<UserId>, by: String },
+    ConversationTeamChanged = "conversation.team_changed" { team_id: Option<crate::CompanyRoleId>, team_name: Option<String> },
     ConversationStatusChanged = "conversation.status_changed" { from: String, to: String },
     ConversationRead = "conversation.read" { user_id: UserId, up_to: i64 },
     MessagePosted = "message.posted" { message_id: crate::MessageId, seq: i64, body: Option<String>, internal: bool, #[serde(default)] attachments: Vec<FileNote> },

@@ -2,6 +2,7 @@
 //! how far each participant has read them.
 
 use chrono::{DateTime, Utc};
+use domain::ids::CompanyRoleId;
 use domain::{CompanyId, ConversationId, MessageId, SystemRole, TicketId, UserId};
 use sea_query::{Alias, Expr, ExprTrait, JoinType, OnConflict, Order, Query, SelectStatement};
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use crate::db::{Backend, Exec, Tx};
 use crate::error::{Result, StoreError};
 use crate::schema::{
     ConversationMessages as M, ConversationReads as R, Conversations as C, MessageVersions as V,
-    Users,
+    UserCompanyRoles, Users,
 };
 
 /// A conversation with the names of its requester and assignee.
@@ -34,9 +35,11 @@ pub struct Conversation {
     pub requester_last: Option<String>,
     pub assignee_first: Option<String>,
     pub assignee_last: Option<String>,
+    /// The team (a company role of agents) it is routed to.
+    pub team_id: Option<CompanyRoleId>,
 }
 
-const COLUMNS: [C; 14] = [
+const COLUMNS: [C; 15] = [
     C::Id,
     C::CompanyId,
     C::RequesterId,
@@ -51,6 +54,7 @@ const COLUMNS: [C; 14] = [
     C::CreatedAt,
     C::UpdatedAt,
     C::ClosedAt,
+    C::TeamId,
 ];
 
 /// The conversations of a company with their people's names joined in.
@@ -219,6 +223,8 @@ pub struct Filter {
     /// Only those assigned to this person (`Some(None)`: unassigned ones).
     pub assignee: Option<Option<UserId>>,
     pub status: Option<String>,
+    /// Only those routed to this team.
+    pub team: Option<CompanyRoleId>,
 }
 
 /// Conversations by last activity, most recent first.
@@ -262,6 +268,29 @@ fn filtered(select: &mut SelectStatement, company: CompanyId, filter: &Filter) {
     if let Some(status) = &filter.status {
         select.and_where(Expr::col((C::Table, C::Status)).eq(status.as_str()));
     }
+    if let Some(team) = filter.team {
+        select.and_where(Expr::col((C::Table, C::TeamId)).eq(team.0));
+    }
+}
+
+/// Routes a conversation to a team (or to none).
+pub async fn set_team(
+    tx: &mut Tx,
+    company: CompanyId,
+    id: ConversationId,
+    team: Option<CompanyRoleId>,
+) -> Result<()> {
+    let update = Query::update()
+        .table(C::Table)
+        .value(C::TeamId, team.map(|t| t.0))
+        .value(C::UpdatedAt, Utc::now())
+        .and_where(Expr::col(C::CompanyId).eq(company.0))
+        .and_where(Expr::col(C::Id).eq(id.0))
+        .to_owned();
+    if tx.execute(&update).await? == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
 
 /// Moves a conversation to `status`; a closed general conversation gives up its open key,
@@ -322,6 +351,16 @@ pub struct Agent {
 /// The company's active agents (and admins, when asked) with their open queues.
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
 pub async fn agents(db: impl Exec, company: CompanyId, with_admins: bool) -> Result<Vec<Agent>> {
+    team_agents(db, company, with_admins, None).await
+}
+
+/// [`agents`], only those holding the team's company role when one is named.
+pub async fn team_agents(
+    db: impl Exec,
+    company: CompanyId,
+    with_admins: bool,
+    team: Option<CompanyRoleId>,
+) -> Result<Vec<Agent>> {
     let open = Query::select()
         .expr(sea_query::Func::cast_as(
             sea_query::Func::count(Expr::col((C::Table, C::Id))),
@@ -353,6 +392,15 @@ pub async fn agents(db: impl Exec, company: CompanyId, with_admins: bool) -> Res
         .and_where(Expr::col((Users::Table, Users::Kind)).eq("person"))
         .and_where(Expr::col((Users::Table, Users::Status)).eq("active"))
         .to_owned();
+    if let Some(team) = team {
+        let members = Query::select()
+            .column(UserCompanyRoles::UserId)
+            .from(UserCompanyRoles::Table)
+            .and_where(Expr::col(UserCompanyRoles::CompanyId).eq(company.0))
+            .and_where(Expr::col(UserCompanyRoles::RoleId).eq(team.0))
+            .to_owned();
+        select.and_where(Expr::col((Users::Table, Users::Id)).in_subquery(members));
+    }
     let agent = crate::users::has_system_role(SystemRole::Agent);
     if with_admins {
         select.cond_where(agent.or(crate::users::has_system_role(SystemRole::Admin)));

@@ -332,6 +332,7 @@ pub enum Conversations {
     CreatedAt,
     UpdatedAt,
     ClosedAt,
+    TeamId,
 }
 
 /// A conversation's messages, each chained to the one before by its hash.

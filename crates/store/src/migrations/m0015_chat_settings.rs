@@ -1,5 +1,5 @@
-//! Migration 15: a company's chat settings, files on conversation messages, and message
-//! bodies that may be stored sealed.
+//! Migration 15: a company's chat settings, files on conversation messages, message bodies
+//! that may be stored sealed, and a conversation's team.
 
 use sea_query::{ColumnDef, Table};
 
@@ -78,6 +78,22 @@ pub(super) fn up(backend: Backend) -> Vec<String> {
                 "message_attachments_company_id_message_id_idx",
                 MessageAttachments::Table,
                 &["company_id", "message_id"],
+            ),
+        ),
+        // A conversation may be routed to a team: a company role of agents.
+        render(
+            backend,
+            &Table::alter()
+                .table(Conversations::Table)
+                .add_column(uuid_null(Conversations::TeamId))
+                .to_owned(),
+        ),
+        render(
+            backend,
+            &index(
+                "conversations_company_id_team_id_idx",
+                Conversations::Table,
+                &["company_id", "team_id"],
             ),
         ),
         // A person's message rate is counted over their last minute of messages.

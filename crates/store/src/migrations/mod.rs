@@ -109,7 +109,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 15,
-        name: "chat settings per company, files on conversation messages, sealed message bodies",
+        name: "chat settings per company, files on conversation messages, sealed message bodies, teams of conversations",
         up: m0015_chat_settings::up,
     },
 ];

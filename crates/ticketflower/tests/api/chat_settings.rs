@@ -534,3 +534,68 @@ async fn sealed_bodies_are_stored_encrypted_kept_out_of_events_and_read_as_text(
     );
     d.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_conversation_routed_to_a_team_goes_to_its_agent_and_lists_filter_by_team() {
+    let d = desk().await;
+    let teams = d.company.add_roles(&["billing", "hardware"]).await;
+    let (billing, hardware) = (teams[0].clone(), teams[1].clone());
+    let bill = d
+        .company
+        .add_member("bill@acme.io", "Bill", &["agent"], &["billing"])
+        .await;
+    // Agnes (no team) gets it first: the shortest queue.
+    let opened = d
+        .requester
+        .api
+        .send(Method::POST, "/api/v1/conversations", Body::Json(json!({})))
+        .await
+        .expect(201);
+    let conversation = id(&opened);
+    let agent = &d.agent.api;
+    let route = |team: Value| {
+        let path = format!("/api/v1/conversations/{conversation}/team");
+        let body = json!({ "team_id": team });
+        async move { agent.send(Method::POST, &path, Body::Json(body)).await }
+    };
+    let routed = route(json!(billing)).await.expect(200);
+    assert_eq!(routed["team_id"], billing.as_str());
+    assert_eq!(routed["assignee_id"], bill.id.as_str(), "{routed}");
+
+    let listed = |team: String| {
+        let path = format!("/api/v1/conversations?view=all&team={team}");
+        async move {
+            agent
+                .send(Method::GET, &path, Body::Empty)
+                .await
+                .expect(200)
+        }
+    };
+    assert_eq!(listed(billing.clone()).await["total"], 1);
+    assert_eq!(listed(hardware.clone()).await["total"], 0);
+
+    // A team without agents: back to the queue.
+    let routed = route(json!(hardware)).await.expect(200);
+    assert_eq!(routed["assignee_id"], Value::Null, "{routed}");
+    // No team: it stays where it is.
+    let unrouted = route(Value::Null).await.expect(200);
+    assert_eq!(unrouted["team_id"], Value::Null);
+
+    // A requester does not route; another company's role is no team of ours.
+    let theirs = d
+        .requester
+        .api
+        .send(
+            Method::POST,
+            &format!("/api/v1/conversations/{conversation}/team"),
+            Body::Json(json!({ "team_id": billing })),
+        )
+        .await;
+    assert_eq!(theirs.status, 403, "{}", theirs.text());
+    let other = fixtures::sign_up(&d.app, "Globex", "gina@globex.io").await;
+    let foreign = other.add_roles(&["billing"]).await;
+    let wrong = route(json!(foreign[0])).await;
+    assert_eq!(wrong.status, 422, "{}", wrong.text());
+    assert_eq!(fields(&wrong), ["team_id"]);
+    d.app.stop().await;
+}

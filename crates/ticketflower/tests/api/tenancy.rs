@@ -272,6 +272,7 @@ impl World {
             (_, "workflow" | "workflow_id") => first("workflow"),
             (_, "ticket") => first("ticket"),
             (_, "assignee") => first("worker"),
+            ("/api/v1/conversations", "team") => first("company role"),
             ("/api/v1/users", "cursor") => first("user"),
             ("/api/v1/tasks", "cursor") => first("task"),
             ("/api/v1/workflow-errors", "cursor") => first("workflow error"),
@@ -305,6 +306,7 @@ impl World {
             ("post", "/api/v1/tickets/{id}/comments") => json!({"body": "probed"}),
             ("post", "/api/v1/actions/{task_id}/callback") => json!({"id": "probed"}),
             ("post", "/api/v1/conversations/{id}/assign") => json!({"assignee_id": mallory}),
+            ("post", "/api/v1/conversations/{id}/team") => json!({"team_id": null}),
             ("post", "/api/v1/conversations/{id}/status") => json!({"status": "closed"}),
             ("post", "/api/v1/conversations/{id}/messages") => json!({"body": "probed"}),
             ("patch", "/api/v1/conversations/{id}/messages/{message_id}") => {

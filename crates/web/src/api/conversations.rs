@@ -75,6 +75,8 @@ pub struct ListQuery {
     view: Option<String>,
     /// `open`, `pending`, `resolved` or `closed`.
     status: Option<String>,
+    /// For agents: only those routed to this team (a company role).
+    team: Option<domain::ids::CompanyRoleId>,
     /// At most this many (default 50, at most 500).
     limit: Option<u32>,
 }
@@ -107,11 +109,12 @@ pub async fn list(
             .into());
         }
     };
-    let (items, total) = conversations::list(
+    let (items, total) = conversations::list_in(
         &state.app,
         &actor,
         view,
         query.status,
+        query.team,
         query.limit.unwrap_or(50),
     )
     .await?;
@@ -128,6 +131,31 @@ pub async fn get(
     AppPath(id): AppPath<ConversationId>,
 ) -> ApiResult<Json<ConversationView>> {
     Ok(Json(conversations::get(&state.app, &actor, id).await?))
+}
+
+/// `POST /conversations/{id}/team` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationTeamBody {
+    /// A company role whose agents answer it; `null`: no team.
+    team_id: Option<domain::ids::CompanyRoleId>,
+}
+
+/// Routes the conversation to a team; an assignee outside the team hands it to one of the
+/// team's agents (by the company's strategy) or to the queue. Agents only.
+#[utoipa::path(post, operation_id = "conversation_team", path = "/api/v1/conversations/{id}/team", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation")), request_body = ConversationTeamBody,
+    responses((status = 200, description = "The conversation", body = ConversationView)),
+    security(("bearer" = [])))]
+pub async fn team(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<ConversationId>,
+    AppJson(body): AppJson<ConversationTeamBody>,
+) -> ApiResult<Json<ConversationView>> {
+    Ok(Json(
+        conversations::set_team(&state.app, &actor, id, body.team_id).await?,
+    ))
 }
 
 /// `POST /conversations/{id}/assign` body.
@@ -526,6 +554,7 @@ pub fn router() -> OpenApiRouter<WebState> {
         .routes(routes!(open, list))
         .routes(routes!(get))
         .routes(routes!(assign))
+        .routes(routes!(team))
         .routes(routes!(status))
         .routes(routes!(messages, post))
         .routes(routes!(edit, delete))

@@ -66,12 +66,16 @@ pub struct ListPage {
     pub status: String,
     pub rows: Vec<Row>,
     pub total: i64,
+    /// The teams to filter by (id, name), and the one chosen.
+    pub teams: Vec<(String, String)>,
+    pub team: String,
 }
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
     view: Option<String>,
     status: Option<String>,
+    team: Option<String>,
 }
 
 fn view_of(query: &ListQuery) -> (View, &'static str) {
@@ -96,8 +100,14 @@ pub async fn list(
     });
     let (view, view_name) = view_of(&query);
     let status = query.status.clone().filter(|s| !s.is_empty());
-    let (items, total) =
-        ctx.load(conversations::list(&state.app, &ctx.actor, view, status.clone(), 200).await)?;
+    let team = query
+        .team
+        .as_deref()
+        .and_then(|t| t.parse::<domain::ids::CompanyRoleId>().ok());
+    let teams = ctx.load(conversations::teams(&state.app, &ctx.actor).await)?;
+    let (items, total) = ctx.load(
+        conversations::list_in(&state.app, &ctx.actor, view, status.clone(), team, 200).await,
+    )?;
     Ok(ctx.render(&ListPage {
         layout: {
             let mut layout = ctx.layout.clone();
@@ -109,6 +119,11 @@ pub async fn list(
         status: status.unwrap_or_default(),
         rows: items.iter().map(|c| row(c, None)).collect(),
         total,
+        teams: teams
+            .into_iter()
+            .map(|(id, name)| (id.to_string(), name))
+            .collect(),
+        team: team.map(|t| t.to_string()).unwrap_or_default(),
     }))
 }
 
@@ -165,6 +180,9 @@ pub struct ConversationPage {
     pub queue: Vec<Row>,
     pub others: Vec<Row>,
     pub agents: Vec<(String, String)>,
+    /// The teams it may be routed to (id, name), and its own.
+    pub teams: Vec<(String, String)>,
+    pub team_id: String,
     /// Who may appear typing: ids and names, for `app.js`.
     pub people: String,
     pub me: String,
@@ -250,6 +268,7 @@ async fn conversation_page(
     };
     let agents = ctx.load(conversations::assignable(app, actor).await)?;
     let settings = ctx.load(app::chat::settings(app, actor).await)?;
+    let teams = ctx.load(conversations::teams(app, actor).await)?;
     let online = actor
         .company_id
         .map(|company| app.hub().online(company))
@@ -346,6 +365,11 @@ async fn conversation_page(
         errors: FieldErrors::default(),
         templates,
         question,
+        teams: teams
+            .into_iter()
+            .map(|(id, name)| (id.to_string(), name))
+            .collect(),
+        team_id: view.team_id.map(|t| t.to_string()).unwrap_or_default(),
         requester_id: view.requester_id.to_string(),
         requester_presence: presence(&online, Some(view.requester_id)),
         assignee_presence: presence(&online, view.assignee_id),
@@ -539,6 +563,38 @@ pub async fn assign(
     }
 }
 
+#[derive(Deserialize)]
+pub struct TeamForm {
+    #[serde(default)]
+    team_id: String,
+}
+
+pub async fn set_team(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<ConversationId>,
+    PagePost { ctx, form }: PagePost<TeamForm>,
+) -> PageResult {
+    let back = format!("/conversations/{id}");
+    let team = match form.team_id.trim() {
+        "" => None,
+        text => match text.parse::<domain::ids::CompanyRoleId>() {
+            Ok(team) => Some(team),
+            Err(_) => return Ok(ctx.redirect(&back, Flash::error("Choose a team from the list."))),
+        },
+    };
+    match conversations::set_team(&state.app, &ctx.actor, id, team).await {
+        Ok(view) => {
+            let text = match (team, view.assignee_name) {
+                (None, _) => "The conversation has no team now.".to_owned(),
+                (Some(_), Some(name)) => format!("Routed to the team; {name} answers it."),
+                (Some(_), None) => "Routed to the team; it waits in the queue.".to_owned(),
+            };
+            Ok(ctx.redirect(&back, Flash::ok(text)))
+        }
+        Err(error) => Ok(ctx.failed(&back, error)),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "support.html")]
 pub struct SupportPage {
@@ -638,6 +694,7 @@ pub fn router() -> axum::Router<WebState> {
         .route("/conversations/{id}/files/{file_id}", get(download))
         .route("/conversations/{id}/status", post(set_status))
         .route("/conversations/{id}/assign", post(assign))
+        .route("/conversations/{id}/team", post(set_team))
         .route("/conversations/{id}/ask", post(ask))
         .route("/conversations/{id}/answers", post(answer))
 }
