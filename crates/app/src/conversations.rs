@@ -411,6 +411,34 @@ pub async fn list_in(
     Ok((items, total))
 }
 
+/// Messages of others the actor has not read in the conversations of a list (`view` and
+/// `status` as in [`list`]): an agent's in their own (`Mine`), a requester's in theirs.
+pub async fn unread_total(
+    app: &App,
+    actor: &Actor,
+    view_of: View,
+    status: Option<String>,
+    team: Option<CompanyRoleId>,
+) -> Result<i64> {
+    let company = company_of(actor)?;
+    let agent = is_agent(actor);
+    let mut filter = Filter {
+        status,
+        team: team.filter(|_| agent),
+        ..Filter::default()
+    };
+    if agent {
+        match view_of {
+            View::Mine => filter.assignee = Some(Some(actor.user_id)),
+            View::Unassigned => filter.assignee = Some(None),
+            View::All => {}
+        }
+    } else {
+        filter.requester = Some(actor.user_id);
+    }
+    Ok(stored::unread_total(app.db(), company, &filter, actor.user_id, agent).await?)
+}
+
 pub async fn get(app: &App, actor: &Actor, id: ConversationId) -> Result<ConversationView> {
     let conversation = visible(app, actor, id).await?;
     view(app, actor, conversation).await

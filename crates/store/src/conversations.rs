@@ -273,6 +273,42 @@ fn filtered(select: &mut SelectStatement, company: CompanyId, filter: &Filter) {
     }
 }
 
+/// The messages of others `reader` has not read across the conversations `filter` finds.
+pub async fn unread_total(
+    db: impl Exec,
+    company: CompanyId,
+    filter: &Filter,
+    reader: UserId,
+    with_internal: bool,
+) -> Result<i64> {
+    let mut select = Query::select()
+        .from(M::Table)
+        .join(
+            JoinType::InnerJoin,
+            C::Table,
+            Expr::col((C::Table, C::Id)).equals((M::Table, M::ConversationId)),
+        )
+        .join(
+            JoinType::LeftJoin,
+            R::Table,
+            Expr::col((R::Table, R::ConversationId))
+                .equals((C::Table, C::Id))
+                .and(Expr::col((R::Table, R::UserId)).eq(reader.0)),
+        )
+        .and_where(Expr::col((M::Table, M::CompanyId)).eq(company.0))
+        .and_where(Expr::col((M::Table, M::AuthorId)).ne(reader.0))
+        .and_where(
+            Expr::col((M::Table, M::Seq))
+                .gt(sea_query::Func::if_null(Expr::col((R::Table, R::UpTo)), 0)),
+        )
+        .to_owned();
+    if !with_internal {
+        select.and_where(Expr::col((M::Table, M::Internal)).eq(false));
+    }
+    filtered(&mut select, company, filter);
+    crate::db::count(db, select, (M::Table, M::Id)).await
+}
+
 /// Routes a conversation to a team (or to none).
 pub async fn set_team(
     tx: &mut Tx,

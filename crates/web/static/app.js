@@ -158,6 +158,22 @@ localTimes(document);
   if (!chat) return;
   const messages = document.getElementById("messages");
   if (messages) messages.scrollTop = messages.scrollHeight;
+  // Scrolled up to read earlier messages, the reader gets a way back to the newest.
+  const jump = document.getElementById("jump-latest");
+  if (jump) {
+    const list = () => document.getElementById("messages");
+    const update = () => {
+      const m = list();
+      if (m) jump.hidden = m.scrollHeight - m.scrollTop - m.clientHeight < 48;
+    };
+    document.addEventListener("scroll", (event) => { if (event.target && event.target.id === "messages") update(); }, true);
+    document.addEventListener("tf:refreshed", update);
+    jump.addEventListener("click", () => {
+      const m = list();
+      if (m) m.scrollTop = m.scrollHeight;
+      update();
+    });
+  }
   const people = JSON.parse(chat.dataset.people || "{}");
   const composer = document.getElementById("composer-body");
   if (composer) {

@@ -599,3 +599,41 @@ async fn a_conversation_routed_to_a_team_goes_to_its_agent_and_lists_filter_by_t
     assert_eq!(fields(&wrong), ["team_id"]);
     d.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_list_says_how_many_messages_the_caller_has_not_read_in_all() {
+    let d = desk().await;
+    let rita = &d.requester.api;
+    let first = open(rita).await;
+    post(rita, &first, json!({"body": "one"})).await.expect(201);
+    post(rita, &first, json!({"body": "two"})).await.expect(201);
+    let vera = d
+        .company
+        .add_member("vera@acme.io", "Vera", &["user"], &[])
+        .await;
+    let second = open(&vera.api).await;
+    post(&vera.api, &second, json!({"body": "three"}))
+        .await
+        .expect(201);
+    let agnes = &d.agent.api;
+    post(agnes, &first, json!({"body": "note", "internal": true}))
+        .await
+        .expect(201);
+    post(agnes, &first, json!({"body": "answer"}))
+        .await
+        .expect(201);
+    let mine = agnes
+        .send(Method::GET, "/api/v1/conversations", Body::Empty)
+        .await
+        .expect(200);
+    // Agnes has both; her own messages count for nobody's unread but the requester's, and
+    // answering read the first (the author has read what they answered).
+    assert_eq!(mine["unread"], 1, "{mine}");
+    let hers = rita
+        .send(Method::GET, "/api/v1/conversations", Body::Empty)
+        .await
+        .expect(200);
+    // The answer, never the internal note.
+    assert_eq!(hers["unread"], 1, "{hers}");
+    d.app.stop().await;
+}

@@ -86,6 +86,9 @@ pub struct ListQuery {
 pub struct ConversationList {
     pub items: Vec<ConversationView>,
     pub total: i64,
+    /// Messages of others the caller has not read, across every conversation the filter
+    /// finds (not only this page of them).
+    pub unread: i64,
 }
 
 /// Conversations by last activity, most recent first.
@@ -109,6 +112,9 @@ pub async fn list(
             .into());
         }
     };
+    let unread =
+        conversations::unread_total(&state.app, &actor, view, query.status.clone(), query.team)
+            .await?;
     let (items, total) = conversations::list_in(
         &state.app,
         &actor,
@@ -118,7 +124,11 @@ pub async fn list(
         query.limit.unwrap_or(50),
     )
     .await?;
-    Ok(Json(ConversationList { items, total }))
+    Ok(Json(ConversationList {
+        items,
+        total,
+        unread,
+    }))
 }
 
 #[utoipa::path(get, operation_id = "conversation_get", path = "/api/v1/conversations/{id}", tag = "conversations",
