@@ -233,11 +233,13 @@ event_kinds! {
     WorkflowErrorRaised = "workflow.error" { error_id: crate::WorkflowErrorId, error_type: crate::workflow::WorkflowErrorType, message: String, task_id: Option<crate::TaskId> },
     WorkflowErrorStatusChanged = "workflow_error.status_changed" { error_id: crate::WorkflowErrorId, status: crate::workflow::WorkflowErrorStatus },
     WorkflowErrorRetried = "workflow_error.retried" { error_id: crate::WorkflowErrorId },
+    TicketConversationLinked = "ticket.conversation_linked" { conversation_id: crate::ConversationId, created_from: bool },
     // Support conversations (stream: conversation).
     ConversationOpened = "conversation.opened" { requester_id: UserId, subject: Option<String>, reference: Option<String>, ticket_id: Option<crate::TicketId> },
     ConversationAssigned = "conversation.assigned" { assignee_id: Option<UserId>, by: String },
     ConversationStatusChanged = "conversation.status_changed" { from: String, to: String },
     ConversationRead = "conversation.read" { user_id: UserId, up_to: i64 },
+    ConversationTicketLinked = "conversation.ticket_linked" { ticket_id: crate::TicketId, number: i64, created: bool },
     MessagePosted = "message.posted" { message_id: crate::MessageId, seq: i64, body: String, internal: bool },
     MessageEdited = "message.edited" { message_id: crate::MessageId, seq: i64, body: String, internal: bool, version: i32 },
     MessageDeleted = "message.deleted" { message_id: crate::MessageId, seq: i64, internal: bool },

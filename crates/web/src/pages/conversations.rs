@@ -173,6 +173,8 @@ pub struct ConversationPage {
     pub templates: Vec<(String, String)>,
     /// For the requester: the question waiting for their answer.
     pub question: Option<Question>,
+    /// The conversation's ticket; for agents the requester's tickets and "Create ticket".
+    pub tickets: crate::pages::conversation_tickets::TicketPanel,
 }
 
 /// A template sent to the requester and not answered yet, as a form.
@@ -240,6 +242,7 @@ async fn conversation_page(
         (Vec::new(), others)
     };
     let agents = ctx.load(conversations::assignable(app, actor).await)?;
+    let tickets = crate::pages::conversation_tickets::panel(state, &ctx, &view).await?;
     let mut people: Vec<(String, String)> = messages
         .iter()
         .map(|m| (m.author_id.to_string(), m.author_name.clone()))
@@ -332,6 +335,7 @@ async fn conversation_page(
         errors: FieldErrors::default(),
         templates,
         question,
+        tickets,
     };
     let mut status = if refused_answer.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY

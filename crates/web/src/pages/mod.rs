@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod conversation_tickets;
 pub mod conversations;
 pub mod design;
 pub mod design_forms;
