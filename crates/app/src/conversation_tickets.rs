@@ -302,9 +302,14 @@ fn transcript(conversation: &ConversationView, messages: &[MessageView]) -> Opti
     if messages.is_empty() {
         return None;
     }
+    let about = conversation
+        .subject
+        .as_deref()
+        .map(|s| format!(" “{s}”"))
+        .unwrap_or_default();
     let mut text = format!(
-        "Transcript of the support conversation with {} (/conversations/{}):",
-        conversation.requester_name, conversation.id
+        "Transcript of the support conversation{about} with {}:",
+        conversation.requester_name
     );
     let limit = tickets::MAX_COMMENT_CHARS - TAIL_ROOM;
     let mut length = text.chars().count();

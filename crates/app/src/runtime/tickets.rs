@@ -2,8 +2,10 @@
 //! type's schema, pinned to the ACTIVE workflow version), the lists and the detail,
 //! the timeline, comments, attachments, corrections by ticket admins, and cancelling.
 //!
-//! Who sees a ticket: its requester, ticket admins (and company admins), and anyone who
-//! holds or held one of its tasks. Everyone else gets `NotFound`, as for another tenant's.
+//! Who sees a ticket: its requester, ticket admins (and company admins), anyone who holds
+//! or held one of its tasks, and agents when its requester has a support conversation or a
+//! conversation is about it (they read it as its requester does). Everyone else gets
+//! `NotFound`, as for another tenant's.
 
 use domain::ids::{AttachmentId, TaskId, TicketId, TicketTypeId, WorkflowId};
 use std::collections::HashMap;

@@ -157,7 +157,6 @@ pub struct ConversationPage {
     pub assignee_id: String,
     pub assignee: String,
     pub reference: String,
-    pub ticket_id: String,
     pub lines: Vec<Line>,
     /// The agent's queue beside the conversation, and the requester's other conversations.
     pub queue: Vec<Row>,
@@ -317,7 +316,6 @@ async fn conversation_page(
             .clone()
             .unwrap_or_else(|| "Nobody yet".into()),
         reference: view.reference.clone().unwrap_or_default(),
-        ticket_id: view.ticket_id.map(|t| t.to_string()).unwrap_or_default(),
         lines: messages
             .into_iter()
             .map(|m| line(m, actor.user_id))

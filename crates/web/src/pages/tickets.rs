@@ -842,6 +842,9 @@ async fn ticket_page(
             layout.title = format!("#{} {} — TicketFlower", view.number, view.title);
             if app::access::is_ticket_admin(actor) {
                 layout.crumb("/tickets/all", "All tickets");
+            } else if let (Some(c), false) = (conversation, view.requester_id == actor.user_id) {
+                // An agent came from the conversation about it, not from their own tickets.
+                layout.crumb(format!("/conversations/{c}"), "Conversation");
             } else {
                 layout.crumb("/tickets", "My tickets");
             }
