@@ -85,6 +85,16 @@ async fn an_agent_makes_a_ticket_from_a_conversation_and_both_pages_link_to_each
         .screenshot("conversation-ticket-panel-desk")
         .await
         .unwrap();
+    alex.execute(
+        "document.querySelector('#requester-tickets').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    agent
+        .screenshot("conversation-requester-tickets-desk")
+        .await
+        .unwrap();
 
     // The purchase form asks for more: "Create ticket" opens it first.
     alex.find(Locator::Css("#create-ticket-form select"))
