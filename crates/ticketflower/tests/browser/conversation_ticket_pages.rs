@@ -1,7 +1,8 @@
 //! A conversation and its ticket in the browser (issue 17, linking): the agent sees the
 //! requester's tickets beside the conversation, makes a ticket from it through the type's
 //! form (refused without its required fields), and the ticket page and the conversation page
-//! then link to each other. A requester starts the conversation about a ticket from its page.
+//! then link to each other; another conversation is linked to an existing ticket from the
+//! requester's list. A requester starts the conversation about a ticket from its page.
 
 use fantoccini::{Client, Locator};
 use reqwest::Method;
@@ -189,6 +190,37 @@ async fn an_agent_makes_a_ticket_from_a_conversation_and_both_pages_link_to_each
         .screenshot("conversation-ticket-made-phone")
         .await
         .unwrap();
+
+    // Another conversation of Rita's is linked to a ticket she already has, from the list.
+    let stapler = id(&desk.request_purchase(8, "A stapler").await);
+    let incident = rita
+        .send(
+            Method::POST,
+            "/api/v1/conversations",
+            Body::Json(json!({"reference": "INC-7"})),
+        )
+        .await
+        .expect(201);
+    let incident = id(&incident);
+    agent.resize(1280, 800).await.unwrap();
+    alex.goto(&app.url(&format!("/conversations/{incident}")))
+        .await
+        .unwrap();
+    text_with(alex, "#requester-tickets", "A stapler").await;
+    alex.find(Locator::XPath(
+        "//section[@id='requester-tickets']//li[contains(., 'A stapler')]//button",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    text_with(alex, "body", "linked to ticket #3").await;
+    text_with(alex, "#conversation-ticket", "#3 A stapler").await;
+    assert_eq!(
+        href(alex, "#conversation-ticket a").await,
+        format!("/tickets/{stapler}")
+    );
     agent.close().await;
 
     // Rita, on her pens ticket, starts the conversation about it; its page links back.
