@@ -301,6 +301,10 @@ pub async fn open(
         },
     )
     .await?;
+    if let Some(ticket) = request.ticket_id {
+        crate::conversation_tickets::record_opened_on_ticket(&mut tx, actor, company, id, ticket)
+            .await?;
+    }
     // Only agents take new conversations; an admin answers when they choose to (or holds
     // the agent role too).
     let agents = stored::agents(&mut tx, company, false).await?;

@@ -7,6 +7,7 @@
 pub mod access;
 mod audit;
 pub mod chat;
+pub mod conversation_tickets;
 pub mod conversations;
 pub mod design;
 pub mod desk;

@@ -801,3 +801,62 @@ pub async fn template_sent(
         .to_owned();
     Ok(crate::db::count(db, select, M::Id).await? > 0)
 }
+
+/// Links the conversation to a ticket, unless it has one already (then `Conflict` on
+/// `conversations_ticket_id`); another conversation of the ticket is a `Conflict` on the
+/// unique index `conversations_company_id_ticket_id_key`. The conversation stops being its
+/// requester's general one: it is the ticket's now.
+pub async fn link_ticket(
+    tx: &mut Tx,
+    company: CompanyId,
+    id: ConversationId,
+    ticket: TicketId,
+) -> Result<()> {
+    let update = Query::update()
+        .table(C::Table)
+        .value(C::TicketId, ticket.0)
+        .value(C::OpenKey, Option::<String>::None)
+        .value(C::UpdatedAt, Utc::now())
+        .and_where(Expr::col(C::CompanyId).eq(company.0))
+        .and_where(Expr::col(C::Id).eq(id.0))
+        .and_where(Expr::col(C::TicketId).is_null())
+        .to_owned();
+    match tx.execute(&update).await? {
+        0 => Err(StoreError::Conflict {
+            constraint: "conversations_ticket_id".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The conversation about a ticket, if there is one.
+pub async fn of_ticket(
+    db: impl Exec,
+    company: CompanyId,
+    ticket: TicketId,
+) -> Result<Option<Conversation>> {
+    let mut select = select();
+    of_company(&mut select, company);
+    select.and_where(Expr::col((C::Table, C::TicketId)).eq(ticket.0));
+    db.fetch_optional(&select).await
+}
+
+/// Whether the company's agents support this ticket's requester or the ticket itself: a
+/// conversation of the requester's, or one linked to the ticket.
+pub async fn supports(
+    db: impl Exec,
+    company: CompanyId,
+    ticket: TicketId,
+    requester: UserId,
+) -> Result<bool> {
+    let select = Query::select()
+        .from(C::Table)
+        .and_where(Expr::col(C::CompanyId).eq(company.0))
+        .cond_where(
+            Expr::col(C::TicketId)
+                .eq(ticket.0)
+                .or(Expr::col(C::RequesterId).eq(requester.0)),
+        )
+        .to_owned();
+    Ok(crate::db::count(db, select, C::Id).await? > 0)
+}

@@ -268,6 +268,7 @@ fn api_router() -> OpenApiRouter<WebState> {
         .merge(api::tasks::router())
         .merge(api::stream::router())
         .merge(api::conversations::router())
+        .merge(api::conversation_tickets::router())
         .merge(api::templates::router())
 }
 
@@ -281,6 +282,7 @@ fn page_router() -> Router<WebState> {
         .merge(pages::tickets::router())
         .merge(pages::conversations::router())
         .merge(pages::chat_settings::router())
+        .merge(pages::conversation_tickets::router())
         .merge(pages::tasks::router())
 }
 

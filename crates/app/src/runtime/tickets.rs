@@ -2,8 +2,10 @@
 //! type's schema, pinned to the ACTIVE workflow version), the lists and the detail,
 //! the timeline, comments, attachments, corrections by ticket admins, and cancelling.
 //!
-//! Who sees a ticket: its requester, ticket admins (and company admins), and anyone who
-//! holds or held one of its tasks. Everyone else gets `NotFound`, as for another tenant's.
+//! Who sees a ticket: its requester, ticket admins (and company admins), anyone who holds
+//! or held one of its tasks, and agents when its requester has a support conversation or a
+//! conversation is about it (they read it as its requester does). Everyone else gets
+//! `NotFound`, as for another tenant's.
 
 use domain::ids::{AttachmentId, TaskId, TicketId, TicketTypeId, WorkflowId};
 use std::collections::HashMap;
@@ -32,7 +34,7 @@ use crate::{App, AppError, Result, audit};
 /// Largest attachment accepted.
 pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
 /// Longest comment accepted.
-const MAX_COMMENT_CHARS: usize = 20_000;
+pub(crate) const MAX_COMMENT_CHARS: usize = 20_000;
 const MAX_IDEMPOTENCY_KEY: usize = 200;
 /// Events shown of one ticket's history.
 const MAX_TIMELINE: u32 = 10_000;
@@ -56,7 +58,16 @@ pub struct AvailableType {
 /// The ticket types of ACTIVE workflow versions this user may submit.
 pub async fn available(app: &App, actor: &Actor) -> Result<Vec<AvailableType>> {
     let company = crate::access::company_of(actor)?;
-    let roles = store::companies::user_role_names(app.db(), company, actor.user_id).await?;
+    available_to(app, company, actor.user_id).await
+}
+
+/// The ticket types `user` may submit (an agent submits for a conversation's requester).
+pub(crate) async fn available_to(
+    app: &App,
+    company: CompanyId,
+    user: UserId,
+) -> Result<Vec<AvailableType>> {
+    let roles = store::companies::user_role_names(app.db(), company, user).await?;
     let objects = store::design::list(
         app.db(),
         company,
@@ -102,6 +113,16 @@ pub async fn available_type(
     id: TicketTypeId,
 ) -> Result<(AvailableType, Arc<Published>)> {
     let company = crate::access::company_of(actor)?;
+    available_type_to(app, company, actor.user_id, id).await
+}
+
+/// One ticket type `user` may submit, or `NotFound` (see [`available_type`]).
+pub(crate) async fn available_type_to(
+    app: &App,
+    company: CompanyId,
+    user: UserId,
+    id: TicketTypeId,
+) -> Result<(AvailableType, Arc<Published>)> {
     let object = store::design::get(app.db(), company, "ticket_type", id).await?;
     let active = store::design::active_versions(app.db(), company)
         .await?
@@ -110,7 +131,7 @@ pub async fn available_type(
         .ok_or(AppError::NotFound)?;
     let version = published(app, company, active.id).await?;
     let spec = version.ticket_type(&object.key).ok_or(AppError::NotFound)?;
-    let roles = store::companies::user_role_names(app.db(), company, actor.user_id).await?;
+    let roles = store::companies::user_role_names(app.db(), company, user).await?;
     if !crate::access::may_submit(spec, &roles) {
         return Err(AppError::NotFound);
     }
@@ -253,6 +274,9 @@ pub struct TicketView {
     pub waiting_on_you: bool,
     /// What the caller may do with the ticket now.
     pub actions: crate::access::TicketActions,
+    /// The support conversation about the ticket, in its detail only, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<domain::ConversationId>,
 }
 
 impl TicketView {
@@ -282,6 +306,7 @@ impl TicketView {
             closed_at: ticket.closed_at,
             tasks: None,
             waiting_on_you: waiting,
+            conversation_id: None,
         }
     }
 }
@@ -304,6 +329,13 @@ pub(crate) async fn visible(app: &App, actor: &Actor, id: TicketId) -> Result<(C
     if tasks.iter().any(|t| t.assigned_to == Some(actor.user_id)) {
         return Ok((company, ticket));
     }
+    // Agents read the tickets of the people they support, as those people do (the
+    // workspace shows a requester's tickets beside their conversation).
+    if crate::access::is_agent(actor)
+        && store::conversations::supports(app.db(), company, id, ticket.requester_id).await?
+    {
+        return Ok((company, ticket));
+    }
     Err(AppError::NotFound)
 }
 
@@ -315,6 +347,9 @@ pub async fn get(app: &App, actor: &Actor, id: TicketId) -> Result<TicketView> {
     let waiting = tasks.iter().any(|t| waits_on(t, actor.user_id));
     let mut view = TicketView::of(ticket, actor, waiting);
     view.workflow_version = Some(version.version);
+    view.conversation_id = store::conversations::of_ticket(app.db(), company, id)
+        .await?
+        .map(|c| c.id);
     let details = view.actions.details;
     view.tasks = Some(
         tasks
@@ -487,58 +522,10 @@ pub async fn submit(
             });
         }
     }
-    let (available, version) =
-        available_type(app, actor, ticket_type_id)
-            .await
-            .map_err(|e| match e {
-                AppError::NotFound => ValidationErrors::single(
-                    "ticket_type_id",
-                    "is not a ticket type you can submit",
-                )
-                .into(),
-                other => other,
-            })?;
-    let Value::Object(fields) = &data else {
-        return Err(ValidationErrors::single("data", "must be a JSON object").into());
-    };
-    check_size(app, company, "data", &data).await?;
-    let problems = version.check_ticket_data(&available.key, &data);
-    if !problems.is_empty() {
-        return Err(ValidationErrors::from_problems(problems, "data").into());
-    }
+    let checked = check_submission(app, company, actor.user_id, ticket_type_id, data).await?;
     check_uploads(&uploads)?;
-    // The workflow data starts as the submission: ticket fields fill the workflow fields of
-    // the same name.
-    let workflow_data = Value::Object(fields.clone());
-    // Read before the write transaction, where it would hold SQLite's one writer.
-    let requester = requester(app.db(), company, actor.user_id).await?;
-    let summary = version
-        .ticket_type(&available.key)
-        .map(|t| t.summary.as_str())
-        .unwrap_or_default();
-    let title = wf::summary::render(summary, &data, &requester.name, &available.title);
     let mut tx = app.db().begin().await?;
-    let number = store::tickets::next_number(&mut tx, company).await?;
-    let id = TicketId::new();
-    store::tickets::insert(
-        &mut tx,
-        NewTicket {
-            id,
-            company_id: company,
-            number,
-            ticket_type_id: available.id,
-            ticket_type_key: &available.key,
-            title: &title,
-            workflow_id: version.workflow_id,
-            workflow_version_id: version.id,
-            requester_id: actor.user_id,
-            status: store::tickets::OPEN,
-            workflow_status: WorkflowRunStatus::NotStarted,
-            data: &data,
-            workflow_data: &workflow_data,
-        },
-    )
-    .await?;
+    let (id, number) = insert_checked(&mut tx, company, actor.user_id, &checked).await?;
     if let Some(key) = &idempotency_key {
         match store::tickets::remember_key(&mut tx, company, actor.user_id, key, id).await {
             Ok(()) => {}
@@ -566,30 +553,135 @@ pub async fn submit(
                 .file_name,
         );
     }
-    let text = search_text(&requester.text, &data, &[]);
-    store::tickets::index_text(&mut tx, company, id, &text, "").await?;
-    // The data is on the ticket; the event names its fields rather than copying it.
-    let field_names: Vec<String> = fields.keys().cloned().collect();
-    audit::record(
-        &mut tx,
-        Some(actor),
-        Some(company),
-        Stream::Ticket(id),
-        Payload::TicketSubmitted {
-            number,
-            ticket_type: available.key.clone(),
-            fields: field_names,
-            workflow_version: version.version,
-            attachments: names,
-        },
-    )
-    .await?;
+    announce_submitted(&mut tx, actor, company, id, number, &checked, names).await?;
     crate::runtime::engine::step(app, &mut tx, company, id, None, None).await?;
     app.commit(tx).await?;
     Ok(Submitted {
         ticket: get(app, actor, id).await?,
         created: true,
     })
+}
+
+/// A submission that passed its ticket type's schema, ready to be stored.
+pub(crate) struct Checked {
+    pub available: AvailableType,
+    version: Arc<Published>,
+    data: Value,
+    title: String,
+    requester_text: String,
+}
+
+/// Checks a submission by `requester` of `ticket_type_id` (a type they may submit) against
+/// the type's schema, every violation listed under `data/…`, and titles it. Reads only, so
+/// it runs before the write transaction, where it would hold SQLite's one writer.
+pub(crate) async fn check_submission(
+    app: &App,
+    company: CompanyId,
+    requester_id: UserId,
+    ticket_type_id: TicketTypeId,
+    data: Value,
+) -> Result<Checked> {
+    let (available, version) = available_type_to(app, company, requester_id, ticket_type_id)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound => {
+                ValidationErrors::single("ticket_type_id", "is not a ticket type you can submit")
+                    .into()
+            }
+            other => other,
+        })?;
+    if !data.is_object() {
+        return Err(ValidationErrors::single("data", "must be a JSON object").into());
+    }
+    check_size(app, company, "data", &data).await?;
+    let problems = version.check_ticket_data(&available.key, &data);
+    if !problems.is_empty() {
+        return Err(ValidationErrors::from_problems(problems, "data").into());
+    }
+    let requester = requester(app.db(), company, requester_id).await?;
+    let summary = version
+        .ticket_type(&available.key)
+        .map(|t| t.summary.as_str())
+        .unwrap_or_default();
+    let title = wf::summary::render(summary, &data, &requester.name, &available.title);
+    Ok(Checked {
+        available,
+        version,
+        data,
+        title,
+        requester_text: requester.text,
+    })
+}
+
+/// Stores a checked submission as `requester_id`'s ticket with the company's next number,
+/// pinned to the version it was checked against; its workflow has not started.
+pub(crate) async fn insert_checked(
+    tx: &mut Tx,
+    company: CompanyId,
+    requester_id: UserId,
+    checked: &Checked,
+) -> Result<(TicketId, i64)> {
+    // The workflow data starts as the submission: ticket fields fill the workflow fields of
+    // the same name.
+    let workflow_data = checked.data.clone();
+    let number = store::tickets::next_number(tx, company).await?;
+    let id = TicketId::new();
+    store::tickets::insert(
+        tx,
+        NewTicket {
+            id,
+            company_id: company,
+            number,
+            ticket_type_id: checked.available.id,
+            ticket_type_key: &checked.available.key,
+            title: &checked.title,
+            workflow_id: checked.version.workflow_id,
+            workflow_version_id: checked.version.id,
+            requester_id,
+            status: store::tickets::OPEN,
+            workflow_status: WorkflowRunStatus::NotStarted,
+            data: &checked.data,
+            workflow_data: &workflow_data,
+        },
+    )
+    .await?;
+    Ok((id, number))
+}
+
+/// Indexes a new ticket for the search and records its `ticket.submitted`; the caller then
+/// starts its workflow with `engine::step`.
+pub(crate) async fn announce_submitted(
+    tx: &mut Tx,
+    actor: &Actor,
+    company: CompanyId,
+    id: TicketId,
+    number: i64,
+    checked: &Checked,
+    attachments: Vec<String>,
+) -> Result<()> {
+    let text = search_text(&checked.requester_text, &checked.data, &[]);
+    store::tickets::index_text(tx, company, id, &text, "").await?;
+    // The data is on the ticket; the event names its fields rather than copying it.
+    let fields: Vec<String> = checked
+        .data
+        .as_object()
+        .map(|fields| fields.keys().cloned().collect())
+        .unwrap_or_default();
+    audit::record(
+        tx,
+        Some(actor),
+        Some(company),
+        Stream::Ticket(id),
+        Payload::TicketSubmitted {
+            number,
+            ticket_type: checked.available.key.clone(),
+            fields,
+            workflow_version: checked.version.version,
+            attachments,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 // ---- Lists
@@ -874,6 +966,7 @@ pub(crate) fn for_requester(
         K::TaskReleased if form() => &["task_id"],
         K::TaskCompleted if form() => &["task_id", "changes"],
         K::WorkflowCompleted => &["status"],
+        K::TicketConversationLinked => &["conversation_id", "created_from"],
         _ => return None,
     };
     if let Value::Object(fields) = &mut event.payload {
@@ -908,13 +1001,27 @@ pub async fn comment(
     }
     errors.into_result()?;
     let mut tx = app.db().begin().await?;
-    let ticket = store::tickets::lock(&mut tx, company, id).await?;
+    let comment = add_comment_in(&mut tx, actor, company, id, body, internal).await?;
+    app.commit(tx).await?;
+    Ok(comment)
+}
+
+/// Adds a checked comment in the caller's transaction: stored, searchable, recorded.
+pub(crate) async fn add_comment_in(
+    tx: &mut Tx,
+    actor: &Actor,
+    company: CompanyId,
+    id: TicketId,
+    body: &str,
+    internal: bool,
+) -> Result<Comment> {
+    let ticket = store::tickets::lock(tx, company, id).await?;
     let comment =
-        store::tickets::add_comment(&mut tx, company, id, actor.user_id, body, internal).await?;
-    store::tickets::touch(&mut tx, company, id).await?;
-    reindex(&mut tx, company, &ticket).await?;
+        store::tickets::add_comment(tx, company, id, actor.user_id, body, internal).await?;
+    store::tickets::touch(tx, company, id).await?;
+    reindex(tx, company, &ticket).await?;
     audit::record(
-        &mut tx,
+        tx,
         Some(actor),
         Some(company),
         Stream::Ticket(id),
@@ -925,7 +1032,6 @@ pub async fn comment(
         },
     )
     .await?;
-    app.commit(tx).await?;
     Ok(comment)
 }
 

@@ -313,6 +313,9 @@ impl World {
                 json!({"body": "probed"})
             }
             ("post", "/api/v1/conversations/{id}/read") => json!({"up_to": 1}),
+            ("post", "/api/v1/conversations/{id}/ticket") => {
+                json!({"ticket_type_id": uuid::Uuid::now_v7(), "data": {"reason": "probed"}})
+            }
             _ => return None,
         })
     }
@@ -901,6 +904,7 @@ impl World {
             "/tickets/{id}/comments" => fields(&[("body", "probed")]),
             "/conversations/{id}/status" => fields(&[("status", "closed")]),
             "/conversations/{id}/assign" => fields(&[("assignee_id", &self.mallory.id)]),
+            "/conversations/{id}/ticket" => fields(&[("ticket_type_id", &self.mallory.id)]),
             "/tickets/new/{type_id}" => {
                 let data = [("data.amount", "200"), ("data.reason", "probed")];
                 return PageForm::Multipart(fields(&data), false);

@@ -8,6 +8,7 @@ use testkit::browser::Browser;
 use testkit::spawn_app;
 
 mod chat_pages;
+mod conversation_ticket_pages;
 mod design_pages;
 mod identity_pages;
 mod live_pages;

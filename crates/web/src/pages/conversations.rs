@@ -174,7 +174,6 @@ pub struct ConversationPage {
     pub assignee_id: String,
     pub assignee: String,
     pub reference: String,
-    pub ticket_id: String,
     pub lines: Vec<Line>,
     /// The agent's queue beside the conversation, and the requester's other conversations.
     pub queue: Vec<Row>,
@@ -200,6 +199,8 @@ pub struct ConversationPage {
     /// The company's bounds, for the composer.
     pub max_chars: u32,
     pub may_attach: bool,
+    /// The conversation's ticket; for agents the requester's tickets and "Create ticket".
+    pub tickets: crate::pages::conversation_tickets::TicketPanel,
 }
 
 /// A template sent to the requester and not answered yet, as a form.
@@ -273,6 +274,7 @@ async fn conversation_page(
         .company_id
         .map(|company| app.hub().online(company))
         .unwrap_or_default();
+    let tickets = crate::pages::conversation_tickets::panel(state, &ctx, &view).await?;
     let mut people: Vec<(String, String)> = messages
         .iter()
         .map(|m| (m.author_id.to_string(), m.author_name.clone()))
@@ -347,7 +349,6 @@ async fn conversation_page(
             .clone()
             .unwrap_or_else(|| "Nobody yet".into()),
         reference: view.reference.clone().unwrap_or_default(),
-        ticket_id: view.ticket_id.map(|t| t.to_string()).unwrap_or_default(),
         lines: messages
             .into_iter()
             .map(|m| line(m, actor.user_id))
@@ -375,6 +376,7 @@ async fn conversation_page(
         assignee_presence: presence(&online, view.assignee_id),
         max_chars: settings.max_message_chars,
         may_attach: agent || settings.requester_attachments,
+        tickets,
     };
     let mut status = if refused_answer.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY

@@ -6,6 +6,7 @@
 // A page helper fails with the response to send; it is built once per request.
 #![allow(clippy::result_large_err)]
 
+use domain::ConversationId;
 use domain::TaskId;
 use domain::ids::{AttachmentId, TicketId, TicketTypeId};
 use domain::workflow::order::field_order;
@@ -578,6 +579,8 @@ pub struct TimelineItem {
     pub who: String,
     pub text: String,
     pub details: Vec<String>,
+    /// A page the event is about (the linked conversation).
+    pub link: Option<(String, String)>,
 }
 
 pub struct CommentItem {
@@ -624,6 +627,11 @@ struct TicketPage {
     /// The comment form as typed when it was refused, and why.
     comment: CommentForm,
     comment_errors: FieldErrors,
+    /// The support conversation about the ticket: its id when the viewer may open it.
+    conversation: Option<String>,
+    has_conversation: bool,
+    /// The requester may start the conversation about the ticket.
+    can_start_conversation: bool,
 }
 
 fn size(bytes: i64) -> String {
@@ -745,6 +753,14 @@ fn describe(
         "comment.added" => ("commented".into(), Vec::new()),
         "attachment.added" => (format!("attached {}", text("file_name")), Vec::new()),
         "ticket.cancelled" => ("cancelled the ticket".into(), Vec::new()),
+        "ticket.conversation_linked" if p["created_from"] == Value::Bool(true) => (
+            "made the ticket from a support conversation".into(),
+            Vec::new(),
+        ),
+        "ticket.conversation_linked" => (
+            "linked a support conversation to the ticket".into(),
+            Vec::new(),
+        ),
         "ticket.data_corrected" => ("corrected the data".into(), changes("changes")),
         "action.accepted" => (
             format!("{} was accepted by its service", task()),
@@ -792,6 +808,15 @@ async fn ticket_page(
     people.extend(comments.iter().map(|c| c.author_id));
     people.extend(files.iter().map(|f| f.uploaded_by));
     let names = ctx.load(app::runtime::tickets::names(app, actor, people).await)?;
+    // The conversation is linked when the viewer may open it (its requester, or agents).
+    let conversation = match view.conversation_id {
+        Some(c) => match app::conversations::get(app, actor, c).await {
+            Ok(_) => Some(c),
+            Err(app::AppError::NotFound) => None,
+            Err(other) => ctx.load(Err(other))?,
+        },
+        None => None,
+    };
     let task_names: HashMap<TaskId, String> =
         tasks.iter().map(|t| (t.id, t.name.clone())).collect();
 
@@ -817,6 +842,9 @@ async fn ticket_page(
             layout.title = format!("#{} {} — TicketFlower", view.number, view.title);
             if app::access::is_ticket_admin(actor) {
                 layout.crumb("/tickets/all", "All tickets");
+            } else if let (Some(c), false) = (conversation, view.requester_id == actor.user_id) {
+                // An agent came from the conversation about it, not from their own tickets.
+                layout.crumb(format!("/conversations/{c}"), "Conversation");
             } else {
                 layout.crumb("/tickets", "My tickets");
             }
@@ -866,6 +894,16 @@ async fn ticket_page(
                     },
                     text,
                     details,
+                    link: (e.kind == "ticket.conversation_linked")
+                        .then(|| id_in::<ConversationId>(&e.payload, "conversation_id"))
+                        .flatten()
+                        .filter(|c| Some(*c) == conversation)
+                        .map(|c| {
+                            (
+                                format!("/conversations/{c}"),
+                                "Open the conversation".into(),
+                            )
+                        }),
                 }
             })
             .collect(),
@@ -894,6 +932,10 @@ async fn ticket_page(
         title: view.title,
         comment: CommentForm::default(),
         comment_errors: FieldErrors::default(),
+        conversation: conversation.map(|c| c.to_string()),
+        has_conversation: view.conversation_id.is_some(),
+        can_start_conversation: view.conversation_id.is_none()
+            && view.requester_id == actor.user_id,
     };
     let mut status = StatusCode::OK;
     if let Some((comment, refusal)) = refused {
