@@ -15,6 +15,9 @@ use store::conversations::{self as stored, Filter, NewConversation};
 
 use crate::{App, AppError, Result, audit};
 
+pub mod search;
+pub mod transcript;
+
 /// Longest message accepted.
 pub const MAX_MESSAGE_CHARS: usize = 5_000;
 const MAX_SUBJECT_CHARS: usize = 200;
@@ -46,6 +49,13 @@ pub struct ConversationView {
     pub last_message_at: Option<DateTime<Utc>>,
     /// Messages of the other side the caller has not read.
     pub unread: i64,
+}
+
+/// What a conversation is called: its subject, else its reference, else whose support it is.
+pub fn title(subject: Option<&str>, reference: Option<&str>, requester_name: &str) -> String {
+    subject
+        .or(reference)
+        .map_or_else(|| format!("Support for {requester_name}"), str::to_owned)
 }
 
 fn name(first: Option<String>, last: Option<String>) -> Option<String> {
@@ -617,6 +627,7 @@ pub async fn post_draft(
         answers: answers.map(store::Json),
     };
     stored::insert_message(&mut tx, &message).await?;
+    search::index(&mut tx, &message).await?;
     audit::record(
         &mut tx,
         Some(actor),
@@ -873,6 +884,7 @@ pub async fn edit(
     let mut tx = app.db().begin().await?;
     stored::lock(&mut tx, company, id).await?;
     let changed = stored::replace_body(&mut tx, &found, actor.user_id, body, false).await?;
+    search::index(&mut tx, &changed).await?;
     audit::record(
         &mut tx,
         Some(actor),
@@ -904,6 +916,7 @@ pub async fn delete(
     let mut tx = app.db().begin().await?;
     stored::lock(&mut tx, company, id).await?;
     let gone = stored::replace_body(&mut tx, &found, actor.user_id, "", true).await?;
+    search::index(&mut tx, &gone).await?;
     audit::record(
         &mut tx,
         Some(actor),

@@ -155,7 +155,13 @@ localTimes(document);
   const chat = document.querySelector("[data-chat]");
   if (!chat) return;
   const messages = document.getElementById("messages");
-  if (messages) messages.scrollTop = messages.scrollHeight;
+  // Opened at a message (a search hit: `#m12`), the list shows that one; else the newest.
+  const target = /^#m\d+$/.test(location.hash) && document.getElementById(location.hash.slice(1));
+  if (messages && target && messages.contains(target)) {
+    messages.scrollTop = target.offsetTop - messages.offsetTop - messages.clientHeight / 3;
+  } else if (messages) {
+    messages.scrollTop = messages.scrollHeight;
+  }
   const people = JSON.parse(chat.dataset.people || "{}");
   const composer = document.getElementById("composer-body");
   if (composer) {
@@ -222,3 +228,8 @@ localTimes(document);
     if (event.detail.kind === "message.posted" && typists.delete(event.detail.actor_id)) show();
   });
 })();
+
+// A transcript's print button (scripts are never inline here).
+document.querySelectorAll("[data-print]").forEach((button) => {
+  button.addEventListener("click", () => window.print());
+});

@@ -18,6 +18,7 @@ mod m0011_state_checks;
 mod m0012_search_words;
 mod m0013_conversations;
 mod m0014_question_templates;
+mod m0016_message_search;
 
 use chrono::Utc;
 use sea_query::{
@@ -105,6 +106,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 14,
         name: "question templates, and the template and structured answer of a message",
         up: m0014_question_templates::up,
+    },
+    Migration {
+        version: 16,
+        name: "message search: conversation messages' words, for who may read them",
+        up: m0016_message_search::up,
     },
 ];
 

@@ -5,6 +5,7 @@
 
 mod cli;
 mod common;
+mod conversation_search;
 mod conversations;
 mod design;
 mod design_rules;
