@@ -337,6 +337,7 @@ async fn a_snippet_is_cut_around_the_words_and_the_page_shows_it_escaped_and_mar
     post(agnes, &d.rita_conversation, "needle note", true).await;
     let html = page(&d.app, agnes.token().unwrap(), "/conversations?q=needle").await;
     assert!(html.contains("internal note"), "{html}");
+    assert!(html.contains("Agnes Acme · to Rita Acme"), "{html}");
     let refused = page_answer(&d.app, agnes.token().unwrap(), "/conversations?q=%21%21").await;
     assert_eq!(refused.status(), 422);
     let text = refused.text().await.unwrap();

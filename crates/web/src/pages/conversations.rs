@@ -82,7 +82,8 @@ pub struct HitRow {
     pub href: String,
     pub title: String,
     pub author: String,
-    pub requester: String,
+    /// Whose conversation it is, when someone else wrote the message.
+    pub to: Option<String>,
     pub internal: bool,
     pub edited: bool,
     pub when: When,
@@ -104,8 +105,8 @@ fn hit_row(hit: conversations::search::MessageHit) -> HitRow {
     HitRow {
         href: format!("/conversations/{}#m{}", hit.conversation_id, hit.seq),
         title: hit.conversation_title,
+        to: (hit.author_id != hit.requester_id).then_some(hit.requester_name),
         author: hit.author_name,
-        requester: hit.requester_name,
         internal: hit.internal,
         edited: hit.edited_at.is_some(),
         when: when(hit.created_at),
