@@ -65,15 +65,26 @@ pub(crate) async fn enabled(_db: impl store::Exec, _company: CompanyId) -> Resul
 }
 
 /// Keeps a message's searchable words in step with the message, inside the transaction
-/// that changes it: its current body while it stands, nothing once it is deleted (or when
-/// the company's messages are not searchable).
+/// that changes it: its current body while it stands, nothing once it is deleted. When the
+/// company's messages are not searchable the message gets a row without words, so the
+/// index holds no plaintext and the sweep ([`index_missing`]) counts it as done.
 pub(crate) async fn index(tx: &mut store::Tx, message: &stored::Message) -> Result<()> {
     let company = message.company_id;
-    if message.deleted_at.is_some() || !enabled(&mut *tx, company).await? {
+    if message.deleted_at.is_some() {
         stored::search::unindex(tx, company, message.id).await?;
-    } else {
+    } else if enabled(&mut *tx, company).await? {
         stored::search::index(tx, company, message.id, &message.body).await?;
+    } else {
+        stored::search::index(tx, company, message.id, "").await?;
     }
+    Ok(())
+}
+
+/// Drops every searchable word of the company's messages, in the caller's transaction; the
+/// sweep then indexes them again as [`enabled`] says (with their words, or none). For a
+/// change of whether the company's messages are searchable.
+pub async fn reset(tx: &mut store::Tx, company: CompanyId) -> Result<()> {
+    stored::search::forget_company(tx, company).await?;
     Ok(())
 }
 

@@ -60,6 +60,19 @@ pub async fn unindex(tx: &mut Tx, company: CompanyId, message: MessageId) -> Res
     Ok(())
 }
 
+/// Removes the searchable text of every message of the company (the sweep of [`unindexed`]
+/// writes it again as the company's setting then says).
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn forget_company(tx: &mut Tx, company: CompanyId) -> Result<()> {
+    let delete = Raw {
+        sqlite: "DELETE FROM message_search WHERE company_id = ?",
+        postgres: "DELETE FROM message_search WHERE company_id = $1",
+        values: Values(vec![company.0.into()]),
+    };
+    tx.execute(&delete).await?;
+    Ok(())
+}
+
 /// What a search looks for and in which messages.
 #[derive(Clone, Debug)]
 pub struct Search<'a> {

@@ -371,6 +371,23 @@ async fn messages_written_before_the_index_existed_are_found_after_the_sweep() {
         .await
         .unwrap();
     assert_eq!(again, 0);
+    // A company's words dropped (its search setting changed) come back through the sweep;
+    // another company's stay as they are.
+    let gus = id(&open(&d.globex.admin, json!({"subject": "quokka at Globex"})).await);
+    let theirs = id(&post(&d.gina.api, &gus, "Globex quokka note", true).await);
+    let acme: domain::CompanyId = d.acme.id.parse().unwrap();
+    let mut tx = d.app.app.db().begin().await.unwrap();
+    app::conversations::search::reset(&mut tx, acme)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(found_ids(rita, "quokka").await.is_empty());
+    assert_eq!(found_ids(&d.gina.api, "quokka").await, [theirs.as_str()]);
+    let rebuilt = app::conversations::search::index_missing(&d.app.app)
+        .await
+        .unwrap();
+    assert_eq!(rebuilt, 1);
+    assert_eq!(found_ids(rita, "quokka").await, [message.as_str()]);
     d.app.stop().await;
 }
 
