@@ -51,8 +51,14 @@ pub async fn set_settings(
         );
     }
     errors.into_result()?;
+    let before = of(app, company).await?;
     let mut tx = app.db().begin().await?;
     store::chat::set_settings(&mut tx, company, &settings).await?;
+    if before.sealed != settings.sealed {
+        // Sealing drops every searchable word of the company's messages at once; the sweep
+        // indexes them again as the new setting says (without words while sealed).
+        crate::conversations::search::reset(&mut tx, company).await?;
+    }
     audit::record(
         &mut tx,
         Some(actor),

@@ -17,6 +17,8 @@ use store::conversations::{self as stored, Filter, NewConversation};
 
 use crate::{App, AppError, Result, audit};
 
+pub mod search;
+pub mod transcript;
 const MAX_SUBJECT_CHARS: usize = 200;
 const MAX_REFERENCE_CHARS: usize = 100;
 /// The hash the first message of a conversation follows.
@@ -48,6 +50,13 @@ pub struct ConversationView {
     pub unread: i64,
     /// The team (a company role of agents) it is routed to.
     pub team_id: Option<CompanyRoleId>,
+}
+
+/// What a conversation is called: its subject, else its reference, else whose support it is.
+pub fn title(subject: Option<&str>, reference: Option<&str>, requester_name: &str) -> String {
+    subject
+        .or(reference)
+        .map_or_else(|| format!("Support for {requester_name}"), str::to_owned)
 }
 
 fn name(first: Option<String>, last: Option<String>) -> Option<String> {
@@ -948,6 +957,7 @@ pub async fn post_draft(
             created_at: at,
         });
     }
+    search::index(&mut tx, &message).await?;
     audit::record(
         &mut tx,
         Some(actor),
@@ -1328,6 +1338,7 @@ pub async fn edit(
         false,
     )
     .await?;
+    search::index(&mut tx, &changed).await?;
     audit::record(
         &mut tx,
         Some(actor),
@@ -1369,6 +1380,7 @@ pub async fn delete(
     let mut tx = app.db().begin().await?;
     stored::lock(&mut tx, company, id).await?;
     let gone = stored::replace_body(&mut tx, &found, actor.user_id, "", false, true).await?;
+    search::index(&mut tx, &gone).await?;
     audit::record(
         &mut tx,
         Some(actor),

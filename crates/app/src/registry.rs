@@ -3,7 +3,7 @@
 
 use crate::App;
 use crate::infra::jobs::JobRegistry;
-use crate::{identity, infra, runtime};
+use crate::{conversations, identity, infra, runtime};
 
 /// Every job kind TicketFlower enqueues, with its handler, and the minute sweeps.
 pub fn standard() -> JobRegistry {
@@ -16,6 +16,7 @@ pub fn standard() -> JobRegistry {
         )
         .sweep(stalled_workflows)
         .sweep(search_index)
+        .sweep(message_search_index)
 }
 
 /// Reports workflows that stopped moving (see [`runtime::engine::sweep_stalled`]).
@@ -31,5 +32,15 @@ async fn search_index(app: App) {
         Ok(0) => {}
         Ok(count) => tracing::info!(count, "tickets indexed for search"),
         Err(error) => tracing::warn!(%error, "search re-indexing failed"),
+    }
+}
+
+/// Indexes conversation messages that have no search words yet (see
+/// [`conversations::search::index_missing`]).
+async fn message_search_index(app: App) {
+    match conversations::search::index_missing(&app).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "messages indexed for search"),
+        Err(error) => tracing::warn!(%error, "message search indexing failed"),
     }
 }

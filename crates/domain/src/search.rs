@@ -121,20 +121,10 @@ impl SearchQuery {
                 terms: Vec::new(),
             };
         }
-        let terms = q
-            .split_whitespace()
-            .map(|word| word_tokens(word).0)
-            .filter(|tokens| !tokens.is_empty())
-            .take(MAX_TERMS)
-            .map(|mut tokens| {
-                tokens.truncate(MAX_TOKENS_PER_TERM);
-                Term(tokens)
-            })
-            .collect();
         Self {
             number: number(q),
             reference: false,
-            terms,
+            terms: terms(q),
         }
     }
 
@@ -142,6 +132,169 @@ impl SearchQuery {
     pub fn is_empty(&self) -> bool {
         self.number.is_none() && self.terms.is_empty()
     }
+}
+
+/// The words of a query as typed, with no ticket number read into it (a message search:
+/// `#3` there is the word `3`).
+pub fn terms(q: &str) -> Vec<Term> {
+    q.split_whitespace()
+        .map(|word| word_tokens(word).0)
+        .filter(|tokens| !tokens.is_empty())
+        .take(MAX_TERMS)
+        .map(|mut tokens| {
+            tokens.truncate(MAX_TOKENS_PER_TERM);
+            Term(tokens)
+        })
+        .collect()
+}
+
+/// A piece of a [`snippet`]: text as written, and whether a term of the query found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fragment {
+    pub text: String,
+    pub hit: bool,
+}
+
+/// A run of letters and digits in a text: where it is (bytes), lowercase, and whether a
+/// joiner links it to the next run (`e-mail`).
+struct Run {
+    start: usize,
+    end: usize,
+    lower: String,
+    joined_to_next: bool,
+}
+
+fn runs(text: &str) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut current: Option<Run> = None;
+    for (at, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            let run = current.get_or_insert_with(|| Run {
+                start: at,
+                end: at,
+                lower: String::new(),
+                joined_to_next: false,
+            });
+            run.lower.extend(c.to_lowercase());
+            run.end = at + c.len_utf8();
+        } else {
+            runs.extend(current.take());
+        }
+    }
+    runs.extend(current);
+    // Joined: exactly one joiner between two runs (`north-west`, not `north - west`).
+    for i in 1..runs.len() {
+        let mut between = text[runs[i - 1].end..runs[i].start].chars();
+        runs[i - 1].joined_to_next =
+            matches!((between.next(), between.next()), (Some(c), None) if is_joiner(c));
+    }
+    runs
+}
+
+/// Where the query's terms occur in `text`, as byte ranges, found the way the index finds
+/// them: a term's tokens in consecutive runs, the last one as a prefix, or a one-token term
+/// as the prefix of a hyphenated word written as one (`email` in `e-mail`).
+fn hits(text: &str, terms: &[Term]) -> Vec<(usize, usize)> {
+    let runs = runs(text);
+    let mut found = Vec::new();
+    for term in terms {
+        let tokens = term.tokens();
+        let Some((last, whole)) = tokens.split_last() else {
+            continue;
+        };
+        for i in 0..runs.len() {
+            let Some(window) = runs.get(i..i + tokens.len()) else {
+                break;
+            };
+            let matches = window[..whole.len()]
+                .iter()
+                .zip(whole)
+                .all(|(run, token)| run.lower == *token)
+                && window[whole.len()].lower.starts_with(last.as_str());
+            if matches {
+                found.push((window[0].start, window[whole.len()].end));
+                continue;
+            }
+            if tokens.len() == 1 && (i == 0 || !runs[i - 1].joined_to_next) {
+                let mut end = i;
+                let mut joined = runs[i].lower.clone();
+                while runs[end].joined_to_next && end + 1 < runs.len() {
+                    end += 1;
+                    joined.push_str(&runs[end].lower);
+                }
+                if end > i && joined.starts_with(last.as_str()) {
+                    found.push((runs[i].start, runs[end].end));
+                }
+            }
+        }
+    }
+    found.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (start, end) in found {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+/// About `width` characters of `text` around the first place the query's terms occur (its
+/// beginning when they occur nowhere), cut at word boundaries, in fragments that say which
+/// parts the terms found. Whitespace runs read as one space. The fragments are plain text:
+/// whoever shows them escapes them.
+pub fn snippet(text: &str, terms: &[Term], width: usize) -> Vec<Fragment> {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let marks = hits(&flat, terms);
+    let chars: Vec<(usize, char)> = flat.char_indices().collect();
+    let char_at = |byte: usize| chars.partition_point(|(at, _)| *at < byte);
+    let first = marks.first().map_or(0, |(start, _)| char_at(*start));
+    let mut from = first.saturating_sub(width / 3);
+    let mut to = (from + width).min(chars.len());
+    if to == chars.len() {
+        from = to.saturating_sub(width);
+    }
+    // Whole words only: move in to the nearest space.
+    if from > 0
+        && let Some(space) = chars[from..first].iter().position(|(_, c)| *c == ' ')
+    {
+        from += space + 1;
+    }
+    if to < chars.len()
+        && let Some(space) = chars[from..to].iter().rposition(|(_, c)| *c == ' ')
+        && from + space > first
+    {
+        to = from + space;
+    }
+    let byte = |index: usize| chars.get(index).map_or(flat.len(), |(at, _)| *at);
+    let (start, end) = (byte(from), byte(to));
+    let mut fragments = Vec::new();
+    let mut push = |text: &str, hit: bool| {
+        if !text.is_empty() {
+            fragments.push(Fragment {
+                text: text.to_owned(),
+                hit,
+            });
+        }
+    };
+    if from > 0 {
+        push("…", false);
+    }
+    let mut at = start;
+    for (hit_start, hit_end) in marks {
+        let (hit_start, hit_end) = (hit_start.max(at), hit_end.min(end));
+        if hit_start >= hit_end {
+            continue;
+        }
+        push(&flat[at..hit_start], false);
+        push(&flat[hit_start..hit_end], true);
+        at = hit_end;
+    }
+    push(&flat[at..end], false);
+    if end < flat.len() {
+        push("…", false);
+    }
+    fragments
 }
 
 #[cfg(test)]
@@ -193,6 +346,57 @@ mod tests {
         for q in ["#0", "#3a", "3 4", "99999999999999999999", "#-3"] {
             assert_eq!(SearchQuery::parse(q).number, None, "{q}");
         }
+    }
+
+    fn marked(text: &str, q: &str, width: usize) -> String {
+        snippet(text, &terms(q), width)
+            .into_iter()
+            .map(|f| {
+                if f.hit {
+                    format!("[{}]", f.text)
+                } else {
+                    f.text
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_snippet_marks_what_the_index_would_find() {
+        assert_eq!(
+            marked(
+                "The E-mail outage in the north-west office",
+                "email west",
+                80
+            ),
+            "The [E-mail] outage in the north-[west] office"
+        );
+        assert_eq!(
+            marked("Salesforce seats; force", "sales north-west", 80),
+            "[Salesforce] seats; force"
+        );
+        assert_eq!(
+            marked("see https://docs.example.com/x", "docs.example", 80),
+            "see https://[docs.example].com/x"
+        );
+        assert_eq!(marked("nothing here", "absent", 80), "nothing here");
+        assert_eq!(marked("Grüße aus Köln", "KÖLN", 80), "Grüße aus [Köln]");
+        assert_eq!(terms("#3"), terms("3"));
+    }
+
+    #[test]
+    fn a_snippet_is_cut_around_the_first_hit_at_word_boundaries() {
+        let long = format!("{} needle {}", "hay ".repeat(50), "straw ".repeat(50));
+        let cut = marked(&long, "needle", 40);
+        assert!(cut.starts_with("…hay "), "{cut}");
+        assert!(cut.ends_with(" straw…"), "{cut}");
+        assert!(cut.contains("[needle]"), "{cut}");
+        assert!(cut.chars().count() <= 44, "{cut}");
+        let start = marked(&format!("needle {}", "x ".repeat(100)), "needle", 20);
+        assert!(start.starts_with("[needle] x"), "{start}");
+        assert!(start.ends_with('…'), "{start}");
+        let lines = marked("one\n\n  two\tthree", "two", 80);
+        assert_eq!(lines, "one [two] three");
     }
 
     #[test]

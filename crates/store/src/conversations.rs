@@ -1,5 +1,7 @@
 //! Support conversations, their messages (each chained to the one before by its hash) and
-//! how far each participant has read them.
+//! how far each participant has read them. Their searchable words are in [`search`].
+
+pub mod search;
 
 use chrono::{DateTime, Utc};
 use domain::ids::CompanyRoleId;

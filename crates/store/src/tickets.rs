@@ -591,7 +591,7 @@ fn search_condition(backend: Backend, company: CompanyId, q: &SearchQuery, notes
 
 /// An FTS5 query: each term a quoted phrase whose last token is a prefix (`"north west"*`),
 /// all of them required. Tokens hold letters and digits only, so no quote can end a phrase.
-fn fts5_query(terms: &[Term]) -> String {
+pub(crate) fn fts5_query(terms: &[Term]) -> String {
     terms
         .iter()
         .map(|t| format!("\"{}\"*", t.tokens().join(" ")))
@@ -601,7 +601,7 @@ fn fts5_query(terms: &[Term]) -> String {
 
 /// A PostgreSQL `tsquery`: each term its tokens one after the other, the last a prefix
 /// (`'north' <-> 'west':*`), all of them required (`&`).
-fn tsquery(terms: &[Term]) -> String {
+pub(crate) fn tsquery(terms: &[Term]) -> String {
     terms
         .iter()
         .map(|t| {

@@ -157,7 +157,13 @@ localTimes(document);
   const chat = document.querySelector("[data-chat]");
   if (!chat) return;
   const messages = document.getElementById("messages");
-  if (messages) messages.scrollTop = messages.scrollHeight;
+  // Opened at a message (a search hit: `#m12`), the list shows that one; else the newest.
+  const target = /^#m\d+$/.test(location.hash) && document.getElementById(location.hash.slice(1));
+  if (messages && target && messages.contains(target)) {
+    messages.scrollTop = target.offsetTop - messages.offsetTop - messages.clientHeight / 3;
+  } else if (messages) {
+    messages.scrollTop = messages.scrollHeight;
+  }
   // Scrolled up to read earlier messages, the reader gets a way back to the newest.
   const jump = document.getElementById("jump-latest");
   if (jump) {
@@ -284,3 +290,8 @@ localTimes(document);
     if (event.detail.kind === "message.posted" && typists.delete(event.detail.actor_id)) show();
   });
 })();
+
+// A transcript's print button (scripts are never inline here).
+document.querySelectorAll("[data-print]").forEach((button) => {
+  button.addEventListener("click", () => window.print());
+});

@@ -19,6 +19,7 @@ mod m0012_search_words;
 mod m0013_conversations;
 mod m0014_question_templates;
 mod m0015_chat_settings;
+mod m0016_message_search;
 
 use chrono::Utc;
 use sea_query::{
@@ -111,6 +112,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 15,
         name: "chat settings per company, files on conversation messages, sealed message bodies, teams of conversations",
         up: m0015_chat_settings::up,
+    },
+    Migration {
+        version: 16,
+        name: "message search: conversation messages' words, for who may read them",
+        up: m0016_message_search::up,
     },
 ];
 

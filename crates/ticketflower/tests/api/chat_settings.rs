@@ -491,6 +491,30 @@ async fn sealed_bodies_are_stored_encrypted_kept_out_of_events_and_read_as_text(
 
     let read = messages(&d.agent.api, &conversation).await;
     assert_eq!(read[0]["body"], "my IBAN is DE89 3705");
+    // Search is off: nothing may index what is sealed.
+    let search = d
+        .agent
+        .api
+        .send(
+            Method::GET,
+            "/api/v1/conversations/search?q=IBAN",
+            Body::Empty,
+        )
+        .await;
+    assert_eq!(search.status, 422, "{}", search.text());
+    assert_eq!(fields(&search), ["q"]);
+    // The transcript reads the text.
+    let transcript = d
+        .agent
+        .api
+        .send(
+            Method::GET,
+            &format!("/api/v1/conversations/{conversation}/transcript"),
+            Body::Empty,
+        )
+        .await
+        .expect(200);
+    assert_eq!(transcript["messages"][0]["body"], "my IBAN is DE89 3705");
     let versions = d
         .agent
         .api

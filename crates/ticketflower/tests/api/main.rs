@@ -6,6 +6,7 @@
 mod chat_settings;
 mod cli;
 mod common;
+mod conversation_search;
 mod conversation_tickets;
 mod conversations;
 mod design;

@@ -277,6 +277,7 @@ impl World {
             ("/api/v1/tasks", "cursor") => first("task"),
             ("/api/v1/workflow-errors", "cursor") => first("workflow error"),
             ("/api/v1/api-tokens", "cursor") => first("api token"),
+            ("/api/v1/conversations/search", "cursor") => first("message"),
             // The platform's list: a company is the one "object" it pages by.
             ("/api/v1/admin/companies", "cursor") => Some(self.a.company.id.clone()),
             _ => None,
@@ -1045,6 +1046,16 @@ async fn lists_searches_and_references_never_reach_another_company() {
                 .send(Method::GET, "/api/v1/conversations?view=all", Body::Empty)
                 .await,
         ),
+        (
+            "searched messages",
+            mallory
+                .send(
+                    Method::GET,
+                    "/api/v1/conversations/search?q=secret",
+                    Body::Empty,
+                )
+                .await,
+        ),
     ] {
         let body = answer.expect(200);
         assert_eq!(body["items"], json!([]), "{what}: {body}");
@@ -1129,6 +1140,7 @@ async fn lists_searches_and_references_never_reach_another_company() {
         format!("/design/bundles/new?workflow_id={workflow}"),
         "/tickets/new".to_owned(),
         "/conversations?view=all".to_owned(),
+        "/conversations?q=secret".to_owned(),
     ] {
         let page = session.get(&path).await;
         assert!([200, 404].contains(&page.status), "{path}: {}", page.body);

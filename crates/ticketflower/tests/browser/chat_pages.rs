@@ -326,3 +326,123 @@ async fn an_admin_sets_the_chat_and_a_wrong_value_is_refused_beside_its_field() 
     browser.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_agent_finds_a_message_opens_it_in_its_conversation_and_reads_the_transcript() {
+    use reqwest::Method;
+    use serde_json::json;
+    use testkit::Body;
+
+    use super::identity_pages::{fill_in, submit_in};
+
+    let app = spawn_app().await;
+    let company = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    let rita = company
+        .add_member("rita@acme.io", "Rita", &["user"], &[])
+        .await;
+    company
+        .add_member("alex@acme.io", "Alex", &["agent"], &[])
+        .await;
+    let opened = rita
+        .api
+        .send(
+            Method::POST,
+            "/api/v1/conversations",
+            Body::Json(json!({"subject": "VPN drops"})),
+        )
+        .await
+        .expect(201);
+    let conversation = testkit::id(&opened);
+    let path = format!("/api/v1/conversations/{conversation}/messages");
+    // The message to find is early: the conversation opens at its newest message.
+    for n in 1..=30 {
+        let body = if n == 3 {
+            "The VPN <client> drops every 10 minutes on the office wifi".to_owned()
+        } else {
+            format!("Line {n} of the log")
+        };
+        rita.api
+            .send(Method::POST, &path, Body::Json(json!({"body": body})))
+            .await
+            .expect(201);
+    }
+
+    let agent = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let alex = &agent.client;
+    log_in(alex, &app, "alex@acme.io", PASSWORD).await;
+    alex.goto(&app.url("/conversations")).await.unwrap();
+    fill_in(alex, "#message-search", "q", "office wi").await;
+    submit_in(alex, "#message-search").await;
+    let hits = text_with(alex, "#search-hits", "VPN drops").await;
+    assert!(hits.contains("The VPN <client> drops"), "{hits}");
+    let marked: Vec<String> = {
+        let mut words = Vec::new();
+        for mark in alex
+            .find_all(Locator::Css("#search-hits mark"))
+            .await
+            .unwrap()
+        {
+            words.push(mark.text().await.unwrap());
+        }
+        words
+    };
+    assert_eq!(marked, ["office", "wifi"]);
+    agent.screenshot("chat-search-desk").await.unwrap();
+
+    alex.find(Locator::Css("#search-hits a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_with(alex, "#m3", "office wifi").await;
+    let url = alex.current_url().await.unwrap();
+    assert_eq!(url.fragment(), Some("m3"), "{url}");
+    // The list shows that message, not the newest.
+    let in_view = alex
+        .execute(
+            "const list = document.getElementById('messages').getBoundingClientRect();
+             const hit = document.getElementById('m3').getBoundingClientRect();
+             return hit.top >= list.top && hit.bottom <= list.bottom;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(in_view, true);
+
+    alex.find(Locator::Css("#transcript-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let transcript = text_with(alex, "#transcript", "Line 30 of the log").await;
+    assert!(
+        transcript.contains("The VPN <client> drops"),
+        "{transcript}"
+    );
+    // Printed, the page is the transcript alone.
+    let printed = alex
+        .execute(
+            "const rules = [...document.styleSheets].flatMap((s) => [...s.cssRules]);
+             const print = rules.find((r) => r.media && r.media.mediaText === 'print');
+             return print ? print.cssText : '';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let printed = printed.as_str().unwrap();
+    for chrome in [".site-header", ".sidebar", ".site-footer", ".no-print"] {
+        assert!(printed.contains(chrome), "{printed}");
+    }
+    agent.screenshot("chat-transcript-desk").await.unwrap();
+    agent.resize(390, 844).await.unwrap();
+    alex.refresh().await.unwrap();
+    agent.screenshot("chat-transcript-phone").await.unwrap();
+    alex.goto(&app.url("/conversations?q=office+wi"))
+        .await
+        .unwrap();
+    agent.screenshot("chat-search-phone").await.unwrap();
+    agent.close().await;
+    app.stop().await;
+}

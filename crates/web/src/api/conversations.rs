@@ -1,7 +1,9 @@
 //! Support conversations (issue 17): get-or-create, lists, assignment and status, messages,
-//! read watermarks and the hash chain's verification. The rules are in
-//! `app::conversations`; this module speaks HTTP.
+//! read watermarks, the hash chain's verification, message search and transcript exports
+//! (JSON, CSV). The rules are in `app::conversations`; this module speaks HTTP.
 
+use app::conversations::search::{MessageHit, MessageQuery};
+use app::conversations::transcript::Transcript;
 use app::conversations::{
     self, ChainVerification, ConversationView, MessageView, OpenRequest, View,
 };
@@ -9,7 +11,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use domain::company::ChatSettings;
 use domain::{ConversationId, MessageId, TicketId, UserId, ValidationErrors};
@@ -559,8 +561,167 @@ pub async fn versions(
     Ok(Json(crate::api::Items { items }))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSearchQuery {
+    /// Words to find (required; at most 200 characters): a message is found when each word
+    /// begins a word of its text (`sales` finds "Salesforce"); punctuation only breaks words.
+    q: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<MessageId>,
+    /// At most this many (default 20, at most 100).
+    limit: Option<u32>,
+}
+
+/// Messages holding every word of `q`, newest first, in the conversations the caller may
+/// read: an agent's company's, internal notes included; a requester's own, without them.
+/// Deleted messages are not found; edited ones by their current text.
+#[utoipa::path(get, operation_id = "conversation_search", path = "/api/v1/conversations/search", tag = "conversations",
+    params(MessageSearchQuery),
+    responses((status = 200, description = "A page of messages found", body = crate::api::Page<MessageHit>)),
+    security(("bearer" = [])))]
+pub async fn search(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppQuery(query): AppQuery<MessageSearchQuery>,
+) -> ApiResult<Json<crate::api::Page<MessageHit>>> {
+    let (items, next) = conversations::search::search(
+        &state.app,
+        &actor,
+        MessageQuery {
+            q: query.q.unwrap_or_default(),
+            cursor: query.cursor,
+            limit: query.limit.unwrap_or(20),
+        },
+    )
+    .await?;
+    Ok(Json(crate::api::Page {
+        items,
+        next_cursor: next.map(|id| id.to_string()),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptQuery {
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// The conversation's transcript as a download: every message the caller may read, in
+/// order (a requester's without internal notes), deleted ones as tombstones, edited ones
+/// marked, each with `seq`, `body_hash`, `prev_hash` and `hash` to check it against the
+/// chain. CSV cells that a spreadsheet would read as a formula are written with a leading
+/// `'`; the JSON keeps every text as written.
+#[utoipa::path(get, operation_id = "conversation_transcript", path = "/api/v1/conversations/{id}/transcript", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation"), TranscriptQuery),
+    responses((status = 200, description = "The transcript, as JSON or (`format=csv`) CSV", content(
+        (Transcript = "application/json"),
+        (String = "text/csv"),
+    ))),
+    security(("bearer" = [])))]
+pub async fn transcript(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppPath(id): AppPath<ConversationId>,
+    AppQuery(query): AppQuery<TranscriptQuery>,
+) -> ApiResult<Response> {
+    let csv = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => {
+            return Err(domain::ValidationErrors::single("format", "must be json or csv").into());
+        }
+    };
+    let transcript = conversations::transcript::transcript(&state.app, &actor, id).await?;
+    let (body, content_type, extension) = if csv {
+        let body = transcript_csv(&transcript).map_err(app::AppError::internal)?;
+        (body, "text/csv; charset=utf-8", "csv")
+    } else {
+        let body = serde_json::to_vec_pretty(&transcript).map_err(app::AppError::internal)?;
+        (body, "application/json", "json")
+    };
+    Ok(download(
+        body,
+        content_type,
+        &format!("conversation-{id}-transcript.{extension}"),
+    ))
+}
+
+/// A file to save: its type and name (ours, made of an id and ASCII words).
+fn download(body: Vec<u8>, content_type: &'static str, file_name: &str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// A cell as a spreadsheet will not run it: text starting like a formula gets a `'` first
+/// (OWASP's advice for CSV exports).
+fn inert(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The transcript as CSV: a header row, then one row per message in order.
+fn transcript_csv(transcript: &Transcript) -> Result<Vec<u8>, csv::Error> {
+    let time =
+        |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "seq",
+        "message_id",
+        "created_at",
+        "author_id",
+        "author_name",
+        "internal",
+        "edited_at",
+        "deleted",
+        "body",
+        "answers",
+        "body_hash",
+        "prev_hash",
+        "hash",
+    ])?;
+    for m in &transcript.messages {
+        writer.write_record([
+            m.seq.to_string(),
+            m.id.to_string(),
+            time(m.created_at),
+            m.author_id.to_string(),
+            inert(&m.author_name),
+            m.internal.to_string(),
+            m.edited_at.map(time).unwrap_or_default(),
+            m.deleted.to_string(),
+            inert(&m.body),
+            m.answers
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            m.body_hash.clone(),
+            m.prev_hash.clone(),
+            m.hash.clone(),
+        ])?;
+    }
+    writer.into_inner().map_err(|e| e.into_error().into())
+}
+
 pub fn router() -> OpenApiRouter<WebState> {
     OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(transcript))
         .routes(routes!(open, list))
         .routes(routes!(get))
         .routes(routes!(assign))

@@ -2,6 +2,8 @@
 //! form to start one), the agents' workspace (the queue by view and status, unread counts),
 //! and a conversation's page with its messages, composer, internal notes, status and
 //! transfer. Every page is live: messages, typing and read receipts arrive without reload.
+//! The list searches the messages its reader may read; a conversation's transcript has a
+//! printable page of its own (and the API's JSON and CSV downloads).
 
 // A page helper fails with the response to send; it is built once per request.
 #![allow(clippy::result_large_err)]
@@ -35,10 +37,11 @@ pub struct Row {
 }
 
 fn title_of(c: &ConversationView) -> String {
-    c.subject
-        .clone()
-        .or_else(|| c.reference.clone())
-        .unwrap_or_else(|| format!("Support for {}", c.requester_name))
+    conversations::title(
+        c.subject.as_deref(),
+        c.reference.as_deref(),
+        &c.requester_name,
+    )
 }
 
 fn row(c: &ConversationView, current: Option<ConversationId>) -> Row {
@@ -69,6 +72,25 @@ pub struct ListPage {
     /// The teams to filter by (id, name), and the one chosen.
     pub teams: Vec<(String, String)>,
     pub team: String,
+    /// The message search as typed, its hits, and why it was refused.
+    pub q: String,
+    pub hits: Vec<HitRow>,
+    pub search_error: Option<String>,
+    /// The next page of hits.
+    pub more: Option<String>,
+}
+
+/// A message a search found, linking to its place in its conversation.
+pub struct HitRow {
+    pub href: String,
+    pub title: String,
+    pub author: String,
+    /// Whose conversation it is, when someone else wrote the message.
+    pub to: Option<String>,
+    pub internal: bool,
+    pub edited: bool,
+    pub when: When,
+    pub snippet: Vec<domain::search::Fragment>,
 }
 
 #[derive(Deserialize, Default)]
@@ -76,6 +98,24 @@ pub struct ListQuery {
     view: Option<String>,
     status: Option<String>,
     team: Option<String>,
+    /// Words to find in the messages.
+    q: Option<String>,
+    /// Where the page of hits starts (the last message of the previous page).
+    cursor: Option<String>,
+}
+
+/// Hits of a message search as the list shows them.
+fn hit_row(hit: conversations::search::MessageHit) -> HitRow {
+    HitRow {
+        href: format!("/conversations/{}#m{}", hit.conversation_id, hit.seq),
+        title: hit.conversation_title,
+        to: (hit.author_id != hit.requester_id).then_some(hit.requester_name),
+        author: hit.author_name,
+        internal: hit.internal,
+        edited: hit.edited_at.is_some(),
+        when: when(hit.created_at),
+        snippet: hit.fragments,
+    }
 }
 
 fn view_of(query: &ListQuery) -> (View, &'static str) {
@@ -100,6 +140,38 @@ pub async fn list(
     });
     let (view, view_name) = view_of(&query);
     let status = query.status.clone().filter(|s| !s.is_empty());
+    let q = query.q.clone().unwrap_or_default();
+    let (mut hits, mut more, mut search_error) = (Vec::new(), None, None);
+    if !q.trim().is_empty() {
+        let cursor = query.cursor.as_deref().and_then(|c| c.parse().ok());
+        let asked = conversations::search::MessageQuery {
+            q: q.clone(),
+            cursor,
+            limit: 20,
+        };
+        match conversations::search::search(&state.app, &ctx.actor, asked).await {
+            Ok((found, next)) => {
+                hits = found.into_iter().map(hit_row).collect();
+                more = next.map(|next| {
+                    crate::pages::kit::pager::address(
+                        "/conversations",
+                        &[("q", &q), ("cursor", &next.to_string())],
+                    )
+                });
+            }
+            Err(app::AppError::Validation(errors)) => {
+                search_error = Some(
+                    errors
+                        .0
+                        .iter()
+                        .map(|e| format!("The search {}.", e.message))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
+            }
+            Err(error) => ctx.load::<()>(Err(error))?,
+        }
+    }
     let team = query
         .team
         .as_deref()
@@ -108,23 +180,35 @@ pub async fn list(
     let (items, total) = ctx.load(
         conversations::list_in(&state.app, &ctx.actor, view, status.clone(), team, 200).await,
     )?;
-    Ok(ctx.render(&ListPage {
-        layout: {
-            let mut layout = ctx.layout.clone();
-            layout.live.extend(feed(&ctx));
-            layout
+    let code = if search_error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(ctx.render_status(
+        code,
+        &ListPage {
+            layout: {
+                let mut layout = ctx.layout.clone();
+                layout.live.extend(feed(&ctx));
+                layout
+            },
+            agent,
+            view: view_name,
+            status: status.unwrap_or_default(),
+            rows: items.iter().map(|c| row(c, None)).collect(),
+            total,
+            q,
+            hits,
+            search_error,
+            more,
+            teams: teams
+                .into_iter()
+                .map(|(id, name)| (id.to_string(), name))
+                .collect(),
+            team: team.map(|t| t.to_string()).unwrap_or_default(),
         },
-        agent,
-        view: view_name,
-        status: status.unwrap_or_default(),
-        rows: items.iter().map(|c| row(c, None)).collect(),
-        total,
-        teams: teams
-            .into_iter()
-            .map(|(id, name)| (id.to_string(), name))
-            .collect(),
-        team: team.map(|t| t.to_string()).unwrap_or_default(),
-    }))
+    ))
 }
 
 /// The company feed for an agent: the queue follows every conversation.
@@ -686,12 +770,95 @@ pub async fn start(
     }
 }
 
+#[derive(Template)]
+#[template(path = "conversation_transcript.html")]
+pub struct TranscriptPage {
+    pub layout: Layout,
+    pub id: String,
+    pub title: String,
+    pub requester: String,
+    pub status: String,
+    pub assignee: String,
+    pub reference: String,
+    pub with_internal: bool,
+    pub exported_at: String,
+    pub entries: Vec<Entry>,
+}
+
+/// A message of the printable transcript.
+pub struct Entry {
+    pub seq: i64,
+    pub at: String,
+    pub author: String,
+    pub body: String,
+    pub internal: bool,
+    pub edited_at: Option<String>,
+    pub deleted: bool,
+    pub hash: String,
+}
+
+/// A moment written out in full, as a printed page needs it.
+fn exact(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A conversation's transcript as a printable page: every message the reader may read, in
+/// order, with the downloads (JSON, CSV) beside it; printed, it is the transcript alone.
+pub async fn transcript(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    PagePath(id): PagePath<ConversationId>,
+) -> PageResult {
+    let ctx = ctx.titled("Transcript");
+    let transcript =
+        ctx.load(conversations::transcript::transcript(&state.app, &ctx.actor, id).await)?;
+    let view = &transcript.conversation;
+    let mut layout = ctx.layout.clone();
+    layout.title = format!("Transcript: {} — TicketFlower", transcript.title);
+    if transcript.with_internal {
+        layout.crumb("/conversations", "Conversations");
+    } else {
+        layout.crumb("/support", "Support chat");
+    }
+    layout.crumb(format!("/conversations/{id}"), transcript.title.clone());
+    let page = TranscriptPage {
+        layout,
+        id: id.to_string(),
+        title: transcript.title.clone(),
+        requester: view.requester_name.clone(),
+        status: view.status.clone(),
+        assignee: view
+            .assignee_name
+            .clone()
+            .unwrap_or_else(|| "Nobody".into()),
+        reference: view.reference.clone().unwrap_or_default(),
+        with_internal: transcript.with_internal,
+        exported_at: exact(transcript.exported_at),
+        entries: transcript
+            .messages
+            .iter()
+            .map(|m| Entry {
+                seq: m.seq,
+                at: exact(m.created_at),
+                author: m.author_name.clone(),
+                body: m.body.clone(),
+                internal: m.internal,
+                edited_at: m.edited_at.map(exact),
+                deleted: m.deleted,
+                hash: m.hash.clone(),
+            })
+            .collect(),
+    };
+    Ok(ctx.render(&page))
+}
+
 pub fn router() -> axum::Router<WebState> {
     use axum::routing::{get, post};
     axum::Router::new()
         .route("/support", get(support).post(start))
         .route("/conversations", get(list))
         .route("/conversations/{id}", get(conversation))
+        .route("/conversations/{id}/transcript", get(transcript))
         .route("/conversations/{id}/messages", post(post_message))
         .route("/conversations/{id}/files/{file_id}", get(download))
         .route("/conversations/{id}/status", post(set_status))
