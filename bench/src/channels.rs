@@ -1,7 +1,9 @@
 //! The Django Channels peer (`bench/peers/channels/`): installed into a virtualenv from PyPI,
-//! seeded with one ticket and a token per socket on SQLite, served by one daphne process
-//! with the in-memory channel layer or channels_redis.
+//! seeded with one ticket and a token per socket on SQLite (or with the support chat's
+//! agents and requesters, on SQLite or PostgreSQL), served by one daphne process with the
+//! in-memory channel layer or channels_redis.
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -53,7 +55,8 @@ pub struct ChannelsPeer {
     pub tokens: Vec<String>,
 }
 
-async fn script(dir: &Path, args: &[&str], db: &Path) -> Result<String> {
+/// Runs `peer.sh` with `FEED_DB` set to `db` (a SQLite path or a postgres:// URL).
+async fn script(dir: &Path, args: &[&str], db: &OsStr) -> Result<String> {
     let output = Command::new("bash")
         .arg(dir.join("peer.sh"))
         .args(args)
@@ -106,7 +109,7 @@ impl ChannelsPeer {
     pub async fn install(dir: &Path, venv: &Path) -> Result<()> {
         let venv = venv.to_string_lossy().into_owned();
         eprintln!("  channels peer: installing into {venv} (once)");
-        script(dir, &["install", &venv], Path::new("")).await?;
+        script(dir, &["install", &venv], OsStr::new("")).await?;
         Ok(())
     }
 
@@ -122,7 +125,7 @@ impl ChannelsPeer {
         let out = script(
             dir,
             &["prepare", &venv, "--tokens", &sockets.to_string()],
-            &db,
+            db.as_os_str(),
         )
         .await?;
         let last = out
@@ -131,23 +134,8 @@ impl ChannelsPeer {
             .context("the channels peer's seed printed nothing")?;
         let seed: Seed = serde_json::from_str(last).context("reading the channels peer's seed")?;
 
-        let port = free_port()?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let child = Command::new("bash")
-            .arg(dir.join("peer.sh"))
-            .args(["serve", &venv, &port.to_string(), layer.name()])
-            .env("FEED_DB", &db)
-            // Keys of their own: another peer or another user of this Redis never meets them.
-            .env("FEED_REDIS_PREFIX", format!("tfbench-{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting daphne")?;
-        // peer.sh execs daphne: this is daphne's own process, whose memory is measured.
-        let pid = child.id().context("daphne exited at once")?;
-        let mut peer = Self {
+        let (child, pid, addr) = serve(dir, &venv, db.as_os_str(), layer).await?;
+        Ok(Self {
             child,
             pid,
             addr,
@@ -155,15 +143,7 @@ impl ChannelsPeer {
             ticket: seed.ticket_id,
             admin_token: seed.admin_token,
             tokens: seed.tokens,
-        };
-        let ready = Api::new(addr)
-            .wait_for("/healthz", Instant::now(), Duration::from_secs(30))
-            .await;
-        if let Err(error) = ready {
-            peer.child.start_kill().ok();
-            return Err(error.context("the channels peer never answered /healthz"));
-        }
-        Ok(peer)
+        })
     }
 
     pub fn endpoint(&self) -> Endpoint {
@@ -189,16 +169,128 @@ impl ChannelsPeer {
         crate::server::rss_kib(self.pid)
     }
 
-    pub async fn stop(mut self) -> Result<()> {
-        std::process::Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()?;
-        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
-            .await
-            .is_err()
-        {
-            self.child.kill().await?;
-        }
-        Ok(())
+    pub async fn stop(self) -> Result<()> {
+        stop(self.child, self.pid).await
+    }
+}
+
+/// Starts daphne on a free port over the prepared database `db` and waits for `/healthz`;
+/// answers the child, daphne's own pid (peer.sh execs it) and the address.
+async fn serve(
+    dir: &Path,
+    venv: &str,
+    db: &OsStr,
+    layer: Layer,
+) -> Result<(Child, u32, SocketAddr)> {
+    let port = free_port()?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut child = Command::new("bash")
+        .arg(dir.join("peer.sh"))
+        .args(["serve", venv, &port.to_string(), layer.name()])
+        .env("FEED_DB", db)
+        // Keys of their own: another peer or another user of this Redis never meets them.
+        .env("FEED_REDIS_PREFIX", format!("tfbench-{port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting daphne")?;
+    // peer.sh execs daphne: this is daphne's own process, whose memory is measured.
+    let pid = child.id().context("daphne exited at once")?;
+    let ready = Api::new(addr)
+        .wait_for("/healthz", Instant::now(), Duration::from_secs(30))
+        .await;
+    if let Err(error) = ready {
+        child.start_kill().ok();
+        return Err(error.context("the channels peer never answered /healthz"));
+    }
+    Ok((child, pid, addr))
+}
+
+async fn stop(mut child: Child, pid: u32) -> Result<()> {
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()?;
+    if tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .is_err()
+    {
+        child.kill().await?;
+    }
+    Ok(())
+}
+
+/// One seeded member of the chat peer.
+#[derive(Clone, Deserialize)]
+pub struct ChatMember {
+    pub id: i64,
+    pub token: String,
+}
+
+/// What `peer.sh prepare-chat` prints on its last line.
+#[derive(Deserialize)]
+struct ChatSeed {
+    agents: Vec<ChatMember>,
+    requesters: Vec<ChatMember>,
+}
+
+/// The peer serving the support chat: `POST /conversations` (get-or-create),
+/// `POST /conversations/{id}/messages`, `GET /conversations/{id}/verify`, the stream's
+/// `conversation:<id>` and the seed's chat socket `ws/support/chat/<id>/`.
+pub struct ChatPeer {
+    child: Child,
+    pid: u32,
+    pub addr: SocketAddr,
+    pub agents: Vec<ChatMember>,
+    pub requesters: Vec<ChatMember>,
+}
+
+impl ChatPeer {
+    /// Migrates and seeds `db` (a new SQLite path, or a fresh PostgreSQL database's URL)
+    /// with `agents` and `requesters`, and starts daphne on it.
+    pub async fn start(
+        dir: &Path,
+        venv: &Path,
+        db: &str,
+        layer: Layer,
+        agents: usize,
+        requesters: usize,
+    ) -> Result<Self> {
+        let venv = venv.to_string_lossy().into_owned();
+        let out = script(
+            dir,
+            &[
+                "prepare-chat",
+                &venv,
+                "--agents",
+                &agents.to_string(),
+                "--requesters",
+                &requesters.to_string(),
+            ],
+            OsStr::new(db),
+        )
+        .await?;
+        let last = out
+            .lines()
+            .last()
+            .context("the chat peer's seed printed nothing")?;
+        let seed: ChatSeed = serde_json::from_str(last).context("reading the chat peer's seed")?;
+        let (child, pid, addr) = serve(dir, &venv, OsStr::new(db), layer).await?;
+        Ok(Self {
+            child,
+            pid,
+            addr,
+            agents: seed.agents,
+            requesters: seed.requesters,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub async fn stop(self) -> Result<()> {
+        stop(self.child, self.pid).await
     }
 }

@@ -6,9 +6,13 @@
 //! a login burst beside the list, memory and cold start. With `--peer django` the Django stack
 //! we replace runs the same list, detail and create workloads, alternating with ours. Prints a
 //! table and writes `bench/results/latest.json`. See `docs/performance.md`.
+//!
+//! `--stream` measures the live stream instead, `--chat` the support chat (issue 17); each
+//! against the Django Channels peer in the same run.
 
 mod api;
 mod channels;
+mod chat;
 mod cpu;
 mod fleet;
 mod load;
@@ -85,6 +89,20 @@ struct Cli {
     /// 200 with `--quick`).
     #[arg(long, requires = "stream")]
     channels_sockets: Option<usize>,
+    /// Measure the support chat instead of the full run: 10 agents and 100 requesters, one
+    /// conversation each, every agent's socket subscribed to its conversations; a message
+    /// posted by a requester through the API, timed until the agent's socket has it (paced,
+    /// burst), and messages per second sustained with every message durable (checked
+    /// against the database and each conversation's verified chain afterwards). On SQLite,
+    /// or on PostgreSQL with `--db`. The Django Channels chat peer on the same database kind
+    /// (Redis on 127.0.0.1:6379 for its redis layer) in alternating turns with ours.
+    /// Writes `bench/results/chat.json`.
+    #[arg(long, conflicts_with = "stream")]
+    chat: bool,
+    /// With `--chat`: only these Channels baselines (comma-separated: `memory`, `redis`,
+    /// `socket`; all three by default; `none` for ours alone).
+    #[arg(long, requires = "chat", value_delimiter = ',')]
+    chat_peers: Vec<String>,
     /// Where to write the figures.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -219,6 +237,9 @@ async fn main() -> Result<()> {
         eprintln!("\nwrote {}", out.display());
         return Ok(());
     }
+    if cli.chat {
+        return chat(&cli, binary, &root).await;
+    }
     if let Some(dir) = &cli.perf {
         std::fs::create_dir_all(dir)?;
     }
@@ -246,6 +267,49 @@ async fn main() -> Result<()> {
     }
     std::fs::write(&cli.out, serde_json::to_string_pretty(&report)? + "\n")?;
     eprintln!("\nwrote {}", cli.out.display());
+    Ok(())
+}
+
+/// `--chat`: see `chat.rs`.
+async fn chat(cli: &Cli, binary: PathBuf, root: &Path) -> Result<()> {
+    use clap::ValueEnum;
+    if let Some(url) = &cli.db {
+        ensure!(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "--db takes a postgres:// URL (SQLite is the default)"
+        );
+    }
+    let peers = if cli.chat_peers.is_empty() {
+        chat::PeerSide::value_variants().to_vec()
+    } else if cli.chat_peers == ["none"] {
+        Vec::new()
+    } else {
+        cli.chat_peers
+            .iter()
+            .map(|name| {
+                chat::PeerSide::from_str(name, true)
+                    .map_err(|e| anyhow::anyhow!("--chat-peers: {e}"))
+            })
+            .collect::<Result<_>>()?
+    };
+    // Kept after the run: the servers' logs are in it.
+    let kept = tempfile::Builder::new()
+        .prefix("tf-chat-")
+        .tempdir()?
+        .keep();
+    eprintln!("servers' logs in {}", kept.display());
+    let config = ServerConfig::new(binary, kept, String::new());
+    let options = chat::Options {
+        quick: cli.quick,
+        postgres: cli.db.clone(),
+        peer_dir: root.join("bench/peers/channels"),
+        peers,
+    };
+    let report = chat::run(&config, &options).await?;
+    let out = root.join("bench/results/chat.json");
+    std::fs::create_dir_all(out.parent().context("a results directory")?)?;
+    std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")?;
+    eprintln!("\nwrote {}", out.display());
     Ok(())
 }
 

@@ -205,3 +205,29 @@ async fn insert(db: &Db, n: u64, rows: u64, payload: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Drops the database `name` on the PostgreSQL server of `admin_url` (any database there)
+/// and, with `create`, makes it again, empty; answers its URL.
+pub async fn recreate_database(admin_url: &str, name: &str, create: bool) -> Result<String> {
+    let admin = Db::connect(admin_url, 1).await?;
+    let Db::Postgres(pool) = &admin else {
+        anyhow::bail!("{admin_url} is not a postgres:// URL");
+    };
+    sqlx::query(safe(&format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(pool)
+    .await
+    .with_context(|| format!("dropping the database {name}"))?;
+    if create {
+        sqlx::query(safe(&format!("CREATE DATABASE {name}")))
+            .execute(pool)
+            .await
+            .with_context(|| format!("creating the database {name}"))?;
+    }
+    admin.close().await;
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .context("the PostgreSQL URL names no database")?;
+    Ok(format!("{base}/{name}"))
+}

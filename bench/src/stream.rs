@@ -35,7 +35,7 @@ use crate::cpu::{self, PerEvent as CpuPerEvent};
 use crate::fleet::{self, Burst, Committer, Endpoint, Fleet, Paced};
 use crate::seed::{self, Plan};
 use crate::server::{Server, ServerConfig, free_port};
-use crate::storage::{self, Db};
+use crate::storage;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Phase {
@@ -114,7 +114,7 @@ const ISSUING: usize = 8;
 /// at most 30 s, and answers how long that took: after seeding, a server's job workers
 /// still work through what the seed caused, and a measurement must not share the cores
 /// with them.
-async fn quiet(pid: u32) -> Result<Duration> {
+pub async fn quiet(pid: u32) -> Result<Duration> {
     let started = Instant::now();
     let window = Duration::from_millis(500);
     loop {
@@ -499,27 +499,9 @@ const CROSS_DATABASE: &str = "tf_bench_stream";
 const CROSS_POLL_MS: u64 = 60_000;
 
 async fn recreate_database(admin_url: &str, create: bool) -> Result<String> {
-    let admin = Db::connect(admin_url, 1).await?;
-    let Db::Postgres(pool) = &admin else {
-        bail!("--db must be a postgres:// URL for the cross-node phase");
-    };
-    sqlx::query(storage::safe(&format!(
-        "DROP DATABASE IF EXISTS {CROSS_DATABASE} WITH (FORCE)"
-    )))
-    .execute(pool)
-    .await
-    .context("dropping the cross-node database")?;
-    if create {
-        sqlx::query(storage::safe(&format!("CREATE DATABASE {CROSS_DATABASE}")))
-            .execute(pool)
-            .await
-            .context("creating the cross-node database")?;
-    }
-    admin.close().await;
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .context("the PostgreSQL URL names no database")?;
-    Ok(format!("{base}/{CROSS_DATABASE}"))
+    storage::recreate_database(admin_url, CROSS_DATABASE, create)
+        .await
+        .context("--db must be a postgres:// URL for the cross-node phase")
 }
 
 async fn cross_node(

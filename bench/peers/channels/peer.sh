@@ -4,17 +4,20 @@
 #   peer.sh install VENV_DIR                create the virtualenv and install requirements.txt
 #   peer.sh prepare VENV_DIR [--tokens N]   migrate $FEED_DB, then seed it; the last line of
 #                                           stdout is the seed's JSON
+#   peer.sh prepare-chat VENV_DIR [--agents N] [--requesters N]
+#                                           migrate $FEED_DB, then seed the chat's agents and
+#                                           requesters; the last line of stdout is their JSON
 #   peer.sh serve VENV_DIR PORT LAYER       exec daphne on 127.0.0.1:PORT with the channel
 #                                           layer LAYER (memory or redis)
 #
-# FEED_DB is a SQLite file path (prepare and serve must see the same one).
+# FEED_DB is a SQLite file path or a postgres:// URL (prepare and serve must see the same one).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python3}"
 
 usage() {
-    echo "usage: $0 install VENV_DIR | prepare VENV_DIR [--tokens N] | serve VENV_DIR PORT memory|redis" >&2
+    echo "usage: $0 install VENV_DIR | prepare VENV_DIR [--tokens N] | prepare-chat VENV_DIR [--agents N] [--requesters N] | serve VENV_DIR PORT memory|redis" >&2
     exit 2
 }
 
@@ -62,6 +65,15 @@ case "$cmd" in
         cd "$HERE"
         "$venv/bin/python" manage.py migrate --verbosity 0 --no-input
         "$venv/bin/python" manage.py seed "$@"
+        ;;
+    prepare-chat)
+        [[ $# -ge 1 ]] || usage
+        venv="$(installed_venv "$1")"
+        shift
+        need_db
+        cd "$HERE"
+        "$venv/bin/python" manage.py migrate --verbosity 0 --no-input
+        "$venv/bin/python" manage.py seed_chat "$@"
         ;;
     serve)
         [[ $# -eq 3 ]] || usage

@@ -1,9 +1,11 @@
-"""One socket: it subscribes to ``ticket:<id>`` streams and receives their comments."""
+"""One socket: it subscribes to ``ticket:<id>`` streams and receives their comments, and to
+``conversation:<id>`` streams (its member's conversations) and receives their messages."""
 import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from chat import services as chat
 from feed.models import Ticket
 
 
@@ -39,15 +41,25 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         stream = str(message.get("stream", ""))
         kind, _, ident = stream.partition(":")
-        if kind != "ticket" or not ident.isdigit() or not await ticket_exists(int(ident)):
+        if kind == "ticket" and ident.isdigit() and await ticket_exists(int(ident)):
+            group = group_of(int(ident))
+        elif (
+            kind == "conversation"
+            and ident.isdigit()
+            and await chat.participant_of(self.scope["member"], int(ident))
+        ):
+            group = chat.group_of(int(ident))
+        else:
             await self.error(404, "no such stream", stream)
             return
-        group = group_of(int(ident))
         await self.channel_layer.group_add(group, self.channel_name)
         self.joined.add(group)
         await self.send(text_data=json.dumps({"type": "subscribed", "stream": stream}))
 
     async def ticket_event(self, message):
+        await self.send(text_data=json.dumps(message["event"]))
+
+    async def conversation_event(self, message):
         await self.send(text_data=json.dumps(message["event"]))
 
     async def error(self, status, title, stream=None):

@@ -3,6 +3,8 @@ from django.db import models
 
 class Member(models.Model):
     name = models.CharField(max_length=100)
+    # A support agent (the chat comparison): the seed's ``is_staff``.
+    is_agent = models.BooleanField(default=False)
 
 
 class Token(models.Model):

@@ -11,6 +11,7 @@ django_application = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from chat.consumers import ChatConsumer  # noqa: E402
 from feed.auth import TokenAuthMiddleware  # noqa: E402
 from feed.consumers import StreamConsumer  # noqa: E402
 
@@ -18,7 +19,15 @@ application = ProtocolTypeRouter(
     {
         "http": django_application,
         "websocket": TokenAuthMiddleware(
-            URLRouter([path("stream", StreamConsumer.as_asgi())])
+            URLRouter(
+                [
+                    path("stream", StreamConsumer.as_asgi()),
+                    path(
+                        "ws/support/chat/<int:conversation_id>/",
+                        ChatConsumer.as_asgi(),
+                    ),
+                ]
+            )
         ),
     }
 )

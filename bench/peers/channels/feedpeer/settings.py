@@ -2,7 +2,8 @@
 
 Configured from the environment so the Rust bench can drive it:
 
-- ``FEED_DB``: the SQLite file (default ``feed.sqlite3`` here).
+- ``FEED_DB``: the SQLite file (default ``feed.sqlite3`` here), or a
+  ``postgres://user@host:port/name`` URL (the chat comparison on PostgreSQL).
 - ``FEED_LAYER``: ``memory`` (Channels' in-memory layer, one process) or ``redis``
   (channels_redis on ``FEED_REDIS_URL``, default ``redis://127.0.0.1:6379/0``, keys under
   ``FEED_REDIS_PREFIX`` so two peers or other users of that Redis do not meet).
@@ -10,6 +11,7 @@ Configured from the environment so the Rust bench can drive it:
 """
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,6 +24,7 @@ ALLOWED_HOSTS = ["*"]
 INSTALLED_APPS = [
     "channels",
     "feed",
+    "chat",
 ]
 
 # An API and a socket: no sessions, no CSRF (tokens in the Authorization header).
@@ -33,10 +36,31 @@ ROOT_URLCONF = "feedpeer.urls"
 ASGI_APPLICATION = "feedpeer.asgi.application"
 TEMPLATES = []
 
-DATABASES = {
-    "default": {
+
+def database_from_env(value):
+    """A Django DATABASES entry from ``FEED_DB`` (a postgres URL or a SQLite path)."""
+    if value.startswith(("postgres://", "postgresql://")):
+        url = urlsplit(value)
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(url.path.lstrip("/")),
+            "USER": unquote(url.username or ""),
+            "PASSWORD": unquote(url.password or ""),
+            "HOST": url.hostname or "",
+            "PORT": str(url.port or ""),
+            # Under ASGI each request runs its database work on a thread of its own, so
+            # persistent connections (CONN_MAX_AGE) pile up one per thread until PostgreSQL
+            # refuses more ("too many clients"); Django's answer is its pool (5.1+), as
+            # large as TicketFlower's (16).
+            "OPTIONS": {
+                **dict(parse_qsl(url.query)),
+                "pool": {"min_size": 2, "max_size": 16, "timeout": 30},
+            },
+            "CONN_MAX_AGE": 0,
+        }
+    return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("FEED_DB", str(BASE_DIR / "feed.sqlite3")),
+        "NAME": value,
         "OPTIONS": {
             # The same durability as TicketFlower on SQLite: WAL, synchronous=FULL.
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
@@ -45,6 +69,10 @@ DATABASES = {
         },
         "CONN_MAX_AGE": 600,
     }
+
+
+DATABASES = {
+    "default": database_from_env(os.environ.get("FEED_DB", str(BASE_DIR / "feed.sqlite3")))
 }
 
 
