@@ -401,20 +401,7 @@ pub async fn list_in(
         )
         .into());
     }
-    let mut filter = Filter {
-        status,
-        team: team.filter(|_| is_agent(actor)),
-        ..Filter::default()
-    };
-    if is_agent(actor) {
-        match view_of {
-            View::Mine => filter.assignee = Some(Some(actor.user_id)),
-            View::Unassigned => filter.assignee = Some(None),
-            View::All => {}
-        }
-    } else {
-        filter.requester = Some(actor.user_id);
-    }
+    let filter = list_filter(actor, view_of, status, team);
     let total = stored::count(app.db(), company, &filter).await?;
     let rows = stored::list(app.db(), company, &filter, limit).await?;
     let mut items = Vec::with_capacity(rows.len());
@@ -434,6 +421,18 @@ pub async fn unread_total(
     team: Option<CompanyRoleId>,
 ) -> Result<i64> {
     let company = company_of(actor)?;
+    let filter = list_filter(actor, view_of, status, team);
+    Ok(stored::unread_total(app.db(), company, &filter, actor.user_id, is_agent(actor)).await?)
+}
+
+/// What a list finds: agents the company's conversations by `view` (and team), requesters
+/// their own whatever they ask.
+fn list_filter(
+    actor: &Actor,
+    view_of: View,
+    status: Option<String>,
+    team: Option<CompanyRoleId>,
+) -> Filter {
     let agent = is_agent(actor);
     let mut filter = Filter {
         status,
@@ -449,7 +448,7 @@ pub async fn unread_total(
     } else {
         filter.requester = Some(actor.user_id);
     }
-    Ok(stored::unread_total(app.db(), company, &filter, actor.user_id, agent).await?)
+    filter
 }
 
 pub async fn get(app: &App, actor: &Actor, id: ConversationId) -> Result<ConversationView> {

@@ -6,34 +6,12 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use testkit::fixtures::{self, Company, Member};
-use testkit::{ApiClient, ApiResponse, Body, TestApp, id, spawn_app};
+use testkit::fixtures;
+use testkit::{ApiClient, ApiResponse, Body, id};
+
+use super::conversations::desk;
 
 const SETTINGS: &str = "/api/v1/company/chat-settings";
-
-struct Desk {
-    app: TestApp,
-    company: Company,
-    agent: Member,
-    requester: Member,
-}
-
-async fn desk() -> Desk {
-    let app = spawn_app().await;
-    let company = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
-    let agent = company
-        .add_member("agnes@acme.io", "Agnes", &["agent"], &[])
-        .await;
-    let requester = company
-        .add_member("rita@acme.io", "Rita", &["user"], &[])
-        .await;
-    Desk {
-        app,
-        company,
-        agent,
-        requester,
-    }
-}
 
 fn defaults() -> Value {
     json!({

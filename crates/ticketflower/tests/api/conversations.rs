@@ -53,14 +53,14 @@ const MESSAGE_KEYS: [&str; 12] = [
 ];
 
 /// Acme with its admin Ada, one agent (Agnes) and one requester (Rita, a plain user).
-struct Desk {
-    app: TestApp,
-    company: Company,
-    agent: Member,
-    requester: Member,
+pub(crate) struct Desk {
+    pub(crate) app: TestApp,
+    pub(crate) company: Company,
+    pub(crate) agent: Member,
+    pub(crate) requester: Member,
 }
 
-async fn desk() -> Desk {
+pub(crate) async fn desk() -> Desk {
     let app = spawn_app().await;
     let company = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
     let agent = company

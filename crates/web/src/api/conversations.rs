@@ -114,18 +114,17 @@ pub async fn list(
             .into());
         }
     };
-    let unread =
-        conversations::unread_total(&state.app, &actor, view, query.status.clone(), query.team)
-            .await?;
     let (items, total) = conversations::list_in(
         &state.app,
         &actor,
         view,
-        query.status,
+        query.status.clone(),
         query.team,
         query.limit.unwrap_or(50),
     )
     .await?;
+    let unread =
+        conversations::unread_total(&state.app, &actor, view, query.status, query.team).await?;
     Ok(Json(ConversationList {
         items,
         total,
