@@ -956,7 +956,7 @@ pub async fn post_draft(
             created_at: at,
         });
     }
-    search::index(&mut tx, &message).await?;
+    search::index_as(&mut tx, &message, !settings.sealed).await?;
     audit::record(
         &mut tx,
         Some(actor),
@@ -1337,7 +1337,7 @@ pub async fn edit(
         false,
     )
     .await?;
-    search::index(&mut tx, &changed).await?;
+    search::index_as(&mut tx, &changed, !settings.sealed).await?;
     audit::record(
         &mut tx,
         Some(actor),

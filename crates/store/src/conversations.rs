@@ -831,18 +831,6 @@ pub async fn link_ticket(
     }
 }
 
-/// The conversation about a ticket, if there is one.
-pub async fn of_ticket(
-    db: impl Exec,
-    company: CompanyId,
-    ticket: TicketId,
-) -> Result<Option<Conversation>> {
-    let mut select = select();
-    of_company(&mut select, company);
-    select.and_where(Expr::col((C::Table, C::TicketId)).eq(ticket.0));
-    db.fetch_optional(&select).await
-}
-
 /// Whether the company's agents support this ticket's requester or the ticket itself: a
 /// conversation of the requester's, or one linked to the ticket.
 pub async fn supports(

@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use crate::db::{Backend, Exec, Raw, Statement, Tx};
 use crate::error::{Result, StoreError, corrupt};
-use crate::schema::{Attachments, IdempotencyKeys, TaskInstances, TicketComments, Tickets};
+use crate::schema::{
+    Attachments, Conversations, IdempotencyKeys, TaskInstances, TicketComments, Tickets,
+};
 
 /// A ticket and its workflow instance as stored.
 #[derive(Clone, Debug)]
@@ -192,6 +194,45 @@ pub async fn get(db: impl Exec, company: CompanyId, id: TicketId) -> Result<Tick
         .to_owned();
     let row: Option<TicketRow> = db.fetch_optional(&select).await?;
     row.ok_or(StoreError::NotFound)?.try_into()
+}
+
+/// A ticket with its support conversation's id, if one is linked: one statement, since the
+/// ticket's page and detail ask for both on every read.
+pub async fn get_detail(
+    db: impl Exec,
+    company: CompanyId,
+    id: TicketId,
+) -> Result<(Ticket, Option<domain::ConversationId>)> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        ticket: TicketRow,
+        conversation_id: Option<domain::ConversationId>,
+    }
+    let conversation = Query::select()
+        .column((Conversations::Table, Conversations::Id))
+        .from(Conversations::Table)
+        .and_where(Expr::col((Conversations::Table, Conversations::CompanyId)).eq(company.0))
+        .and_where(
+            Expr::col((Conversations::Table, Conversations::TicketId))
+                .equals((Tickets::Table, Tickets::Id)),
+        )
+        .to_owned();
+    let mut select = Query::select();
+    for column in COLUMNS {
+        select.column((Tickets::Table, column));
+    }
+    select
+        .expr_as(
+            Expr::SubQuery(None, Box::new(conversation.into())),
+            sea_query::Alias::new("conversation_id"),
+        )
+        .from(Tickets::Table)
+        .and_where(Expr::col((Tickets::Table, Tickets::CompanyId)).eq(company.0))
+        .and_where(Expr::col((Tickets::Table, Tickets::Id)).eq(id));
+    let row: Option<Row> = db.fetch_optional(&select).await?;
+    let row = row.ok_or(StoreError::NotFound)?;
+    Ok((row.ticket.try_into()?, row.conversation_id))
 }
 
 /// The numbers of the company's tickets among `ids` (a list that names tickets by number).

@@ -322,6 +322,17 @@ fn waits_on(task: &store::tasks::TaskInstance, user: UserId) -> bool {
 pub(crate) async fn visible(app: &App, actor: &Actor, id: TicketId) -> Result<(CompanyId, Ticket)> {
     let company = crate::access::company_of(actor)?;
     let ticket = store::tickets::get(app.db(), company, id).await?;
+    may_see(app, actor, company, ticket).await
+}
+
+/// The ticket read, if this actor may see it.
+async fn may_see(
+    app: &App,
+    actor: &Actor,
+    company: CompanyId,
+    ticket: Ticket,
+) -> Result<(CompanyId, Ticket)> {
+    let id = ticket.id;
     if ticket.requester_id == actor.user_id || crate::access::is_ticket_admin(actor) {
         return Ok((company, ticket));
     }
@@ -341,15 +352,15 @@ pub(crate) async fn visible(app: &App, actor: &Actor, id: TicketId) -> Result<(C
 
 /// A ticket with its tasks.
 pub async fn get(app: &App, actor: &Actor, id: TicketId) -> Result<TicketView> {
-    let (company, ticket) = visible(app, actor, id).await?;
+    let company = crate::access::company_of(actor)?;
+    let (ticket, conversation) = store::tickets::get_detail(app.db(), company, id).await?;
+    let (company, ticket) = may_see(app, actor, company, ticket).await?;
     let version = published(app, company, ticket.workflow_version_id).await?;
     let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
     let waiting = tasks.iter().any(|t| waits_on(t, actor.user_id));
     let mut view = TicketView::of(ticket, actor, waiting);
     view.workflow_version = Some(version.version);
-    view.conversation_id = store::conversations::of_ticket(app.db(), company, id)
-        .await?
-        .map(|c| c.id);
+    view.conversation_id = conversation;
     let details = view.actions.details;
     view.tasks = Some(
         tasks
