@@ -191,22 +191,19 @@ async fn a_requester_and_an_agent_chat_live_with_typing_receipts_and_private_not
         .unwrap();
     send(rita, "The log, and see https://status.example.com/incident").await;
     shows_within(alex, "#messages .files", "boot-", Duration::from_secs(2)).await;
-    let link = alex
-        .find(Locator::Css(
-            "#messages a[href='https://status.example.com/incident']",
-        ))
+    // Read in one script: a live refresh may replace the list between two WebDriver calls.
+    let found = alex
+        .execute(
+            "const link = document.querySelector(\"#messages a[href='https://status.example.com/incident']\"); \
+             const file = document.querySelector('#messages .files a'); \
+             return [link ? link.rel : '', file ? file.getAttribute('href') : ''];",
+            vec![],
+        )
         .await
         .unwrap();
-    let rel = link.attr("rel").await.unwrap().unwrap_or_default();
+    let rel = found[0].as_str().unwrap_or_default().to_owned();
     assert!(rel.contains("noopener") && rel.contains("ugc"), "{rel}");
-    let href = alex
-        .find(Locator::Css("#messages .files a"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
+    let href = found[1].as_str().unwrap_or_default().to_owned();
     assert!(href.contains("/files/"), "{href}");
     let _ = std::fs::remove_file(&log);
 
