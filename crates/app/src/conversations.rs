@@ -319,18 +319,7 @@ pub async fn open(
     let agents = stored::agents(&mut tx, company, false).await?;
     let online = app.hub().online(company);
     if let Some(agent) = pick_agent(&agents, actor.user_id, strategy, &online) {
-        stored::set_assignee(&mut tx, company, id, Some(agent)).await?;
-        audit::record(
-            &mut tx,
-            Some(actor),
-            Some(company),
-            Stream::Conversation(id),
-            Payload::ConversationAssigned {
-                assignee_id: Some(agent),
-                by: strategy.as_str().into(),
-            },
-        )
-        .await?;
+        hand_over(&mut tx, actor, company, id, Some(agent), strategy.as_str()).await?;
     }
     app.commit(tx).await?;
     let conversation = stored::get(app.db(), company, id).await?;
@@ -508,24 +497,38 @@ pub async fn set_team(
             // assigns by hand finds it in the unassigned queue.
             let next = pick_agent(&members, conversation.requester_id, strategy, &online);
             if next != conversation.assignee_id {
-                stored::set_assignee(&mut tx, company, id, next).await?;
-                audit::record(
-                    &mut tx,
-                    Some(actor),
-                    Some(company),
-                    Stream::Conversation(id),
-                    Payload::ConversationAssigned {
-                        assignee_id: next,
-                        by: "team".into(),
-                    },
-                )
-                .await?;
+                hand_over(&mut tx, actor, company, id, next, "team").await?;
             }
         }
     }
     app.commit(tx).await?;
     let conversation = stored::get(app.db(), company, id).await?;
     view(app, actor, conversation).await
+}
+
+/// Gives the conversation to `assignee` (or the queue) and records who decided it: the
+/// company's strategy on opening, a team, or an agent.
+async fn hand_over(
+    tx: &mut store::Tx,
+    actor: &Actor,
+    company: CompanyId,
+    id: ConversationId,
+    assignee: Option<UserId>,
+    by: &str,
+) -> Result<()> {
+    stored::set_assignee(tx, company, id, assignee).await?;
+    audit::record(
+        tx,
+        Some(actor),
+        Some(company),
+        Stream::Conversation(id),
+        Payload::ConversationAssigned {
+            assignee_id: assignee,
+            by: by.to_owned(),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Gives the conversation to another agent (a transfer), or back to the queue (`None`).
@@ -556,18 +559,7 @@ pub async fn assign(
     if conversation.assignee_id != assignee {
         let mut tx = app.db().begin().await?;
         stored::lock(&mut tx, company, id).await?;
-        stored::set_assignee(&mut tx, company, id, assignee).await?;
-        audit::record(
-            &mut tx,
-            Some(actor),
-            Some(company),
-            Stream::Conversation(id),
-            Payload::ConversationAssigned {
-                assignee_id: assignee,
-                by: "agent".into(),
-            },
-        )
-        .await?;
+        hand_over(&mut tx, actor, company, id, assignee, "agent").await?;
         app.commit(tx).await?;
     }
     get(app, actor, id).await
