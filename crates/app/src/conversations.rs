@@ -275,6 +275,8 @@ pub async fn open(
             subject: subject.as_deref(),
             reference: reference.as_deref(),
             ticket: request.ticket_id,
+            channel: None,
+            thread: None,
         },
     )
     .await?;
@@ -307,6 +309,7 @@ pub async fn open(
             subject,
             reference,
             ticket_id: request.ticket_id,
+            channel_id: None,
         },
     )
     .await?;
@@ -613,7 +616,9 @@ async fn change_status(
     conversation: &stored::Conversation,
     status: &str,
 ) -> Result<()> {
-    let general = conversation.reference.is_none() && conversation.ticket_id.is_none();
+    let general = conversation.reference.is_none()
+        && conversation.ticket_id.is_none()
+        && conversation.external_thread.is_none();
     stored::set_status(
         tx,
         conversation.company_id,
@@ -690,7 +695,7 @@ fn seal_body(app: &App, company: CompanyId, message: MessageId, body: &str) -> R
 }
 
 /// The text of a stored body, sealed or not.
-fn open_body(
+pub(crate) fn open_body(
     app: &App,
     company: CompanyId,
     message: MessageId,
@@ -878,26 +883,94 @@ pub async fn post_draft(
         });
     }
     check_rate(app, company, actor.user_id, settings.messages_per_minute).await?;
-    // Stored at the precision both databases keep, so the hash re-computes from the row.
-    let now = Utc::now();
-    let at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-    let message_id = MessageId(uuid::Uuid::now_v7());
-    // Files are sealed before the transaction: encryption takes time no lock should wait.
     let files = uploads
         .into_iter()
         .map(|upload| seal_file(app, company, upload))
         .collect::<Result<Vec<_>>>()?;
-    let digests: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
-    let body_hash = content_hash(body, answers.as_ref(), &digests);
-    let stored_body = if settings.sealed {
-        seal_body(app, company, message_id, body)?
-    } else {
-        body.to_owned()
+    // A reply to a contact of a channel goes out as a delivery, written with the message.
+    let delivery = (agent && !internal && conversation.channel_id.is_some())
+        .then_some(domain::channel::DeliveryState::Queued);
+    let ready = Ready {
+        id: MessageId(uuid::Uuid::now_v7()),
+        company,
+        conversation: id,
+        author: actor.user_id,
+        body: body.to_owned(),
+        internal,
+        template_id: template.as_ref().map(|t| t.id),
+        answers,
+        files,
+        external_id: None,
+        external_files: None,
+        delivery,
     };
     let mut tx = app.db().begin().await?;
-    stored::lock(&mut tx, company, id).await?;
-    let seq = stored::next_seq(&mut tx, company, id, at).await?;
-    let prev = stored::hash_of(&mut tx, company, id, seq - 1)
+    let (message, attachments) = write(app, &mut tx, actor, &settings, ready).await?;
+    if delivery.is_some() {
+        crate::deliveries::enqueue_reply(&mut tx, &conversation, &message).await?;
+    }
+    if !agent && !internal && matches!(conversation.status.as_str(), "pending" | "resolved") {
+        change_status(&mut tx, actor, &conversation, "open").await?;
+    }
+    app.commit(tx).await?;
+    let name = person_name(app, actor.user_id).await?;
+    Ok(message_view(message, name, false, attachments))
+}
+
+/// A message ready to write: checked, with its files sealed.
+pub(crate) struct Ready {
+    pub id: MessageId,
+    pub company: CompanyId,
+    pub conversation: ConversationId,
+    pub author: UserId,
+    /// The text as written (sealed on the way in when the company seals bodies).
+    pub body: String,
+    pub internal: bool,
+    pub template_id: Option<uuid::Uuid>,
+    pub answers: Option<serde_json::Value>,
+    pub files: Vec<SealedFile>,
+    pub external_id: Option<String>,
+    pub external_files: Option<serde_json::Value>,
+    pub delivery: Option<domain::channel::DeliveryState>,
+}
+
+/// Writes a message inside the caller's transaction: numbered and chained under the
+/// conversation's lock, with its files, its search words and its event; the author has
+/// read up to it. Returns it with its body in the clear.
+pub(crate) async fn write(
+    app: &App,
+    tx: &mut store::Tx,
+    actor: &Actor,
+    settings: &ChatSettings,
+    ready: Ready,
+) -> Result<(stored::Message, Vec<store::chat::Attachment>)> {
+    let Ready {
+        id: message_id,
+        company,
+        conversation: id,
+        author,
+        body,
+        internal,
+        template_id,
+        answers,
+        files,
+        external_id,
+        external_files,
+        delivery,
+    } = ready;
+    // Stored at the precision both databases keep, so the hash re-computes from the row.
+    let now = Utc::now();
+    let at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+    let digests: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
+    let body_hash = content_hash(&body, answers.as_ref(), &digests);
+    let stored_body = if settings.sealed {
+        seal_body(app, company, message_id, &body)?
+    } else {
+        body.clone()
+    };
+    stored::lock(tx, company, id).await?;
+    let seq = stored::next_seq(tx, company, id, at).await?;
+    let prev = stored::hash_of(tx, company, id, seq - 1)
         .await?
         .unwrap_or_else(|| GENESIS.to_owned());
     let message = stored::Message {
@@ -905,25 +978,29 @@ pub async fn post_draft(
         company_id: company,
         conversation_id: id,
         seq,
-        author_id: actor.user_id,
+        author_id: author,
         body: stored_body,
         internal,
-        hash: link(&prev, id, seq, actor.user_id, internal, at, &body_hash),
+        hash: link(&prev, id, seq, author, internal, at, &body_hash),
         body_hash,
         prev_hash: prev,
         version: 1,
         edited_at: None,
         deleted_at: None,
         created_at: at,
-        template_id: template.as_ref().map(|t| t.id),
+        template_id,
         answers: answers.map(store::Json),
         sealed: settings.sealed,
+        external_id,
+        external_files: external_files.map(store::Json),
+        delivery: delivery.map(|d| d.as_str().to_owned()),
+        delivery_error: None,
     };
-    stored::insert_message(&mut tx, &message).await?;
+    stored::insert_message(tx, &message).await?;
     let mut attachments = Vec::with_capacity(files.len());
     for file in files {
         store::chat::insert_attachment(
-            &mut tx,
+            tx,
             store::chat::NewAttachment {
                 id: file.id,
                 company,
@@ -948,9 +1025,9 @@ pub async fn post_draft(
             created_at: at,
         });
     }
-    search::index_as(&mut tx, &message, !settings.sealed).await?;
+    search::index_as(tx, &message, !settings.sealed).await?;
     audit::record(
-        &mut tx,
+        tx,
         Some(actor),
         Some(company),
         Stream::Conversation(id),
@@ -958,7 +1035,7 @@ pub async fn post_draft(
             message_id: message.id,
             seq,
             // A sealed body stays out of the event log too.
-            body: (!settings.sealed).then(|| body.to_owned()),
+            body: (!settings.sealed).then(|| body.clone()),
             internal,
             attachments: attachments
                 .iter()
@@ -973,22 +1050,19 @@ pub async fn post_draft(
     )
     .await?;
     // The author has read what they answered.
-    stored::mark_read(&mut tx, company, id, actor.user_id, seq).await?;
-    if !agent && !internal && matches!(conversation.status.as_str(), "pending" | "resolved") {
-        change_status(&mut tx, actor, &conversation, "open").await?;
-    }
-    app.commit(tx).await?;
-    let name = person_name(app, actor.user_id).await?;
-    let message = stored::Message {
-        body: body.to_owned(),
-        sealed: false,
-        ..message
-    };
-    Ok(message_view(message, name, false, attachments))
+    stored::mark_read(tx, company, id, author, seq).await?;
+    Ok((
+        stored::Message {
+            body,
+            sealed: false,
+            ..message
+        },
+        attachments,
+    ))
 }
 
 /// A file ready to store: its checksum taken and its bytes sealed.
-struct SealedFile {
+pub(crate) struct SealedFile {
     id: uuid::Uuid,
     file_name: String,
     content_type: String,
@@ -1441,4 +1515,91 @@ pub async fn assignable(app: &App, actor: &Actor) -> Result<Vec<(UserId, String)
     }
     people.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(people)
+}
+
+/// A message that arrived through a channel, checked by the channel's inbound path.
+pub(crate) struct Arrival {
+    pub id: MessageId,
+    pub channel: domain::ChannelId,
+    pub contact: store::channels::Contact,
+    pub thread: Option<String>,
+    pub body: String,
+    pub external_id: Option<String>,
+    pub external_files: Option<serde_json::Value>,
+}
+
+/// Writes an inbound message inside the caller's transaction (which also holds the raw
+/// webhook): into the conversation of its thread, else the contact's open one, else a new
+/// one (assigned like any new conversation). A closed thread is reopened: the provider's
+/// thread goes on. `strategy` and `settings` are read before the transaction.
+pub(crate) async fn arrive(
+    app: &App,
+    tx: &mut store::Tx,
+    company: CompanyId,
+    arrival: Arrival,
+    strategy: Assignment,
+    settings: &ChatSettings,
+) -> Result<(ConversationId, stored::Message)> {
+    let actor = Actor {
+        user_id: arrival.contact.user_id,
+        company_id: Some(company),
+        roles: Vec::new(),
+        kind: domain::auth::ActorKind::Person,
+        session_id: None,
+        impersonator: None,
+        api_token_id: None,
+    };
+    let (conversation, created) = stored::get_or_insert(
+        tx,
+        NewConversation {
+            company,
+            requester: actor.user_id,
+            subject: None,
+            reference: None,
+            ticket: None,
+            channel: Some((arrival.channel, arrival.contact.id)),
+            thread: arrival.thread.as_deref(),
+        },
+    )
+    .await?;
+    let id = conversation.id;
+    if created {
+        audit::record(
+            tx,
+            Some(&actor),
+            Some(company),
+            Stream::Conversation(id),
+            Payload::ConversationOpened {
+                requester_id: actor.user_id,
+                subject: None,
+                reference: None,
+                ticket_id: None,
+                channel_id: Some(arrival.channel),
+            },
+        )
+        .await?;
+        let agents = stored::agents(&mut *tx, company, false).await?;
+        let online = app.hub().online(company);
+        if let Some(agent) = pick_agent(&agents, actor.user_id, strategy, &online) {
+            hand_over(tx, &actor, company, id, Some(agent), strategy.as_str()).await?;
+        }
+    } else if conversation.status != "open" {
+        change_status(tx, &actor, &conversation, "open").await?;
+    }
+    let ready = Ready {
+        id: arrival.id,
+        company,
+        conversation: id,
+        author: actor.user_id,
+        body: arrival.body,
+        internal: false,
+        template_id: None,
+        answers: None,
+        files: Vec::new(),
+        external_id: arrival.external_id,
+        external_files: arrival.external_files,
+        delivery: None,
+    };
+    let (message, _) = write(app, tx, &actor, settings, ready).await?;
+    Ok((id, message))
 }

@@ -47,6 +47,11 @@ impl AppError {
 /// Unique indexes whose violation is the user's doing, with the field to blame.
 const CONFLICTS: &[(&str, &str, &str)] = &[
     (
+        "channels_company_id_slug_key",
+        "slug",
+        "another channel of the company has this slug",
+    ),
+    (
         "users_email_key",
         "email",
         "a user with this email already exists",

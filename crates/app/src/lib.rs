@@ -5,10 +5,12 @@
 //! disagree about who may do what.
 
 pub mod access;
+pub mod channels;
 mod audit;
 pub mod chat;
 pub mod conversation_tickets;
 pub mod conversations;
+pub mod deliveries;
 pub mod design;
 pub mod desk;
 mod error;
@@ -18,6 +20,7 @@ pub mod realtime;
 pub mod registry;
 pub mod runtime;
 pub mod templates;
+pub mod webhooks;
 
 use std::sync::Arc;
 

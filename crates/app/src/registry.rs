@@ -3,13 +3,14 @@
 
 use crate::App;
 use crate::infra::jobs::JobRegistry;
-use crate::{conversations, identity, infra, runtime};
+use crate::{conversations, deliveries, identity, infra, runtime};
 
 /// Every job kind TicketFlower enqueues, with its handler, and the minute sweeps.
 pub fn standard() -> JobRegistry {
     JobRegistry::default()
         .register(infra::mail::JOB_KIND, infra::mail::send)
         .register(runtime::engine::ACTION_JOB, runtime::actions::run)
+        .register(deliveries::JOB_KIND, deliveries::run)
         .register(
             identity::accounts::RESET_JOB,
             identity::accounts::start_password_reset,
@@ -17,6 +18,7 @@ pub fn standard() -> JobRegistry {
         .sweep(stalled_workflows)
         .sweep(search_index)
         .sweep(message_search_index)
+        .sweep(deliveries::measure_sweep)
 }
 
 /// Reports workflows that stopped moving (see [`runtime::engine::sweep_stalled`]).

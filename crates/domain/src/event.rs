@@ -247,7 +247,7 @@ event_kinds! {
     WorkflowErrorRetried = "workflow_error.retried" { error_id: crate::WorkflowErrorId },
     TicketConversationLinked = "ticket.conversation_linked" { conversation_id: crate::ConversationId, created_from: bool },
     // Support conversations (stream: conversation).
-    ConversationOpened = "conversation.opened" { requester_id: UserId, subject: Option<String>, reference: Option<String>, ticket_id: Option<crate::TicketId> },
+    ConversationOpened = "conversation.opened" { requester_id: UserId, subject: Option<String>, reference: Option<String>, ticket_id: Option<crate::TicketId>, #[serde(default)] channel_id: Option<crate::ChannelId> },
     ConversationAssigned = "conversation.assigned" { assignee_id: Option<UserId>, by: String },
     ConversationTeamChanged = "conversation.team_changed" { team_id: Option<crate::CompanyRoleId>, team_name: Option<String> },
     ConversationStatusChanged = "conversation.status_changed" { from: String, to: String },
@@ -256,6 +256,17 @@ event_kinds! {
     MessagePosted = "message.posted" { message_id: crate::MessageId, seq: i64, body: Option<String>, internal: bool, #[serde(default)] attachments: Vec<FileNote> },
     MessageEdited = "message.edited" { message_id: crate::MessageId, seq: i64, body: Option<String>, internal: bool, version: i32 },
     MessageDeleted = "message.deleted" { message_id: crate::MessageId, seq: i64, internal: bool },
+    MessageDeliveryChanged = "message.delivery_changed" { message_id: crate::MessageId, state: crate::channel::DeliveryState, error: Option<String> },
+    // Channels and event webhooks (stream: company).
+    ChannelCreated = "channel.created" { channel_id: crate::ChannelId, slug: String, name: String, channel_kind: crate::channel::ChannelKind },
+    ChannelUpdated = "channel.updated" { channel_id: crate::ChannelId, fields: Vec<String> },
+    ChannelPaused = "channel.paused" { channel_id: crate::ChannelId, reason: String },
+    ChannelResumed = "channel.resumed" { channel_id: crate::ChannelId },
+    ChannelSecretRotated = "channel.secret_rotated" { channel_id: crate::ChannelId, which: String, previous_valid_until: Option<chrono::DateTime<chrono::Utc>> },
+    DeliveriesReplayed = "delivery.replayed" { channel_id: Option<crate::ChannelId>, subscription_id: Option<crate::SubscriptionId>, count: u64 },
+    WebhookSubscriptionCreated = "webhook_subscription.created" { subscription_id: crate::SubscriptionId, url: String, kinds: Vec<String> },
+    WebhookSubscriptionUpdated = "webhook_subscription.updated" { subscription_id: crate::SubscriptionId, fields: Vec<String> },
+    WebhookSubscriptionDeleted = "webhook_subscription.deleted" { subscription_id: crate::SubscriptionId, url: String },
 }
 
 #[cfg(test)]

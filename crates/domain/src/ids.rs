@@ -188,3 +188,19 @@ id_type!(
     /// A message of a conversation.
     MessageId
 );
+id_type!(
+    /// A channel conversations arrive through (API or test; the web chat has none).
+    ChannelId
+);
+id_type!(
+    /// An external identity on a channel.
+    ContactId
+);
+id_type!(
+    /// One thing to deliver to one endpoint (a reply or an event).
+    DeliveryId
+);
+id_type!(
+    /// A company's subscription of an endpoint to event kinds.
+    SubscriptionId
+);

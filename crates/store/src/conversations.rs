@@ -5,7 +5,9 @@ pub mod search;
 
 use chrono::{DateTime, Utc};
 use domain::ids::CompanyRoleId;
-use domain::{CompanyId, ConversationId, MessageId, SystemRole, TicketId, UserId};
+use domain::{
+    ChannelId, CompanyId, ContactId, ConversationId, MessageId, SystemRole, TicketId, UserId,
+};
 use sea_query::{Alias, Expr, ExprTrait, JoinType, OnConflict, Order, Query, SelectStatement};
 use uuid::Uuid;
 
@@ -39,9 +41,14 @@ pub struct Conversation {
     pub assignee_last: Option<String>,
     /// The team (a company role of agents) it is routed to.
     pub team_id: Option<CompanyRoleId>,
+    /// The channel it arrived through (`None`: the web chat).
+    pub channel_id: Option<ChannelId>,
+    pub contact_id: Option<ContactId>,
+    /// The provider's thread id its messages are grouped by.
+    pub external_thread: Option<String>,
 }
 
-const COLUMNS: [C; 15] = [
+const COLUMNS: [C; 18] = [
     C::Id,
     C::CompanyId,
     C::RequesterId,
@@ -57,6 +64,9 @@ const COLUMNS: [C; 15] = [
     C::UpdatedAt,
     C::ClosedAt,
     C::TeamId,
+    C::ChannelId,
+    C::ContactId,
+    C::ExternalThread,
 ];
 
 /// The conversations of a company with their people's names joined in.
@@ -111,6 +121,10 @@ pub struct NewConversation<'a> {
     pub subject: Option<&'a str>,
     pub reference: Option<&'a str>,
     pub ticket: Option<TicketId>,
+    /// The channel and contact of a conversation that arrived through a channel.
+    pub channel: Option<(ChannelId, ContactId)>,
+    /// The provider's thread id (with `channel`): one conversation per thread.
+    pub thread: Option<&'a str>,
 }
 
 /// The key that makes a requester's general conversation unique while it is not closed.
@@ -127,7 +141,7 @@ pub async fn get_or_insert(tx: &mut Tx, new: NewConversation<'_>) -> Result<(Con
     if let Some(found) = find(&mut *tx, &new).await? {
         return Ok((found, false));
     }
-    let general = new.reference.is_none() && new.ticket.is_none();
+    let general = new.reference.is_none() && new.ticket.is_none() && new.thread.is_none();
     let id = Uuid::now_v7();
     let now = Utc::now();
     let insert = Query::insert()
@@ -144,6 +158,9 @@ pub async fn get_or_insert(tx: &mut Tx, new: NewConversation<'_>) -> Result<(Con
             C::LastSeq,
             C::CreatedAt,
             C::UpdatedAt,
+            C::ChannelId,
+            C::ContactId,
+            C::ExternalThread,
         ])
         .values_panic([
             id.into(),
@@ -157,6 +174,9 @@ pub async fn get_or_insert(tx: &mut Tx, new: NewConversation<'_>) -> Result<(Con
             0i64.into(),
             now.into(),
             now.into(),
+            new.channel.map(|(c, _)| c.0).into(),
+            new.channel.map(|(_, c)| c.0).into(),
+            new.thread.map(str::to_owned).into(),
         ])
         .on_conflict(OnConflict::new().do_nothing().to_owned())
         .to_owned();
@@ -173,6 +193,12 @@ async fn find(tx: &mut Tx, new: &NewConversation<'_>) -> Result<Option<Conversat
     let mut select = select();
     of_company(&mut select, new.company);
     match (new.reference, new.ticket) {
+        _ if new.thread.is_some() => {
+            let channel = new.channel.map(|(c, _)| c.0);
+            select
+                .and_where(Expr::col((C::Table, C::ChannelId)).eq(channel))
+                .and_where(Expr::col((C::Table, C::ExternalThread)).eq(new.thread));
+        }
         (Some(reference), _) => {
             select.and_where(Expr::col((C::Table, C::Reference)).eq(reference));
         }
@@ -471,9 +497,17 @@ pub struct Message {
     pub answers: Option<sqlx::types::Json<serde_json::Value>>,
     /// `body` holds the text sealed (encrypted, base64) rather than the text.
     pub sealed: bool,
+    /// The provider's id of an inbound message from a channel.
+    pub external_id: Option<String>,
+    /// Files an inbound message links to at its provider (`[{url, name, content_type}]`).
+    pub external_files: Option<sqlx::types::Json<serde_json::Value>>,
+    /// Where an agent's reply on a channel is on its way (`queued`, `sent`, ...).
+    pub delivery: Option<String>,
+    /// Why its delivery failed.
+    pub delivery_error: Option<String>,
 }
 
-const MESSAGE_COLUMNS: [M; 17] = [
+const MESSAGE_COLUMNS: [M; 21] = [
     M::Id,
     M::CompanyId,
     M::ConversationId,
@@ -491,6 +525,10 @@ const MESSAGE_COLUMNS: [M; 17] = [
     M::TemplateId,
     M::Answers,
     M::Sealed,
+    M::ExternalId,
+    M::ExternalFiles,
+    M::Delivery,
+    M::DeliveryError,
 ];
 
 /// Takes the conversation's next message number and marks its activity; the caller holds
@@ -564,6 +602,10 @@ pub async fn insert_message(tx: &mut Tx, message: &Message) -> Result<()> {
             message.template_id.into(),
             message.answers.as_ref().map(|a| a.0.clone()).into(),
             message.sealed.into(),
+            message.external_id.clone().into(),
+            message.external_files.as_ref().map(|a| a.0.clone()).into(),
+            message.delivery.clone().into(),
+            message.delivery_error.clone().into(),
         ])
         .to_owned();
     tx.execute(&insert).await?;
@@ -849,4 +891,45 @@ pub async fn supports(
         )
         .to_owned();
     Ok(crate::db::count(db, select, C::Id).await? > 0)
+}
+
+/// The conversation a message belongs to, if the message is the company's.
+pub async fn message_conversation(
+    db: impl Exec,
+    company: CompanyId,
+    message: MessageId,
+) -> Result<Option<ConversationId>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        conversation_id: ConversationId,
+    }
+    let select = Query::select()
+        .column(M::ConversationId)
+        .from(M::Table)
+        .and_where(Expr::col(M::CompanyId).eq(company.0))
+        .and_where(Expr::col(M::Id).eq(message.0))
+        .to_owned();
+    let row: Option<Row> = db.fetch_optional(&select).await?;
+    Ok(row.map(|r| r.conversation_id))
+}
+
+/// Sets where an outbound message is on its way; a report never moves it back (`ranks`
+/// lists the states it may replace). Returns whether it changed.
+pub async fn set_delivery(
+    tx: &mut Tx,
+    company: CompanyId,
+    message: MessageId,
+    state: &str,
+    error: Option<&str>,
+    replaces: &[&str],
+) -> Result<bool> {
+    let update = Query::update()
+        .table(M::Table)
+        .value(M::Delivery, state)
+        .value(M::DeliveryError, error.map(str::to_owned))
+        .and_where(Expr::col(M::CompanyId).eq(company.0))
+        .and_where(Expr::col(M::Id).eq(message.0))
+        .and_where(Expr::col(M::Delivery).is_in(replaces.iter().copied()))
+        .to_owned();
+    Ok(tx.execute(&update).await? == 1)
 }

@@ -219,6 +219,34 @@ pub async fn fail(
     Ok(db.execute(&update).await? == 1)
 }
 
+/// Puts a claimed job back for `at` without counting the attempt it was claimed for.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn defer(
+    db: &Db,
+    id: JobId,
+    worker: &str,
+    why: &str,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let message: String = why.chars().take(2000).collect();
+    let update = Query::update()
+        .table(Jobs::Table)
+        .values([
+            (Jobs::Status, JobStatus::Queued.as_str().into()),
+            (Jobs::RunAt, at.into()),
+            (Jobs::Attempts, Expr::col(Jobs::Attempts).sub(1)),
+            (Jobs::LastError, message.into()),
+            (Jobs::LockedBy, Option::<String>::None.into()),
+            (Jobs::LockedUntil, Option::<DateTime<Utc>>::None.into()),
+            (Jobs::UpdatedAt, Utc::now().into()),
+        ])
+        .and_where(Expr::col(Jobs::Id).eq(id.0))
+        .and_where(Expr::col(Jobs::LockedBy).eq(worker))
+        .and_where(Expr::col(Jobs::Status).eq(JobStatus::Running.as_str()))
+        .to_owned();
+    Ok(db.execute(&update).await? == 1)
+}
+
 /// Puts a dead letter back in the queue with a fresh set of attempts.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn retry_dead(db: &Db, id: JobId) -> Result<bool> {

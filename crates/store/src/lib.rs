@@ -7,10 +7,12 @@
 //! `FOR UPDATE SKIP LOCKED`. Repositories return domain types, never rows.
 
 pub mod api_tokens;
+pub mod channels;
 pub mod chat;
 pub mod companies;
 pub mod conversations;
 mod db;
+pub mod deliveries;
 pub mod design;
 pub mod desk;
 mod error;
@@ -22,6 +24,7 @@ pub mod migrations;
 pub mod notify;
 mod schema;
 pub mod sessions;
+pub mod subscriptions;
 pub mod tasks;
 pub mod templates;
 pub mod tickets;

@@ -333,6 +333,9 @@ pub enum Conversations {
     UpdatedAt,
     ClosedAt,
     TeamId,
+    ChannelId,
+    ContactId,
+    ExternalThread,
 }
 
 /// A conversation's messages, each chained to the one before by its hash.
@@ -356,6 +359,10 @@ pub enum ConversationMessages {
     TemplateId,
     Answers,
     Sealed,
+    ExternalId,
+    ExternalFiles,
+    Delivery,
+    DeliveryError,
 }
 
 /// The earlier bodies of edited or deleted messages.
@@ -424,4 +431,127 @@ pub enum MessageAttachments {
     Sha256,
     Sealed,
     CreatedAt,
+}
+
+/// Where a company's conversations arrive from besides the built-in web chat: API
+/// channels (an external chat system posting signed webhooks) and test channels.
+#[derive(Iden, Clone, Copy)]
+pub enum Channels {
+    Table,
+    Id,
+    CompanyId,
+    PublicId,
+    Slug,
+    Name,
+    Kind,
+    Verification,
+    SignatureHeader,
+    InboundSecret,
+    OutboundUrl,
+    SigningSecret,
+    PreviousSigningSecret,
+    PreviousUntil,
+    Active,
+    PausedReason,
+    ConsecutiveFailures,
+    BreakerUntil,
+    LastSuccessAt,
+    LastError,
+    LastErrorAt,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// An external identity on a channel, backed by a user of kind `contact` (never logs in).
+#[derive(Iden, Clone, Copy)]
+pub enum Contacts {
+    Table,
+    Id,
+    CompanyId,
+    ChannelId,
+    ExternalId,
+    DisplayName,
+    Metadata,
+    UserId,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// Every accepted inbound webhook as it arrived (secrets redacted from its headers).
+#[derive(Iden, Clone, Copy)]
+pub enum InboundEvents {
+    Table,
+    Id,
+    CompanyId,
+    ChannelId,
+    ExternalMessageId,
+    Kind,
+    Headers,
+    Body,
+    MessageId,
+    ReceivedAt,
+}
+
+/// A company's subscriptions of an endpoint to event kinds.
+#[derive(Iden, Clone, Copy)]
+pub enum WebhookSubscriptions {
+    Table,
+    Id,
+    CompanyId,
+    Url,
+    Description,
+    Kinds,
+    SigningSecret,
+    PreviousSigningSecret,
+    PreviousUntil,
+    Active,
+    PausedReason,
+    ConsecutiveFailures,
+    BreakerUntil,
+    LastSuccessAt,
+    LastError,
+    LastErrorAt,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// One thing to deliver to one endpoint: a reply to a channel or an event to a
+/// subscription; retried by a job until delivered or dead.
+#[derive(Iden, Clone, Copy)]
+pub enum Deliveries {
+    Table,
+    Id,
+    CompanyId,
+    ChannelId,
+    SubscriptionId,
+    MessageId,
+    EventId,
+    WebhookId,
+    Kind,
+    Payload,
+    State,
+    Attempts,
+    LastStatus,
+    LastError,
+    NextAttemptAt,
+    JobId,
+    CreatedAt,
+    UpdatedAt,
+    DeliveredAt,
+}
+
+/// Every attempt at a delivery.
+#[derive(Iden, Clone, Copy)]
+pub enum DeliveryAttempts {
+    Table,
+    Id,
+    DeliveryId,
+    CompanyId,
+    ChannelId,
+    SubscriptionId,
+    At,
+    Status,
+    LatencyMs,
+    Error,
+    Response,
 }

@@ -21,8 +21,28 @@ pub struct NewUser {
     pub last_name: String,
     pub status: domain::user::UserStatus,
     pub system_roles: Vec<SystemRole>,
-    /// A service account behind an API token: never logs in, hidden from user lists.
-    pub service: bool,
+    pub kind: UserKind,
+}
+
+/// Who a user row stands for. Only people log in and appear in user lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserKind {
+    Person,
+    /// A service account behind an API token.
+    Service,
+    /// An external contact of a channel, so that their messages have an author like
+    /// everyone else's.
+    Contact,
+}
+
+impl UserKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Person => "person",
+            Self::Service => "service",
+            Self::Contact => "contact",
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -113,7 +133,7 @@ pub async fn insert(tx: &mut Tx, user: NewUser) -> Result<User> {
             user.last_name.into(),
             user.status.as_str().into(),
             roles_json(&user.system_roles).into(),
-            if user.service { "service" } else { "person" }.into(),
+            user.kind.as_str().into(),
             now.into(),
             now.into(),
         ])

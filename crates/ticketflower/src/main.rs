@@ -167,7 +167,12 @@ async fn build_app(settings: Settings) -> anyhow::Result<App> {
             .await
             .context("applying migrations")?;
     }
-    Ok(App::new(db, settings, secrets, app::registry::standard()))
+    settings
+        .retry_schedule()
+        .context("reading delivery_schedule")?;
+    let mut jobs = app::registry::standard();
+    jobs.timeout = std::time::Duration::from_secs(settings.job_timeout_secs.max(1));
+    Ok(App::new(db, settings, secrets, jobs))
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

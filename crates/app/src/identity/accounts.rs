@@ -93,7 +93,7 @@ pub(crate) async fn add_person(
             last_name: person.last_name,
             status,
             system_roles,
-            service: false,
+            kind: store::users::UserKind::Person,
         },
     )
     .await

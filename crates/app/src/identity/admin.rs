@@ -590,7 +590,7 @@ pub async fn create_api_token(
             last_name: "(API token)".into(),
             status: UserStatus::Active,
             system_roles: roles.clone(),
-            service: true,
+            kind: store::users::UserKind::Service,
         },
     )
     .await?;

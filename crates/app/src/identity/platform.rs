@@ -54,7 +54,7 @@ pub async fn create_superuser(
                     last_name: "Staff".into(),
                     status: UserStatus::Active,
                     system_roles: vec![SystemRole::Superadmin],
-                    service: false,
+                    kind: store::users::UserKind::Person,
                 },
             )
             .await?;

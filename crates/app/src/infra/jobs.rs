@@ -28,6 +28,19 @@ pub enum JobError {
     /// Trying again cannot help (bad payload, 4xx): dead letter now.
     #[error("{0}")]
     Permanent(String),
+    /// Worth trying again at `at`: the handler keeps its own schedule.
+    #[error("{error}")]
+    RetryAt {
+        at: chrono::DateTime<Utc>,
+        error: String,
+    },
+    /// Not now (an open circuit breaker, a paused endpoint): run again at `at`, and this
+    /// run does not count as an attempt.
+    #[error("{why}")]
+    Defer {
+        at: chrono::DateTime<Utc>,
+        why: String,
+    },
 }
 
 pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
@@ -157,7 +170,10 @@ async fn worker_loop(app: App, name: String, shutdown: CancellationToken) {
 /// Claims and runs at most one due job; returns whether there was one.
 pub async fn run_one(app: &App, worker: &str) -> crate::Result<bool> {
     let registry = app.job_registry();
-    let lease = chrono::Duration::from_std(registry.timeout + Duration::from_secs(30))
+    // The margin lets a slow handler record its outcome; a dead worker's job is taken up
+    // again after the lease.
+    let margin = registry.timeout.min(Duration::from_secs(30));
+    let lease = chrono::Duration::from_std(registry.timeout + margin)
         .map_err(crate::AppError::internal)?;
     let Some(job) = store::jobs::claim(app.db(), worker, 1, Utc::now() + lease)
         .await?
@@ -199,8 +215,13 @@ async fn run_job(app: &App, worker: &str, job: Job) -> crate::Result<()> {
             store::jobs::complete(app.db(), job.id, worker).await?;
             metrics_outcome(&kind, "done");
         }
+        Err(JobError::Defer { at, why }) => {
+            store::jobs::defer(app.db(), job.id, worker, &why, at).await?;
+            metrics_outcome(&kind, "deferred");
+        }
         Err(error) => {
             let retry_at = match &error {
+                JobError::RetryAt { at, .. } if job.attempts < job.max_attempts => Some(*at),
                 JobError::Retry(_) if job.attempts < job.max_attempts => {
                     let jitter: f64 = rand::rng().random();
                     let delay = registry.backoff.delay(job.attempts, jitter);

@@ -330,6 +330,44 @@ impl OutboundClient {
             .await
     }
 
+    /// POSTs `payload` (JSON) with `headers` and returns what the endpoint answered,
+    /// whatever the status: a delivery engine classifies it and keeps it in its attempt log.
+    #[tracing::instrument(name = "outbound", skip_all,
+        fields(http.method = "POST", host = tracing::field::Empty))]
+    pub async fn deliver(
+        &self,
+        url: &str,
+        payload: Vec<u8>,
+        mut headers: HeaderMap,
+        timeout: Duration,
+    ) -> Result<Answer, OutboundError> {
+        let url = self.check_url(url)?;
+        let host = host_of(&url);
+        tracing::Span::current().record("host", host.as_str());
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut response = self
+            .http
+            .post(url)
+            .headers(headers)
+            .body(payload)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| classify(&host, e))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry_after);
+        let excerpt = read_snippet(&mut response).await;
+        Ok(Answer {
+            status,
+            retry_after,
+            excerpt,
+        })
+    }
+
     /// Checks a URL without calling it: http(s), with a host, and not an IP literal the
     /// guard refuses (names are checked when they are resolved). Design validation can use
     /// it to reject a bad URL early.
@@ -416,6 +454,28 @@ impl OutboundClient {
         }
         serde_json::from_slice(&bytes).map_err(|e| BodyError::InvalidJson(e).into())
     }
+}
+
+/// What an endpoint answered to a delivery.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// How long it asked to be left alone (`Retry-After`, seconds or an HTTP date).
+    pub retry_after: Option<Duration>,
+    /// The start of its body, for the attempt log.
+    pub excerpt: String,
+}
+
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
 }
 
 fn host_of(url: &Url) -> String {

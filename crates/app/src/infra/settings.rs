@@ -148,6 +148,18 @@ pub struct Settings {
     /// Live sockets one user may hold open on a node, and one company.
     pub realtime_per_user: usize,
     pub realtime_per_company: usize,
+    /// Pauses between attempts at a reply or event delivery, e.g. `5s,5m,30m,2h,5h,10h,10h`
+    /// (the default: eight attempts over about 27.6 hours).
+    pub delivery_schedule: String,
+    /// Longest one delivery attempt may take, seconds.
+    pub delivery_timeout_secs: u64,
+    /// Failed attempts in a row that open an endpoint's circuit breaker, and how long it
+    /// stays open before one probe is let through, seconds.
+    pub delivery_breaker_failures: u32,
+    pub delivery_breaker_secs: u64,
+    /// Longest a background job may run before it counts as failed; a job whose worker died
+    /// is taken up again by another after this (plus a margin).
+    pub job_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -203,6 +215,11 @@ impl Default for Settings {
             realtime_queue: 1024,
             realtime_per_user: 16,
             realtime_per_company: 10_000,
+            delivery_schedule: "5s,5m,30m,2h,5h,10h,10h".into(),
+            delivery_timeout_secs: 10,
+            delivery_breaker_failures: 5,
+            delivery_breaker_secs: 60,
+            job_timeout_secs: 60,
         }
     }
 }
@@ -255,6 +272,11 @@ struct Defaults {
     realtime_queue: usize,
     realtime_per_user: usize,
     realtime_per_company: usize,
+    delivery_schedule: String,
+    delivery_timeout_secs: u64,
+    delivery_breaker_failures: u32,
+    delivery_breaker_secs: u64,
+    job_timeout_secs: u64,
 }
 
 /// The value of `metrics_bind` that turns the metrics listener off.
@@ -352,6 +374,11 @@ impl Settings {
             realtime_queue: d.realtime_queue,
             realtime_per_user: d.realtime_per_user,
             realtime_per_company: d.realtime_per_company,
+            delivery_schedule: d.delivery_schedule,
+            delivery_timeout_secs: d.delivery_timeout_secs,
+            delivery_breaker_failures: d.delivery_breaker_failures,
+            delivery_breaker_secs: d.delivery_breaker_secs,
+            job_timeout_secs: d.job_timeout_secs,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {
@@ -380,6 +407,13 @@ impl Settings {
         options.max_connections = self.db_max_connections;
         options.sqlite_sync = self.sqlite_synchronous;
         options
+    }
+
+    /// The retry schedule of deliveries (checked at start-up).
+    pub fn retry_schedule(
+        &self,
+    ) -> Result<domain::channel::RetrySchedule, domain::channel::ScheduleError> {
+        self.delivery_schedule.parse()
     }
 
     /// Base URL for links in mail: the public URL, or the bind address.

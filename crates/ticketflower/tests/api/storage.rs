@@ -17,7 +17,7 @@ fn staff(email: &str) -> NewUser {
         last_name: "Lovelace".into(),
         status: UserStatus::Active,
         system_roles: vec![SystemRole::Superadmin, SystemRole::User],
-        service: false,
+        kind: store::users::UserKind::Person,
     }
 }
 
