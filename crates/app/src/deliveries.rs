@@ -18,7 +18,8 @@ use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde_json::{Value, json};
-use store::deliveries::{self as stored, After, AttemptRecord, Delivery, Target};
+pub use store::deliveries::Target;
+use store::deliveries::{self as stored, After, AttemptRecord, Delivery};
 
 use crate::infra::jobs::JobError;
 use crate::infra::outbound::{OutboundError, WebhookSigner};

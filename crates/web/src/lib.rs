@@ -270,6 +270,7 @@ fn api_router() -> OpenApiRouter<WebState> {
         .merge(api::conversations::router())
         .merge(api::conversation_tickets::router())
         .merge(api::templates::router())
+        .merge(api::channels::router())
 }
 
 /// The server-rendered pages.
