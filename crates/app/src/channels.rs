@@ -127,7 +127,13 @@ fn secret_aad(company: CompanyId, public_id: &str, which: &str) -> Vec<u8> {
     format!("{}|channel-{which}|{public_id}", company.0).into_bytes()
 }
 
-fn seal(app: &App, company: CompanyId, public_id: &str, which: &str, secret: &str) -> Result<Vec<u8>> {
+fn seal(
+    app: &App,
+    company: CompanyId,
+    public_id: &str,
+    which: &str,
+    secret: &str,
+) -> Result<Vec<u8>> {
     app.vault()?
         .seal(secret.as_bytes(), &secret_aad(company, public_id, which))
         .map_err(AppError::internal)
@@ -136,7 +142,10 @@ fn seal(app: &App, company: CompanyId, public_id: &str, which: &str, secret: &st
 pub(crate) fn open(app: &App, channel: &Channel, which: &str, sealed: &[u8]) -> Result<String> {
     let bytes = app
         .vault()?
-        .open(sealed, &secret_aad(channel.company_id, &channel.public_id, which))
+        .open(
+            sealed,
+            &secret_aad(channel.company_id, &channel.public_id, which),
+        )
         .map_err(AppError::internal)?;
     String::from_utf8(bytes).map_err(AppError::internal)
 }
@@ -146,7 +155,10 @@ fn valid_slug(slug: &str) -> bool {
         && slug
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        && slug.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && slug
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 fn valid_header(name: &str) -> bool {
@@ -154,7 +166,9 @@ fn valid_header(name: &str) -> bool {
 }
 
 fn check_url(app: &App, errors: &mut ValidationErrors, field: &str, url: &str) {
-    if let Err(error) = app.outbound().and_then(|c| c.check_url(url).map_err(AppError::internal))
+    if let Err(error) = app
+        .outbound()
+        .and_then(|c| c.check_url(url).map_err(AppError::internal))
     {
         errors.add(field, format!("is not a usable endpoint: {error}"));
     }
@@ -213,13 +227,23 @@ async fn view(app: &App, channel: Channel) -> Result<ChannelView> {
 pub async fn create(app: &App, actor: &Actor, new: NewChannel) -> Result<CreatedChannel> {
     let company = crate::access::require_admin(actor)?;
     let mut errors = ValidationErrors::new();
-    let name = new.name.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let name = new
+        .name
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
     if name.is_empty() {
         errors.add("name", "is required");
     } else if name.chars().count() > MAX_NAME_CHARS {
         errors.add("name", "must be at most 100 characters");
     }
-    let slug = new.slug.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let slug = new
+        .slug
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
     if !valid_slug(&slug) {
         errors.add(
             "slug",
@@ -325,7 +349,9 @@ fn agent_company(actor: &Actor) -> Result<CompanyId> {
     if crate::access::is_agent(actor) {
         Ok(company)
     } else {
-        Err(AppError::Forbidden("channels are for the company's agents".into()))
+        Err(AppError::Forbidden(
+            "channels are for the company's agents".into(),
+        ))
     }
 }
 
@@ -387,7 +413,10 @@ pub async fn update(
         if patch.inbound_secret.is_none() {
             let current = open(app, &channel, "inbound", &channel.inbound_secret)?;
             if verify::check_secret(verification, &current).is_err() {
-                errors.add("inbound_secret", "the current secret does not fit the new scheme: send one");
+                errors.add(
+                    "inbound_secret",
+                    "the current secret does not fit the new scheme: send one",
+                );
             }
         }
     }
@@ -419,7 +448,12 @@ pub async fn update(
 }
 
 /// Pauses (inbound answers 404, deliveries wait) or resumes a channel (company admins).
-pub async fn set_active(app: &App, actor: &Actor, id: ChannelId, active: bool) -> Result<ChannelView> {
+pub async fn set_active(
+    app: &App,
+    actor: &Actor,
+    id: ChannelId,
+    active: bool,
+) -> Result<ChannelView> {
     let company = crate::access::require_admin(actor)?;
     stored::get(app.db(), company, id).await?;
     let reason = (!active).then_some("paused by an admin");
@@ -433,8 +467,14 @@ pub async fn set_active(app: &App, actor: &Actor, id: ChannelId, active: bool) -
                 reason: "paused by an admin".into(),
             }
         };
-        audit::record(&mut tx, Some(actor), Some(company), Stream::Company(company), payload)
-            .await?;
+        audit::record(
+            &mut tx,
+            Some(actor),
+            Some(company),
+            Stream::Company(company),
+            payload,
+        )
+        .await?;
     }
     app.commit(tx).await?;
     get(app, actor, id).await
@@ -486,7 +526,13 @@ pub async fn rotate_signing(
     let previous = match until {
         Some(_) => {
             let current = open(app, &channel, "signing", &channel.signing_secret)?;
-            Some(seal(app, company, &channel.public_id, "previous", &current)?)
+            Some(seal(
+                app,
+                company,
+                &channel.public_id,
+                "previous",
+                &current,
+            )?)
         }
         None => None,
     };
@@ -515,7 +561,8 @@ pub async fn rotate_signing(
 /// its overlap lasts.
 pub(crate) fn signing_secrets(app: &App, channel: &Channel) -> Result<Vec<String>> {
     let mut secrets = vec![open(app, channel, "signing", &channel.signing_secret)?];
-    if let (Some(previous), Some(until)) = (&channel.previous_signing_secret, channel.previous_until)
+    if let (Some(previous), Some(until)) =
+        (&channel.previous_signing_secret, channel.previous_until)
         && until > Utc::now()
     {
         secrets.push(open(app, channel, "previous", previous)?);
@@ -583,12 +630,15 @@ fn redacted(headers: &HeaderMap, channel: &Channel) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     for (name, value) in headers {
         let name = name.as_str();
-        let secret = SECRET_HEADERS.contains(&name)
-            || channel.signature_header.as_deref() == Some(name);
+        let secret =
+            SECRET_HEADERS.contains(&name) || channel.signature_header.as_deref() == Some(name);
         let value = if secret {
             "[redacted]".to_owned()
         } else {
-            String::from_utf8_lossy(value.as_bytes()).chars().take(500).collect()
+            String::from_utf8_lossy(value.as_bytes())
+                .chars()
+                .take(500)
+                .collect()
         };
         map.insert(name.to_owned(), serde_json::Value::String(value));
     }
@@ -647,7 +697,12 @@ pub struct TestInbound {
 }
 
 /// Sends an inbound message through a test channel, as its provider would.
-pub async fn send_test(app: &App, actor: &Actor, id: ChannelId, test: TestInbound) -> Result<Accepted> {
+pub async fn send_test(
+    app: &App,
+    actor: &Actor,
+    id: ChannelId,
+    test: TestInbound,
+) -> Result<Accepted> {
     let company = crate::access::require_admin(actor)?;
     let channel = stored::get(app.db(), company, id).await?;
     if channel.kind != ChannelKind::Test {
@@ -674,7 +729,12 @@ pub async fn send_test(app: &App, actor: &Actor, id: ChannelId, test: TestInboun
     accept_message(app, &channel, body, serde_json::json!({}), &text).await
 }
 
-fn bounded(errors: &mut ValidationErrors, field: &str, value: Option<&str>, required: bool) -> Option<String> {
+fn bounded(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+    required: bool,
+) -> Option<String> {
     let value = value.map(str::trim).filter(|v| !v.is_empty());
     match value {
         None if required => {
@@ -703,16 +763,39 @@ async fn accept_message(
     let company = channel.company_id;
     let settings = crate::chat::of(app, company).await?;
     let mut errors = ValidationErrors::new();
-    let user = bounded(&mut errors, "external_user_id", body.external_user_id.as_deref(), true);
-    let external_id = bounded(&mut errors, "external_message_id", body.external_message_id.as_deref(), false);
+    let user = bounded(
+        &mut errors,
+        "external_user_id",
+        body.external_user_id.as_deref(),
+        true,
+    );
+    let external_id = bounded(
+        &mut errors,
+        "external_message_id",
+        body.external_message_id.as_deref(),
+        false,
+    );
     let thread = bounded(&mut errors, "thread_id", body.thread_id.as_deref(), false);
-    let name = bounded(&mut errors, "display_name", body.display_name.as_deref(), false);
-    let content = body.content.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let name = bounded(
+        &mut errors,
+        "display_name",
+        body.display_name.as_deref(),
+        false,
+    );
+    let content = body
+        .content
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
     if content.contains('\0') {
         errors.add("content", "must not contain NUL characters");
     }
     if content.chars().count() > settings.max_message_chars as usize {
-        errors.add("content", format!("must be at most {} characters", settings.max_message_chars));
+        errors.add(
+            "content",
+            format!("must be at most {} characters", settings.max_message_chars),
+        );
     }
     let files = body.attachments.unwrap_or_default();
     if files.len() > MAX_EXTERNAL_FILES {
@@ -751,11 +834,16 @@ async fn accept_message(
     if !fresh {
         drop(tx);
         let earlier = match &external_id {
-            Some(external) => stored::inbound_message(app.db(), company, channel.id, external).await?,
+            Some(external) => {
+                stored::inbound_message(app.db(), company, channel.id, external).await?
+            }
             None => None,
         };
         let conversation = match earlier {
-            Some(message) => store::conversations::message_conversation(app.db(), company, MessageId(message)).await?,
+            Some(message) => {
+                store::conversations::message_conversation(app.db(), company, MessageId(message))
+                    .await?
+            }
             None => None,
         };
         return Ok(Accepted {
@@ -766,8 +854,8 @@ async fn accept_message(
     }
     let (contact, _) =
         stored::get_or_insert_contact(&mut tx, company, channel.id, &user, name.as_deref()).await?;
-    let external_files = (!files.is_empty())
-        .then(|| serde_json::to_value(&files).unwrap_or_default());
+    let external_files =
+        (!files.is_empty()).then(|| serde_json::to_value(&files).unwrap_or_default());
     let (conversation, message) = crate::conversations::arrive(
         app,
         &mut tx,
@@ -812,7 +900,10 @@ async fn accept_receipt(
         }
     };
     if body.message_id.is_none() {
-        errors.add("message_id", "is required: our message id (the delivery's webhook-id)");
+        errors.add(
+            "message_id",
+            "is required: our message id (the delivery's webhook-id)",
+        );
     }
     let error = bounded(&mut errors, "error", body.error.as_deref(), false);
     errors.into_result()?;
@@ -822,11 +913,15 @@ async fn accept_receipt(
     let Some(conversation) =
         store::conversations::message_conversation(app.db(), company, message_id).await?
     else {
-        return Err(ValidationErrors::single("message_id", "no such message of this channel").into());
+        return Err(
+            ValidationErrors::single("message_id", "no such message of this channel").into(),
+        );
     };
     let found = store::conversations::get(app.db(), company, conversation).await?;
     if found.channel_id != Some(channel.id) {
-        return Err(ValidationErrors::single("message_id", "no such message of this channel").into());
+        return Err(
+            ValidationErrors::single("message_id", "no such message of this channel").into(),
+        );
     }
     let mut tx = app.db().begin().await?;
     stored::record_inbound(
@@ -842,8 +937,15 @@ async fn accept_receipt(
         },
     )
     .await?;
-    crate::deliveries::set_message_state(&mut tx, company, conversation, message_id, state, error.as_deref())
-        .await?;
+    crate::deliveries::set_message_state(
+        &mut tx,
+        company,
+        conversation,
+        message_id,
+        state,
+        error.as_deref(),
+    )
+    .await?;
     app.commit(tx).await?;
     Ok(Accepted {
         status: "recorded".into(),

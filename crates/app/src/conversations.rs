@@ -50,6 +50,12 @@ pub struct ConversationView {
     pub unread: i64,
     /// The team (a company role of agents) it is routed to.
     pub team_id: Option<CompanyRoleId>,
+    /// The channel it arrived through (`None`: the web chat).
+    pub channel_id: Option<domain::ChannelId>,
+    /// The channel's contact it is with.
+    pub contact_id: Option<domain::ContactId>,
+    /// The provider's thread id.
+    pub external_thread: Option<String>,
 }
 
 /// What a conversation is called: its subject, else its reference, else whose support it is.
@@ -90,6 +96,16 @@ pub struct MessageView {
     pub answers: Option<serde_json::Value>,
     /// Files sent with it (none for a deleted message).
     pub attachments: Vec<MessageFile>,
+    /// Files an inbound message from a channel links to at its provider.
+    #[schema(value_type = Option<Vec<crate::channels::ExternalFile>>)]
+    pub external_files: Option<serde_json::Value>,
+    /// The provider's id of an inbound message.
+    pub external_id: Option<String>,
+    /// Where a reply to a channel's contact is: `queued`, `sent`, `delivered`, `read` or
+    /// `failed` (`None`: not a channel reply).
+    pub delivery: Option<String>,
+    /// Why its delivery failed.
+    pub delivery_error: Option<String>,
 }
 
 /// A file sent with a message; its bytes are downloaded from
@@ -222,6 +238,9 @@ async fn view(
         last_message_at: conversation.last_message_at,
         unread,
         team_id: conversation.team_id,
+        channel_id: conversation.channel_id,
+        contact_id: conversation.contact_id,
+        external_thread: conversation.external_thread,
     })
 }
 
@@ -1158,6 +1177,10 @@ fn message_view(
         } else {
             attachments.into_iter().map(MessageFile::from).collect()
         },
+        external_files: message.external_files.map(|f| f.0).filter(|_| !deleted),
+        external_id: message.external_id,
+        delivery: message.delivery,
+        delivery_error: message.delivery_error,
     }
 }
 

@@ -13,7 +13,9 @@ use domain::auth::Actor;
 use domain::channel::{ChannelKind, DeliveryState, Outcome};
 use domain::event::{Payload, Stream};
 use domain::job::{Job, NewJob};
-use domain::{ChannelId, CompanyId, ConversationId, DeliveryId, MessageId, SubscriptionId, ValidationErrors};
+use domain::{
+    ChannelId, CompanyId, ConversationId, DeliveryId, MessageId, SubscriptionId, ValidationErrors,
+};
 use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
@@ -173,12 +175,19 @@ async fn body(app: &App, delivery: &Delivery) -> Result<Value> {
         return Ok(delivery.payload.0.clone());
     };
     let conversation: ConversationId = serde_json::from_value(
-        delivery.payload.0.get("conversation_id").cloned().unwrap_or_default(),
+        delivery
+            .payload
+            .0
+            .get("conversation_id")
+            .cloned()
+            .unwrap_or_default(),
     )
     .map_err(AppError::internal)?;
     let found = store::conversations::get(app.db(), company, conversation).await?;
-    let message = store::conversations::message(app.db(), company, conversation, message_id).await?;
-    let text = crate::conversations::open_body(app, company, message.id, message.body, message.sealed)?;
+    let message =
+        store::conversations::message(app.db(), company, conversation, message_id).await?;
+    let text =
+        crate::conversations::open_body(app, company, message.id, message.body, message.sealed)?;
     let contact = match found.contact_id {
         Some(id) => Some(store::channels::contact(app.db(), company, id).await?),
         None => None,
@@ -222,7 +231,10 @@ fn signed_headers(secrets: &[String], id: &str, body: &[u8]) -> Result<HeaderMap
         ("webhook-timestamp", timestamp.to_string()),
         ("webhook-signature", signatures.join(" ")),
     ] {
-        headers.insert(name, HeaderValue::from_str(&value).map_err(AppError::internal)?);
+        headers.insert(
+            name,
+            HeaderValue::from_str(&value).map_err(AppError::internal)?,
+        );
     }
     Ok(headers)
 }
@@ -260,47 +272,68 @@ async fn attempt(app: &App, delivery: Delivery) -> std::result::Result<(), JobEr
     let endpoint = match endpoint(app, &delivery).await {
         Ok(endpoint) => endpoint,
         Err(AppError::NotFound) => {
-            let _ = stored::mark_dead(app.db(), company, delivery.id, "its endpoint was deleted").await;
+            let _ =
+                stored::mark_dead(app.db(), company, delivery.id, "its endpoint was deleted").await;
             return Err(JobError::Permanent("the endpoint was deleted".into()));
         }
         Err(error) => return Err(retry_job(error)),
     };
     let settings = app.settings();
     let now = Utc::now();
-    let cooldown = chrono::Duration::seconds(i64::try_from(settings.delivery_breaker_secs).unwrap_or(60).max(1));
+    let cooldown = chrono::Duration::seconds(
+        i64::try_from(settings.delivery_breaker_secs)
+            .unwrap_or(60)
+            .max(1),
+    );
     if !endpoint.active {
         // Held while paused; a resumed endpoint's deliveries go on from where they were.
         let at = now + cooldown;
         let _ = stored::defer(app.db(), company, delivery.id, at).await;
-        return Err(JobError::Defer { at, why: "the endpoint is paused".into() });
+        return Err(JobError::Defer {
+            at,
+            why: "the endpoint is paused".into(),
+        });
     }
     let body = body(app, &delivery).await.map_err(retry_job)?;
     let bytes = body.to_string().into_bytes();
     if endpoint.records_only {
-        return finish(app, &delivery, target, Outcome::Delivered, Attempted {
-            status: None,
-            latency: Duration::ZERO,
-            error: None,
-            excerpt: Some("recorded by the test channel, not sent".into()),
-            retry_after: None,
-            reported: Some(DeliveryState::Delivered),
-        })
+        return finish(
+            app,
+            &delivery,
+            target,
+            Outcome::Delivered,
+            Attempted {
+                status: None,
+                latency: Duration::ZERO,
+                error: None,
+                excerpt: Some("recorded by the test channel, not sent".into()),
+                retry_after: None,
+                reported: Some(DeliveryState::Delivered),
+            },
+        )
         .await;
     }
     let Some(url) = endpoint.url.clone() else {
         let at = now + cooldown;
         let _ = stored::defer(app.db(), company, delivery.id, at).await;
-        return Err(JobError::Defer { at, why: "the channel has no outbound URL yet".into() });
+        return Err(JobError::Defer {
+            at,
+            why: "the channel has no outbound URL yet".into(),
+        });
     };
     match stored::breaker_take(app.db(), company, target, now, cooldown).await {
         Ok(None) => {}
         Ok(Some(at)) => {
             let _ = stored::defer(app.db(), company, delivery.id, at).await;
-            return Err(JobError::Defer { at, why: "the endpoint's circuit breaker is open".into() });
+            return Err(JobError::Defer {
+                at,
+                why: "the endpoint's circuit breaker is open".into(),
+            });
         }
         Err(error) => return Err(retry_job(error)),
     }
-    let headers = signed_headers(&endpoint.secrets, &delivery.webhook_id, &bytes).map_err(retry_job)?;
+    let headers =
+        signed_headers(&endpoint.secrets, &delivery.webhook_id, &bytes).map_err(retry_job)?;
     let client = app.outbound().map_err(retry_job)?;
     let timeout = Duration::from_secs(settings.delivery_timeout_secs.max(1));
     let started = Instant::now();
@@ -315,40 +348,53 @@ async fn attempt(app: &App, delivery: Delivery) -> std::result::Result<(), JobEr
                 .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_owned))
                 .and_then(|s| s.parse::<DeliveryState>().ok())
                 .filter(|s| matches!(s, DeliveryState::Delivered | DeliveryState::Read));
-            let error = (outcome != Outcome::Delivered).then(|| format!("answered {}", answer.status));
-            (outcome, Attempted {
-                status: Some(answer.status),
-                latency,
-                error,
-                excerpt: Some(answer.excerpt),
-                retry_after: answer.retry_after,
-                reported,
-            })
+            let error =
+                (outcome != Outcome::Delivered).then(|| format!("answered {}", answer.status));
+            (
+                outcome,
+                Attempted {
+                    status: Some(answer.status),
+                    latency,
+                    error,
+                    excerpt: Some(answer.excerpt),
+                    retry_after: answer.retry_after,
+                    reported,
+                },
+            )
         }
         Err(error) => {
             let outcome = match &error {
-                OutboundError::Forbidden { .. } | OutboundError::InvalidUrl { .. } => Outcome::Permanent,
+                OutboundError::Forbidden { .. } | OutboundError::InvalidUrl { .. } => {
+                    Outcome::Permanent
+                }
                 _ => Outcome::Retry,
             };
-            (outcome, Attempted {
-                status: None,
-                latency,
-                error: Some(error.to_string()),
-                excerpt: None,
-                retry_after: None,
-                reported: None,
-            })
+            (
+                outcome,
+                Attempted {
+                    status: None,
+                    latency,
+                    error: Some(error.to_string()),
+                    excerpt: None,
+                    retry_after: None,
+                    reported: None,
+                },
+            )
         }
     };
     if outcome == Outcome::Gone
         && let Some(channel) = &endpoint.channel
     {
-        crate::channels::pause_gone(app, channel).await.map_err(retry_job)?;
+        crate::channels::pause_gone(app, channel)
+            .await
+            .map_err(retry_job)?;
     }
     if outcome == Outcome::Gone
         && let Some(Target::Subscription(subscription)) = delivery.target()
     {
-        crate::webhooks::pause_gone(app, company, subscription).await.map_err(retry_job)?;
+        crate::webhooks::pause_gone(app, company, subscription)
+            .await
+            .map_err(retry_job)?;
     }
     finish(app, &delivery, target, outcome, attempted).await
 }
@@ -410,7 +456,8 @@ async fn finish(
         )
         .await?;
         if let Some(message) = delivery.message_id
-            && let Some(conversation) = store::conversations::message_conversation(&mut tx, company, message).await?
+            && let Some(conversation) =
+                store::conversations::message_conversation(&mut tx, company, message).await?
         {
             let state = match outcome {
                 Outcome::Delivered => Some(attempted.reported.unwrap_or(DeliveryState::Sent)),
@@ -421,11 +468,23 @@ async fn finish(
                 let reason = (state == DeliveryState::Failed).then(|| {
                     format!(
                         "{} after {number} attempt(s): {}",
-                        if outcome == Outcome::Retry { "gave up" } else { "refused" },
+                        if outcome == Outcome::Retry {
+                            "gave up"
+                        } else {
+                            "refused"
+                        },
                         error_text.as_deref().unwrap_or("no answer")
                     )
                 });
-                set_message_state(&mut tx, company, conversation, message, state, reason.as_deref()).await?;
+                set_message_state(
+                    &mut tx,
+                    company,
+                    conversation,
+                    message,
+                    state,
+                    reason.as_deref(),
+                )
+                .await?;
             }
         }
         app.commit(tx).await?;
@@ -433,9 +492,15 @@ async fn finish(
     };
     run.await.map_err(retry_job)?;
     let threshold = i32::try_from(settings.delivery_breaker_failures.max(1)).unwrap_or(5);
-    let cooldown = chrono::Duration::seconds(i64::try_from(settings.delivery_breaker_secs).unwrap_or(60).max(1));
+    let cooldown = chrono::Duration::seconds(
+        i64::try_from(settings.delivery_breaker_secs)
+            .unwrap_or(60)
+            .max(1),
+    );
     let health = match outcome {
-        Outcome::Delivered => stored::record_success(app.db(), company, target, now).await.map(|_| ()),
+        Outcome::Delivered => stored::record_success(app.db(), company, target, now)
+            .await
+            .map(|_| ()),
         _ => stored::record_failure(
             app.db(),
             company,
@@ -545,8 +610,12 @@ pub struct ListQuery {
 
 async fn check_target(app: &App, company: CompanyId, target: Target) -> Result<()> {
     match target {
-        Target::Channel(id) => store::channels::get(app.db(), company, id).await.map(|_| ()),
-        Target::Subscription(id) => store::subscriptions::get(app.db(), company, id).await.map(|_| ()),
+        Target::Channel(id) => store::channels::get(app.db(), company, id)
+            .await
+            .map(|_| ()),
+        Target::Subscription(id) => store::subscriptions::get(app.db(), company, id)
+            .await
+            .map(|_| ()),
     }
     .map_err(AppError::from)
 }
@@ -554,12 +623,19 @@ async fn check_target(app: &App, company: CompanyId, target: Target) -> Result<(
 fn check_state(state: Option<&str>) -> Result<()> {
     match state {
         None | Some("pending" | "delivered" | "dead") => Ok(()),
-        Some(_) => Err(ValidationErrors::single("state", "must be pending, delivered or dead").into()),
+        Some(_) => {
+            Err(ValidationErrors::single("state", "must be pending, delivered or dead").into())
+        }
     }
 }
 
 /// An endpoint's deliveries, newest first (company admins).
-pub async fn list(app: &App, actor: &Actor, target: Target, query: ListQuery) -> Result<Vec<DeliveryView>> {
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    target: Target,
+    query: ListQuery,
+) -> Result<Vec<DeliveryView>> {
     let company = crate::access::require_admin(actor)?;
     check_state(query.state.as_deref())?;
     check_target(app, company, target).await?;
@@ -579,7 +655,12 @@ pub async fn list(app: &App, actor: &Actor, target: Target, query: ListQuery) ->
 }
 
 /// One delivery with its attempt log (company admins).
-pub async fn detail(app: &App, actor: &Actor, target: Target, id: DeliveryId) -> Result<DeliveryDetail> {
+pub async fn detail(
+    app: &App,
+    actor: &Actor,
+    target: Target,
+    id: DeliveryId,
+) -> Result<DeliveryDetail> {
     let company = crate::access::require_admin(actor)?;
     let delivery = stored::get(app.db(), company, id).await?;
     if delivery.target() != Some(target) {
@@ -623,7 +704,10 @@ pub async fn replay(
             if delivery.state != "dead" {
                 return Err(AppError::Conflict {
                     field: Some("state".into()),
-                    message: format!("only a dead letter is replayed; this one is {}", delivery.state),
+                    message: format!(
+                        "only a dead letter is replayed; this one is {}",
+                        delivery.state
+                    ),
                 });
             }
             vec![delivery]
@@ -649,9 +733,18 @@ pub async fn replay(
         if stored::requeue(&mut tx, company, delivery.id, job_id.0).await? {
             count += 1;
             if let Some(message) = delivery.message_id
-                && let Some(conversation) = store::conversations::message_conversation(&mut tx, company, message).await?
+                && let Some(conversation) =
+                    store::conversations::message_conversation(&mut tx, company, message).await?
             {
-                set_message_state(&mut tx, company, conversation, message, DeliveryState::Queued, None).await?;
+                set_message_state(
+                    &mut tx,
+                    company,
+                    conversation,
+                    message,
+                    DeliveryState::Queued,
+                    None,
+                )
+                .await?;
             }
         }
     }
@@ -664,7 +757,11 @@ pub async fn replay(
         Some(actor),
         Some(company),
         Stream::Company(company),
-        Payload::DeliveriesReplayed { channel_id, subscription_id, count },
+        Payload::DeliveriesReplayed {
+            channel_id,
+            subscription_id,
+            count,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -677,7 +774,9 @@ pub async fn measure(app: &App) {
     match stored::oldest_due(app.db()).await {
         Ok(oldest) => {
             #[allow(clippy::cast_precision_loss)]
-            let age = oldest.map_or(0.0, |at| (Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0);
+            let age = oldest.map_or(0.0, |at| {
+                (Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0
+            });
             metrics::gauge!("ticketflower_delivery_oldest_due_seconds").set(age);
         }
         Err(error) => tracing::warn!(%error, "could not measure the delivery queue"),

@@ -5,8 +5,8 @@
 //! disagree about who may do what.
 
 pub mod access;
-pub mod channels;
 mod audit;
+pub mod channels;
 pub mod chat;
 pub mod conversation_tickets;
 pub mod conversations;

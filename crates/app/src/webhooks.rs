@@ -71,26 +71,39 @@ fn internal(kind: &str) -> bool {
 
 fn check_kinds(errors: &mut ValidationErrors, kinds: &[String]) {
     if kinds.is_empty() {
-        errors.add("kinds", "name at least one event kind, a family like ticket.* or *");
+        errors.add(
+            "kinds",
+            "name at least one event kind, a family like ticket.* or *",
+        );
     }
     if kinds.len() > MAX_KINDS {
         errors.add("kinds", "at most 50");
     }
-    let known: Vec<&str> = domain::event::EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    let known: Vec<&str> = domain::event::EventKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
     for (i, kind) in kinds.iter().enumerate() {
         let ok = kind == "*"
             || known.contains(&kind.as_str())
             || kind.strip_suffix(".*").is_some_and(|family| {
-                known.iter().any(|k| k.split_once('.').is_some_and(|(f, _)| f == family))
+                known
+                    .iter()
+                    .any(|k| k.split_once('.').is_some_and(|(f, _)| f == family))
             });
         if !ok {
-            errors.add(&format!("kinds/{i}"), format!("`{kind}` is no event kind or family"));
+            errors.add(
+                &format!("kinds/{i}"),
+                format!("`{kind}` is no event kind or family"),
+            );
         }
     }
 }
 
 fn check_url(app: &App, errors: &mut ValidationErrors, url: &str) {
-    if let Err(error) = app.outbound().and_then(|c| c.check_url(url).map_err(AppError::internal))
+    if let Err(error) = app
+        .outbound()
+        .and_then(|c| c.check_url(url).map_err(AppError::internal))
     {
         errors.add("url", format!("is not a usable endpoint: {error}"));
     }
@@ -100,7 +113,13 @@ fn aad(company: CompanyId, id: SubscriptionId, which: &str) -> Vec<u8> {
     format!("{}|subscription-{which}|{id}", company.0).into_bytes()
 }
 
-fn seal(app: &App, company: CompanyId, id: SubscriptionId, which: &str, secret: &str) -> Result<Vec<u8>> {
+fn seal(
+    app: &App,
+    company: CompanyId,
+    id: SubscriptionId,
+    which: &str,
+    secret: &str,
+) -> Result<Vec<u8>> {
     app.vault()?
         .seal(secret.as_bytes(), &aad(company, id, which))
         .map_err(AppError::internal)
@@ -127,9 +146,13 @@ pub(crate) fn signing_secrets(app: &App, s: &Subscription) -> Result<Vec<String>
 
 async fn view(app: &App, s: Subscription) -> Result<SubscriptionView> {
     let since = Utc::now() - chrono::Duration::hours(24);
-    let (ok, failed) =
-        store::deliveries::attempt_counts(app.db(), s.company_id, Target::Subscription(s.id), since)
-            .await?;
+    let (ok, failed) = store::deliveries::attempt_counts(
+        app.db(),
+        s.company_id,
+        Target::Subscription(s.id),
+        since,
+    )
+    .await?;
     let total = ok + failed;
     let now = Utc::now();
     Ok(SubscriptionView {
@@ -170,10 +193,19 @@ fn description(errors: &mut ValidationErrors, text: Option<&str>) -> Option<Stri
 }
 
 /// Subscribes an endpoint (company admins); the signing secret is in the answer this once.
-pub async fn create(app: &App, actor: &Actor, input: SubscriptionInput) -> Result<CreatedSubscription> {
+pub async fn create(
+    app: &App,
+    actor: &Actor,
+    input: SubscriptionInput,
+) -> Result<CreatedSubscription> {
     let company = crate::access::require_admin(actor)?;
     let mut errors = ValidationErrors::new();
-    let url = input.url.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let url = input
+        .url
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
     if url.is_empty() {
         errors.add("url", "is required");
     } else {
@@ -240,7 +272,12 @@ pub async fn get(app: &App, actor: &Actor, id: SubscriptionId) -> Result<Subscri
     view(app, stored::get(app.db(), company, id).await?).await
 }
 
-pub async fn update(app: &App, actor: &Actor, id: SubscriptionId, input: SubscriptionInput) -> Result<SubscriptionView> {
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    id: SubscriptionId,
+    input: SubscriptionInput,
+) -> Result<SubscriptionView> {
     let company = crate::access::require_admin(actor)?;
     stored::get(app.db(), company, id).await?;
     let mut errors = ValidationErrors::new();
@@ -269,7 +306,10 @@ pub async fn update(app: &App, actor: &Actor, id: SubscriptionId, input: Subscri
             Some(actor),
             Some(company),
             Stream::Company(company),
-            Payload::WebhookSubscriptionUpdated { subscription_id: id, fields },
+            Payload::WebhookSubscriptionUpdated {
+                subscription_id: id,
+                fields,
+            },
         )
         .await?;
         app.commit(tx).await?;
@@ -277,7 +317,12 @@ pub async fn update(app: &App, actor: &Actor, id: SubscriptionId, input: Subscri
     get(app, actor, id).await
 }
 
-pub async fn set_active(app: &App, actor: &Actor, id: SubscriptionId, active: bool) -> Result<SubscriptionView> {
+pub async fn set_active(
+    app: &App,
+    actor: &Actor,
+    id: SubscriptionId,
+    active: bool,
+) -> Result<SubscriptionView> {
     let company = crate::access::require_admin(actor)?;
     stored::get(app.db(), company, id).await?;
     let reason = (!active).then_some("paused by an admin");
@@ -301,7 +346,14 @@ pub async fn set_active(app: &App, actor: &Actor, id: SubscriptionId, active: bo
 
 /// A 410 Gone pauses the subscription.
 pub(crate) async fn pause_gone(app: &App, company: CompanyId, id: SubscriptionId) -> Result<()> {
-    stored::set_active(app.db(), company, id, false, Some("the endpoint answered 410 Gone")).await?;
+    stored::set_active(
+        app.db(),
+        company,
+        id,
+        false,
+        Some("the endpoint answered 410 Gone"),
+    )
+    .await?;
     Ok(())
 }
 
@@ -315,7 +367,10 @@ pub async fn delete(app: &App, actor: &Actor, id: SubscriptionId) -> Result<()> 
         Some(actor),
         Some(company),
         Stream::Company(company),
-        Payload::WebhookSubscriptionDeleted { subscription_id: id, url: s.url },
+        Payload::WebhookSubscriptionDeleted {
+            subscription_id: id,
+            url: s.url,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -338,7 +393,13 @@ pub async fn rotate_signing(
     let sealed = seal(app, company, id, "signing", &secret)?;
     let until = (hours > 0).then(|| Utc::now() + chrono::Duration::hours(i64::from(hours)));
     let previous = match until {
-        Some(_) => Some(seal(app, company, id, "previous", &open(app, &s, "signing", &s.signing_secret)?)?),
+        Some(_) => Some(seal(
+            app,
+            company,
+            id,
+            "previous",
+            &open(app, &s, "signing", &s.signing_secret)?,
+        )?),
         None => None,
     };
     let mut tx = app.db().begin().await?;
@@ -355,7 +416,10 @@ pub async fn rotate_signing(
     )
     .await?;
     app.commit(tx).await?;
-    Ok(crate::channels::RotatedSecret { secret, previous_valid_until: until })
+    Ok(crate::channels::RotatedSecret {
+        secret,
+        previous_valid_until: until,
+    })
 }
 
 /// The body an event is delivered with.
@@ -374,7 +438,11 @@ pub(crate) fn event_body(event: &domain::event::Event) -> serde_json::Value {
 
 /// Sends a `webhook.test` event to the endpoint now, through the delivery engine (its
 /// attempts are logged like any other).
-pub async fn send_test(app: &App, actor: &Actor, id: SubscriptionId) -> Result<crate::deliveries::DeliveryView> {
+pub async fn send_test(
+    app: &App,
+    actor: &Actor,
+    id: SubscriptionId,
+) -> Result<crate::deliveries::DeliveryView> {
     let company = crate::access::require_admin(actor)?;
     stored::get(app.db(), company, id).await?;
     let webhook_id = format!("test_{}", uuid::Uuid::now_v7().simple());
@@ -399,7 +467,9 @@ pub async fn send_test(app: &App, actor: &Actor, id: SubscriptionId) -> Result<c
     )
     .await?;
     app.commit(tx).await?;
-    Ok(store::deliveries::get(app.db(), company, delivery).await?.into())
+    Ok(store::deliveries::get(app.db(), company, delivery)
+        .await?
+        .into())
 }
 
 pub(crate) fn is_internal(kind: &str) -> bool {

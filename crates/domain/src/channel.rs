@@ -218,7 +218,11 @@ fn parse_duration(step: &str) -> Result<Duration, ScheduleError> {
 
 impl fmt::Display for RetrySchedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let steps: Vec<String> = self.0.iter().map(|d| format!("{}ms", d.as_millis())).collect();
+        let steps: Vec<String> = self
+            .0
+            .iter()
+            .map(|d| format!("{}ms", d.as_millis()))
+            .collect();
         f.write_str(&steps.join(","))
     }
 }
@@ -272,8 +276,14 @@ mod tests {
             Some(Duration::from_millis(100))
         );
         assert_eq!("".parse::<RetrySchedule>(), Err(ScheduleError::Empty));
-        assert!(matches!("5x".parse::<RetrySchedule>(), Err(ScheduleError::Bad(_))));
-        assert!(matches!("s".parse::<RetrySchedule>(), Err(ScheduleError::Bad(_))));
+        assert!(matches!(
+            "5x".parse::<RetrySchedule>(),
+            Err(ScheduleError::Bad(_))
+        ));
+        assert!(matches!(
+            "s".parse::<RetrySchedule>(),
+            Err(ScheduleError::Bad(_))
+        ));
     }
 
     #[test]

@@ -235,7 +235,9 @@ pub async fn record_attempt(
                 .value(D::NextAttemptAt, Option::<DateTime<Utc>>::None);
         }
         After::Retry { at } => {
-            update.value(D::State, "pending").value(D::NextAttemptAt, at);
+            update
+                .value(D::State, "pending")
+                .value(D::NextAttemptAt, at);
         }
         After::Dead => {
             update
@@ -249,7 +251,12 @@ pub async fn record_attempt(
 
 /// Marks a delivery dead without an attempt (its target is gone, or the job queue gave up
 /// on it).
-pub async fn mark_dead(db: impl Exec, company: CompanyId, id: DeliveryId, why: &str) -> Result<bool> {
+pub async fn mark_dead(
+    db: impl Exec,
+    company: CompanyId,
+    id: DeliveryId,
+    why: &str,
+) -> Result<bool> {
     let update = Query::update()
         .table(D::Table)
         .value(D::State, "dead")
@@ -264,7 +271,12 @@ pub async fn mark_dead(db: impl Exec, company: CompanyId, id: DeliveryId, why: &
 }
 
 /// Moves the delivery's next attempt (an open circuit breaker defers it).
-pub async fn defer(db: impl Exec, company: CompanyId, id: DeliveryId, at: DateTime<Utc>) -> Result<()> {
+pub async fn defer(
+    db: impl Exec,
+    company: CompanyId,
+    id: DeliveryId,
+    at: DateTime<Utc>,
+) -> Result<()> {
     let update = Query::update()
         .table(D::Table)
         .value(D::NextAttemptAt, at)
@@ -304,7 +316,12 @@ pub struct Filter {
 
 /// Deliveries, newest first.
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
-pub async fn list(db: impl Exec, company: CompanyId, filter: &Filter, limit: u64) -> Result<Vec<Delivery>> {
+pub async fn list(
+    db: impl Exec,
+    company: CompanyId,
+    filter: &Filter,
+    limit: u64,
+) -> Result<Vec<Delivery>> {
     let mut select = select();
     select.and_where(Expr::col((D::Table, D::CompanyId)).eq(company.0));
     match filter.target {
@@ -372,7 +389,9 @@ pub async fn attempt_counts(
     let mut select = Query::select();
     select
         .expr_as(
-            Expr::cust("CAST(SUM(CASE WHEN status >= 200 AND status < 300 THEN 1 ELSE 0 END) AS BIGINT)"),
+            Expr::cust(
+                "CAST(SUM(CASE WHEN status >= 200 AND status < 300 THEN 1 ELSE 0 END) AS BIGINT)",
+            ),
             Alias::new("ok"),
         )
         .expr_as(Func::count(Expr::col(A::Id)), Alias::new("total"))
@@ -384,7 +403,10 @@ pub async fn attempt_counts(
         Target::Subscription(id) => select.and_where(Expr::col(A::SubscriptionId).eq(id.0)),
     };
     let row: Option<Row> = db.fetch_optional(&select).await?;
-    let row = row.unwrap_or(Row { ok: None, total: None });
+    let row = row.unwrap_or(Row {
+        ok: None,
+        total: None,
+    });
     let total = row.total.unwrap_or(0);
     let ok = row.ok.unwrap_or(0);
     Ok((ok, total - ok))

@@ -221,13 +221,7 @@ pub async fn fail(
 
 /// Puts a claimed job back for `at` without counting the attempt it was claimed for.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn defer(
-    db: &Db,
-    id: JobId,
-    worker: &str,
-    why: &str,
-    at: DateTime<Utc>,
-) -> Result<bool> {
+pub async fn defer(db: &Db, id: JobId, worker: &str, why: &str, at: DateTime<Utc>) -> Result<bool> {
     let message: String = why.chars().take(2000).collect();
     let update = Query::update()
         .table(Jobs::Table)

@@ -53,10 +53,7 @@ const COLUMNS: [S; 17] = [
 ];
 
 fn select() -> sea_query::SelectStatement {
-    Query::select()
-        .columns(COLUMNS)
-        .from(S::Table)
-        .to_owned()
+    Query::select().columns(COLUMNS).from(S::Table).to_owned()
 }
 
 pub struct NewSubscription<'a> {
@@ -137,7 +134,12 @@ pub struct Changes {
     pub kinds: Option<Vec<String>>,
 }
 
-pub async fn update(tx: &mut Tx, company: CompanyId, id: SubscriptionId, changes: Changes) -> Result<()> {
+pub async fn update(
+    tx: &mut Tx,
+    company: CompanyId,
+    id: SubscriptionId,
+    changes: Changes,
+) -> Result<()> {
     let mut update = Query::update();
     update
         .table(S::Table)

@@ -215,10 +215,7 @@ mod tests {
             check(&standard(SIGNATURE, AT), BODY, AT - 301),
             Err(Refusal::Stale)
         );
-        assert_eq!(
-            check(&standard(SIGNATURE, AT), BODY, AT + 299),
-            Ok(())
-        );
+        assert_eq!(check(&standard(SIGNATURE, AT), BODY, AT + 299), Ok(()));
         let no_id = headers(&[
             ("webhook-timestamp", &AT.to_string()),
             ("webhook-signature", SIGNATURE),
@@ -245,10 +242,20 @@ mod tests {
         let expected = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
         assert_eq!(hmac_hex(key, &[body]), expected);
         let h = headers(&[("x-hub-signature-256", &format!("sha256={expected}"))]);
-        assert_eq!(verify(Verification::HmacSha256, None, key, &h, body, 0), Ok(()));
+        assert_eq!(
+            verify(Verification::HmacSha256, None, key, &h, body, 0),
+            Ok(())
+        );
         let custom = headers(&[("x-acme-signature", &format!("sha256={expected}"))]);
         assert_eq!(
-            verify(Verification::HmacSha256, Some("x-acme-signature"), key, &custom, body, 0),
+            verify(
+                Verification::HmacSha256,
+                Some("x-acme-signature"),
+                key,
+                &custom,
+                body,
+                0
+            ),
             Ok(())
         );
         assert_eq!(
@@ -261,7 +268,14 @@ mod tests {
             Err(Refusal::Mismatch)
         );
         assert_eq!(
-            verify(Verification::HmacSha256, None, key, &HeaderMap::new(), body, 0),
+            verify(
+                Verification::HmacSha256,
+                None,
+                key,
+                &HeaderMap::new(),
+                body,
+                0
+            ),
             Err(Refusal::Missing("x-hub-signature-256".into()))
         );
     }
@@ -277,13 +291,23 @@ mod tests {
             ("x-slack-request-timestamp", &at.to_string()),
             ("x-slack-signature", expected),
         ]);
-        assert_eq!(verify(Verification::Slack, None, secret, &h, body, at), Ok(()));
+        assert_eq!(
+            verify(Verification::Slack, None, secret, &h, body, at),
+            Ok(())
+        );
         assert_eq!(
             verify(Verification::Slack, None, secret, &h, body, at + 600),
             Err(Refusal::Stale)
         );
         assert_eq!(
-            verify(Verification::Slack, None, "another-secret-entirely", &h, body, at),
+            verify(
+                Verification::Slack,
+                None,
+                "another-secret-entirely",
+                &h,
+                body,
+                at
+            ),
             Err(Refusal::Mismatch)
         );
     }
@@ -292,7 +316,10 @@ mod tests {
     fn telegram_and_shared_secret_compare_the_header() {
         let secret = "a-telegram-secret_token";
         let h = headers(&[("x-telegram-bot-api-secret-token", secret)]);
-        assert_eq!(verify(Verification::Telegram, None, secret, &h, b"{}", 0), Ok(()));
+        assert_eq!(
+            verify(Verification::Telegram, None, secret, &h, b"{}", 0),
+            Ok(())
+        );
         let wrong = headers(&[("x-telegram-bot-api-secret-token", "a-telegram-secret_tokeN")]);
         assert_eq!(
             verify(Verification::Telegram, None, secret, &wrong, b"{}", 0),
@@ -300,13 +327,27 @@ mod tests {
         );
         let plain = headers(&[("x-signature", "  shared-secret-value  ")]);
         assert_eq!(
-            verify(Verification::SharedSecret, None, "shared-secret-value", &plain, b"{}", 0),
+            verify(
+                Verification::SharedSecret,
+                None,
+                "shared-secret-value",
+                &plain,
+                b"{}",
+                0
+            ),
             Ok(())
         );
         // The webhook hub's own test: a `sha256=` guess is refused.
         let guess = headers(&[("x-signature", "sha256=invalid")]);
         assert_eq!(
-            verify(Verification::SharedSecret, None, "shared-secret-value", &guess, b"{}", 0),
+            verify(
+                Verification::SharedSecret,
+                None,
+                "shared-secret-value",
+                &guess,
+                b"{}",
+                0
+            ),
             Err(Refusal::Mismatch)
         );
     }
@@ -314,7 +355,11 @@ mod tests {
     #[test]
     fn generated_secrets_fit_their_scheme() {
         for scheme in Verification::ALL {
-            assert_eq!(check_secret(*scheme, &generate(*scheme)), Ok(()), "{scheme}");
+            assert_eq!(
+                check_secret(*scheme, &generate(*scheme)),
+                Ok(()),
+                "{scheme}"
+            );
         }
     }
 }

@@ -173,8 +173,8 @@ pub async fn run_one(app: &App, worker: &str) -> crate::Result<bool> {
     // The margin lets a slow handler record its outcome; a dead worker's job is taken up
     // again after the lease.
     let margin = registry.timeout.min(Duration::from_secs(30));
-    let lease = chrono::Duration::from_std(registry.timeout + margin)
-        .map_err(crate::AppError::internal)?;
+    let lease =
+        chrono::Duration::from_std(registry.timeout + margin).map_err(crate::AppError::internal)?;
     let Some(job) = store::jobs::claim(app.db(), worker, 1, Utc::now() + lease)
         .await?
         .into_iter()

@@ -86,7 +86,10 @@ pub(super) fn up(backend: Backend) -> Vec<String> {
         .col(text(InboundEvents::Body))
         .col(uuid_null(InboundEvents::MessageId))
         .col(timestamp(InboundEvents::ReceivedAt))
-        .foreign_key(&mut company_fk(InboundEvents::Table, InboundEvents::CompanyId))
+        .foreign_key(&mut company_fk(
+            InboundEvents::Table,
+            InboundEvents::CompanyId,
+        ))
         .foreign_key(&mut fk(
             InboundEvents::Table,
             InboundEvents::ChannelId,
@@ -133,9 +136,7 @@ pub(super) fn up(backend: Backend) -> Vec<String> {
         .col(text(Deliveries::WebhookId))
         .col(text(Deliveries::Kind))
         .col(json(Deliveries::Payload))
-        .col(text(Deliveries::State).check(Expr::cust(
-            "state IN ('pending', 'delivered', 'dead')",
-        )))
+        .col(text(Deliveries::State).check(Expr::cust("state IN ('pending', 'delivered', 'dead')")))
         .col(int(Deliveries::Attempts))
         .col(int_null(Deliveries::LastStatus))
         .col(text_null(Deliveries::LastError))
@@ -154,7 +155,11 @@ pub(super) fn up(backend: Backend) -> Vec<String> {
                 .uuid()
                 .not_null(),
         )
-        .col(ColumnDef::new(DeliveryAttempts::CompanyId).uuid().not_null())
+        .col(
+            ColumnDef::new(DeliveryAttempts::CompanyId)
+                .uuid()
+                .not_null(),
+        )
         .col(uuid_null(DeliveryAttempts::ChannelId))
         .col(uuid_null(DeliveryAttempts::SubscriptionId))
         .col(timestamp(DeliveryAttempts::At))

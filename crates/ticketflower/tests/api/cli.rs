@@ -10,7 +10,7 @@ use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ticketflower");
 
-fn command(db: &TestDb) -> Command {
+pub(crate) fn command(db: &TestDb) -> Command {
     let mut command = Command::new(BIN);
     command
         .env_clear()
@@ -191,7 +191,7 @@ fn logged<'a>(line: &'a str, field: &str) -> Option<&'a str> {
 }
 
 /// Starts `serve` from `command` and waits until it reports both listeners.
-async fn start(mut command: Command) -> Server {
+pub(crate) async fn start(mut command: Command) -> Server {
     let mut child = command
         .args(["serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::null())

@@ -6,6 +6,7 @@ use app::channels::{
     Accepted, ChannelPatch, ChannelView, ContactView, CreatedChannel, NewChannel, RotatedSecret,
     TestInbound,
 };
+use app::deliveries::Target;
 use app::deliveries::{DeliveryDetail, DeliveryView, ListQuery};
 use app::webhooks::{CreatedSubscription, SubscriptionInput, SubscriptionView};
 use axum::Json;
@@ -14,7 +15,6 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use domain::{ChannelId, ContactId, DeliveryId, MessageId, SubscriptionId};
 use serde::{Deserialize, Serialize};
-use app::deliveries::Target;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -97,7 +97,9 @@ pub async fn update(
     AppPath(id): AppPath<ChannelId>,
     AppJson(body): AppJson<ChannelPatch>,
 ) -> ApiResult<Json<ChannelView>> {
-    Ok(Json(app::channels::update(&state.app, &actor, id, body).await?))
+    Ok(Json(
+        app::channels::update(&state.app, &actor, id, body).await?,
+    ))
 }
 
 /// Pauses the channel: inbound webhooks answer 404 and deliveries wait.
@@ -110,7 +112,9 @@ pub async fn pause(
     Authed(actor): Authed,
     AppPath(id): AppPath<ChannelId>,
 ) -> ApiResult<Json<ChannelView>> {
-    Ok(Json(app::channels::set_active(&state.app, &actor, id, false).await?))
+    Ok(Json(
+        app::channels::set_active(&state.app, &actor, id, false).await?,
+    ))
 }
 
 /// Resumes the channel; waiting deliveries go on with a closed circuit breaker.
@@ -123,7 +127,9 @@ pub async fn resume(
     Authed(actor): Authed,
     AppPath(id): AppPath<ChannelId>,
 ) -> ApiResult<Json<ChannelView>> {
-    Ok(Json(app::channels::set_active(&state.app, &actor, id, true).await?))
+    Ok(Json(
+        app::channels::set_active(&state.app, &actor, id, true).await?,
+    ))
 }
 
 /// `POST …/signing-secret` body.
@@ -161,7 +167,9 @@ pub async fn test_message(
     AppPath(id): AppPath<ChannelId>,
     AppJson(body): AppJson<TestInbound>,
 ) -> ApiResult<Json<Accepted>> {
-    Ok(Json(app::channels::send_test(&state.app, &actor, id, body).await?))
+    Ok(Json(
+        app::channels::send_test(&state.app, &actor, id, body).await?,
+    ))
 }
 
 /// Which deliveries a list shows.
@@ -345,7 +353,9 @@ pub async fn update_subscription(
     AppPath(id): AppPath<SubscriptionId>,
     AppJson(body): AppJson<SubscriptionInput>,
 ) -> ApiResult<Json<SubscriptionView>> {
-    Ok(Json(app::webhooks::update(&state.app, &actor, id, body).await?))
+    Ok(Json(
+        app::webhooks::update(&state.app, &actor, id, body).await?,
+    ))
 }
 
 #[utoipa::path(delete, operation_id = "subscription_delete", path = "/api/v1/webhook-subscriptions/{id}", tag = "channels",
@@ -370,7 +380,9 @@ pub async fn pause_subscription(
     Authed(actor): Authed,
     AppPath(id): AppPath<SubscriptionId>,
 ) -> ApiResult<Json<SubscriptionView>> {
-    Ok(Json(app::webhooks::set_active(&state.app, &actor, id, false).await?))
+    Ok(Json(
+        app::webhooks::set_active(&state.app, &actor, id, false).await?,
+    ))
 }
 
 #[utoipa::path(post, operation_id = "subscription_resume", path = "/api/v1/webhook-subscriptions/{id}/resume", tag = "channels",
@@ -382,7 +394,9 @@ pub async fn resume_subscription(
     Authed(actor): Authed,
     AppPath(id): AppPath<SubscriptionId>,
 ) -> ApiResult<Json<SubscriptionView>> {
-    Ok(Json(app::webhooks::set_active(&state.app, &actor, id, true).await?))
+    Ok(Json(
+        app::webhooks::set_active(&state.app, &actor, id, true).await?,
+    ))
 }
 
 #[utoipa::path(post, operation_id = "subscription_rotate_signing", path = "/api/v1/webhook-subscriptions/{id}/signing-secret", tag = "channels",
@@ -501,7 +515,11 @@ pub fn router() -> OpenApiRouter<WebState> {
         .routes(routes!(channel_replay_range))
         .routes(routes!(contact))
         .routes(routes!(subscriptions, subscribe))
-        .routes(routes!(subscription, update_subscription, delete_subscription))
+        .routes(routes!(
+            subscription,
+            update_subscription,
+            delete_subscription
+        ))
         .routes(routes!(pause_subscription))
         .routes(routes!(resume_subscription))
         .routes(routes!(rotate_subscription))
