@@ -1111,3 +1111,116 @@ async fn channel_admin_rules_secrets_and_a_test_channel() {
         409
     );
 }
+
+/// A receiver whose first call never answers (the sender dies waiting), later calls 200.
+async fn hanging_receiver() -> (String, Received) {
+    use axum::routing::post;
+    let received = Received::default();
+    let sink = received.clone();
+    let handler = move |headers: HeaderMap, body: String| {
+        let sink = sink.clone();
+        async move {
+            let n = {
+                let mut calls = sink.0.lock().unwrap();
+                calls.push((headers, body));
+                calls.len()
+            };
+            if n == 1 {
+                tokio::time::sleep(Duration::from_secs(120)).await;
+            }
+            axum::http::StatusCode::NO_CONTENT
+        }
+    };
+    let router = axum::Router::new().route("/hook", post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}/hook"), received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_cut_by_kill_9_goes_out_after_the_restart_under_the_same_webhook_id() {
+    let db = testkit::TestDb::new().await;
+    let configured = || {
+        let mut command = crate::cli::command(&db);
+        command
+            .env("TICKETFLOWER_OUTBOUND_ALLOWLIST", "127.0.0.1/32")
+            .env("TICKETFLOWER_DELIVERY_SCHEDULE", "200ms,200ms")
+            .env("TICKETFLOWER_DELIVERY_TIMEOUT_SECS", "60")
+            .env("TICKETFLOWER_JOB_TIMEOUT_SECS", "3");
+        command
+    };
+    let mut server = crate::cli::start(configured()).await;
+    app::infra::outbound::install_tls_provider();
+    let http = reqwest::Client::new();
+    let signed_up = server.sign_up(&http).await;
+    let token = signed_up["access_token"].as_str().unwrap().to_owned();
+    let (url, received) = hanging_receiver().await;
+    let channel: Value = http
+        .post(format!("{}/api/v1/channels", server.base_url))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Std", "slug": "std", "outbound_url": url}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body = json!({"external_user_id": "zed", "content": "hello?"}).to_string().into_bytes();
+    let headers = standard_headers(
+        channel["inbound_secret"].as_str().unwrap(),
+        "m1",
+        chrono::Utc::now().timestamp(),
+        &body,
+    );
+    let mut request = http
+        .post(format!("{}/api/v1/hooks/{}", server.base_url, channel["public_id"].as_str().unwrap()))
+        .header("content-type", "application/json")
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let accepted: Value = request.send().await.unwrap().json().await.unwrap();
+    let conversation = accepted["conversation_id"].as_str().unwrap().to_owned();
+    let message: Value = http
+        .post(format!("{}/api/v1/conversations/{conversation}/messages", server.base_url))
+        .bearer_auth(&token)
+        .json(&json!({"body": "on its way"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let message = id(&message);
+
+    // The first attempt is in flight: the server dies without a word.
+    received.wait_for(1, Duration::from_secs(15)).await;
+    server.child.start_kill().unwrap();
+    let _ = server.child.wait().await;
+    let server = crate::cli::start(configured()).await;
+
+    // After the dead worker's lease the job is taken up again, under the same webhook-id.
+    let calls = received.wait_for(2, Duration::from_secs(30)).await;
+    assert_eq!(calls[0].0["webhook-id"], message.as_str());
+    assert_eq!(calls[1].0["webhook-id"], message.as_str());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let messages: Value = http
+            .get(format!("{}/api/v1/conversations/{conversation}/messages", server.base_url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let found = messages["items"].as_array().unwrap().iter().find(|m| m["id"] == message.as_str()).cloned().unwrap();
+        if found["delivery"] == "sent" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never sent after the restart: {found}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(received.calls().len(), 2, "delivered once after the restart");
+}

@@ -5,7 +5,7 @@
 
 mod channels;
 mod chat_settings;
-mod cli;
+pub(crate) mod cli;
 mod common;
 mod conversation_search;
 mod conversation_tickets;
