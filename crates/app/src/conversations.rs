@@ -1650,8 +1650,14 @@ pub async fn unread_again(app: &App, actor: &Actor, id: ConversationId) -> Resul
     let company = company_of(actor)?;
     let conversation = visible(app, actor, id).await?;
     let mut tx = app.db().begin().await?;
-    stored::reset_read(&mut tx, company, id, actor.user_id, (conversation.last_seq - 1).max(0))
-        .await?;
+    stored::reset_read(
+        &mut tx,
+        company,
+        id,
+        actor.user_id,
+        (conversation.last_seq - 1).max(0),
+    )
+    .await?;
     app.commit(tx).await?;
     Ok(())
 }

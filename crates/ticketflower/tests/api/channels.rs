@@ -1166,7 +1166,9 @@ async fn a_delivery_cut_by_kill_9_goes_out_after_the_restart_under_the_same_webh
         .json()
         .await
         .unwrap();
-    let body = json!({"external_user_id": "zed", "content": "hello?"}).to_string().into_bytes();
+    let body = json!({"external_user_id": "zed", "content": "hello?"})
+        .to_string()
+        .into_bytes();
     let headers = standard_headers(
         channel["inbound_secret"].as_str().unwrap(),
         "m1",
@@ -1174,7 +1176,11 @@ async fn a_delivery_cut_by_kill_9_goes_out_after_the_restart_under_the_same_webh
         &body,
     );
     let mut request = http
-        .post(format!("{}/api/v1/hooks/{}", server.base_url, channel["public_id"].as_str().unwrap()))
+        .post(format!(
+            "{}/api/v1/hooks/{}",
+            server.base_url,
+            channel["public_id"].as_str().unwrap()
+        ))
         .header("content-type", "application/json")
         .body(body);
     for (name, value) in headers {
@@ -1183,7 +1189,10 @@ async fn a_delivery_cut_by_kill_9_goes_out_after_the_restart_under_the_same_webh
     let accepted: Value = request.send().await.unwrap().json().await.unwrap();
     let conversation = accepted["conversation_id"].as_str().unwrap().to_owned();
     let message: Value = http
-        .post(format!("{}/api/v1/conversations/{conversation}/messages", server.base_url))
+        .post(format!(
+            "{}/api/v1/conversations/{conversation}/messages",
+            server.base_url
+        ))
         .bearer_auth(&token)
         .json(&json!({"body": "on its way"}))
         .send()
@@ -1207,7 +1216,10 @@ async fn a_delivery_cut_by_kill_9_goes_out_after_the_restart_under_the_same_webh
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let messages: Value = http
-            .get(format!("{}/api/v1/conversations/{conversation}/messages", server.base_url))
+            .get(format!(
+                "{}/api/v1/conversations/{conversation}/messages",
+                server.base_url
+            ))
             .bearer_auth(&token)
             .send()
             .await
@@ -1215,12 +1227,25 @@ async fn a_delivery_cut_by_kill_9_goes_out_after_the_restart_under_the_same_webh
             .json()
             .await
             .unwrap();
-        let found = messages["items"].as_array().unwrap().iter().find(|m| m["id"] == message.as_str()).cloned().unwrap();
+        let found = messages["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == message.as_str())
+            .cloned()
+            .unwrap();
         if found["delivery"] == "sent" {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "never sent after the restart: {found}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never sent after the restart: {found}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(received.calls().len(), 2, "delivered once after the restart");
+    assert_eq!(
+        received.calls().len(),
+        2,
+        "delivered once after the restart"
+    );
 }

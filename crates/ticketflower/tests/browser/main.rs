@@ -11,6 +11,7 @@ mod chat_pages;
 mod conversation_ticket_pages;
 mod design_pages;
 mod identity_pages;
+mod inbox_pages;
 mod live_pages;
 mod shell;
 mod ticket_pages;

@@ -709,7 +709,10 @@ pub async fn bulk(
         "/conversations".to_owned()
     };
     if form.ids.is_empty() {
-        return Ok(ctx.redirect(&back, Flash::error("Tick the conversations to change first.")));
+        return Ok(ctx.redirect(
+            &back,
+            Flash::error("Tick the conversations to change first."),
+        ));
     }
     let (action, assignee) = match form.action.as_str() {
         "assign_me" => (conversations::BulkAction::Assign, Some(ctx.actor.user_id)),
