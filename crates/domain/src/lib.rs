@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod backoff;
+pub mod canned;
 pub mod company;
 pub mod email;
 pub mod event;

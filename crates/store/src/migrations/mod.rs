@@ -20,6 +20,7 @@ mod m0013_conversations;
 mod m0014_question_templates;
 mod m0015_chat_settings;
 mod m0016_message_search;
+mod m0020_canned_replies;
 
 use chrono::Utc;
 use sea_query::{
@@ -117,6 +118,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 16,
         name: "message search: conversation messages' words, for who may read them",
         up: m0016_message_search::up,
+    },
+    Migration {
+        version: 20,
+        name: "canned replies: a company's texts inserted by shortcut",
+        up: m0020_canned_replies::up,
     },
 ];
 

@@ -4,8 +4,8 @@
 //! Company A (Acme) has one object of every kind a path can name: users, a company role, an
 //! API token, a published workflow with its tasks, transitions and ticket type, tickets with
 //! tasks, a comment, an attachment, a workflow error, and a support conversation with a
-//! message. Company B (Globex) has an admin, Mallory, who holds every role a company can
-//! grant, and company roles named like A's.
+//! message, a question template and a canned reply. Company B (Globex) has an admin,
+//! Mallory, who holds every role a company can grant, and company roles named like A's.
 //! - Every operation of the OpenAPI document with a path parameter, with every method, is
 //!   called by Mallory with the ids of A's objects: each answers 404 (403 for the platform
 //!   staff's operations, which is their documented answer to a company admin) as a problem
@@ -130,6 +130,18 @@ async fn world() -> World {
         .await
         .expect(201);
     let template = id(&template);
+    let canned = admin
+        .send(
+            Method::POST,
+            "/api/v1/canned-replies",
+            Body::Json(json!({
+                "shortcut": "acme-secret",
+                "title": "acme-secret reply",
+                "body": "acme-secret text"
+            })),
+        )
+        .await
+        .expect(201);
 
     let token = admin
         .create_api_token(json!({ "name": "acme-secret bot" }))
@@ -168,6 +180,7 @@ async fn world() -> World {
         ("message", vec![id(&message)]),
         ("message file", vec![message_file]),
         ("template", vec![template]),
+        ("canned reply", vec![id(&canned)]),
     ]);
 
     let b = fixtures::sign_up(&app, "Globex", "gus@globex.io").await;
@@ -231,12 +244,14 @@ impl World {
             "/api/v1/workflow-errors/" => ids("workflow error"),
             "/api/v1/conversations/" => ids("conversation"),
             "/api/v1/templates/" => ids("template"),
+            "/api/v1/canned-replies/" => ids("canned reply"),
             "/api/v1/conversations/{id}/messages/" => ids("message"),
             "/api/v1/conversations/{id}/files/" => ids("message file"),
             // The pages, as their routers name them.
             "/admin/users/" => ids("user"),
             "/admin/company-roles/" => ids("company role"),
             "/admin/api-tokens/" => ids("api token"),
+            "/admin/canned-replies/" => ids("canned reply"),
             "/staff/companies/" => ids("company"),
             "/design/workflows/" | "/design/objects/workflows/" => ids("workflow"),
             "/design/workflows/{id}/add/" => {
@@ -294,6 +309,7 @@ impl World {
                 json!({"system_roles": ["user"], "company_roles": ["reviewers"]})
             }
             ("patch", "/api/v1/company-roles/{id}") => json!({"name": "probed"}),
+            ("patch", "/api/v1/canned-replies/{id}") => json!({"title": "probed"}),
             ("patch", p) if p.starts_with("/api/v1/design/") => {
                 json!({"description": "mine now"})
             }
@@ -392,6 +408,13 @@ async fn snapshot(w: &World) -> Vec<(String, Value)> {
             admin.company_roles().await.expect(200),
         ),
         ("api tokens".into(), admin.api_tokens().await.expect(200)),
+        (
+            "canned replies".into(),
+            admin
+                .send(Method::GET, "/api/v1/canned-replies", Body::Empty)
+                .await
+                .expect(200),
+        ),
         ("tickets".into(), admin.tickets("").await.expect(200)),
         ("tasks".into(), admin.tasks("").await.expect(200)),
         (
@@ -890,6 +913,12 @@ impl World {
                 fields(&[("system_roles", "user"), ("company_roles", "reviewers")])
             }
             "/admin/company-roles/{id}" => fields(&[("name", "probed"), ("description", "x")]),
+            "/admin/canned-replies/{id}" => fields(&[
+                ("shortcut", "probed"),
+                ("title", "Probed"),
+                ("body", "probed"),
+                ("sort_order", "0"),
+            ]),
             "/design/workflows/{id}/life-cycle" => fields(&[("action", "archive")]),
             "/design/workflows/{id}/add/tasks" | "/design/objects/tasks/{id}/edit" => fields(&task),
             "/design/workflows/{id}/add/transitions" | "/design/objects/transitions/{id}/edit" => {
@@ -1044,6 +1073,12 @@ async fn lists_searches_and_references_never_reach_another_company() {
             "conversations",
             mallory
                 .send(Method::GET, "/api/v1/conversations?view=all", Body::Empty)
+                .await,
+        ),
+        (
+            "canned replies",
+            mallory
+                .send(Method::GET, "/api/v1/canned-replies?q=secret", Body::Empty)
                 .await,
         ),
         (
