@@ -28,7 +28,7 @@ pub enum ShortcutError {
     Empty,
     #[error("must be at most {SHORTCUT_MAX_CHARS} characters")]
     TooLong,
-    #[error("may hold only lower-case letters a-z, digits, `-` and `_`")]
+    #[error("may hold only lower-case letters a-z, digits, - and _")]
     Invalid,
     #[error("must start with a letter or a digit")]
     BadStart,

@@ -118,6 +118,7 @@ async fn an_admin_keeps_canned_replies_and_an_agent_inserts_one_by_its_shortcut(
     assert!(error.contains("letters a-z"), "{error}");
     let kept = super::value_of(ada, "#canned-body").await;
     assert_eq!(kept, "Sorry, your refund is late.");
+    admin.screenshot("canned-reply-refused-desk").await.unwrap();
     fill_in(ada, form, "shortcut", "refund-late").await;
     submit_in(ada, form).await;
     flash(ada, "/refund-late was added").await;
@@ -193,6 +194,13 @@ async fn an_admin_keeps_canned_replies_and_an_agent_inserts_one_by_its_shortcut(
     let agent = Browser::start().await.unwrap_or_else(|e| panic!("{e:#}"));
     let alex = &agent.client;
     log_in(alex, &app, "alex@acme.io", PASSWORD).await;
+    // Agents read the company's replies; only admins get the forms.
+    alex.goto(&app.url("/admin/canned-replies")).await.unwrap();
+    text_with(alex, "#canned-replies", "/refund-late").await;
+    assert!(
+        alex.find(Locator::Css("#add-canned-reply")).await.is_err(),
+        "an agent was offered the add form"
+    );
     alex.goto(&app.url(&format!("/conversations/{conversation}")))
         .await
         .unwrap();
