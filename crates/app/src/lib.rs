@@ -6,6 +6,7 @@
 
 pub mod access;
 mod audit;
+pub mod canned_replies;
 pub mod channels;
 pub mod chat;
 pub mod conversation_tickets;

@@ -134,6 +134,10 @@ id_type!(
     /// A file attached to a ticket.
     AttachmentId
 );
+id_type!(
+    /// A company's canned reply: a text agents insert with its `/shortcut`.
+    CannedReplyId
+);
 
 /// A workflow and a ticket type are design objects too.
 impl From<WorkflowId> for DesignObjectId {

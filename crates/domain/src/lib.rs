@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod backoff;
+pub mod canned;
 pub mod channel;
 pub mod company;
 pub mod email;

@@ -7,6 +7,7 @@
 //! `FOR UPDATE SKIP LOCKED`. Repositories return domain types, never rows.
 
 pub mod api_tokens;
+pub mod canned_replies;
 pub mod channels;
 pub mod chat;
 pub mod companies;

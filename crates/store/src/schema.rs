@@ -403,6 +403,22 @@ pub enum QuestionTemplates {
     UpdatedAt,
 }
 
+/// A company's canned replies, inserted into a reply by their shortcut.
+#[derive(Iden, Clone, Copy)]
+pub enum CannedReplies {
+    Table,
+    Id,
+    CompanyId,
+    Shortcut,
+    Title,
+    Body,
+    SortOrder,
+    CreatedAt,
+    CreatedBy,
+    UpdatedAt,
+    UpdatedBy,
+}
+
 /// A company's rules for its support chat (absent: the defaults).
 #[derive(Iden, Clone, Copy)]
 pub enum ChatSettings {

@@ -271,6 +271,7 @@ fn api_router() -> OpenApiRouter<WebState> {
         .merge(api::conversation_tickets::router())
         .merge(api::templates::router())
         .merge(api::channels::router())
+        .merge(api::canned_replies::router())
 }
 
 /// The server-rendered pages.
@@ -283,6 +284,7 @@ fn page_router() -> Router<WebState> {
         .merge(pages::tickets::router())
         .merge(pages::conversations::router())
         .merge(pages::chat_settings::router())
+        .merge(pages::canned_replies::router())
         .merge(pages::conversation_tickets::router())
         .merge(pages::tasks::router())
 }

@@ -21,6 +21,7 @@ mod m0014_question_templates;
 mod m0015_chat_settings;
 mod m0016_message_search;
 mod m0017_channels;
+mod m0020_canned_replies;
 
 use chrono::Utc;
 use sea_query::{
@@ -123,6 +124,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 17,
         name: "channels: API and test channels, contacts, inbound events, deliveries and their attempts, event webhook subscriptions",
         up: m0017_channels::up,
+    },
+    Migration {
+        version: 20,
+        name: "canned replies: a company's texts inserted by shortcut",
+        up: m0020_canned_replies::up,
     },
 ];
 

@@ -4,8 +4,8 @@
 //! Company A (Acme) has one object of every kind a path can name: users, a company role, an
 //! API token, a published workflow with its tasks, transitions and ticket type, tickets with
 //! tasks, a comment, an attachment, a workflow error, and a support conversation with a
-//! message. Company B (Globex) has an admin, Mallory, who holds every role a company can
-//! grant, and company roles named like A's.
+//! message, a question template and a canned reply. Company B (Globex) has an admin,
+//! Mallory, who holds every role a company can grant, and company roles named like A's.
 //! - Every operation of the OpenAPI document with a path parameter, with every method, is
 //!   called by Mallory with the ids of A's objects: each answers 404 (403 for the platform
 //!   staff's operations, which is their documented answer to a company admin) as a problem
@@ -130,6 +130,95 @@ async fn world() -> World {
         .await
         .expect(201);
     let template = id(&template);
+    let canned = admin
+        .send(
+            Method::POST,
+            "/api/v1/canned-replies",
+            Body::Json(json!({
+                "shortcut": "acme-secret",
+                "title": "acme-secret reply",
+                "body": "acme-secret text"
+            })),
+        )
+        .await
+        .expect(201);
+
+    // A test channel with a contact's conversation and a recorded reply; a subscription,
+    // paused before its test event so that nothing changes in the background.
+    let channel = admin
+        .send(
+            Method::POST,
+            "/api/v1/channels",
+            Body::Json(json!({"name": "acme-secret channel", "slug": "acme", "kind": "test"})),
+        )
+        .await
+        .expect(201);
+    let arrived = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/channels/{}/test-messages", id(&channel)),
+            Body::Json(json!({"external_user_id": "acme-secret contact", "content": "acme-secret inbound"})),
+        )
+        .await
+        .expect(200);
+    let channel_conversation = arrived["conversation_id"].as_str().unwrap().to_owned();
+    admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/conversations/{channel_conversation}/messages"),
+            Body::Json(json!({"body": "acme-secret reply"})),
+        )
+        .await
+        .expect(201);
+    let contact = admin
+        .send(
+            Method::GET,
+            &format!("/api/v1/conversations/{channel_conversation}"),
+            Body::Empty,
+        )
+        .await
+        .expect(200)["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let channel_delivery = loop {
+        let listed = admin
+            .send(
+                Method::GET,
+                &format!("/api/v1/channels/{}/deliveries", id(&channel)),
+                Body::Empty,
+            )
+            .await
+            .expect(200);
+        match listed["items"].as_array().and_then(|items| items.first()) {
+            Some(delivery) if delivery["state"] == "delivered" => break id(delivery),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    };
+    let subscription = admin
+        .send(
+            Method::POST,
+            "/api/v1/webhook-subscriptions",
+            Body::Json(json!({"url": "https://hooks.acme-secret.example/in", "kinds": ["ticket.*"], "description": "acme-secret hook"})),
+        )
+        .await
+        .expect(201);
+    admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/webhook-subscriptions/{}/pause", id(&subscription)),
+            Body::Empty,
+        )
+        .await
+        .expect(200);
+    let subscription_delivery = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/webhook-subscriptions/{}/test", id(&subscription)),
+            Body::Empty,
+        )
+        .await
+        .expect(202);
 
     let token = admin
         .create_api_token(json!({ "name": "acme-secret bot" }))
@@ -164,10 +253,16 @@ async fn world() -> World {
         ("task", vec![waiting, reviewed]),
         ("attachment", vec![attachment]),
         ("workflow error", vec![error]),
-        ("conversation", vec![conversation]),
+        ("conversation", vec![conversation, channel_conversation]),
+        ("channel", vec![id(&channel)]),
+        ("contact", vec![contact]),
+        ("delivery", vec![channel_delivery]),
+        ("subscription", vec![id(&subscription)]),
+        ("subscription delivery", vec![id(&subscription_delivery)]),
         ("message", vec![id(&message)]),
         ("message file", vec![message_file]),
         ("template", vec![template]),
+        ("canned reply", vec![id(&canned)]),
     ]);
 
     let b = fixtures::sign_up(&app, "Globex", "gus@globex.io").await;
@@ -231,12 +326,22 @@ impl World {
             "/api/v1/workflow-errors/" => ids("workflow error"),
             "/api/v1/conversations/" => ids("conversation"),
             "/api/v1/templates/" => ids("template"),
+            "/api/v1/canned-replies/" => ids("canned reply"),
             "/api/v1/conversations/{id}/messages/" => ids("message"),
             "/api/v1/conversations/{id}/files/" => ids("message file"),
+            "/api/v1/channels/" => ids("channel"),
+            "/api/v1/channels/{id}/deliveries/" => ids("delivery"),
+            "/api/v1/contacts/" => ids("contact"),
+            "/api/v1/webhook-subscriptions/" => ids("subscription"),
+            "/api/v1/webhook-subscriptions/{id}/deliveries/" => ids("subscription delivery"),
+            // The signature is the credential there, whoever calls: a request without one
+            // is refused (401) before anything is looked up (see `channels.rs`).
+            "/api/v1/hooks/" => Some(Fill::NotTenantOwned),
             // The pages, as their routers name them.
             "/admin/users/" => ids("user"),
             "/admin/company-roles/" => ids("company role"),
             "/admin/api-tokens/" => ids("api token"),
+            "/admin/canned-replies/" => ids("canned reply"),
             "/staff/companies/" => ids("company"),
             "/design/workflows/" | "/design/objects/workflows/" => ids("workflow"),
             "/design/workflows/{id}/add/" => {
@@ -294,6 +399,7 @@ impl World {
                 json!({"system_roles": ["user"], "company_roles": ["reviewers"]})
             }
             ("patch", "/api/v1/company-roles/{id}") => json!({"name": "probed"}),
+            ("patch", "/api/v1/canned-replies/{id}") => json!({"title": "probed"}),
             ("patch", p) if p.starts_with("/api/v1/design/") => {
                 json!({"description": "mine now"})
             }
@@ -317,6 +423,16 @@ impl World {
             ("post", "/api/v1/conversations/{id}/ticket") => {
                 json!({"ticket_type_id": uuid::Uuid::now_v7(), "data": {"reason": "probed"}})
             }
+            ("patch", "/api/v1/channels/{id}") => json!({"name": "probed"}),
+            ("post", p) if p.ends_with("/deliveries/replay") => json!({}),
+            ("post", p) if p.ends_with("/signing-secret") => json!({"overlap_hours": 0}),
+            ("post", "/api/v1/channels/{id}/test-messages") => {
+                json!({"external_user_id": "probe", "content": "probed"})
+            }
+            ("post", "/api/v1/hooks/{public_id}") => {
+                json!({"external_user_id": "probe", "content": "probed"})
+            }
+            ("patch", "/api/v1/webhook-subscriptions/{id}") => json!({"description": "probed"}),
             _ => return None,
         })
     }
@@ -392,6 +508,27 @@ async fn snapshot(w: &World) -> Vec<(String, Value)> {
             admin.company_roles().await.expect(200),
         ),
         ("api tokens".into(), admin.api_tokens().await.expect(200)),
+        (
+            "canned replies".into(),
+            admin
+                .send(Method::GET, "/api/v1/canned-replies", Body::Empty)
+                .await
+                .expect(200),
+        ),
+        (
+            "channels".into(),
+            admin
+                .send(Method::GET, "/api/v1/channels", Body::Empty)
+                .await
+                .expect(200),
+        ),
+        (
+            "subscriptions".into(),
+            admin
+                .send(Method::GET, "/api/v1/webhook-subscriptions", Body::Empty)
+                .await
+                .expect(200),
+        ),
         ("tickets".into(), admin.tickets("").await.expect(200)),
         ("tasks".into(), admin.tasks("").await.expect(200)),
         (
@@ -890,6 +1027,12 @@ impl World {
                 fields(&[("system_roles", "user"), ("company_roles", "reviewers")])
             }
             "/admin/company-roles/{id}" => fields(&[("name", "probed"), ("description", "x")]),
+            "/admin/canned-replies/{id}" => fields(&[
+                ("shortcut", "probed"),
+                ("title", "Probed"),
+                ("body", "probed"),
+                ("sort_order", "0"),
+            ]),
             "/design/workflows/{id}/life-cycle" => fields(&[("action", "archive")]),
             "/design/workflows/{id}/add/tasks" | "/design/objects/tasks/{id}/edit" => fields(&task),
             "/design/workflows/{id}/add/transitions" | "/design/objects/transitions/{id}/edit" => {
@@ -1044,6 +1187,12 @@ async fn lists_searches_and_references_never_reach_another_company() {
             "conversations",
             mallory
                 .send(Method::GET, "/api/v1/conversations?view=all", Body::Empty)
+                .await,
+        ),
+        (
+            "canned replies",
+            mallory
+                .send(Method::GET, "/api/v1/canned-replies?q=secret", Body::Empty)
                 .await,
         ),
         (

@@ -3,6 +3,7 @@
 //! function and map the result; no SQL and no permission logic here.
 
 pub mod admin;
+pub mod canned_replies;
 pub mod channels;
 pub mod conversation_tickets;
 pub mod conversations;

@@ -257,6 +257,7 @@ pub fn nav_for(actor: &Actor, counts: &app::desk::Counts, path: Option<&str>) ->
                 NavLink::new("/admin/company-roles", "Company roles"),
                 NavLink::new("/admin/api-tokens", "API tokens"),
                 NavLink::new("/admin/chat", "Chat settings"),
+                NavLink::new("/admin/canned-replies", "Canned replies"),
             ],
         });
     }
