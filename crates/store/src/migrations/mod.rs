@@ -20,6 +20,7 @@ mod m0013_conversations;
 mod m0014_question_templates;
 mod m0015_chat_settings;
 mod m0016_message_search;
+mod m0019_relay_cursors;
 
 use chrono::Utc;
 use sea_query::{
@@ -117,6 +118,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 16,
         name: "message search: conversation messages' words, for who may read them",
         up: m0016_message_search::up,
+    },
+    Migration {
+        version: 19,
+        name: "relay cursors: how far each relay of the event log (the NATS publisher) has come",
+        up: m0019_relay_cursors::up,
     },
 ];
 
