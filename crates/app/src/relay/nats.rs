@@ -47,6 +47,9 @@ const BATCH: u32 = 100;
 const POLL: Duration = Duration::from_secs(1);
 /// How long one acknowledgement may take before the batch stops and is tried again.
 const ACK_TIMEOUT: Duration = Duration::from_secs(2);
+/// A batch sends no new event after this long: on PostgreSQL its transaction holds the
+/// log's horizon back for every reader while it is open.
+const BATCH_TIME: Duration = Duration::from_secs(1);
 /// The stream's duplicate window: a re-publish after a crash comes well within it.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// Waits between attempts while the broker or the database fails, doubling up to the max.
@@ -338,14 +341,18 @@ impl Publisher {
     }
 
     /// Publishes `events` in order, each acknowledged before the next is sent; stops at the
-    /// first failure.
+    /// first failure, or after [`BATCH_TIME`] (the rest go in the next batch).
     async fn publish(&self, events: &[Event]) -> Outcome {
         let mut outcome = Outcome {
             acknowledged: 0,
             last: None,
             failure: None,
         };
+        let until = tokio::time::Instant::now() + BATCH_TIME;
         for event in events {
+            if tokio::time::Instant::now() > until {
+                break;
+            }
             match self.publish_one(event).await {
                 Ok(duplicate) => {
                     if duplicate {
