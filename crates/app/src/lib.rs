@@ -19,6 +19,7 @@ pub mod identity;
 pub mod infra;
 pub mod realtime;
 pub mod registry;
+pub mod relay;
 pub mod runtime;
 pub mod templates;
 pub mod webhooks;
@@ -60,6 +61,7 @@ struct Inner {
     throttles: throttle::Throttles,
     committed: tokio::sync::broadcast::Sender<EventsCommitted>,
     hub: Arc<realtime::Hub>,
+    nats_publisher: relay::nats::Status,
     /// Published workflow versions by id (they never change), with their company.
     versions: std::sync::Mutex<
         std::collections::HashMap<
@@ -105,6 +107,7 @@ impl App {
                 throttles,
                 committed: tokio::sync::broadcast::channel(1024).0,
                 hub: Arc::default(),
+                nats_publisher: relay::nats::Status::default(),
                 versions: std::sync::Mutex::default(),
             }),
         }
@@ -117,6 +120,11 @@ impl App {
     /// The node's realtime fan-out ([`realtime::Hub::run`] drives it).
     pub fn hub(&self) -> &Arc<realtime::Hub> {
         &self.inner.hub
+    }
+
+    /// What the NATS event publisher ([`relay::nats::run`]) is doing.
+    pub fn nats_publisher(&self) -> &relay::nats::Status {
+        &self.inner.nats_publisher
     }
 
     pub fn settings(&self) -> &Settings {

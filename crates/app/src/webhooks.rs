@@ -63,12 +63,6 @@ pub fn matches(kinds: &[String], kind: &str) -> bool {
     })
 }
 
-/// Event kinds never delivered to subscriptions: the engine's own bookkeeping, which would
-/// otherwise feed back into itself.
-fn internal(kind: &str) -> bool {
-    kind.starts_with("delivery.") || kind.starts_with("webhook_subscription.")
-}
-
 fn check_kinds(errors: &mut ValidationErrors, kinds: &[String]) {
     if kinds.is_empty() {
         errors.add(
@@ -472,6 +466,8 @@ pub async fn send_test(
         .into())
 }
 
+/// Event kinds never delivered to subscriptions: the engine's own bookkeeping, which would
+/// otherwise feed back into itself.
 pub(crate) fn is_internal(kind: &str) -> bool {
-    internal(kind)
+    kind.starts_with("delivery.") || kind.starts_with("webhook_subscription.")
 }

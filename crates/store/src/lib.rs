@@ -23,6 +23,7 @@ pub mod logins;
 pub mod mail;
 pub mod migrations;
 pub mod notify;
+pub mod relay_cursors;
 mod schema;
 pub mod sessions;
 pub mod subscriptions;

@@ -571,3 +571,12 @@ pub enum DeliveryAttempts {
     Error,
     Response,
 }
+/// Named positions in the event log of the relays that pass it on (the NATS publisher,
+/// outbound event webhooks): the last event each has handled.
+#[derive(Iden, Clone, Copy)]
+pub enum RelayCursors {
+    Table,
+    Name,
+    LastEventId,
+    UpdatedAt,
+}

@@ -401,6 +401,8 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let hub = tokio::spawn(app.hub().clone().run(app.clone(), shutdown.clone()));
     let bus = tokio::spawn(app::realtime::bus::run(app.clone(), shutdown.clone()));
+    let publisher = tokio::spawn(app::relay::nats::run(app.clone(), shutdown.clone()));
+    let webhooks = tokio::spawn(app::relay::webhooks::run(app.clone(), shutdown.clone()));
     let workers = tokio::spawn(app::infra::jobs::run_workers(
         app.clone(),
         app.settings().job_workers,
@@ -437,6 +439,12 @@ pub async fn run(
     }
     if let Err(error) = bus.await {
         tracing::warn!(%error, "the realtime bus failed");
+    }
+    if let Err(error) = publisher.await {
+        tracing::warn!(%error, "the NATS event publisher failed");
+    }
+    if let Err(error) = webhooks.await {
+        tracing::warn!(%error, "the event webhook relay failed");
     }
     if tokio::time::timeout(Duration::from_secs(90), workers)
         .await

@@ -21,6 +21,7 @@ mod m0014_question_templates;
 mod m0015_chat_settings;
 mod m0016_message_search;
 mod m0017_channels;
+mod m0019_relay_cursors;
 mod m0020_canned_replies;
 
 use chrono::Utc;
@@ -124,6 +125,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 17,
         name: "channels: API and test channels, contacts, inbound events, deliveries and their attempts, event webhook subscriptions",
         up: m0017_channels::up,
+    },
+    Migration {
+        version: 19,
+        name: "relay cursors: how far each relay of the event log (the NATS publisher) has come",
+        up: m0019_relay_cursors::up,
     },
     Migration {
         version: 20,

@@ -22,6 +22,7 @@ mod health;
 mod identity;
 mod jobs;
 mod mail;
+mod nats_publisher;
 mod pages;
 mod personal_tasks;
 mod search;
