@@ -21,7 +21,7 @@ pub mod templates;
 
 use std::sync::Arc;
 
-pub use error::{AppError, Result};
+pub use error::{AppError, Fault, Result};
 pub use infra::jobs::{JobError, JobHandler, JobRegistry};
 pub use infra::secrets::Secrets;
 pub use infra::settings::{BusKind, Environment, Settings};
@@ -56,6 +56,7 @@ struct Inner {
     throttles: throttle::Throttles,
     committed: tokio::sync::broadcast::Sender<EventsCommitted>,
     hub: Arc<realtime::Hub>,
+    error_log: infra::error_log::Recorder,
     /// Published workflow versions by id (they never change), with their company.
     versions: std::sync::Mutex<
         std::collections::HashMap<
@@ -101,6 +102,7 @@ impl App {
                 throttles,
                 committed: tokio::sync::broadcast::channel(1024).0,
                 hub: Arc::default(),
+                error_log: infra::error_log::Recorder::default(),
                 versions: std::sync::Mutex::default(),
             }),
         }
@@ -113,6 +115,11 @@ impl App {
     /// The node's realtime fan-out ([`realtime::Hub::run`] drives it).
     pub fn hub(&self) -> &Arc<realtime::Hub> {
         &self.inner.hub
+    }
+
+    /// Where the web layer hands its 5xx answers ([`infra::error_log::run`] writes them).
+    pub fn error_log(&self) -> &infra::error_log::Recorder {
+        &self.inner.error_log
     }
 
     pub fn settings(&self) -> &Settings {

@@ -188,3 +188,7 @@ id_type!(
     /// A message of a conversation.
     MessageId
 );
+id_type!(
+    /// An entry of the error log: one 5xx answer of the server.
+    ErrorLogId
+);

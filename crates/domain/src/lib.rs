@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backoff;
 pub mod company;
 pub mod email;
+pub mod error_log;
 pub mod event;
 pub mod ids;
 pub mod job;

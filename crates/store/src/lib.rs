@@ -14,6 +14,7 @@ mod db;
 pub mod design;
 pub mod desk;
 mod error;
+pub mod error_log;
 pub mod events;
 pub mod jobs;
 pub mod logins;

@@ -425,3 +425,20 @@ pub enum MessageAttachments {
     Sealed,
     CreatedAt,
 }
+
+/// The error log: one row per 5xx answer, for platform staff (no foreign keys: an entry
+/// outlives the company or user it names until retention removes it).
+#[derive(Iden, Clone, Copy)]
+pub enum ErrorLog {
+    Table,
+    Id,
+    CreatedAt,
+    Method,
+    Route,
+    Status,
+    RequestId,
+    CompanyId,
+    UserId,
+    Kind,
+    Summary,
+}

@@ -148,6 +148,10 @@ pub struct Settings {
     /// Live sockets one user may hold open on a node, and one company.
     pub realtime_per_user: usize,
     pub realtime_per_company: usize,
+    /// Days an error log entry is kept (the workers' minute sweep deletes older ones).
+    pub error_log_retention_days: u32,
+    /// Entries the error log keeps at most; the sweep deletes the oldest beyond it.
+    pub error_log_max_rows: u64,
 }
 
 impl Default for Settings {
@@ -203,6 +207,8 @@ impl Default for Settings {
             realtime_queue: 1024,
             realtime_per_user: 16,
             realtime_per_company: 10_000,
+            error_log_retention_days: 30,
+            error_log_max_rows: 10_000,
         }
     }
 }
@@ -255,6 +261,8 @@ struct Defaults {
     realtime_queue: usize,
     realtime_per_user: usize,
     realtime_per_company: usize,
+    error_log_retention_days: u32,
+    error_log_max_rows: u64,
 }
 
 /// The value of `metrics_bind` that turns the metrics listener off.
@@ -352,6 +360,8 @@ impl Settings {
             realtime_queue: d.realtime_queue,
             realtime_per_user: d.realtime_per_user,
             realtime_per_company: d.realtime_per_company,
+            error_log_retention_days: d.error_log_retention_days,
+            error_log_max_rows: d.error_log_max_rows,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {

@@ -20,6 +20,7 @@ mod m0013_conversations;
 mod m0014_question_templates;
 mod m0015_chat_settings;
 mod m0016_message_search;
+mod m0018_error_log;
 
 use chrono::Utc;
 use sea_query::{
@@ -117,6 +118,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 16,
         name: "message search: conversation messages' words, for who may read them",
         up: m0016_message_search::up,
+    },
+    Migration {
+        version: 18,
+        name: "error log: every 5xx answer, for platform staff",
+        up: m0018_error_log::up,
     },
 ];
 

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod conversation_tickets;
 pub mod conversations;
 pub mod design;
+pub mod error_log;
 pub mod health;
 pub mod identity;
 pub mod stream;
