@@ -10,6 +10,7 @@ use testkit::spawn_app;
 mod chat_pages;
 mod conversation_ticket_pages;
 mod design_pages;
+mod error_log_pages;
 mod identity_pages;
 mod live_pages;
 mod shell;

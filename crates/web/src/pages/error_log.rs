@@ -47,7 +47,8 @@ struct ErrorsPage {
     rows: Vec<EntryRow>,
     pager: Pager,
     retention_days: u32,
-    max_rows: u64,
+    /// The row cap, written with thousands separators.
+    max_rows: String,
 }
 
 #[derive(Deserialize)]
@@ -103,7 +104,7 @@ pub async fn errors(
         rows,
         pager,
         retention_days: settings.error_log_retention_days,
-        max_rows: settings.error_log_max_rows,
+        max_rows: thousands(settings.error_log_max_rows),
     }))
 }
 
@@ -127,6 +128,19 @@ pub async fn clear(
     }))
 }
 
+/// `10000` as `10,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// This module's pages.
 pub fn router() -> axum::Router<WebState> {
     use axum::routing::{get, post};
@@ -134,4 +148,20 @@ pub fn router() -> axum::Router<WebState> {
         .route("/staff/errors", get(errors))
         .route("/staff/errors/clear", post(clear))
         .route("/staff/errors/{id}/delete", post(delete_entry))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_separated() {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (10_000, "10,000"),
+            (1_234_567, "1,234,567"),
+        ] {
+            assert_eq!(super::thousands(n), text);
+        }
+    }
 }
