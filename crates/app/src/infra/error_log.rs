@@ -157,3 +157,29 @@ pub async fn sweep(app: &App) -> Result<u64> {
     let over = store::error_log::keep_newest(app.db(), settings.error_log_max_rows).await?;
     Ok(aged + over)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_drops_rather_than_waits() {
+        let recorder = Recorder::default();
+        let failure = Failure {
+            at: Utc::now(),
+            method: "GET".into(),
+            route: "/".into(),
+            status: 500,
+            request_id: "r".into(),
+            company_id: None,
+            user_id: None,
+            kind: domain::error_log::FailureKind::Status,
+            summary: "s".into(),
+        };
+        // No writer runs: the queue fills and every further entry returns at once.
+        for _ in 0..QUEUE + 10 {
+            recorder.record(failure.clone());
+        }
+        assert_eq!(recorder.sender.capacity(), 0);
+    }
+}

@@ -249,3 +249,38 @@ async fn retention_deletes_entries_past_their_age_and_the_oldest_beyond_the_cap(
     assert_eq!(app::infra::error_log::sweep(&app.app).await.unwrap(), 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_log_that_cannot_be_written_drops_the_entry_counts_it_and_recovers() {
+    let app = spawn_app().await;
+    let staff = fixtures::platform_staff(&app).await;
+    let acme = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+
+    // The database refuses both the endpoint's table and the error log's own.
+    run_sql(
+        &app,
+        "ALTER TABLE question_templates RENAME TO question_templates_broken",
+    )
+    .await;
+    run_sql(&app, "ALTER TABLE error_log RENAME TO error_log_broken").await;
+    // The failure is answered as ever, whatever becomes of its entry.
+    post_template(&acme.admin, "lost").await.expect(500);
+    app.scrape_until("error_log_dropped_total{reason=\"write_failed\"}")
+        .await;
+    run_sql(&app, "ALTER TABLE error_log_broken RENAME TO error_log").await;
+
+    // The writer goes on with the next failure.
+    let failed = post_template(&acme.admin, "kept").await;
+    run_sql(
+        &app,
+        "ALTER TABLE question_templates_broken RENAME TO question_templates",
+    )
+    .await;
+    assert_eq!(failed.status, 500, "{failed}");
+    let page = wait_for_entries(&staff, 1).await;
+    assert_eq!(
+        page["items"][0]["request_id"],
+        failed.headers["x-request-id"].to_str().unwrap()
+    );
+    app.stop().await;
+}
