@@ -26,7 +26,7 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-pub use error::{AppError, Result};
+pub use error::{AppError, Fault, Result};
 pub use infra::jobs::{JobError, JobHandler, JobRegistry};
 pub use infra::secrets::Secrets;
 pub use infra::settings::{BusKind, Environment, Settings};
@@ -62,6 +62,7 @@ struct Inner {
     committed: tokio::sync::broadcast::Sender<EventsCommitted>,
     hub: Arc<realtime::Hub>,
     nats_publisher: relay::nats::Status,
+    error_log: infra::error_log::Recorder,
     /// Published workflow versions by id (they never change), with their company.
     versions: std::sync::Mutex<
         std::collections::HashMap<
@@ -108,6 +109,7 @@ impl App {
                 committed: tokio::sync::broadcast::channel(1024).0,
                 hub: Arc::default(),
                 nats_publisher: relay::nats::Status::default(),
+                error_log: infra::error_log::Recorder::default(),
                 versions: std::sync::Mutex::default(),
             }),
         }
@@ -125,6 +127,11 @@ impl App {
     /// What the NATS event publisher ([`relay::nats::run`]) is doing.
     pub fn nats_publisher(&self) -> &relay::nats::Status {
         &self.inner.nats_publisher
+    }
+
+    /// Where the web layer hands its 5xx answers ([`infra::error_log::run`] writes them).
+    pub fn error_log(&self) -> &infra::error_log::Recorder {
+        &self.inner.error_log
     }
 
     pub fn settings(&self) -> &Settings {

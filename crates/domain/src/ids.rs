@@ -208,3 +208,7 @@ id_type!(
     /// A company's subscription of an endpoint to event kinds.
     SubscriptionId
 );
+id_type!(
+    /// An entry of the error log: one 5xx answer of the server.
+    ErrorLogId
+);

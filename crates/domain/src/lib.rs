@@ -9,6 +9,7 @@ pub mod canned;
 pub mod channel;
 pub mod company;
 pub mod email;
+pub mod error_log;
 pub mod event;
 pub mod ids;
 pub mod job;

@@ -17,6 +17,7 @@ pub mod deliveries;
 pub mod design;
 pub mod desk;
 mod error;
+pub mod error_log;
 pub mod events;
 pub mod jobs;
 pub mod logins;

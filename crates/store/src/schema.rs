@@ -571,6 +571,7 @@ pub enum DeliveryAttempts {
     Error,
     Response,
 }
+
 /// Named positions in the event log of the relays that pass it on (the NATS publisher,
 /// outbound event webhooks): the last event each has handled.
 #[derive(Iden, Clone, Copy)]
@@ -579,4 +580,21 @@ pub enum RelayCursors {
     Name,
     LastEventId,
     UpdatedAt,
+}
+
+/// The error log: one row per 5xx answer, for platform staff (no foreign keys: an entry
+/// outlives the company or user it names until retention removes it).
+#[derive(Iden, Clone, Copy)]
+pub enum ErrorLog {
+    Table,
+    Id,
+    CreatedAt,
+    Method,
+    Route,
+    Status,
+    RequestId,
+    CompanyId,
+    UserId,
+    Kind,
+    Summary,
 }

@@ -168,6 +168,10 @@ pub struct Settings {
     /// Longest a background job may run before it counts as failed; a job whose worker died
     /// is taken up again by another after this (plus a margin).
     pub job_timeout_secs: u64,
+    /// Days an error log entry is kept (the workers' minute sweep deletes older ones).
+    pub error_log_retention_days: u32,
+    /// Entries the error log keeps at most; the sweep deletes the oldest beyond it.
+    pub error_log_max_rows: u64,
 }
 
 impl Default for Settings {
@@ -230,6 +234,8 @@ impl Default for Settings {
             delivery_breaker_failures: 5,
             delivery_breaker_secs: 60,
             job_timeout_secs: 60,
+            error_log_retention_days: 30,
+            error_log_max_rows: 10_000,
         }
     }
 }
@@ -288,6 +294,8 @@ struct Defaults {
     delivery_breaker_failures: u32,
     delivery_breaker_secs: u64,
     job_timeout_secs: u64,
+    error_log_retention_days: u32,
+    error_log_max_rows: u64,
 }
 
 /// The value of `metrics_bind` that turns the metrics listener off.
@@ -391,6 +399,8 @@ impl Settings {
             delivery_breaker_failures: d.delivery_breaker_failures,
             delivery_breaker_secs: d.delivery_breaker_secs,
             job_timeout_secs: d.job_timeout_secs,
+            error_log_retention_days: d.error_log_retention_days,
+            error_log_max_rows: d.error_log_max_rows,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {

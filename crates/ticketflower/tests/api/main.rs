@@ -14,6 +14,7 @@ mod conversations;
 mod design;
 mod design_rules;
 mod desk;
+mod error_log;
 mod errors;
 mod events;
 mod fuzz_api;

@@ -4,8 +4,10 @@
 //! Company A (Acme) has one object of every kind a path can name: users, a company role, an
 //! API token, a published workflow with its tasks, transitions and ticket type, tickets with
 //! tasks, a comment, an attachment, a workflow error, and a support conversation with a
-//! message, a question template and a canned reply. Company B (Globex) has an admin,
-//! Mallory, who holds every role a company can grant, and company roles named like A's.
+//! message, a question template, a canned reply, a test channel with a contact's
+//! conversation and a recorded delivery, and an event webhook subscription; an entry of the
+//! platform's error log names A. Company B (Globex) has an admin, Mallory, who holds every
+//! role a company can grant, and company roles named like A's.
 //! - Every operation of the OpenAPI document with a path parameter, with every method, is
 //!   called by Mallory with the ids of A's objects: each answers 404 (403 for the platform
 //!   staff's operations, which is their documented answer to a company admin) as a problem
@@ -58,6 +60,8 @@ struct World {
     ids: BTreeMap<&'static str, Vec<String>>,
     b: Company,
     mallory: Member,
+    /// Platform staff, who read the error log.
+    staff: ApiClient,
 }
 
 /// Sets up both companies through the API.
@@ -233,6 +237,25 @@ async fn world() -> World {
         .map(id)
         .unwrap();
 
+    // A 5xx of A's admin, as the web layer hands it to the error log.
+    let failed = app::infra::error_log::write(
+        &app.app,
+        domain::error_log::Failure {
+            at: chrono::Utc::now(),
+            method: "GET".into(),
+            route: "/api/v1/tickets/{id}".into(),
+            status: 500,
+            request_id: "acme-secret request".into(),
+            company_id: Some(a.company.id.parse().unwrap()),
+            user_id: Some(a.company.admin_id.parse().unwrap()),
+            kind: domain::error_log::FailureKind::Internal,
+            summary: "acme-secret failure".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let staff = fixtures::platform_staff(&app).await;
+
     let ids = BTreeMap::from([
         ("company", vec![a.company.id.clone()]),
         (
@@ -263,6 +286,7 @@ async fn world() -> World {
         ("message file", vec![message_file]),
         ("template", vec![template]),
         ("canned reply", vec![id(&canned)]),
+        ("error log entry", vec![failed.to_string()]),
     ]);
 
     let b = fixtures::sign_up(&app, "Globex", "gus@globex.io").await;
@@ -281,6 +305,7 @@ async fn world() -> World {
         ids,
         b,
         mallory,
+        staff,
     }
 }
 
@@ -337,6 +362,7 @@ impl World {
             // The signature is the credential there, whoever calls: a request without one
             // is refused (401) before anything is looked up (see `channels.rs`).
             "/api/v1/hooks/" => Some(Fill::NotTenantOwned),
+            "/api/v1/platform/errors/" => ids("error log entry"),
             // The pages, as their routers name them.
             "/admin/users/" => ids("user"),
             "/admin/company-roles/" => ids("company role"),
@@ -365,6 +391,7 @@ impl World {
             "/conversations/" => ids("conversation"),
             "/conversations/{id}/messages/" => ids("message"),
             "/conversations/{id}/files/" => ids("message file"),
+            "/staff/errors/" => ids("error log entry"),
             "/static/" => Some(Fill::NotTenantOwned),
             _ => None,
         }
@@ -385,6 +412,7 @@ impl World {
             ("/api/v1/conversations/search", "cursor") => first("message"),
             // The platform's list: a company is the one "object" it pages by.
             ("/api/v1/admin/companies", "cursor") => Some(self.a.company.id.clone()),
+            ("/api/v1/platform/errors", "cursor") => first("error log entry"),
             _ => None,
         }
     }
@@ -572,6 +600,10 @@ async fn snapshot(w: &World) -> Vec<(String, Value)> {
     for task in w.ids("task") {
         seen.push((format!("task {task}"), admin.task(task).await.expect(200)));
     }
+    seen.push((
+        "error log".into(),
+        w.staff.platform_errors("").await.expect(200),
+    ));
     for conversation in w.ids("conversation") {
         let path = format!("/api/v1/conversations/{conversation}");
         for (what, path) in [
@@ -1213,6 +1245,15 @@ async fn lists_searches_and_references_never_reach_another_company() {
         let all = mallory.design_objects(kind, "").await.expect(200);
         assert_eq!(all["items"], json!([]), "{all}");
     }
+    // The platform's error log, which names A, is the staff's alone.
+    for refused in [
+        mallory.platform_errors("").await,
+        mallory.platform_errors("count_only=true").await,
+        mallory.clear_platform_errors().await,
+    ] {
+        assert_eq!(refused.status, 403, "{refused}");
+        assert_eq!(w.leak("", &refused.text()), None, "{refused}");
+    }
     let roles = mallory.company_roles().await.expect(200).to_string();
     let tokens = mallory.api_tokens().await.expect(200).to_string();
     let company = mallory.company().await.expect(200);
@@ -1295,6 +1336,9 @@ async fn lists_searches_and_references_never_reach_another_company() {
         assert!([200, 404].contains(&page.status), "{path}: {}", page.body);
         assert_eq!(w.leak(&path, &page.body), None, "{path}: {}", page.body);
     }
+    let log = session.get("/staff/errors").await;
+    assert_eq!(log.status, 403, "{}", log.body);
+    assert_eq!(w.leak("", &log.body), None, "{}", log.body);
     assert_unchanged(&before, &snapshot(&w).await);
     w.app.stop().await;
 }

@@ -11,6 +11,7 @@ mod canned_pages;
 mod chat_pages;
 mod conversation_ticket_pages;
 mod design_pages;
+mod error_log_pages;
 mod identity_pages;
 mod inbox_pages;
 mod live_pages;

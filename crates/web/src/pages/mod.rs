@@ -9,6 +9,7 @@ pub mod conversation_tickets;
 pub mod conversations;
 pub mod design;
 pub mod design_forms;
+pub mod error_log;
 pub mod kit;
 pub mod session;
 pub mod tasks;

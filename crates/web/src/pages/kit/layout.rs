@@ -264,7 +264,10 @@ pub fn nav_for(actor: &Actor, counts: &app::desk::Counts, path: Option<&str>) ->
     if app::access::is_staff(actor) {
         groups.push(NavGroup {
             title: "Platform",
-            links: vec![NavLink::new("/staff/companies", "Companies")],
+            links: vec![
+                NavLink::new("/staff/companies", "Companies"),
+                NavLink::new("/staff/errors", "Errors"),
+            ],
         });
     }
     if let Some(path) = path {
