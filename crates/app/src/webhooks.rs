@@ -87,7 +87,7 @@ fn check_kinds(errors: &mut ValidationErrors, kinds: &[String]) {
             });
         if !ok {
             errors.add(
-                &format!("kinds/{i}"),
+                format!("kinds/{i}"),
                 format!("`{kind}` is no event kind or family"),
             );
         }
@@ -451,13 +451,15 @@ pub async fn send_test(
     let mut tx = app.db().begin().await?;
     let delivery = crate::deliveries::enqueue(
         &mut tx,
-        company,
-        Target::Subscription(id),
-        None,
-        None,
-        webhook_id,
-        "test",
-        body,
+        crate::deliveries::Outgoing {
+            company,
+            target: Target::Subscription(id),
+            message: None,
+            event: None,
+            webhook_id,
+            kind: "test",
+            payload: body,
+        },
     )
     .await?;
     app.commit(tx).await?;

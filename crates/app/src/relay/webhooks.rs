@@ -74,13 +74,15 @@ pub async fn relay_once(app: &App) -> Result<usize> {
         }) {
             crate::deliveries::enqueue(
                 &mut tx,
-                company,
-                Target::Subscription(subscription.id),
-                None,
-                Some(event.id),
-                webhook_id(&epoch, event),
-                "event",
-                crate::webhooks::event_body(event),
+                crate::deliveries::Outgoing {
+                    company,
+                    target: Target::Subscription(subscription.id),
+                    message: None,
+                    event: Some(event.id),
+                    webhook_id: webhook_id(&epoch, event),
+                    kind: "event",
+                    payload: crate::webhooks::event_body(event),
+                },
             )
             .await?;
         }
