@@ -815,6 +815,23 @@ async fn accept_message(
     let (Some(user), body_text) = (user, content) else {
         return Err(AppError::internal("validated external_user_id is missing"));
     };
+    // A repeat already stored is answered from a read, without taking the writer: a
+    // provider retrying a burst must not queue behind new messages. A repeat racing its
+    // first copy is caught by the unique index below.
+    if let Some(external) = &external_id
+        && let Some(earlier) = stored::inbound_message(app.db(), company, channel.id, external).await?
+    {
+        return Ok(Accepted {
+            status: "duplicate".into(),
+            message_id: Some(MessageId(earlier)),
+            conversation_id: store::conversations::message_conversation(
+                app.db(),
+                company,
+                MessageId(earlier),
+            )
+            .await?,
+        });
+    }
     let strategy = settings.assignment;
     let message_id = MessageId(uuid::Uuid::now_v7());
     let mut tx = app.db().begin().await?;

@@ -1384,3 +1384,41 @@ async fn event_webhooks_deliver_the_subscribed_kinds_once_each_across_a_restart(
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(received.calls().len(), 8);
 }
+
+#[tokio::test]
+async fn a_failing_endpoint_opens_its_breaker_which_lets_one_probe_through_and_closes() {
+    let app = spawn_app_with(|settings, jobs| {
+        settings.outbound_allowlist = vec!["127.0.0.1/32".into()];
+        settings.delivery_schedule = "50ms,50ms,50ms,50ms,50ms,50ms".into();
+        settings.delivery_breaker_failures = 2;
+        settings.delivery_breaker_secs = 2;
+        jobs
+    })
+    .await;
+    let acme = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    let agent = acme.add_member("agnes@acme.io", "Agnes", &["agent"], &[]).await;
+    let (url, received) = receiver(vec![500, 500], 200).await;
+    let channel = create_channel(&acme.admin, json!({"name": "Std", "slug": "std", "outbound_url": url})).await;
+    let (conversation, message) = reply(&app, &agent.api, &channel, "hello").await;
+    // Two failures in a row open the breaker: the next attempt waits for it.
+    received.wait_for(2, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(received.calls().len(), 2, "held while the breaker is open");
+    let health = acme.admin
+        .send(Method::GET, &format!("/api/v1/channels/{}", id(&channel)), Body::Empty)
+        .await
+        .expect(200)["health"]
+        .clone();
+    assert_eq!(health["breaker"], "open", "{health}");
+    assert_eq!(health["consecutive_failures"], 2);
+    // After the cool-down one probe goes through, succeeds, and closes it.
+    wait_for_message_state(&agent.api, &conversation, &message, "sent").await;
+    assert_eq!(received.calls().len(), 3);
+    let health = acme.admin
+        .send(Method::GET, &format!("/api/v1/channels/{}", id(&channel)), Body::Empty)
+        .await
+        .expect(200)["health"]
+        .clone();
+    assert_eq!(health["breaker"], "closed", "{health}");
+    assert_eq!(health["consecutive_failures"], 0);
+}

@@ -176,6 +176,24 @@ async fn committed_events_reach_the_stream_in_log_order_under_their_companys_sub
         add_members(&globex, &[name]).await;
     }
 
+    // On PostgreSQL another test's open transaction may hold the log's horizon back: wait
+    // until both companies' events are readable before comparing the stream with the log.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let readable = store::events::read_after(app.app.db(), &Scope::All, from, 1000)
+            .await
+            .unwrap();
+        let of = |company: &String| {
+            readable
+                .iter()
+                .filter(|e| e.company_id.map(|c| c.to_string()).as_ref() == Some(company))
+                .count()
+        };
+        if (of(&acme.id) >= 3 && of(&globex.id) >= 3) || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let events = assert_published_once_in_order(&app, &nats, from).await;
     let subjects: HashSet<String> = stream_messages(&nats)
         .await
