@@ -283,6 +283,7 @@ fn page_router() -> Router<WebState> {
         .merge(pages::tickets::router())
         .merge(pages::conversations::router())
         .merge(pages::chat_settings::router())
+        .merge(pages::channels::router())
         .merge(pages::conversation_tickets::router())
         .merge(pages::tasks::router())
 }

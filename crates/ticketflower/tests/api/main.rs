@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+mod channel_pages;
 mod channels;
 mod chat_settings;
 pub(crate) mod cli;

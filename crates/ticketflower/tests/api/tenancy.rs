@@ -144,6 +144,8 @@ async fn world() -> World {
         .map(id)
         .unwrap();
 
+    let (channel, delivery, subscription) = channel_objects(admin).await;
+
     let ids = BTreeMap::from([
         ("company", vec![a.company.id.clone()]),
         (
@@ -168,6 +170,9 @@ async fn world() -> World {
         ("message", vec![id(&message)]),
         ("message file", vec![message_file]),
         ("template", vec![template]),
+        ("channel", vec![channel]),
+        ("delivery", vec![delivery]),
+        ("subscription", vec![subscription]),
     ]);
 
     let b = fixtures::sign_up(&app, "Globex", "gus@globex.io").await;
@@ -187,6 +192,80 @@ async fn world() -> World {
         b,
         mallory,
     }
+}
+
+/// A's test channel with a recorded reply delivery, and a paused event webhook (paused, so
+/// that nothing is ever sent to its address): their ids.
+async fn channel_objects(admin: &ApiClient) -> (String, String, String) {
+    let channel = admin
+        .send(
+            Method::POST,
+            "/api/v1/channels",
+            Body::Json(json!({"name": "acme-secret test", "slug": "acme-test", "kind": "test"})),
+        )
+        .await
+        .expect(201);
+    let channel = id(&channel);
+    let accepted = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/channels/{channel}/test-messages"),
+            Body::Json(
+                json!({"external_user_id": "acme-secret contact", "content": "acme-secret hello"}),
+            ),
+        )
+        .await
+        .expect(200);
+    let conversation = accepted["conversation_id"].as_str().unwrap();
+    admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            Body::Json(json!({"body": "acme-secret reply"})),
+        )
+        .await
+        .expect(201);
+    let deliveries = admin
+        .send(
+            Method::GET,
+            &format!("/api/v1/channels/{channel}/deliveries"),
+            Body::Empty,
+        )
+        .await
+        .expect(200);
+    let delivery = id(&deliveries["items"][0]);
+    // Recorded by a job: waited for, so that the channel's health reads the same later.
+    let detail = format!("/api/v1/channels/{channel}/deliveries/{delivery}");
+    for _ in 0..200 {
+        let found = admin
+            .send(Method::GET, &detail, Body::Empty)
+            .await
+            .expect(200);
+        if found["state"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let subscription = admin
+        .send(
+            Method::POST,
+            "/api/v1/webhook-subscriptions",
+            Body::Json(
+                json!({"url": "https://acme-secret.invalid/events", "kinds": ["task.completed"]}),
+            ),
+        )
+        .await
+        .expect(201);
+    let subscription = id(&subscription);
+    admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/webhook-subscriptions/{subscription}/pause"),
+            Body::Empty,
+        )
+        .await
+        .expect(200);
+    (channel, delivery, subscription)
 }
 
 /// The id of A's workflow error, once the engine has stopped the ticket.
@@ -260,6 +339,11 @@ impl World {
             "/conversations/" => ids("conversation"),
             "/conversations/{id}/messages/" => ids("message"),
             "/conversations/{id}/files/" => ids("message file"),
+            "/admin/channels/" => ids("channel"),
+            "/admin/webhooks/" => ids("subscription"),
+            "/admin/channels/{id}/deliveries/" | "/admin/webhooks/{id}/deliveries/" => {
+                ids("delivery")
+            }
             "/static/" => Some(Fill::NotTenantOwned),
             _ => None,
         }
@@ -434,6 +518,23 @@ async fn snapshot(w: &World) -> Vec<(String, Value)> {
     }
     for task in w.ids("task") {
         seen.push((format!("task {task}"), admin.task(task).await.expect(200)));
+    }
+    for (what, path) in [
+        (
+            "channel",
+            format!("/api/v1/channels/{}", w.ids("channel")[0]),
+        ),
+        (
+            "deliveries",
+            format!("/api/v1/channels/{}/deliveries", w.ids("channel")[0]),
+        ),
+        (
+            "event webhook",
+            format!("/api/v1/webhook-subscriptions/{}", w.ids("subscription")[0]),
+        ),
+    ] {
+        let read = admin.send(Method::GET, &path, Body::Empty).await;
+        seen.push((what.to_owned(), read.expect(200)));
     }
     for conversation in w.ids("conversation") {
         let path = format!("/api/v1/conversations/{conversation}");
@@ -906,6 +1007,12 @@ impl World {
             "/conversations/{id}/status" => fields(&[("status", "closed")]),
             "/conversations/{id}/assign" => fields(&[("assignee_id", &self.mallory.id)]),
             "/conversations/{id}/ticket" => fields(&[("ticket_type_id", &self.mallory.id)]),
+            "/admin/channels/{id}" => fields(&[("name", "probed"), ("verification", "slack")]),
+            "/admin/channels/{id}/test-messages" => {
+                fields(&[("external_user_id", "probe"), ("content", "probed")])
+            }
+            "/admin/webhooks/{id}" => fields(&[("url", "https://probe.invalid/"), ("kinds", "*")]),
+            "/admin/webhooks/{id}/delete" => fields(&[("confirm", "yes")]),
             "/tickets/new/{type_id}" => {
                 let data = [("data.amount", "200"), ("data.reason", "probed")];
                 return PageForm::Multipart(fields(&data), false);

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod channels;
 pub mod chat_settings;
 pub mod conversation_tickets;
 pub mod conversations;

@@ -257,6 +257,8 @@ pub fn nav_for(actor: &Actor, counts: &app::desk::Counts, path: Option<&str>) ->
                 NavLink::new("/admin/company-roles", "Company roles"),
                 NavLink::new("/admin/api-tokens", "API tokens"),
                 NavLink::new("/admin/chat", "Chat settings"),
+                NavLink::new("/admin/channels", "Channels"),
+                NavLink::new("/admin/webhooks", "Event webhooks"),
             ],
         });
     }
