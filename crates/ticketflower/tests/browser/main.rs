@@ -7,6 +7,7 @@ use fantoccini::Locator;
 use testkit::browser::Browser;
 use testkit::spawn_app;
 
+mod channel_pages;
 mod chat_pages;
 mod conversation_ticket_pages;
 mod design_pages;
