@@ -279,6 +279,11 @@ async fn a_test_channels_page_sends_as_a_contact_and_shows_what_a_reply_would_po
     for part in ["Sorry, Sam: it ships today", "visitor-42", "T-1"] {
         assert!(body.contains(&escaped(part)), "{part} in {body}");
     }
+    let health = between(&recorded, "id=\"channel-health\"", "</section>");
+    assert!(
+        health.contains("100 % of 1 attempt"),
+        "recorded is a success: {health}"
+    );
     let delivery = between(&recorded, "data-delivery=\"", "\"");
     let detail = session.get(&format!("{page}/deliveries/{delivery}")).await;
     let attempts = between(&detail, "id=\"attempts\"", "</table>");
