@@ -106,6 +106,12 @@ async fn an_admin_makes_a_test_channel_sends_through_it_and_reads_its_deliveries
         .unwrap();
     text_with(ada, "#delivery-list pre", "It left our warehouse").await;
     fits(ada).await;
+    ada.execute(
+        "document.querySelector('#deliveries').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
     browser.screenshot("channel-deliveries-desk").await.unwrap();
     ada.find(Locator::Css("#delivery-list td a"))
         .await
@@ -131,8 +137,28 @@ async fn an_admin_makes_a_test_channel_sends_through_it_and_reads_its_deliveries
     browser.screenshot("channels-phone").await.unwrap();
     ada.goto(&app.url("/admin/webhooks")).await.unwrap();
     text_with(ada, "h1", "Event webhooks").await;
+    // No task is completed here: nothing is ever sent to this address.
+    fill_in(
+        ada,
+        "#new-webhook",
+        "url",
+        "https://crm.example.invalid/events",
+    )
+    .await;
+    fill_in(ada, "#new-webhook", "kinds", "task.completed").await;
+    submit_in(ada, "#new-webhook").await;
+    text_with(ada, "#webhook-secret", "shown only this once").await;
     fits(ada).await;
     browser.screenshot("webhooks-phone").await.unwrap();
+    ada.find(Locator::Css("#webhook-secret a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_with(ada, "#webhook-summary", "crm.example.invalid").await;
+    fits(ada).await;
+    browser.screenshot("webhook-phone").await.unwrap();
     browser.close().await;
     app.stop().await;
 }
