@@ -57,6 +57,32 @@ impl Api {
         Ok((status, value))
     }
 
+    /// POSTs JSON `body` with extra headers (a signed webhook); answers the status and body.
+    pub async fn post_with(
+        &self,
+        path: &str,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> Result<(StatusCode, Value)> {
+        let mut builder = http::Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}{path}", self.base))
+            .header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let response = self
+            .client
+            .request(builder.body(Full::new(body))?)
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Ok((status, value))
+    }
+
     /// A JSON call that must answer `expected`.
     pub async fn call(
         &self,

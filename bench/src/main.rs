@@ -15,6 +15,7 @@ mod channels;
 mod chat;
 mod cpu;
 mod fleet;
+mod hooks;
 mod load;
 mod peer;
 mod seed;
@@ -103,6 +104,13 @@ struct Cli {
     /// `socket`; all three by default; `none` for ours alone).
     #[arg(long, requires = "chat", value_delimiter = ',')]
     chat_peers: Vec<String>,
+    /// Measure inbound webhooks instead of the full run (issue 18): signed Standard Webhooks
+    /// posted to a channel by 32 clients (new messages, duplicates, one thread), each
+    /// verified, deduplicated and stored with its conversation, against the storage bound
+    /// of the same database in the same run. On SQLite, or on PostgreSQL with `--db`.
+    /// Writes `bench/results/hooks.json`.
+    #[arg(long, conflicts_with_all = ["stream", "chat"])]
+    hooks: bool,
     /// Where to write the figures.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -239,6 +247,20 @@ async fn main() -> Result<()> {
     }
     if cli.chat {
         return chat(&cli, binary, &root).await;
+    }
+    if cli.hooks {
+        let kept = tempfile::Builder::new()
+            .prefix("tf-hooks-")
+            .tempdir()?
+            .keep();
+        eprintln!("the server's log in {}", kept.display());
+        let config = ServerConfig::new(binary, kept, String::new());
+        let report = hooks::run(&config, cli.quick, cli.db.as_deref()).await?;
+        let out = root.join("bench/results/hooks.json");
+        std::fs::create_dir_all(out.parent().context("a results directory")?)?;
+        std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")?;
+        eprintln!("\nwrote {}", out.display());
+        return Ok(());
     }
     if let Some(dir) = &cli.perf {
         std::fs::create_dir_all(dir)?;

@@ -531,6 +531,10 @@ async fn cross_node(
     if let Some(nats) = &nats {
         node.env
             .push(("TICKETFLOWER_NATS_URL".into(), nats.url.clone()));
+        // The bus's hints only, as measured before the event publisher existed (this
+        // nats-server has no JetStream).
+        node.env
+            .push(("TICKETFLOWER_NATS_PUBLISH_EVENTS".into(), "false".into()));
     }
     let a_config = ServerConfig {
         log_name: "node-a.log".into(),

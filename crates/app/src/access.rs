@@ -169,6 +169,16 @@ pub fn is_agent(actor: &Actor) -> bool {
     actor.company_id.is_some() && (actor.has(SystemRole::Agent) || actor.has(SystemRole::Admin))
 }
 
+/// Agents (and admins) of a company: what only those who answer conversations may read,
+/// such as the company's canned replies.
+pub fn require_agent(actor: &Actor) -> Result<CompanyId> {
+    let company = company_of(actor)?;
+    if !is_agent(actor) {
+        return Err(AppError::Forbidden("this needs the agent role".into()));
+    }
+    Ok(company)
+}
+
 /// What an actor may do with a task now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TaskActions {

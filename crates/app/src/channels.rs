@@ -805,7 +805,7 @@ async fn accept_message(
         let ok = url::Url::parse(&file.url)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && file.url.len() <= 2000);
         if !ok {
-            errors.add(&format!("attachments/{i}/url"), "must be an http(s) URL");
+            errors.add(format!("attachments/{i}/url"), "must be an http(s) URL");
         }
     }
     if content.is_empty() && files.is_empty() {

@@ -390,16 +390,27 @@ pub async fn list(
     status: Option<String>,
     limit: u32,
 ) -> Result<(Vec<ConversationView>, i64)> {
-    list_in(app, actor, view_of, status, None, limit).await
+    list_in(app, actor, view_of, status, Narrowing::default(), limit).await
 }
 
-/// [`list`], only a team's when one is named (agents).
+/// Where an agent's list may be narrowed to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Narrowing {
+    /// A team's conversations.
+    pub team: Option<CompanyRoleId>,
+    /// One channel's (`Some(None)`: the web chat's).
+    pub channel: Option<Option<domain::ChannelId>>,
+    /// Only those with messages the reader has not read.
+    pub unread_only: bool,
+}
+
+/// [`list`], narrowed (agents).
 pub async fn list_in(
     app: &App,
     actor: &Actor,
     view_of: View,
     status: Option<String>,
-    team: Option<CompanyRoleId>,
+    narrowing: Narrowing,
     limit: u32,
 ) -> Result<(Vec<ConversationView>, i64)> {
     let company = company_of(actor)?;
@@ -412,7 +423,13 @@ pub async fn list_in(
         )
         .into());
     }
-    let filter = list_filter(actor, view_of, status, team);
+    let mut filter = list_filter(actor, view_of, status, narrowing.team);
+    if is_agent(actor) {
+        filter.channel = narrowing.channel;
+    }
+    if narrowing.unread_only {
+        filter.unread_by = Some(actor.user_id);
+    }
     let total = stored::count(app.db(), company, &filter).await?;
     let rows = stored::list(app.db(), company, &filter, limit).await?;
     let mut items = Vec::with_capacity(rows.len());
@@ -1625,4 +1642,102 @@ pub(crate) async fn arrive(
     };
     let (message, _) = write(app, tx, &actor, settings, ready).await?;
     Ok((id, message))
+}
+
+/// Moves the reader's watermark back to before the conversation's last message, so it
+/// shows as unread again.
+pub async fn unread_again(app: &App, actor: &Actor, id: ConversationId) -> Result<()> {
+    let company = company_of(actor)?;
+    let conversation = visible(app, actor, id).await?;
+    let mut tx = app.db().begin().await?;
+    stored::reset_read(
+        &mut tx,
+        company,
+        id,
+        actor.user_id,
+        (conversation.last_seq - 1).max(0),
+    )
+    .await?;
+    app.commit(tx).await?;
+    Ok(())
+}
+
+/// What a bulk action does to every conversation it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkAction {
+    /// To `assignee_id`, or back to the queue without one.
+    Assign,
+    Close,
+    MarkRead,
+    MarkUnread,
+}
+
+/// A conversation a bulk action could not change, and why.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkFailure {
+    pub id: ConversationId,
+    pub error: String,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkOutcome {
+    pub done: Vec<ConversationId>,
+    pub failed: Vec<BulkFailure>,
+}
+
+/// Most conversations one bulk action takes.
+pub const BULK_LIMIT: usize = 100;
+
+/// Applies one action to many conversations (agents); each succeeds or fails on its own,
+/// as if done one by one.
+pub async fn bulk(
+    app: &App,
+    actor: &Actor,
+    ids: &[ConversationId],
+    action: BulkAction,
+    assignee: Option<UserId>,
+) -> Result<BulkOutcome> {
+    company_of(actor)?;
+    if !is_agent(actor) {
+        return Err(AppError::Forbidden("bulk actions are for agents".into()));
+    }
+    if ids.is_empty() || ids.len() > BULK_LIMIT {
+        return Err(ValidationErrors::single("ids", "name 1 to 100 conversations").into());
+    }
+    if action != BulkAction::Assign && assignee.is_some() {
+        return Err(ValidationErrors::single("assignee_id", "applies to assign only").into());
+    }
+    let mut outcome = BulkOutcome {
+        done: Vec::new(),
+        failed: Vec::new(),
+    };
+    for id in ids {
+        let result = match action {
+            BulkAction::Assign => assign(app, actor, *id, assignee).await.map(|_| ()),
+            BulkAction::Close => {
+                let current = visible(app, actor, *id).await?;
+                if current.status == "closed" {
+                    Ok(())
+                } else {
+                    set_status(app, actor, *id, "closed").await.map(|_| ())
+                }
+            }
+            BulkAction::MarkRead => read(app, actor, *id, None).await.map(|_| ()),
+            BulkAction::MarkUnread => unread_again(app, actor, *id).await,
+        };
+        match result {
+            Ok(()) => outcome.done.push(*id),
+            // A validation error names a field of the whole request, not of one row.
+            Err(AppError::Validation(errors)) => return Err(AppError::Validation(errors)),
+            Err(error) => outcome.failed.push(BulkFailure {
+                id: *id,
+                error: match error {
+                    AppError::NotFound => "not found".into(),
+                    other => other.to_string(),
+                },
+            }),
+        }
+    }
+    Ok(outcome)
 }

@@ -33,17 +33,32 @@ pub const JOB_KIND: &str = "delivery.send";
 /// runaway.
 const JOB_MAX_ATTEMPTS: u32 = 1_000;
 
+/// Something to deliver to one endpoint.
+pub(crate) struct Outgoing {
+    pub company: CompanyId,
+    pub target: Target,
+    /// The reply's message.
+    pub message: Option<MessageId>,
+    /// The event delivered.
+    pub event: Option<i64>,
+    /// The `webhook-id` every attempt carries.
+    pub webhook_id: String,
+    /// `reply`, `event` or `test`.
+    pub kind: &'static str,
+    pub payload: Value,
+}
+
 /// Writes a delivery and its job inside the caller's transaction.
-pub(crate) async fn enqueue(
-    tx: &mut store::Tx,
-    company: CompanyId,
-    target: Target,
-    message: Option<MessageId>,
-    event: Option<i64>,
-    webhook_id: String,
-    kind: &'static str,
-    payload: Value,
-) -> Result<DeliveryId> {
+pub(crate) async fn enqueue(tx: &mut store::Tx, outgoing: Outgoing) -> Result<DeliveryId> {
+    let Outgoing {
+        company,
+        target,
+        message,
+        event,
+        webhook_id,
+        kind,
+        payload,
+    } = outgoing;
     let id = DeliveryId(uuid::Uuid::now_v7());
     let job = NewJob::new(JOB_KIND, json!({ "delivery_id": id }))
         .company(company)
@@ -79,13 +94,15 @@ pub(crate) async fn enqueue_reply(
     };
     enqueue(
         tx,
-        conversation.company_id,
-        Target::Channel(channel),
-        Some(message.id),
-        None,
-        message.id.to_string(),
-        "reply",
-        json!({ "conversation_id": conversation.id }),
+        Outgoing {
+            company: conversation.company_id,
+            target: Target::Channel(channel),
+            message: Some(message.id),
+            event: None,
+            webhook_id: message.id.to_string(),
+            kind: "reply",
+            payload: json!({ "conversation_id": conversation.id }),
+        },
     )
     .await?;
     Ok(())

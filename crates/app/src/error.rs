@@ -32,15 +32,134 @@ pub enum AppError {
     /// A dependency (the database) is not available right now.
     #[error("{0}")]
     Unavailable(String),
+    /// Something failed inside: the whole cause for the log, a summary for the error log.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(Fault),
+}
+
+/// An internal failure in two forms: its whole cause, for the server's log only (it may
+/// quote values: a database error can name the value it refused, a JSON error the text it
+/// could not read), and a summary made from what the error is rather than from everything
+/// it says, which the error log keeps and platform staff read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    summary: String,
+    cause: String,
+}
+
+impl Fault {
+    /// What failed, in a few words, without the values the cause may quote.
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    /// Everything the error said, with its causes.
+    pub fn cause(&self) -> &str {
+        &self.cause
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.cause)
+    }
 }
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 impl AppError {
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self::Internal(cause.to_string())
+    /// An internal error caused by `cause`. Its summary is the error's type
+    /// (`serde_json::Error`) rather than its text, which may quote what it failed on; a
+    /// message of our own (a `&str` or `String`) is summarised by what comes before its
+    /// first colon, after which our messages put the values they name.
+    pub fn internal<E: std::fmt::Display>(cause: E) -> Self {
+        let cause = cause.to_string();
+        let name = std::any::type_name::<E>();
+        let summary = if matches!(name, "&str" | "alloc::string::String") {
+            cause
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        } else {
+            short_type_name(name)
+        };
+        Self::Internal(Fault { summary, cause })
+    }
+}
+
+/// `serde_json::error::Error` as `serde_json::Error`: the crate and the type.
+fn short_type_name(name: &str) -> String {
+    let name = name
+        .split('<')
+        .next()
+        .unwrap_or(name)
+        .trim_start_matches('&');
+    match (name.split("::").next(), name.rsplit("::").next()) {
+        (Some(krate), Some(last)) if krate != last => format!("{krate}::{last}"),
+        _ => name.to_owned(),
+    }
+}
+
+/// Words after which PostgreSQL quotes the name of a schema object, not a value.
+const SCHEMA_NOUNS: &[&str] = &[
+    "relation",
+    "table",
+    "column",
+    "constraint",
+    "index",
+    "type",
+    "function",
+    "schema",
+    "sequence",
+    "operator",
+];
+
+/// A database's message without the values it may quote. PostgreSQL quotes a refused value
+/// after a colon (`invalid input syntax for type uuid: "…"`) or after `value` (`value "…" is
+/// out of range`), and the names of tables, columns, constraints and types after those
+/// words; SQLite names only schema objects (our values are always bound parameters).
+fn database_message(message: &str) -> String {
+    let head = message.split(": \"").next().unwrap_or(message);
+    let mut kept = String::new();
+    let mut rest = head;
+    while let Some(open) = rest.find('"') {
+        let before = &rest[..open];
+        kept.push_str(before);
+        let Some(length) = rest[open + 1..].find('"') else {
+            kept.push('…');
+            return kept;
+        };
+        let quoted = &rest[open + 1..open + 1 + length];
+        let noun = before.trim_end().rsplit(' ').next().unwrap_or_default();
+        if SCHEMA_NOUNS.contains(&noun) {
+            kept.push('"');
+            kept.push_str(quoted);
+            kept.push('"');
+        } else {
+            kept.push('…');
+        }
+        rest = &rest[open + 2 + length..];
+    }
+    kept.push_str(rest);
+    kept
+}
+
+/// What a database error is, in a few words without values (see [`database_message`]).
+fn database_summary(error: &store::sqlx::Error) -> String {
+    use store::sqlx::Error;
+    match error {
+        Error::Database(db) => {
+            let code = db.code().map(|c| format!(" {c}")).unwrap_or_default();
+            format!("database error{code}: {}", database_message(db.message()))
+        }
+        Error::ColumnDecode { index, .. } => format!("database column {index} did not decode"),
+        Error::ColumnNotFound(column) => format!("database column {column} not found"),
+        Error::Decode(_) => "a database value did not decode".into(),
+        Error::Protocol(_) => "database protocol error".into(),
+        Error::WorkerCrashed => "database worker crashed".into(),
+        _ => "database error".into(),
     }
 }
 
@@ -82,7 +201,17 @@ impl From<StoreError> for AppError {
             StoreError::Database(sqlx_error) if is_unavailable(&sqlx_error) => {
                 Self::Unavailable(format!("database unavailable: {sqlx_error}"))
             }
-            other => Self::Internal(cause_chain(&other)),
+            other => {
+                let summary = match &other {
+                    StoreError::Database(error) => database_summary(error),
+                    StoreError::Corrupt(_) => "a stored row does not parse".into(),
+                    StoreError::NotFound | StoreError::Conflict { .. } => other.to_string(),
+                };
+                Self::Internal(Fault {
+                    summary,
+                    cause: cause_chain(&other),
+                })
+            }
         }
     }
 }
@@ -109,4 +238,72 @@ fn is_unavailable(error: &store::sqlx::Error) -> bool {
         error,
         Error::PoolTimedOut | Error::PoolClosed | Error::Io(_)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_messages_keep_names_and_drop_values() {
+        let cases = [
+            (
+                r#"relation "question_templates" does not exist"#,
+                r#"relation "question_templates" does not exist"#,
+            ),
+            (
+                r#"invalid input syntax for type uuid: "secret-token""#,
+                "invalid input syntax for type uuid",
+            ),
+            (
+                r#"value "4111111111111111" is out of range for type integer"#,
+                "value … is out of range for type integer",
+            ),
+            (
+                r#"null value in column "name" of relation "users" violates not-null constraint"#,
+                r#"null value in column "name" of relation "users" violates not-null constraint"#,
+            ),
+            (
+                "no such table: question_templates",
+                "no such table: question_templates",
+            ),
+            (r#"unterminated "secret"#, "unterminated …"),
+        ];
+        for (message, kept) in cases {
+            assert_eq!(database_message(message), kept, "{message}");
+        }
+    }
+
+    #[test]
+    fn internal_errors_are_summarised_by_type_or_by_our_own_words() {
+        let json = serde_json::from_str::<u32>("\"secret\"").unwrap_err();
+        let error = AppError::internal(json);
+        let AppError::Internal(fault) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(fault.summary(), "serde_json::Error");
+        assert!(fault.cause().contains("secret"), "{fault:?}");
+
+        let AppError::Internal(fault) =
+            AppError::internal(format!("published schema does not compile: {}", "secret"))
+        else {
+            panic!()
+        };
+        assert_eq!(fault.summary(), "published schema does not compile");
+        let AppError::Internal(fault) = AppError::internal("idempotency key vanished") else {
+            panic!()
+        };
+        assert_eq!(fault.summary(), "idempotency key vanished");
+    }
+
+    #[test]
+    fn store_errors_are_summarised_without_their_text() {
+        let AppError::Internal(fault) =
+            AppError::from(StoreError::Corrupt("status `secret`".into()))
+        else {
+            panic!()
+        };
+        assert_eq!(fault.summary(), "a stored row does not parse");
+        assert!(fault.cause().contains("secret"));
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod access;
 mod audit;
+pub mod canned_replies;
 pub mod channels;
 pub mod chat;
 pub mod conversation_tickets;
@@ -18,13 +19,14 @@ pub mod identity;
 pub mod infra;
 pub mod realtime;
 pub mod registry;
+pub mod relay;
 pub mod runtime;
 pub mod templates;
 pub mod webhooks;
 
 use std::sync::Arc;
 
-pub use error::{AppError, Result};
+pub use error::{AppError, Fault, Result};
 pub use infra::jobs::{JobError, JobHandler, JobRegistry};
 pub use infra::secrets::Secrets;
 pub use infra::settings::{BusKind, Environment, Settings};
@@ -59,6 +61,8 @@ struct Inner {
     throttles: throttle::Throttles,
     committed: tokio::sync::broadcast::Sender<EventsCommitted>,
     hub: Arc<realtime::Hub>,
+    nats_publisher: relay::nats::Status,
+    error_log: infra::error_log::Recorder,
     /// Published workflow versions by id (they never change), with their company.
     versions: std::sync::Mutex<
         std::collections::HashMap<
@@ -104,6 +108,8 @@ impl App {
                 throttles,
                 committed: tokio::sync::broadcast::channel(1024).0,
                 hub: Arc::default(),
+                nats_publisher: relay::nats::Status::default(),
+                error_log: infra::error_log::Recorder::default(),
                 versions: std::sync::Mutex::default(),
             }),
         }
@@ -116,6 +122,16 @@ impl App {
     /// The node's realtime fan-out ([`realtime::Hub::run`] drives it).
     pub fn hub(&self) -> &Arc<realtime::Hub> {
         &self.inner.hub
+    }
+
+    /// What the NATS event publisher ([`relay::nats::run`]) is doing.
+    pub fn nats_publisher(&self) -> &relay::nats::Status {
+        &self.inner.nats_publisher
+    }
+
+    /// Where the web layer hands its 5xx answers ([`infra::error_log::run`] writes them).
+    pub fn error_log(&self) -> &infra::error_log::Recorder {
+        &self.inner.error_log
     }
 
     pub fn settings(&self) -> &Settings {

@@ -19,6 +19,7 @@ pub fn standard() -> JobRegistry {
         .sweep(search_index)
         .sweep(message_search_index)
         .sweep(deliveries::measure_sweep)
+        .sweep(error_log_retention)
 }
 
 /// Reports workflows that stopped moving (see [`runtime::engine::sweep_stalled`]).
@@ -44,5 +45,14 @@ async fn message_search_index(app: App) {
         Ok(0) => {}
         Ok(count) => tracing::info!(count, "messages indexed for search"),
         Err(error) => tracing::warn!(%error, "message search indexing failed"),
+    }
+}
+
+/// Keeps the error log within its retention (see [`infra::error_log::sweep`]).
+async fn error_log_retention(app: App) {
+    match infra::error_log::sweep(&app).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "error log entries past retention deleted"),
+        Err(error) => tracing::warn!(%error, "error log retention failed"),
     }
 }

@@ -63,12 +63,6 @@ pub fn matches(kinds: &[String], kind: &str) -> bool {
     })
 }
 
-/// Event kinds never delivered to subscriptions: the engine's own bookkeeping, which would
-/// otherwise feed back into itself.
-fn internal(kind: &str) -> bool {
-    kind.starts_with("delivery.") || kind.starts_with("webhook_subscription.")
-}
-
 fn check_kinds(errors: &mut ValidationErrors, kinds: &[String]) {
     if kinds.is_empty() {
         errors.add(
@@ -93,7 +87,7 @@ fn check_kinds(errors: &mut ValidationErrors, kinds: &[String]) {
             });
         if !ok {
             errors.add(
-                &format!("kinds/{i}"),
+                format!("kinds/{i}"),
                 format!("`{kind}` is no event kind or family"),
             );
         }
@@ -457,13 +451,15 @@ pub async fn send_test(
     let mut tx = app.db().begin().await?;
     let delivery = crate::deliveries::enqueue(
         &mut tx,
-        company,
-        Target::Subscription(id),
-        None,
-        None,
-        webhook_id,
-        "test",
-        body,
+        crate::deliveries::Outgoing {
+            company,
+            target: Target::Subscription(id),
+            message: None,
+            event: None,
+            webhook_id,
+            kind: "test",
+            payload: body,
+        },
     )
     .await?;
     app.commit(tx).await?;
@@ -472,6 +468,8 @@ pub async fn send_test(
         .into())
 }
 
+/// Event kinds never delivered to subscriptions: the engine's own bookkeeping, which would
+/// otherwise feed back into itself.
 pub(crate) fn is_internal(kind: &str) -> bool {
-    internal(kind)
+    kind.starts_with("delivery.") || kind.starts_with("webhook_subscription.")
 }

@@ -199,6 +199,9 @@ event_kinds! {
     CompanyRoleDeleted = "company_role.deleted" { role_id: crate::CompanyRoleId, name: String },
     ApiTokenIssued = "api_token.issued" { token_id: crate::ApiTokenId, name: String, roles: Vec<crate::SystemRole> },
     ApiTokenRevoked = "api_token.revoked" { token_id: crate::ApiTokenId, name: String },
+    CannedReplyCreated = "canned_reply.created" { canned_reply_id: crate::CannedReplyId, shortcut: String, title: String },
+    CannedReplyUpdated = "canned_reply.updated" { canned_reply_id: crate::CannedReplyId, shortcut: String, title: String },
+    CannedReplyDeleted = "canned_reply.deleted" { canned_reply_id: crate::CannedReplyId, shortcut: String },
     // People (stream: user).
     UserCreated = "user.created" { email: String, roles: Vec<crate::SystemRole>, via: Option<String> },
     UserRegistered = "user.registered" { email: String },

@@ -134,6 +134,10 @@ id_type!(
     /// A file attached to a ticket.
     AttachmentId
 );
+id_type!(
+    /// A company's canned reply: a text agents insert with its `/shortcut`.
+    CannedReplyId
+);
 
 /// A workflow and a ticket type are design objects too.
 impl From<WorkflowId> for DesignObjectId {
@@ -203,4 +207,8 @@ id_type!(
 id_type!(
     /// A company's subscription of an endpoint to event kinds.
     SubscriptionId
+);
+id_type!(
+    /// An entry of the error log: one 5xx answer of the server.
+    ErrorLogId
 );

@@ -5,9 +5,11 @@
 
 pub mod auth;
 pub mod backoff;
+pub mod canned;
 pub mod channel;
 pub mod company;
 pub mod email;
+pub mod error_log;
 pub mod event;
 pub mod ids;
 pub mod job;

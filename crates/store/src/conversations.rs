@@ -253,6 +253,10 @@ pub struct Filter {
     pub status: Option<String>,
     /// Only those routed to this team.
     pub team: Option<CompanyRoleId>,
+    /// Only those of this channel (`Some(None)`: the web chat's).
+    pub channel: Option<Option<ChannelId>>,
+    /// Only those with messages this person has not read.
+    pub unread_by: Option<UserId>,
 }
 
 /// Conversations by last activity, most recent first.
@@ -298,6 +302,25 @@ fn filtered(select: &mut SelectStatement, company: CompanyId, filter: &Filter) {
     }
     if let Some(team) = filter.team {
         select.and_where(Expr::col((C::Table, C::TeamId)).eq(team.0));
+    }
+    match filter.channel {
+        Some(Some(channel)) => {
+            select.and_where(Expr::col((C::Table, C::ChannelId)).eq(channel.0));
+        }
+        Some(None) => {
+            select.and_where(Expr::col((C::Table, C::ChannelId)).is_null());
+        }
+        None => {}
+    }
+    if let Some(reader) = filter.unread_by {
+        // The reader's watermark is behind the conversation's last message (a reader's own
+        // messages move their watermark, so only others' count).
+        select.and_where(Expr::col((C::Table, C::LastSeq)).gt(Expr::cust_with_values(
+            "COALESCE((SELECT conversation_reads.up_to FROM conversation_reads \
+             WHERE conversation_reads.conversation_id = conversations.id \
+             AND conversation_reads.user_id = ?), 0)",
+            [reader.0],
+        )));
     }
 }
 
@@ -932,4 +955,23 @@ pub async fn set_delivery(
         .and_where(Expr::col(M::Delivery).is_in(replaces.iter().copied()))
         .to_owned();
     Ok(tx.execute(&update).await? == 1)
+}
+
+/// Sets a reader's watermark to `up_to`, also backwards (marking unread again).
+pub async fn reset_read(
+    tx: &mut Tx,
+    company: CompanyId,
+    conversation: ConversationId,
+    user: UserId,
+    up_to: i64,
+) -> Result<()> {
+    let delete = Query::delete()
+        .from_table(R::Table)
+        .and_where(Expr::col(R::CompanyId).eq(company.0))
+        .and_where(Expr::col(R::ConversationId).eq(conversation.0))
+        .and_where(Expr::col(R::UserId).eq(user.0))
+        .to_owned();
+    tx.execute(&delete).await?;
+    mark_read(tx, company, conversation, user, up_to).await?;
+    Ok(())
 }

@@ -7,6 +7,7 @@
 //! `FOR UPDATE SKIP LOCKED`. Repositories return domain types, never rows.
 
 pub mod api_tokens;
+pub mod canned_replies;
 pub mod channels;
 pub mod chat;
 pub mod companies;
@@ -16,12 +17,14 @@ pub mod deliveries;
 pub mod design;
 pub mod desk;
 mod error;
+pub mod error_log;
 pub mod events;
 pub mod jobs;
 pub mod logins;
 pub mod mail;
 pub mod migrations;
 pub mod notify;
+pub mod relay_cursors;
 mod schema;
 pub mod sessions;
 pub mod subscriptions;

@@ -403,6 +403,22 @@ pub enum QuestionTemplates {
     UpdatedAt,
 }
 
+/// A company's canned replies, inserted into a reply by their shortcut.
+#[derive(Iden, Clone, Copy)]
+pub enum CannedReplies {
+    Table,
+    Id,
+    CompanyId,
+    Shortcut,
+    Title,
+    Body,
+    SortOrder,
+    CreatedAt,
+    CreatedBy,
+    UpdatedAt,
+    UpdatedBy,
+}
+
 /// A company's rules for its support chat (absent: the defaults).
 #[derive(Iden, Clone, Copy)]
 pub enum ChatSettings {
@@ -554,4 +570,31 @@ pub enum DeliveryAttempts {
     LatencyMs,
     Error,
     Response,
+}
+
+/// Named positions in the event log of the relays that pass it on (the NATS publisher,
+/// outbound event webhooks): the last event each has handled.
+#[derive(Iden, Clone, Copy)]
+pub enum RelayCursors {
+    Table,
+    Name,
+    LastEventId,
+    UpdatedAt,
+}
+
+/// The error log: one row per 5xx answer, for platform staff (no foreign keys: an entry
+/// outlives the company or user it names until retention removes it).
+#[derive(Iden, Clone, Copy)]
+pub enum ErrorLog {
+    Table,
+    Id,
+    CreatedAt,
+    Method,
+    Route,
+    Status,
+    RequestId,
+    CompanyId,
+    UserId,
+    Kind,
+    Summary,
 }

@@ -552,6 +552,28 @@ impl ApiClient {
             .await
     }
 
+    /// `GET /platform/errors?cursor&limit&count_only`
+    pub async fn platform_errors(&self, query: &str) -> ApiResponse {
+        self.get(with_query("/api/v1/platform/errors".into(), query))
+            .await
+    }
+
+    /// `GET /platform/errors/{id}`
+    pub async fn platform_error(&self, entry: impl Display) -> ApiResponse {
+        self.get(format!("/api/v1/platform/errors/{entry}")).await
+    }
+
+    /// `DELETE /platform/errors/{id}`
+    pub async fn delete_platform_error(&self, entry: impl Display) -> ApiResponse {
+        self.delete(format!("/api/v1/platform/errors/{entry}"))
+            .await
+    }
+
+    /// `DELETE /platform/errors`
+    pub async fn clear_platform_errors(&self) -> ApiResponse {
+        self.delete("/api/v1/platform/errors".into()).await
+    }
+
     // ---- Design
 
     /// `GET /design/<kind>?status&workflow&q&limit`

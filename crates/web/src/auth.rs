@@ -63,9 +63,10 @@ impl FromRequestParts<WebState> for Authed {
     }
 }
 
-/// Names who is acting on the request's span (its log lines), by id only: never a token or
-/// an email.
+/// Names who is acting on the request's span (its log lines) and on its error log entry,
+/// should it fail, by id only: never a token or an email.
 pub fn record_actor(actor: &Actor) {
+    crate::middleware::note_actor(actor);
     let span = tracing::Span::current();
     span.record("user", tracing::field::display(actor.user_id));
     if let Some(company) = actor.company_id {

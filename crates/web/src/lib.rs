@@ -49,7 +49,7 @@ use crate::problem::Problem as ProblemDoc;
         (name = "users", description = "Company user administration (admin)"),
         (name = "company roles", description = "Company-defined roles and the invite code (admin)"),
         (name = "api tokens", description = "Tokens for integrations (admin)"),
-        (name = "platform", description = "Platform staff: companies, suspension, impersonation"),
+        (name = "platform", description = "Platform staff: companies, suspension, impersonation, the error log of 5xx answers"),
         (name = "design", description = "Workflow design: workflows, tasks, transitions, ticket types, bundles"),
         (name = "tickets", description = "Tickets: submission, lists, comments, attachments"),
         (name = "tasks", description = "Tasks, workflow errors and action callbacks"),
@@ -271,6 +271,8 @@ fn api_router() -> OpenApiRouter<WebState> {
         .merge(api::conversation_tickets::router())
         .merge(api::templates::router())
         .merge(api::channels::router())
+        .merge(api::canned_replies::router())
+        .merge(api::error_log::router())
 }
 
 /// The server-rendered pages.
@@ -283,9 +285,11 @@ fn page_router() -> Router<WebState> {
         .merge(pages::tickets::router())
         .merge(pages::conversations::router())
         .merge(pages::chat_settings::router())
+        .merge(pages::canned_replies::router())
         .merge(pages::channels::router())
         .merge(pages::conversation_tickets::router())
         .merge(pages::tasks::router())
+        .merge(pages::error_log::router())
 }
 
 /// Every route of the server with its middleware.
@@ -400,6 +404,14 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let hub = tokio::spawn(app.hub().clone().run(app.clone(), shutdown.clone()));
     let bus = tokio::spawn(app::realtime::bus::run(app.clone(), shutdown.clone()));
+    let publisher = tokio::spawn(app::relay::nats::run(app.clone(), shutdown.clone()));
+    let webhooks = tokio::spawn(app::relay::webhooks::run(app.clone(), shutdown.clone()));
+    // Stopped only once the last request has been answered, so that its failure is kept.
+    let error_log_stop = CancellationToken::new();
+    let error_log = tokio::spawn(app::infra::error_log::run(
+        app.clone(),
+        error_log_stop.clone(),
+    ));
     let workers = tokio::spawn(app::infra::jobs::run_workers(
         app.clone(),
         app.settings().job_workers,
@@ -431,11 +443,21 @@ pub async fn run(
     let router = router(app);
     let served = serve::serve(listener, router, limits, shutdown.clone()).await;
     shutdown.cancel();
+    error_log_stop.cancel();
+    if let Err(error) = error_log.await {
+        tracing::warn!(%error, "the error log writer failed");
+    }
     if let Err(error) = hub.await {
         tracing::warn!(%error, "the realtime hub failed");
     }
     if let Err(error) = bus.await {
         tracing::warn!(%error, "the realtime bus failed");
+    }
+    if let Err(error) = publisher.await {
+        tracing::warn!(%error, "the NATS event publisher failed");
+    }
+    if let Err(error) = webhooks.await {
+        tracing::warn!(%error, "the event webhook relay failed");
     }
     if tokio::time::timeout(Duration::from_secs(90), workers)
         .await

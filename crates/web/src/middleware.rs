@@ -1,6 +1,8 @@
-//! Cross-cutting layers: request ids, access logs, metrics by route, security headers, and
-//! turning bare error responses (from the router or tower layers) into problem documents.
+//! Cross-cutting layers: request ids, access logs, metrics by route, security headers,
+//! turning bare error responses (from the router or tower layers) into problem documents,
+//! and handing every 5xx to the error log.
 
+use std::cell::RefCell;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -9,7 +11,9 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::problem::{InternalCause, Problem};
+use domain::error_log::{Failure, FailureKind};
+
+use crate::problem::{FailureNote, InternalCause, Problem};
 use crate::state::WebState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -79,6 +83,13 @@ pub async fn deadline(State(state): State<WebState>, req: Request, next: Next) -
             response
                 .extensions_mut()
                 .insert(InternalCause("request timed out".into()));
+            response.extensions_mut().insert(FailureNote::new(
+                FailureKind::Timeout,
+                format!(
+                    "no answer within request_timeout_secs ({} s)",
+                    state.request_timeout.as_secs()
+                ),
+            ));
             response
         }
     }
@@ -186,6 +197,39 @@ const HOST_PREFIX: &str = "__Host-";
 /// Every cookie of ours is named `tf_…`.
 const COOKIE_PREFIX_OURS: &str = "tf_";
 
+/// The route label of a request no route matched.
+const UNMATCHED: &str = "unmatched";
+
+/// What the error log needs to know of the request being served, noted as it becomes
+/// known: the route template once one matched ([`record_metrics`]), who acts once
+/// authenticated ([`note_actor`]). Task-local, since the extractors that learn who acts
+/// cannot reach the response; it outlives a handler that timed out or panicked.
+#[derive(Default)]
+struct Seen {
+    route: Option<String>,
+    company: Option<domain::CompanyId>,
+    user: Option<domain::UserId>,
+}
+
+tokio::task_local! {
+    static SEEN: RefCell<Seen>;
+}
+
+/// Notes who acts on the request being served, for its error log entry.
+pub(crate) fn note_actor(actor: &domain::auth::Actor) {
+    let _ = SEEN.try_with(|seen| {
+        let mut seen = seen.borrow_mut();
+        seen.user = Some(actor.user_id);
+        seen.company = actor.company_id;
+    });
+}
+
+/// Routes whose failures are not logged: the error log's own, which would otherwise add an
+/// entry each time staff look at a failing log.
+fn is_error_log_route(route: &str) -> bool {
+    route.starts_with("/api/v1/platform/errors") || route.starts_with("/staff/errors")
+}
+
 /// Records request count and latency labelled by the matched route (never the raw path,
 /// which would explode the label set with ids).
 pub async fn record_metrics(req: Request, next: Next) -> Response {
@@ -194,7 +238,8 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned());
+    let _ = SEEN.try_with(|seen| seen.borrow_mut().route = Some(route.clone()));
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
@@ -225,9 +270,16 @@ pub async fn finish_response(State(state): State<WebState>, req: Request, next: 
         company = tracing::field::Empty,
         user = tracing::field::Empty,
     );
-    let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let served = async {
+        let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+        (response, SEEN.with(RefCell::take))
+    };
+    let (response, seen) = SEEN.scope(RefCell::default(), served).await;
     let mut response = problem_for_bare_error(response, &method, &uri);
     let status = response.status();
+    if status.is_server_error() {
+        record_failure(&state, &response, &method, &request_id, seen);
+    }
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let _guard = span.enter();
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
@@ -239,6 +291,44 @@ pub async fn finish_response(State(state): State<WebState>, req: Request, next: 
     }
     set_security_headers(&mut response, state.https);
     response
+}
+
+/// Hands a 5xx to the error log, described by what the response carries ([`FailureNote`])
+/// and what was seen of the request: never its raw path, query or body.
+fn record_failure(
+    state: &WebState,
+    response: &Response,
+    method: &axum::http::Method,
+    request_id: &str,
+    seen: Seen,
+) {
+    let route = seen.route.unwrap_or_else(|| UNMATCHED.to_owned());
+    if is_error_log_route(&route) {
+        return;
+    }
+    let status = response.status();
+    let note = response.extensions().get::<FailureNote>().cloned();
+    let (kind, summary) = match note {
+        Some(note) => (note.kind, note.summary),
+        None => (
+            FailureKind::Status,
+            status
+                .canonical_reason()
+                .unwrap_or("server error")
+                .to_owned(),
+        ),
+    };
+    state.app.error_log().record(Failure {
+        at: chrono::Utc::now(),
+        method: method.as_str().to_owned(),
+        route,
+        status: status.as_u16(),
+        request_id: request_id.to_owned(),
+        company_id: seen.company,
+        user_id: seen.user,
+        kind,
+        summary,
+    });
 }
 
 fn set_security_headers(response: &mut Response, https: bool) {
@@ -333,5 +423,10 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
     response
         .extensions_mut()
         .insert(InternalCause(format!("panic: {cause}")));
+    // A panic's message may quote whatever value it met: the log line has it, the error
+    // log only the kind.
+    response
+        .extensions_mut()
+        .insert(FailureNote::new(FailureKind::Panic, "a handler panicked"));
     response
 }

@@ -101,6 +101,23 @@ impl From<domain::ValidationErrors> for ApiError {
 #[derive(Clone, Debug)]
 pub struct InternalCause(pub String);
 
+/// What the error log keeps of a 5xx, stashed in the response beside [`InternalCause`]:
+/// the failure's kind and a summary without the values the cause may quote.
+#[derive(Clone, Debug)]
+pub struct FailureNote {
+    pub kind: domain::error_log::FailureKind,
+    pub summary: String,
+}
+
+impl FailureNote {
+    pub fn new(kind: domain::error_log::FailureKind, summary: impl Into<String>) -> Self {
+        Self {
+            kind,
+            summary: summary.into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = match self {
@@ -161,10 +178,21 @@ impl IntoResponse for ApiError {
                         "Service temporarily unavailable",
                     )
                     .into_response();
+                    // By convention "what is unavailable: why"; the why may name addresses.
+                    let what = cause
+                        .split(':')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
+                    response.extensions_mut().insert(FailureNote::new(
+                        domain::error_log::FailureKind::Unavailable,
+                        what,
+                    ));
                     response.extensions_mut().insert(InternalCause(cause));
                     return response;
                 }
-                AppError::Internal(cause) => {
+                AppError::Internal(fault) => {
                     let mut response = Problem::new(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "internal",
@@ -172,7 +200,13 @@ impl IntoResponse for ApiError {
                     )
                     .detail("Something went wrong on our side; it has been logged.")
                     .into_response();
-                    response.extensions_mut().insert(InternalCause(cause));
+                    response.extensions_mut().insert(FailureNote::new(
+                        domain::error_log::FailureKind::Internal,
+                        fault.summary(),
+                    ));
+                    response
+                        .extensions_mut()
+                        .insert(InternalCause(fault.cause().to_owned()));
                     return response;
                 }
             },

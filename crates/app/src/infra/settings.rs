@@ -135,8 +135,16 @@ pub struct Settings {
     pub password_reset_per_ip_hour: u32,
     /// How nodes share commit hints (`local`, `postgres`, `nats`).
     pub bus: BusKind,
-    /// The NATS server of the `nats` bus.
-    pub nats_url: String,
+    /// A NATS server (`TICKETFLOWER_NATS_URL`, e.g. `nats://127.0.0.1:4222`). Set, every
+    /// committed event is published to its JetStream (`app::relay::nats`), and the `nats`
+    /// bus uses it; unset, neither runs (`bus = nats` without it refuses to start).
+    pub nats_url: Option<String>,
+    /// The JetStream stream the events go to (created when missing, subjects
+    /// `ticketflower.*.>`).
+    pub nats_stream: String,
+    /// Whether events are published when `nats_url` is set: `false` keeps the NATS bus's
+    /// hints for a server without JetStream.
+    pub nats_publish_events: bool,
     /// How often the realtime hub reads the log whatever the bus says (its safety net), ms.
     pub realtime_poll_ms: u64,
     /// The live stream pings every socket this often (keep it under a proxy's idle timeout);
@@ -160,6 +168,10 @@ pub struct Settings {
     /// Longest a background job may run before it counts as failed; a job whose worker died
     /// is taken up again by another after this (plus a margin).
     pub job_timeout_secs: u64,
+    /// Days an error log entry is kept (the workers' minute sweep deletes older ones).
+    pub error_log_retention_days: u32,
+    /// Entries the error log keeps at most; the sweep deletes the oldest beyond it.
+    pub error_log_max_rows: u64,
 }
 
 impl Default for Settings {
@@ -209,7 +221,9 @@ impl Default for Settings {
             register_per_ip_hour: 20,
             password_reset_per_ip_hour: 20,
             bus: BusKind::Local,
-            nats_url: "nats://127.0.0.1:4222".into(),
+            nats_url: None,
+            nats_stream: "TICKETFLOWER_EVENTS".into(),
+            nats_publish_events: true,
             realtime_poll_ms: 1500,
             realtime_heartbeat_secs: 25,
             realtime_queue: 1024,
@@ -220,6 +234,8 @@ impl Default for Settings {
             delivery_breaker_failures: 5,
             delivery_breaker_secs: 60,
             job_timeout_secs: 60,
+            error_log_retention_days: 30,
+            error_log_max_rows: 10_000,
         }
     }
 }
@@ -266,7 +282,8 @@ struct Defaults {
     register_per_ip_hour: u32,
     password_reset_per_ip_hour: u32,
     bus: BusKind,
-    nats_url: String,
+    nats_stream: String,
+    nats_publish_events: bool,
     realtime_poll_ms: u64,
     realtime_heartbeat_secs: u64,
     realtime_queue: usize,
@@ -277,6 +294,8 @@ struct Defaults {
     delivery_breaker_failures: u32,
     delivery_breaker_secs: u64,
     job_timeout_secs: u64,
+    error_log_retention_days: u32,
+    error_log_max_rows: u64,
 }
 
 /// The value of `metrics_bind` that turns the metrics listener off.
@@ -368,7 +387,8 @@ impl Settings {
             register_per_ip_hour: d.register_per_ip_hour,
             password_reset_per_ip_hour: d.password_reset_per_ip_hour,
             bus: d.bus,
-            nats_url: d.nats_url,
+            nats_stream: d.nats_stream,
+            nats_publish_events: d.nats_publish_events,
             realtime_poll_ms: d.realtime_poll_ms,
             realtime_heartbeat_secs: d.realtime_heartbeat_secs,
             realtime_queue: d.realtime_queue,
@@ -379,6 +399,8 @@ impl Settings {
             delivery_breaker_failures: d.delivery_breaker_failures,
             delivery_breaker_secs: d.delivery_breaker_secs,
             job_timeout_secs: d.job_timeout_secs,
+            error_log_retention_days: d.error_log_retention_days,
+            error_log_max_rows: d.error_log_max_rows,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {
@@ -432,6 +454,31 @@ impl Settings {
             max_timeout_seconds: self.action_max_timeout_secs,
             ..Default::default()
         }
+    }
+
+    /// Refuses NATS settings that cannot work: the `nats` bus without a server, a stream
+    /// name JetStream would refuse.
+    pub fn check_nats(&self) -> Result<(), String> {
+        if self.bus == BusKind::Nats && self.nats_url().is_none() {
+            return Err("bus = nats needs TICKETFLOWER_NATS_URL (the NATS server)".into());
+        }
+        let stream = self.nats_stream.as_str();
+        let refused = |c: char| c.is_whitespace() || matches!(c, '.' | '*' | '>' | '/' | '\\');
+        if stream.is_empty() || stream.len() > 64 || stream.chars().any(refused) {
+            return Err(format!(
+                "nats_stream {stream:?} is not a JetStream stream name (1 to 64 characters, \
+                 no spaces, `.`, `*`, `>`, `/` or `\\`)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The NATS server in use, if any: `nats_url` unless blank.
+    pub fn nats_url(&self) -> Option<&str> {
+        self.nats_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
     }
 
     pub fn serves_https(&self) -> bool {
@@ -526,6 +573,46 @@ mod tests {
             Some(SocketAddr::from(([127, 0, 0, 1], 9090)))
         );
         assert_eq!(settings.metrics_refresh_secs, 15);
+    }
+
+    #[test]
+    fn the_nats_bus_needs_a_url_and_the_stream_a_name_jetstream_takes() {
+        let settings = Settings::load(None).unwrap();
+        assert_eq!(
+            settings.nats_url(),
+            None,
+            "no NATS, no publisher, by default"
+        );
+        assert_eq!(settings.check_nats(), Ok(()));
+        let bus = Settings {
+            bus: BusKind::Nats,
+            ..Settings::default()
+        };
+        assert!(
+            bus.check_nats()
+                .unwrap_err()
+                .contains("TICKETFLOWER_NATS_URL")
+        );
+        let blank = Settings {
+            nats_url: Some("  ".into()),
+            ..bus.clone()
+        };
+        assert!(blank.check_nats().is_err());
+        let with_url = Settings {
+            nats_url: Some("nats://127.0.0.1:4222".into()),
+            ..bus
+        };
+        assert_eq!(with_url.check_nats(), Ok(()));
+        for bad in ["", "ticketflower.events", "a b", "events>", "a/b"] {
+            let settings = Settings {
+                nats_stream: bad.into(),
+                ..Settings::default()
+            };
+            assert!(
+                settings.check_nats().unwrap_err().contains("nats_stream"),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

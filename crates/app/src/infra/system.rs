@@ -15,6 +15,9 @@ pub struct Readiness {
     /// other nodes' events reach its clients on the hub's poll instead of at once).
     pub bus: String,
     pub bus_kind: &'static str,
+    /// The NATS event publisher: `off`, `ok (lag N)` or `degraded: <why> (lag N)` (the
+    /// node still serves; the events wait in the log).
+    pub events_publisher: String,
 }
 
 /// Checks the database answers and its schema matches this binary.
@@ -25,6 +28,7 @@ pub async fn readiness(app: &App) -> Readiness {
     readiness.bus = bus
         .down
         .map_or_else(|| "ok".into(), |why| format!("degraded: {why}"));
+    readiness.events_publisher = app.nats_publisher().report().describe();
     readiness
 }
 

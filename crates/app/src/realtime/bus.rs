@@ -195,7 +195,13 @@ async fn postgres(app: App, node: String, shutdown: CancellationToken) {
 
 async fn nats(app: App, node: String, shutdown: CancellationToken) {
     const KIND: &str = "nats";
-    let url = app.settings().nats_url.clone();
+    // The binary refuses to start a `nats` bus without a URL; a test or embedder may not.
+    let Some(url) = app.settings().nats_url().map(str::to_owned) else {
+        app.hub()
+            .set_bus(KIND, Some("TICKETFLOWER_NATS_URL is not set".into()));
+        shutdown.cancelled().await;
+        return;
+    };
     app.hub()
         .set_bus(KIND, Some(format!("connecting to {url}")));
     let hub = app.hub().clone();

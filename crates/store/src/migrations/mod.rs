@@ -21,6 +21,9 @@ mod m0014_question_templates;
 mod m0015_chat_settings;
 mod m0016_message_search;
 mod m0017_channels;
+mod m0018_error_log;
+mod m0019_relay_cursors;
+mod m0020_canned_replies;
 
 use chrono::Utc;
 use sea_query::{
@@ -123,6 +126,21 @@ const MIGRATIONS: &[Migration] = &[
         version: 17,
         name: "channels: API and test channels, contacts, inbound events, deliveries and their attempts, event webhook subscriptions",
         up: m0017_channels::up,
+    },
+    Migration {
+        version: 18,
+        name: "error log: every 5xx answer, for platform staff",
+        up: m0018_error_log::up,
+    },
+    Migration {
+        version: 19,
+        name: "relay cursors: how far each relay of the event log (the NATS publisher) has come",
+        up: m0019_relay_cursors::up,
+    },
+    Migration {
+        version: 20,
+        name: "canned replies: a company's texts inserted by shortcut",
+        up: m0020_canned_replies::up,
     },
 ];
 

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+mod canned_replies;
 mod channel_pages;
 mod channels;
 mod chat_settings;
@@ -14,6 +15,7 @@ mod conversations;
 mod design;
 mod design_rules;
 mod desk;
+mod error_log;
 mod errors;
 mod events;
 mod fuzz_api;
@@ -22,6 +24,7 @@ mod health;
 mod identity;
 mod jobs;
 mod mail;
+mod nats_publisher;
 mod pages;
 mod personal_tasks;
 mod search;

@@ -596,7 +596,8 @@ async fn two_nodes(bus: app::BusKind, nats_url: Option<String>) -> (TestApp, Tes
         settings.bus = bus;
         settings.realtime_poll_ms = 60_000;
         if let Some(url) = nats {
-            settings.nats_url = url;
+            settings.nats_url = Some(url);
+            settings.nats_publish_events = false;
         }
         jobs
     })

@@ -4,8 +4,10 @@
 //! Company A (Acme) has one object of every kind a path can name: users, a company role, an
 //! API token, a published workflow with its tasks, transitions and ticket type, tickets with
 //! tasks, a comment, an attachment, a workflow error, and a support conversation with a
-//! message. Company B (Globex) has an admin, Mallory, who holds every role a company can
-//! grant, and company roles named like A's.
+//! message, a question template, a canned reply, a test channel with a contact's
+//! conversation and a recorded delivery, and an event webhook subscription; an entry of the
+//! platform's error log names A. Company B (Globex) has an admin, Mallory, who holds every
+//! role a company can grant, and company roles named like A's.
 //! - Every operation of the OpenAPI document with a path parameter, with every method, is
 //!   called by Mallory with the ids of A's objects: each answers 404 (403 for the platform
 //!   staff's operations, which is their documented answer to a company admin) as a problem
@@ -58,6 +60,8 @@ struct World {
     ids: BTreeMap<&'static str, Vec<String>>,
     b: Company,
     mallory: Member,
+    /// Platform staff, who read the error log.
+    staff: ApiClient,
 }
 
 /// Sets up both companies through the API.
@@ -130,6 +134,95 @@ async fn world() -> World {
         .await
         .expect(201);
     let template = id(&template);
+    let canned = admin
+        .send(
+            Method::POST,
+            "/api/v1/canned-replies",
+            Body::Json(json!({
+                "shortcut": "acme-secret",
+                "title": "acme-secret reply",
+                "body": "acme-secret text"
+            })),
+        )
+        .await
+        .expect(201);
+
+    // A test channel with a contact's conversation and a recorded reply; a subscription,
+    // paused before its test event so that nothing changes in the background.
+    let channel = admin
+        .send(
+            Method::POST,
+            "/api/v1/channels",
+            Body::Json(json!({"name": "acme-secret channel", "slug": "acme", "kind": "test"})),
+        )
+        .await
+        .expect(201);
+    let arrived = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/channels/{}/test-messages", id(&channel)),
+            Body::Json(json!({"external_user_id": "acme-secret contact", "content": "acme-secret inbound"})),
+        )
+        .await
+        .expect(200);
+    let channel_conversation = arrived["conversation_id"].as_str().unwrap().to_owned();
+    admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/conversations/{channel_conversation}/messages"),
+            Body::Json(json!({"body": "acme-secret reply"})),
+        )
+        .await
+        .expect(201);
+    let contact = admin
+        .send(
+            Method::GET,
+            &format!("/api/v1/conversations/{channel_conversation}"),
+            Body::Empty,
+        )
+        .await
+        .expect(200)["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let channel_delivery = loop {
+        let listed = admin
+            .send(
+                Method::GET,
+                &format!("/api/v1/channels/{}/deliveries", id(&channel)),
+                Body::Empty,
+            )
+            .await
+            .expect(200);
+        match listed["items"].as_array().and_then(|items| items.first()) {
+            Some(delivery) if delivery["state"] == "delivered" => break id(delivery),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    };
+    let subscription = admin
+        .send(
+            Method::POST,
+            "/api/v1/webhook-subscriptions",
+            Body::Json(json!({"url": "https://hooks.acme-secret.example/in", "kinds": ["ticket.*"], "description": "acme-secret hook"})),
+        )
+        .await
+        .expect(201);
+    admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/webhook-subscriptions/{}/pause", id(&subscription)),
+            Body::Empty,
+        )
+        .await
+        .expect(200);
+    let subscription_delivery = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/webhook-subscriptions/{}/test", id(&subscription)),
+            Body::Empty,
+        )
+        .await
+        .expect(202);
 
     let token = admin
         .create_api_token(json!({ "name": "acme-secret bot" }))
@@ -144,7 +237,24 @@ async fn world() -> World {
         .map(id)
         .unwrap();
 
-    let (channel, delivery, subscription, contact) = channel_objects(admin).await;
+    // A 5xx of A's admin, as the web layer hands it to the error log.
+    let failed = app::infra::error_log::write(
+        &app.app,
+        domain::error_log::Failure {
+            at: chrono::Utc::now(),
+            method: "GET".into(),
+            route: "/api/v1/tickets/{id}".into(),
+            status: 500,
+            request_id: "acme-secret request".into(),
+            company_id: Some(a.company.id.parse().unwrap()),
+            user_id: Some(a.company.admin_id.parse().unwrap()),
+            kind: domain::error_log::FailureKind::Internal,
+            summary: "acme-secret failure".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let staff = fixtures::platform_staff(&app).await;
 
     let ids = BTreeMap::from([
         ("company", vec![a.company.id.clone()]),
@@ -166,14 +276,17 @@ async fn world() -> World {
         ("task", vec![waiting, reviewed]),
         ("attachment", vec![attachment]),
         ("workflow error", vec![error]),
-        ("conversation", vec![conversation]),
+        ("conversation", vec![conversation, channel_conversation]),
+        ("channel", vec![id(&channel)]),
+        ("contact", vec![contact]),
+        ("delivery", vec![channel_delivery]),
+        ("subscription", vec![id(&subscription)]),
+        ("subscription delivery", vec![id(&subscription_delivery)]),
         ("message", vec![id(&message)]),
         ("message file", vec![message_file]),
         ("template", vec![template]),
-        ("channel", vec![channel]),
-        ("delivery", vec![delivery]),
-        ("subscription", vec![subscription]),
-        ("contact", vec![contact]),
+        ("canned reply", vec![id(&canned)]),
+        ("error log entry", vec![failed.to_string()]),
     ]);
 
     let b = fixtures::sign_up(&app, "Globex", "gus@globex.io").await;
@@ -192,93 +305,8 @@ async fn world() -> World {
         ids,
         b,
         mallory,
+        staff,
     }
-}
-
-/// A's test channel with a contact and a recorded reply delivery, and a paused event
-/// webhook (paused, so that nothing is ever sent to its address): the ids of the channel,
-/// the delivery, the webhook and the contact.
-async fn channel_objects(admin: &ApiClient) -> (String, String, String, String) {
-    let channel = admin
-        .send(
-            Method::POST,
-            "/api/v1/channels",
-            Body::Json(json!({"name": "acme-secret test", "slug": "acme-test", "kind": "test"})),
-        )
-        .await
-        .expect(201);
-    let channel = id(&channel);
-    let accepted = admin
-        .send(
-            Method::POST,
-            &format!("/api/v1/channels/{channel}/test-messages"),
-            Body::Json(
-                json!({"external_user_id": "acme-secret contact", "content": "acme-secret hello"}),
-            ),
-        )
-        .await
-        .expect(200);
-    let conversation = accepted["conversation_id"].as_str().unwrap();
-    let contact = admin
-        .send(
-            Method::GET,
-            &format!("/api/v1/conversations/{conversation}"),
-            Body::Empty,
-        )
-        .await
-        .expect(200)["contact_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    admin
-        .send(
-            Method::POST,
-            &format!("/api/v1/conversations/{conversation}/messages"),
-            Body::Json(json!({"body": "acme-secret reply"})),
-        )
-        .await
-        .expect(201);
-    let deliveries = admin
-        .send(
-            Method::GET,
-            &format!("/api/v1/channels/{channel}/deliveries"),
-            Body::Empty,
-        )
-        .await
-        .expect(200);
-    let delivery = id(&deliveries["items"][0]);
-    // Recorded by a job: waited for, so that the channel's health reads the same later.
-    let detail = format!("/api/v1/channels/{channel}/deliveries/{delivery}");
-    for _ in 0..200 {
-        let found = admin
-            .send(Method::GET, &detail, Body::Empty)
-            .await
-            .expect(200);
-        if found["state"] == "delivered" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let subscription = admin
-        .send(
-            Method::POST,
-            "/api/v1/webhook-subscriptions",
-            Body::Json(
-                json!({"url": "https://acme-secret.invalid/events", "kinds": ["task.completed"]}),
-            ),
-        )
-        .await
-        .expect(201);
-    let subscription = id(&subscription);
-    admin
-        .send(
-            Method::POST,
-            &format!("/api/v1/webhook-subscriptions/{subscription}/pause"),
-            Body::Empty,
-        )
-        .await
-        .expect(200);
-    (channel, delivery, subscription, contact)
 }
 
 /// The id of A's workflow error, once the engine has stopped the ticket.
@@ -323,20 +351,23 @@ impl World {
             "/api/v1/workflow-errors/" => ids("workflow error"),
             "/api/v1/conversations/" => ids("conversation"),
             "/api/v1/templates/" => ids("template"),
+            "/api/v1/canned-replies/" => ids("canned reply"),
             "/api/v1/conversations/{id}/messages/" => ids("message"),
             "/api/v1/conversations/{id}/files/" => ids("message file"),
             "/api/v1/channels/" => ids("channel"),
-            "/api/v1/webhook-subscriptions/" => ids("subscription"),
-            "/api/v1/channels/{id}/deliveries/"
-            | "/api/v1/webhook-subscriptions/{id}/deliveries/" => ids("delivery"),
+            "/api/v1/channels/{id}/deliveries/" => ids("delivery"),
             "/api/v1/contacts/" => ids("contact"),
-            // No login there: the provider's signature is the credential, so another
-            // company's token opens nothing (channels.rs: a bad signature writes nothing).
+            "/api/v1/webhook-subscriptions/" => ids("subscription"),
+            "/api/v1/webhook-subscriptions/{id}/deliveries/" => ids("subscription delivery"),
+            // The signature is the credential there, whoever calls: a request without one
+            // is refused (401) before anything is looked up (see `channels.rs`).
             "/api/v1/hooks/" => Some(Fill::NotTenantOwned),
+            "/api/v1/platform/errors/" => ids("error log entry"),
             // The pages, as their routers name them.
             "/admin/users/" => ids("user"),
             "/admin/company-roles/" => ids("company role"),
             "/admin/api-tokens/" => ids("api token"),
+            "/admin/canned-replies/" => ids("canned reply"),
             "/staff/companies/" => ids("company"),
             "/design/workflows/" | "/design/objects/workflows/" => ids("workflow"),
             "/design/workflows/{id}/add/" => {
@@ -360,11 +391,11 @@ impl World {
             "/conversations/" => ids("conversation"),
             "/conversations/{id}/messages/" => ids("message"),
             "/conversations/{id}/files/" => ids("message file"),
+            "/staff/errors/" => ids("error log entry"),
             "/admin/channels/" => ids("channel"),
+            "/admin/channels/{id}/deliveries/" => ids("delivery"),
             "/admin/webhooks/" => ids("subscription"),
-            "/admin/channels/{id}/deliveries/" | "/admin/webhooks/{id}/deliveries/" => {
-                ids("delivery")
-            }
+            "/admin/webhooks/{id}/deliveries/" => ids("subscription delivery"),
             "/static/" => Some(Fill::NotTenantOwned),
             _ => None,
         }
@@ -385,6 +416,7 @@ impl World {
             ("/api/v1/conversations/search", "cursor") => first("message"),
             // The platform's list: a company is the one "object" it pages by.
             ("/api/v1/admin/companies", "cursor") => Some(self.a.company.id.clone()),
+            ("/api/v1/platform/errors", "cursor") => first("error log entry"),
             _ => None,
         }
     }
@@ -399,6 +431,7 @@ impl World {
                 json!({"system_roles": ["user"], "company_roles": ["reviewers"]})
             }
             ("patch", "/api/v1/company-roles/{id}") => json!({"name": "probed"}),
+            ("patch", "/api/v1/canned-replies/{id}") => json!({"title": "probed"}),
             ("patch", p) if p.starts_with("/api/v1/design/") => {
                 json!({"description": "mine now"})
             }
@@ -419,21 +452,19 @@ impl World {
                 json!({"body": "probed"})
             }
             ("post", "/api/v1/conversations/{id}/read") => json!({"up_to": 1}),
-            ("patch", "/api/v1/channels/{id}") => json!({"name": "probed"}),
-            ("post", "/api/v1/channels/{id}/test-messages") => {
-                json!({"external_user_id": "probe", "content": "probed"})
-            }
-            ("patch", "/api/v1/webhook-subscriptions/{id}") => json!({"description": "probed"}),
-            (
-                "post",
-                "/api/v1/channels/{id}/signing-secret"
-                | "/api/v1/channels/{id}/deliveries/replay"
-                | "/api/v1/webhook-subscriptions/{id}/signing-secret"
-                | "/api/v1/webhook-subscriptions/{id}/deliveries/replay",
-            ) => json!({}),
             ("post", "/api/v1/conversations/{id}/ticket") => {
                 json!({"ticket_type_id": uuid::Uuid::now_v7(), "data": {"reason": "probed"}})
             }
+            ("patch", "/api/v1/channels/{id}") => json!({"name": "probed"}),
+            ("post", p) if p.ends_with("/deliveries/replay") => json!({}),
+            ("post", p) if p.ends_with("/signing-secret") => json!({"overlap_hours": 0}),
+            ("post", "/api/v1/channels/{id}/test-messages") => {
+                json!({"external_user_id": "probe", "content": "probed"})
+            }
+            ("post", "/api/v1/hooks/{public_id}") => {
+                json!({"external_user_id": "probe", "content": "probed"})
+            }
+            ("patch", "/api/v1/webhook-subscriptions/{id}") => json!({"description": "probed"}),
             _ => return None,
         })
     }
@@ -509,6 +540,27 @@ async fn snapshot(w: &World) -> Vec<(String, Value)> {
             admin.company_roles().await.expect(200),
         ),
         ("api tokens".into(), admin.api_tokens().await.expect(200)),
+        (
+            "canned replies".into(),
+            admin
+                .send(Method::GET, "/api/v1/canned-replies", Body::Empty)
+                .await
+                .expect(200),
+        ),
+        (
+            "channels".into(),
+            admin
+                .send(Method::GET, "/api/v1/channels", Body::Empty)
+                .await
+                .expect(200),
+        ),
+        (
+            "subscriptions".into(),
+            admin
+                .send(Method::GET, "/api/v1/webhook-subscriptions", Body::Empty)
+                .await
+                .expect(200),
+        ),
         ("tickets".into(), admin.tickets("").await.expect(200)),
         ("tasks".into(), admin.tasks("").await.expect(200)),
         (
@@ -552,23 +604,10 @@ async fn snapshot(w: &World) -> Vec<(String, Value)> {
     for task in w.ids("task") {
         seen.push((format!("task {task}"), admin.task(task).await.expect(200)));
     }
-    for (what, path) in [
-        (
-            "channel",
-            format!("/api/v1/channels/{}", w.ids("channel")[0]),
-        ),
-        (
-            "deliveries",
-            format!("/api/v1/channels/{}/deliveries", w.ids("channel")[0]),
-        ),
-        (
-            "event webhook",
-            format!("/api/v1/webhook-subscriptions/{}", w.ids("subscription")[0]),
-        ),
-    ] {
-        let read = admin.send(Method::GET, &path, Body::Empty).await;
-        seen.push((what.to_owned(), read.expect(200)));
-    }
+    seen.push((
+        "error log".into(),
+        w.staff.platform_errors("").await.expect(200),
+    ));
     for conversation in w.ids("conversation") {
         let path = format!("/api/v1/conversations/{conversation}");
         for (what, path) in [
@@ -605,7 +644,6 @@ async fn every_api_operation_with_an_id_answers_not_found_for_another_companys_o
             };
             operations += 1;
             let paths = match expand(template, &w) {
-                Ok(paths) if paths.is_empty() => continue,
                 Ok(paths) => paths,
                 Err(unknown) => {
                     failures.push(unknown);
@@ -1025,6 +1063,12 @@ impl World {
                 fields(&[("system_roles", "user"), ("company_roles", "reviewers")])
             }
             "/admin/company-roles/{id}" => fields(&[("name", "probed"), ("description", "x")]),
+            "/admin/canned-replies/{id}" => fields(&[
+                ("shortcut", "probed"),
+                ("title", "Probed"),
+                ("body", "probed"),
+                ("sort_order", "0"),
+            ]),
             "/design/workflows/{id}/life-cycle" => fields(&[("action", "archive")]),
             "/design/workflows/{id}/add/tasks" | "/design/objects/tasks/{id}/edit" => fields(&task),
             "/design/workflows/{id}/add/transitions" | "/design/objects/transitions/{id}/edit" => {
@@ -1188,6 +1232,12 @@ async fn lists_searches_and_references_never_reach_another_company() {
                 .await,
         ),
         (
+            "canned replies",
+            mallory
+                .send(Method::GET, "/api/v1/canned-replies?q=secret", Body::Empty)
+                .await,
+        ),
+        (
             "searched messages",
             mallory
                 .send(
@@ -1204,6 +1254,15 @@ async fn lists_searches_and_references_never_reach_another_company() {
     for kind in DesignKind::ALL {
         let all = mallory.design_objects(kind, "").await.expect(200);
         assert_eq!(all["items"], json!([]), "{all}");
+    }
+    // The platform's error log, which names A, is the staff's alone.
+    for refused in [
+        mallory.platform_errors("").await,
+        mallory.platform_errors("count_only=true").await,
+        mallory.clear_platform_errors().await,
+    ] {
+        assert_eq!(refused.status, 403, "{refused}");
+        assert_eq!(w.leak("", &refused.text()), None, "{refused}");
     }
     let roles = mallory.company_roles().await.expect(200).to_string();
     let tokens = mallory.api_tokens().await.expect(200).to_string();
@@ -1272,6 +1331,8 @@ async fn lists_searches_and_references_never_reach_another_company() {
         "/admin/users?q=rita".to_owned(),
         "/admin/company-roles".to_owned(),
         "/admin/api-tokens".to_owned(),
+        "/admin/channels".to_owned(),
+        "/admin/webhooks".to_owned(),
         "/tickets/all?q=chairs".to_owned(),
         format!("/tickets/all?assignee={worker}"),
         "/tasks".to_owned(),
@@ -1287,6 +1348,9 @@ async fn lists_searches_and_references_never_reach_another_company() {
         assert!([200, 404].contains(&page.status), "{path}: {}", page.body);
         assert_eq!(w.leak(&path, &page.body), None, "{path}: {}", page.body);
     }
+    let log = session.get("/staff/errors").await;
+    assert_eq!(log.status, 403, "{}", log.body);
+    assert_eq!(w.leak("", &log.body), None, "{}", log.body);
     assert_unchanged(&before, &snapshot(&w).await);
     w.app.stop().await;
 }

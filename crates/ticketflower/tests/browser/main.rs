@@ -7,11 +7,14 @@ use fantoccini::Locator;
 use testkit::browser::Browser;
 use testkit::spawn_app;
 
+mod canned_pages;
 mod channel_pages;
 mod chat_pages;
 mod conversation_ticket_pages;
 mod design_pages;
+mod error_log_pages;
 mod identity_pages;
+mod inbox_pages;
 mod live_pages;
 mod shell;
 mod ticket_pages;

@@ -79,6 +79,10 @@ pub struct ListQuery {
     status: Option<String>,
     /// For agents: only those routed to this team (a company role).
     team: Option<domain::ids::CompanyRoleId>,
+    /// For agents: only the web chat's (`web`) or one channel's (its id).
+    channel: Option<String>,
+    /// Only conversations with messages the caller has not read.
+    unread: Option<bool>,
     /// At most this many (default 50, at most 500).
     limit: Option<u32>,
 }
@@ -114,12 +118,24 @@ pub async fn list(
             .into());
         }
     };
+    let channel = match query.channel.as_deref() {
+        None => None,
+        Some("web") => Some(None),
+        Some(text) => Some(Some(text.parse::<domain::ChannelId>().map_err(|_| {
+            domain::ValidationErrors::single("channel", "must be web or a channel id")
+        })?)),
+    };
+    let narrowing = conversations::Narrowing {
+        team: query.team,
+        channel,
+        unread_only: query.unread.unwrap_or(false),
+    };
     let (items, total) = conversations::list_in(
         &state.app,
         &actor,
         view,
         query.status.clone(),
-        query.team,
+        narrowing,
         query.limit.unwrap_or(50),
     )
     .await?;
@@ -717,8 +733,36 @@ fn transcript_csv(transcript: &Transcript) -> Result<Vec<u8>, csv::Error> {
     writer.into_inner().map_err(|e| e.into_error().into())
 }
 
+/// `POST /conversations/bulk` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    /// 1 to 100 conversations.
+    ids: Vec<domain::ConversationId>,
+    action: conversations::BulkAction,
+    /// For `assign`: the agent (none: back to the queue).
+    assignee_id: Option<domain::UserId>,
+}
+
+/// One action on many conversations (agents): assign, close, mark read or unread. Each
+/// conversation succeeds or fails on its own; the answer lists both.
+#[utoipa::path(post, operation_id = "conversation_bulk", path = "/api/v1/conversations/bulk", tag = "conversations",
+    request_body = BulkBody,
+    responses((status = 200, description = "What was done", body = conversations::BulkOutcome)),
+    security(("bearer" = [])))]
+pub async fn bulk(
+    State(state): State<WebState>,
+    Authed(actor): Authed,
+    AppJson(body): AppJson<BulkBody>,
+) -> ApiResult<Json<conversations::BulkOutcome>> {
+    Ok(Json(
+        conversations::bulk(&state.app, &actor, &body.ids, body.action, body.assignee_id).await?,
+    ))
+}
+
 pub fn router() -> OpenApiRouter<WebState> {
     OpenApiRouter::new()
+        .routes(routes!(bulk))
         .routes(routes!(search))
         .routes(routes!(transcript))
         .routes(routes!(open, list))

@@ -32,6 +32,10 @@ pub struct Ready {
     /// The realtime bus between nodes and its state: `local: ok`, `postgres: ok`, or
     /// `nats: degraded: <why>` (the node stays ready: its hub polls the log meanwhile).
     pub bus: String,
+    /// The NATS JetStream event publisher: `off` (no `TICKETFLOWER_NATS_URL`), `ok (lag N)`,
+    /// or `degraded: <why> (lag N)` while the broker is away (the node stays ready: events
+    /// wait in the log and are published when it returns). `N`: events not yet published.
+    pub events_publisher: String,
 }
 
 /// The process is up.
@@ -71,6 +75,7 @@ pub async fn readyz(State(state): State<WebState>) -> impl IntoResponse {
             database: readiness.database,
             migrations: readiness.migrations,
             bus: format!("{}: {}", readiness.bus_kind, readiness.bus),
+            events_publisher: readiness.events_publisher,
         }),
     )
 }

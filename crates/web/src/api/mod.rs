@@ -3,10 +3,12 @@
 //! function and map the result; no SQL and no permission logic here.
 
 pub mod admin;
+pub mod canned_replies;
 pub mod channels;
 pub mod conversation_tickets;
 pub mod conversations;
 pub mod design;
+pub mod error_log;
 pub mod health;
 pub mod identity;
 pub mod stream;

@@ -34,6 +34,8 @@ pub struct Row {
     pub unread: i64,
     pub last: When,
     pub current: bool,
+    /// The channel it arrived through (the web chat's is empty).
+    pub channel: String,
 }
 
 fn title_of(c: &ConversationView) -> String {
@@ -57,6 +59,7 @@ fn row(c: &ConversationView, current: Option<ConversationId>) -> Row {
         unread: c.unread,
         last: when(c.last_message_at.unwrap_or(c.updated_at)),
         current: current == Some(c.id),
+        channel: String::new(),
     }
 }
 
@@ -72,6 +75,12 @@ pub struct ListPage {
     /// The teams to filter by (id, name), and the one chosen.
     pub teams: Vec<(String, String)>,
     pub team: String,
+    /// The channels to filter by (id, name), and the choice (`web`, an id or empty).
+    pub channels: Vec<(String, String)>,
+    pub channel: String,
+    pub unread_only: bool,
+    /// The list as filtered, to come back to after a bulk action.
+    pub back: String,
     /// The message search as typed, its hits, and why it was refused.
     pub q: String,
     pub hits: Vec<HitRow>,
@@ -98,6 +107,10 @@ pub struct ListQuery {
     view: Option<String>,
     status: Option<String>,
     team: Option<String>,
+    /// `web`, or a channel's id.
+    channel: Option<String>,
+    /// `1`: only conversations with unread messages.
+    unread: Option<String>,
     /// Words to find in the messages.
     q: Option<String>,
     /// Where the page of hits starts (the last message of the previous page).
@@ -177,8 +190,34 @@ pub async fn list(
         .as_deref()
         .and_then(|t| t.parse::<domain::ids::CompanyRoleId>().ok());
     let teams = ctx.load(conversations::teams(&state.app, &ctx.actor).await)?;
+    let channels = if agent {
+        ctx.load(app::channels::list(&state.app, &ctx.actor).await)?
+    } else {
+        Vec::new()
+    };
+    let channel_choice = query.channel.clone().unwrap_or_default();
+    let channel = match channel_choice.as_str() {
+        "" => None,
+        "web" => Some(None),
+        text => text.parse::<domain::ChannelId>().ok().map(Some),
+    };
+    let unread_only = query.unread.as_deref() == Some("1");
+    let channel_names: std::collections::HashMap<domain::ChannelId, String> =
+        channels.iter().map(|c| (c.id, c.name.clone())).collect();
     let (items, total) = ctx.load(
-        conversations::list_in(&state.app, &ctx.actor, view, status.clone(), team, 200).await,
+        conversations::list_in(
+            &state.app,
+            &ctx.actor,
+            view,
+            status.clone(),
+            conversations::Narrowing {
+                team,
+                channel,
+                unread_only,
+            },
+            200,
+        )
+        .await,
     )?;
     let code = if search_error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -195,8 +234,24 @@ pub async fn list(
             },
             agent,
             view: view_name,
-            status: status.unwrap_or_default(),
-            rows: items.iter().map(|c| row(c, None)).collect(),
+            status: status.clone().unwrap_or_default(),
+            rows: items
+                .iter()
+                .map(|c| {
+                    let mut row = row(c, None);
+                    row.channel = match c.channel_id {
+                        Some(id) => channel_names.get(&id).cloned().unwrap_or_default(),
+                        None => "Web chat".into(),
+                    };
+                    row
+                })
+                .collect(),
+            back: format!(
+                "/conversations?view={view_name}&status={}&channel={}{}",
+                status.clone().unwrap_or_default(),
+                channel_choice,
+                if unread_only { "&unread=1" } else { "" }
+            ),
             total,
             q,
             hits,
@@ -207,6 +262,12 @@ pub async fn list(
                 .map(|(id, name)| (id.to_string(), name))
                 .collect(),
             team: team.map(|t| t.to_string()).unwrap_or_default(),
+            channels: channels
+                .into_iter()
+                .map(|c| (c.id.to_string(), c.name))
+                .collect(),
+            channel: channel_choice,
+            unread_only,
         },
     ))
 }
@@ -229,6 +290,12 @@ pub struct Line {
     pub deleted: bool,
     pub read: bool,
     pub files: Vec<conversations::MessageFile>,
+    /// A channel reply's delivery state (`queued`, `sent`, ...; empty otherwise) and why it
+    /// failed.
+    pub delivery: String,
+    pub delivery_error: String,
+    /// Files an inbound message links to at its provider (URL, name).
+    pub links: Vec<(String, String)>,
 }
 
 fn line(message: MessageView, me: UserId) -> Line {
@@ -243,6 +310,21 @@ fn line(message: MessageView, me: UserId) -> Line {
         edited: message.edited_at.is_some(),
         deleted: message.deleted,
         read: message.read_by_other,
+        delivery: message.delivery.unwrap_or_default(),
+        delivery_error: message.delivery_error.unwrap_or_default(),
+        links: message
+            .external_files
+            .and_then(|files| {
+                serde_json::from_value::<Vec<app::channels::ExternalFile>>(files).ok()
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| f.url.starts_with("https://") || f.url.starts_with("http://"))
+            .map(|f| {
+                let name = f.name.unwrap_or_else(|| f.url.clone());
+                (f.url, name)
+            })
+            .collect(),
     }
 }
 
@@ -285,6 +367,10 @@ pub struct ConversationPage {
     pub may_attach: bool,
     /// The conversation's ticket; for agents the requester's tickets and "Create ticket".
     pub tickets: crate::pages::conversation_tickets::TicketPanel,
+    /// For agents: the channel's contact it is with (none for the web chat).
+    pub contact: Option<app::channels::ContactView>,
+    /// The provider's thread id.
+    pub thread: String,
 }
 
 /// A template sent to the requester and not answered yet, as a form.
@@ -359,6 +445,10 @@ async fn conversation_page(
         .map(|company| app.hub().online(company))
         .unwrap_or_default();
     let tickets = crate::pages::conversation_tickets::panel(state, &ctx, &view).await?;
+    let contact = match (agent, view.contact_id) {
+        (true, Some(contact)) => Some(ctx.load(app::channels::contact(app, actor, contact).await)?),
+        _ => None,
+    };
     let mut people: Vec<(String, String)> = messages
         .iter()
         .map(|m| (m.author_id.to_string(), m.author_name.clone()))
@@ -461,6 +551,8 @@ async fn conversation_page(
         max_chars: settings.max_message_chars,
         may_attach: agent || settings.requester_attachments,
         tickets,
+        contact,
+        thread: view.external_thread.clone().unwrap_or_default(),
     };
     let mut status = if refused_answer.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -594,6 +686,58 @@ pub async fn download(
     let (meta, bytes) =
         ctx.load(conversations::download(&state.app, &ctx.actor, id, file).await)?;
     Ok(ctx.send(crate::api::conversations::file_download(&meta, bytes)))
+}
+
+#[derive(Deserialize)]
+pub struct BulkForm {
+    #[serde(default)]
+    ids: Vec<ConversationId>,
+    action: String,
+    /// Where to come back to (the list as it was filtered).
+    #[serde(default)]
+    back: String,
+}
+
+/// The list's bulk actions: assign to me, close, mark read or unread.
+pub async fn bulk(
+    State(state): State<WebState>,
+    PagePost { ctx, form }: PagePost<BulkForm>,
+) -> PageResult {
+    let back = if form.back.starts_with("/conversations") {
+        form.back.clone()
+    } else {
+        "/conversations".to_owned()
+    };
+    if form.ids.is_empty() {
+        return Ok(ctx.redirect(
+            &back,
+            Flash::error("Tick the conversations to change first."),
+        ));
+    }
+    let (action, assignee) = match form.action.as_str() {
+        "assign_me" => (conversations::BulkAction::Assign, Some(ctx.actor.user_id)),
+        "unassign" => (conversations::BulkAction::Assign, None),
+        "close" => (conversations::BulkAction::Close, None),
+        "read" => (conversations::BulkAction::MarkRead, None),
+        "unread" => (conversations::BulkAction::MarkUnread, None),
+        _ => return Ok(ctx.redirect(&back, Flash::error("Choose what to do with them."))),
+    };
+    match conversations::bulk(&state.app, &ctx.actor, &form.ids, action, assignee).await {
+        Ok(outcome) => {
+            let done = outcome.done.len();
+            let text = if outcome.failed.is_empty() {
+                format!("{done} conversation(s) changed.")
+            } else {
+                format!(
+                    "{done} conversation(s) changed; {} could not be: {}.",
+                    outcome.failed.len(),
+                    outcome.failed[0].error
+                )
+            };
+            Ok(ctx.redirect(&back, Flash::ok(text)))
+        }
+        Err(error) => Ok(ctx.failed(&back, error)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -857,6 +1001,7 @@ pub fn router() -> axum::Router<WebState> {
     axum::Router::new()
         .route("/support", get(support).post(start))
         .route("/conversations", get(list))
+        .route("/conversations/bulk", post(bulk))
         .route("/conversations/{id}", get(conversation))
         .route("/conversations/{id}/transcript", get(transcript))
         .route("/conversations/{id}/messages", post(post_message))

@@ -3,12 +3,14 @@
 
 pub mod account;
 pub mod admin;
+pub mod canned_replies;
 pub mod channels;
 pub mod chat_settings;
 pub mod conversation_tickets;
 pub mod conversations;
 pub mod design;
 pub mod design_forms;
+pub mod error_log;
 pub mod kit;
 pub mod session;
 pub mod tasks;

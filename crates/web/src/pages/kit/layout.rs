@@ -257,6 +257,7 @@ pub fn nav_for(actor: &Actor, counts: &app::desk::Counts, path: Option<&str>) ->
                 NavLink::new("/admin/company-roles", "Company roles"),
                 NavLink::new("/admin/api-tokens", "API tokens"),
                 NavLink::new("/admin/chat", "Chat settings"),
+                NavLink::new("/admin/canned-replies", "Canned replies"),
                 NavLink::new("/admin/channels", "Channels"),
                 NavLink::new("/admin/webhooks", "Event webhooks"),
             ],
@@ -265,7 +266,10 @@ pub fn nav_for(actor: &Actor, counts: &app::desk::Counts, path: Option<&str>) ->
     if app::access::is_staff(actor) {
         groups.push(NavGroup {
             title: "Platform",
-            links: vec![NavLink::new("/staff/companies", "Companies")],
+            links: vec![
+                NavLink::new("/staff/companies", "Companies"),
+                NavLink::new("/staff/errors", "Errors"),
+            ],
         });
     }
     if let Some(path) = path {
