@@ -700,6 +700,18 @@ pub async fn detail(
     })
 }
 
+/// What a delivery posts (or a test channel records), built as an attempt now would build
+/// it (company admins): a reply's body is made from its message when sent, so its stored
+/// payload alone does not show what the receiver gets.
+pub async fn body_of(app: &App, actor: &Actor, target: Target, id: DeliveryId) -> Result<Value> {
+    let company = crate::access::require_admin(actor)?;
+    let delivery = stored::get(app.db(), company, id).await?;
+    if delivery.target() != Some(target) {
+        return Err(AppError::NotFound);
+    }
+    body(app, &delivery).await
+}
+
 /// Sends dead letters again with a fresh schedule: one, or every one of the endpoint in a
 /// time range (company admins). Returns how many were put back.
 pub async fn replay(

@@ -286,6 +286,7 @@ fn page_router() -> Router<WebState> {
         .merge(pages::conversations::router())
         .merge(pages::chat_settings::router())
         .merge(pages::canned_replies::router())
+        .merge(pages::channels::router())
         .merge(pages::conversation_tickets::router())
         .merge(pages::tasks::router())
         .merge(pages::error_log::router())

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod canned_replies;
+mod channel_pages;
 mod channels;
 mod chat_settings;
 pub(crate) mod cli;

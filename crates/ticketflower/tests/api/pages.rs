@@ -6,7 +6,7 @@ use testkit::{TestApp, fixtures, spawn_app};
 use crate::common::page;
 
 /// The form around the first occurrence of `marker`.
-fn form_with<'a>(html: &'a str, marker: &str) -> &'a str {
+pub(crate) fn form_with<'a>(html: &'a str, marker: &str) -> &'a str {
     let at = html
         .find(marker)
         .unwrap_or_else(|| panic!("no {marker} in {html}"));
@@ -152,20 +152,21 @@ async fn a_refused_add_user_form_keeps_what_was_typed() {
 
 /// A browser's session of the pages: the access cookie, a CSRF cookie of its own and the
 /// token its forms carry, read from a page as a browser would.
-struct Session<'a> {
+pub(crate) struct Session<'a> {
     app: &'a TestApp,
     cookies: String,
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
-/// What a form post answered: its status and page.
-struct Answer {
-    status: u16,
-    page: String,
+/// What a form post answered: its status, where it redirects to, and its page.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) location: String,
+    pub(crate) page: String,
 }
 
 impl<'a> Session<'a> {
-    async fn open(app: &'a TestApp, access: &str) -> Self {
+    pub(crate) async fn open(app: &'a TestApp, access: &str) -> Self {
         let cookies = format!("tf_access={access}; tf_csrf={}", "n".repeat(43));
         let mut session = Self {
             app,
@@ -179,7 +180,7 @@ impl<'a> Session<'a> {
         session
     }
 
-    async fn get(&self, path: &str) -> String {
+    pub(crate) async fn get(&self, path: &str) -> String {
         let response = self
             .app
             .client
@@ -193,7 +194,7 @@ impl<'a> Session<'a> {
     }
 
     /// Posts a form (`application/x-www-form-urlencoded`) with the CSRF token.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
         let mut form = vec![("csrf_token", self.csrf.as_str())];
         form.extend_from_slice(fields);
         let body = url::form_urlencoded::Serializer::new(String::new())
@@ -226,13 +227,18 @@ impl<'a> Session<'a> {
             .unwrap();
         Answer {
             status: response.status().as_u16(),
+            location: response
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned())
+                .unwrap_or_default(),
             page: response.text().await.unwrap(),
         }
     }
 }
 
 /// Text as a page writes it inside an attribute or an element (askama's escaping).
-fn escaped(text: &str) -> String {
+pub(crate) fn escaped(text: &str) -> String {
     text.replace('&', "&#38;")
         .replace('<', "&#60;")
         .replace('>', "&#62;")
@@ -241,7 +247,7 @@ fn escaped(text: &str) -> String {
 }
 
 /// The message shown after the input whose message id is `<id>-error`.
-fn message_of<'p>(page: &'p str, id: &str) -> &'p str {
+pub(crate) fn message_of<'p>(page: &'p str, id: &str) -> &'p str {
     let marker = format!("id=\"{id}-error\">");
     let at = page
         .find(&marker)

@@ -392,6 +392,10 @@ impl World {
             "/conversations/{id}/messages/" => ids("message"),
             "/conversations/{id}/files/" => ids("message file"),
             "/staff/errors/" => ids("error log entry"),
+            "/admin/channels/" => ids("channel"),
+            "/admin/channels/{id}/deliveries/" => ids("delivery"),
+            "/admin/webhooks/" => ids("subscription"),
+            "/admin/webhooks/{id}/deliveries/" => ids("subscription delivery"),
             "/static/" => Some(Fill::NotTenantOwned),
             _ => None,
         }
@@ -1081,6 +1085,12 @@ impl World {
             "/conversations/{id}/status" => fields(&[("status", "closed")]),
             "/conversations/{id}/assign" => fields(&[("assignee_id", &self.mallory.id)]),
             "/conversations/{id}/ticket" => fields(&[("ticket_type_id", &self.mallory.id)]),
+            "/admin/channels/{id}" => fields(&[("name", "probed"), ("verification", "slack")]),
+            "/admin/channels/{id}/test-messages" => {
+                fields(&[("external_user_id", "probe"), ("content", "probed")])
+            }
+            "/admin/webhooks/{id}" => fields(&[("url", "https://probe.invalid/"), ("kinds", "*")]),
+            "/admin/webhooks/{id}/delete" => fields(&[("confirm", "yes")]),
             "/tickets/new/{type_id}" => {
                 let data = [("data.amount", "200"), ("data.reason", "probed")];
                 return PageForm::Multipart(fields(&data), false);
@@ -1321,6 +1331,8 @@ async fn lists_searches_and_references_never_reach_another_company() {
         "/admin/users?q=rita".to_owned(),
         "/admin/company-roles".to_owned(),
         "/admin/api-tokens".to_owned(),
+        "/admin/channels".to_owned(),
+        "/admin/webhooks".to_owned(),
         "/tickets/all?q=chairs".to_owned(),
         format!("/tickets/all?assignee={worker}"),
         "/tasks".to_owned(),

@@ -8,6 +8,7 @@ use testkit::browser::Browser;
 use testkit::spawn_app;
 
 mod canned_pages;
+mod channel_pages;
 mod chat_pages;
 mod conversation_ticket_pages;
 mod design_pages;

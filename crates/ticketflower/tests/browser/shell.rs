@@ -32,7 +32,7 @@ async fn shown(client: &Client, css: &str) -> bool {
 }
 
 /// The page is no wider than the window: nothing to scroll sideways but inside a table.
-async fn fits(client: &Client) {
+pub(crate) async fn fits(client: &Client) {
     let overflow = js(
         client,
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod canned_replies;
+pub mod channels;
 pub mod chat_settings;
 pub mod conversation_tickets;
 pub mod conversations;

@@ -258,6 +258,8 @@ pub fn nav_for(actor: &Actor, counts: &app::desk::Counts, path: Option<&str>) ->
                 NavLink::new("/admin/api-tokens", "API tokens"),
                 NavLink::new("/admin/chat", "Chat settings"),
                 NavLink::new("/admin/canned-replies", "Canned replies"),
+                NavLink::new("/admin/channels", "Channels"),
+                NavLink::new("/admin/webhooks", "Event webhooks"),
             ],
         });
     }
