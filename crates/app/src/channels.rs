@@ -288,10 +288,13 @@ pub async fn create(app: &App, actor: &Actor, new: NewChannel) -> Result<Created
         None => verify::generate(verification),
     };
     errors.into_result()?;
+    // Random (not time-ordered): the inbound URL should not tell when it was made.
     let public_id = {
         let mut bytes = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-        format!("ch_{}", hex::encode(bytes))
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
     };
     let signing = crate::infra::outbound::WebhookSigner::generate().to_whsec();
     let sealed_inbound = seal(app, company, &public_id, "inbound", &inbound_secret)?;
@@ -819,7 +822,8 @@ async fn accept_message(
     // provider retrying a burst must not queue behind new messages. A repeat racing its
     // first copy is caught by the unique index below.
     if let Some(external) = &external_id
-        && let Some(earlier) = stored::inbound_message(app.db(), company, channel.id, external).await?
+        && let Some(earlier) =
+            stored::inbound_message(app.db(), company, channel.id, external).await?
     {
         return Ok(Accepted {
             status: "duplicate".into(),

@@ -379,7 +379,7 @@ async fn every_verification_scheme_accepts_its_signature_and_refusals_write_noth
 
     // Unknown and paused channels are 404; bad bodies name their field; nothing is written.
     let before = (inbound_count(&app).await, message_count(&app).await);
-    let unknown = json!({"public_id": "ch_nope", "inbound_secret": secret});
+    let unknown = json!({"public_id": uuid::Uuid::now_v7().to_string(), "inbound_secret": secret});
     assert_eq!(
         inbound(
             &app,
@@ -1396,16 +1396,27 @@ async fn a_failing_endpoint_opens_its_breaker_which_lets_one_probe_through_and_c
     })
     .await;
     let acme = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
-    let agent = acme.add_member("agnes@acme.io", "Agnes", &["agent"], &[]).await;
+    let agent = acme
+        .add_member("agnes@acme.io", "Agnes", &["agent"], &[])
+        .await;
     let (url, received) = receiver(vec![500, 500], 200).await;
-    let channel = create_channel(&acme.admin, json!({"name": "Std", "slug": "std", "outbound_url": url})).await;
+    let channel = create_channel(
+        &acme.admin,
+        json!({"name": "Std", "slug": "std", "outbound_url": url}),
+    )
+    .await;
     let (conversation, message) = reply(&app, &agent.api, &channel, "hello").await;
     // Two failures in a row open the breaker: the next attempt waits for it.
     received.wait_for(2, Duration::from_secs(5)).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(received.calls().len(), 2, "held while the breaker is open");
-    let health = acme.admin
-        .send(Method::GET, &format!("/api/v1/channels/{}", id(&channel)), Body::Empty)
+    let health = acme
+        .admin
+        .send(
+            Method::GET,
+            &format!("/api/v1/channels/{}", id(&channel)),
+            Body::Empty,
+        )
         .await
         .expect(200)["health"]
         .clone();
@@ -1414,8 +1425,13 @@ async fn a_failing_endpoint_opens_its_breaker_which_lets_one_probe_through_and_c
     // After the cool-down one probe goes through, succeeds, and closes it.
     wait_for_message_state(&agent.api, &conversation, &message, "sent").await;
     assert_eq!(received.calls().len(), 3);
-    let health = acme.admin
-        .send(Method::GET, &format!("/api/v1/channels/{}", id(&channel)), Body::Empty)
+    let health = acme
+        .admin
+        .send(
+            Method::GET,
+            &format!("/api/v1/channels/{}", id(&channel)),
+            Body::Empty,
+        )
         .await
         .expect(200)["health"]
         .clone();

@@ -29,14 +29,12 @@ use crate::state::WebState;
 /// scheme) is the credential, checked on the raw bytes before the body is read. A repeat
 /// of a provider message id answers `duplicate` and creates nothing.
 #[utoipa::path(post, operation_id = "hook_receive", path = "/api/v1/hooks/{public_id}", tag = "channels",
-    params(("public_id" = String, Path, description = "The channel's public id")),
+    params(("public_id" = uuid::Uuid, Path, description = "The channel's public id")),
     request_body(content = app::channels::InboundBody, content_type = "application/json"),
     responses(
         (status = 200, description = "Accepted (or a duplicate)", body = Accepted),
-        (status = 401, description = "Bad or missing signature, or a stale timestamp"),
-        (status = 404, description = "No such channel, or it is paused"),
-        (status = 413, description = "The body is too large"),
-        (status = 422, description = "A field is wrong")))]
+        (status = 401, description = "A bad or missing signature, or a signed timestamp more than 5 minutes off", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such channel, or it is paused", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn receive(
     State(state): State<WebState>,
     AppPath(public_id): AppPath<String>,
@@ -76,7 +74,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, operation_id = "channel_get", path = "/api/v1/channels/{id}", tag = "channels",
-    params(("id" = ChannelId, Path, description = "The channel")),
+    params(("id" = uuid::Uuid, Path, description = "The channel")),
     responses((status = 200, description = "The channel", body = ChannelView)),
     security(("bearer" = [])))]
 pub async fn get(
@@ -88,7 +86,7 @@ pub async fn get(
 }
 
 #[utoipa::path(patch, operation_id = "channel_update", path = "/api/v1/channels/{id}", tag = "channels",
-    params(("id" = ChannelId, Path, description = "The channel")), request_body = ChannelPatch,
+    params(("id" = uuid::Uuid, Path, description = "The channel")), request_body = ChannelPatch,
     responses((status = 200, description = "The channel", body = ChannelView)),
     security(("bearer" = [])))]
 pub async fn update(
@@ -104,7 +102,7 @@ pub async fn update(
 
 /// Pauses the channel: inbound webhooks answer 404 and deliveries wait.
 #[utoipa::path(post, operation_id = "channel_pause", path = "/api/v1/channels/{id}/pause", tag = "channels",
-    params(("id" = ChannelId, Path, description = "The channel")),
+    params(("id" = uuid::Uuid, Path, description = "The channel")),
     responses((status = 200, description = "The channel", body = ChannelView)),
     security(("bearer" = [])))]
 pub async fn pause(
@@ -119,7 +117,7 @@ pub async fn pause(
 
 /// Resumes the channel; waiting deliveries go on with a closed circuit breaker.
 #[utoipa::path(post, operation_id = "channel_resume", path = "/api/v1/channels/{id}/resume", tag = "channels",
-    params(("id" = ChannelId, Path, description = "The channel")),
+    params(("id" = uuid::Uuid, Path, description = "The channel")),
     responses((status = 200, description = "The channel", body = ChannelView)),
     security(("bearer" = [])))]
 pub async fn resume(
@@ -142,7 +140,7 @@ pub struct RotateBody {
 
 /// Rotates the outbound signing secret; the new one is shown this once.
 #[utoipa::path(post, operation_id = "channel_rotate_signing", path = "/api/v1/channels/{id}/signing-secret", tag = "channels",
-    params(("id" = ChannelId, Path, description = "The channel")), request_body = RotateBody,
+    params(("id" = uuid::Uuid, Path, description = "The channel")), request_body = RotateBody,
     responses((status = 200, description = "The new secret", body = RotatedSecret)),
     security(("bearer" = [])))]
 pub async fn rotate(
@@ -158,7 +156,7 @@ pub async fn rotate(
 
 /// Sends an inbound message through a test channel, as its provider would.
 #[utoipa::path(post, operation_id = "channel_test_message", path = "/api/v1/channels/{id}/test-messages", tag = "channels",
-    params(("id" = ChannelId, Path, description = "The test channel")), request_body = TestInbound,
+    params(("id" = uuid::Uuid, Path, description = "The test channel")), request_body = TestInbound,
     responses((status = 200, description = "Accepted", body = Accepted)),
     security(("bearer" = [])))]
 pub async fn test_message(
@@ -202,7 +200,7 @@ impl From<DeliveryQuery> for ListQuery {
 
 /// The channel's deliveries (its replies), newest first; `state=dead` lists dead letters.
 #[utoipa::path(get, operation_id = "channel_deliveries", path = "/api/v1/channels/{id}/deliveries", tag = "channels",
-    params(("id" = ChannelId, Path, description = "The channel"), DeliveryQuery),
+    params(("id" = uuid::Uuid, Path, description = "The channel"), DeliveryQuery),
     responses((status = 200, description = "The deliveries", body = Items<DeliveryView>)),
     security(("bearer" = [])))]
 pub async fn channel_deliveries(
@@ -218,7 +216,7 @@ pub async fn channel_deliveries(
 
 /// One delivery with every attempt (time, status, latency, error, the answer's start).
 #[utoipa::path(get, operation_id = "channel_delivery", path = "/api/v1/channels/{id}/deliveries/{delivery_id}", tag = "channels",
-    params(("id" = ChannelId, Path, description = "The channel"), ("delivery_id" = DeliveryId, Path, description = "The delivery")),
+    params(("id" = uuid::Uuid, Path, description = "The channel"), ("delivery_id" = uuid::Uuid, Path, description = "The delivery")),
     responses((status = 200, description = "The delivery", body = DeliveryDetail)),
     security(("bearer" = [])))]
 pub async fn channel_delivery(
@@ -239,7 +237,7 @@ pub struct Replayed {
 
 /// Sends one dead letter again with a fresh schedule.
 #[utoipa::path(post, operation_id = "channel_delivery_replay", path = "/api/v1/channels/{id}/deliveries/{delivery_id}/replay", tag = "channels",
-    params(("id" = ChannelId, Path, description = "The channel"), ("delivery_id" = DeliveryId, Path, description = "The dead letter")),
+    params(("id" = uuid::Uuid, Path, description = "The channel"), ("delivery_id" = uuid::Uuid, Path, description = "The dead letter")),
     responses((status = 200, description = "Replayed", body = Replayed)),
     security(("bearer" = [])))]
 pub async fn channel_replay_one(
@@ -270,7 +268,7 @@ pub struct ReplayRange {
 
 /// Sends every dead letter of the channel created in the range again.
 #[utoipa::path(post, operation_id = "channel_replay_range", path = "/api/v1/channels/{id}/deliveries/replay", tag = "channels",
-    params(("id" = ChannelId, Path, description = "The channel")), request_body = ReplayRange,
+    params(("id" = uuid::Uuid, Path, description = "The channel")), request_body = ReplayRange,
     responses((status = 200, description = "Replayed", body = Replayed)),
     security(("bearer" = [])))]
 pub async fn channel_replay_range(
@@ -293,7 +291,7 @@ pub async fn channel_replay_range(
 
 /// A channel conversation's contact.
 #[utoipa::path(get, operation_id = "contact_get", path = "/api/v1/contacts/{id}", tag = "channels",
-    params(("id" = ContactId, Path, description = "The contact")),
+    params(("id" = uuid::Uuid, Path, description = "The contact")),
     responses((status = 200, description = "The contact", body = ContactView)),
     security(("bearer" = [])))]
 pub async fn contact(
@@ -332,7 +330,7 @@ pub async fn subscribe(
 }
 
 #[utoipa::path(get, operation_id = "subscription_get", path = "/api/v1/webhook-subscriptions/{id}", tag = "channels",
-    params(("id" = SubscriptionId, Path, description = "The subscription")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription")),
     responses((status = 200, description = "The subscription", body = SubscriptionView)),
     security(("bearer" = [])))]
 pub async fn subscription(
@@ -344,7 +342,7 @@ pub async fn subscription(
 }
 
 #[utoipa::path(patch, operation_id = "subscription_update", path = "/api/v1/webhook-subscriptions/{id}", tag = "channels",
-    params(("id" = SubscriptionId, Path, description = "The subscription")), request_body = SubscriptionInput,
+    params(("id" = uuid::Uuid, Path, description = "The subscription")), request_body = SubscriptionInput,
     responses((status = 200, description = "The subscription", body = SubscriptionView)),
     security(("bearer" = [])))]
 pub async fn update_subscription(
@@ -359,7 +357,7 @@ pub async fn update_subscription(
 }
 
 #[utoipa::path(delete, operation_id = "subscription_delete", path = "/api/v1/webhook-subscriptions/{id}", tag = "channels",
-    params(("id" = SubscriptionId, Path, description = "The subscription")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription")),
     responses((status = 204, description = "Deleted")),
     security(("bearer" = [])))]
 pub async fn delete_subscription(
@@ -372,7 +370,7 @@ pub async fn delete_subscription(
 }
 
 #[utoipa::path(post, operation_id = "subscription_pause", path = "/api/v1/webhook-subscriptions/{id}/pause", tag = "channels",
-    params(("id" = SubscriptionId, Path, description = "The subscription")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription")),
     responses((status = 200, description = "The subscription", body = SubscriptionView)),
     security(("bearer" = [])))]
 pub async fn pause_subscription(
@@ -386,7 +384,7 @@ pub async fn pause_subscription(
 }
 
 #[utoipa::path(post, operation_id = "subscription_resume", path = "/api/v1/webhook-subscriptions/{id}/resume", tag = "channels",
-    params(("id" = SubscriptionId, Path, description = "The subscription")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription")),
     responses((status = 200, description = "The subscription", body = SubscriptionView)),
     security(("bearer" = [])))]
 pub async fn resume_subscription(
@@ -400,7 +398,7 @@ pub async fn resume_subscription(
 }
 
 #[utoipa::path(post, operation_id = "subscription_rotate_signing", path = "/api/v1/webhook-subscriptions/{id}/signing-secret", tag = "channels",
-    params(("id" = SubscriptionId, Path, description = "The subscription")), request_body = RotateBody,
+    params(("id" = uuid::Uuid, Path, description = "The subscription")), request_body = RotateBody,
     responses((status = 200, description = "The new secret", body = RotatedSecret)),
     security(("bearer" = [])))]
 pub async fn rotate_subscription(
@@ -416,7 +414,7 @@ pub async fn rotate_subscription(
 
 /// Sends a `webhook.test` event to the endpoint now (its attempts are logged).
 #[utoipa::path(post, operation_id = "subscription_test", path = "/api/v1/webhook-subscriptions/{id}/test", tag = "channels",
-    params(("id" = SubscriptionId, Path, description = "The subscription")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription")),
     responses((status = 202, description = "Queued", body = DeliveryView)),
     security(("bearer" = [])))]
 pub async fn test_subscription(
@@ -429,7 +427,7 @@ pub async fn test_subscription(
 }
 
 #[utoipa::path(get, operation_id = "subscription_deliveries", path = "/api/v1/webhook-subscriptions/{id}/deliveries", tag = "channels",
-    params(("id" = SubscriptionId, Path, description = "The subscription"), DeliveryQuery),
+    params(("id" = uuid::Uuid, Path, description = "The subscription"), DeliveryQuery),
     responses((status = 200, description = "The deliveries", body = Items<DeliveryView>)),
     security(("bearer" = [])))]
 pub async fn subscription_deliveries(
@@ -444,7 +442,7 @@ pub async fn subscription_deliveries(
 }
 
 #[utoipa::path(get, operation_id = "subscription_delivery", path = "/api/v1/webhook-subscriptions/{id}/deliveries/{delivery_id}", tag = "channels",
-    params(("id" = SubscriptionId, Path, description = "The subscription"), ("delivery_id" = DeliveryId, Path, description = "The delivery")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription"), ("delivery_id" = uuid::Uuid, Path, description = "The delivery")),
     responses((status = 200, description = "The delivery", body = DeliveryDetail)),
     security(("bearer" = [])))]
 pub async fn subscription_delivery(
@@ -458,7 +456,7 @@ pub async fn subscription_delivery(
 }
 
 #[utoipa::path(post, operation_id = "subscription_delivery_replay", path = "/api/v1/webhook-subscriptions/{id}/deliveries/{delivery_id}/replay", tag = "channels",
-    params(("id" = SubscriptionId, Path, description = "The subscription"), ("delivery_id" = DeliveryId, Path, description = "The dead letter")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription"), ("delivery_id" = uuid::Uuid, Path, description = "The dead letter")),
     responses((status = 200, description = "Replayed", body = Replayed)),
     security(("bearer" = [])))]
 pub async fn subscription_replay_one(
@@ -479,7 +477,7 @@ pub async fn subscription_replay_one(
 }
 
 #[utoipa::path(post, operation_id = "subscription_replay_range", path = "/api/v1/webhook-subscriptions/{id}/deliveries/replay", tag = "channels",
-    params(("id" = SubscriptionId, Path, description = "The subscription")), request_body = ReplayRange,
+    params(("id" = uuid::Uuid, Path, description = "The subscription")), request_body = ReplayRange,
     responses((status = 200, description = "Replayed", body = Replayed)),
     security(("bearer" = [])))]
 pub async fn subscription_replay_range(
