@@ -174,22 +174,66 @@ fn check_url(app: &App, errors: &mut ValidationErrors, field: &str, url: &str) {
     }
 }
 
+/// The health columns every endpoint (a channel, a subscription) keeps.
+pub(crate) struct HealthRow {
+    pub consecutive_failures: i32,
+    pub breaker_until: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
+impl Health {
+    /// The endpoint's health: its attempts of the last 24 hours and its breaker now.
+    pub(crate) async fn measure(
+        app: &App,
+        company: CompanyId,
+        target: Target,
+        row: HealthRow,
+    ) -> Result<Self> {
+        let now = Utc::now();
+        let (ok, failed) = store::deliveries::attempt_counts(
+            app.db(),
+            company,
+            target,
+            now - chrono::Duration::hours(24),
+        )
+        .await?;
+        let total = ok + failed;
+        let breaker = match row.breaker_until {
+            None => "closed",
+            Some(until) if until > now => "open",
+            Some(_) => "half_open",
+        };
+        Ok(Self {
+            #[allow(clippy::cast_precision_loss)]
+            success_rate: (total > 0).then(|| ok as f64 / total as f64),
+            attempts_24h: total,
+            last_success_at: row.last_success_at,
+            last_error: row.last_error,
+            last_error_at: row.last_error_at,
+            consecutive_failures: row.consecutive_failures,
+            breaker: breaker.into(),
+            breaker_until: row.breaker_until,
+        })
+    }
+}
+
 async fn view(app: &App, channel: Channel) -> Result<ChannelView> {
-    let since = Utc::now() - chrono::Duration::hours(24);
-    let (ok, failed) = store::deliveries::attempt_counts(
-        app.db(),
+    let health = Health::measure(
+        app,
         channel.company_id,
         Target::Channel(channel.id),
-        since,
+        HealthRow {
+            consecutive_failures: channel.consecutive_failures,
+            breaker_until: channel.breaker_until,
+            last_success_at: channel.last_success_at,
+            last_error: channel.last_error,
+            last_error_at: channel.last_error_at,
+        },
     )
     .await?;
-    let total = ok + failed;
     let now = Utc::now();
-    let breaker = match channel.breaker_until {
-        None => "closed",
-        Some(until) if until > now => "open",
-        Some(_) => "half_open",
-    };
     Ok(ChannelView {
         id: channel.id,
         inbound_url: format!(
@@ -207,17 +251,7 @@ async fn view(app: &App, channel: Channel) -> Result<ChannelView> {
         active: channel.active,
         paused_reason: channel.paused_reason,
         previous_secret_until: channel.previous_until.filter(|until| *until > now),
-        health: Health {
-            #[allow(clippy::cast_precision_loss)]
-            success_rate: (total > 0).then(|| ok as f64 / total as f64),
-            attempts_24h: total,
-            last_success_at: channel.last_success_at,
-            last_error: channel.last_error,
-            last_error_at: channel.last_error_at,
-            consecutive_failures: channel.consecutive_failures,
-            breaker: breaker.into(),
-            breaker_until: channel.breaker_until,
-        },
+        health,
         created_at: channel.created_at,
         updated_at: channel.updated_at,
     })

@@ -1715,14 +1715,11 @@ pub async fn bulk(
     for id in ids {
         let result = match action {
             BulkAction::Assign => assign(app, actor, *id, assignee).await.map(|_| ()),
-            BulkAction::Close => {
-                let current = visible(app, actor, *id).await?;
-                if current.status == "closed" {
-                    Ok(())
-                } else {
-                    set_status(app, actor, *id, "closed").await.map(|_| ())
-                }
-            }
+            BulkAction::Close => match visible(app, actor, *id).await {
+                Ok(current) if current.status == "closed" => Ok(()),
+                Ok(_) => set_status(app, actor, *id, "closed").await.map(|_| ()),
+                Err(error) => Err(error),
+            },
             BulkAction::MarkRead => read(app, actor, *id, None).await.map(|_| ()),
             BulkAction::MarkUnread => unread_again(app, actor, *id).await,
         };

@@ -139,15 +139,19 @@ pub(crate) fn signing_secrets(app: &App, s: &Subscription) -> Result<Vec<String>
 }
 
 async fn view(app: &App, s: Subscription) -> Result<SubscriptionView> {
-    let since = Utc::now() - chrono::Duration::hours(24);
-    let (ok, failed) = store::deliveries::attempt_counts(
-        app.db(),
+    let health = crate::channels::Health::measure(
+        app,
         s.company_id,
         Target::Subscription(s.id),
-        since,
+        crate::channels::HealthRow {
+            consecutive_failures: s.consecutive_failures,
+            breaker_until: s.breaker_until,
+            last_success_at: s.last_success_at,
+            last_error: s.last_error,
+            last_error_at: s.last_error_at,
+        },
     )
     .await?;
-    let total = ok + failed;
     let now = Utc::now();
     Ok(SubscriptionView {
         id: s.id,
@@ -157,22 +161,7 @@ async fn view(app: &App, s: Subscription) -> Result<SubscriptionView> {
         active: s.active,
         paused_reason: s.paused_reason,
         previous_secret_until: s.previous_until.filter(|u| *u > now),
-        health: crate::channels::Health {
-            #[allow(clippy::cast_precision_loss)]
-            success_rate: (total > 0).then(|| ok as f64 / total as f64),
-            attempts_24h: total,
-            last_success_at: s.last_success_at,
-            last_error: s.last_error,
-            last_error_at: s.last_error_at,
-            consecutive_failures: s.consecutive_failures,
-            breaker: match s.breaker_until {
-                None => "closed",
-                Some(until) if until > now => "open",
-                Some(_) => "half_open",
-            }
-            .into(),
-            breaker_until: s.breaker_until,
-        },
+        health,
         created_at: s.created_at,
         updated_at: s.updated_at,
     })
