@@ -315,12 +315,15 @@ fn filtered(select: &mut SelectStatement, company: CompanyId, filter: &Filter) {
     if let Some(reader) = filter.unread_by {
         // The reader's watermark is behind the conversation's last message (a reader's own
         // messages move their watermark, so only others' count).
-        select.and_where(Expr::col((C::Table, C::LastSeq)).gt(Expr::cust_with_values(
-            "COALESCE((SELECT conversation_reads.up_to FROM conversation_reads \
-             WHERE conversation_reads.conversation_id = conversations.id \
-             AND conversation_reads.user_id = ?), 0)",
-            [reader.0],
-        )));
+        let read_up_to_last = Query::select()
+            .expr(Expr::val(1))
+            .from(R::Table)
+            .and_where(Expr::col((R::Table, R::ConversationId)).equals((C::Table, C::Id)))
+            .and_where(Expr::col((R::Table, R::UserId)).eq(reader.0))
+            .and_where(Expr::col((R::Table, R::UpTo)).gte(Expr::col((C::Table, C::LastSeq))))
+            .to_owned();
+        select.and_where(Expr::col((C::Table, C::LastSeq)).gt(0i64));
+        select.and_where(Expr::exists(read_up_to_last).not());
     }
 }
 

@@ -603,6 +603,49 @@ async fn messages_group_by_thread_else_the_contacts_open_conversation() {
         .map(|m| m["body"].as_str().unwrap())
         .collect();
     assert_eq!(bodies, ["first in T-1", "second in T-1"]);
+    // The inbox narrows by channel and by what the agent has not read.
+    let count = |query: &'static str| {
+        let api = agent.api.clone();
+        async move {
+            api.send(
+                Method::GET,
+                &format!("/api/v1/conversations?view=all{query}"),
+                Body::Empty,
+            )
+            .await
+            .expect(200)["total"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let channel_id = channel["id"].as_str().unwrap().to_owned();
+    assert_eq!(count("&unread=true").await, 4);
+    assert_eq!(
+        agent
+            .api
+            .send(
+                Method::GET,
+                &format!("/api/v1/conversations?view=all&channel={channel_id}"),
+                Body::Empty
+            )
+            .await
+            .expect(200)["total"],
+        4
+    );
+    assert_eq!(count("&channel=web").await, 0);
+    agent
+        .api
+        .send(
+            Method::POST,
+            &format!(
+                "/api/v1/conversations/{}/read",
+                a1["conversation_id"].as_str().unwrap()
+            ),
+            Body::Json(json!({})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(count("&unread=true").await, 3);
     let users = acme.admin.users("").await.expect(200);
     assert!(
         !users.to_string().contains("Zed"),
