@@ -6,47 +6,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 /// The string names no value of the enum it was read as.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown value `{0}`")]
 pub struct Unknown(pub String);
-
-macro_rules! named {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),*
-        }
-
-        impl $name {
-            pub const ALL: &[Self] = &[$(Self::$variant),*];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),* }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = Unknown;
-            fn from_str(s: &str) -> Result<Self, Unknown> {
-                match s {
-                    $($text => Ok(Self::$variant),)*
-                    other => Err(Unknown(other.to_owned())),
-                }
-            }
-        }
-    };
-}
 
 named! {
     /// What is behind a channel.

@@ -151,6 +151,8 @@ pub enum MailOutbox {
     Status,
     CreatedAt,
     SentAt,
+    HtmlBody,
+    Headers,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -597,4 +599,120 @@ pub enum ErrorLog {
     UserId,
     Kind,
     Summary,
+}
+
+/// What a person was told: one row per person and event, grouped on read by its subject.
+#[derive(Iden, Clone, Copy)]
+pub enum Notifications {
+    Table,
+    Id,
+    CompanyId,
+    UserId,
+    Kind,
+    Subject,
+    SubjectLabel,
+    Title,
+    Body,
+    Link,
+    EventId,
+    ActorId,
+    Email,
+    CreatedAt,
+    ReadAt,
+    SnoozedUntil,
+    EmailedAt,
+}
+
+/// A pending e-mail digest per person and subject: its job is enqueued once, when the row
+/// is first written, so a burst of events makes one mail.
+#[derive(Iden, Clone, Copy)]
+pub enum NotificationDigests {
+    Table,
+    UserId,
+    Subject,
+    CompanyId,
+    DueAt,
+}
+
+/// A company's defaults per notification type and channel (absent: the built-in ones).
+#[derive(Iden, Clone, Copy)]
+pub enum NotificationDefaults {
+    Table,
+    CompanyId,
+    Kind,
+    InApp,
+    Email,
+    WebPush,
+    Mobile,
+    UpdatedAt,
+}
+
+/// A person's choices per notification type and channel (absent: the company's default).
+#[derive(Iden, Clone, Copy)]
+pub enum NotificationPreferences {
+    Table,
+    UserId,
+    CompanyId,
+    Kind,
+    InApp,
+    Email,
+    WebPush,
+    Mobile,
+    UpdatedAt,
+}
+
+/// A person's quiet hours, in minutes after midnight of their time zone.
+#[derive(Iden, Clone, Copy)]
+pub enum NotificationSettings {
+    Table,
+    UserId,
+    CompanyId,
+    QuietStart,
+    QuietEnd,
+    TimeZone,
+    UpdatedAt,
+}
+
+/// Who follows a ticket, or chose not to (`following` false mutes someone involved).
+#[derive(Iden, Clone, Copy)]
+pub enum TicketFollows {
+    Table,
+    TicketId,
+    UserId,
+    CompanyId,
+    Following,
+    CreatedAt,
+}
+
+/// A browser's Web Push subscription (RFC 8030): where to push and the keys to encrypt for.
+#[derive(Iden, Clone, Copy)]
+pub enum PushSubscriptions {
+    Table,
+    Id,
+    CompanyId,
+    UserId,
+    Endpoint,
+    P256dh,
+    Auth,
+    Name,
+    CreatedAt,
+    LastSuccessAt,
+    LastError,
+    LastErrorAt,
+}
+
+/// A phone or tablet registered for mobile push (FCM).
+#[derive(Iden, Clone, Copy)]
+pub enum Devices {
+    Table,
+    Id,
+    CompanyId,
+    UserId,
+    Platform,
+    Token,
+    Name,
+    CreatedAt,
+    LastSuccessAt,
+    LastError,
+    LastErrorAt,
 }

@@ -24,6 +24,7 @@ mod m0017_channels;
 mod m0018_error_log;
 mod m0019_relay_cursors;
 mod m0020_canned_replies;
+mod m0021_notifications;
 
 use chrono::Utc;
 use sea_query::{
@@ -141,6 +142,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 20,
         name: "canned replies: a company's texts inserted by shortcut",
         up: m0020_canned_replies::up,
+    },
+    Migration {
+        version: 21,
+        name: "notifications: what people are told, their preferences, ticket follows, push subscriptions and devices",
+        up: m0021_notifications::up,
     },
 ];
 
