@@ -212,3 +212,15 @@ id_type!(
     /// An entry of the error log: one 5xx answer of the server.
     ErrorLogId
 );
+id_type!(
+    /// What one person was told about one event.
+    NotificationId
+);
+id_type!(
+    /// A browser's Web Push subscription.
+    PushSubscriptionId
+);
+id_type!(
+    /// A phone or tablet registered for mobile push.
+    DeviceId
+);

@@ -125,6 +125,20 @@ impl Kind {
     }
 }
 
+/// What a push (Web Push or mobile) carries: nothing private. The title names what
+/// happened and where ("New comment on #42"), never a comment's or message's text; the page
+/// reads the rest when it is opened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Push {
+    /// The notification it announces; `None` for a test push.
+    pub notification_id: Option<crate::NotificationId>,
+    /// A [`Kind`]'s name, or `test`.
+    pub kind: String,
+    pub title: String,
+    /// Where opening it leads: a path of this server, such as `/tickets/{id}`.
+    pub url: String,
+}
+
 /// Hours in which a person wants no push and no e-mail (the app still counts them):
 /// from `start` to `end` in their time zone, across midnight when `end` is before `start`.
 #[derive(Clone, Debug, PartialEq, Eq)]
