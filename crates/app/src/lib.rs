@@ -17,6 +17,7 @@ pub mod desk;
 mod error;
 pub mod identity;
 pub mod infra;
+pub mod notifications;
 pub mod realtime;
 pub mod registry;
 pub mod relay;

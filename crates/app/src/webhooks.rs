@@ -458,7 +458,9 @@ pub async fn send_test(
 }
 
 /// Event kinds never delivered to subscriptions: the engine's own bookkeeping, which would
-/// otherwise feed back into itself.
+/// otherwise feed back into itself, and a person's own notifications (the bell).
 pub(crate) fn is_internal(kind: &str) -> bool {
-    kind.starts_with("delivery.") || kind.starts_with("webhook_subscription.")
+    kind.starts_with("delivery.")
+        || kind.starts_with("webhook_subscription.")
+        || kind.starts_with("notification.")
 }

@@ -220,6 +220,9 @@ event_kinds! {
     PasswordReset = "user.password_reset" {},
     SuperuserCreated = "platform.superuser_created" { user_id: UserId, email: String },
     SuperuserPasswordReset = "platform.superuser_password_reset" { user_id: UserId, email: String },
+    // A person's notifications (stream: user; only that person reads them, as the bell).
+    NotificationCreated = "notification.created" { notification_id: crate::NotificationId, notification_kind: String, subject: String, unread: i64 },
+    NotificationsRead = "notification.read" { notification_id: Option<crate::NotificationId>, subject: Option<String>, unread: i64 },
     // Workflow design (stream: workflow). `object` is workflow, task, transition or ticket_type.
     DesignCreated = "design.created" { object: String, id: crate::DesignObjectId, key: String },
     DesignUpdated = "design.updated" { object: String, id: crate::DesignObjectId, version: i64 },

@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod logins;
 pub mod mail;
 pub mod migrations;
+pub mod notifications;
 pub mod notify;
 pub mod relay_cursors;
 mod schema;

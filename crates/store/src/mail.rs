@@ -20,16 +20,29 @@ pub struct Mail {
     pub body: String,
     pub status: String,
     pub created_at: DateTime<Utc>,
+    /// The HTML alternative of `body`, when the mail has one.
+    pub html_body: Option<String>,
+    /// Extra headers as a JSON object of names to values (`List-Unsubscribe`...).
+    pub headers: Option<String>,
 }
 
-const MAIL_COLUMNS: [MailOutbox; 6] = [
+const MAIL_COLUMNS: [MailOutbox; 8] = [
     MailOutbox::Id,
     MailOutbox::ToEmail,
     MailOutbox::Subject,
     MailOutbox::Body,
     MailOutbox::Status,
     MailOutbox::CreatedAt,
+    MailOutbox::HtmlBody,
+    MailOutbox::Headers,
 ];
+
+/// The parts of a mail beyond its plain text.
+#[derive(Clone, Debug, Default)]
+pub struct Extras<'a> {
+    pub html: Option<&'a str>,
+    pub headers: Vec<(&'static str, String)>,
+}
 
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn enqueue(
@@ -39,7 +52,30 @@ pub async fn enqueue(
     subject: &str,
     body: &str,
 ) -> Result<MailId> {
+    enqueue_with(tx, company, to, subject, body, &Extras::default()).await
+}
+
+/// A mail with an HTML alternative and extra headers.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn enqueue_with(
+    tx: &mut Tx,
+    company: Option<CompanyId>,
+    to: &str,
+    subject: &str,
+    body: &str,
+    extras: &Extras<'_>,
+) -> Result<MailId> {
     let id = Uuid::now_v7();
+    let headers = (!extras.headers.is_empty()).then(|| {
+        serde_json::Value::Object(
+            extras
+                .headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+                .collect(),
+        )
+        .to_string()
+    });
     let insert = Query::insert()
         .into_table(MailOutbox::Table)
         .columns([
@@ -50,6 +86,8 @@ pub async fn enqueue(
             MailOutbox::Body,
             MailOutbox::Status,
             MailOutbox::CreatedAt,
+            MailOutbox::HtmlBody,
+            MailOutbox::Headers,
         ])
         .values_panic([
             id.into(),
@@ -59,6 +97,8 @@ pub async fn enqueue(
             body.into(),
             "queued".into(),
             Utc::now().into(),
+            extras.html.map(str::to_owned).into(),
+            headers.into(),
         ])
         .to_owned();
     tx.execute(&insert).await?;

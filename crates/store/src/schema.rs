@@ -616,6 +616,7 @@ pub enum Notifications {
     Link,
     EventId,
     ActorId,
+    InApp,
     Email,
     CreatedAt,
     ReadAt,

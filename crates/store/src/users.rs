@@ -370,6 +370,30 @@ pub async fn count(db: impl Exec, company: CompanyId, filter: &UserFilter) -> Re
     crate::db::count(db, select, Users::Id).await
 }
 
+/// A company's active people, or those of them among `ids` when given: whom notifications
+/// are for (service accounts and channel contacts never log in to read them).
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn active_people(
+    db: impl Exec,
+    company: CompanyId,
+    ids: Option<&[UserId]>,
+) -> Result<Vec<User>> {
+    let mut select = Query::select();
+    select
+        .columns(COLUMNS)
+        .from(Users::Table)
+        .and_where(Expr::col(Users::CompanyId).eq(company.0))
+        .and_where(Expr::col(Users::Kind).eq("person"))
+        .and_where(Expr::col(Users::Status).eq(domain::user::UserStatus::Active.as_str()))
+        .order_by(Users::Id, Order::Asc)
+        .limit(10_000);
+    if let Some(ids) = ids {
+        select.and_where(Expr::col(Users::Id).is_in(ids.iter().map(|u| u.0)));
+    }
+    let rows: Vec<UserRow> = db.fetch_all(&select).await?;
+    rows.into_iter().map(User::try_from).collect()
+}
+
 /// The conditions of a list's filter (not its page).
 fn filtered(select: &mut sea_query::SelectStatement, company: CompanyId, filter: &UserFilter) {
     select

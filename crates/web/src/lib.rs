@@ -54,6 +54,7 @@ use crate::problem::Problem as ProblemDoc;
         (name = "tickets", description = "Tickets: submission, lists, comments, attachments"),
         (name = "tasks", description = "Tasks, workflow errors and action callbacks"),
         (name = "company", description = "Company settings for integrations"),
+        (name = "notifications", description = "One's own notifications (the bell: live as `notification.created` on the stream `user:<own id>`), preferences per type and channel with quiet hours, the company's defaults, following tickets"),
         (name = "conversations", description = "Support conversations between requesters and agents: get-or-create, assignment, status, messages with internal notes, read watermarks, the hash chain's verification. Live on the stream `conversation:<id>`."),
         (name = "stream", description = "The live stream: one WebSocket carrying the events of the streams a client subscribes to, replayed from its cursor and then live. Client messages: `{\"type\": \"subscribe\", \"stream\", \"since\"?, \"epoch\"?}`, `unsubscribe`, `ping`; server messages: `event {id, stream, kind, payload, created_at}`, `subscribed {stream, head, epoch}`, `resync_required {stream, reason}`, `unsubscribed`, `pong`, `error {status, title, detail, stream?}`. Streams: `company:<id>` (the company feed), `ticket:<id>`, `workflow:<id>`, `user:<own id>`. Close codes: 1001 going away (server restart), 4000 idle, 4003 access revoked, 4008 too slow, 4029 too many connections. See docs/realtime.md."),
     ),
@@ -273,6 +274,7 @@ fn api_router() -> OpenApiRouter<WebState> {
         .merge(api::channels::router())
         .merge(api::canned_replies::router())
         .merge(api::error_log::router())
+        .merge(api::notifications::router())
 }
 
 /// The server-rendered pages.
@@ -406,6 +408,10 @@ pub async fn run(
     let bus = tokio::spawn(app::realtime::bus::run(app.clone(), shutdown.clone()));
     let publisher = tokio::spawn(app::relay::nats::run(app.clone(), shutdown.clone()));
     let webhooks = tokio::spawn(app::relay::webhooks::run(app.clone(), shutdown.clone()));
+    let notifications = tokio::spawn(app::notifications::derive::run(
+        app.clone(),
+        shutdown.clone(),
+    ));
     // Stopped only once the last request has been answered, so that its failure is kept.
     let error_log_stop = CancellationToken::new();
     let error_log = tokio::spawn(app::infra::error_log::run(
@@ -455,6 +461,9 @@ pub async fn run(
     }
     if let Err(error) = publisher.await {
         tracing::warn!(%error, "the NATS event publisher failed");
+    }
+    if let Err(error) = notifications.await {
+        tracing::error!(%error, "the notification consumer ended abnormally");
     }
     if let Err(error) = webhooks.await {
         tracing::warn!(%error, "the event webhook relay failed");

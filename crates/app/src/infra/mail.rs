@@ -6,7 +6,8 @@
 use domain::MailId;
 use domain::job::Job;
 use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::MultiPart;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
@@ -78,13 +79,24 @@ pub async fn send(app: App, job: Job) -> Result<(), JobError> {
                 .to_email
                 .parse()
                 .map_err(|e| JobError::Permanent(format!("bad recipient: {e}")))?;
-            let message = Message::builder()
+            let mut builder = Message::builder()
                 .from(mailer.from.clone())
                 .to(to)
-                .subject(mail.subject.clone())
-                .header(ContentType::TEXT_PLAIN)
-                .body(mail.body.clone())
-                .map_err(|e| JobError::Permanent(format!("mail cannot be built: {e}")))?;
+                .subject(mail.subject.clone());
+            for (name, value) in extra_headers(&mail)? {
+                builder = builder.raw_header(HeaderValue::new(name, value));
+            }
+            let built = match &mail.html_body {
+                Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                    mail.body.clone(),
+                    html.clone(),
+                )),
+                None => builder
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(mail.body.clone()),
+            };
+            let message =
+                built.map_err(|e| JobError::Permanent(format!("mail cannot be built: {e}")))?;
             mailer.transport.send(message).await.map_err(|e| {
                 if e.is_permanent() {
                     JobError::Permanent(format!("SMTP refused the mail: {e}"))
@@ -110,4 +122,21 @@ pub async fn send(app: App, job: Job) -> Result<(), JobError> {
         .await
         .map_err(|e| JobError::Retry(e.to_string()))?;
     Ok(())
+}
+
+/// The outbox row's extra headers (`List-Unsubscribe`...), checked: a name that is not a
+/// header name makes the mail unsendable rather than malformed.
+fn extra_headers(mail: &store::mail::Mail) -> Result<Vec<(HeaderName, String)>, JobError> {
+    let Some(raw) = &mail.headers else {
+        return Ok(Vec::new());
+    };
+    let map: std::collections::BTreeMap<String, String> = serde_json::from_str(raw)
+        .map_err(|e| JobError::Permanent(format!("bad headers in the outbox: {e}")))?;
+    map.into_iter()
+        .map(|(name, value)| {
+            HeaderName::new_from_ascii(name)
+                .map(|name| (name, value))
+                .map_err(|e| JobError::Permanent(format!("bad header name: {e}")))
+        })
+        .collect()
 }

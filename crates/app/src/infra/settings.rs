@@ -172,6 +172,12 @@ pub struct Settings {
     pub error_log_retention_days: u32,
     /// Entries the error log keeps at most; the sweep deletes the oldest beyond it.
     pub error_log_max_rows: u64,
+    /// How long a notification of someone online in the app waits, unread, before it is
+    /// e-mailed, seconds.
+    pub notify_email_delay_secs: u64,
+    /// How long the e-mail of someone offline waits for more of the same ticket or
+    /// conversation, so that a burst makes one digest, seconds.
+    pub notify_email_coalesce_secs: u64,
 }
 
 impl Default for Settings {
@@ -236,6 +242,8 @@ impl Default for Settings {
             job_timeout_secs: 60,
             error_log_retention_days: 30,
             error_log_max_rows: 10_000,
+            notify_email_delay_secs: 300,
+            notify_email_coalesce_secs: 30,
         }
     }
 }
@@ -296,6 +304,8 @@ struct Defaults {
     job_timeout_secs: u64,
     error_log_retention_days: u32,
     error_log_max_rows: u64,
+    notify_email_delay_secs: u64,
+    notify_email_coalesce_secs: u64,
 }
 
 /// The value of `metrics_bind` that turns the metrics listener off.
@@ -401,6 +411,8 @@ impl Settings {
             job_timeout_secs: d.job_timeout_secs,
             error_log_retention_days: d.error_log_retention_days,
             error_log_max_rows: d.error_log_max_rows,
+            notify_email_delay_secs: d.notify_email_delay_secs,
+            notify_email_coalesce_secs: d.notify_email_coalesce_secs,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {

@@ -164,6 +164,10 @@ impl Subscription {
         if !self.wants(event) {
             return Ok(None);
         }
+        // A person's notifications are theirs alone, also on an admin's company feed.
+        if event.kind.starts_with("notification.") && self.key != event.stream {
+            return Ok(None);
+        }
         let whole = match &mut self.reader {
             Reader::All => true,
             Reader::Feed {

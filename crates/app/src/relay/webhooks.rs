@@ -5,8 +5,6 @@
 //! cursor only moves with the deliveries it produced), and two servers never relay the same
 //! range (the cursor's lock).
 
-use std::time::Duration;
-
 use domain::event::Event;
 use store::deliveries::Target;
 use store::events::Scope;
@@ -16,32 +14,17 @@ use crate::{App, Result};
 
 const CURSOR: &str = "webhooks";
 const BATCH: u32 = 200;
-const POLL: Duration = Duration::from_secs(1);
-const RETRY: Duration = Duration::from_secs(2);
 
-/// Relays until `shutdown`; wakes on this server's commits and polls otherwise (other
-/// servers' commits, a lost wake-up).
+/// Relays until `shutdown` (see [`super::drive`]).
 pub async fn run(app: App, shutdown: CancellationToken) {
-    let mut commits = app.subscribe_events();
-    while !shutdown.is_cancelled() {
-        match relay_once(&app).await {
-            Ok(read) if read >= BATCH as usize => continue,
-            Ok(_) => {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(POLL) => {}
-                    () = super::nats::next_commit(&mut commits) => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "event webhook relay failed; retrying");
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(RETRY) => {}
-                }
-            }
-        }
-    }
+    super::drive(
+        app,
+        shutdown,
+        "event webhooks",
+        BATCH as usize,
+        |app| async move { relay_once(&app).await },
+    )
+    .await;
 }
 
 /// One batch: returns how many events were read.

@@ -41,6 +41,7 @@ pub(super) fn up(backend: Backend) -> Vec<String> {
                 .not_null(),
         )
         .col(uuid_null(Notifications::ActorId))
+        .col(boolean(Notifications::InApp))
         .col(boolean(Notifications::Email))
         .col(timestamp(Notifications::CreatedAt))
         .col(timestamp_null(Notifications::ReadAt))
@@ -253,6 +254,15 @@ pub(super) fn up(backend: Backend) -> Vec<String> {
                 "notifications_user_created",
                 Notifications::Table,
                 &["user_id", "created_at"],
+            ),
+        ),
+        // The bell's count: a person's unread notifications.
+        render(
+            backend,
+            &index(
+                "notifications_user_unread",
+                Notifications::Table,
+                &["user_id", "read_at"],
             ),
         ),
         render(

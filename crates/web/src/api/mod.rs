@@ -11,6 +11,7 @@ pub mod design;
 pub mod error_log;
 pub mod health;
 pub mod identity;
+pub mod notifications;
 pub mod stream;
 pub mod tasks;
 pub mod templates;
