@@ -292,6 +292,7 @@ fn page_router() -> Router<WebState> {
         .merge(pages::conversation_tickets::router())
         .merge(pages::tasks::router())
         .merge(pages::error_log::router())
+        .merge(pages::notifications::router())
 }
 
 /// Every route of the server with its middleware.

@@ -85,7 +85,20 @@ pub async fn derive_once(app: &App) -> Result<usize> {
     // held only for the writes.
     let mut people = People::default();
     let mut drafts = Vec::new();
+    let mut previous: Option<(&Event, Option<UserId>)> = None;
     for event in &events {
+        // The engine's events (a new step, the workflow's end) name no actor; they follow
+        // in the same transaction from the person's act that caused them (a submission, a
+        // completed task), which is nobody's news to that person either.
+        let cause = event.actor_id.or_else(|| {
+            previous
+                .filter(|(p, _)| {
+                    p.stream == event.stream
+                        && (event.created_at - p.created_at).num_milliseconds().abs() < 1000
+                })
+                .and_then(|(_, cause)| cause)
+        });
+        previous = Some((event, cause));
         let Some(company) = event.company_id else {
             continue;
         };
@@ -96,7 +109,7 @@ pub async fn derive_once(app: &App) -> Result<usize> {
             Err(error) => return Err(error),
         };
         for draft in for_event {
-            if Some(draft.user) != event.actor_id {
+            if Some(draft.user) != cause {
                 drafts.push((event, company, draft));
             }
         }
@@ -477,7 +490,7 @@ async fn ticket_drafts(
         Payload::TaskAssigned {
             task_id,
             assigned_to,
-            ..
+            by,
         } => {
             let task = store::tasks::get(app.db(), company, task_id).await?;
             let name = &task.name;
@@ -490,10 +503,17 @@ async fn ticket_drafts(
                     format!("/tasks/{task_id}"),
                 ));
             } else {
+                // Only a ticket admin's choice is a person's doing; otherwise the design
+                // or the queue gave it.
+                let title = if by == "ticket_admin" {
+                    format!("{who} assigned you {name} on {label}")
+                } else {
+                    format!("{name} on {label} is assigned to you")
+                };
                 out.push(draft(
                     assigned_to,
                     Kind::TaskAssigned,
-                    format!("{who} assigned you {name} on {label}"),
+                    title,
                     None,
                     format!("/tasks/{task_id}"),
                 ));

@@ -18,7 +18,7 @@ use domain::{CompanyId, NotificationId, TicketId, UserId, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use store::notifications::Notification;
 
-use crate::{App, Result, audit};
+use crate::{App, AppError, Result, audit};
 
 /// A notification as the API and the pages show it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -100,6 +100,13 @@ pub async fn list(
         unread: store::notifications::unread_count(app.db(), company, user).await?,
         next_before,
     })
+}
+
+/// One of a person's notifications; another person's is not found.
+pub async fn get(app: &App, actor: &Actor, id: NotificationId) -> Result<NotificationView> {
+    let (company, user) = person(actor)?;
+    let found = store::notifications::get(app.db(), company, user, id).await?;
+    NotificationView::of(found).ok_or(AppError::NotFound)
 }
 
 /// The bell's number.

@@ -25,6 +25,7 @@ mod identity;
 mod jobs;
 mod mail;
 mod nats_publisher;
+mod notifications;
 mod pages;
 mod personal_tasks;
 mod search;

@@ -130,7 +130,17 @@ pub(crate) struct Desk {
 
 /// A company with the document review workflow published, a requester and a reviewer.
 pub(crate) async fn desk() -> Desk {
-    let app = spawn_app().await;
+    desk_with(|_, jobs| jobs).await
+}
+
+/// [`desk`] on a server whose settings the test adjusts first.
+pub(crate) async fn desk_with(
+    configure: impl FnOnce(
+        &mut app::Settings,
+        app::infra::jobs::JobRegistry,
+    ) -> app::infra::jobs::JobRegistry,
+) -> Desk {
+    let app = testkit::spawn_app_with(configure).await;
     let admin = signup(&app, "Acme", "ada@acme.io").await.access;
     add_roles(&app, &admin, &EXAMPLE_ROLES).await;
     let created = publish(&app, &admin, DOC_REVIEW).await;

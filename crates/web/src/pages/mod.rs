@@ -12,6 +12,7 @@ pub mod design;
 pub mod design_forms;
 pub mod error_log;
 pub mod kit;
+pub mod notifications;
 pub mod session;
 pub mod tasks;
 pub mod tickets;

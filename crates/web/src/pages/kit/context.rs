@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use domain::auth::Actor;
 
 use crate::auth::ACCESS_COOKIE;
+use crate::pages::kit::layout::{Bell, BellItem, Layout, render};
 pub use crate::pages::kit::layout::{Flash, Message, nav_for};
-use crate::pages::kit::layout::{Layout, render};
 use crate::state::WebState;
 
 /// Answers an `Err` of a page helper (a redirect to login, a rejected form) as is.
@@ -312,6 +312,26 @@ impl PageCtx {
             .map_err(error_page)?;
         layout.nav = nav_for(&actor, &counts, path);
         layout.search = search_for(&actor);
+        if actor.company_id.is_some() {
+            let latest = app::notifications::list(&state.app, &actor, false, None, 6)
+                .await
+                .map_err(error_page)?;
+            layout.bell = Some(Bell {
+                unread: latest.unread,
+                recent: latest
+                    .items
+                    .into_iter()
+                    .map(|n| BellItem {
+                        id: n.id.to_string(),
+                        title: n.title,
+                        unread: n.read_at.is_none(),
+                        at: crate::pages::kit::when::when(n.created_at),
+                    })
+                    .collect(),
+            });
+            // Every page keeps the bell live through the person's own stream.
+            layout.live(domain::event::Stream::User(actor.user_id).to_string());
+        }
         let flash = cookie(headers, FLASH_COOKIE);
         layout.flash = flash.as_deref().and_then(Flash::decode);
         Ok(Self {

@@ -34,6 +34,24 @@ pub struct Layout {
     pub flash: Option<Flash>,
     /// The streams whose events refresh the page's live regions (`app.js`).
     pub live: Vec<String>,
+    /// The header's bell: the person's unread notifications and the latest few.
+    pub bell: Option<Bell>,
+}
+
+/// The header's bell, refreshed live through the person's own stream.
+#[derive(Clone, Default)]
+pub struct Bell {
+    pub unread: i64,
+    pub recent: Vec<BellItem>,
+}
+
+/// One notification in the bell's list.
+#[derive(Clone)]
+pub struct BellItem {
+    pub id: String,
+    pub title: String,
+    pub unread: bool,
+    pub at: crate::pages::kit::when::When,
 }
 
 impl Layout {
@@ -49,6 +67,7 @@ impl Layout {
             crumbs: Vec::new(),
             flash: None,
             live: Vec::new(),
+            bell: None,
         }
     }
 
