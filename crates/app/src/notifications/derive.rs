@@ -117,14 +117,14 @@ pub async fn derive_once(app: &App) -> Result<usize> {
     let mut choices: HashMap<UserId, (HashMap<Kind, Channels>, Option<QuietHours>)> =
         HashMap::new();
     for (_, company, draft) in &drafts {
-        if !choices.contains_key(&draft.user) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = choices.entry(draft.user) {
             let mine = super::effective(app, *company, draft.user).await?;
             let quiet = store::notifications::quiet_hours(app.db(), *company, draft.user)
                 .await?
                 .and_then(|q| {
                     QuietHours::from_minutes(q.quiet_start?, q.quiet_end?, q.time_zone.as_deref()?)
                 });
-            choices.insert(draft.user, (mine, quiet));
+            slot.insert((mine, quiet));
         }
     }
     let now = Utc::now();
@@ -257,9 +257,8 @@ struct People {
 
 impl People {
     async fn all(&mut self, app: &App, company: CompanyId) -> Result<&[User]> {
-        if !self.of.contains_key(&company) {
-            let people = store::users::active_people(app.db(), company, None).await?;
-            self.of.insert(company, people);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.of.entry(company) {
+            slot.insert(store::users::active_people(app.db(), company, None).await?);
         }
         Ok(self.of.get(&company).map(Vec::as_slice).unwrap_or_default())
     }

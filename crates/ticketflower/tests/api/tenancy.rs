@@ -256,7 +256,7 @@ async fn world() -> World {
     .unwrap();
     let staff = fixtures::platform_staff(&app).await;
 
-    let ids = BTreeMap::from([
+    let mut ids = BTreeMap::from([
         ("company", vec![a.company.id.clone()]),
         (
             "user",
@@ -288,6 +288,24 @@ async fn world() -> World {
         ("canned reply", vec![id(&canned)]),
         ("error log entry", vec![failed.to_string()]),
     ]);
+
+    // The workflow error above reaches A's admin as a notification.
+    let notification = {
+        let mut found = None;
+        for _ in 0..200 {
+            let page = admin
+                .send(Method::GET, "/api/v1/notifications", Body::Empty)
+                .await
+                .expect(200);
+            if let Some(first) = page["items"].as_array().and_then(|items| items.first()) {
+                found = Some(id(first));
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        found.expect("the workflow error never reached A's admin")
+    };
+    ids.insert("notification", vec![notification]);
 
     let b = fixtures::sign_up(&app, "Globex", "gus@globex.io").await;
     b.add_roles(&["reviewers", "buyers"]).await;
@@ -363,6 +381,7 @@ impl World {
             // is refused (401) before anything is looked up (see `channels.rs`).
             "/api/v1/hooks/" => Some(Fill::NotTenantOwned),
             "/api/v1/platform/errors/" => ids("error log entry"),
+            "/api/v1/notifications/" => ids("notification"),
             // The pages, as their routers name them.
             "/admin/users/" => ids("user"),
             "/admin/company-roles/" => ids("company role"),
@@ -397,6 +416,10 @@ impl World {
             "/admin/webhooks/" => ids("subscription"),
             "/admin/webhooks/{id}/deliveries/" => ids("subscription delivery"),
             "/static/" => Some(Fill::NotTenantOwned),
+            "/notifications/" => ids("notification"),
+            // The signed token is the credential, whoever follows the link: a forged one
+            // is not found (see `notifications.rs`).
+            "/unsubscribe/" => Some(Fill::NotTenantOwned),
             _ => None,
         }
     }
@@ -417,6 +440,7 @@ impl World {
             // The platform's list: a company is the one "object" it pages by.
             ("/api/v1/admin/companies", "cursor") => Some(self.a.company.id.clone()),
             ("/api/v1/platform/errors", "cursor") => first("error log entry"),
+            ("/api/v1/notifications", "before") => first("notification"),
             _ => None,
         }
     }
@@ -465,6 +489,7 @@ impl World {
                 json!({"external_user_id": "probe", "content": "probed"})
             }
             ("patch", "/api/v1/webhook-subscriptions/{id}") => json!({"description": "probed"}),
+            ("post", "/api/v1/notifications/{id}/snooze") => json!({"minutes": 60}),
             _ => return None,
         })
     }
@@ -1082,6 +1107,7 @@ impl World {
             "/tasks/{id}/assign" => fields(&[("user_id", &self.mallory.id)]),
             "/tasks/{id}/complete" => fields(&[("output.approved", "true")]),
             "/tickets/{id}/comments" => fields(&[("body", "probed")]),
+            "/notifications/{id}/snooze" => fields(&[("minutes", "60")]),
             "/conversations/{id}/status" => fields(&[("status", "closed")]),
             "/conversations/{id}/assign" => fields(&[("assignee_id", &self.mallory.id)]),
             "/conversations/{id}/ticket" => fields(&[("ticket_type_id", &self.mallory.id)]),
