@@ -11,7 +11,7 @@ pub(crate) mod cli;
 mod common;
 mod conversation_search;
 mod conversation_tickets;
-mod conversations;
+pub(crate) mod conversations;
 mod design;
 mod design_rules;
 mod desk;

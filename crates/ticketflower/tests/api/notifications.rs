@@ -573,3 +573,90 @@ async fn a_restart_in_the_middle_of_a_burst_loses_and_repeats_nothing() {
     assert_eq!(bodies.len(), 40, "each comment once");
     app.stop().await;
 }
+
+/// The notifications of a member of the conversation desk, once `done` holds.
+async fn member_notifications(
+    client: &testkit::ApiClient,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let page = client
+            .send(Method::GET, "/api/v1/notifications", testkit::Body::Empty)
+            .await
+            .expect(200);
+        let items = page["items"].as_array().unwrap().clone();
+        if done(&items) {
+            return items;
+        }
+        assert!(std::time::Instant::now() < deadline, "{items:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn post_message(client: &testkit::ApiClient, conversation: &str, body: &str, internal: bool) {
+    client
+        .send(
+            Method::POST,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            testkit::Body::Json(json!({ "body": body, "internal": internal })),
+        )
+        .await
+        .expect(201);
+}
+
+#[tokio::test]
+async fn conversations_notify_their_requester_and_agent_and_notes_stay_with_the_agents() {
+    let d = crate::conversations::desk().await;
+    let opened = d
+        .requester
+        .api
+        .send(
+            Method::POST,
+            "/api/v1/conversations",
+            testkit::Body::Json(json!({"subject": "Broken laptop"})),
+        )
+        .await
+        .expect(201);
+    let conversation = opened["id"].as_str().unwrap().to_owned();
+    assert_eq!(opened["assignee_id"], d.agent.id.as_str(), "{opened}");
+    let agent = member_notifications(&d.agent.api, |n| !n.is_empty()).await;
+    assert_eq!(kinds(&agent), ["conversation_assigned"], "{agent:#?}");
+    assert_eq!(agent[0]["link"], format!("/conversations/{conversation}"));
+
+    post_message(
+        &d.requester.api,
+        &conversation,
+        "The screen stays black",
+        false,
+    )
+    .await;
+    let agent = member_notifications(&d.agent.api, |n| n.len() == 2).await;
+    assert_eq!(kinds(&agent), ["message", "conversation_assigned"]);
+    assert_eq!(agent[0]["body"], "The screen stays black");
+
+    // An internal note mentioning the admin: the admin hears of it, the requester never.
+    post_message(
+        &d.agent.api,
+        &conversation,
+        "@ada have we seen this model before?",
+        true,
+    )
+    .await;
+    post_message(&d.agent.api, &conversation, "We are on it", false).await;
+    let requester = member_notifications(&d.requester.api, |n| !n.is_empty()).await;
+    let admin = member_notifications(&d.company.admin, |n| !n.is_empty()).await;
+    assert_eq!(kinds(&admin), ["mention"], "{admin:#?}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let requester_now = member_notifications(&d.requester.api, |_| true).await;
+    assert_eq!(requester_now.len(), 1, "{requester_now:#?}");
+    assert_eq!(kinds(&requester), ["message"]);
+    assert_eq!(requester[0]["body"], "We are on it");
+    assert!(
+        requester_now
+            .iter()
+            .all(|n| !n.to_string().contains("seen this model")),
+        "{requester_now:#?}"
+    );
+    d.app.stop().await;
+}
