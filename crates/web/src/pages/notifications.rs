@@ -344,11 +344,21 @@ pub async fn save_preferences(
             let errors = errors
                 .0
                 .iter()
-                .map(|e| (e.field.clone(), e.message.clone()))
+                .map(|e| (field_label(&e.field).to_owned(), e.message.clone()))
                 .collect();
             preferences_page(&state, ctx, errors, quiet).await
         }
         Err(error) => Ok(ctx.failed(PREFERENCES, error)),
+    }
+}
+
+/// The form's words for a field the use case names.
+fn field_label(field: &str) -> &str {
+    match field {
+        "quiet_hours.start" => "Quiet hours from:",
+        "quiet_hours.end" => "Quiet hours until:",
+        "quiet_hours.time_zone" => "Time zone:",
+        other => other,
     }
 }
 
