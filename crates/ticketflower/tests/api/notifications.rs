@@ -660,3 +660,38 @@ async fn conversations_notify_their_requester_and_agent_and_notes_stay_with_the_
     );
     d.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_person_blocked_before_the_digest_goes_gets_no_mail() {
+    let receiver = SmtpReceiver::start(0).await;
+    let url = receiver.url();
+    let d = desk_with(|settings, jobs| {
+        settings.smtp_url = Some(url.into());
+        settings.notify_email_coalesce_secs = 2;
+        jobs
+    })
+    .await;
+    let ticket = d.submit_review().await;
+    let id = ticket["id"].as_str().unwrap().to_owned();
+    let rita = ticket["requester_id"].as_str().unwrap().to_owned();
+    comment(&d, &d.admin, &id, "Please send the numbers", false).await;
+    notifications_until(&d.app, &d.requester, |n| !n.is_empty()).await;
+    let (status, blocked) = call(
+        &d.app,
+        Method::POST,
+        &format!("/api/v1/users/{rita}/block"),
+        &d.admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{blocked}");
+    // The reviewer, still active, gets theirs; the blocked requester nothing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while mails_to(&receiver, "rob@acme.io").await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no mail reached rob");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(mails_to(&receiver, "rita@acme.io").await.is_empty());
+    d.app.stop().await;
+}
