@@ -695,3 +695,43 @@ async fn a_person_blocked_before_the_digest_goes_gets_no_mail() {
     assert!(mails_to(&receiver, "rita@acme.io").await.is_empty());
     d.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_waiting_task_reaches_its_queue_and_a_rejection_and_a_cancellation_their_people() {
+    let app = testkit::spawn_app().await;
+    let desk = testkit::fixtures::purchase_desk(&app, testkit::fixtures::when_approved()).await;
+    // A task to claim: the reviewers' queue hears of it, the buyers' does not.
+    let first = desk.request_purchase(300, "A monitor").await;
+    let reviewer = member_notifications(&desk.reviewer.api, |n| !n.is_empty()).await;
+    assert_eq!(kinds(&reviewer), ["task_queued"], "{reviewer:#?}");
+    let review = first["tasks"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(reviewer[0]["link"], format!("/tasks/{review}"));
+    // Rejected: the requester hears it.
+    desk.reviewer.api.claim_task(&review).await.expect(200);
+    desk.reviewer
+        .api
+        .complete_task(&review, json!({"approved": false}))
+        .await
+        .expect(200);
+    let requester = member_notifications(&desk.requester.api, |n| !n.is_empty()).await;
+    assert_eq!(kinds(&requester), ["ticket_rejected"], "{requester:#?}");
+
+    // Cancelled by its requester: the reviewer holding its task hears it.
+    let second = desk.request_purchase(400, "A chair").await;
+    let task = second["tasks"][0]["id"].as_str().unwrap().to_owned();
+    desk.reviewer.api.claim_task(&task).await.expect(200);
+    desk.requester
+        .api
+        .cancel_ticket(testkit::id(&second))
+        .await
+        .expect(200);
+    let reviewer = member_notifications(&desk.reviewer.api, |n| {
+        kinds(n).contains(&"ticket_cancelled")
+    })
+    .await;
+    assert_eq!(reviewer[0]["kind"], "ticket_cancelled", "{reviewer:#?}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let buyer = member_notifications(&desk.buyer.api, |_| true).await;
+    assert!(buyer.is_empty(), "{buyer:#?}");
+    app.stop().await;
+}
