@@ -62,6 +62,14 @@ async fn the_requesters_bell_counts_a_finished_step_live_and_opens_the_ticket() 
     // Opened means read.
     text_of(client, "#bell summary").await;
     assert!(client.find(Locator::Css("#bell-count")).await.is_err());
+    // The requester follows their ticket without asking, and may stop.
+    click(
+        client,
+        "//form[@id='ticket-follow']/button[text()='Unfollow']",
+    )
+    .await;
+    flash(client, "You no longer hear of this ticket.").await;
+    text_with(client, "#ticket-follow", "Follow").await;
 
     // The notifications page: one group for the ticket.
     client.goto(&app.url("/notifications")).await.unwrap();
@@ -107,7 +115,10 @@ async fn the_requesters_bell_counts_a_finished_step_live_and_opens_the_ticket() 
     }
     click(client, "//form[@id='preferences']//button[@type='submit']").await;
     let errors = text_of(client, "#form-errors").await;
-    assert!(errors.contains("Time zone: must be an IANA time zone"), "{errors}");
+    assert!(
+        errors.contains("Time zone: must be an IANA time zone"),
+        "{errors}"
+    );
     browser
         .screenshot("notification-settings-desk")
         .await

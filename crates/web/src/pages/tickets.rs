@@ -624,6 +624,9 @@ struct TicketPage {
     /// Ticket team: task links and internal notes.
     team: bool,
     can_cancel: bool,
+    /// Whether the viewer hears of this ticket (by choice, or as its requester or a worker
+    /// of it, unless they stopped following it).
+    following: bool,
     /// The comment form as typed when it was refused, and why.
     comment: CommentForm,
     comment_errors: FieldErrors,
@@ -796,6 +799,9 @@ async fn ticket_page(
     let (_, events) = ctx.load(app::runtime::tickets::timeline(app, actor, id).await)?;
     let comments = ctx.load(app::runtime::tickets::comments(app, actor, id).await)?;
     let files = ctx.load(app::runtime::tickets::attachments(app, actor, id).await)?;
+    let following = ctx
+        .load(app::notifications::following(app, actor, id).await)?
+        .following;
     let tasks = view.tasks.clone().unwrap_or_default();
     let mut people: Vec<UserId> = vec![view.requester_id];
     people.extend(tasks.iter().filter_map(|t| t.assigned_to));
@@ -928,6 +934,7 @@ async fn ticket_page(
             .collect(),
         team: view.actions.note,
         can_cancel: view.actions.cancel,
+        following,
         standing: Standing::of(&view),
         title: view.title,
         comment: CommentForm::default(),
@@ -1029,6 +1036,30 @@ pub async fn cancel(
     }))
 }
 
+/// `follow` or `unfollow`.
+#[derive(serde::Deserialize)]
+pub struct FollowForm {
+    #[serde(default)]
+    action: String,
+}
+
+pub async fn follow(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<TicketId>,
+    PagePost { ctx, form }: PagePost<FollowForm>,
+) -> PageResult {
+    let back = format!("/tickets/{id}");
+    let following = form.action != "unfollow";
+    let result = app::notifications::follow(&state.app, &ctx.actor, id, following).await;
+    Ok(ctx.outcome(&back, result, |f| {
+        if f.following {
+            "You follow this ticket: its comments and its end reach you.".into()
+        } else {
+            "You no longer hear of this ticket.".into()
+        }
+    }))
+}
+
 /// This module's pages.
 pub fn router() -> axum::Router<crate::state::WebState> {
     use axum::routing::{get, post};
@@ -1045,6 +1076,7 @@ pub fn router() -> axum::Router<crate::state::WebState> {
         .route("/tickets/{id}/attachments", post(add_attachments))
         .route("/tickets/{id}/attachments/{aid}", get(download))
         .route("/tickets/{id}/cancel", post(cancel))
+        .route("/tickets/{id}/follow", post(follow))
 }
 
 #[cfg(test)]
