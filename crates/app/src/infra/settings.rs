@@ -172,6 +172,14 @@ pub struct Settings {
     pub error_log_retention_days: u32,
     /// Entries the error log keeps at most; the sweep deletes the oldest beyond it.
     pub error_log_max_rows: u64,
+    /// Mobile push through FCM HTTP v1: a Firebase service account's JSON key (with
+    /// `project_id`, `client_email`, `private_key`, `token_uri`), given as the JSON itself
+    /// or as the path of its file. Unset: mobile push is off (devices can still be
+    /// registered; their push jobs finish without sending). Checked at start-up by
+    /// [`crate::mobile_push::Fcm::from_settings`].
+    pub fcm_service_account: Option<SecretString>,
+    /// Where FCM's `v1/projects/{project}/messages:send` lives (tests point it at a fake).
+    pub fcm_endpoint: String,
 }
 
 impl Default for Settings {
@@ -236,6 +244,8 @@ impl Default for Settings {
             job_timeout_secs: 60,
             error_log_retention_days: 30,
             error_log_max_rows: 10_000,
+            fcm_service_account: None,
+            fcm_endpoint: "https://fcm.googleapis.com".into(),
         }
     }
 }
@@ -296,6 +306,7 @@ struct Defaults {
     job_timeout_secs: u64,
     error_log_retention_days: u32,
     error_log_max_rows: u64,
+    fcm_endpoint: String,
 }
 
 /// The value of `metrics_bind` that turns the metrics listener off.
@@ -401,6 +412,7 @@ impl Settings {
             job_timeout_secs: d.job_timeout_secs,
             error_log_retention_days: d.error_log_retention_days,
             error_log_max_rows: d.error_log_max_rows,
+            fcm_endpoint: d.fcm_endpoint,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {
