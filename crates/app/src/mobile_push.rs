@@ -76,7 +76,9 @@ struct ServiceAccount {
 /// The FCM settings cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum FcmConfigError {
-    #[error("TICKETFLOWER_FCM_SERVICE_ACCOUNT names the file {path}, which cannot be read: {source}")]
+    #[error(
+        "TICKETFLOWER_FCM_SERVICE_ACCOUNT names the file {path}, which cannot be read: {source}"
+    )]
     Read {
         path: String,
         #[source]
@@ -591,7 +593,12 @@ pub async fn enqueue(
     Ok(devices.len())
 }
 
-async fn queue(tx: &mut store::Tx, company: CompanyId, device: DeviceId, push: &Push) -> Result<()> {
+async fn queue(
+    tx: &mut store::Tx,
+    company: CompanyId,
+    device: DeviceId,
+    push: &Push,
+) -> Result<()> {
     let payload = serde_json::to_value(Delivery {
         device_id: device,
         push: push.clone(),
@@ -797,7 +804,9 @@ mod tests {
             panic!("a 429 is a failure")
         };
         assert_eq!(quota.error, "FCM answered 429 (QUOTA_EXCEEDED): slow down");
-        assert!(matches!(quota.again, Again::At(at) if at > Utc::now() + chrono::Duration::seconds(25)));
+        assert!(
+            matches!(quota.again, Again::At(at) if at > Utc::now() + chrono::Duration::seconds(25))
+        );
         let Sent::Failed(unavailable) = judge(answer(503, json!("down"), None)) else {
             panic!("a 503 is a failure")
         };

@@ -49,7 +49,11 @@ impl Registration {
     /// Checks a registration as typed, naming every bad field: the platform one of
     /// `android`, `ios`, `web`; the token present (trimmed), without spaces, at most
     /// [`TOKEN_MAX_CHARS`]; the name at most [`NAME_MAX_CHARS`] (blank is none).
-    pub fn parse(platform: &str, token: &str, name: Option<&str>) -> Result<Self, ValidationErrors> {
+    pub fn parse(
+        platform: &str,
+        token: &str,
+        name: Option<&str>,
+    ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let platform = platform.parse::<Platform>().ok();
         if platform.is_none() {
@@ -59,13 +63,19 @@ impl Registration {
         if token.is_empty() {
             errors.add("token", "is required");
         } else if token.chars().count() > TOKEN_MAX_CHARS {
-            errors.add("token", format!("must be at most {TOKEN_MAX_CHARS} characters"));
+            errors.add(
+                "token",
+                format!("must be at most {TOKEN_MAX_CHARS} characters"),
+            );
         } else if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
             errors.add("token", "must not hold spaces or control characters");
         }
         let name = name.map(str::trim).filter(|name| !name.is_empty());
         if name.is_some_and(|name| name.chars().count() > NAME_MAX_CHARS) {
-            errors.add("name", format!("must be at most {NAME_MAX_CHARS} characters"));
+            errors.add(
+                "name",
+                format!("must be at most {NAME_MAX_CHARS} characters"),
+            );
         }
         match platform {
             Some(platform) if errors.is_empty() => Ok(Self {
@@ -107,7 +117,11 @@ mod tests {
     #[test]
     fn every_bad_field_is_named() {
         assert_eq!(
-            fields(Registration::parse("blackberry", " ", Some(&"n".repeat(201)))),
+            fields(Registration::parse(
+                "blackberry",
+                " ",
+                Some(&"n".repeat(201))
+            )),
             ["platform", "token", "name"]
         );
         assert_eq!(
@@ -116,6 +130,9 @@ mod tests {
         );
         assert_eq!(fields(Registration::parse("web", "a b", None)), ["token"]);
         assert!(Registration::parse("web", &"t".repeat(4096), Some(&"n".repeat(200))).is_ok());
-        assert_eq!(fields(Registration::parse("Android", "t", None)), ["platform"]);
+        assert_eq!(
+            fields(Registration::parse("Android", "t", None)),
+            ["platform"]
+        );
     }
 }
