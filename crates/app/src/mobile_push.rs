@@ -848,4 +848,49 @@ mod tests {
         let error = Fcm::from_settings(&settings("/no/such/service-account.json")).unwrap_err();
         assert!(matches!(error, FcmConfigError::Read { .. }), "{error}");
     }
+
+    /// The testkit's service account key (the app cannot depend on the testkit).
+    const TEST_KEY: &str = include_str!("../../testkit/src/fcm_test_key.pem");
+
+    #[test]
+    fn a_service_account_is_read_from_its_json_or_its_file() {
+        let account = json!({
+            "type": "service_account", "project_id": "tf-test", "private_key_id": "k1",
+            "private_key": TEST_KEY, "client_email": "push@tf-test.iam.gserviceaccount.com",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        })
+        .to_string();
+        let inline = Settings {
+            fcm_service_account: Some(SecretString::from(format!("  {account}\n"))),
+            fcm_endpoint: "http://127.0.0.1:9/fcm/".into(),
+            ..Settings::default()
+        };
+        let fcm = Fcm::from_settings(&inline).unwrap().unwrap();
+        assert_eq!(fcm.project_id(), "tf-test");
+        assert_eq!(
+            fcm.send_url.as_str(),
+            "http://127.0.0.1:9/fcm/v1/projects/tf-test/messages:send"
+        );
+        let path = std::env::temp_dir().join(format!("tf-fcm-{}.json", uuid::Uuid::now_v7()));
+        std::fs::write(&path, &account).unwrap();
+        let from_file = Settings {
+            fcm_service_account: Some(SecretString::from(path.display().to_string())),
+            ..Settings::default()
+        };
+        let fcm = Fcm::from_settings(&from_file).unwrap().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            fcm.send_url.as_str(),
+            "https://fcm.googleapis.com/v1/projects/tf-test/messages:send"
+        );
+        let bad_endpoint = Settings {
+            fcm_endpoint: "fcm.googleapis.com".into(),
+            ..inline
+        };
+        let error = Fcm::from_settings(&bad_endpoint).unwrap_err();
+        assert!(
+            error.to_string().contains("TICKETFLOWER_FCM_ENDPOINT"),
+            "{error}"
+        );
+    }
 }

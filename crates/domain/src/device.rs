@@ -13,14 +13,46 @@ pub const TOKEN_MAX_CHARS: usize = 4096;
 /// The longest device name ("Ada's Pixel").
 pub const NAME_MAX_CHARS: usize = 200;
 
-named!(
-    /// What the app runs on; FCM reaches all three.
-    Platform {
-        Android = "android",
-        Ios = "ios",
-        Web = "web",
+/// What the app runs on; FCM reaches all three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// A container `rename_all`, not per-variant names (`named!`): utoipa's schema follows it.
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Android,
+    Ios,
+    Web,
+}
+
+impl Platform {
+    pub const ALL: &[Self] = &[Self::Android, Self::Ios, Self::Web];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Android => "android",
+            Self::Ios => "ios",
+            Self::Web => "web",
+        }
     }
-);
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Platform {
+    type Err = crate::channel::Unknown;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| crate::channel::Unknown(s.to_owned()))
+    }
+}
 
 /// A registered device.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -469,6 +469,12 @@ async fn people_register_list_and_remove_their_own_devices_only() {
     .await
     .expect(201);
     assert_eq!(made["platform"], "android");
+    let document = app.api().openapi().await.expect(200);
+    assert_eq!(
+        document["components"]["schemas"]["Platform"]["enum"],
+        json!(["android", "ios", "web"]),
+        "the document names platforms as the API writes them"
+    );
     assert_eq!(made["name"], "Pixel");
     assert!(made["last_success_at"].is_null() && made["last_error"].is_null());
     // The same token again is the same device, updated.
