@@ -167,4 +167,14 @@ mod tests {
             ["platform"]
         );
     }
+
+    #[test]
+    fn platforms_read_and_write_the_names_the_api_uses() {
+        for platform in Platform::ALL {
+            let json = serde_json::to_value(platform).unwrap();
+            assert_eq!(json, platform.as_str());
+            assert_eq!(platform.as_str().parse::<Platform>().ok(), Some(*platform));
+        }
+        assert!("Android".parse::<Platform>().is_err());
+    }
 }
