@@ -614,3 +614,80 @@ async fn the_profile_lists_the_persons_devices_and_removes_one() {
     assert_eq!(again.status, 303);
     app.stop().await;
 }
+
+/// The binary takes the service account's JSON itself from its environment variable and
+/// pushes with it; a key it cannot use stops the start and names the variable.
+#[tokio::test]
+async fn the_binary_reads_the_service_account_from_its_variable_and_refuses_an_unusable_one() {
+    let fake = Fake::default();
+    let base = fake.serve().await;
+    let db = testkit::TestDb::new().await;
+    let account = fcm::service_account(&format!("{base}/token")).to_string();
+    let mut command = crate::cli::command(&db);
+    command
+        .env("TICKETFLOWER_FCM_SERVICE_ACCOUNT", &account)
+        .env("TICKETFLOWER_FCM_ENDPOINT", &base);
+    let mut server = crate::cli::start(command).await;
+    app::infra::outbound::install_tls_provider();
+    let client = reqwest::Client::new();
+    let signed_up = server.sign_up(&client).await;
+    let access = signed_up["access_token"].as_str().unwrap();
+    let url = |path: &str| format!("{}{path}", server.base_url);
+    let phone: Value = client
+        .post(url(DEVICES))
+        .bearer_auth(access)
+        .json(&json!({"platform": "ios", "token": "binary-token"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let queued = client
+        .post(url(&format!("{DEVICES}/{}/test", id(&phone))))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), 202);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.sends_to("binary-token").is_empty() {
+        assert!(Instant::now() < deadline, "the binary never pushed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.sends_to("binary-token").len(), 1);
+    server.child.start_kill().unwrap();
+    let _ = server.child.wait().await;
+
+    let broken_key = fcm::service_account("https://oauth2.googleapis.com/token");
+    let mut broken_key = broken_key.as_object().unwrap().clone();
+    broken_key.insert(
+        "private_key".into(),
+        "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n".into(),
+    );
+    for (value, says) in [
+        ("/no/such/service-account.json".to_owned(), "cannot be read"),
+        (
+            Value::Object(broken_key).to_string(),
+            "not an RSA private key",
+        ),
+        ("{\"project_id\": \"p\"}".to_owned(), "no client_email"),
+    ] {
+        let mut refused = crate::cli::command(&db);
+        refused
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("TICKETFLOWER_FCM_SERVICE_ACCOUNT", &value);
+        let out = refused.output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{value}: {stderr}");
+        assert!(
+            stderr.contains("TICKETFLOWER_FCM_SERVICE_ACCOUNT"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(says), "{says}: {stderr}");
+        assert!(
+            !stderr.contains("bm90IGEga2V5"),
+            "the key is never printed: {stderr}"
+        );
+    }
+}
