@@ -33,7 +33,7 @@ use domain::auth::{Actor, ActorKind};
 use domain::device::{Device, Platform, Registration};
 use domain::job::{Job, NewJob};
 use domain::notification::Push;
-use domain::{CompanyId, DeviceId, UserId};
+use domain::{CompanyId, DeviceId, UserId, ValidationErrors};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -691,6 +691,10 @@ impl From<Device> for DeviceView {
     }
 }
 
+/// Devices one person may hold: each notification is a job per device, so a person cannot
+/// make one notification cost thousands of sends.
+pub const MAX_DEVICES: usize = 20;
+
 /// A registration's outcome: the device, and whether it is new to this person.
 pub struct Registered {
     pub device: DeviceView,
@@ -710,7 +714,8 @@ fn owner(actor: &Actor) -> Result<(CompanyId, UserId)> {
 }
 
 /// Registers the phone's FCM token for the person signed in. A token they registered
-/// before is updated (`created: false`); one registered by someone else moves to them.
+/// before is updated (`created: false`); one registered by someone else moves to them. A
+/// person holds at most [`MAX_DEVICES`]; staff impersonating them register none.
 pub async fn register(
     app: &App,
     actor: &Actor,
@@ -727,6 +732,16 @@ pub async fn register(
     }
     let registration = Registration::parse(platform, token, name)?;
     let mut tx = app.db().begin().await?;
+    let mine = store::devices::list(&mut tx, company, user).await?;
+    if mine.len() >= MAX_DEVICES && !mine.iter().any(|d| d.token == registration.token) {
+        return Err(ValidationErrors::single(
+            "token",
+            format!(
+                "you have {MAX_DEVICES} devices registered, the most allowed: remove one first"
+            ),
+        )
+        .into());
+    }
     let (device, created) = store::devices::register(&mut tx, company, user, &registration).await?;
     app.commit(tx).await?;
     Ok(Registered {

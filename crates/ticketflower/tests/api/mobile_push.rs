@@ -521,6 +521,37 @@ async fn people_register_list_and_remove_their_own_devices_only() {
     .await
     .expect(201);
 
+    // Twenty devices at most; one already registered may still be registered again.
+    for n in 3..20 {
+        register(
+            &uma.api,
+            json!({"platform": "web", "token": format!("browser-{n}")}),
+        )
+        .await
+        .expect(201);
+    }
+    let over = register(&uma.api, json!({"platform": "web", "token": "browser-20"})).await;
+    assert_eq!(over.status, 422, "{over}");
+    assert_eq!(fields(&over), ["token"]);
+    register(&uma.api, json!({"platform": "web", "token": "browser-19"}))
+        .await
+        .expect(200);
+    for n in 3..20 {
+        let device = devices(&uma.api)
+            .await
+            .into_iter()
+            .find(|d| d["platform"] == "web" && d["id"] != second["id"])
+            .unwrap_or_else(|| panic!("browser-{n} is not listed"));
+        uma.api
+            .send(
+                Method::DELETE,
+                &format!("{DEVICES}/{}", id(&device)),
+                Body::Empty,
+            )
+            .await
+            .expect(204);
+    }
+
     // Another person sees none of them and cannot touch them.
     assert!(devices(&vic.api).await.is_empty());
     let theirs = id(&made);
