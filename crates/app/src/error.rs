@@ -176,6 +176,11 @@ const CONFLICTS: &[(&str, &str, &str)] = &[
         "a user with this email already exists",
     ),
     (
+        "devices_token_key",
+        "token",
+        "was registered by another request at the same moment; try again",
+    ),
+    (
         "design_objects_workflow_id_kind_key_key",
         "key",
         "is already used by another object of this kind in this workflow",

@@ -17,6 +17,7 @@ pub mod desk;
 mod error;
 pub mod identity;
 pub mod infra;
+pub mod mobile_push;
 pub mod notifications;
 pub mod realtime;
 pub mod registry;
@@ -57,6 +58,7 @@ struct Inner {
     jobs: JobRegistry,
     job_wakeup: tokio::sync::Notify,
     mailer: Option<mail::Mailer>,
+    fcm: Option<mobile_push::Fcm>,
     outbound: Option<outbound::OutboundClient>,
     vault: Option<vault::Vault>,
     throttles: throttle::Throttles,
@@ -95,6 +97,11 @@ impl App {
             .map_err(|error| tracing::error!(%error, "attachment encryption unusable"))
             .ok();
         let throttles = throttle::Throttles::from_settings(&settings);
+        // Checked at start-up too (`Fcm::from_settings` in the binary).
+        let fcm = mobile_push::Fcm::from_settings(&settings).unwrap_or_else(|error| {
+            tracing::error!(%error, "FCM settings unusable; mobile push is off");
+            None
+        });
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -104,6 +111,7 @@ impl App {
                 jobs,
                 job_wakeup: tokio::sync::Notify::new(),
                 mailer,
+                fcm,
                 outbound,
                 vault,
                 throttles,
@@ -154,6 +162,11 @@ impl App {
 
     pub(crate) fn mailer(&self) -> Option<&mail::Mailer> {
         self.inner.mailer.as_ref()
+    }
+
+    /// The FCM project mobile push goes to; `None`: mobile push is off.
+    pub(crate) fn fcm(&self) -> Option<&mobile_push::Fcm> {
+        self.inner.fcm.as_ref()
     }
 
     pub(crate) fn outbound(&self) -> Result<&outbound::OutboundClient> {

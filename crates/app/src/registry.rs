@@ -3,7 +3,7 @@
 
 use crate::App;
 use crate::infra::jobs::JobRegistry;
-use crate::{conversations, deliveries, identity, infra, notifications, runtime};
+use crate::{conversations, deliveries, identity, infra, mobile_push, notifications, runtime};
 
 /// Every job kind TicketFlower enqueues, with its handler, and the minute sweeps.
 pub fn standard() -> JobRegistry {
@@ -12,6 +12,7 @@ pub fn standard() -> JobRegistry {
         .register(runtime::engine::ACTION_JOB, runtime::actions::run)
         .register(deliveries::JOB_KIND, deliveries::run)
         .register(notifications::email::JOB_KIND, notifications::email::send)
+        .register(mobile_push::JOB_KIND, mobile_push::deliver)
         .register(
             identity::accounts::RESET_JOB,
             identity::accounts::start_password_reset,

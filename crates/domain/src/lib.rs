@@ -48,6 +48,7 @@ pub mod backoff;
 pub mod canned;
 pub mod channel;
 pub mod company;
+pub mod device;
 pub mod email;
 pub mod error_log;
 pub mod event;

@@ -16,6 +16,7 @@ mod db;
 pub mod deliveries;
 pub mod design;
 pub mod desk;
+pub mod devices;
 mod error;
 pub mod error_log;
 pub mod events;

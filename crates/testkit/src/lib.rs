@@ -6,6 +6,7 @@
 pub mod api;
 pub mod browser;
 mod db;
+pub mod fcm;
 pub mod fixtures;
 pub mod nats;
 mod server;

@@ -161,6 +161,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<store::Db> {
 async fn build_app(settings: Settings) -> anyhow::Result<App> {
     let secrets = Secrets::load(&settings)?;
     app::infra::mail::Mailer::from_settings(&settings)?;
+    app::mobile_push::Fcm::from_settings(&settings)?;
     settings.check_nats().map_err(anyhow::Error::msg)?;
     let db = connect(&settings).await?;
     if settings.migrate_on_start {

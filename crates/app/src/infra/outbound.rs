@@ -466,7 +466,8 @@ pub struct Answer {
     pub excerpt: String,
 }
 
-fn retry_after(value: &str) -> Option<Duration> {
+/// A `Retry-After` value (seconds or an HTTP date) as a wait from now.
+pub(crate) fn retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));

@@ -178,6 +178,14 @@ pub struct Settings {
     /// How long the e-mail of someone offline waits for more of the same ticket or
     /// conversation, so that a burst makes one digest, seconds.
     pub notify_email_coalesce_secs: u64,
+    /// Mobile push through FCM HTTP v1: a Firebase service account's JSON key (with
+    /// `project_id`, `client_email`, `private_key`, `token_uri`), given as the JSON itself
+    /// or as the path of its file. Unset: mobile push is off (devices can still be
+    /// registered; their push jobs finish without sending). Checked at start-up by
+    /// [`crate::mobile_push::Fcm::from_settings`].
+    pub fcm_service_account: Option<SecretString>,
+    /// Where FCM's `v1/projects/{project}/messages:send` lives (tests point it at a fake).
+    pub fcm_endpoint: String,
 }
 
 impl Default for Settings {
@@ -244,6 +252,8 @@ impl Default for Settings {
             error_log_max_rows: 10_000,
             notify_email_delay_secs: 300,
             notify_email_coalesce_secs: 30,
+            fcm_service_account: None,
+            fcm_endpoint: "https://fcm.googleapis.com".into(),
         }
     }
 }
@@ -306,6 +316,7 @@ struct Defaults {
     error_log_max_rows: u64,
     notify_email_delay_secs: u64,
     notify_email_coalesce_secs: u64,
+    fcm_endpoint: String,
 }
 
 /// The value of `metrics_bind` that turns the metrics listener off.
@@ -413,6 +424,7 @@ impl Settings {
             error_log_max_rows: d.error_log_max_rows,
             notify_email_delay_secs: d.notify_email_delay_secs,
             notify_email_coalesce_secs: d.notify_email_coalesce_secs,
+            fcm_endpoint: d.fcm_endpoint,
         };
         let mut figment = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = config_file {

@@ -456,7 +456,9 @@ pub(crate) async fn push(
     channels: Channels,
     push: &domain::notification::Push,
 ) -> Result<()> {
-    let _ = (tx, company, user, channels, push);
+    if channels.mobile {
+        crate::mobile_push::enqueue(tx, company, user, push).await?;
+    }
     Ok(())
 }
 

@@ -314,6 +314,9 @@ async fn fixture(app: &TestApp) -> Fixture {
         .map(id_of)
         .collect();
     assert!(!tasks.is_empty(), "the ticket has no task to fuzz");
+    let device = json!({ "platform": "android", "token": "fuzz-fcm-token", "name": "Fuzz phone" });
+    let device = send(app, Method::POST, "/api/v1/devices", &token, Some(device)).await;
+    let device = id_of(&ok_json(device, 201).await);
 
     let users = vec![admin.user_id, fuzzer, worker, pending];
     let workflows = vec![workflow, draft["workflow_id"].as_str().unwrap().to_owned()];
@@ -333,6 +336,7 @@ async fn fixture(app: &TestApp) -> Fixture {
             ("tickets", vec![ticket]),
             ("attachments", attachments),
             ("tasks", tasks),
+            ("devices", vec![device]),
         ],
     }
 }
@@ -373,6 +377,7 @@ const BINDINGS: &[(&str, &str, &str)] = &[
     (r"^/api/v1/tasks$", "query.cursor", "tasks"),
     (r"^/api/v1/workflow-errors$", "query.ticket", "tickets"),
     (r"^/api/v1/actions/", "path.task_id", "tasks"),
+    (r"^/api/v1/devices/", "path.id", "devices"),
 ];
 
 /// A TOML string (basic string, escaped).

@@ -24,6 +24,7 @@ mod health;
 mod identity;
 mod jobs;
 mod mail;
+mod mobile_push;
 mod nats_publisher;
 mod notifications;
 mod pages;

@@ -5,8 +5,8 @@
 //! API token, a published workflow with its tasks, transitions and ticket type, tickets with
 //! tasks, a comment, an attachment, a workflow error, and a support conversation with a
 //! message, a question template, a canned reply, a test channel with a contact's
-//! conversation and a recorded delivery, and an event webhook subscription; an entry of the
-//! platform's error log names A. Company B (Globex) has an admin, Mallory, who holds every
+//! conversation and a recorded delivery, an event webhook subscription, and a phone its
+//! requester registered for mobile push; an entry of the platform's error log names A. Company B (Globex) has an admin, Mallory, who holds every
 //! role a company can grant, and company roles named like A's.
 //! - Every operation of the OpenAPI document with a path parameter, with every method, is
 //!   called by Mallory with the ids of A's objects: each answers 404 (403 for the platform
@@ -120,6 +120,14 @@ async fn world() -> World {
         .await
         .expect(201);
     let message_file = message["attachments"][0]["id"].as_str().unwrap().to_owned();
+    let device = requester
+        .send(
+            Method::POST,
+            "/api/v1/devices",
+            Body::Json(json!({"platform": "android", "token": "acme-secret-fcm-token", "name": "acme-secret phone"})),
+        )
+        .await
+        .expect(201);
 
     let template = admin
         .send(
@@ -286,6 +294,7 @@ async fn world() -> World {
         ("message file", vec![message_file]),
         ("template", vec![template]),
         ("canned reply", vec![id(&canned)]),
+        ("device", vec![id(&device)]),
         ("error log entry", vec![failed.to_string()]),
     ]);
 
@@ -370,6 +379,7 @@ impl World {
             "/api/v1/conversations/" => ids("conversation"),
             "/api/v1/templates/" => ids("template"),
             "/api/v1/canned-replies/" => ids("canned reply"),
+            "/api/v1/devices/" => ids("device"),
             "/api/v1/conversations/{id}/messages/" => ids("message"),
             "/api/v1/conversations/{id}/files/" => ids("message file"),
             "/api/v1/channels/" => ids("channel"),
@@ -387,6 +397,7 @@ impl World {
             "/admin/company-roles/" => ids("company role"),
             "/admin/api-tokens/" => ids("api token"),
             "/admin/canned-replies/" => ids("canned reply"),
+            "/profile/devices/" => ids("device"),
             "/staff/companies/" => ids("company"),
             "/design/workflows/" | "/design/objects/workflows/" => ids("workflow"),
             "/design/workflows/{id}/add/" => {
@@ -629,6 +640,15 @@ async fn snapshot(w: &World) -> Vec<(String, Value)> {
     for task in w.ids("task") {
         seen.push((format!("task {task}"), admin.task(task).await.expect(200)));
     }
+    // Devices are their owner's: only the requester reads theirs.
+    seen.push((
+        "requester's devices".into(),
+        w.a.requester
+            .api
+            .send(Method::GET, "/api/v1/devices", Body::Empty)
+            .await
+            .expect(200),
+    ));
     seen.push((
         "error log".into(),
         w.staff.platform_errors("").await.expect(200),

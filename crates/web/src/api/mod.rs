@@ -8,6 +8,7 @@ pub mod channels;
 pub mod conversation_tickets;
 pub mod conversations;
 pub mod design;
+pub mod devices;
 pub mod error_log;
 pub mod health;
 pub mod identity;

@@ -9,9 +9,14 @@ use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
+use app::mobile_push::DeviceView;
+use domain::DeviceId;
+use domain::device::Platform;
+
 use crate::auth::Client;
 use crate::pages::kit::context::{
-    Csrf, Flash, PageCtx, PagePost, PageResult, csrf_ok, csrf_rejected, csrf_token, page,
+    Csrf, CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, csrf_ok, csrf_rejected,
+    csrf_token, page,
 };
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
@@ -42,6 +47,56 @@ struct ProfilePage {
     names_errors: FieldErrors,
     /// Why a password change was refused (the passwords are never sent back).
     password_errors: FieldErrors,
+    /// The person's phones for mobile push; `None` for platform staff, who have none.
+    devices: Option<DevicesSection>,
+}
+
+/// The profile's "Mobile devices" section (`profile_devices.html`).
+struct DevicesSection {
+    rows: Vec<DeviceRow>,
+}
+
+/// A registered device as the profile shows it.
+struct DeviceRow {
+    id: String,
+    name: String,
+    platform: &'static str,
+    registered: When,
+    last_success: Option<When>,
+    last_error: Option<String>,
+    last_error_at: Option<When>,
+}
+
+impl From<DeviceView> for DeviceRow {
+    fn from(device: DeviceView) -> Self {
+        Self {
+            id: device.id.to_string(),
+            name: device.name.unwrap_or_else(|| "Unnamed device".into()),
+            platform: match device.platform {
+                Platform::Android => "Android",
+                Platform::Ios => "iOS",
+                Platform::Web => "Web",
+            },
+            registered: when(device.created_at),
+            last_success: device.last_success_at.map(when),
+            last_error: device.last_error,
+            last_error_at: device.last_error_at.map(when),
+        }
+    }
+}
+
+/// The devices section, for a person of a company.
+async fn devices_section(
+    state: &WebState,
+    ctx: &PageCtx,
+) -> Result<Option<DevicesSection>, Response> {
+    if ctx.actor.company_id.is_none() {
+        return Ok(None);
+    }
+    let devices = ctx.load(app::mobile_push::list(&state.app, &ctx.actor).await)?;
+    Ok(Some(DevicesSection {
+        rows: devices.into_iter().map(DeviceRow::from).collect(),
+    }))
 }
 
 /// A refused form of the profile page.
@@ -113,6 +168,7 @@ async fn profile_page(
             success: l.success,
         })
         .collect();
+    let devices = devices_section(state, &ctx).await?;
     let user = &ctx.profile.user;
     let mut page = ProfilePage {
         layout: ctx.layout.clone(),
@@ -128,6 +184,7 @@ async fn profile_page(
         names: (user.first_name.clone(), user.last_name.clone()),
         names_errors: FieldErrors::default(),
         password_errors: FieldErrors::default(),
+        devices,
     };
     let status = match edit {
         None => StatusCode::OK,
@@ -216,6 +273,18 @@ pub async fn profile_password(
         Some(ProfileEdit::Password(refusal)),
     )
     .await
+}
+
+/// Removes one of the person's devices from the profile's "Mobile devices" section.
+pub async fn profile_device_remove(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<DeviceId>,
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
+    let result = app::mobile_push::delete(&state.app, &ctx.actor, id).await;
+    Ok(ctx.outcome("/profile", result, |()| {
+        "The device was removed; it gets no more push notifications.".into()
+    }))
 }
 
 // ---- Forgotten password
@@ -470,6 +539,7 @@ pub fn router() -> axum::Router<crate::state::WebState> {
     axum::Router::new()
         .route("/profile", get(profile).post(profile_names))
         .route("/profile/password", post(profile_password))
+        .route("/profile/devices/{id}/remove", post(profile_device_remove))
         .route("/forgot-password", get(forgot_page).post(forgot_submit))
         .route("/reset-password", get(reset_page).post(reset_submit))
         .route("/register", get(register_page).post(register_submit))
