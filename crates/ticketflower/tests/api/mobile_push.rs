@@ -722,3 +722,54 @@ async fn the_binary_reads_the_service_account_from_its_variable_and_refuses_an_u
         );
     }
 }
+
+#[tokio::test]
+async fn a_comment_reaches_the_requesters_phone_through_the_notification_pipeline() {
+    let fake = Fake::default();
+    let (app, _) = spawn_with_fcm(&fake).await;
+    let desk = fixtures::purchase_desk(&app, fixtures::when_approved()).await;
+    register(
+        &desk.requester.api,
+        json!({"platform": "android", "token": "rita-phone", "name": "Pixel"}),
+    )
+    .await
+    .expect(201);
+    let ticket = desk.request_purchase(250, "A lamp").await;
+    let ticket_id = id(&ticket);
+    let task = ticket["tasks"][0]["id"].as_str().unwrap().to_owned();
+    desk.reviewer.api.claim_task(&task).await.expect(200);
+    desk.reviewer
+        .api
+        .add_comment(&ticket_id, "Which colour, the secret one?", false)
+        .await
+        .expect(201);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let body = loop {
+        let found = fake
+            .0
+            .lock()
+            .unwrap()
+            .sends
+            .iter()
+            .map(|(_, _, body, _)| body.clone())
+            .find(|b| b["message"]["token"] == "rita-phone");
+        if let Some(body) = found {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "no push reached rita's phone");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        body["message"]["notification"]["title"], "New comment on #1",
+        "{body}"
+    );
+    assert_eq!(body["message"]["data"]["kind"], "comment", "{body}");
+    assert_eq!(
+        body["message"]["data"]["url"],
+        format!("/tickets/{ticket_id}"),
+        "{body}"
+    );
+    // Thin: the comment's words never travel through Google.
+    assert!(!body.to_string().contains("secret"), "{body}");
+    app.stop().await;
+}
