@@ -3,7 +3,7 @@
 
 use crate::App;
 use crate::infra::jobs::JobRegistry;
-use crate::{conversations, deliveries, identity, infra, runtime};
+use crate::{conversations, deliveries, identity, infra, runtime, web_push};
 
 /// Every job kind TicketFlower enqueues, with its handler, and the minute sweeps.
 pub fn standard() -> JobRegistry {
@@ -11,6 +11,7 @@ pub fn standard() -> JobRegistry {
         .register(infra::mail::JOB_KIND, infra::mail::send)
         .register(runtime::engine::ACTION_JOB, runtime::actions::run)
         .register(deliveries::JOB_KIND, deliveries::run)
+        .register(web_push::JOB_KIND, web_push::deliver)
         .register(
             identity::accounts::RESET_JOB,
             identity::accounts::start_password_reset,

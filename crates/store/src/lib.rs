@@ -24,6 +24,7 @@ pub mod logins;
 pub mod mail;
 pub mod migrations;
 pub mod notify;
+pub mod push_subscriptions;
 pub mod relay_cursors;
 mod schema;
 pub mod sessions;

@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod design;
 pub mod error_log;
 pub mod health;
+pub mod push;
 pub mod identity;
 pub mod stream;
 pub mod tasks;

@@ -1,5 +1,6 @@
-//! The pages a person uses on their own account: profile (names, password, login
-//! history), forgotten-password reset, and joining a company with its invite code.
+//! The pages a person uses on their own account: profile (names, password, browser
+//! notifications, login history), forgotten-password reset, and joining a company with its
+//! invite code.
 
 use askama::Template;
 use axum::Form;
@@ -11,7 +12,8 @@ use serde::Deserialize;
 
 use crate::auth::Client;
 use crate::pages::kit::context::{
-    Csrf, Flash, PageCtx, PagePost, PageResult, csrf_ok, csrf_rejected, csrf_token, page,
+    Csrf, CsrfForm, Flash, PageCtx, PagePath, PagePost, PageResult, csrf_ok, csrf_rejected,
+    csrf_token, page,
 };
 use crate::pages::kit::form::{FieldErrors, Refusal};
 use crate::pages::kit::layout::Layout;
@@ -42,6 +44,54 @@ struct ProfilePage {
     names_errors: FieldErrors,
     /// Why a password change was refused (the passwords are never sent back).
     password_errors: FieldErrors,
+    push: PushSection,
+}
+
+/// The profile's "Browser notifications": the VAPID key (`None`: Web Push is off) and the
+/// browsers subscribed.
+struct PushSection {
+    key: Option<String>,
+    browsers: Vec<PushBrowser>,
+}
+
+/// One subscribed browser as the profile lists it.
+struct PushBrowser {
+    id: String,
+    name: String,
+    endpoint: String,
+    created: When,
+    last_success: Option<When>,
+    last_error: Option<String>,
+    last_error_at: Option<When>,
+}
+
+impl From<app::web_push::PushSubscriptionView> for PushBrowser {
+    fn from(s: app::web_push::PushSubscriptionView) -> Self {
+        Self {
+            id: s.id.to_string(),
+            name: s.name.unwrap_or_else(|| "A browser".into()),
+            endpoint: s.endpoint,
+            created: when(s.created_at),
+            last_success: s.last_success_at.map(when),
+            last_error: s.last_error,
+            last_error_at: s.last_error_at.map(when),
+        }
+    }
+}
+
+/// The section's data; platform staff, who receive no notifications, see it empty.
+async fn push_section(state: &WebState, ctx: &PageCtx) -> Result<PushSection, Response> {
+    if ctx.actor.company_id.is_none() {
+        return Ok(PushSection {
+            key: None,
+            browsers: Vec::new(),
+        });
+    }
+    let browsers = ctx.load(app::web_push::list(&state.app, &ctx.actor).await)?;
+    Ok(PushSection {
+        key: app::web_push::public_key(&state.app).map(|key| key.public_key),
+        browsers: browsers.into_iter().map(PushBrowser::from).collect(),
+    })
 }
 
 /// A refused form of the profile page.
@@ -113,6 +163,7 @@ async fn profile_page(
             success: l.success,
         })
         .collect();
+    let push = push_section(state, &ctx).await?;
     let user = &ctx.profile.user;
     let mut page = ProfilePage {
         layout: ctx.layout.clone(),
@@ -128,6 +179,7 @@ async fn profile_page(
         names: (user.first_name.clone(), user.last_name.clone()),
         names_errors: FieldErrors::default(),
         password_errors: FieldErrors::default(),
+        push,
     };
     let status = match edit {
         None => StatusCode::OK,
@@ -216,6 +268,59 @@ pub async fn profile_password(
         Some(ProfileEdit::Password(refusal)),
     )
     .await
+}
+
+// ---- Browser notifications
+
+/// What `static/push.js` posts once the browser subscribed.
+#[derive(Deserialize)]
+pub struct PushSubscribeForm {
+    #[serde(default)]
+    endpoint: String,
+    #[serde(default)]
+    p256dh: String,
+    #[serde(default)]
+    auth: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn push_subscribe(
+    State(state): State<WebState>,
+    PagePost { ctx, form }: PagePost<PushSubscribeForm>,
+) -> PageResult {
+    let input = app::web_push::SubscribeInput {
+        endpoint: form.endpoint,
+        p256dh: form.p256dh,
+        auth: form.auth,
+        name: Some(form.name),
+    };
+    let result = app::web_push::subscribe(&state.app, &ctx.actor, input).await;
+    Ok(ctx.outcome("/profile", result, |_| {
+        "Notifications are on in this browser.".into()
+    }))
+}
+
+pub async fn push_test(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<domain::PushSubscriptionId>,
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
+    let result = app::web_push::send_test(&state.app, &ctx.actor, id).await;
+    Ok(ctx.outcome("/profile", result, |()| {
+        "A test notification is on its way; reload to see how it went.".into()
+    }))
+}
+
+pub async fn push_remove(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<domain::PushSubscriptionId>,
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
+    let result = app::web_push::delete(&state.app, &ctx.actor, id).await;
+    Ok(ctx.outcome("/profile", result, |()| {
+        "That browser no longer receives your notifications.".into()
+    }))
 }
 
 // ---- Forgotten password
@@ -470,6 +575,9 @@ pub fn router() -> axum::Router<crate::state::WebState> {
     axum::Router::new()
         .route("/profile", get(profile).post(profile_names))
         .route("/profile/password", post(profile_password))
+        .route("/profile/push-subscriptions", post(push_subscribe))
+        .route("/profile/push-subscriptions/{id}/test", post(push_test))
+        .route("/profile/push-subscriptions/{id}/delete", post(push_remove))
         .route("/forgot-password", get(forgot_page).post(forgot_submit))
         .route("/reset-password", get(reset_page).post(reset_submit))
         .route("/register", get(register_page).post(register_submit))
