@@ -32,3 +32,4 @@ mod storage;
 mod stream;
 mod tenancy;
 mod tickets;
+mod web_push;
