@@ -28,10 +28,13 @@
   // Marks the row of this browser, if it is subscribed.
   current().then((subscription) => {
     if (!subscription) return;
-    for (const row of section.querySelectorAll("tr[data-endpoint]")) {
-      if (row.dataset.endpoint === subscription.endpoint) {
-        const mark = row.querySelector("[data-this-browser]");
-        if (mark) mark.hidden = false;
+    for (const row of section.querySelectorAll("li[data-endpoint]")) {
+      const name = row.querySelector(".push-browser");
+      if (row.dataset.endpoint === subscription.endpoint && name) {
+        const mark = document.createElement("span");
+        mark.className = "badge";
+        mark.textContent = "this browser";
+        name.after(" ", mark);
       }
     }
   }).catch(() => {});

@@ -16,6 +16,7 @@ mod error_log_pages;
 mod identity_pages;
 mod inbox_pages;
 mod live_pages;
+mod push_pages;
 mod shell;
 mod ticket_pages;
 
