@@ -233,15 +233,23 @@ pub async fn deliver(app: App, job: Job) -> std::result::Result<(), JobError> {
         Err(error) => return Err(JobError::Retry(error.to_string())),
     };
     let Some(key) = app.secrets().vapid_key() else {
-        let reason = failed(&app, company, subscription_id, "Web Push is not configured on this server".into()).await;
+        let reason = failed(
+            &app,
+            company,
+            subscription_id,
+            "Web Push is not configured on this server".into(),
+        )
+        .await;
         return Err(JobError::Permanent(reason));
     };
     let subject = app.settings().vapid_subject();
     let (body, headers) = match encrypt(&subscription, key, &subject, &push) {
         Ok(request) => request,
-        Err(reason) => return Err(JobError::Permanent(
+        Err(reason) => {
+            return Err(JobError::Permanent(
                 failed(&app, company, subscription_id, reason).await,
-            )),
+            ));
+        }
     };
     let client = app
         .outbound()
@@ -388,9 +396,7 @@ fn encrypt(
 
 /// base64url as browsers write it; padding is tolerated.
 fn decode_base64url(value: &str) -> Option<Vec<u8>> {
-    BASE64URL
-        .decode(value.trim().trim_end_matches('='))
-        .ok()
+    BASE64URL.decode(value.trim().trim_end_matches('=')).ok()
 }
 
 /// A browser's ECDH key: an uncompressed P-256 point on the curve.

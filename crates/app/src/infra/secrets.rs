@@ -232,8 +232,7 @@ fn load_or_create_dev_secrets(data_dir: &Path) -> Result<DevSecrets, SecretsErro
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => DevSecrets::default(),
         Err(e) => return Err(file_error(e)),
     };
-    if dev.jwt_secret.is_some() && dev.encryption_key.is_some() && dev.vapid_private_key.is_some()
-    {
+    if dev.jwt_secret.is_some() && dev.encryption_key.is_some() && dev.vapid_private_key.is_some() {
         return Ok(dev);
     }
     dev.jwt_secret
@@ -331,7 +330,10 @@ mod tests {
         assert!(secrets.vapid_key().is_none());
         assert!(!dir.join(DEV_FILE).exists());
         settings.vapid_private_key = Some(secret(BASE64URL.encode([3u8; 32])));
-        assert_eq!(Secrets::load(&settings).unwrap().vapid_key(), Some(&[3u8; 32]));
+        assert_eq!(
+            Secrets::load(&settings).unwrap().vapid_key(),
+            Some(&[3u8; 32])
+        );
         settings.vapid_private_key = Some(secret(BASE64URL.encode([3u8; 31])));
         let error = Secrets::load(&settings).unwrap_err().to_string();
         assert!(error.contains(VAPID_VAR), "{error}");

@@ -21,16 +21,19 @@ use web_push_native::jwt_simple::prelude::{
 use web_push_native::p256;
 use web_push_native::p256::elliptic_curve::sec1::ToEncodedPoint;
 
-/// What the loopback push service got: the path, headers, body and when.
+/// One push the loopback push service got: the token of its path, headers, body and when.
+type Received = (String, HeaderMap, Vec<u8>, Instant);
+
+/// What the loopback push service got.
 #[derive(Clone, Default)]
-struct Pushes(Arc<Mutex<Vec<(String, HeaderMap, Vec<u8>, Instant)>>>);
+struct Pushes(Arc<Mutex<Vec<Received>>>);
 
 impl Pushes {
-    fn all(&self) -> Vec<(String, HeaderMap, Vec<u8>, Instant)> {
+    fn all(&self) -> Vec<Received> {
         self.0.lock().unwrap().clone()
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<(String, HeaderMap, Vec<u8>, Instant)> {
+    async fn wait_for(&self, n: usize) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let all = self.all();
@@ -230,10 +233,7 @@ async fn a_push_reaches_the_push_service_encrypted_for_the_browser_and_signed_wi
     assert_eq!(header(&headers, "content-encoding"), "aes128gcm");
     assert_eq!(header(&headers, "ttl"), "86400");
     assert_eq!(header(&headers, "urgency"), "normal");
-    assert_eq!(
-        header(&headers, "content-type"),
-        "application/octet-stream"
-    );
+    assert_eq!(header(&headers, "content-type"), "application/octet-stream");
     assert_eq!(
         laptop.decrypt(&body),
         json!({"notification_id": null, "kind": "test", "title": "Test notification from TicketFlower", "url": "/profile"})
@@ -347,7 +347,11 @@ async fn subscriptions_the_push_service_says_are_gone_are_removed() {
     .await;
     assert_eq!(id(&list[0]), ids[2]);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(pushes.all().len(), 3, "a removed subscription is not tried again");
+    assert_eq!(
+        pushes.all().len(),
+        3,
+        "a removed subscription is not tried again"
+    );
     acme.admin
         .send(
             Method::POST,
@@ -381,10 +385,7 @@ async fn a_busy_push_service_is_tried_again_when_it_asks_and_the_error_shows_mea
         !list[0]["last_error"].is_null()
     })
     .await;
-    assert_eq!(
-        list[0]["last_error"],
-        "the push service answered 503: busy"
-    );
+    assert_eq!(list[0]["last_error"], "the push service answered 503: busy");
     assert!(list[0]["last_error_at"].is_string());
     assert!(list[0]["last_success_at"].is_null());
     let all = pushes.wait_for(2).await;
@@ -421,12 +422,42 @@ async fn subscriptions_are_checked_field_by_field_and_private_to_their_owner() {
             .as_bytes(),
     );
     let cases = [
-        (json!("http://push.example.com/x"), json!(p256dh), json!(auth), vec!["endpoint"]),
-        (json!("not a url"), json!(p256dh), json!(auth), vec!["endpoint"]),
-        (json!("https://push.example.com/x"), json!(compressed), json!(auth), vec!["keys.p256dh"]),
-        (json!("https://push.example.com/x"), json!("AAAA"), json!(auth), vec!["keys.p256dh"]),
-        (json!("https://push.example.com/x"), json!(p256dh), json!("c2hvcnQ"), vec!["keys.auth"]),
-        (json!("ftp://x"), json!("!"), json!(""), vec!["endpoint", "keys.p256dh", "keys.auth"]),
+        (
+            json!("http://push.example.com/x"),
+            json!(p256dh),
+            json!(auth),
+            vec!["endpoint"],
+        ),
+        (
+            json!("not a url"),
+            json!(p256dh),
+            json!(auth),
+            vec!["endpoint"],
+        ),
+        (
+            json!("https://push.example.com/x"),
+            json!(compressed),
+            json!(auth),
+            vec!["keys.p256dh"],
+        ),
+        (
+            json!("https://push.example.com/x"),
+            json!("AAAA"),
+            json!(auth),
+            vec!["keys.p256dh"],
+        ),
+        (
+            json!("https://push.example.com/x"),
+            json!(p256dh),
+            json!("c2hvcnQ"),
+            vec!["keys.auth"],
+        ),
+        (
+            json!("ftp://x"),
+            json!("!"),
+            json!(""),
+            vec!["endpoint", "keys.p256dh", "keys.auth"],
+        ),
     ];
     for (endpoint, p256dh, auth, fields) in cases {
         let body = json!({"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}});
@@ -441,7 +472,11 @@ async fn subscriptions_are_checked_field_by_field_and_private_to_their_owner() {
             .collect();
         assert_eq!(named, fields, "{body}");
     }
-    let answer = subscribe(&agent.api, json!({"endpoint": "https://push.example.com/x"})).await;
+    let answer = subscribe(
+        &agent.api,
+        json!({"endpoint": "https://push.example.com/x"}),
+    )
+    .await;
     assert_eq!(answer.status, 422, "{answer}");
     assert!(answer.text().contains("keys"), "{answer}");
     assert!(subscriptions(&agent.api).await.is_empty());
@@ -488,8 +523,8 @@ async fn subscriptions_are_checked_field_by_field_and_private_to_their_owner() {
 
 #[tokio::test]
 async fn a_server_without_a_vapid_key_says_web_push_is_not_configured() {
-    let app = spawn_app_with_secrets(|_, jobs| jobs, app::Secrets::generate().without_web_push())
-        .await;
+    let app =
+        spawn_app_with_secrets(|_, jobs| jobs, app::Secrets::generate().without_web_push()).await;
     let acme = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
     let answer = acme
         .admin
@@ -497,7 +532,10 @@ async fn a_server_without_a_vapid_key_says_web_push_is_not_configured() {
         .await;
     assert!(answer.is_problem(), "{answer}");
     let problem = answer.expect(404);
-    assert_eq!(problem["detail"], "web push is not configured on this server");
+    assert_eq!(
+        problem["detail"],
+        "web push is not configured on this server"
+    );
     let answer = subscribe(
         &acme.admin,
         Browser::new().subscription("https://push.example.com/x"),
@@ -520,10 +558,7 @@ async fn the_service_worker_is_served_from_the_root_for_the_whole_site() {
         "{}",
         answer.content_type()
     );
-    assert_eq!(
-        answer.headers.get("service-worker-allowed").unwrap(),
-        "/"
-    );
+    assert_eq!(answer.headers.get("service-worker-allowed").unwrap(), "/");
     assert_eq!(answer.headers.get("cache-control").unwrap(), "no-cache");
     let text = answer.text();
     assert!(text.contains("showNotification") && text.contains("notificationclick"));
@@ -556,7 +591,14 @@ async fn the_profile_subscribes_lists_tests_and_removes_browsers() {
         browser.p256dh(),
         BASE64URL.encode(browser.auth),
     );
-    let answer = crate::pages::post_from(&app, &token, "/profile", "/profile/push-subscriptions", &form).await;
+    let answer = crate::pages::post_from(
+        &app,
+        &token,
+        "/profile",
+        "/profile/push-subscriptions",
+        &form,
+    )
+    .await;
     assert_eq!(answer.status(), 303);
     let list = subscriptions(&acme.admin).await;
     assert_eq!(list.len(), 1);
@@ -564,13 +606,27 @@ async fn the_profile_subscribes_lists_tests_and_removes_browsers() {
     let id = id(&list[0]);
 
     // A refused subscription goes back with a message and stores nothing.
-    let answer = crate::pages::post_from(&app, &token, "/profile", "/profile/push-subscriptions", "endpoint=http%3A%2F%2Fpush.example.com%2Fx&p256dh=x&auth=y").await;
+    let answer = crate::pages::post_from(
+        &app,
+        &token,
+        "/profile",
+        "/profile/push-subscriptions",
+        "endpoint=http%3A%2F%2Fpush.example.com%2Fx&p256dh=x&auth=y",
+    )
+    .await;
     assert_eq!(answer.status(), 303);
     assert_eq!(subscriptions(&acme.admin).await.len(), 1);
     let page = crate::common::page(&app, &token, "/profile").await;
     assert!(page.contains("Chrome on Linux"));
 
-    let answer = crate::pages::post_from(&app, &token, "/profile", &format!("/profile/push-subscriptions/{id}/test"), "").await;
+    let answer = crate::pages::post_from(
+        &app,
+        &token,
+        "/profile",
+        &format!("/profile/push-subscriptions/{id}/test"),
+        "",
+    )
+    .await;
     assert_eq!(answer.status(), 303);
     pushes.wait_for(1).await;
     wait_until(&acme.admin, "the page's test push is delivered", |list| {
@@ -581,7 +637,14 @@ async fn the_profile_subscribes_lists_tests_and_removes_browsers() {
     let row = crate::pages::form_with(&page, &format!("/profile/push-subscriptions/{id}/delete"));
     assert!(row.contains("data-push-remove"), "{row}");
 
-    let answer = crate::pages::post_from(&app, &token, "/profile", &format!("/profile/push-subscriptions/{id}/delete"), "").await;
+    let answer = crate::pages::post_from(
+        &app,
+        &token,
+        "/profile",
+        &format!("/profile/push-subscriptions/{id}/delete"),
+        "",
+    )
+    .await;
     assert_eq!(answer.status(), 303);
     assert!(subscriptions(&acme.admin).await.is_empty());
 }

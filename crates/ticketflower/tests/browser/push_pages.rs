@@ -82,7 +82,12 @@ async fn the_profile_lists_tests_and_removes_the_browsers_that_get_notifications
         .add_member("agnes@acme.io", "Agnes", &["agent"], &[])
         .await;
     let service = push_service().await;
-    subscribe(&agnes.api, &format!("{service}/push/ok"), "Firefox on Linux").await;
+    subscribe(
+        &agnes.api,
+        &format!("{service}/push/ok"),
+        "Firefox on Linux",
+    )
+    .await;
     let phone = subscribe(
         &agnes.api,
         &format!("{service}/push/bad"),
@@ -112,10 +117,7 @@ async fn the_profile_lists_tests_and_removes_the_browsers_that_get_notifications
         "{section}"
     );
     // The button is there for a browser that can subscribe; one that cannot says why.
-    let button = client
-        .find(Locator::Css("#push-subscribe"))
-        .await
-        .unwrap();
+    let button = client.find(Locator::Css("#push-subscribe")).await.unwrap();
     let offered = button.is_displayed().await.unwrap();
     let status = client
         .find(Locator::Css("#push-status"))
@@ -128,10 +130,7 @@ async fn the_profile_lists_tests_and_removes_the_browsers_that_get_notifications
         offered || status.contains("cannot receive notifications"),
         "neither offered nor explained: {status:?}"
     );
-    assert_eq!(
-        button.text().await.unwrap_or_default().is_empty(),
-        !offered
-    );
+    assert_eq!(button.text().await.unwrap_or_default().is_empty(), !offered);
     client
         .execute(
             "document.getElementById('browser-notifications').scrollIntoView()",
@@ -139,10 +138,7 @@ async fn the_profile_lists_tests_and_removes_the_browsers_that_get_notifications
         )
         .await
         .unwrap();
-    browser
-        .screenshot("push-profile-desk")
-        .await
-        .unwrap();
+    browser.screenshot("push-profile-desk").await.unwrap();
 
     // A test push to the laptop, then the phone removed.
     client
@@ -195,9 +191,6 @@ async fn the_profile_lists_tests_and_removes_the_browsers_that_get_notifications
         )
         .await
         .unwrap();
-    browser
-        .screenshot("push-profile-phone")
-        .await
-        .unwrap();
+    browser.screenshot("push-profile-phone").await.unwrap();
     browser.close().await;
 }

@@ -36,10 +36,7 @@ fn not_configured() -> ApiError {
         (status = 404, description = "Web Push is not configured on this server", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
-pub async fn key(
-    State(state): State<WebState>,
-    Authed(actor): Authed,
-) -> ApiResult<Json<PushKey>> {
+pub async fn key(State(state): State<WebState>, Authed(actor): Authed) -> ApiResult<Json<PushKey>> {
     app::access::company_of(&actor)?;
     app::web_push::public_key(&state.app)
         .map(Json)
