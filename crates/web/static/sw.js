@@ -33,7 +33,8 @@ self.addEventListener("notificationclick", (event) => {
     const open = windows.find((client) => client.url === url) || windows.find((client) => new URL(client.url).origin === self.location.origin);
     if (open) {
       await open.focus();
-      if (open.url !== url && "navigate" in open) await open.navigate(url);
+      // Only a tab this worker controls can be sent elsewhere; another opens anew.
+      if (open.url !== url) await open.navigate(url).catch(() => self.clients.openWindow(url));
       return;
     }
     await self.clients.openWindow(url);

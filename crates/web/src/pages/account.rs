@@ -50,6 +50,8 @@ struct ProfilePage {
 /// The profile's "Browser notifications": the VAPID key (`None`: Web Push is off) and the
 /// browsers subscribed.
 struct PushSection {
+    /// Platform staff outside a company, who are never notified.
+    staff: bool,
     key: Option<String>,
     browsers: Vec<PushBrowser>,
 }
@@ -83,12 +85,14 @@ impl From<app::web_push::PushSubscriptionView> for PushBrowser {
 async fn push_section(state: &WebState, ctx: &PageCtx) -> Result<PushSection, Response> {
     if ctx.actor.company_id.is_none() {
         return Ok(PushSection {
+            staff: true,
             key: None,
             browsers: Vec::new(),
         });
     }
     let browsers = ctx.load(app::web_push::list(&state.app, &ctx.actor).await)?;
     Ok(PushSection {
+        staff: false,
         key: app::web_push::public_key(&state.app).map(|key| key.public_key),
         browsers: browsers.into_iter().map(PushBrowser::from).collect(),
     })
