@@ -24,6 +24,7 @@ pub mod registry;
 pub mod relay;
 pub mod runtime;
 pub mod templates;
+pub mod web_push;
 pub mod webhooks;
 
 use std::sync::Arc;

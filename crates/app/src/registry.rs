@@ -3,7 +3,9 @@
 
 use crate::App;
 use crate::infra::jobs::JobRegistry;
-use crate::{conversations, deliveries, identity, infra, mobile_push, notifications, runtime};
+use crate::{
+    conversations, deliveries, identity, infra, mobile_push, notifications, runtime, web_push,
+};
 
 /// Every job kind TicketFlower enqueues, with its handler, and the minute sweeps.
 pub fn standard() -> JobRegistry {
@@ -13,6 +15,7 @@ pub fn standard() -> JobRegistry {
         .register(deliveries::JOB_KIND, deliveries::run)
         .register(notifications::email::JOB_KIND, notifications::email::send)
         .register(mobile_push::JOB_KIND, mobile_push::deliver)
+        .register(web_push::JOB_KIND, web_push::deliver)
         .register(
             identity::accounts::RESET_JOB,
             identity::accounts::start_password_reset,

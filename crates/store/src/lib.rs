@@ -26,6 +26,7 @@ pub mod mail;
 pub mod migrations;
 pub mod notifications;
 pub mod notify;
+pub mod push_subscriptions;
 pub mod relay_cursors;
 mod schema;
 pub mod sessions;

@@ -14,4 +14,4 @@ pub mod smtp;
 
 pub use api::{ApiClient, ApiResponse, Body, DesignKind, id};
 pub use db::{TestDb, TestDbKind};
-pub use server::{TestApp, json, spawn_app, spawn_app_with, test_settings};
+pub use server::{TestApp, json, spawn_app, spawn_app_with, spawn_app_with_secrets, test_settings};

@@ -59,6 +59,18 @@ pub async fn spawn_app_with(
     serve_on(db, settings, jobs, Secrets::generate()).await
 }
 
+/// Spawns the server with these keys instead of fresh ones (e.g. without a VAPID key, as a
+/// production server without Web Push runs).
+pub async fn spawn_app_with_secrets(
+    configure: impl FnOnce(&mut Settings, JobRegistry) -> JobRegistry,
+    secrets: Secrets,
+) -> TestApp {
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    let jobs = configure(&mut settings, app::registry::standard());
+    serve_on(db, settings, jobs, secrets).await
+}
+
 /// Serves a server on `db` (migrated first), on a new loopback port.
 async fn serve_on(db: TestDb, settings: Settings, jobs: JobRegistry, secrets: Secrets) -> TestApp {
     let store_db = store::Db::connect(&settings.db_options())

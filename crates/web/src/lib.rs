@@ -56,6 +56,7 @@ use crate::problem::Problem as ProblemDoc;
         (name = "company", description = "Company settings for integrations"),
         (name = "notifications", description = "One's own notifications (the bell: live as `notification.created` on the stream `user:<own id>`), preferences per type and channel with quiet hours, the company's defaults, following tickets"),
         (name = "devices", description = "The person's phones registered for mobile push (FCM): register a token, list, remove, send a test push"),
+        (name = "push", description = "Web Push: the server's VAPID key and the browsers one subscribed to one's own notifications"),
         (name = "conversations", description = "Support conversations between requesters and agents: get-or-create, assignment, status, messages with internal notes, read watermarks, the hash chain's verification. Live on the stream `conversation:<id>`."),
         (name = "stream", description = "The live stream: one WebSocket carrying the events of the streams a client subscribes to, replayed from its cursor and then live. Client messages: `{\"type\": \"subscribe\", \"stream\", \"since\"?, \"epoch\"?}`, `unsubscribe`, `ping`; server messages: `event {id, stream, kind, payload, created_at}`, `subscribed {stream, head, epoch}`, `resync_required {stream, reason}`, `unsubscribed`, `pong`, `error {status, title, detail, stream?}`. Streams: `company:<id>` (the company feed), `ticket:<id>`, `workflow:<id>`, `user:<own id>`. Close codes: 1001 going away (server restart), 4000 idle, 4003 access revoked, 4008 too slow, 4029 too many connections. See docs/realtime.md."),
     ),
@@ -275,6 +276,7 @@ fn api_router() -> OpenApiRouter<WebState> {
         .merge(api::channels::router())
         .merge(api::canned_replies::router())
         .merge(api::devices::router())
+        .merge(api::push::router())
         .merge(api::error_log::router())
         .merge(api::notifications::router())
 }
@@ -336,6 +338,7 @@ pub fn router(app: App) -> Router {
         .merge(api)
         .merge(page_router())
         .route("/static/{name}", get(assets::serve_asset))
+        .route("/sw.js", get(assets::serve_service_worker))
         .route_layer(axum::middleware::from_fn(middleware::record_metrics))
         .merge(docs)
         .fallback(fallback)

@@ -330,7 +330,7 @@ impl OutboundClient {
             .await
     }
 
-    /// POSTs `payload` (JSON) with `headers` and returns what the endpoint answered,
+    /// POSTs `payload` (JSON unless `headers` name another type) with `headers` and returns what the endpoint answered,
     /// whatever the status: a delivery engine classifies it and keeps it in its attempt log.
     #[tracing::instrument(name = "outbound", skip_all,
         fields(http.method = "POST", host = tracing::field::Empty))]
@@ -344,7 +344,10 @@ impl OutboundClient {
         let url = self.check_url(url)?;
         let host = host_of(&url);
         tracing::Span::current().record("host", host.as_str());
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // JSON unless the caller says otherwise (an encrypted push is an octet stream).
+        headers
+            .entry(CONTENT_TYPE)
+            .or_insert(HeaderValue::from_static("application/json"));
         let mut response = self
             .http
             .post(url)

@@ -78,6 +78,12 @@ pub struct Settings {
     pub jwt_secret: Option<SecretString>,
     /// AES/XChaCha key for data at rest (base64, exactly 32 bytes).
     pub encryption_key: Option<SecretString>,
+    /// The VAPID key that signs Web Push requests: the raw 32-byte P-256 secret scalar,
+    /// base64url. Generated in development; unset in production, Web Push is off.
+    pub vapid_private_key: Option<SecretString>,
+    /// Who push services may contact about our pushes (`mailto:` or `https:`); default
+    /// `mailto:` and the address of `mail_from`.
+    pub vapid_subject: Option<String>,
     /// argon2id cost. The defaults follow OWASP's recommendation.
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
@@ -209,6 +215,8 @@ impl Default for Settings {
             job_poll_ms: 1000,
             jwt_secret: None,
             encryption_key: None,
+            vapid_private_key: None,
+            vapid_subject: None,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -505,6 +513,25 @@ impl Settings {
             .filter(|url| !url.is_empty())
     }
 
+    /// The VAPID `sub` claim: `vapid_subject`, or `mailto:` and the address of `mail_from`
+    /// (the part between `<` and `>` when it has a display name).
+    pub fn vapid_subject(&self) -> String {
+        if let Some(subject) = self
+            .vapid_subject
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            return subject.to_owned();
+        }
+        let from = self.mail_from.trim();
+        let address = match (from.rfind('<'), from.rfind('>')) {
+            (Some(open), Some(close)) if open < close => &from[open + 1..close],
+            _ => from,
+        };
+        format!("mailto:{}", address.trim())
+    }
+
     pub fn serves_https(&self) -> bool {
         self.public_url
             .as_deref()
@@ -637,6 +664,16 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_vapid_subject_defaults_to_the_mail_from_address() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.vapid_subject(), "mailto:no-reply@localhost");
+        settings.mail_from = "desk@acme.io".into();
+        assert_eq!(settings.vapid_subject(), "mailto:desk@acme.io");
+        settings.vapid_subject = Some("https://acme.io/contact".into());
+        assert_eq!(settings.vapid_subject(), "https://acme.io/contact");
     }
 
     #[test]

@@ -456,6 +456,9 @@ pub(crate) async fn push(
     channels: Channels,
     push: &domain::notification::Push,
 ) -> Result<()> {
+    if channels.web_push {
+        crate::web_push::enqueue(tx, company, user, push).await?;
+    }
     if channels.mobile {
         crate::mobile_push::enqueue(tx, company, user, push).await?;
     }

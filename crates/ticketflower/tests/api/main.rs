@@ -34,3 +34,4 @@ mod storage;
 mod stream;
 mod tenancy;
 mod tickets;
+mod web_push;

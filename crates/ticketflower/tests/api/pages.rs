@@ -641,7 +641,7 @@ async fn every_other_refused_form_keeps_what_was_typed() {
 
 /// Posts a form of the page at `page` (its CSRF token and cookie taken from there) to
 /// `action`; `fields` are URL-encoded.
-async fn post_from(
+pub(crate) async fn post_from(
     app: &TestApp,
     token: &str,
     page: &str,

@@ -5,8 +5,9 @@
 //! API token, a published workflow with its tasks, transitions and ticket type, tickets with
 //! tasks, a comment, an attachment, a workflow error, and a support conversation with a
 //! message, a question template, a canned reply, a test channel with a contact's
-//! conversation and a recorded delivery, an event webhook subscription, and a phone its
-//! requester registered for mobile push; an entry of the platform's error log names A. Company B (Globex) has an admin, Mallory, who holds every
+//! conversation and a recorded delivery, an event webhook subscription, a phone its
+//! requester registered for mobile push and a browser they subscribed to Web Push, and a
+//! notification; an entry of the platform's error log names A. Company B (Globex) has an admin, Mallory, who holds every
 //! role a company can grant, and company roles named like A's.
 //! - Every operation of the OpenAPI document with a path parameter, with every method, is
 //!   called by Mallory with the ids of A's objects: each answers 404 (403 for the platform
@@ -232,6 +233,24 @@ async fn world() -> World {
         .await
         .expect(202);
 
+    let push_subscription = a
+        .requester
+        .api
+        .send(
+            Method::POST,
+            "/api/v1/push-subscriptions",
+            Body::Json(json!({
+                "endpoint": "https://push.acme-secret.example/send/1",
+                "keys": {
+                    "p256dh": "BLn9b-VR0ca83knDNZ32dCHGyjJp-1riX9ZTN40MqV8K_LpQmLqxC_DoHvqvFXO_nGdAB4W9dogZb_sM-uV4JbY",
+                    "auth": "_ordMnz7uTCmrpBTeUV4Bw",
+                },
+                "name": "acme-secret browser",
+            })),
+        )
+        .await
+        .expect(201);
+
     let token = admin
         .create_api_token(json!({ "name": "acme-secret bot" }))
         .await
@@ -295,6 +314,7 @@ async fn world() -> World {
         ("template", vec![template]),
         ("canned reply", vec![id(&canned)]),
         ("device", vec![id(&device)]),
+        ("push subscription", vec![id(&push_subscription)]),
         ("error log entry", vec![failed.to_string()]),
     ]);
 
@@ -387,6 +407,7 @@ impl World {
             "/api/v1/contacts/" => ids("contact"),
             "/api/v1/webhook-subscriptions/" => ids("subscription"),
             "/api/v1/webhook-subscriptions/{id}/deliveries/" => ids("subscription delivery"),
+            "/api/v1/push-subscriptions/" => ids("push subscription"),
             // The signature is the credential there, whoever calls: a request without one
             // is refused (401) before anything is looked up (see `channels.rs`).
             "/api/v1/hooks/" => Some(Fill::NotTenantOwned),
@@ -426,6 +447,7 @@ impl World {
             "/admin/channels/{id}/deliveries/" => ids("delivery"),
             "/admin/webhooks/" => ids("subscription"),
             "/admin/webhooks/{id}/deliveries/" => ids("subscription delivery"),
+            "/profile/push-subscriptions/" => ids("push subscription"),
             "/static/" => Some(Fill::NotTenantOwned),
             "/notifications/" => ids("notification"),
             // The signed token is the credential, whoever follows the link: a forged one
@@ -594,6 +616,14 @@ async fn snapshot(w: &World) -> Vec<(String, Value)> {
             "subscriptions".into(),
             admin
                 .send(Method::GET, "/api/v1/webhook-subscriptions", Body::Empty)
+                .await
+                .expect(200),
+        ),
+        (
+            "push subscriptions".into(),
+            w.a.requester
+                .api
+                .send(Method::GET, "/api/v1/push-subscriptions", Body::Empty)
                 .await
                 .expect(200),
         ),

@@ -17,6 +17,7 @@ mod identity_pages;
 mod inbox_pages;
 mod live_pages;
 mod notification_pages;
+mod push_pages;
 mod shell;
 mod ticket_pages;
 

@@ -13,6 +13,7 @@ pub mod error_log;
 pub mod health;
 pub mod identity;
 pub mod notifications;
+pub mod push;
 pub mod stream;
 pub mod tasks;
 pub mod templates;

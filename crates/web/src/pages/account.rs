@@ -1,5 +1,6 @@
-//! The pages a person uses on their own account: profile (names, password, login
-//! history), forgotten-password reset, and joining a company with its invite code.
+//! The pages a person uses on their own account: profile (names, password, browser
+//! notifications, login history), forgotten-password reset, and joining a company with its
+//! invite code.
 
 use askama::Template;
 use axum::Form;
@@ -49,6 +50,7 @@ struct ProfilePage {
     password_errors: FieldErrors,
     /// The person's phones for mobile push; `None` for platform staff, who have none.
     devices: Option<DevicesSection>,
+    push: PushSection,
 }
 
 /// The profile's "Mobile devices" section (`profile_devices.html`).
@@ -62,6 +64,26 @@ struct DeviceRow {
     name: String,
     platform: &'static str,
     registered: When,
+    last_success: Option<When>,
+    last_error: Option<String>,
+    last_error_at: Option<When>,
+}
+
+/// The profile's "Browser notifications": the VAPID key (`None`: Web Push is off) and the
+/// browsers subscribed.
+struct PushSection {
+    /// Platform staff outside a company, who are never notified.
+    staff: bool,
+    key: Option<String>,
+    browsers: Vec<PushBrowser>,
+}
+
+/// One subscribed browser as the profile lists it.
+struct PushBrowser {
+    id: String,
+    name: String,
+    endpoint: String,
+    created: When,
     last_success: Option<When>,
     last_error: Option<String>,
     last_error_at: Option<When>,
@@ -85,6 +107,20 @@ impl From<DeviceView> for DeviceRow {
     }
 }
 
+impl From<app::web_push::PushSubscriptionView> for PushBrowser {
+    fn from(s: app::web_push::PushSubscriptionView) -> Self {
+        Self {
+            id: s.id.to_string(),
+            name: s.name.unwrap_or_else(|| "A browser".into()),
+            endpoint: s.endpoint,
+            created: when(s.created_at),
+            last_success: s.last_success_at.map(when),
+            last_error: s.last_error,
+            last_error_at: s.last_error_at.map(when),
+        }
+    }
+}
+
 /// The devices section, for a person of a company.
 async fn devices_section(
     state: &WebState,
@@ -97,6 +133,23 @@ async fn devices_section(
     Ok(Some(DevicesSection {
         rows: devices.into_iter().map(DeviceRow::from).collect(),
     }))
+}
+
+/// The section's data; platform staff, who receive no notifications, see it empty.
+async fn push_section(state: &WebState, ctx: &PageCtx) -> Result<PushSection, Response> {
+    if ctx.actor.company_id.is_none() {
+        return Ok(PushSection {
+            staff: true,
+            key: None,
+            browsers: Vec::new(),
+        });
+    }
+    let browsers = ctx.load(app::web_push::list(&state.app, &ctx.actor).await)?;
+    Ok(PushSection {
+        staff: false,
+        key: app::web_push::public_key(&state.app).map(|key| key.public_key),
+        browsers: browsers.into_iter().map(PushBrowser::from).collect(),
+    })
 }
 
 /// A refused form of the profile page.
@@ -169,6 +222,7 @@ async fn profile_page(
         })
         .collect();
     let devices = devices_section(state, &ctx).await?;
+    let push = push_section(state, &ctx).await?;
     let user = &ctx.profile.user;
     let mut page = ProfilePage {
         layout: ctx.layout.clone(),
@@ -185,6 +239,7 @@ async fn profile_page(
         names_errors: FieldErrors::default(),
         password_errors: FieldErrors::default(),
         devices,
+        push,
     };
     let status = match edit {
         None => StatusCode::OK,
@@ -284,6 +339,59 @@ pub async fn profile_device_remove(
     let result = app::mobile_push::delete(&state.app, &ctx.actor, id).await;
     Ok(ctx.outcome("/profile", result, |()| {
         "The device was removed; it gets no more push notifications.".into()
+    }))
+}
+
+// ---- Browser notifications
+
+/// What `static/push.js` posts once the browser subscribed.
+#[derive(Deserialize)]
+pub struct PushSubscribeForm {
+    #[serde(default)]
+    endpoint: String,
+    #[serde(default)]
+    p256dh: String,
+    #[serde(default)]
+    auth: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn push_subscribe(
+    State(state): State<WebState>,
+    PagePost { ctx, form }: PagePost<PushSubscribeForm>,
+) -> PageResult {
+    let input = app::web_push::SubscribeInput {
+        endpoint: form.endpoint,
+        p256dh: form.p256dh,
+        auth: form.auth,
+        name: Some(form.name),
+    };
+    let result = app::web_push::subscribe(&state.app, &ctx.actor, input).await;
+    Ok(ctx.outcome("/profile", result, |_| {
+        "Notifications are on in this browser.".into()
+    }))
+}
+
+pub async fn push_test(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<domain::PushSubscriptionId>,
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
+    let result = app::web_push::send_test(&state.app, &ctx.actor, id).await;
+    Ok(ctx.outcome("/profile", result, |()| {
+        "A test notification is on its way; reload to see how it went.".into()
+    }))
+}
+
+pub async fn push_remove(
+    State(state): State<WebState>,
+    PagePath(id): PagePath<domain::PushSubscriptionId>,
+    PagePost { ctx, form: _ }: PagePost<CsrfForm>,
+) -> PageResult {
+    let result = app::web_push::delete(&state.app, &ctx.actor, id).await;
+    Ok(ctx.outcome("/profile", result, |()| {
+        "That browser no longer receives your notifications.".into()
     }))
 }
 
@@ -540,6 +648,9 @@ pub fn router() -> axum::Router<crate::state::WebState> {
         .route("/profile", get(profile).post(profile_names))
         .route("/profile/password", post(profile_password))
         .route("/profile/devices/{id}/remove", post(profile_device_remove))
+        .route("/profile/push-subscriptions", post(push_subscribe))
+        .route("/profile/push-subscriptions/{id}/test", post(push_test))
+        .route("/profile/push-subscriptions/{id}/delete", post(push_remove))
         .route("/forgot-password", get(forgot_page).post(forgot_submit))
         .route("/reset-password", get(reset_page).post(reset_submit))
         .route("/register", get(register_page).post(register_submit))

@@ -31,6 +31,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../../static/canned.js"),
     },
     Asset {
+        name: "push.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../../static/push.js"),
+    },
+    Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
         body: include_bytes!("../../../static/favicon.svg"),
@@ -71,6 +76,30 @@ pub async fn serve_asset(Path(name): Path<String>, headers: HeaderMap) -> Respon
             ),
         ],
         asset.body,
+    )
+        .into_response()
+}
+
+/// The Web Push service worker (`static/sw.js`), vendored like every asset.
+const SERVICE_WORKER: &[u8] = include_bytes!("../../../static/sw.js");
+
+/// `/sw.js`: served from the root so that its scope may be the whole site
+/// (`Service-Worker-Allowed: /`), and revalidated on every load rather than cached for a
+/// year, since browsers look for a new worker at this one URL.
+pub async fn serve_service_worker() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::HeaderName::from_static("service-worker-allowed"),
+                HeaderValue::from_static("/"),
+            ),
+        ],
+        SERVICE_WORKER,
     )
         .into_response()
 }
