@@ -242,7 +242,7 @@ fn push_title(draft: &Draft) -> String {
         Kind::Comment => format!("New comment on {short}"),
         Kind::Mention => format!("You were mentioned on {short}"),
         Kind::Message => format!("New message in {short}"),
-        Kind::ConversationAssigned => format!("{short} is assigned to you"),
+        Kind::ConversationAssigned => "A conversation is assigned to you".to_owned(),
         Kind::Registration => "A registration awaits your approval".to_owned(),
         Kind::WorkflowError => format!("A step failed on {short}"),
         Kind::DeliveryFailed => format!("A reply in {short} could not be delivered"),

@@ -648,3 +648,46 @@ async fn the_profile_subscribes_lists_tests_and_removes_browsers() {
     assert_eq!(answer.status(), 303);
     assert!(subscriptions(&acme.admin).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_conversation_assigned_to_an_agent_reaches_their_browser_through_the_pipeline() {
+    let app = server().await;
+    let acme = fixtures::sign_up(&app, "Acme", "ada@acme.io").await;
+    let agent = acme
+        .add_member("agnes@acme.io", "Agnes", &["agent"], &[])
+        .await;
+    let requester = acme
+        .add_member("rita@acme.io", "Rita", &["user"], &[])
+        .await;
+    let (service, pushes) = push_service(&[]).await;
+    let laptop = Browser::new();
+    let endpoint = format!("{service}/push/agnes");
+    subscribe(&agent.api, laptop.subscription(&endpoint))
+        .await
+        .expect(201);
+    let opened = requester
+        .api
+        .send(
+            Method::POST,
+            "/api/v1/conversations",
+            Body::Json(json!({"subject": "My secret salary question"})),
+        )
+        .await
+        .expect(201);
+    let (path, _, body, _) = pushes.wait_for(1).await.remove(0);
+    assert_eq!(path, "agnes");
+    let push = laptop.decrypt(&body);
+    assert_eq!(push["kind"], "conversation_assigned", "{push}");
+    assert_eq!(push["title"], "A conversation is assigned to you", "{push}");
+    assert_eq!(push["url"], format!("/conversations/{}", id(&opened)));
+    // The notification it announces is the agent's to read; its subject stays out of the push.
+    let notification = push["notification_id"].as_str().unwrap().to_owned();
+    let mine = agent
+        .api
+        .send(Method::GET, "/api/v1/notifications", Body::Empty)
+        .await
+        .expect(200);
+    assert_eq!(mine["items"][0]["id"], notification.as_str(), "{mine}");
+    assert!(!push.to_string().contains("salary"), "{push}");
+    app.stop().await;
+}

@@ -36,6 +36,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../../static/push.js"),
     },
     Asset {
+        name: "bell.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../../../static/bell.svg"),
+    },
+    Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
         body: include_bytes!("../../../static/favicon.svg"),
