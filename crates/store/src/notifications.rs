@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use domain::notification::{Channels, Kind};
 use domain::{CompanyId, NotificationId, TicketId, UserId};
-use sea_query::{Expr, ExprTrait, OnConflict, Order, Query, SelectStatement};
+use sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query, SelectStatement};
 use uuid::Uuid;
 
 use crate::db::{Exec, Tx};
@@ -397,37 +397,8 @@ pub async fn set_company_defaults(
     company: CompanyId,
     set: &[(Kind, Channels)],
 ) -> Result<()> {
-    let now = Utc::now();
-    for (kind, c) in set {
-        let insert = Query::insert()
-            .into_table(D::Table)
-            .columns([
-                D::CompanyId,
-                D::Kind,
-                D::InApp,
-                D::Email,
-                D::WebPush,
-                D::Mobile,
-                D::UpdatedAt,
-            ])
-            .values_panic([
-                company.0.into(),
-                kind.as_str().into(),
-                c.in_app.into(),
-                c.email.into(),
-                c.web_push.into(),
-                c.mobile.into(),
-                now.into(),
-            ])
-            .on_conflict(
-                OnConflict::columns([D::CompanyId, D::Kind])
-                    .update_columns([D::InApp, D::Email, D::WebPush, D::Mobile, D::UpdatedAt])
-                    .to_owned(),
-            )
-            .to_owned();
-        tx.execute(&insert).await?;
-    }
-    Ok(())
+    let keys = [("company_id", company.0.into())];
+    upsert_choices(tx, D::Table, &keys, &["company_id", "kind"], set).await
 }
 
 /// Sets a person's choices for the types given.
@@ -438,33 +409,45 @@ pub async fn set_preferences(
     user: UserId,
     set: &[(Kind, Channels)],
 ) -> Result<()> {
+    let keys = [("user_id", user.0.into()), ("company_id", company.0.into())];
+    upsert_choices(tx, P::Table, &keys, &["user_id", "kind"], set).await
+}
+
+/// The columns both choice tables share besides their keys.
+const CHOICE_COLUMNS: [&str; 5] = ["in_app", "email", "web_push", "mobile", "updated_at"];
+
+/// Writes choices per type into `table` (company defaults or a person's preferences), its
+/// rows named by `keys` and the type, replacing those already there.
+async fn upsert_choices(
+    tx: &mut Tx,
+    table: impl sea_query::IntoIden,
+    keys: &[(&'static str, sea_query::Value)],
+    unique: &[&'static str],
+    set: &[(Kind, Channels)],
+) -> Result<()> {
+    let table = table.into_iden();
     let now = Utc::now();
+    let mut columns: Vec<Alias> = keys.iter().map(|(name, _)| Alias::new(*name)).collect();
+    columns.push(Alias::new("kind"));
+    columns.extend(CHOICE_COLUMNS.map(Alias::new));
     for (kind, c) in set {
+        let mut values: Vec<sea_query::Expr> =
+            keys.iter().map(|(_, value)| value.clone().into()).collect();
+        values.extend([
+            kind.as_str().into(),
+            c.in_app.into(),
+            c.email.into(),
+            c.web_push.into(),
+            c.mobile.into(),
+            now.into(),
+        ]);
         let insert = Query::insert()
-            .into_table(P::Table)
-            .columns([
-                P::UserId,
-                P::CompanyId,
-                P::Kind,
-                P::InApp,
-                P::Email,
-                P::WebPush,
-                P::Mobile,
-                P::UpdatedAt,
-            ])
-            .values_panic([
-                user.0.into(),
-                company.0.into(),
-                kind.as_str().into(),
-                c.in_app.into(),
-                c.email.into(),
-                c.web_push.into(),
-                c.mobile.into(),
-                now.into(),
-            ])
+            .into_table(table.clone())
+            .columns(columns.clone())
+            .values_panic(values)
             .on_conflict(
-                OnConflict::columns([P::UserId, P::Kind])
-                    .update_columns([P::InApp, P::Email, P::WebPush, P::Mobile, P::UpdatedAt])
+                OnConflict::columns(unique.iter().map(|c| Alias::new(*c)))
+                    .update_columns(CHOICE_COLUMNS.map(Alias::new))
                     .to_owned(),
             )
             .to_owned();

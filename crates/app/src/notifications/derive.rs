@@ -439,22 +439,15 @@ async fn ticket_drafts(
             if task_type != TaskType::Form {
                 return Ok(out);
             }
-            let waiting = task.assigned_to.is_none() && TaskStatus::QUEUED.contains(&task.status);
-            if waiting {
-                out.extend(
-                    queue(app, company, &ticket, &task)
-                        .await?
-                        .into_iter()
-                        .map(|user| {
-                            draft(
-                                user,
-                                Kind::TaskQueued,
-                                format!("New task in your queue: {name} on {label}"),
-                                None,
-                                format!("/tasks/{task_id}"),
-                            )
-                        }),
-                );
+            let title = format!("New task in your queue: {name} on {label}");
+            for user in waiting_queue(app, company, &ticket, &task).await? {
+                out.push(draft(
+                    user,
+                    Kind::TaskQueued,
+                    title.clone(),
+                    None,
+                    task_link(task_id),
+                ));
             }
             if task.assigned_to != Some(requester) && !muted.contains(&requester) {
                 out.push(draft(
@@ -468,22 +461,15 @@ async fn ticket_drafts(
         }
         Payload::TaskReleased { task_id } => {
             let task = store::tasks::get(app.db(), company, task_id).await?;
-            if task.assigned_to.is_none() && TaskStatus::QUEUED.contains(&task.status) {
-                let name = task.name.clone();
-                out.extend(
-                    queue(app, company, &ticket, &task)
-                        .await?
-                        .into_iter()
-                        .map(|user| {
-                            draft(
-                                user,
-                                Kind::TaskQueued,
-                                format!("A task waits in your queue again: {name} on {label}"),
-                                None,
-                                format!("/tasks/{task_id}"),
-                            )
-                        }),
-                );
+            let title = format!("A task waits in your queue again: {} on {label}", task.name);
+            for user in waiting_queue(app, company, &ticket, &task).await? {
+                out.push(draft(
+                    user,
+                    Kind::TaskQueued,
+                    title.clone(),
+                    None,
+                    task_link(task_id),
+                ));
             }
         }
         Payload::TaskAssigned {
@@ -499,7 +485,7 @@ async fn ticket_drafts(
                     Kind::TicketInput,
                     format!("{label} needs your input: {name}"),
                     None,
-                    format!("/tasks/{task_id}"),
+                    task_link(task_id),
                 ));
             } else {
                 // Only a ticket admin's choice is a person's doing; otherwise the design
@@ -514,7 +500,7 @@ async fn ticket_drafts(
                     Kind::TaskAssigned,
                     title,
                     None,
-                    format!("/tasks/{task_id}"),
+                    task_link(task_id),
                 ));
             }
         }
@@ -618,13 +604,20 @@ async fn ticket_drafts(
     Ok(out)
 }
 
-/// The workers who may claim a task waiting unassigned.
-async fn queue(
+fn task_link(task: domain::TaskId) -> String {
+    format!("/tasks/{task}")
+}
+
+/// The workers who may claim a task, when it waits unassigned in their queue.
+async fn waiting_queue(
     app: &App,
     company: CompanyId,
     ticket: &store::tickets::Ticket,
     task: &store::tasks::TaskInstance,
 ) -> Result<Vec<UserId>> {
+    if task.assigned_to.is_some() || !TaskStatus::QUEUED.contains(&task.status) {
+        return Ok(Vec::new());
+    }
     let version =
         crate::runtime::versions::published(app, company, ticket.workflow_version_id).await?;
     let roles = version

@@ -124,9 +124,8 @@ struct Stop {
     url: String,
 }
 
-#[derive(Template)]
-#[template(path = "notification_email.txt", escape = "none")]
-struct Text<'a> {
+/// What a digest says, rendered twice: as text and as HTML.
+struct Digest<'a> {
     first_name: &'a str,
     headline: &'a str,
     items: &'a [Item],
@@ -138,16 +137,15 @@ struct Text<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "notification_email.txt", escape = "none")]
+struct Text<'a> {
+    d: &'a Digest<'a>,
+}
+
+#[derive(Template)]
 #[template(path = "notification_email.html")]
 struct Html<'a> {
-    first_name: &'a str,
-    headline: &'a str,
-    items: &'a [Item],
-    link: &'a str,
-    company: &'a str,
-    label: &'a str,
-    unsubscribe: &'a [Stop],
-    preferences: &'a str,
+    d: &'a Digest<'a>,
 }
 
 /// "3 new comments on #42 New laptop", or the one notification's own title.
@@ -204,7 +202,7 @@ fn compose(
         .unwrap_or_else(|| format!("{base}/profile"));
     let link = format!("{base}{}", first.link);
     let preferences = format!("{base}/notifications/preferences");
-    let text = Text {
+    let digest = Digest {
         first_name: &user.first_name,
         headline: &headline,
         items: &items,
@@ -213,19 +211,9 @@ fn compose(
         label: &first.subject_label,
         unsubscribe: &unsubscribe,
         preferences: &preferences,
-    }
-    .render()?;
-    let html = Html {
-        first_name: &user.first_name,
-        headline: &headline,
-        items: &items,
-        link: &link,
-        company,
-        label: &first.subject_label,
-        unsubscribe: &unsubscribe,
-        preferences: &preferences,
-    }
-    .render()?;
+    };
+    let text = Text { d: &digest }.render()?;
+    let html = Html { d: &digest }.render()?;
     Ok(Mail {
         subject: format!("[{company}] {headline}"),
         text,

@@ -1395,17 +1395,25 @@ async fn event_webhooks_deliver_the_subscribed_kinds_once_each_across_a_restart(
     let calls = received.wait_for(8, Duration::from_secs(10)).await;
     let test: Value = serde_json::from_str(&calls[7].1).unwrap();
     assert_eq!(test["kind"], "webhook.test");
-    let listed = admin
-        .send(
-            Method::GET,
-            &format!(
-                "/api/v1/webhook-subscriptions/{}/deliveries?state=delivered",
-                id(&subscription)
-            ),
-            Body::Empty,
-        )
-        .await
-        .expect(200);
+    // The receiver has answered; the delivery records it just after.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let listed = loop {
+        let listed = admin
+            .send(
+                Method::GET,
+                &format!(
+                    "/api/v1/webhook-subscriptions/{}/deliveries?state=delivered",
+                    id(&subscription)
+                ),
+                Body::Empty,
+            )
+            .await
+            .expect(200);
+        if listed["items"].as_array().unwrap().len() >= 7 || std::time::Instant::now() > deadline {
+            break listed;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(listed["items"].as_array().unwrap().len(), 7);
     // Paused, it receives nothing new.
     admin

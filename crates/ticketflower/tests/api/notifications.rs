@@ -411,18 +411,39 @@ async fn preferences_refuse_unknown_types_and_bad_quiet_hours_and_change_nothing
     d.app.stop().await;
 }
 
-/// Opens the live stream as `token`: the person counts as online in the app.
+/// Opens the live stream as `token` and subscribes to the person's own stream: once the
+/// server answers, the person counts as online in the app.
 async fn go_online(
     app: &TestApp,
     token: &str,
+    user: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures::{SinkExt, StreamExt};
     let mut request = format!("ws://{}/api/v1/stream", app.address)
         .into_client_request()
         .unwrap();
     request
         .headers_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(request).await.unwrap().0
+    let mut ws = tokio_tungstenite::connect_async(request).await.unwrap().0;
+    let subscribe = json!({"type": "subscribe", "stream": format!("user:{user}")});
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        subscribe.to_string().into(),
+    ))
+    .await
+    .unwrap();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an answer to the subscription")
+            .expect("the socket is open")
+            .expect("a frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            let answer: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(answer["type"], "subscribed", "{answer}");
+            return ws;
+        }
+    }
 }
 
 /// The received mails addressed to `to`.
@@ -454,7 +475,7 @@ async fn offline_people_get_one_digest_per_burst_online_people_none_and_unsubscr
     })
     .await;
     // The reviewer keeps the app open; the requester is away.
-    let _online = go_online(&d.app, &d.reviewer).await;
+    let _online = go_online(&d.app, &d.reviewer, &d.reviewer_id).await;
     let ticket = d.submit_review().await;
     let id = ticket["id"].as_str().unwrap().to_owned();
     for n in 1..=6 {
