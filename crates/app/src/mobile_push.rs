@@ -55,8 +55,6 @@ const ASSERTION_SECS: i64 = 3600;
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest `Retry-After` honoured; a longer one is cut to this.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
 /// How much of an FCM error is kept: its status and message, not a whole page.
 const ERROR_MAX_CHARS: usize = 300;
 /// Largest response read from FCM or the token endpoint.
@@ -309,7 +307,8 @@ impl FcmErrorBody {
 fn retry_at(wait: Option<Duration>) -> Again {
     match wait {
         Some(wait) => {
-            let wait = chrono::Duration::from_std(wait.min(MAX_RETRY_AFTER)).unwrap_or_default();
+            let wait = chrono::Duration::from_std(wait.min(crate::infra::jobs::MAX_RETRY_AFTER))
+                .unwrap_or_default();
             Again::At(Utc::now() + wait)
         }
         None => Again::Later,

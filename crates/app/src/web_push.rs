@@ -39,8 +39,6 @@ const JOB_MAX_ATTEMPTS: u32 = 8;
 const TTL: Duration = Duration::from_secs(24 * 3600);
 /// The VAPID token's lifetime; push services refuse one valid for more than 24 hours.
 const VAPID_VALIDITY_SECS: u64 = 12 * 3600;
-/// Longest `Retry-After` honoured; a push later than this is not worth sending.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
 /// Longest push service URL accepted (real ones are a few hundred characters).
 const ENDPOINT_MAX_CHARS: usize = 2048;
 const NAME_MAX_CHARS: usize = 100;
@@ -289,15 +287,7 @@ pub async fn deliver(app: App, job: Job) -> std::result::Result<(), JobError> {
             }
             let reason = failed(&app, company, subscription_id, reason).await;
             if answer.status == 429 || answer.status >= 500 {
-                Err(match answer.retry_after {
-                    Some(pause) => JobError::RetryAt {
-                        at: Utc::now()
-                            + chrono::Duration::from_std(pause.min(MAX_RETRY_AFTER))
-                                .unwrap_or_default(),
-                        error: reason,
-                    },
-                    None => JobError::Retry(reason),
-                })
+                Err(JobError::retry_after(answer.retry_after, reason))
             } else {
                 Err(JobError::Permanent(reason))
             }

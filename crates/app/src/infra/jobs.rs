@@ -43,6 +43,25 @@ pub enum JobError {
     },
 }
 
+/// Longest a remote service's `Retry-After` may hold a job back: a bogus one must not park
+/// it for days.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
+
+impl JobError {
+    /// Try again when the remote service asked (`Retry-After`, capped at
+    /// [`MAX_RETRY_AFTER`]), else on the queue's back-off.
+    pub fn retry_after(pause: Option<Duration>, error: String) -> Self {
+        match pause {
+            Some(pause) => JobError::RetryAt {
+                at: Utc::now()
+                    + chrono::Duration::from_std(pause.min(MAX_RETRY_AFTER)).unwrap_or_default(),
+                error,
+            },
+            None => JobError::Retry(error),
+        }
+    }
+}
+
 pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 
 /// Runs one kind of job.
