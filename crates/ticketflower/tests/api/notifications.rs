@@ -413,11 +413,7 @@ async fn preferences_refuse_unknown_types_and_bad_quiet_hours_and_change_nothing
 
 /// Opens the live stream as `token` and subscribes to the person's own stream: once the
 /// server answers, the person counts as online in the app.
-async fn go_online(
-    app: &TestApp,
-    token: &str,
-    user: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn go_online(app: &TestApp, token: &str, user: &str) -> tokio::task::JoinHandle<()> {
     use futures::{SinkExt, StreamExt};
     let mut request = format!("ws://{}/api/v1/stream", app.address)
         .into_client_request()
@@ -441,7 +437,8 @@ async fn go_online(
         if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
             let answer: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(answer["type"], "subscribed", "{answer}");
-            return ws;
+            // Kept read, so the server's pings are answered and it stays open (online).
+            return tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
         }
     }
 }
@@ -475,7 +472,7 @@ async fn offline_people_get_one_digest_per_burst_online_people_none_and_unsubscr
     })
     .await;
     // The reviewer keeps the app open; the requester is away.
-    let _online = go_online(&d.app, &d.reviewer, &d.reviewer_id).await;
+    let online = go_online(&d.app, &d.reviewer, &d.reviewer_id).await;
     let ticket = d.submit_review().await;
     let id = ticket["id"].as_str().unwrap().to_owned();
     for n in 1..=6 {
@@ -553,6 +550,7 @@ async fn offline_people_get_one_digest_per_burst_online_people_none_and_unsubscr
     notifications_until(&d.app, &d.requester, |n| n.len() == 7).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(mails_to(&receiver, "rita@acme.io").await.len(), 1);
+    online.abort();
     d.app.stop().await;
 }
 
