@@ -887,7 +887,9 @@ async fn accept_message(
     )
     .await?;
     if !fresh {
-        drop(tx);
+        // Waits for the first copy's commit when it raced this one (SQLite's group
+        // commit), so the answer names it and is not given before it is durable.
+        tx.rollback().await?;
         let earlier = match &external_id {
             Some(external) => {
                 stored::inbound_message(app.db(), company, channel.id, external).await?

@@ -300,7 +300,9 @@ pub async fn open(
     )
     .await?;
     if !created {
-        drop(tx);
+        // The conversation found may be another change's of the same batch (SQLite's
+        // group commit): answer with it once it is durable.
+        tx.rollback().await?;
         if !is_agent(actor) && conversation.requester_id != actor.user_id {
             // Another requester's reference or ticket: theirs to see.
             return Err(AppError::Conflict {

@@ -210,6 +210,7 @@ impl From<StoreError> for AppError {
                 let summary = match &other {
                     StoreError::Database(error) => database_summary(error),
                     StoreError::Corrupt(_) => "a stored row does not parse".into(),
+                    StoreError::Commit(_) => "the commit failed".into(),
                     StoreError::NotFound | StoreError::Conflict { .. } => other.to_string(),
                 };
                 Self::Internal(Fault {

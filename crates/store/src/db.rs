@@ -1,11 +1,13 @@
 //! Connections, transactions and statement execution for both backends.
 //!
 //! SQLite gets one writer connection (writes serialise anyway; a single connection avoids
-//! `SQLITE_BUSY` between our own writers) whose transactions start with `BEGIN IMMEDIATE`,
-//! plus a pool of read-only connections that WAL lets run beside the writer.
+//! `SQLITE_BUSY` between our own writers) on which concurrent changes share one durable
+//! commit ([`crate::writer`]), plus a pool of read-only connections that WAL lets run beside
+//! the writer.
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_query::{PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder, Values};
@@ -16,6 +18,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, FromRow, Postgres, Sqlite, Transaction};
+
+use crate::writer::{Change, CommitStats, Writer};
 
 use domain::CompanyId;
 
@@ -62,7 +66,7 @@ impl DbOptions {
 #[derive(Clone, Debug)]
 enum Pools {
     Sqlite {
-        writer: SqlitePool,
+        writer: Arc<Writer>,
         readers: SqlitePool,
     },
     Postgres(PgPool),
@@ -104,15 +108,16 @@ impl Db {
             // An SQLite connection lives in this process and cannot go stale, so the ping
             // sqlx sends before lending one out only costs a hand-off to the connection's
             // thread: a third of the list's round trips (docs/performance.md).
-            let writer = PoolOptions::<Sqlite>::new()
-                .test_before_acquire(false)
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(base.clone().create_if_missing(true))
-                .await?;
+            let writer = Writer::connect(base.clone().create_if_missing(true)).await?;
+            // Each reader is a thread of its own with its own page cache (up to 2 MiB):
+            // beyond two per core they only add memory and context switches, and a reader
+            // idle for a while is closed so that a server between bursts gives both back.
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
             let readers = PoolOptions::<Sqlite>::new()
                 .test_before_acquire(false)
-                .max_connections(options.max_connections.max(1))
+                .max_connections(options.max_connections.clamp(1, (2 * cores).max(2)))
+                .min_connections(1)
+                .idle_timeout(Duration::from_secs(30))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(base.read_only(true))
                 .await?;
@@ -136,15 +141,23 @@ impl Db {
         }
     }
 
-    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite, so that a transaction that
-    /// reads before it writes cannot fail half-way with `SQLITE_BUSY`).
+    /// Starts a write transaction. On SQLite it is a change in the writer's current batch
+    /// (group commit, [`crate::writer`]): isolated from readers and durable when
+    /// [`Tx::commit`] returns, like a transaction of its own.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { writer, .. } => {
-                Tx::new(Conn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?))
-            }
+            Pools::Sqlite { writer, .. } => Tx::new(Conn::Sqlite(writer.begin().await?)),
             Pools::Postgres(pool) => Tx::new(Conn::Postgres(pool.begin().await?)),
         })
+    }
+
+    /// How many durable commits SQLite's writer made, carrying how many changes (group
+    /// commit); `None` on PostgreSQL, which commits concurrent transactions by itself.
+    pub fn commit_stats(&self) -> Option<CommitStats> {
+        match &self.pools {
+            Pools::Sqlite { writer, .. } => Some(writer.stats()),
+            Pools::Postgres(_) => None,
+        }
     }
 
     /// Checks that the database answers.
@@ -163,9 +176,8 @@ impl Db {
     /// Copies the SQLite database into a consistent backup file (`VACUUM INTO`).
     pub async fn backup_sqlite(&self, path: &str) -> Result<()> {
         if let Pools::Sqlite { writer, .. } = &self.pools {
-            sqlx::query("VACUUM INTO ?")
-                .bind(path)
-                .execute(writer)
+            writer
+                .outside_batch("VACUUM INTO ?".to_owned(), path)
                 .await?;
         }
         Ok(())
@@ -193,7 +205,7 @@ pub struct Tx {
 
 #[derive(Debug)]
 pub(crate) enum Conn {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(Change),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -237,8 +249,8 @@ impl Tx {
     pub async fn execute_script(&mut self, sql: &str) -> Result<()> {
         let sql = AssertSqlSafe(sql.to_owned());
         match &mut self.conn {
-            Conn::Sqlite(tx) => {
-                sqlx::raw_sql(sql).execute(&mut **tx).await?;
+            Conn::Sqlite(change) => {
+                sqlx::raw_sql(sql).execute(change.conn()?).await?;
             }
             Conn::Postgres(tx) => {
                 sqlx::raw_sql(sql).execute(&mut **tx).await?;
@@ -247,11 +259,21 @@ impl Tx {
         Ok(())
     }
 
+    /// Undoes the change. On SQLite it returns once the batch the change ran in is
+    /// durable, so that a change which lost a race to a unique key can read the winner from
+    /// the readers (which see only committed rows) and answer with it.
+    pub async fn rollback(self) -> Result<()> {
+        match self.conn {
+            Conn::Sqlite(change) => change.rollback().await,
+            Conn::Postgres(tx) => Ok(tx.rollback().await?),
+        }
+    }
+
     /// Commits; returns what the change did, for the one commit path of the use cases
     /// (`app::App::commit`), which wakes workers and notifies subscribers.
     pub async fn commit(self) -> Result<Effects> {
         match self.conn {
-            Conn::Sqlite(tx) => tx.commit().await?,
+            Conn::Sqlite(change) => change.commit().await?,
             Conn::Postgres(tx) => tx.commit().await?,
         }
         Ok(self.effects)
@@ -343,8 +365,12 @@ impl Exec for &Db {
 
     async fn execute(self, stmt: &dyn Statement) -> Result<u64> {
         Ok(match &self.pools {
-            Pools::Sqlite { writer, .. } => {
-                run!(execute, query_with, writer, Backend::Sqlite, stmt).rows_affected()
+            // A change of its own, so it shares the batch's commit like any other.
+            Pools::Sqlite { .. } => {
+                let mut tx = self.begin().await?;
+                let affected = Exec::execute(&mut tx, stmt).await?;
+                tx.commit().await?;
+                affected
             }
             Pools::Postgres(pool) => {
                 run!(execute, query_with, pool, Backend::Postgres, stmt).rows_affected()
@@ -386,8 +412,8 @@ impl Exec for &mut Tx {
 
     async fn execute(self, stmt: &dyn Statement) -> Result<u64> {
         Ok(match &mut self.conn {
-            Conn::Sqlite(tx) => {
-                run!(execute, query_with, &mut **tx, Backend::Sqlite, stmt).rows_affected()
+            Conn::Sqlite(change) => {
+                run!(execute, query_with, change.conn()?, Backend::Sqlite, stmt).rows_affected()
             }
             Conn::Postgres(tx) => {
                 run!(execute, query_with, &mut **tx, Backend::Postgres, stmt).rows_affected()
@@ -397,7 +423,15 @@ impl Exec for &mut Tx {
 
     async fn fetch_all<T: Row>(self, stmt: &dyn Statement) -> Result<Vec<T>> {
         Ok(match &mut self.conn {
-            Conn::Sqlite(tx) => run!(fetch_all, query_as_with, &mut **tx, Backend::Sqlite, stmt),
+            Conn::Sqlite(change) => {
+                run!(
+                    fetch_all,
+                    query_as_with,
+                    change.conn()?,
+                    Backend::Sqlite,
+                    stmt
+                )
+            }
             Conn::Postgres(tx) => {
                 run!(fetch_all, query_as_with, &mut **tx, Backend::Postgres, stmt)
             }
@@ -406,11 +440,11 @@ impl Exec for &mut Tx {
 
     async fn fetch_optional<T: Row>(self, stmt: &dyn Statement) -> Result<Option<T>> {
         Ok(match &mut self.conn {
-            Conn::Sqlite(tx) => {
+            Conn::Sqlite(change) => {
                 run!(
                     fetch_optional,
                     query_as_with,
-                    &mut **tx,
+                    change.conn()?,
                     Backend::Sqlite,
                     stmt
                 )

@@ -15,6 +15,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The group commit of SQLite's writer failed: nothing of the change stands
+    /// (`writer.rs`).
+    #[error("the commit failed: {0}")]
+    Commit(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

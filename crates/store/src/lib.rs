@@ -35,8 +35,10 @@ pub mod tasks;
 pub mod templates;
 pub mod tickets;
 pub mod users;
+mod writer;
 
 pub use db::{Backend, Db, DbOptions, Effects, Exec, Raw, SqliteSync, Statement, Tx};
 pub use error::{Result, StoreError};
 pub use sqlx;
 pub use sqlx::types::Json;
+pub use writer::CommitStats;

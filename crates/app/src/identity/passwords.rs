@@ -3,9 +3,10 @@
 //! cores from other requests.
 //!
 //! Each thread keeps one argon2 memory area (19 MiB at the default cost) and reuses it for
-//! every hash. Allocating it per hash on tokio's blocking pool left a copy in each thread's
-//! malloc arena: the benchmark saw 583 MiB resident after its login phases
-//! (docs/performance.md).
+//! every hash of a burst. Allocating it per hash on tokio's blocking pool left a copy in each
+//! thread's malloc arena: the benchmark saw 583 MiB resident after its login phases
+//! (docs/performance.md). A thread with no work for [`IDLE_RELEASE`] gives its area back, so
+//! a server between bursts does not keep 19 MiB a thread for logins that are not coming.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,9 @@ use crate::infra::settings::Settings;
 /// A stored hash whose parameters need more than this many times the configured memory is
 /// checked with memory of its own rather than growing a thread's area for good.
 const MAX_RETAINED_FACTOR: usize = 4;
+
+/// How long a hashing thread keeps its memory area without work.
+const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(5);
 
 enum Job {
     Hash {
@@ -115,10 +119,18 @@ impl Worker {
             // The lock is held only while waiting for the next job, so the threads take
             // turns at the queue and work in parallel.
             let job = match queue.lock() {
-                Ok(queue) => queue.recv(),
+                Ok(queue) if self.memory.is_empty() => queue
+                    .recv()
+                    .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Ok(queue) => queue.recv_timeout(IDLE_RELEASE),
                 Err(_) => return,
             };
             match job {
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    // Freed whole, a block this large goes back to the system (it was
+                    // mapped for itself), not to a malloc arena.
+                    self.memory = Vec::new();
+                }
                 // A caller that went away (the client hung up) no longer needs its hash.
                 Ok(Job::Hash { password, reply }) if !reply.is_closed() => {
                     let _ = reply.send(self.hash(&password));
@@ -132,7 +144,7 @@ impl Worker {
                 }
                 Ok(_) => {}
                 // Every `Passwords` is gone: the app shut down.
-                Err(_) => return,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
     }

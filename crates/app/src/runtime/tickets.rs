@@ -543,7 +543,7 @@ pub async fn submit(
             // Two requests with one key at once: the loser (rolled back here) answers with
             // the winner's ticket.
             Err(store::StoreError::Conflict { .. }) => {
-                drop(tx);
+                tx.rollback().await?;
                 let first =
                     store::tickets::idempotent_ticket(app.db(), company, actor.user_id, key)
                         .await?

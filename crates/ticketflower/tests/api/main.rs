@@ -19,6 +19,7 @@ mod error_log;
 mod errors;
 mod events;
 mod fuzz_api;
+mod group_commit;
 mod hardening;
 mod health;
 mod identity;
