@@ -716,6 +716,11 @@ async fn measure(
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_after_load = server.rss_kib()?;
+    // Again once the server has had time to give back what it keeps only while busy
+    // (idle SQLite readers close after 10 s, hashing memory after 5 s), split into the
+    // process's own memory and the pages of its binary (file-backed, shared, reclaimable).
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let settled = server.rss_parts_kib()?;
     server.stop().await?;
 
     // 8. Cold start on the now-populated database, and idle memory of a fresh process.
@@ -736,6 +741,9 @@ async fn measure(
         "idle_fresh_database_mib": mib(idle_fresh),
         "idle_seeded_database_mib": mib(idle_seeded),
         "idle_after_load_mib": mib(idle_after_load),
+        "idle_after_load_settled_mib": mib(settled.0 + settled.1),
+        "idle_after_load_settled_anon_mib": mib(settled.0),
+        "idle_after_load_settled_file_mib": mib(settled.1),
         "peak_list_mib": mib(peak_list),
         "peak_submit_mib": mib(peak_submit),
     });

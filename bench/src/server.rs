@@ -107,6 +107,11 @@ impl Server {
         rss_kib(self.pid)
     }
 
+    /// [`rss_parts_kib`] of the server.
+    pub fn rss_parts_kib(&self) -> Result<(u64, u64)> {
+        rss_parts_kib(self.pid)
+    }
+
     /// Samples the resident set size every 10 ms until the guard is dropped; `peak` reads the
     /// highest value seen.
     pub fn watch_memory(&self) -> MemoryWatch {
@@ -203,6 +208,21 @@ impl Drop for MemoryWatch {
 }
 
 /// The resident set size of any process, in KiB.
+/// The resident set in two parts: anonymous (the heap, stacks) and file-backed (the binary's
+/// pages), in KiB.
+pub fn rss_parts_kib(pid: u32) -> Result<(u64, u64)> {
+    let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status"))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse::<u64>().ok())
+            .with_context(|| format!("no {name} in /proc/<pid>/status"))
+    };
+    Ok((field("RssAnon:")?, field("RssFile:")?))
+}
+
 pub fn rss_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status"))?;
     status

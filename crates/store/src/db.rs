@@ -117,7 +117,7 @@ impl Db {
                 .test_before_acquire(false)
                 .max_connections(options.max_connections.clamp(1, (2 * cores).max(2)))
                 .min_connections(1)
-                .idle_timeout(Duration::from_secs(30))
+                .idle_timeout(Duration::from_secs(10))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(base.read_only(true))
                 .await?;

@@ -5,8 +5,8 @@
 //! therefore records its transaction id (`txid`), and readers only return rows written by
 //! transactions older than the oldest one still running (`pg_snapshot_xmin`), ordered by
 //! `(txid, id)`. Every transaction below that horizon has finished, so no row can later
-//! appear before the cursor. SQLite serialises writers (`BEGIN IMMEDIATE`), so there ids
-//! are already in commit order.
+//! appear before the cursor. SQLite has one writer, whose changes run one after the other
+//! and commit in batches (`writer.rs`), so there ids are already in commit order.
 
 use chrono::{DateTime, Utc};
 use domain::event::{Event, NewEvent};

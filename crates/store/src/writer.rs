@@ -45,6 +45,9 @@ pub(crate) struct Writer {
     /// Durable commits and the changes they carried, for tests and metrics.
     commits: AtomicU64,
     changes: AtomicU64,
+    /// Statements run by changes: each is a round trip to the connection's thread while
+    /// the writer is held, the cost that bounds a batch once the fsync is shared.
+    statements: AtomicU64,
 }
 
 impl std::fmt::Debug for Writer {
@@ -75,6 +78,8 @@ struct Batch {
 pub struct CommitStats {
     pub commits: u64,
     pub changes: u64,
+    /// Statements the changes ran.
+    pub statements: u64,
     /// Changes waiting for the writer right now.
     pub queued: usize,
 }
@@ -162,6 +167,7 @@ impl Writer {
             queued: AtomicUsize::new(0),
             commits: AtomicU64::new(0),
             changes: AtomicU64::new(0),
+            statements: AtomicU64::new(0),
         }))
     }
 
@@ -169,6 +175,7 @@ impl Writer {
         CommitStats {
             commits: self.commits.load(Ordering::Relaxed),
             changes: self.changes.load(Ordering::Relaxed),
+            statements: self.statements.load(Ordering::Relaxed),
             queued: self.queued.load(Ordering::Relaxed),
         }
     }
@@ -256,7 +263,9 @@ impl std::fmt::Debug for Change {
 }
 
 impl Change {
+    /// The connection, for one statement of the change.
     pub(crate) fn conn(&mut self) -> Result<&mut SqliteConnection> {
+        self.writer.statements.fetch_add(1, Ordering::Relaxed);
         self.state.as_mut().ok_or_else(closed)?.conn()
     }
 

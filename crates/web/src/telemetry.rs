@@ -68,6 +68,18 @@ impl Default for JobGauges {
                 "ticketflower_jobs_refreshed_timestamp_seconds",
                 "When ticketflower_jobs was last counted (Unix time)"
             );
+            metrics::describe_counter!(
+                "ticketflower_sqlite_commits_total",
+                "Durable commits of SQLite's writer (group commit: one carries many changes)"
+            );
+            metrics::describe_counter!(
+                "ticketflower_sqlite_changes_total",
+                "Changes committed by SQLite's writer"
+            );
+            metrics::describe_counter!(
+                "ticketflower_sqlite_statements_total",
+                "Statements run by changes on SQLite's writer"
+            );
         });
         Self {
             recorder: Arc::new(recorder),
@@ -86,6 +98,12 @@ impl JobGauges {
                 metrics::gauge!("ticketflower_jobs", "status" => status.as_str()).set(n as f64);
             }
             metrics::gauge!("ticketflower_jobs_refreshed_timestamp_seconds").set(now);
+            if let Some(writer) = app.db().commit_stats() {
+                metrics::counter!("ticketflower_sqlite_commits_total").absolute(writer.commits);
+                metrics::counter!("ticketflower_sqlite_changes_total").absolute(writer.changes);
+                metrics::counter!("ticketflower_sqlite_statements_total")
+                    .absolute(writer.statements);
+            }
         });
         Ok(())
     }
