@@ -285,6 +285,11 @@ async fn nats(app: App, node: String, shutdown: CancellationToken) {
                         // Hints sent while we were away are gone: read everything.
                         app.hub().nudge(None);
                     }
+                    // The client dropped messages of a subscription: hints may be among them.
+                    async_nats::Event::SlowConsumer(_) => {
+                        app.auth_cache().forget(None);
+                        app.hub().nudge(None);
+                    }
                     async_nats::Event::Disconnected => {
                         bus_state(
                             &app,
