@@ -43,6 +43,10 @@ pub use store::Db;
 pub struct EventsCommitted {
     pub company: Option<domain::CompanyId>,
     pub up_to: i64,
+    /// The transaction changed who may act in `company` (`None`: anywhere), so other
+    /// servers must forget what they remember of its authentication
+    /// ([`identity::cache`]).
+    pub identity: bool,
 }
 
 /// Everything a use case needs; cheap to clone.
@@ -67,6 +71,7 @@ struct Inner {
     hub: Arc<realtime::Hub>,
     nats_publisher: relay::nats::Status,
     error_log: infra::error_log::Recorder,
+    auth_cache: identity::cache::AuthCache,
     /// Published workflow versions by id (they never change), with their company.
     versions: std::sync::Mutex<
         std::collections::HashMap<
@@ -103,6 +108,11 @@ impl App {
             tracing::error!(%error, "FCM settings unusable; mobile push is off");
             None
         });
+        // Alone (`local`), a server hears every change; with others it waits for the bus.
+        let auth_cache = identity::cache::AuthCache::new(
+            std::time::Duration::from_secs(settings.auth_cache_secs),
+            settings.bus == BusKind::Local,
+        );
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -120,6 +130,7 @@ impl App {
                 hub: Arc::default(),
                 nats_publisher: relay::nats::Status::default(),
                 error_log: infra::error_log::Recorder::default(),
+                auth_cache,
                 versions: std::sync::Mutex::default(),
             }),
         }
@@ -142,6 +153,11 @@ impl App {
     /// Where the web layer hands its 5xx answers ([`infra::error_log::run`] writes them).
     pub fn error_log(&self) -> &infra::error_log::Recorder {
         &self.inner.error_log
+    }
+
+    /// What authentication remembers between requests.
+    pub fn auth_cache(&self) -> &identity::cache::AuthCache {
+        &self.inner.auth_cache
     }
 
     pub fn settings(&self) -> &Settings {
@@ -213,20 +229,37 @@ impl App {
     }
 
     /// The one way a use case commits a business transaction: after the commit has made
-    /// the change durable, idle job workers are woken when it queued jobs, and subscribers
-    /// (the live stream to come) learn that a company has events up to a new id. Nothing
-    /// else commits such a transaction, so neither can be forgotten.
+    /// the change durable, a change of who may act is forgotten by the authentication
+    /// cache (before this returns, so the next request sees it), idle job workers are
+    /// woken when it queued jobs, and subscribers (the hub, the bus to the other servers,
+    /// the relays) learn that a company has events up to a new id. Nothing else commits
+    /// such a transaction, so none of these can be forgotten.
     pub async fn commit(&self, tx: store::Tx) -> Result<()> {
         let effects = tx.commit().await?;
+        for reach in &effects.identity {
+            self.inner.auth_cache.forget(*reach);
+        }
         if effects.jobs_queued {
             self.wake_workers();
         }
-        for (company, up_to) in effects.events {
+        let everyone = effects.identity.contains(&None);
+        for &(company, up_to) in &effects.events {
             // No subscriber is not an error: nobody is listening yet.
-            let _ = self
-                .inner
-                .committed
-                .send(EventsCommitted { company, up_to });
+            let _ = self.inner.committed.send(EventsCommitted {
+                company,
+                up_to,
+                identity: effects.identity.contains(&company),
+            });
+        }
+        // Staff acting inside a company reach everyone without a platform event: the other
+        // servers still need to hear it.
+        if everyone && effects.events.iter().all(|(company, _)| company.is_some()) {
+            let up_to = effects.events.iter().map(|(_, id)| *id).max().unwrap_or(0);
+            let _ = self.inner.committed.send(EventsCommitted {
+                company: None,
+                up_to,
+                identity: true,
+            });
         }
         Ok(())
     }

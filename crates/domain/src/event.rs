@@ -174,6 +174,131 @@ impl std::fmt::Display for EventKind {
     }
 }
 
+/// Whose authentication a committed event may have changed: who must be read from the
+/// database again on their next request instead of from a server's memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// The people and API tokens of one company.
+    Company(CompanyId),
+    /// Anyone: a platform event (staff, superusers), or staff acting inside a company, whose
+    /// own sessions live outside it.
+    Everyone,
+}
+
+impl EventKind {
+    /// Whether an event of this kind may change who can act, or as what: a session ended,
+    /// a person blocked or given other roles, a company suspended, a token revoked. Every
+    /// kind is named, so that a new one must be decided; when in doubt it says yes (a
+    /// needless yes costs each signed-in person of the company one database read). The
+    /// kinds that say no change nothing authentication reads, or are ones anybody can
+    /// cause without signing in (a registration, a reset request), which must not let a
+    /// stranger empty a company's cache at will.
+    pub fn changes_who_may_act(self) -> bool {
+        match self {
+            Self::CompanyCreated
+            | Self::CompanyCreatedByStaff
+            | Self::CompanySuspended
+            | Self::CompanyReactivated
+            | Self::ImpersonationStarted
+            | Self::InviteCodeRotated
+            | Self::DataLimitsSet
+            | Self::ChatSettingsSet
+            | Self::CompanyRoleCreated
+            | Self::CompanyRoleUpdated
+            | Self::CompanyRoleDeleted
+            | Self::ApiTokenIssued
+            | Self::ApiTokenRevoked
+            | Self::UserCreated
+            | Self::UserProfileUpdated
+            | Self::UserUpdated
+            | Self::UserApproved
+            | Self::UserBlocked
+            | Self::UserUnblocked
+            | Self::UserRolesChanged
+            | Self::UserDeleted
+            | Self::LoggedOut
+            | Self::RefreshTokenReused
+            | Self::PasswordChanged
+            | Self::PasswordReset
+            | Self::SuperuserCreated
+            | Self::SuperuserPasswordReset => true,
+            // A new pending account, a new session, a reset link mailed: nothing that was
+            // signed in changes.
+            Self::UserRegistered | Self::LoggedIn | Self::PasswordResetRequested => false,
+            Self::CannedReplyCreated
+            | Self::CannedReplyUpdated
+            | Self::CannedReplyDeleted
+            | Self::NotificationCreated
+            | Self::NotificationsRead
+            | Self::DesignCreated
+            | Self::DesignUpdated
+            | Self::DesignDeleted
+            | Self::WorkflowPublished
+            | Self::WorkflowDeprecated
+            | Self::WorkflowArchived
+            | Self::BundleImported
+            | Self::TicketSubmitted
+            | Self::TicketDataCorrected
+            | Self::TicketCancelled
+            | Self::CommentAdded
+            | Self::AttachmentAdded
+            | Self::TaskCreated
+            | Self::TaskAssigned
+            | Self::TaskAssignmentUnavailable
+            | Self::TaskClaimed
+            | Self::TaskReleased
+            | Self::TaskAllowedUsersSet
+            | Self::TaskCompleted
+            | Self::ActionAccepted
+            | Self::WorkflowJoined
+            | Self::WorkflowBranchEnded
+            | Self::WorkflowCompleted
+            | Self::WorkflowErrorRaised
+            | Self::WorkflowErrorStatusChanged
+            | Self::WorkflowErrorRetried
+            | Self::TicketConversationLinked
+            | Self::ConversationOpened
+            | Self::ConversationAssigned
+            | Self::ConversationTeamChanged
+            | Self::ConversationStatusChanged
+            | Self::ConversationRead
+            | Self::ConversationTicketLinked
+            | Self::MessagePosted
+            | Self::MessageEdited
+            | Self::MessageDeleted
+            | Self::MessageDeliveryChanged
+            | Self::ChannelCreated
+            | Self::ChannelUpdated
+            | Self::ChannelPaused
+            | Self::ChannelResumed
+            | Self::ChannelSecretRotated
+            | Self::DeliveriesReplayed
+            | Self::WebhookSubscriptionCreated
+            | Self::WebhookSubscriptionUpdated
+            | Self::WebhookSubscriptionDeleted => false,
+        }
+    }
+}
+
+impl NewEvent {
+    /// Whose authentication this event may change once committed; `None`: nobody's. A kind
+    /// this version does not know counts as changing it.
+    pub fn reach(&self) -> Option<Reach> {
+        let known = self.kind.parse::<EventKind>();
+        if known.is_ok_and(|kind| !kind.changes_who_may_act()) {
+            return None;
+        }
+        let by_staff = self
+            .payload
+            .get("impersonated_by")
+            .is_some_and(|staff| !staff.is_null());
+        Some(match self.company_id {
+            Some(company) if !by_staff => Reach::Company(company),
+            _ => Reach::Everyone,
+        })
+    }
+}
+
 impl Payload {
     /// The payload's fields as the JSON object stored in the event row.
     pub fn to_fields(&self) -> Value {
@@ -305,6 +430,66 @@ mod vocabulary_tests {
         assert_eq!(
             Payload::InviteCodeRotated {}.to_fields(),
             serde_json::json!({})
+        );
+    }
+
+    #[test]
+    fn who_may_act_is_changed_by_identity_events_only() {
+        let company = CompanyId(uuid::Uuid::nil());
+        let event = |kind: &str| NewEvent::new("user:x", kind).company(company);
+        assert_eq!(event("user.blocked").reach(), Some(Reach::Company(company)));
+        assert_eq!(
+            event("company.suspended").reach(),
+            Some(Reach::Company(company))
+        );
+        assert_eq!(
+            event("api_token.revoked").reach(),
+            Some(Reach::Company(company))
+        );
+        assert_eq!(event("user.logged_in").reach(), None);
+        assert_eq!(event("user.registered").reach(), None);
+        assert_eq!(event("ticket.submitted").reach(), None);
+        assert_eq!(event("notification.created").reach(), None);
+        // Unknown kinds are assumed to matter; platform events and staff acting inside a
+        // company reach everyone.
+        assert_eq!(
+            event("test.happened").reach(),
+            Some(Reach::Company(company))
+        );
+        assert_eq!(
+            NewEvent::new("user:x", "platform.superuser_created").reach(),
+            Some(Reach::Everyone)
+        );
+        let by_staff = event("user.password_changed")
+            .payload(serde_json::json!({ "impersonated_by": uuid::Uuid::nil() }));
+        assert_eq!(by_staff.reach(), Some(Reach::Everyone));
+        fn kinds(prefix: &str) -> impl Iterator<Item = EventKind> + '_ {
+            EventKind::ALL
+                .iter()
+                .filter(move |k| k.as_str().starts_with(prefix))
+                .copied()
+        }
+        for prefix in [
+            "company.",
+            "company_role.",
+            "api_token.",
+            "session.",
+            "platform.",
+        ] {
+            assert!(
+                kinds(prefix).all(EventKind::changes_who_may_act),
+                "{prefix}"
+            );
+        }
+        let quiet = [
+            EventKind::UserRegistered,
+            EventKind::LoggedIn,
+            EventKind::PasswordResetRequested,
+        ];
+        assert!(
+            kinds("user.")
+                .filter(|k| !quiet.contains(k))
+                .all(EventKind::changes_who_may_act)
         );
     }
 

@@ -216,6 +216,9 @@ pub struct Effects {
     pub jobs_queued: bool,
     /// The highest event id appended per company (`None`: platform events).
     pub events: Vec<(Option<CompanyId>, i64)>,
+    /// Whose authentication the appended events may have changed, once each: a company's
+    /// people, or `None` for everyone (`domain::event::NewEvent::reach`).
+    pub identity: Vec<Option<CompanyId>>,
 }
 
 impl Tx {
@@ -241,6 +244,12 @@ impl Tx {
         match self.effects.events.iter_mut().find(|(c, _)| *c == company) {
             Some((_, highest)) => *highest = (*highest).max(id),
             None => self.effects.events.push((company, id)),
+        }
+    }
+
+    pub(crate) fn noted_identity(&mut self, reach: Option<CompanyId>) {
+        if !self.effects.identity.contains(&reach) {
+            self.effects.identity.push(reach);
         }
     }
 

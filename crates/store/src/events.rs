@@ -9,7 +9,7 @@
 //! and commit in batches (`writer.rs`), so there ids are already in commit order.
 
 use chrono::{DateTime, Utc};
-use domain::event::{Event, NewEvent};
+use domain::event::{Event, NewEvent, Reach};
 use domain::{CompanyId, UserId};
 use sea_query::{ExprTrait, Query};
 use sqlx::types::Json;
@@ -62,6 +62,7 @@ struct IdRow {
 /// Appends an event inside the transaction that made the change; returns its id.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn append(tx: &mut Tx, event: NewEvent) -> Result<i64> {
+    let reach = event.reach();
     let insert = Query::insert()
         .into_table(Events::Table)
         .columns([
@@ -86,6 +87,11 @@ pub async fn append(tx: &mut Tx, event: NewEvent) -> Result<i64> {
     let row: Option<IdRow> = (&mut *tx).fetch_optional(&insert).await?;
     let id = row.map(|r| r.id).ok_or(crate::StoreError::NotFound)?;
     tx.noted_event(company, id);
+    match reach {
+        Some(Reach::Company(company)) => tx.noted_identity(Some(company)),
+        Some(Reach::Everyone) => tx.noted_identity(None),
+        None => {}
+    }
     Ok(id)
 }
 

@@ -5,9 +5,11 @@
 //! queue's depth (`ticketflower_jobs{status}`) is counted by a background task every
 //! `metrics_refresh_secs` instead, so scrapes cost the database nothing and still answer
 //! while it is down, with the last counts and their time
-//! (`ticketflower_jobs_refreshed_timestamp_seconds`). Those gauges live in a recorder of this
-//! server's own: they describe this server's database, and one process may run several
-//! servers (the tests do), each of which would overwrite the others' in the global one.
+//! (`ticketflower_jobs_refreshed_timestamp_seconds`). The same task copies the
+//! authentication cache's counts (`ticketflower_auth_lookups_total{source}`). Those live in
+//! a recorder of this server's own: they describe this server, and one process may run
+//! several servers (the tests do), each of which would overwrite the others' in the global
+//! one.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -80,6 +82,10 @@ impl Default for JobGauges {
                 "ticketflower_sqlite_statements_total",
                 "Statements run by changes on SQLite's writer"
             );
+            metrics::describe_counter!(
+                "ticketflower_auth_lookups_total",
+                "Requests authenticated from this server's memory or by reading the database"
+            );
         });
         Self {
             recorder: Arc::new(recorder),
@@ -91,6 +97,14 @@ impl JobGauges {
     /// Counts the jobs by status; on failure the previous counts stay, and their timestamp
     /// shows their age.
     async fn refresh(&self, app: &App) -> Result<(), app::AppError> {
+        // Counted by the cache itself, so that a request pays no registry look-up for it.
+        let auth = app.auth_cache().stats();
+        metrics::with_local_recorder(self.recorder.as_ref(), || {
+            metrics::counter!("ticketflower_auth_lookups_total", "source" => "memory")
+                .absolute(auth.hits);
+            metrics::counter!("ticketflower_auth_lookups_total", "source" => "database")
+                .absolute(auth.loads);
+        });
         let counts = app::infra::system::job_counts(app).await?;
         let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
         metrics::with_local_recorder(self.recorder.as_ref(), || {

@@ -2,6 +2,7 @@
 //! rotation with reuse detection, logout, and resolving a bearer token into an [`Actor`].
 
 use domain::ids::SessionId;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -12,6 +13,7 @@ use domain::user::{User, UserStatus};
 use domain::{CompanyId, Email, SystemRole, UserId, ValidationErrors};
 use serde::Serialize;
 
+use super::cache::{SessionEntry, TokenEntry};
 use super::tokens;
 use crate::error::{AppError, Result};
 use crate::{App, audit};
@@ -280,8 +282,10 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
     let mut tx = db.begin().await?;
     if stored.used_at.is_some() || !store::sessions::use_refresh_token(&mut tx, &hash).await? {
         drop(tx);
-        store::sessions::revoke(db, session.id).await?;
+        // The revocation and its event commit together, so the event that makes every
+        // server forget the session cannot be missing.
         let mut tx = db.begin().await?;
+        store::sessions::revoke(&mut tx, session.id).await?;
         audit::record(
             &mut tx,
             None,
@@ -353,14 +357,21 @@ async fn end_session(app: &App, session: SessionId) -> Result<()> {
     Ok(())
 }
 
-/// Is the user allowed to act (in `company`) right now?
+/// Is the user allowed to act (in `company`) right now? Read from the database, for the
+/// rare paths that do not go through the authentication cache (a token refresh).
 async fn check_can_act(
     app: &App,
     user: &User,
     company: Option<CompanyId>,
     impersonator: Option<UserId>,
 ) -> Result<()> {
-    check_person(app, user, company, impersonator).await?;
+    let staff = match impersonator {
+        Some(staff) if user.status == UserStatus::Active => {
+            Some(store::users::get_staff(app.db(), staff).await?)
+        }
+        _ => None,
+    };
+    check_person(user, company, impersonator, staff.as_ref())?;
     let status = match company {
         Some(company) => Some(store::companies::get(app.db(), company).await?.status),
         None => None,
@@ -369,19 +380,20 @@ async fn check_can_act(
 }
 
 /// The user's half of `check_can_act`: an active account acting in its own company, or
-/// impersonated by active staff.
-async fn check_person(
-    app: &App,
+/// impersonated by active staff (`staff`, read for an impersonation).
+fn check_person(
     user: &User,
     company: Option<CompanyId>,
     impersonator: Option<UserId>,
+    staff: Option<&User>,
 ) -> Result<()> {
     if user.status != UserStatus::Active {
         return Err(AppError::Unauthorized("the account is not active".into()));
     }
-    if let Some(staff) = impersonator {
-        let staff = store::users::get_staff(app.db(), staff).await?;
-        if staff.status != UserStatus::Active || !staff.has_role(SystemRole::Superadmin) {
+    if impersonator.is_some() {
+        if !staff
+            .is_some_and(|s| s.status == UserStatus::Active && s.has_role(SystemRole::Superadmin))
+        {
             return Err(AppError::Unauthorized(
                 "the impersonating staff account is not active".into(),
             ));
@@ -403,64 +415,113 @@ fn check_company(status: Option<CompanyStatus>) -> Result<()> {
 }
 
 /// Resolves a bearer token (access JWT or API token) into the acting principal. Roles
-/// come from the database, not the token, so a role change or block applies at once.
+/// come from the database, not the token, so a role change or block applies at once; what
+/// the database said is remembered between requests ([`super::cache`]) until a change of
+/// who may act is committed.
 pub async fn authenticate(app: &App, bearer: &str) -> Result<Actor> {
     if bearer.starts_with(tokens::API_PREFIX) {
         return authenticate_api_token(app, bearer).await;
     }
     let claims = tokens::verify(app.secrets(), bearer)?;
-    let found = match store::users::by_session(app.db(), claims.sid).await {
-        Err(store::StoreError::NotFound) => {
-            return Err(AppError::Unauthorized("unknown session".into()));
-        }
-        // A database that is down is a 503, not a reason to log the user out.
-        other => other?,
+    let entry = match app.auth_cache().session(claims.sid) {
+        Some(entry) => entry,
+        None => load_session(app, claims.sid).await?,
     };
-    let (session, user) = (found.session, found.user);
+    let (session, user) = (&entry.principal.session, &entry.principal.user);
     if session.revoked_at.is_some() || session.user_id != claims.sub {
         return Err(AppError::Unauthorized("the session has ended".into()));
     }
     let company = session.company_id;
     let impersonator = session.impersonator_id;
-    check_person(app, &user, company, impersonator).await?;
-    if company.is_some() && found.company_status.is_none() {
+    check_person(user, company, impersonator, entry.staff.as_ref())?;
+    if company.is_some() && entry.principal.company_status.is_none() {
         return Err(AppError::Unauthorized("unknown company".into()));
     }
-    check_company(found.company_status)?;
-    let mut actor = person_actor(&user, company, Some(session.id), impersonator);
+    check_company(entry.principal.company_status)?;
+    let mut actor = person_actor(user, company, Some(session.id), impersonator);
     if impersonator.is_some() {
         actor.roles = vec![SystemRole::Admin, SystemRole::User];
     }
     Ok(actor)
 }
 
+/// Reads a session, its user, its company's status and its impersonating staff member, and
+/// remembers them.
+async fn load_session(app: &App, id: SessionId) -> Result<Arc<SessionEntry>> {
+    let cache = app.auth_cache();
+    let stamp = cache.begin_load();
+    let principal = match store::users::by_session(app.db(), id).await {
+        Err(store::StoreError::NotFound) => {
+            return Err(AppError::Unauthorized("unknown session".into()));
+        }
+        // A database that is down is a 503, not a reason to log the user out.
+        other => other?,
+    };
+    let staff = match principal.session.impersonator_id {
+        // Staff impersonate as themselves: the session's user is the staff account.
+        Some(staff) if staff == principal.user.id && principal.user.company_id.is_none() => {
+            Some(principal.user.clone())
+        }
+        Some(staff) => Some(store::users::get_staff(app.db(), staff).await?),
+        None => None,
+    };
+    let entry = Arc::new(SessionEntry { principal, staff });
+    cache.keep_session(id, stamp, entry.clone());
+    Ok(entry)
+}
+
 async fn authenticate_api_token(app: &App, token: &str) -> Result<Actor> {
     let invalid = |why: &str| AppError::Unauthorized(why.to_owned());
-    let Some(found) = store::api_tokens::find_by_hash(app.db(), &tokens::hash(token)).await? else {
-        return Err(invalid("invalid API token"));
+    let hash = tokens::hash(token);
+    let entry = match app.auth_cache().token(&hash) {
+        Some(entry) => entry,
+        None => load_token(app, hash).await?,
     };
+    let found = &entry.token;
     if found.revoked_at.is_some() {
         return Err(invalid("the API token was revoked"));
     }
-    if found.expires_at.is_some_and(|at| at <= Utc::now()) {
+    let now = Utc::now();
+    if found.expires_at.is_some_and(|at| at <= now) {
         return Err(invalid("the API token has expired"));
     }
-    let user = store::users::get_any(app.db(), found.user_id).await?;
-    check_can_act(app, &user, Some(found.company_id), None).await?;
+    check_person(&entry.user, Some(found.company_id), None, None)?;
+    check_company(Some(entry.company_status))?;
     // Recording every use would put a write on every API request; a minute's precision is enough.
-    let stale = Utc::now() - chrono::Duration::minutes(1);
-    if found.last_used_at.is_none_or(|at| at < stale) {
-        store::api_tokens::touch(app.db(), found.id).await?;
+    if let Some(previous) = entry.claim_touch(now)
+        && let Err(error) = store::api_tokens::touch(app.db(), found.id).await
+    {
+        entry.untouch(now, previous);
+        return Err(error.into());
     }
     Ok(Actor {
-        user_id: user.id,
+        user_id: entry.user.id,
         company_id: Some(found.company_id),
-        roles: user.system_roles,
+        roles: entry.user.system_roles.clone(),
         kind: ActorKind::ApiToken,
         session_id: None,
         impersonator: None,
         api_token_id: Some(found.id),
     })
+}
+
+/// Reads an API token, its service user and its company's status, and remembers them.
+/// Unknown and revoked tokens are not remembered: nobody should be able to fill the cache
+/// by sending made-up tokens.
+async fn load_token(app: &App, hash: String) -> Result<Arc<TokenEntry>> {
+    let cache = app.auth_cache();
+    let stamp = cache.begin_load();
+    let Some(found) = store::api_tokens::find_by_hash(app.db(), &hash).await? else {
+        return Err(AppError::Unauthorized("invalid API token".into()));
+    };
+    if found.revoked_at.is_some() {
+        return Err(AppError::Unauthorized("the API token was revoked".into()));
+    }
+    let user = store::users::get_any(app.db(), found.user_id).await?;
+    let company = store::companies::get(app.db(), found.company_id).await?;
+    let entry = Arc::new(TokenEntry::new(found, user, company.status));
+    cache.keep_token(hash, stamp, entry.clone());
+    Ok(entry)
 }
 
 /// The answer of `POST /auth/verify`.

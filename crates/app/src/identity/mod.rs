@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod cache;
 pub mod passwords;
 pub mod platform;
 pub mod tokens;

@@ -92,6 +92,10 @@ pub struct Settings {
     pub access_token_secs: u64,
     /// Refresh token lifetime, seconds.
     pub refresh_token_secs: u64,
+    /// Longest a server serves a request's authentication from memory before reading it
+    /// again, seconds (`identity::cache`; changes of who may act apply at once anyway);
+    /// 0 reads the database on every request.
+    pub auth_cache_secs: u64,
     /// Failed logins for one account within `login_account_window_secs` that lock it.
     pub login_account_max_failures: usize,
     pub login_account_window_secs: u64,
@@ -222,6 +226,7 @@ impl Default for Settings {
             argon2_parallelism: 1,
             access_token_secs: 15 * 60,
             refresh_token_secs: 30 * 24 * 3600,
+            auth_cache_secs: 60,
             login_account_max_failures: 5,
             login_account_window_secs: 15 * 60,
             login_ip_max_failures: 20,
@@ -288,6 +293,7 @@ struct Defaults {
     argon2_parallelism: u32,
     access_token_secs: u64,
     refresh_token_secs: u64,
+    auth_cache_secs: u64,
     login_account_max_failures: usize,
     login_account_window_secs: u64,
     login_ip_max_failures: usize,
@@ -396,6 +402,7 @@ impl Settings {
             argon2_parallelism: d.argon2_parallelism,
             access_token_secs: d.access_token_secs,
             refresh_token_secs: d.refresh_token_secs,
+            auth_cache_secs: d.auth_cache_secs,
             login_account_max_failures: d.login_account_max_failures,
             login_account_window_secs: d.login_account_window_secs,
             login_ip_max_failures: d.login_ip_max_failures,

@@ -4,8 +4,15 @@
 //! every company again, and it polls anyway (`realtime_poll_ms`). Three kinds, chosen by
 //! `TICKETFLOWER_BUS`: `local` (one node), `postgres` (`LISTEN/NOTIFY` on the database) and
 //! `nats` (a NATS server).
+//!
+//! A hint also says whether the commit changed who may act in its company, and a line
+//! for "anywhere" says so for platform changes: the receiving node forgets what its
+//! authentication cache remembers there (`identity::cache`). Lost hints could have said
+//! so, so a node that reconnects forgets everything, serves nothing from memory while its
+//! bus is down, and a node that could not send such a hint (or dropped its own commits'
+//! hints) sends "anywhere" with its next message.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use domain::CompanyId;
@@ -35,17 +42,52 @@ pub async fn run(app: App, shutdown: CancellationToken) {
     }
 }
 
-/// One line per company: `node company up_to sent_at_ms`.
-fn hints_text(node: &str, hints: &HashMap<CompanyId, i64>) -> String {
-    let now = chrono::Utc::now().timestamp_millis();
-    hints
-        .iter()
-        .map(|(company, up_to)| format!("{node} {company} {up_to} {now}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// What this node's commits tell the other nodes, coalesced.
+#[derive(Debug, Default)]
+struct Hints {
+    /// The highest event id per company.
+    events: HashMap<CompanyId, i64>,
+    /// Where who may act changed (`None`: anywhere).
+    identity: HashSet<Option<CompanyId>>,
 }
 
-/// Hands the hints of other nodes in `text` to the hub.
+impl Hints {
+    fn add(&mut self, hint: EventsCommitted) {
+        super::hub::coalesce(&mut self.events, hint);
+        if hint.identity {
+            self.identity.insert(hint.company);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.identity.is_empty()
+    }
+}
+
+/// The company field of the line that concerns every company; it parses as no company,
+/// so a node that predates it skips the line.
+const ANYWHERE: &str = "-";
+
+/// One line per company: `node company up_to sent_at_ms identity` (`identity` is `1` when
+/// who may act changed; a node that predates it reads four fields and ignores the fifth,
+/// and a missing fifth field reads as `0`), then `node - 0 sent_at_ms 1` when it changed
+/// anywhere.
+fn hints_text(node: &str, hints: &Hints) -> String {
+    let now = chrono::Utc::now().timestamp_millis();
+    let flag = |company: Option<CompanyId>| u8::from(hints.identity.contains(&company));
+    let mut lines: Vec<String> = hints
+        .events
+        .iter()
+        .map(|(company, up_to)| format!("{node} {company} {up_to} {now} {}", flag(Some(*company))))
+        .collect();
+    if hints.identity.contains(&None) {
+        lines.push(format!("{node} {ANYWHERE} 0 {now} 1"));
+    }
+    lines.join("\n")
+}
+
+/// Hands the hints of other nodes in `text` to the hub, and their changes of who may act
+/// to the authentication cache.
 fn receive(app: &App, node: &str, text: &str) {
     for line in text.lines() {
         let mut parts = line.split(' ');
@@ -57,16 +99,31 @@ fn receive(app: &App, node: &str, text: &str) {
         if from == node {
             continue;
         }
+        let identity = parts.next() == Some("1");
+        if identity && company == ANYWHERE {
+            app.auth_cache().forget(None);
+            continue;
+        }
         let (Ok(company), Ok(up_to)) = (company.parse().map(CompanyId), up_to.parse::<i64>())
         else {
             continue;
         };
+        if identity {
+            app.auth_cache().forget(Some(company));
+        }
         if let Ok(sent) = sent.parse::<i64>() {
             let lag = (chrono::Utc::now().timestamp_millis() - sent).max(0) as f64 / 1000.0;
             metrics::histogram!("realtime_hint_lag_seconds").record(lag);
         }
         app.hub().nudge(Some((company, up_to)));
     }
+}
+
+/// The bus is up (`None`) or down (why): the hub says so, and the authentication cache
+/// serves from memory only while it hears the other nodes.
+fn bus_state(app: &App, kind: &'static str, down: Option<String>) {
+    app.auth_cache().set_hearing(down.is_none());
+    app.hub().set_bus(kind, down);
 }
 
 /// Hands a signal sent on another node to this node's sockets.
@@ -94,22 +151,27 @@ async fn next_signal(
     }
 }
 
-/// Waits for this node's next commits and coalesces them: the highest id per company.
+/// Waits for this node's next commits and coalesces them: the highest id per company, and
+/// where who may act changed.
 async fn next_hints(
     commits: &mut tokio::sync::broadcast::Receiver<EventsCommitted>,
-) -> Option<HashMap<CompanyId, i64>> {
-    use super::hub::coalesce;
-    let mut hints = HashMap::new();
+) -> Option<Hints> {
+    let mut hints = Hints::default();
+    // Hints were dropped here: the other nodes' polls read the events they named, but
+    // whose authentication they changed is unknown, so the others forget everyone's.
     match commits.recv().await {
-        Ok(hint) => coalesce(&mut hints, hint),
-        // Hints were dropped here; the other nodes' polls read what they named.
-        Err(RecvError::Lagged(_)) => {}
+        Ok(hint) => hints.add(hint),
+        Err(RecvError::Lagged(_)) => {
+            hints.identity.insert(None);
+        }
         Err(RecvError::Closed) => return None,
     }
     loop {
         match commits.try_recv() {
-            Ok(hint) => coalesce(&mut hints, hint),
-            Err(TryRecvError::Lagged(_)) => {}
+            Ok(hint) => hints.add(hint),
+            Err(TryRecvError::Lagged(_)) => {
+                hints.identity.insert(None);
+            }
             Err(_) => return Some(hints),
         }
     }
@@ -118,7 +180,8 @@ async fn next_hints(
 async fn postgres(app: App, node: String, shutdown: CancellationToken) {
     const KIND: &str = "postgres";
     if app.db().backend() != store::Backend::Postgres {
-        app.hub().set_bus(
+        bus_state(
+            &app,
             KIND,
             Some("the postgres bus needs a PostgreSQL database".into()),
         );
@@ -133,20 +196,28 @@ async fn postgres(app: App, node: String, shutdown: CancellationToken) {
         tokio::spawn(async move {
             let mut commits = app.subscribe_events();
             let mut signals = app.hub().outgoing_signals();
+            // A change of who may act that could not be sent: the next hints say "anywhere".
+            let mut owed = false;
             loop {
-                let (channel, text) = tokio::select! {
+                let (channel, text, identity) = tokio::select! {
                     () = shutdown.cancelled() => return,
                     hints = next_hints(&mut commits) => match hints {
                         Some(hints) if hints.is_empty() => continue,
-                        Some(hints) => (CHANNEL, hints_text(&node, &hints)),
+                        Some(mut hints) => {
+                            if std::mem::take(&mut owed) {
+                                hints.identity.insert(None);
+                            }
+                            (CHANNEL, hints_text(&node, &hints), !hints.identity.is_empty())
+                        }
                         None => return,
                     },
                     signal = next_signal(&mut signals) => match signal {
-                        Some(text) => (SIGNAL_CHANNEL, text),
+                        Some(text) => (SIGNAL_CHANNEL, text, false),
                         None => return,
                     },
                 };
                 if let Err(error) = store::notify::notify(app.db(), channel, &text).await {
+                    owed |= identity;
                     tracing::warn!(%error, "a message could not be sent on the postgres bus");
                 }
             }
@@ -159,7 +230,7 @@ async fn postgres(app: App, node: String, shutdown: CancellationToken) {
             listener = store::notify::Listener::connect(app.db(), &[CHANNEL, SIGNAL_CHANNEL]) => match listener {
                 Ok(listener) => listener,
                 Err(error) => {
-                    app.hub().set_bus(KIND, Some(format!("cannot LISTEN: {error}")));
+                    bus_state(&app, KIND, Some(format!("cannot LISTEN: {error}")));
                     tokio::select! {
                         () = shutdown.cancelled() => break,
                         () = tokio::time::sleep(RETRY) => continue,
@@ -167,7 +238,7 @@ async fn postgres(app: App, node: String, shutdown: CancellationToken) {
                 }
             },
         };
-        app.hub().set_bus(KIND, None);
+        bus_state(&app, KIND, None);
         app.hub().nudge(None);
         loop {
             tokio::select! {
@@ -176,11 +247,11 @@ async fn postgres(app: App, node: String, shutdown: CancellationToken) {
                     Ok(Some((channel, text))) if channel == SIGNAL_CHANNEL => receive_signal(&app, &text),
                     Ok(Some((_, text))) => receive(&app, &node, &text),
                     Ok(None) => {
-                        app.hub().set_bus(KIND, Some("the LISTEN connection was lost; reconnecting".into()));
+                        bus_state(&app, KIND, Some("the LISTEN connection was lost; reconnecting".into()));
                         break;
                     }
                     Err(error) => {
-                        app.hub().set_bus(KIND, Some(format!("the LISTEN connection failed: {error}")));
+                        bus_state(&app, KIND, Some(format!("the LISTEN connection failed: {error}")));
                         break;
                     }
                 },
@@ -197,27 +268,34 @@ async fn nats(app: App, node: String, shutdown: CancellationToken) {
     const KIND: &str = "nats";
     // The binary refuses to start a `nats` bus without a URL; a test or embedder may not.
     let Some(url) = app.settings().nats_url().map(str::to_owned) else {
-        app.hub()
-            .set_bus(KIND, Some("TICKETFLOWER_NATS_URL is not set".into()));
+        bus_state(&app, KIND, Some("TICKETFLOWER_NATS_URL is not set".into()));
         shutdown.cancelled().await;
         return;
     };
-    app.hub()
-        .set_bus(KIND, Some(format!("connecting to {url}")));
-    let hub = app.hub().clone();
+    bus_state(&app, KIND, Some(format!("connecting to {url}")));
+    let on_event = app.clone();
     let options = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
         .event_callback(move |event| {
-            let hub = hub.clone();
+            let app = on_event.clone();
             async move {
                 match event {
                     async_nats::Event::Connected => {
-                        hub.set_bus(KIND, None);
+                        bus_state(&app, KIND, None);
                         // Hints sent while we were away are gone: read everything.
-                        hub.nudge(None);
+                        app.hub().nudge(None);
+                    }
+                    // The client dropped messages of a subscription: hints may be among them.
+                    async_nats::Event::SlowConsumer(_) => {
+                        app.auth_cache().forget(None);
+                        app.hub().nudge(None);
                     }
                     async_nats::Event::Disconnected => {
-                        hub.set_bus(KIND, Some("disconnected from NATS; reconnecting".into()));
+                        bus_state(
+                            &app,
+                            KIND,
+                            Some("disconnected from NATS; reconnecting".into()),
+                        );
                     }
                     _ => {}
                 }
@@ -244,13 +322,15 @@ async fn nats(app: App, node: String, shutdown: CancellationToken) {
     let (client, mut hints, mut their_signals) = match connected.await {
         Ok(connected) => connected,
         Err(why) => {
-            app.hub().set_bus(KIND, Some(why));
+            bus_state(&app, KIND, Some(why));
             shutdown.cancelled().await;
             return;
         }
     };
     let mut commits = app.subscribe_events();
     let mut signals = app.hub().outgoing_signals();
+    // A change of who may act that could not be sent: the next hints say "anywhere".
+    let mut owed = false;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -271,9 +351,13 @@ async fn nats(app: App, node: String, shutdown: CancellationToken) {
                 None => break,
             },
             mine = next_hints(&mut commits) => match mine {
-                Some(mine) if !mine.is_empty() => {
+                Some(mut mine) if !mine.is_empty() => {
+                    if std::mem::take(&mut owed) {
+                        mine.identity.insert(None);
+                    }
                     let text = hints_text(&node, &mine);
                     if let Err(error) = client.publish(SUBJECT, text.into()).await {
+                        owed |= !mine.identity.is_empty();
                         tracing::warn!(%error, "a hint could not be sent on the NATS bus");
                     }
                 }

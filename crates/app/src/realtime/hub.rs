@@ -462,6 +462,7 @@ impl Hub {
                     crate::EventsCommitted {
                         company: Some(company),
                         up_to,
+                        identity: false,
                     },
                 );
             }

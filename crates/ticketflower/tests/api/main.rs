@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+mod auth_cache;
 mod canned_replies;
 mod channel_pages;
 mod channels;
@@ -32,7 +33,7 @@ mod pages;
 mod personal_tasks;
 mod search;
 mod storage;
-mod stream;
+pub(crate) mod stream;
 mod tenancy;
 mod tickets;
 mod web_push;

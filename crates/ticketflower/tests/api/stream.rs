@@ -596,7 +596,7 @@ async fn a_shutdown_closes_sockets_with_going_away() {
 /// Two nodes of one deployment on one database, sharing hints over `bus`; their hubs poll
 /// only every minute, so an event that arrives in seconds came over the bus (or after a
 /// reconnect of it), not by the safety net.
-async fn two_nodes(bus: app::BusKind, nats_url: Option<String>) -> (TestApp, TestApp) {
+pub(crate) async fn two_nodes(bus: app::BusKind, nats_url: Option<String>) -> (TestApp, TestApp) {
     let nats = nats_url.clone();
     let a = testkit::spawn_app_with(move |settings, jobs| {
         settings.bus = bus;
@@ -616,7 +616,7 @@ async fn two_nodes(bus: app::BusKind, nats_url: Option<String>) -> (TestApp, Tes
 }
 
 /// Waits until `/readyz` reports the bus with `state` (`ok`, or `degraded`).
-async fn wait_for_bus(node: &TestApp, state: &str) -> String {
+pub(crate) async fn wait_for_bus(node: &TestApp, state: &str) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let ready: Value = testkit::json(node.get("/readyz").await).await;
