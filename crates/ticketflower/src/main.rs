@@ -10,6 +10,14 @@ use app::{App, Secrets, Settings};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+/// jemalloc rather than glibc's malloc: glibc kept what each thread freed in that thread's
+/// arena (up to eight per core), so a server that had been busy stayed tens of MiB larger
+/// than it needed, and its arenas cost the ticket list half its throughput. jemalloc's
+/// background thread returns pages unused for a second to the system (its settings are
+/// compiled in: `.cargo/config.toml`; docs/performance.md, "Memory").
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ticketflower",
