@@ -177,6 +177,45 @@ impl Server {
         assert_eq!(response.status(), 201);
         response.json().await.unwrap()
     }
+
+    /// Makes the `reviewers` role and publishes the document-review bundle as `token`'s
+    /// company; returns the id of its `review_request` ticket type.
+    pub async fn review_type(&self, client: &reqwest::Client, token: &str) -> String {
+        let url = |path: &str| format!("{}{path}", self.base_url);
+        let role = client
+            .post(url("/api/v1/company-roles"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "name": "reviewers", "description": "Reviewers" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(role.status(), 201);
+        let created: serde_json::Value = client
+            .post(url("/api/v1/design/bundles"))
+            .bearer_auth(token)
+            .header("content-type", "application/yaml")
+            .body(include_str!(
+                "../../../../examples/bundles/document-review.yaml"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let workflow = created["workflow_id"].as_str().unwrap();
+        let published = client
+            .post(url(&format!("/api/v1/design/workflows/{workflow}/publish")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(published.status(), 200);
+        created["ticket_type_ids"]["review_request"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
 }
 
 /// Starts `ticketflower serve` on a free port and waits until it listens.
@@ -416,38 +455,8 @@ async fn hostile_ticket_data_does_not_grow_the_servers_memory() {
     let url = |path: &str| format!("{}{path}", server.base_url);
     let signed_up = server.sign_up(&client).await;
     let token = signed_up["access_token"].as_str().unwrap().to_owned();
-    let role = client
-        .post(url("/api/v1/company-roles"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "name": "reviewers", "description": "Reviewers" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(role.status(), 201);
-    let created: serde_json::Value = client
-        .post(url("/api/v1/design/bundles"))
-        .bearer_auth(&token)
-        .header("content-type", "application/yaml")
-        .body(include_str!(
-            "../../../../examples/bundles/document-review.yaml"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let workflow = created["workflow_id"].as_str().unwrap();
-    let published = client
-        .post(url(&format!("/api/v1/design/workflows/{workflow}/publish")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(published.status(), 200);
-    let type_id = created["ticket_type_ids"]["review_request"]
-        .as_str()
-        .unwrap();
+    let type_id = server.review_type(&client, &token).await;
+    let type_id = type_id.as_str();
     let data = |objects: usize| {
         let mut data = serde_json::json!({
             "document_url": "https://docs.example.com/plan", "summary": "plan",

@@ -149,37 +149,9 @@ async fn sigkill_during_a_burst_loses_no_acknowledged_ticket_and_leaves_no_half(
         .as_str()
         .unwrap()
         .to_owned();
-    let role = client
-        .post(url("/api/v1/company-roles"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "name": "reviewers", "description": "Reviewers" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(role.status(), 201);
-    let created: serde_json::Value = client
-        .post(url("/api/v1/design/bundles"))
-        .bearer_auth(&token)
-        .header("content-type", "application/yaml")
-        .body(include_str!(
-            "../../../../examples/bundles/document-review.yaml"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let workflow = created["workflow_id"].as_str().unwrap();
-    let published = client
-        .post(url(&format!("/api/v1/design/workflows/{workflow}/publish")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(published.status(), 200);
+    let type_id = server.review_type(&client, &token).await;
     let body = serde_json::json!({
-        "ticket_type_id": created["ticket_type_ids"]["review_request"],
+        "ticket_type_id": type_id,
         "data": { "document_url": "https://docs.example.com/plan", "summary": "plan" },
     })
     .to_string();
