@@ -501,9 +501,12 @@ pub async fn worker_loads(
     roles: &[String],
     allowed: &[UserId],
 ) -> Result<Vec<QueueLoad>> {
+    // `COUNT(*)`, not `COUNT(id)`: the index holds every column the count needs, while
+    // counting a column outside it made SQLite fetch each open task's row (a fifth of the
+    // writer's time in the submission profile at 10,000 tickets).
     let open = Query::select()
         .expr(Func::cast_as(
-            Func::count(Expr::col((TaskInstances::Table, TaskInstances::Id))),
+            Func::count(Expr::col(sea_query::Asterisk)),
             "BIGINT",
         ))
         .from(TaskInstances::Table)
