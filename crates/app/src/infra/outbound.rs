@@ -1073,9 +1073,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_port_is_a_temporary_connection_failure() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        drop(listener);
+        // Bound but not listening: connections are refused, and the port stays ours, so a
+        // test running beside this one cannot take it (a freed port was, and answered).
+        let closed = tokio::net::TcpSocket::new_v4().unwrap();
+        closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let address = closed.local_addr().unwrap();
         let result = loopback_client()
             .post_json(&format!("http://{address}/hook"), &json!({}), None, WAIT)
             .await;
