@@ -262,20 +262,37 @@ struct Session {
 struct Closing(u16, String);
 
 impl Session {
-    async fn run(mut self, socket: WebSocket, mut connection: realtime::Connection) {
-        let (mut sink, mut source) = socket.split();
-        let closing = self.app.hub().closing();
+    /// The socket is not split: the halves' shared lock cost every delivery a lock and an
+    /// unlock, and nothing here reads and writes at once.
+    async fn run(mut self, mut socket: WebSocket, mut connection: realtime::Connection) {
+        // One wait for shutdown for the socket's life: a fresh `cancelled()` in every turn of
+        // the loop registered with the token, whose lock every socket of the node shares,
+        // at every delivery.
+        let closing = self.app.hub().closing().cancelled_owned();
+        tokio::pin!(closing);
         let every = Duration::from_secs(self.app.settings().realtime_heartbeat_secs.max(1));
         let idle = every * MISSED_HEARTBEATS;
         let mut heartbeat = tokio::time::interval_at(Instant::now() + every, every);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut heard = Instant::now();
         let ended: Result<Closing, axum::Error> = loop {
+            // Biased, deliveries before the client's messages: a wake-up for a delivery then
+            // polls neither the socket's reader (a read buffer cleared each time) nor the
+            // heartbeat. Reading is not starved: a turn drains the queue, so the next one
+            // finds it empty unless events outrun the socket, which the hub then drops.
             tokio::select! {
-                () = closing.cancelled() => {
+                biased;
+                () = &mut closing => {
                     break Ok(Closing(close::GOING_AWAY, "the server is restarting: resume elsewhere".into()));
                 }
-                message = source.next() => {
+                delivery = connection.deliveries.recv() => {
+                    match self.pass_on(&mut socket, &mut connection, delivery).await {
+                        Ok(None) => {}
+                        Ok(Some(closing)) => break Ok(closing),
+                        Err(e) => break Err(e),
+                    }
+                }
+                message = socket.next() => {
                     heard = Instant::now();
                     let text = match message {
                         None => break Ok(Closing(1000, String::new())),
@@ -284,33 +301,26 @@ impl Session {
                         Some(Ok(Message::Text(text))) => text,
                         Some(Ok(Message::Binary(_))) => {
                             let error = error_message(400, "Bad message", "send JSON text messages".into(), None);
-                            if let Err(e) = send(&mut sink, &error).await { break Err(e); }
+                            if let Err(e) = send(&mut socket, &error).await { break Err(e); }
                             continue;
                         }
                         Some(Ok(_)) => continue,
                     };
-                    if let Err(e) = self.handle(&mut sink, &connection, text.as_str()).await {
+                    if let Err(e) = self.handle(&mut socket, &connection, text.as_str()).await {
                         break Err(e);
-                    }
-                }
-                delivery = connection.deliveries.recv() => {
-                    match self.pass_on(&mut sink, &mut connection, delivery).await {
-                        Ok(None) => {}
-                        Ok(Some(closing)) => break Ok(closing),
-                        Err(e) => break Err(e),
                     }
                 }
                 _ = heartbeat.tick() => {
                     if heard.elapsed() >= idle {
                         break Ok(Closing(close::IDLE, format!("no message or pong in {} s", idle.as_secs())));
                     }
-                    if let Err(e) = sink.send(Message::Ping(Default::default())).await { break Err(e); }
+                    if let Err(e) = socket.send(Message::Ping(Default::default())).await { break Err(e); }
                 }
             }
         };
         drop(connection);
         if let Ok(Closing(code, reason)) = ended {
-            let sent = sink
+            let sent = socket
                 .send(Message::Close(Some(CloseFrame {
                     code,
                     reason: Utf8Bytes::from(reason),
@@ -321,7 +331,7 @@ impl Session {
             // and a reset can discard the close frame before the client reads it.
             if sent.is_ok() {
                 let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                    while let Some(Ok(message)) = source.next().await {
+                    while let Some(Ok(message)) = socket.next().await {
                         if matches!(message, Message::Close(_)) {
                             break;
                         }
@@ -644,7 +654,7 @@ impl Session {
     }
 }
 
-type Sink = futures::stream::SplitSink<WebSocket, Message>;
+type Sink = WebSocket;
 
 /// How a socket that broke the protocol is closed: 1009 for a message over the limit.
 fn refusal(error: axum::Error) -> Closing {
