@@ -112,7 +112,10 @@ pub async fn create_company(
     Ok(outcome)
 }
 
-/// Suspends (`true`) or reactivates a company. Suspension also ends its sessions.
+/// Suspends (`true`) or reactivates a company. Suspension ends no session: every request
+/// of its people is refused while it lasts (authentication reads the company's status, and
+/// the event clears the authentication cache and closes their live sockets), and sessions
+/// still unexpired work again once it is reactivated.
 pub async fn set_suspended(
     app: &App,
     actor: &domain::auth::Actor,
