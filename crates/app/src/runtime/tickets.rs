@@ -322,41 +322,48 @@ fn waits_on(task: &store::tasks::TaskInstance, user: UserId) -> bool {
 pub(crate) async fn visible(app: &App, actor: &Actor, id: TicketId) -> Result<(CompanyId, Ticket)> {
     let company = crate::access::company_of(actor)?;
     let ticket = store::tickets::get(app.db(), company, id).await?;
-    may_see(app, actor, company, ticket).await
+    if may_see_as_requester_or_admin(actor, &ticket) {
+        return Ok((company, ticket));
+    }
+    let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
+    may_see(app, actor, company, ticket, &tasks).await
 }
 
-/// The ticket read, if this actor may see it.
+fn may_see_as_requester_or_admin(actor: &Actor, ticket: &Ticket) -> bool {
+    ticket.requester_id == actor.user_id || crate::access::is_ticket_admin(actor)
+}
+
+/// The ticket read, if this actor may see it; `tasks` are the ticket's.
 async fn may_see(
     app: &App,
     actor: &Actor,
     company: CompanyId,
     ticket: Ticket,
+    tasks: &[store::tasks::TaskInstance],
 ) -> Result<(CompanyId, Ticket)> {
-    let id = ticket.id;
-    if ticket.requester_id == actor.user_id || crate::access::is_ticket_admin(actor) {
-        return Ok((company, ticket));
-    }
-    let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
-    if tasks.iter().any(|t| t.assigned_to == Some(actor.user_id)) {
+    if may_see_as_requester_or_admin(actor, &ticket)
+        || tasks.iter().any(|t| t.assigned_to == Some(actor.user_id))
+    {
         return Ok((company, ticket));
     }
     // Agents read the tickets of the people they support, as those people do (the
     // workspace shows a requester's tickets beside their conversation).
     if crate::access::is_agent(actor)
-        && store::conversations::supports(app.db(), company, id, ticket.requester_id).await?
+        && store::conversations::supports(app.db(), company, ticket.id, ticket.requester_id).await?
     {
         return Ok((company, ticket));
     }
     Err(AppError::NotFound)
 }
 
-/// A ticket with its tasks.
+/// A ticket with its tasks. The tasks are read before the visibility check, which needs
+/// them for a worker, so that the view does not read them again.
 pub async fn get(app: &App, actor: &Actor, id: TicketId) -> Result<TicketView> {
     let company = crate::access::company_of(actor)?;
     let (ticket, conversation) = store::tickets::get_detail(app.db(), company, id).await?;
-    let (company, ticket) = may_see(app, actor, company, ticket).await?;
-    let version = published(app, company, ticket.workflow_version_id).await?;
     let tasks = store::tasks::of_ticket(app.db(), company, id).await?;
+    let (company, ticket) = may_see(app, actor, company, ticket, &tasks).await?;
+    let version = published(app, company, ticket.workflow_version_id).await?;
     let waiting = tasks.iter().any(|t| waits_on(t, actor.user_id));
     let mut view = TicketView::of(ticket, actor, waiting);
     view.workflow_version = Some(version.version);
