@@ -1476,16 +1476,25 @@ async fn a_failing_endpoint_opens_its_breaker_which_lets_one_probe_through_and_c
     // After the cool-down one probe goes through, succeeds, and closes it.
     wait_for_message_state(&agent.api, &conversation, &message, "sent").await;
     assert_eq!(received.calls().len(), 3);
-    let health = acme
-        .admin
-        .send(
-            Method::GET,
-            &format!("/api/v1/channels/{}", id(&channel)),
-            Body::Empty,
-        )
-        .await
-        .expect(200)["health"]
-        .clone();
+    // The endpoint's health is written just after the message's state, in a write of its
+    // own: wait for it rather than race it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let health = loop {
+        let health = acme
+            .admin
+            .send(
+                Method::GET,
+                &format!("/api/v1/channels/{}", id(&channel)),
+                Body::Empty,
+            )
+            .await
+            .expect(200)["health"]
+            .clone();
+        if health["breaker"] == "closed" || std::time::Instant::now() > deadline {
+            break health;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(health["breaker"], "closed", "{health}");
     assert_eq!(health["consecutive_failures"], 0);
 }
