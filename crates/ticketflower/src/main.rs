@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 /// arena (up to eight per core), so a server that had been busy stayed tens of MiB larger
 /// than it needed, and its arenas cost the ticket list half its throughput. jemalloc's
 /// background thread returns pages unused for a second to the system (its settings are
-/// compiled in: `.cargo/config.toml`; docs/performance.md, "Memory").
+/// compiled in: `.cargo/config.toml`; docs/performance.md, "Memory"). It is built unprefixed
+/// (the workspace's `Cargo.toml`), so the SQLite linked in allocates with it too.
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
