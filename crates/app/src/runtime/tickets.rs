@@ -22,6 +22,7 @@ use domain::validation::ValidationErrors;
 use domain::workflow::{self as wf, TaskStatus, TaskType, WorkflowRunStatus};
 use domain::{CompanyId, SystemRole, UserId};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use store::Tx;
 pub use store::tickets::{AttachmentMeta, Comment, TicketSort};
@@ -257,10 +258,10 @@ pub struct TicketView {
     pub requester_id: UserId,
     /// What the requester submitted.
     #[schema(value_type = Object)]
-    pub data: Value,
+    pub data: JsonText,
     /// The workflow data: the submission plus every task's output.
     #[schema(value_type = Object)]
-    pub workflow_data: Value,
+    pub workflow_data: JsonText,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
@@ -279,9 +280,44 @@ pub struct TicketView {
     pub conversation_id: Option<domain::ConversationId>,
 }
 
+/// A JSON document in a view, held as its text: a list passes on what the database returned
+/// without parsing it, a detail serializes its parsed data once.
+#[derive(Clone, Debug)]
+pub struct JsonText(Box<RawValue>);
+
+impl JsonText {
+    /// The document parsed, for a page that reads its fields.
+    pub fn parse(&self) -> Value {
+        // The text is JSON that serde_json wrote or checked; it always parses.
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl From<Value> for JsonText {
+    fn from(value: Value) -> Self {
+        // Serializing a `Value` cannot fail (its keys are strings); null is never reached.
+        Self(serde_json::value::to_raw_value(&value).unwrap_or_else(|_| RawValue::NULL.to_owned()))
+    }
+}
+
+impl From<Box<RawValue>> for JsonText {
+    fn from(raw: Box<RawValue>) -> Self {
+        Self(raw)
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 impl TicketView {
     /// `waiting`: see [`Progress::of`].
-    fn of(ticket: Ticket, actor: &Actor, waiting: bool) -> Self {
+    fn of<D: Into<JsonText>>(ticket: Ticket<D>, actor: &Actor, waiting: bool) -> Self {
         Self {
             progress: Progress::of(ticket.workflow_status, &ticket.status, waiting),
             actions: crate::access::ticket_actions(
@@ -299,8 +335,8 @@ impl TicketView {
             workflow_id: ticket.workflow_id,
             workflow_version: None,
             requester_id: ticket.requester_id,
-            data: ticket.data,
-            workflow_data: ticket.workflow_data,
+            data: ticket.data.into(),
+            workflow_data: ticket.workflow_data.into(),
             created_at: ticket.created_at,
             updated_at: ticket.updated_at,
             closed_at: ticket.closed_at,
@@ -723,7 +759,7 @@ pub struct TicketQuery {
     pub mine: bool,
 }
 
-fn encode_cursor(ticket: &Ticket, sort: TicketSort) -> String {
+fn encode_cursor<D>(ticket: &Ticket<D>, sort: TicketSort) -> String {
     use base64::Engine;
     let value = match sort {
         TicketSort::Created => json!(ticket.created_at),

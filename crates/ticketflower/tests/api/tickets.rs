@@ -917,6 +917,23 @@ async fn search_filters_attachments_and_comments() {
     )
     .await;
     assert_eq!(found["items"][0]["id"], second["id"], "{found}");
+    // The list writes each ticket's documents as the database returned them: the same
+    // documents as the detail's.
+    let (_, detail) = call(
+        &d.app,
+        Method::GET,
+        &format!("/api/v1/tickets/{}", second["id"].as_str().unwrap()),
+        &d.admin,
+        None,
+    )
+    .await;
+    let listed = &found["items"][0];
+    assert_eq!(
+        listed["data"]["summary"], "Budget for submarines",
+        "{found}"
+    );
+    assert_eq!(listed["data"], detail["data"], "{found}");
+    assert_eq!(listed["workflow_data"], detail["workflow_data"], "{found}");
     let (_, page) = call(
         &d.app,
         Method::GET,

@@ -838,9 +838,10 @@ async fn ticket_page(
         .collect();
     let mut schemas = vec![&type_fields, &version.spec.fields];
     schemas.extend(output_schemas);
-    let data = data_rows(&view.data, &schemas, |_, _| false);
-    let workflow = data_rows(&view.workflow_data, &schemas, |k, v| {
-        view.data.get(k) == Some(v)
+    let submitted = view.data.parse();
+    let data = data_rows(&submitted, &schemas, |_, _| false);
+    let workflow = data_rows(&view.workflow_data.parse(), &schemas, |k, v| {
+        submitted.get(k) == Some(v)
     });
     let mut page = TicketPage {
         layout: {
