@@ -280,29 +280,36 @@ pub struct TicketView {
     pub conversation_id: Option<domain::ConversationId>,
 }
 
-/// A JSON document in a view, held as its text: a list passes on what the database returned
-/// without parsing it, a detail serializes its parsed data once.
+/// A JSON document in a view: a list passes on the text the database returned without
+/// parsing it; a detail keeps the document it parsed, which its page reads.
 #[derive(Clone, Debug)]
-pub struct JsonText(Box<RawValue>);
+pub enum JsonText {
+    Parsed(Value),
+    Stored(Box<RawValue>),
+}
 
 impl JsonText {
-    /// The document parsed, for a page that reads its fields.
-    pub fn parse(&self) -> Value {
-        // The text is JSON that serde_json wrote or checked; it always parses.
-        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    /// The document's fields, for a page that reads them.
+    pub fn parse(&self) -> std::borrow::Cow<'_, Value> {
+        match self {
+            Self::Parsed(value) => std::borrow::Cow::Borrowed(value),
+            // The text is JSON the database returned and serde_json checked; it parses.
+            Self::Stored(raw) => {
+                std::borrow::Cow::Owned(serde_json::from_str(raw.get()).unwrap_or(Value::Null))
+            }
+        }
     }
 }
 
 impl From<Value> for JsonText {
     fn from(value: Value) -> Self {
-        // Serializing a `Value` cannot fail (its keys are strings); null is never reached.
-        Self(serde_json::value::to_raw_value(&value).unwrap_or_else(|_| RawValue::NULL.to_owned()))
+        Self::Parsed(value)
     }
 }
 
 impl From<Box<RawValue>> for JsonText {
     fn from(raw: Box<RawValue>) -> Self {
-        Self(raw)
+        Self::Stored(raw)
     }
 }
 
@@ -311,7 +318,10 @@ impl Serialize for JsonText {
         &self,
         serializer: S,
     ) -> std::result::Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        match self {
+            Self::Parsed(value) => value.serialize(serializer),
+            Self::Stored(raw) => raw.serialize(serializer),
+        }
     }
 }
 
