@@ -150,17 +150,14 @@ async fn create(
     let transcript = transcript(conversation, &lines);
     let mut tx = app.db().begin().await?;
     stored::lock(&mut tx, company, conversation.id).await?;
-    let (ticket, number) = tickets::insert_checked(&mut tx, company, requester, &checked).await?;
-    tickets::announce_submitted(
-        &mut tx,
-        actor,
-        company,
-        ticket,
-        number,
-        &checked,
-        Vec::new(),
-    )
-    .await?;
+    let ticket = tickets::insert_checked(&mut tx, company, requester, &checked).await?;
+    // Numbered at once, not last as a plain submission is: the link's event names the
+    // number. Tickets made from conversations are few next to submissions, so the
+    // company's counter staying locked a little longer here costs little.
+    let number = tickets::announce_submitted(&mut tx, actor, company, ticket, &checked, Vec::new())
+        .await?
+        .number(&mut tx, company)
+        .await?;
     if let Some(text) = transcript {
         tickets::add_comment_in(&mut tx, actor, company, ticket, &text, false).await?;
     }

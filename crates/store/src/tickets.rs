@@ -118,26 +118,102 @@ const COLUMNS: [Tickets; 17] = [
     Tickets::ClosedAt,
 ];
 
+/// A number for a ticket from its insert until [`assign_number`] gives it the company's
+/// next one, just before its transaction commits. Negative, so never a real number, and
+/// drawn from the ticket's random id, so that submissions in flight at once do not wait on
+/// each other in the `(company_id, number)` key. No other transaction ever sees it.
+pub fn provisional_number(id: TicketId) -> i64 {
+    let (_, random) = id.0.as_u64_pair();
+    -1 - (random & (i64::MAX as u64)) as i64
+}
+
+#[derive(sqlx::FromRow)]
+struct AssignedRow {
+    number: i64,
+    tickets: i64,
+    events: i64,
+}
+
+/// Gives the ticket stored under [`provisional_number`] the company's next number, and its
+/// `ticket.submitted` event (`submitted`, in the same transaction) the same number.
+///
+/// Numbers are gap-free per company, so the company's counter row stays locked until the
+/// transaction ends; taken last, the lock covers this statement and the commit rather than
+/// the whole submission, and the company's submissions run side by side until here. On
+/// PostgreSQL it is one statement; SQLite, whose one writer runs a change at a time
+/// anyway, runs it as three.
+#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
+pub async fn assign_number(
+    tx: &mut Tx,
+    company: CompanyId,
+    ticket: TicketId,
+    submitted: i64,
+) -> Result<i64> {
+    let assigned = match tx.backend() {
+        Backend::Postgres => {
+            let raw = Raw {
+                sqlite: "",
+                postgres: "WITH n AS (\
+                               INSERT INTO ticket_counters (company_id, last_number) VALUES ($1, 1) \
+                               ON CONFLICT (company_id) DO UPDATE \
+                               SET last_number = ticket_counters.last_number + 1 \
+                               RETURNING last_number), \
+                           t AS (\
+                               UPDATE tickets SET number = (SELECT last_number FROM n) \
+                               WHERE company_id = $1 AND id = $2 RETURNING number), \
+                           e AS (\
+                               UPDATE events \
+                               SET payload = jsonb_set(payload, '{number}', to_jsonb((SELECT number FROM t))) \
+                               WHERE company_id = $1 AND id = $3 RETURNING id) \
+                           SELECT n.last_number AS number, \
+                                  (SELECT count(*) FROM t) AS tickets, \
+                                  (SELECT count(*) FROM e) AS events \
+                           FROM n",
+                values: Values(vec![company.0.into(), ticket.into(), submitted.into()]),
+            };
+            let row: Option<AssignedRow> = (&mut *tx).fetch_optional(&raw).await?;
+            row.ok_or(StoreError::NotFound)?
+        }
+        Backend::Sqlite => {
+            let counter = Raw {
+                sqlite: "INSERT INTO ticket_counters (company_id, last_number) VALUES (?, 1) \
+                         ON CONFLICT (company_id) DO UPDATE \
+                         SET last_number = ticket_counters.last_number + 1 \
+                         RETURNING last_number",
+                postgres: "",
+                values: Values(vec![company.0.into()]),
+            };
+            let row: Option<NumberRow> = (&mut *tx).fetch_optional(&counter).await?;
+            let number = row.ok_or(StoreError::NotFound)?.last_number;
+            let numbered = Raw {
+                sqlite: "UPDATE tickets SET number = ? WHERE company_id = ? AND id = ?",
+                postgres: "",
+                values: Values(vec![number.into(), company.0.into(), ticket.into()]),
+            };
+            let tickets = (&mut *tx).execute(&numbered).await?;
+            let event = Raw {
+                sqlite: "UPDATE events SET payload = json_set(payload, '$.number', ?) \
+                         WHERE company_id = ? AND id = ?",
+                postgres: "",
+                values: Values(vec![number.into(), company.0.into(), submitted.into()]),
+            };
+            let events = (&mut *tx).execute(&event).await?;
+            AssignedRow {
+                number,
+                tickets: tickets as i64,
+                events: events as i64,
+            }
+        }
+    };
+    if assigned.tickets != 1 || assigned.events != 1 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(assigned.number)
+}
+
 #[derive(sqlx::FromRow)]
 struct NumberRow {
     last_number: i64,
-}
-
-/// The company's next ticket number. The counter row is written in the caller's
-/// transaction, so two submissions cannot take the same number on either backend.
-#[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
-pub async fn next_number(tx: &mut Tx, company: CompanyId) -> Result<i64> {
-    let raw = Raw {
-        sqlite: "INSERT INTO ticket_counters (company_id, last_number) VALUES (?, 1) \
-                 ON CONFLICT (company_id) DO UPDATE SET last_number = ticket_counters.last_number + 1 \
-                 RETURNING last_number",
-        postgres: "INSERT INTO ticket_counters (company_id, last_number) VALUES ($1, 1) \
-                   ON CONFLICT (company_id) DO UPDATE SET last_number = ticket_counters.last_number + 1 \
-                   RETURNING last_number",
-        values: Values(vec![company.0.into()]),
-    };
-    let row: Option<NumberRow> = tx.fetch_optional(&raw).await?;
-    row.map(|r| r.last_number).ok_or(StoreError::NotFound)
 }
 
 pub struct NewTicket<'a> {
@@ -157,7 +233,7 @@ pub struct NewTicket<'a> {
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<Ticket> {
+pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<()> {
     let now = Utc::now();
     let insert = Query::insert()
         .into_table(Tickets::Table)
@@ -181,10 +257,9 @@ pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<Ticket> {
             now.into(),
             Option::<DateTime<Utc>>::None.into(),
         ])
-        .returning(Query::returning().columns(COLUMNS))
         .to_owned();
-    let row: Option<TicketRow> = tx.fetch_optional(&insert).await?;
-    row.ok_or(StoreError::NotFound)?.try_into()
+    (&mut *tx).execute(&insert).await?;
+    Ok(())
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
@@ -813,7 +888,7 @@ pub async fn remember_key(
             Utc::now().into(),
         ])
         .to_owned();
-    tx.execute(&insert).await?;
+    (&mut *tx).execute(&insert).await?;
     Ok(())
 }
 

@@ -589,7 +589,7 @@ pub async fn submit(
     let checked = check_submission(app, company, actor.user_id, ticket_type_id, data).await?;
     check_uploads(&uploads)?;
     let mut tx = app.db().begin().await?;
-    let (id, number) = insert_checked(&mut tx, company, actor.user_id, &checked).await?;
+    let id = insert_checked(&mut tx, company, actor.user_id, &checked).await?;
     if let Some(key) = &idempotency_key {
         match store::tickets::remember_key(&mut tx, company, actor.user_id, key, id).await {
             Ok(()) => {}
@@ -617,8 +617,9 @@ pub async fn submit(
                 .file_name,
         );
     }
-    announce_submitted(&mut tx, actor, company, id, number, &checked, names).await?;
+    let unnumbered = announce_submitted(&mut tx, actor, company, id, &checked, names).await?;
     crate::runtime::engine::step(app, &mut tx, company, id, None, None).await?;
+    unnumbered.number(&mut tx, company).await?;
     app.commit(tx).await?;
     Ok(Submitted {
         ticket: get(app, actor, id).await?,
@@ -677,25 +678,25 @@ pub(crate) async fn check_submission(
     })
 }
 
-/// Stores a checked submission as `requester_id`'s ticket with the company's next number,
-/// pinned to the version it was checked against; its workflow has not started.
+/// Stores a checked submission as `requester_id`'s ticket, pinned to the version it was
+/// checked against; its workflow has not started. It has no number yet:
+/// [`announce_submitted`] and then [`Unnumbered::number`] give it one.
 pub(crate) async fn insert_checked(
     tx: &mut Tx,
     company: CompanyId,
     requester_id: UserId,
     checked: &Checked,
-) -> Result<(TicketId, i64)> {
+) -> Result<TicketId> {
     // The workflow data starts as the submission: ticket fields fill the workflow fields of
     // the same name.
     let workflow_data = checked.data.clone();
-    let number = store::tickets::next_number(tx, company).await?;
     let id = TicketId::new();
     store::tickets::insert(
         tx,
         NewTicket {
             id,
             company_id: company,
-            number,
+            number: store::tickets::provisional_number(id),
             ticket_type_id: checked.available.id,
             ticket_type_key: &checked.available.key,
             title: &checked.title,
@@ -709,20 +710,37 @@ pub(crate) async fn insert_checked(
         },
     )
     .await?;
-    Ok((id, number))
+    Ok(id)
+}
+
+/// A new ticket and its `ticket.submitted` event, both under a provisional number until
+/// [`Unnumbered::number`].
+#[must_use = "a submitted ticket must be numbered before its transaction commits"]
+pub(crate) struct Unnumbered {
+    ticket: TicketId,
+    submitted: i64,
+}
+
+impl Unnumbered {
+    /// Gives the ticket the company's next number. The company's counter stays locked from
+    /// here to the commit (numbers have no gaps), so a submission calls this last, when the
+    /// rest of its transaction is written: on PostgreSQL the company's other submissions
+    /// wait only for this statement and the commit, not for the whole submission.
+    pub(crate) async fn number(self, tx: &mut Tx, company: CompanyId) -> Result<i64> {
+        Ok(store::tickets::assign_number(tx, company, self.ticket, self.submitted).await?)
+    }
 }
 
 /// Indexes a new ticket for the search and records its `ticket.submitted`; the caller then
-/// starts its workflow with `engine::step`.
+/// starts its workflow with `engine::step` and numbers the ticket.
 pub(crate) async fn announce_submitted(
     tx: &mut Tx,
     actor: &Actor,
     company: CompanyId,
     id: TicketId,
-    number: i64,
     checked: &Checked,
     attachments: Vec<String>,
-) -> Result<()> {
+) -> Result<Unnumbered> {
     let text = search_text(&checked.requester_text, &checked.data, &[]);
     store::tickets::index_text(tx, company, id, &text, "").await?;
     // The data is on the ticket; the event names its fields rather than copying it.
@@ -731,13 +749,13 @@ pub(crate) async fn announce_submitted(
         .as_object()
         .map(|fields| fields.keys().cloned().collect())
         .unwrap_or_default();
-    audit::record(
+    let submitted = audit::record(
         tx,
         Some(actor),
         Some(company),
         Stream::Ticket(id),
         Payload::TicketSubmitted {
-            number,
+            number: store::tickets::provisional_number(id),
             ticket_type: checked.available.key.clone(),
             fields,
             workflow_version: checked.version.version,
@@ -745,7 +763,10 @@ pub(crate) async fn announce_submitted(
         },
     )
     .await?;
-    Ok(())
+    Ok(Unnumbered {
+        ticket: id,
+        submitted,
+    })
 }
 
 // ---- Lists

@@ -3,6 +3,7 @@
 //! attachments, and actions through a local receiver (failures, timeouts, the SSRF guard).
 //! Another company's tickets, tasks and files are probed in `tenancy.rs`.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -553,6 +554,82 @@ async fn submissions_are_validated_and_idempotent() {
         .unwrap();
     assert_eq!(response.status(), 201);
     assert_eq!(json(response).await["number"], 2);
+}
+
+/// A ticket takes its number last, just before its commit; concurrent submissions still get
+/// one number each, with no gap and no repeat, and each `ticket.submitted` names its
+/// ticket's number. A submission refused after its insert (a duplicate idempotency key)
+/// takes none.
+#[tokio::test]
+async fn concurrent_submissions_are_numbered_without_gaps() {
+    let d = desk().await;
+    let submit = |key: Option<&'static str>| {
+        let mut request = d
+            .app
+            .client
+            .post(d.app.url("/api/v1/tickets"))
+            .bearer_auth(&d.requester)
+            .json(&json!({ "ticket_type_id": d.type_id, "data": review_data() }));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send()
+    };
+    let mut requests = Vec::new();
+    for i in 0..24 {
+        // Every third shares one key: one of them makes a ticket, the others none.
+        requests.push(submit((i % 3 == 0).then_some("shared")));
+    }
+    let mut ids = BTreeSet::new();
+    for response in futures::future::join_all(requests).await {
+        let response = response.unwrap();
+        assert!(
+            matches!(response.status().as_u16(), 200 | 201),
+            "{}",
+            response.status()
+        );
+        ids.insert(json(response).await["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 17, "16 without a key and one for the shared key");
+
+    let mut numbers = Vec::new();
+    for id in &ids {
+        let (status, ticket) = call(
+            &d.app,
+            Method::GET,
+            &format!("/api/v1/tickets/{id}"),
+            &d.requester,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{ticket}");
+        let number = ticket["number"].as_i64().unwrap();
+        let (_, timeline) = call(
+            &d.app,
+            Method::GET,
+            &format!("/api/v1/tickets/{id}/timeline"),
+            &d.requester,
+            None,
+        )
+        .await;
+        let submitted = &timeline["items"][0];
+        assert_eq!(submitted["kind"], "ticket.submitted", "{timeline}");
+        assert_eq!(submitted["payload"]["number"], number, "{timeline}");
+        numbers.push(number);
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=17).collect::<Vec<i64>>());
+
+    // Searching by number finds each, so the stored number is the one shown.
+    let (_, found) = call(
+        &d.app,
+        Method::GET,
+        "/api/v1/tickets?q=%2317",
+        &d.admin,
+        None,
+    )
+    .await;
+    assert_eq!(found["items"][0]["number"], 17, "{found}");
 }
 
 #[tokio::test]
