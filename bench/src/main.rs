@@ -63,7 +63,8 @@ struct Cli {
     #[arg(long)]
     perf: Option<PathBuf>,
     /// Compare with this other build of the server instead of the full run: both are seeded
-    /// alike on SQLite, then the read workloads and submissions are measured in alternating
+    /// alike, each on a fresh database of its own (SQLite, or on the PostgreSQL server of
+    /// `--db`), then the read workloads and submissions are measured in alternating
     /// turns and each round's ratio reported (`ours ÷ baseline`). The way to tell whether a
     /// change made a hot path faster or slower on a machine whose speed drifts.
     #[arg(long)]
@@ -190,12 +191,31 @@ async fn main() -> Result<()> {
     let temp = tempfile::tempdir()?;
     if let Some(baseline) = &cli.against {
         ensure!(baseline.exists(), "no server at {}", baseline.display());
-        ensure!(
-            cli.db.is_none() && cli.peer.is_none(),
-            "--against runs on SQLite, without a peer"
-        );
-        let report =
-            versus::run(&binary, baseline, &pace, temp.path(), cli.only.as_deref()).await?;
+        ensure!(cli.peer.is_none(), "--against runs without a peer");
+        // Each build gets a fresh database of its own: a SQLite file in the temporary
+        // directory, or a database on the PostgreSQL server of `--db`.
+        let urls = match cli.db.as_deref() {
+            Some(url) => fresh_postgres(url, &["tf_bench_baseline", "tf_bench"]).await?,
+            None => ["baseline", "ours"]
+                .iter()
+                .map(|side| {
+                    let dir = temp.path().join(side);
+                    std::fs::create_dir_all(&dir)?;
+                    Ok(format!(
+                        "sqlite://{}",
+                        dir.join("ticketflower.db").display()
+                    ))
+                })
+                .collect::<Result<_>>()?,
+        };
+        let report = versus::run(
+            (&binary, &urls[1]),
+            (baseline, &urls[0]),
+            &pace,
+            temp.path(),
+            cli.only.as_deref(),
+        )
+        .await?;
         if let Some(dir) = cli.out.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -342,6 +362,13 @@ async fn databases(db: Option<&str>, temp: &Path) -> Result<(String, String, &'s
         let peer = temp.join("django.sqlite3").display().to_string();
         return Ok((ours, peer, "sqlite"));
     };
+    let urls = fresh_postgres(url, &["tf_bench", "tf_bench_django"]).await?;
+    Ok((urls[0].clone(), urls[1].clone(), "postgres"))
+}
+
+/// Empty databases of these names on the PostgreSQL server of `url` (dropped first if they
+/// exist); answers their URLs.
+async fn fresh_postgres(url: &str, names: &[&str]) -> Result<Vec<String>> {
     ensure!(
         url.starts_with("postgres://") || url.starts_with("postgresql://"),
         "--db takes a postgres:// URL (SQLite is the default)"
@@ -352,7 +379,7 @@ async fn databases(db: Option<&str>, temp: &Path) -> Result<(String, String, &'s
     };
     let (base, _) = url.rsplit_once('/').context("the URL names no database")?;
     let mut urls = Vec::new();
-    for name in ["tf_bench", "tf_bench_django"] {
+    for name in names {
         sqlx::query(storage::safe(&format!(
             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
         )))
@@ -364,7 +391,7 @@ async fn databases(db: Option<&str>, temp: &Path) -> Result<(String, String, &'s
         urls.push(format!("{base}/{name}"));
     }
     admin.close().await;
-    Ok((urls[0].clone(), urls[1].clone(), "postgres"))
+    Ok(urls)
 }
 
 /// Runs `workload` for the warm-up, then measures it.

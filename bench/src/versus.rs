@@ -21,7 +21,7 @@ use crate::load::{Repeat, Request, Workload};
 use crate::seed::{self, Company};
 use crate::server::{Server, ServerConfig};
 
-/// One build, started on its own fresh SQLite database and seeded.
+/// One build, started on its own fresh database and seeded.
 struct Side {
     server: Server,
     companies: Vec<Company>,
@@ -29,12 +29,12 @@ struct Side {
     idle_seeded_kib: u64,
 }
 
-async fn side(binary: &Path, dir: &Path, pace: &Pace) -> Result<Side> {
+async fn side(binary: &Path, database_url: &str, dir: &Path, pace: &Pace) -> Result<Side> {
     std::fs::create_dir_all(dir)?;
     let config = ServerConfig::new(
         binary.to_path_buf(),
         dir.to_path_buf(),
-        format!("sqlite://{}", dir.join("ticketflower.db").display()),
+        database_url.to_owned(),
     );
     let (server, _) = Server::start(&config).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -125,16 +125,17 @@ pub fn median(values: &mut [f64]) -> f64 {
     }
 }
 
-/// Measures ours against `baseline`; answers the report written to `--out`.
+/// Measures ours against `baseline`, each a binary and its fresh database's URL; answers
+/// the report written to `--out`.
 pub async fn run(
-    ours: &Path,
-    baseline: &Path,
+    (ours, our_db): (&Path, &str),
+    (baseline, base_db): (&Path, &str),
     pace: &Pace,
     temp: &Path,
     only: Option<&str>,
 ) -> Result<Value> {
-    let base = side(baseline, &temp.join("baseline"), pace).await?;
-    let mine = side(ours, &temp.join("ours"), pace).await?;
+    let base = side(baseline, base_db, &temp.join("baseline"), pace).await?;
+    let mine = side(ours, our_db, &temp.join("ours"), pace).await?;
     let base_work = workloads(&base.companies)?;
     let our_work = workloads(&mine.companies)?;
     let rounds = pace.versus_rounds;
@@ -191,6 +192,7 @@ pub async fn run(
     Ok(json!({
         "ours": ours.display().to_string(),
         "baseline": baseline.display().to_string(),
+        "database": if our_db.starts_with("sqlite:") { "sqlite" } else { "postgres" },
         "rounds": rounds,
         "measure_seconds": pace.measure.as_secs_f64(),
         "workloads": rows,

@@ -150,7 +150,8 @@ async fn create(
     let transcript = transcript(conversation, &lines);
     let mut tx = app.db().begin().await?;
     stored::lock(&mut tx, company, conversation.id).await?;
-    let ticket = tickets::insert_checked(&mut tx, company, requester, &checked).await?;
+    let inserted = tickets::insert_checked(&mut tx, company, requester, &checked).await?;
+    let ticket = inserted.id;
     // Numbered at once, not last as a plain submission is: the link's event names the
     // number. Tickets made from conversations are few next to submissions, so the
     // company's counter staying locked a little longer here costs little.
@@ -171,7 +172,7 @@ async fn create(
         true,
     )
     .await?;
-    crate::runtime::engine::step(app, &mut tx, company, ticket, None, None).await?;
+    crate::runtime::engine::start(app, &mut tx, company, &inserted).await?;
     app.commit(tx).await?;
     Ok(ticket)
 }

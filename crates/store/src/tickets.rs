@@ -233,8 +233,11 @@ pub struct NewTicket<'a> {
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<()> {
-    let now = Utc::now();
+/// Inserts the ticket and answers it as stored, built from what was written rather than
+/// read back: in microseconds, as both databases keep times.
+pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<Ticket> {
+    use chrono::SubsecRound;
+    let now = Utc::now().trunc_subsecs(6);
     let insert = Query::insert()
         .into_table(Tickets::Table)
         .columns(COLUMNS)
@@ -259,7 +262,25 @@ pub async fn insert(tx: &mut Tx, new: NewTicket<'_>) -> Result<()> {
         ])
         .to_owned();
     (&mut *tx).execute(&insert).await?;
-    Ok(())
+    Ok(Ticket {
+        id: new.id,
+        company_id: new.company_id,
+        number: new.number,
+        ticket_type_id: new.ticket_type_id,
+        ticket_type_key: new.ticket_type_key.to_owned(),
+        title: new.title.to_owned(),
+        workflow_id: new.workflow_id,
+        workflow_version_id: new.workflow_version_id,
+        requester_id: new.requester_id,
+        status: new.status.to_owned(),
+        workflow_status: new.workflow_status,
+        data: new.data.clone(),
+        workflow_data: new.workflow_data.clone(),
+        pending_end: None,
+        created_at: now,
+        updated_at: now,
+        closed_at: None,
+    })
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
@@ -738,6 +759,14 @@ pub(crate) fn tsquery(terms: &[Term]) -> String {
         .join(" & ")
 }
 
+/// Whether [`index_text`] writes a ticket's text for the first time (its submission) or
+/// replaces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Indexing {
+    First,
+    Again,
+}
+
 /// Replaces the searchable text of a ticket: `public` (its data, public comments and
 /// requester), which everyone who may see the ticket searches, and `notes` (its internal
 /// notes), which only the ticket team searches. Both are stored cut into words by
@@ -750,6 +779,7 @@ pub async fn index_text(
     ticket: TicketId,
     public: &str,
     notes: &str,
+    indexing: Indexing,
 ) -> Result<()> {
     // On SQLite the texts live at the ticket's row in `ticket_search_rows` (migration 7),
     // since FTS5 would find them by `ticket_id` only by scanning every ticket's text.
@@ -789,9 +819,13 @@ pub async fn index_text(
         },
     ];
     let [row, delete_public, delete_notes, insert_public] = &statements;
-    // A ticket that just got its row has no text to delete (SQLite): two statements fewer
-    // under the writer for every submission.
-    let fresh = backend == Backend::Sqlite && tx.execute(row).await? == 1;
+    // A ticket indexed for the first time has no text to delete: two statements fewer in
+    // every submission (on SQLite, under the writer). SQLite tells it by the row it just
+    // got.
+    let fresh = match backend {
+        Backend::Sqlite => tx.execute(row).await? == 1,
+        Backend::Postgres => indexing == Indexing::First,
+    };
     let steps = if fresh {
         vec![insert_public]
     } else {

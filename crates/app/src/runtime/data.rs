@@ -85,6 +85,7 @@ pub(crate) async fn reindex(tx: &mut Tx, company: CompanyId, ticket: &Ticket) ->
         ticket.id,
         &search_text(&requester, &ticket.workflow_data, &public),
         &notes.join(" "),
+        store::tickets::Indexing::Again,
     )
     .await?;
     Ok(())

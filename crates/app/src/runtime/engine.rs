@@ -21,7 +21,7 @@ use domain::workflow::{
 use serde::Serialize;
 use serde_json::{Value, json};
 use store::Tx;
-use store::tickets::RunChange;
+use store::tickets::{RunChange, Ticket};
 
 use super::versions::published;
 use crate::{App, AppError, Result, audit};
@@ -59,7 +59,6 @@ pub(crate) async fn step(
     from: Option<&str>,
     task: Option<TaskId>,
 ) -> Result<()> {
-    let limits = crate::design::limits(app);
     let ticket = store::tickets::lock(tx, company, ticket_id).await?;
     if !matches!(
         ticket.workflow_status,
@@ -67,7 +66,6 @@ pub(crate) async fn step(
     ) {
         return Ok(());
     }
-    let version = published(app, company, ticket.workflow_version_id).await?;
     let active: Vec<String> = store::tasks::of_ticket(&mut *tx, company, ticket_id)
         .await?
         .into_iter()
@@ -75,9 +73,36 @@ pub(crate) async fn step(
         .filter(|t| Some(t.id) != task)
         .map(|t| t.task_key)
         .collect();
+    run_step(app, tx, company, &ticket, &active, from, task).await
+}
+
+/// Starts the workflow of `ticket`, inserted in this same transaction: it has no tasks yet,
+/// and nobody else can see or lock it, so the step needs neither to be read back.
+pub(crate) async fn start(
+    app: &App,
+    tx: &mut Tx,
+    company: CompanyId,
+    ticket: &Ticket,
+) -> Result<()> {
+    run_step(app, tx, company, ticket, &[], None, None).await
+}
+
+/// The step itself, on the ticket as locked and the keys of its `active` tasks.
+async fn run_step(
+    app: &App,
+    tx: &mut Tx,
+    company: CompanyId,
+    ticket: &Ticket,
+    active: &[String],
+    from: Option<&str>,
+    task: Option<TaskId>,
+) -> Result<()> {
+    let limits = crate::design::limits(app);
+    let ticket_id = ticket.id;
+    let version = published(app, company, ticket.workflow_version_id).await?;
     let state = wf::RunState {
         data: &ticket.workflow_data,
-        active_tasks: &active,
+        active_tasks: active,
         pending_end: ticket.pending_end.as_deref(),
     };
     let outcome = wf::step(&version.spec, from, &state, &limits);
@@ -95,7 +120,7 @@ pub(crate) async fn step(
                 let Some(spec) = version.task(&new.key) else {
                     continue;
                 };
-                create_task(app, tx, company, &ticket, spec, new).await?;
+                create_task(app, tx, company, ticket, spec, new).await?;
             }
             store::tickets::update_run(
                 tx,

@@ -589,7 +589,8 @@ pub async fn submit(
     let checked = check_submission(app, company, actor.user_id, ticket_type_id, data).await?;
     check_uploads(&uploads)?;
     let mut tx = app.db().begin().await?;
-    let id = insert_checked(&mut tx, company, actor.user_id, &checked).await?;
+    let ticket = insert_checked(&mut tx, company, actor.user_id, &checked).await?;
+    let id = ticket.id;
     if let Some(key) = &idempotency_key {
         match store::tickets::remember_key(&mut tx, company, actor.user_id, key, id).await {
             Ok(()) => {}
@@ -618,7 +619,7 @@ pub async fn submit(
         );
     }
     let unnumbered = announce_submitted(&mut tx, actor, company, id, &checked, names).await?;
-    crate::runtime::engine::step(app, &mut tx, company, id, None, None).await?;
+    crate::runtime::engine::start(app, &mut tx, company, &ticket).await?;
     unnumbered.number(&mut tx, company).await?;
     app.commit(tx).await?;
     Ok(Submitted {
@@ -679,19 +680,16 @@ pub(crate) async fn check_submission(
 }
 
 /// Stores a checked submission as `requester_id`'s ticket, pinned to the version it was
-/// checked against; its workflow has not started. It has no number yet:
+/// checked against, and answers it; its workflow has not started. It has no number yet:
 /// [`announce_submitted`] and then [`Unnumbered::number`] give it one.
 pub(crate) async fn insert_checked(
     tx: &mut Tx,
     company: CompanyId,
     requester_id: UserId,
     checked: &Checked,
-) -> Result<TicketId> {
-    // The workflow data starts as the submission: ticket fields fill the workflow fields of
-    // the same name.
-    let workflow_data = checked.data.clone();
+) -> Result<Ticket> {
     let id = TicketId::new();
-    store::tickets::insert(
+    let ticket = store::tickets::insert(
         tx,
         NewTicket {
             id,
@@ -706,11 +704,13 @@ pub(crate) async fn insert_checked(
             status: store::tickets::OPEN,
             workflow_status: WorkflowRunStatus::NotStarted,
             data: &checked.data,
-            workflow_data: &workflow_data,
+            // The workflow data starts as the submission: ticket fields fill the workflow
+            // fields of the same name.
+            workflow_data: &checked.data,
         },
     )
     .await?;
-    Ok(id)
+    Ok(ticket)
 }
 
 /// A new ticket and its `ticket.submitted` event, both under a provisional number until
@@ -742,7 +742,7 @@ pub(crate) async fn announce_submitted(
     attachments: Vec<String>,
 ) -> Result<Unnumbered> {
     let text = search_text(&checked.requester_text, &checked.data, &[]);
-    store::tickets::index_text(tx, company, id, &text, "").await?;
+    store::tickets::index_text(tx, company, id, &text, "", store::tickets::Indexing::First).await?;
     // The data is on the ticket; the event names its fields rather than copying it.
     let fields: Vec<String> = checked
         .data
