@@ -16,7 +16,7 @@ pub async fn record(
     company: Option<domain::CompanyId>,
     stream: Stream,
     payload: Payload,
-) -> Result<i64> {
+) -> Result<store::events::Appended> {
     let kind = payload.kind();
     let mut fields = payload.to_fields();
     if let (Some(actor), Value::Object(map)) = (actor, &mut fields) {

@@ -201,6 +201,8 @@ impl Db {
 pub struct Tx {
     pub(crate) conn: Conn,
     effects: Effects,
+    /// Events appended and not yet written (`events::append`), with the time of each.
+    pub(crate) pending_events: Vec<(domain::event::NewEvent, chrono::DateTime<chrono::Utc>)>,
 }
 
 #[derive(Debug)]
@@ -226,6 +228,7 @@ impl Tx {
         Self {
             conn,
             effects: Effects::default(),
+            pending_events: Vec::new(),
         }
     }
 
@@ -280,7 +283,8 @@ impl Tx {
 
     /// Commits; returns what the change did, for the one commit path of the use cases
     /// (`app::App::commit`), which wakes workers and notifies subscribers.
-    pub async fn commit(self) -> Result<Effects> {
+    pub async fn commit(mut self) -> Result<Effects> {
+        crate::events::write_appended(&mut self).await?;
         match self.conn {
             Conn::Sqlite(change) => change.commit().await?,
             Conn::Postgres(tx) => tx.commit().await?,

@@ -131,24 +131,19 @@ pub fn provisional_number(id: TicketId) -> i64 {
 struct AssignedRow {
     number: i64,
     tickets: i64,
-    events: i64,
 }
 
-/// Gives the ticket stored under [`provisional_number`] the company's next number, and its
-/// `ticket.submitted` event (`submitted`, in the same transaction) the same number.
+/// Gives the ticket stored under [`provisional_number`] the company's next number; the
+/// caller sets the same on its `ticket.submitted` (still unwritten, see
+/// [`crate::events::set_field`]).
 ///
 /// Numbers are gap-free per company, so the company's counter row stays locked until the
 /// transaction ends; taken last, the lock covers this statement and the commit rather than
 /// the whole submission, and the company's submissions run side by side until here. On
 /// PostgreSQL it is one statement; SQLite, whose one writer runs a change at a time
-/// anyway, runs it as three.
+/// anyway, runs it as two.
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
-pub async fn assign_number(
-    tx: &mut Tx,
-    company: CompanyId,
-    ticket: TicketId,
-    submitted: i64,
-) -> Result<i64> {
+pub async fn assign_number(tx: &mut Tx, company: CompanyId, ticket: TicketId) -> Result<i64> {
     let assigned = match tx.backend() {
         Backend::Postgres => {
             let raw = Raw {
@@ -160,16 +155,10 @@ pub async fn assign_number(
                                RETURNING last_number), \
                            t AS (\
                                UPDATE tickets SET number = (SELECT last_number FROM n) \
-                               WHERE company_id = $1 AND id = $2 RETURNING number), \
-                           e AS (\
-                               UPDATE events \
-                               SET payload = jsonb_set(payload, '{number}', to_jsonb((SELECT number FROM t))) \
-                               WHERE company_id = $1 AND id = $3 RETURNING id) \
-                           SELECT n.last_number AS number, \
-                                  (SELECT count(*) FROM t) AS tickets, \
-                                  (SELECT count(*) FROM e) AS events \
+                               WHERE company_id = $1 AND id = $2 RETURNING number) \
+                           SELECT n.last_number AS number, (SELECT count(*) FROM t) AS tickets \
                            FROM n",
-                values: Values(vec![company.0.into(), ticket.into(), submitted.into()]),
+                values: Values(vec![company.0.into(), ticket.into()]),
             };
             let row: Option<AssignedRow> = (&mut *tx).fetch_optional(&raw).await?;
             row.ok_or(StoreError::NotFound)?
@@ -191,21 +180,13 @@ pub async fn assign_number(
                 values: Values(vec![number.into(), company.0.into(), ticket.into()]),
             };
             let tickets = (&mut *tx).execute(&numbered).await?;
-            let event = Raw {
-                sqlite: "UPDATE events SET payload = json_set(payload, '$.number', ?) \
-                         WHERE company_id = ? AND id = ?",
-                postgres: "",
-                values: Values(vec![number.into(), company.0.into(), submitted.into()]),
-            };
-            let events = (&mut *tx).execute(&event).await?;
             AssignedRow {
                 number,
                 tickets: tickets as i64,
-                events: events as i64,
             }
         }
     };
-    if assigned.tickets != 1 || assigned.events != 1 {
+    if assigned.tickets != 1 {
         return Err(StoreError::NotFound);
     }
     Ok(assigned.number)

@@ -718,7 +718,7 @@ pub(crate) async fn insert_checked(
 #[must_use = "a submitted ticket must be numbered before its transaction commits"]
 pub(crate) struct Unnumbered {
     ticket: TicketId,
-    submitted: i64,
+    submitted: store::events::Appended,
 }
 
 impl Unnumbered {
@@ -727,7 +727,9 @@ impl Unnumbered {
     /// rest of its transaction is written: on PostgreSQL the company's other submissions
     /// wait only for this statement and the commit, not for the whole submission.
     pub(crate) async fn number(self, tx: &mut Tx, company: CompanyId) -> Result<i64> {
-        Ok(store::tickets::assign_number(tx, company, self.ticket, self.submitted).await?)
+        let number = store::tickets::assign_number(tx, company, self.ticket).await?;
+        store::events::set_field(tx, self.submitted, "number", number.into());
+        Ok(number)
     }
 }
 

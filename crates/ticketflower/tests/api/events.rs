@@ -42,13 +42,19 @@ async fn appended_events_read_back_in_order_and_rollbacks_vanish() {
     let company = CompanyId::new();
 
     let mut tx = db.begin().await.unwrap();
-    let first = events::append(&mut tx, event(1)).await.unwrap();
-    let second = events::append(
+    events::append(&mut tx, event(1)).await.unwrap();
+    events::append(
         &mut tx,
         NewEvent::new("ticket:1", "ticket.created").company(company),
     )
     .await
     .unwrap();
+    // Written in one statement, in the order appended.
+    let written = events::write_appended(&mut tx).await.unwrap();
+    let [first, second] = written[..] else {
+        panic!("{written:?}")
+    };
+    assert!(first < second);
     tx.commit().await.unwrap();
 
     let mut rolled_back = db.begin().await.unwrap();
@@ -96,10 +102,14 @@ async fn late_committing_lower_id_is_not_skipped() {
         app.stop().await;
         return;
     }
+    // Appended events are written at the latest at commit; written early here, so that
+    // the slow transaction holds the lower id while the fast one commits.
     let mut slow = db.begin().await.unwrap();
-    let low = events::append(&mut slow, event(1)).await.unwrap();
+    events::append(&mut slow, event(1)).await.unwrap();
+    let low = events::write_appended(&mut slow).await.unwrap()[0];
     let mut fast = db.begin().await.unwrap();
-    let high = events::append(&mut fast, event(2)).await.unwrap();
+    events::append(&mut fast, event(2)).await.unwrap();
+    let high = events::write_appended(&mut fast).await.unwrap()[0];
     fast.commit().await.unwrap();
     assert!(low < high);
 
@@ -173,7 +183,8 @@ async fn concurrent_writers_never_make_the_reader_skip() {
                 };
                 let mut tx = db.begin().await.unwrap();
                 tokio::time::sleep(Duration::from_millis(hold_before)).await;
-                let id = events::append(&mut tx, event(w * 1000 + i)).await.unwrap();
+                events::append(&mut tx, event(w * 1000 + i)).await.unwrap();
+                let id = events::write_appended(&mut tx).await.unwrap()[0];
                 tokio::time::sleep(Duration::from_millis(hold_after)).await;
                 if roll_back {
                     drop(tx);
