@@ -203,6 +203,8 @@ pub struct Tx {
     effects: Effects,
     /// Events appended and not yet written (`events::append`), with the time of each.
     pub(crate) pending_events: Vec<(domain::event::NewEvent, chrono::DateTime<chrono::Utc>)>,
+    /// When each worker given a task here was last given one (`tasks::note_assignment`).
+    pub(crate) pending_assignments: Vec<(CompanyId, domain::UserId, chrono::DateTime<chrono::Utc>)>,
 }
 
 #[derive(Debug)]
@@ -229,6 +231,7 @@ impl Tx {
             conn,
             effects: Effects::default(),
             pending_events: Vec::new(),
+            pending_assignments: Vec::new(),
         }
     }
 
@@ -284,6 +287,9 @@ impl Tx {
     /// Commits; returns what the change did, for the one commit path of the use cases
     /// (`app::App::commit`), which wakes workers and notifies subscribers.
     pub async fn commit(mut self) -> Result<Effects> {
+        // What the change kept to write last, so that the rows many changes update (the
+        // assignees') stay locked only from here to the commit.
+        crate::tasks::write_assignments(&mut self).await?;
         crate::events::write_appended(&mut self).await?;
         match self.conn {
             Conn::Sqlite(change) => change.commit().await?,

@@ -159,7 +159,7 @@ pub async fn insert(tx: &mut Tx, new: NewTask<'_>) -> Result<TaskInstance> {
         .to_owned();
     let row: Option<TaskRow> = tx.fetch_optional(&insert).await?;
     if let Some(user) = new.assigned_to {
-        note_assignment(tx, new.company_id, user, now).await?;
+        note_assignment(tx, new.company_id, user, now);
     }
     row.ok_or(StoreError::NotFound)?.try_into()
 }
@@ -317,7 +317,7 @@ pub async fn claim(tx: &mut Tx, company: CompanyId, id: TaskId, user: UserId) ->
         .to_owned();
     let claimed = tx.execute(&update).await? == 1;
     if claimed {
-        note_assignment(tx, company, user, now).await?;
+        note_assignment(tx, company, user, now);
     }
     Ok(claimed)
 }
@@ -355,7 +355,7 @@ pub async fn set_assignee(
         .to_owned();
     let changed = tx.execute(&update).await? == 1;
     if let (true, Some(user)) = (changed, user) {
-        note_assignment(tx, company, user, now).await?;
+        note_assignment(tx, company, user, now);
     }
     Ok(changed)
 }
@@ -543,20 +543,37 @@ pub async fn worker_loads(
     db.fetch_all(&select).await
 }
 
-/// Remembers when `user` was last given a task; auto-assignment breaks ties with it.
-async fn note_assignment(
-    tx: &mut Tx,
-    company: CompanyId,
-    user: UserId,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    let update = Query::update()
-        .table(Users::Table)
-        .value(Users::LastAssignedAt, at)
-        .and_where(Expr::col(Users::CompanyId).eq(company.0))
-        .and_where(Expr::col(Users::Id).eq(user.0))
-        .to_owned();
-    tx.execute(&update).await?;
+/// Remembers when `user` was last given a task; auto-assignment breaks ties with it. Kept
+/// in the transaction and written by [`write_assignments`] at its commit: the row of a
+/// company's least-loaded worker is what its concurrent submissions all update, and it
+/// stays locked from that update to the commit. A second pick in the same transaction
+/// does not need it: the first pick's new task already counts in that worker's load.
+fn note_assignment(tx: &mut Tx, company: CompanyId, user: UserId, at: DateTime<Utc>) {
+    match tx
+        .pending_assignments
+        .iter_mut()
+        .find(|(c, u, _)| *c == company && *u == user)
+    {
+        Some((_, _, last)) => *last = Ord::max(*last, at),
+        None => tx.pending_assignments.push((company, user, at)),
+    }
+}
+
+/// Writes the assignment times kept by [`note_assignment`]; run by `Tx::commit` just
+/// before the commit itself, in the order of the users' ids, so that two transactions
+/// lock the same users' rows in the same order.
+pub(crate) async fn write_assignments(tx: &mut Tx) -> Result<()> {
+    let mut pending = std::mem::take(&mut tx.pending_assignments);
+    pending.sort_by_key(|(company, user, _)| (company.0, user.0));
+    for (company, user, at) in pending {
+        let update = Query::update()
+            .table(Users::Table)
+            .value(Users::LastAssignedAt, at)
+            .and_where(Expr::col(Users::CompanyId).eq(company.0))
+            .and_where(Expr::col(Users::Id).eq(user.0))
+            .to_owned();
+        tx.execute(&update).await?;
+    }
     Ok(())
 }
 
