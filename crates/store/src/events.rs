@@ -89,10 +89,10 @@ pub async fn append(tx: &mut Tx, event: NewEvent) -> Result<Appended> {
 /// Sets a field of an appended event's payload: a value only known later in the
 /// transaction (a ticket's number, taken last).
 pub fn set_field(tx: &mut Tx, event: Appended, field: &str, value: serde_json::Value) {
-    if let Some((pending, _)) = tx.pending_events.get_mut(event.0) {
-        if let serde_json::Value::Object(map) = &mut pending.payload {
-            map.insert(field.to_owned(), value);
-        }
+    if let Some((pending, _)) = tx.pending_events.get_mut(event.0)
+        && let serde_json::Value::Object(map) = &mut pending.payload
+    {
+        map.insert(field.to_owned(), value);
     }
 }
 
