@@ -71,7 +71,7 @@ struct AppendedRow {
 pub struct Appended(usize);
 
 /// Appends an event to the transaction that made the change. It is written with the
-/// transaction's other events in one statement when the transaction commits ([`flush`]):
+/// transaction's other events in one statement when it commits ([`write_appended`]):
 /// one round trip per change rather than one per event, and on SQLite one hand-off to
 /// the writer fewer per event. Nothing reads its own transaction's events back
 /// ([`write_appended`] writes them early where their ids are needed).
@@ -99,33 +99,38 @@ pub fn set_field(tx: &mut Tx, event: Appended, field: &str, value: serde_json::V
 /// Rows per insert: well under both databases' limits on bound values (6 per row).
 const FLUSH_ROWS: usize = 1_000;
 
+/// The columns an append writes; the database gives the id (and on PostgreSQL the txid).
+const WRITTEN: [Events; 6] = [
+    Events::CompanyId,
+    Events::Stream,
+    Events::Kind,
+    Events::ActorId,
+    Events::Payload,
+    Events::CreatedAt,
+];
+
 /// Writes the transaction's appended events now, in the order appended, and answers their
 /// ids. [`Tx::commit`] writes those left just before the commit itself; a caller needs this
 /// only to know the ids before then.
 pub async fn write_appended(tx: &mut Tx) -> Result<Vec<i64>> {
     let pending = std::mem::take(&mut tx.pending_events);
     let mut ids = Vec::with_capacity(pending.len());
-    for chunk in pending.chunks(FLUSH_ROWS) {
+    // Taken by value a chunk at a time: the payloads move into the statement uncopied.
+    let mut pending = pending.into_iter().peekable();
+    while pending.peek().is_some() {
         let mut insert = Query::insert()
             .into_table(Events::Table)
-            .columns([
-                Events::CompanyId,
-                Events::Stream,
-                Events::Kind,
-                Events::ActorId,
-                Events::Payload,
-                Events::CreatedAt,
-            ])
+            .columns(WRITTEN)
             .returning(Query::returning().columns([Events::Id, Events::CompanyId]))
             .to_owned();
-        for (event, at) in chunk {
+        for (event, at) in pending.by_ref().take(FLUSH_ROWS) {
             insert.values_panic([
                 event.company_id.map(|c| c.0).into(),
-                event.stream.as_str().into(),
-                event.kind.as_str().into(),
+                event.stream.into(),
+                event.kind.into(),
                 event.actor_id.map(|u| u.0).into(),
-                event.payload.clone().into(),
-                (*at).into(),
+                event.payload.into(),
+                at.into(),
             ]);
         }
         let rows: Vec<AppendedRow> = (&mut *tx).fetch_all(&insert).await?;
@@ -174,15 +179,8 @@ pub async fn read_after(
         Backend::Sqlite => {
             let mut select = Query::select();
             select
-                .columns([
-                    Events::Id,
-                    Events::CompanyId,
-                    Events::Stream,
-                    Events::Kind,
-                    Events::ActorId,
-                    Events::Payload,
-                    Events::CreatedAt,
-                ])
+                .column(Events::Id)
+                .columns(WRITTEN)
                 .from(Events::Table)
                 .and_where(sea_query::Expr::col(Events::Id).gt(cursor))
                 .order_by(Events::Id, sea_query::Order::Asc)
@@ -233,15 +231,8 @@ pub async fn of_stream(
     limit: u32,
 ) -> Result<Vec<Event>> {
     let select = Query::select()
-        .columns([
-            Events::Id,
-            Events::CompanyId,
-            Events::Stream,
-            Events::Kind,
-            Events::ActorId,
-            Events::Payload,
-            Events::CreatedAt,
-        ])
+        .column(Events::Id)
+        .columns(WRITTEN)
         .from(Events::Table)
         .and_where(sea_query::Expr::col(Events::CompanyId).eq(company.0))
         .and_where(sea_query::Expr::col(Events::Stream).eq(stream))
