@@ -61,6 +61,28 @@ pub struct Event {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload: Value,
     pub created_at: DateTime<Utc>,
+    /// The transaction that wrote it, on PostgreSQL (0 on SQLite): with `id`, its place in
+    /// commit order ([`Position`]). Internal, never sent.
+    #[serde(skip)]
+    pub txid: i64,
+}
+
+impl Event {
+    pub fn position(&self) -> Position {
+        Position {
+            txid: self.txid,
+            id: self.id,
+        }
+    }
+}
+
+/// Where an event stands in the log's commit order: `(txid, id)` on PostgreSQL, where ids
+/// are taken before commit and so are not in commit order by themselves; `(0, id)` on
+/// SQLite. Every event at or before a reader's position was committed when it got there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    pub txid: i64,
+    pub id: i64,
 }
 
 /// What an event is about: one entity's history. Written as `company:<id>`, `user:<id>`,

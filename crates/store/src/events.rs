@@ -9,7 +9,7 @@
 //! and commit in batches (`writer.rs`), so there ids are already in commit order.
 
 use chrono::{DateTime, Utc};
-use domain::event::{Event, NewEvent, Reach};
+use domain::event::{Event, NewEvent, Position, Reach};
 use domain::{CompanyId, UserId};
 use sea_query::{ExprTrait, Query};
 use sqlx::types::Json;
@@ -38,6 +38,9 @@ struct EventRow {
     actor_id: Option<UserId>,
     payload: Json<serde_json::Value>,
     created_at: DateTime<Utc>,
+    /// Read where it orders the rows (PostgreSQL's [`read_after`]).
+    #[sqlx(default)]
+    txid: i64,
 }
 
 impl From<EventRow> for Event {
@@ -50,13 +53,9 @@ impl From<EventRow> for Event {
             actor_id: row.actor_id,
             payload: row.payload.0,
             created_at: row.created_at,
+            txid: row.txid,
         }
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct IdRow {
-    id: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -198,7 +197,7 @@ pub async fn read_after(
                 sqlite: "",
                 postgres: "WITH cursor_row AS (SELECT txid, id FROM events WHERE id = $1), \
                            horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) \
-                           SELECT e.id, e.company_id, e.stream, e.kind, e.actor_id, e.payload, e.created_at \
+                           SELECT e.id, e.company_id, e.stream, e.kind, e.actor_id, e.payload, e.created_at, e.txid \
                            FROM events e, horizon h \
                            WHERE e.txid < h.xmin \
                              AND CASE WHEN EXISTS (SELECT 1 FROM cursor_row) \
@@ -243,39 +242,59 @@ pub async fn of_stream(
     Ok(rows.into_iter().map(Event::from).collect())
 }
 
-/// Whether `id` is an event of `company` still in the log.
+/// Where event `id` of `company` stands in commit order, if it is still in the log.
 #[tracing::instrument(level = "debug", skip_all, fields(company = %company))]
-pub async fn exists(db: impl Exec, company: CompanyId, id: i64) -> Result<bool> {
-    let select = Query::select()
-        .column(Events::Id)
-        .from(Events::Table)
-        .and_where(sea_query::Expr::col(Events::CompanyId).eq(company.0))
-        .and_where(sea_query::Expr::col(Events::Id).eq(id))
-        .to_owned();
-    let row: Option<IdRow> = db.fetch_optional(&select).await?;
-    Ok(row.is_some())
+pub async fn position(db: impl Exec, company: CompanyId, id: i64) -> Result<Option<Position>> {
+    let row: Option<PositionRow> = db
+        .fetch_optional(&Raw {
+            sqlite: "SELECT id, 0 AS txid FROM events WHERE company_id = ?1 AND id = ?2",
+            postgres: "SELECT id, txid FROM events WHERE company_id = $1 AND id = $2",
+            values: sea_query::Values(vec![company.0.into(), id.into()]),
+        })
+        .await?;
+    Ok(row.map(Position::from))
 }
 
-/// The position a new live subscriber starts from: the last event in read order (0 if
-/// none), so that everything committed from now on is delivered to it.
-#[tracing::instrument(level = "debug", skip_all)]
+#[derive(sqlx::FromRow)]
+struct PositionRow {
+    id: i64,
+    txid: i64,
+}
+
+impl From<PositionRow> for Position {
+    fn from(row: PositionRow) -> Self {
+        Position {
+            txid: row.txid,
+            id: row.id,
+        }
+    }
+}
+
+/// The id a new live subscriber starts from: the last event in read order (0 if none), so
+/// that everything committed from now on is delivered to it.
 pub async fn head(db: impl Exec, scope: &Scope) -> Result<i64> {
+    Ok(head_position(db, scope).await?.id)
+}
+
+/// Where [`head`] stands in commit order.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn head_position(db: impl Exec, scope: &Scope) -> Result<Position> {
     let (company, stream) = match scope {
         Scope::All => (None, None),
         Scope::Company(company) => (Some(company.0), None),
         Scope::Stream(company, stream) => (Some(company.0), Some(stream.clone())),
     };
-    let row: Option<IdRow> = db
+    let row: Option<PositionRow> = db
         .fetch_optional(&Raw {
-            sqlite: "SELECT id FROM events \
+            sqlite: "SELECT id, 0 AS txid FROM events \
                      WHERE (?1 IS NULL OR company_id = ?1) AND (?2 IS NULL OR stream = ?2) \
                      ORDER BY id DESC LIMIT 1",
-            postgres: "SELECT id FROM events \
+            postgres: "SELECT id, txid FROM events \
                        WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
                          AND ($1::uuid IS NULL OR company_id = $1) AND ($2::text IS NULL OR stream = $2) \
                        ORDER BY txid DESC, id DESC LIMIT 1",
             values: sea_query::Values(vec![company.into(), stream.into()]),
         })
         .await?;
-    Ok(row.map(|r| r.id).unwrap_or(0))
+    Ok(row.map(Position::from).unwrap_or_default())
 }

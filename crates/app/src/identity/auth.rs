@@ -427,8 +427,13 @@ pub async fn authenticate(app: &App, bearer: &str) -> Result<Actor> {
         Some(entry) => entry,
         None => load_session(app, claims.sid).await?,
     };
+    session_actor(&entry, claims.sub)
+}
+
+/// The actor a session admits for `user`, or why it admits nobody.
+fn session_actor(entry: &SessionEntry, user_id: UserId) -> Result<Actor> {
     let (session, user) = (&entry.principal.session, &entry.principal.user);
-    if session.revoked_at.is_some() || session.user_id != claims.sub {
+    if session.revoked_at.is_some() || session.user_id != user_id {
         return Err(AppError::Unauthorized("the session has ended".into()));
     }
     let company = session.company_id;
@@ -445,11 +450,45 @@ pub async fn authenticate(app: &App, bearer: &str) -> Result<Actor> {
     Ok(actor)
 }
 
+/// Whether `actor` would be admitted just as it is now, read from the database rather than
+/// the cache. A live connection asks this when an event that may end its access reaches it:
+/// the connection may have been authenticated after that event committed (the hub can hand
+/// a new connection events committed just before it), and then it is not revoked.
+pub async fn still_admits(app: &App, actor: &Actor) -> Result<bool> {
+    let current = if let Some(session) = actor.session_id {
+        read_session(app, session)
+            .await
+            .and_then(|entry| session_actor(&entry, actor.user_id))
+    } else if let (Some(token), Some(company)) = (actor.api_token_id, actor.company_id) {
+        let read = async {
+            let found = store::api_tokens::get(app.db(), company, token).await?;
+            let user = store::users::get_any(app.db(), found.user_id).await?;
+            let company = store::companies::get(app.db(), company).await?;
+            Ok::<_, AppError>(TokenEntry::new(found, user, company.status))
+        };
+        read.await.and_then(|entry| token_actor(&entry, Utc::now()))
+    } else {
+        return Ok(false);
+    };
+    match current {
+        Ok(current) => Ok(current == *actor),
+        Err(AppError::Unauthorized(_) | AppError::NotFound) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 /// Reads a session, its user, its company's status and its impersonating staff member, and
 /// remembers them.
 async fn load_session(app: &App, id: SessionId) -> Result<Arc<SessionEntry>> {
     let cache = app.auth_cache();
     let stamp = cache.begin_load();
+    let entry = Arc::new(read_session(app, id).await?);
+    cache.keep_session(id, stamp, entry.clone());
+    Ok(entry)
+}
+
+/// Reads a session, its user, its company's status and its impersonating staff member.
+async fn read_session(app: &App, id: SessionId) -> Result<SessionEntry> {
     let principal = match store::users::by_session(app.db(), id).await {
         Err(store::StoreError::NotFound) => {
             return Err(AppError::Unauthorized("unknown session".into()));
@@ -465,35 +504,39 @@ async fn load_session(app: &App, id: SessionId) -> Result<Arc<SessionEntry>> {
         Some(staff) => Some(store::users::get_staff(app.db(), staff).await?),
         None => None,
     };
-    let entry = Arc::new(SessionEntry { principal, staff });
-    cache.keep_session(id, stamp, entry.clone());
-    Ok(entry)
+    Ok(SessionEntry { principal, staff })
 }
 
 async fn authenticate_api_token(app: &App, token: &str) -> Result<Actor> {
-    let invalid = |why: &str| AppError::Unauthorized(why.to_owned());
     let hash = tokens::hash(token);
     let entry = match app.auth_cache().token(&hash) {
         Some(entry) => entry,
         None => load_token(app, hash).await?,
     };
+    let now = Utc::now();
+    let actor = token_actor(&entry, now)?;
+    // Recording every use would put a write on every API request; a minute's precision is enough.
+    if let Some(previous) = entry.claim_touch(now)
+        && let Err(error) = store::api_tokens::touch(app.db(), entry.token.id).await
+    {
+        entry.untouch(now, previous);
+        return Err(error.into());
+    }
+    Ok(actor)
+}
+
+/// The actor an API token admits at `now`, or why it admits nobody.
+fn token_actor(entry: &TokenEntry, now: chrono::DateTime<Utc>) -> Result<Actor> {
+    let invalid = |why: &str| AppError::Unauthorized(why.to_owned());
     let found = &entry.token;
     if found.revoked_at.is_some() {
         return Err(invalid("the API token was revoked"));
     }
-    let now = Utc::now();
     if found.expires_at.is_some_and(|at| at <= now) {
         return Err(invalid("the API token has expired"));
     }
     check_person(&entry.user, Some(found.company_id), None, None)?;
     check_company(Some(entry.company_status))?;
-    // Recording every use would put a write on every API request; a minute's precision is enough.
-    if let Some(previous) = entry.claim_touch(now)
-        && let Err(error) = store::api_tokens::touch(app.db(), found.id).await
-    {
-        entry.untouch(now, previous);
-        return Err(error.into());
-    }
     Ok(Actor {
         user_id: entry.user.id,
         company_id: Some(found.company_id),

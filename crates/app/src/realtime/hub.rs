@@ -32,9 +32,12 @@ const BATCH: u32 = 500;
 pub enum Delivery {
     /// A committed event of a stream it subscribed to, not yet filtered for its reader.
     Event(Arc<Live>),
-    /// Its user lost access (blocked, deleted, roles changed) or the company was suspended:
-    /// the connection closes, and the client comes back with fresh credentials.
-    Revoked(&'static str),
+    /// An event that may have ended its access (its user blocked, deleted or given other
+    /// roles, its session or token revoked, the company suspended), with why, and the event
+    /// itself when the connection subscribed to its stream. The connection closes unless its
+    /// credentials still admit it as they did: it may have been authenticated after the
+    /// event committed, and the hub can hand a new connection events from just before it.
+    Revoked(&'static str, Option<Arc<Live>>),
     /// An ephemeral signal of another client on a stream it subscribed to.
     Signal(Arc<Signal>),
 }
@@ -554,11 +557,12 @@ impl Hub {
         feed.connections.retain(|_, conn| {
             // An event that ends someone's access closes their connections, and is an
             // ordinary event for everyone else (an admin's feed sees the block).
+            let subscribed = conn.streams.contains(FEED) || conn.streams.contains(&event.stream);
             let delivery = match &revoked {
-                Some((whom, reason)) if whom.includes(conn) => Some(Delivery::Revoked(reason)),
-                _ if conn.streams.contains(FEED) || conn.streams.contains(&event.stream) => {
-                    Some(Delivery::Event(live.clone()))
+                Some((whom, reason)) if whom.includes(conn) => {
+                    Some(Delivery::Revoked(reason, subscribed.then(|| live.clone())))
                 }
+                _ if subscribed => Some(Delivery::Event(live.clone())),
                 _ => None,
             };
             let Some(delivery) = delivery else {

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use domain::auth::Actor;
-use domain::event::{Event, Stream};
+use domain::event::{Event, Position, Stream};
 use domain::workflow::TaskType;
 use domain::{CompanyId, TaskId, TicketId};
 use store::events::Scope;
@@ -229,8 +229,8 @@ pub async fn epoch(app: &App) -> Result<String> {
 
 /// The last event of a subscription's stream as a reader of the log sees it: where a client
 /// that gives no cursor starts.
-pub async fn head(app: &App, subscription: &Subscription) -> Result<i64> {
-    Ok(store::events::head(app.db(), &subscription.scope).await?)
+pub async fn head(app: &App, subscription: &Subscription) -> Result<Position> {
+    Ok(store::events::head_position(app.db(), &subscription.scope).await?)
 }
 
 /// The subscription's events after `cursor` in commit order, at most `limit`, unfiltered
@@ -271,11 +271,16 @@ pub fn redeem_ticket(app: &App, ticket: &str) -> Result<Actor> {
         .ok_or_else(|| AppError::Unauthorized("unknown, used or expired stream ticket".into()))
 }
 
-/// Whether an event id of `company` is in the log: a cursor to resume from. Once events
-/// are pruned, an older cursor is not, and its client must resync.
-pub async fn knows_cursor(app: &App, company: CompanyId, cursor: i64) -> Result<bool> {
+/// Where a cursor of `company` stands in commit order, if its event is in the log: a cursor
+/// to resume from. Once events are pruned, an older cursor is not, and its client must
+/// resync.
+pub async fn cursor_position(
+    app: &App,
+    company: CompanyId,
+    cursor: i64,
+) -> Result<Option<Position>> {
     if cursor == 0 {
-        return Ok(true);
+        return Ok(Some(Position::default()));
     }
-    Ok(store::events::exists(app.db(), company, cursor).await?)
+    Ok(store::events::position(app.db(), company, cursor).await?)
 }

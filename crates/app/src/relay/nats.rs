@@ -451,6 +451,7 @@ mod tests {
             actor_id: None,
             payload: serde_json::json!({}),
             created_at: chrono::Utc::now(),
+            txid: 0,
         }
     }
 

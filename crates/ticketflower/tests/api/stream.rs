@@ -643,6 +643,21 @@ async fn commit_on(node: &TestApp, type_id: &str, reason: &str) -> i64 {
 }
 
 /// Reads events from `socket` until the submission of ticket `number`.
+/// The numbers of the tickets submitted that reach `socket`, up to ticket `last`.
+async fn submitted_until(socket: &mut Socket, last: i64) -> Vec<i64> {
+    let mut numbers = Vec::new();
+    loop {
+        let event = socket.next().await;
+        if event["kind"] == "ticket.submitted" {
+            let number = event["payload"]["number"].as_i64().unwrap();
+            numbers.push(number);
+            if number == last {
+                return numbers;
+            }
+        }
+    }
+}
+
 async fn receives_ticket(socket: &mut Socket, number: i64) {
     loop {
         let event = socket.next().await;
@@ -901,6 +916,98 @@ async fn sockets_per_user_and_per_company_are_limited_and_do_not_count_as_connec
     first.send(json!({"type": "ping"})).await;
     assert_eq!(first.next().await["type"], "pong");
     app.stop().await;
+}
+
+/// Two nodes that do not hear of each other's commits (a local bus and an hour's poll):
+/// node B reads the log only when it commits something itself.
+async fn deaf_nodes() -> (TestApp, TestApp) {
+    let a = testkit::spawn_app_with(|settings, jobs| {
+        settings.realtime_poll_ms = 3_600_000;
+        jobs
+    })
+    .await;
+    let b = a.another_node(|_| {}).await;
+    (a, b)
+}
+
+/// A node's hub can be behind a new subscription's start (it reads late, or from below
+/// PostgreSQL's horizon): what it then hands out from before the start is not sent again.
+#[tokio::test]
+async fn a_node_that_reads_late_sends_nothing_from_before_a_subscriptions_start() {
+    let (a, b) = deaf_nodes().await;
+    let desk = purchase_desk(&a, when_approved()).await;
+    let feed = format!("company:{}", desk.company.id);
+    let token = desk.company.access_token().to_owned();
+    let mut early = open(&b, &token).await;
+    early.subscribe(&feed, None).await;
+
+    let before = commit_on(&a, &desk.type_id, "before the subscription").await;
+    let mut late = open(&b, &token).await;
+    let subscribed = late.subscribe(&feed, None).await;
+    assert_eq!(subscribed["type"], "subscribed", "{subscribed}");
+    let after = commit_on(&b, &desk.type_id, "after the subscription").await;
+
+    // The early socket gets both tickets; the late one only the second.
+    assert_eq!(
+        submitted_until(&mut early, after).await,
+        vec![before, after]
+    );
+    assert_eq!(submitted_until(&mut late, after).await, vec![after]);
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A node can hand a connection events committed just before it was opened (a node hears
+/// of another's commits late, or reads PostgreSQL's log from below its snapshot's horizon).
+/// A change of roles committed before Victor logged in must not close the socket he opened
+/// with his new roles; the same change after he opened it does.
+#[tokio::test]
+async fn an_access_change_committed_before_a_socket_opened_leaves_it_open() {
+    let (a, b) = deaf_nodes().await;
+    let desk = purchase_desk(&a, when_approved()).await;
+    let mut feed = open(&b, desk.company.access_token()).await;
+    feed.subscribe(&format!("company:{}", desk.company.id), None)
+        .await;
+
+    let victor = desk.reviewer.id.clone();
+    desk.company
+        .admin
+        .set_roles(&victor, &["task_worker", "ticket_admin"], &["reviewers"])
+        .await
+        .expect(200);
+    let relogged = fixtures::log_in(&a.api(), "victor@acme.io").await;
+    let mut socket = open(&b, relogged.token().unwrap()).await;
+    let company_feed = format!("company:{}", desk.company.id);
+    assert_eq!(
+        socket.subscribe(&company_feed, None).await["type"],
+        "subscribed"
+    );
+
+    // Node B now reads the log, in commit order: the change (from before the socket) and
+    // then the new ticket. Victor's socket stays open and is handed the ticket; the change
+    // itself is older than his subscription and not sent.
+    commit_on(&b, &desk.type_id, "read the log on node B").await;
+    loop {
+        let event = socket.next().await;
+        assert_eq!(event["type"], "event", "{event}");
+        assert_ne!(event["kind"], "user.roles_changed", "{event}");
+        if event["kind"] == "ticket.submitted" {
+            break;
+        }
+    }
+
+    // The same kind of change, committed while the socket is open, closes it.
+    desk.company
+        .admin
+        .set_roles(&victor, &["task_worker"], &["reviewers"])
+        .await
+        .expect(200);
+    commit_on(&b, &desk.type_id, "read the log on node B again").await;
+    let (code, reason) = socket.closed().await;
+    assert_eq!(code, 4003, "{reason}");
+    assert!(reason.contains("roles"), "{reason}");
+    b.stop().await;
+    a.stop().await;
 }
 
 #[tokio::test]

@@ -248,6 +248,11 @@ struct Subscribed {
     /// The ids replayed from the log while the hub was already handing out live events:
     /// the live events among them are skipped once, then this is emptied for good.
     replayed: Option<HashSet<i64>>,
+    /// Where the subscription started in commit order (its cursor, or the head). The hub
+    /// may still hand out events from before it: its own position in the log can be behind
+    /// (its feed started below PostgreSQL's horizon, or it has not read yet), and those
+    /// events were replayed before or are older than what the client asked for.
+    start: domain::event::Position,
 }
 
 struct Session {
@@ -362,7 +367,16 @@ impl Session {
                 ));
             };
             match delivery {
-                Delivery::Revoked(reason) => break Some(Closing(close::REVOKED, reason.into())),
+                Delivery::Revoked(reason, live) => {
+                    // A read of the database, but only on the rare events that end access.
+                    let admitted = app::identity::auth::still_admits(&self.app, &self.actor).await;
+                    if !matches!(admitted, Ok(true)) {
+                        break Some(Closing(close::REVOKED, reason.into()));
+                    }
+                    if let Some(live) = live {
+                        self.deliver(sink, &live).await?;
+                    }
+                }
                 Delivery::Event(live) => self.deliver(sink, &live).await?,
                 Delivery::Signal(signal) => {
                     if signal.expires_at > chrono::Utc::now() {
@@ -490,9 +504,11 @@ impl Session {
             .await);
         }
         let company = app::access::company_of(&self.actor)?;
-        if let Some(since) = since
-            && !realtime::knows_cursor(&self.app, company, since).await?
-        {
+        let resumed = match since {
+            Some(since) => realtime::cursor_position(&self.app, company, since).await?,
+            None => None,
+        };
+        if since.is_some() && resumed.is_none() {
             return Ok(send(
                 sink,
                 &ServerMessage::ResyncRequired {
@@ -507,12 +523,13 @@ impl Session {
         let mut subscribed = Subscribed {
             subscription,
             replayed: Some(HashSet::new()),
+            start: resumed.unwrap_or(head),
         };
         if let Err(e) = send(
             sink,
             &ServerMessage::Subscribed {
                 stream,
-                head,
+                head: head.id,
                 epoch: &ours,
             },
         )
@@ -520,7 +537,7 @@ impl Session {
         {
             return Ok(Err(e));
         }
-        let mut cursor = since.unwrap_or(head);
+        let mut cursor = since.unwrap_or(head.id);
         loop {
             let events =
                 realtime::replay(&self.app, &subscribed.subscription, cursor, REPLAY_BATCH).await?;
@@ -625,7 +642,7 @@ impl Session {
     async fn deliver(&mut self, sink: &mut Sink, live: &realtime::Live) -> Result<(), axum::Error> {
         let event = &live.event;
         for subscribed in self.subscriptions.values_mut() {
-            if !subscribed.subscription.wants(event) {
+            if !subscribed.subscription.wants(event) || event.position() <= subscribed.start {
                 continue;
             }
             if let Some(replayed) = &subscribed.replayed {
