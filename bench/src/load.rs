@@ -100,6 +100,11 @@ impl Script {
         })
     }
 
+    /// The requests not yet sent.
+    pub fn left(&self) -> usize {
+        self.requests.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
     /// The answers, in tag order.
     pub fn answers(&self) -> Vec<(usize, StatusCode, Bytes)> {
         let mut answers = self.answers.lock().map(|a| a.clone()).unwrap_or_default();

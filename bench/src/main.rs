@@ -675,7 +675,7 @@ async fn measure(
             Request::post(
                 format!("/api/v1/tasks/{id}/complete"),
                 Some(token),
-                &json!({ "output": { "decision": "revise", "review_comments": "Please add the crew rota." } }),
+                &seed::revision(),
             )
         })
         .collect();

@@ -54,6 +54,12 @@ pub struct Seeded {
     pub seconds: f64,
 }
 
+/// The output of a review that sends the document back, which opens the requester's edit
+/// task: the completion the benchmarks measure.
+pub fn revision() -> Value {
+    json!({ "output": { "decision": "revise", "review_comments": "Please add the crew rota." } })
+}
+
 /// A submission body for the document review type (`n` varies the text).
 pub fn review_submission(type_id: &str, n: u64) -> Value {
     json!({

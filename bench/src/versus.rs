@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use crate::Pace;
-use crate::load::{Repeat, Request, Workload};
+use crate::load::{self, Repeat, Request, Workload};
 use crate::seed::{self, Company};
 use crate::server::{Server, ServerConfig};
 
@@ -113,6 +113,62 @@ async fn turn(
     Ok(outcome.figures().rps)
 }
 
+/// One workload measured in alternating turns on both sides; its report row.
+async fn compare(
+    label: &str,
+    c: usize,
+    pace: &Pace,
+    (base, theirs): (&Side, &Arc<dyn Workload>),
+    (mine, own): (&Side, &Arc<dyn Workload>),
+) -> Result<Value> {
+    eprintln!("measuring {label}");
+    let (mut a, mut b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..pace.versus_rounds {
+        let (x, y) = if round % 2 == 0 {
+            let x = turn(base.server.addr, c, pace, theirs).await?;
+            (x, turn(mine.server.addr, c, pace, own).await?)
+        } else {
+            let y = turn(mine.server.addr, c, pace, own).await?;
+            (turn(base.server.addr, c, pace, theirs).await?, y)
+        };
+        a.push(x);
+        b.push(y);
+        ratios.push(y / x.max(f64::MIN_POSITIVE));
+    }
+    let (lo, hi) = ratios
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
+    let ratio = median(&mut ratios);
+    let (ma, mb) = (median(&mut a), median(&mut b));
+    println!("{label:<40} {ma:>10.0} {mb:>10.0} {ratio:>8.3} {lo:>8.3} {hi:>8.3}");
+    Ok(json!({
+        "workload": label, "baseline_rps": ma, "ours_rps": mb,
+        "ratio_median": ratio, "ratio_min": lo, "ratio_max": hi,
+        "baseline_rounds": a, "ours_rounds": b,
+    }))
+}
+
+/// Every open review of one side, each completed once with "revise" (which opens the
+/// requester's edit task), as the full run's completion workload does.
+async fn completions(side: &Side) -> Result<Arc<load::Script>> {
+    let api = crate::api::Api::new(side.server.addr);
+    let mut reviews = Vec::new();
+    for company in &side.companies {
+        reviews.extend(seed::open_reviews(&api, company).await?);
+    }
+    let requests = reviews
+        .iter()
+        .map(|(id, token)| {
+            Request::post(
+                format!("/api/v1/tasks/{id}/complete"),
+                Some(token),
+                &seed::revision(),
+            )
+        })
+        .collect();
+    Ok(load::Script::new(requests))
+}
+
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
@@ -152,32 +208,44 @@ pub async fn run(
         if only.is_some_and(|only| !name.contains(only)) {
             continue;
         }
-        eprintln!("measuring {name} c={c}");
-        let (mut a, mut b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-        for round in 0..rounds {
-            let (x, y) = if round % 2 == 0 {
-                let x = turn(base.server.addr, *c, pace, theirs).await?;
-                (x, turn(mine.server.addr, *c, pace, own).await?)
-            } else {
-                let y = turn(mine.server.addr, *c, pace, own).await?;
-                (turn(base.server.addr, *c, pace, theirs).await?, y)
-            };
-            a.push(x);
-            b.push(y);
-            ratios.push(y / x.max(f64::MIN_POSITIVE));
-        }
-        let (lo, hi) = ratios
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
-        let ratio = median(&mut ratios);
-        let (ma, mb) = (median(&mut a), median(&mut b));
-        let label = format!("{name} c={c}");
-        println!("{label:<40} {ma:>10.0} {mb:>10.0} {ratio:>8.3} {lo:>8.3} {hi:>8.3}");
-        rows.push(json!({
-            "workload": label, "baseline_rps": ma, "ours_rps": mb,
-            "ratio_median": ratio, "ratio_min": lo, "ratio_max": hi,
-            "baseline_rounds": a, "ours_rounds": b,
-        }));
+        rows.push(
+            compare(
+                &format!("{name} c={c}"),
+                *c,
+                pace,
+                (&base, theirs),
+                (&mine, own),
+            )
+            .await?,
+        );
+    }
+    // Completion last: each completion uses up an open review, so it runs on what the seed
+    // and the submissions above left, gathered now.
+    let name = "POST /api/v1/tasks/{id}/complete";
+    if only.is_none_or(|only| name.contains(only)) {
+        let theirs = completions(&base).await?;
+        let own = completions(&mine).await?;
+        let needed = |script: &Arc<load::Script>| {
+            anyhow::ensure!(
+                script.left() > 0,
+                "the open reviews ran out: a turn measured fewer than it was given"
+            );
+            Ok(())
+        };
+        let (theirs_work, own_work): (Arc<dyn Workload>, Arc<dyn Workload>) =
+            (theirs.clone(), own.clone());
+        rows.push(
+            compare(
+                &format!("{name} c=16"),
+                16,
+                pace,
+                (&base, &theirs_work),
+                (&mine, &own_work),
+            )
+            .await?,
+        );
+        needed(&theirs)?;
+        needed(&own)?;
     }
     let mib = |kib: u64| kib as f64 / 1024.0;
     let memory = json!({

@@ -13,7 +13,7 @@ use testkit::fixtures::{self, PASSWORD};
 use testkit::{Body, spawn_app_with};
 
 use super::identity_pages::log_in;
-use super::live_pages::{mark, not_reloaded, shows_within};
+use super::live_pages::{LIVE, mark, not_reloaded, shows_within};
 use super::text_with;
 
 /// The provider's endpoint: records every call and reports the message delivered.
@@ -111,13 +111,7 @@ async fn an_inbound_webhook_reaches_the_open_inbox_live_and_the_reply_is_deliver
         Duration::from_secs(3),
     )
     .await;
-    shows_within(
-        alex,
-        "#conversation-list",
-        "Acme Messenger",
-        Duration::from_secs(1),
-    )
-    .await;
+    shows_within(alex, "#conversation-list", "Acme Messenger", LIVE).await;
     not_reloaded(alex).await;
     browser.screenshot("inbox-desk").await.unwrap();
 
@@ -130,7 +124,7 @@ async fn an_inbound_webhook_reaches_the_open_inbox_live_and_the_reply_is_deliver
         Duration::from_secs(5),
     )
     .await;
-    shows_within(alex, "#contact-card", "zed-42", Duration::from_secs(1)).await;
+    shows_within(alex, "#contact-card", "zed-42", LIVE).await;
     text_with(alex, "#live-status", "Live").await;
     mark(alex).await;
     let composer = alex.find(Locator::Css("#composer-body")).await.unwrap();

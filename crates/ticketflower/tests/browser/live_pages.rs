@@ -32,6 +32,13 @@ pub(super) async fn shows_within(client: &Client, css: &str, needle: &str, withi
     panic!("{css} did not show {needle:?} within {within:?}; it showed {last:?}");
 }
 
+/// How long a page may take to show a change live. What the tests assert is that it comes
+/// without a reload ([`mark`], [`not_reloaded`]); the time only bounds the wait. It is
+/// generous because CI runs the suite's tests side by side on two cores, and on PostgreSQL
+/// the log is read below the horizon of every transaction then running in the cluster,
+/// other tests' included (`store::events`).
+pub(super) const LIVE: Duration = Duration::from_secs(5);
+
 /// Marks the page, so that a reload (which would drop the mark) is told apart from a live
 /// update.
 pub(super) async fn mark(client: &Client) {
