@@ -21,6 +21,9 @@ use crate::load::{self, Repeat, Request, Workload};
 use crate::seed::{self, Company};
 use crate::server::{Server, ServerConfig};
 
+/// The pause before the completions, for the work the submissions left behind.
+const DRAIN: Duration = Duration::from_secs(20);
+
 /// One build, started on its own fresh database and seeded.
 struct Side {
     server: Server,
@@ -223,6 +226,10 @@ pub async fn run(
     // and the submissions above left, gathered now.
     let name = "POST /api/v1/tasks/{id}/complete";
     if only.is_none_or(|only| name.contains(only)) {
+        // The submissions leave work behind them (notifications, the search index's and
+        // the events' consumers): on SQLite it shares the one writer with the completions,
+        // and the faster build would leave more of it. Both drain before completions.
+        tokio::time::sleep(DRAIN).await;
         let theirs = completions(&base).await?;
         let own = completions(&mine).await?;
         let needed = |script: &Arc<load::Script>| {
