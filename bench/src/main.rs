@@ -661,24 +661,11 @@ async fn measure(
     results.insert("storage_bound".into(), json!(bound));
 
     // 5. Task completion: the review sends the document back, which fires the edit task.
-    let mut reviews = Vec::new();
-    for company in &companies {
-        reviews.extend(seed::open_reviews(&api, company).await?);
-    }
+    let completions = seed::revisions(&api, &companies).await?;
     eprintln!(
         "measuring POST /api/v1/tasks/{{id}}/complete c=16 ({} open reviews)",
-        reviews.len()
+        completions.len()
     );
-    let completions: Vec<Request> = reviews
-        .iter()
-        .map(|(id, token)| {
-            Request::post(
-                format!("/api/v1/tasks/{id}/complete"),
-                Some(token),
-                &seed::revision(),
-            )
-        })
-        .collect();
     let script = load::Script::new(completions);
     let complete = load::run(addr, 16, Some(pace.measure), script.clone())
         .await?

@@ -54,10 +54,21 @@ pub struct Seeded {
     pub seconds: f64,
 }
 
-/// The output of a review that sends the document back, which opens the requester's edit
-/// task: the completion the benchmarks measure.
-pub fn revision() -> Value {
-    json!({ "output": { "decision": "revise", "review_comments": "Please add the crew rota." } })
+/// The completion the benchmarks measure, one for every open review of `companies`: the
+/// review sends the document back, which opens the requester's edit task.
+pub async fn revisions(api: &Api, companies: &[Company]) -> Result<Vec<Request>> {
+    let body = json!({ "output": { "decision": "revise", "review_comments": "Please add the crew rota." } });
+    let mut requests = Vec::new();
+    for company in companies {
+        for (id, token) in open_reviews(api, company).await? {
+            requests.push(Request::post(
+                format!("/api/v1/tasks/{id}/complete"),
+                Some(&token),
+                &body,
+            ));
+        }
+    }
+    Ok(requests)
 }
 
 /// A submission body for the document review type (`n` varies the text).

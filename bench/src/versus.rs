@@ -155,21 +155,9 @@ async fn compare(
 /// requester's edit task), as the full run's completion workload does.
 async fn completions(side: &Side) -> Result<Arc<load::Script>> {
     let api = crate::api::Api::new(side.server.addr);
-    let mut reviews = Vec::new();
-    for company in &side.companies {
-        reviews.extend(seed::open_reviews(&api, company).await?);
-    }
-    let requests = reviews
-        .iter()
-        .map(|(id, token)| {
-            Request::post(
-                format!("/api/v1/tasks/{id}/complete"),
-                Some(token),
-                &seed::revision(),
-            )
-        })
-        .collect();
-    Ok(load::Script::new(requests))
+    Ok(load::Script::new(
+        seed::revisions(&api, &side.companies).await?,
+    ))
 }
 
 pub fn median(values: &mut [f64]) -> f64 {
